@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newADCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications and service principals (like az ad)"}
+	app := &cobra.Command{Use: "app", Short: "Manage application registrations"}
+	app.AddCommand(newAppCreateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd())
+	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
+	sp.AddCommand(newSPListCmd(), newSPShowCmd(), newSPAppRoleCmd())
+	cmd.AddCommand(app, sp)
+	return cmd
+}
+
+var appColumns = []column{{"DisplayName", "displayName"}, {"AppId", "appId"}, {"Id", "id"}, {"IdentifierUris", "identifierUris"}}
+var spColumns = []column{{"DisplayName", "displayName"}, {"AppId", "appId"}, {"Id", "id"}, {"Type", "servicePrincipalType"}}
+
+// clientCommand builds a command that signs in and runs fn with the API client.
+func clientCommand(use, short string, setup func(*cobra.Command), fn func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			return fn(cmd.Context(), cmd, c, &f)
+		},
+	}
+	f.register(cmd.Flags())
+	if setup != nil {
+		setup(cmd)
+	}
+	return cmd
+}
+
+func readCertDER(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("%s holds no PEM CERTIFICATE block", path)
+		}
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes, nil
+		}
+	}
+}
+
+func newAppCreateCmd() *cobra.Command {
+	var name string
+	var uris, roles, certs []string
+	var version int
+	return clientCommand("create", "Register an application", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&name, "display-name", "", "display name (required)")
+		cmd.Flags().StringSliceVar(&uris, "identifier-uris", nil, "app ID URIs under which the app is a token audience")
+		cmd.Flags().StringSliceVar(&roles, "app-role", nil, "app role value the application defines (repeatable)")
+		cmd.Flags().StringSliceVar(&certs, "cert-file", nil, "PEM certificate to register as a credential (repeatable)")
+		cmd.Flags().IntVar(&version, "requested-access-token-version", 0, "version of tokens issued for this app as a resource: 1 or 2")
+		cmd.MarkFlagRequired("display-name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		body := map[string]any{"displayName": name, "identifierUris": uris}
+		if version != 0 {
+			body["api"] = map[string]any{"requestedAccessTokenVersion": version}
+		}
+		var appRoles []map[string]any
+		for _, r := range roles {
+			appRoles = append(appRoles, map[string]any{"value": r, "displayName": r, "allowedMemberTypes": []string{"Application"}, "isEnabled": true})
+		}
+		if appRoles != nil {
+			body["appRoles"] = appRoles
+		}
+		var keyCreds []map[string]any
+		for _, p := range certs {
+			der, err := readCertDER(p)
+			if err != nil {
+				return err
+			}
+			keyCreds = append(keyCreds, map[string]any{"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.StdEncoding.EncodeToString(der)})
+		}
+		if keyCreds != nil {
+			body["keyCredentials"] = keyCreds
+		}
+		var out map[string]any
+		if err := c.do(ctx, graphScope, "POST", "/v1.0/applications", body, &out); err != nil {
+			return err
+		}
+		delete(out, "@odata.context")
+		return printOut(cmd.OutOrStdout(), f.output, out, appColumns)
+	})
+}
+
+func newAppListCmd() *cobra.Command {
+	return clientCommand("list", "List application registrations", nil, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		var out struct {
+			Value []map[string]any `json:"value"`
+		}
+		if err := c.do(ctx, graphScope, "GET", "/v1.0/applications", nil, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out.Value, appColumns)
+	})
+}
+
+// appPath addresses an application by its appId, as az does.
+func appPath(appID string) string {
+	return "/v1.0/applications(appId='" + url.PathEscape(appID) + "')"
+}
+
+func newAppShowCmd() *cobra.Command {
+	var id string
+	return clientCommand("show", "Show an application", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "application (client) id (required)")
+		cmd.MarkFlagRequired("id")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		var out map[string]any
+		if err := c.do(ctx, graphScope, "GET", appPath(id), nil, &out); err != nil {
+			return err
+		}
+		delete(out, "@odata.context")
+		return printOut(cmd.OutOrStdout(), f.output, out, appColumns)
+	})
+}
+
+func newAppDeleteCmd() *cobra.Command {
+	var id string
+	return clientCommand("delete", "Delete an application and its service principal", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "application (client) id (required)")
+		cmd.MarkFlagRequired("id")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		return c.do(ctx, graphScope, "DELETE", appPath(id), nil, nil)
+	})
+}
+
+func newAppCredentialCmd() *cobra.Command {
+	cred := &cobra.Command{Use: "credential", Short: "Manage an application's secrets and certificates"}
+	var id, name, certFile string
+	var appendCred bool
+	var years int
+	reset := clientCommand("reset", "Add a new client secret or certificate (replacing the old ones unless --append)", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "application (client) id (required)")
+		cmd.Flags().StringVar(&name, "display-name", "", "name of the credential")
+		cmd.Flags().StringVar(&certFile, "cert-file", "", "register this PEM certificate instead of creating a secret")
+		cmd.Flags().BoolVar(&appendCred, "append", false, "keep the existing credentials")
+		cmd.Flags().IntVar(&years, "years", 0, "years the new secret is valid (default 2)")
+		cmd.MarkFlagRequired("id")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		var app struct {
+			ID                  string `json:"id"`
+			AppID               string `json:"appId"`
+			PasswordCredentials []struct {
+				KeyID string `json:"keyId"`
+			} `json:"passwordCredentials"`
+			KeyCredentials []struct {
+				KeyID string `json:"keyId"`
+			} `json:"keyCredentials"`
+		}
+		if err := c.do(ctx, graphScope, "GET", appPath(id), nil, &app); err != nil {
+			return err
+		}
+		result := map[string]any{"appId": app.AppID, "tenant": f.tenant, "password": nil}
+		if certFile != "" {
+			der, err := readCertDER(certFile)
+			if err != nil {
+				return err
+			}
+			keys := []map[string]any{{"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.StdEncoding.EncodeToString(der), "displayName": name}}
+			if appendCred {
+				for _, k := range app.KeyCredentials {
+					keys = append(keys, map[string]any{"keyId": k.KeyID})
+				}
+			}
+			if err := c.do(ctx, graphScope, "PATCH", "/v1.0/applications/"+app.ID, map[string]any{"keyCredentials": keys}, nil); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, result, []column{{"AppId", "appId"}, {"Tenant", "tenant"}})
+		}
+		pc := map[string]any{"displayName": name}
+		if years > 0 {
+			pc["endDateTime"] = time.Now().AddDate(years, 0, 0).UTC().Format(time.RFC3339)
+		}
+		var added struct {
+			SecretText string `json:"secretText"`
+		}
+		if err := c.do(ctx, graphScope, "POST", "/v1.0/applications/"+app.ID+"/addPassword", map[string]any{"passwordCredential": pc}, &added); err != nil {
+			return err
+		}
+		if !appendCred {
+			for _, p := range app.PasswordCredentials {
+				if err := c.do(ctx, graphScope, "POST", "/v1.0/applications/"+app.ID+"/removePassword", map[string]any{"keyId": p.KeyID}, nil); err != nil {
+					return err
+				}
+			}
+		}
+		result["password"] = added.SecretText
+		return printOut(cmd.OutOrStdout(), f.output, result, []column{{"AppId", "appId"}, {"Password", "password"}, {"Tenant", "tenant"}})
+	})
+	cred.AddCommand(reset)
+	return cred
+}
+
+func newSPListCmd() *cobra.Command {
+	return clientCommand("list", "List service principals (applications, managed identities and first-party resources)", nil, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		var out struct {
+			Value []map[string]any `json:"value"`
+		}
+		if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals", nil, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out.Value, spColumns)
+	})
+}
+
+func newSPShowCmd() *cobra.Command {
+	var id string
+	return clientCommand("show", "Show a service principal by object id or app id", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "object id or app id (required)")
+		cmd.MarkFlagRequired("id")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sp, err := findSP(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, sp, spColumns)
+	})
+}
+
+// findSP finds a service principal by object id or app id.
+func findSP(ctx context.Context, c *apiClient, id string) (map[string]any, error) {
+	var out struct {
+		Value []map[string]any `json:"value"`
+	}
+	if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals", nil, &out); err != nil {
+		return nil, err
+	}
+	for _, sp := range out.Value {
+		if equalFoldAny(sp["id"], id) || equalFoldAny(sp["appId"], id) {
+			return sp, nil
+		}
+	}
+	return nil, fmt.Errorf("no service principal has object id or app id %q; `mint ad sp list` shows them", id)
+}
+
+func equalFoldAny(v any, s string) bool {
+	str, ok := v.(string)
+	return ok && strings.EqualFold(str, s)
+}
+
+func newSPAppRoleCmd() *cobra.Command {
+	ar := &cobra.Command{Use: "app-role", Short: "Grant app roles (application permissions) of a resource to a service principal"}
+	var assignee, resource, role string
+	grant := clientCommand("grant", "Grant an app role; it appears in the roles claim of the assignee's tokens for the resource", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&assignee, "assignee", "", "object id or app id of the service principal receiving the role (required)")
+		cmd.Flags().StringVar(&resource, "resource", "", "object id or app id of the resource defining the role (required)")
+		cmd.Flags().StringVar(&role, "role", "", "app role value or id (required)")
+		for _, n := range []string{"assignee", "resource", "role"} {
+			cmd.MarkFlagRequired(n)
+		}
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		who, err := findSP(ctx, c, assignee)
+		if err != nil {
+			return err
+		}
+		res, err := findSP(ctx, c, resource)
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		body := map[string]any{"principalId": who["id"], "resourceId": res["id"], "appRoleId": role}
+		if err := c.do(ctx, graphScope, "POST", fmt.Sprintf("/v1.0/servicePrincipals/%s/appRoleAssignments", who["id"]), body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, []column{{"Principal", "principalDisplayName"}, {"Resource", "resourceDisplayName"}, {"AppRoleId", "appRoleId"}})
+	})
+	ar.AddCommand(grant)
+	return ar
+}

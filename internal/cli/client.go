@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/spf13/pflag"
+
+	"github.com/mint-id/mint/internal/server"
+)
+
+// clientFlags say where mint is and who the CLI signs in as. By default they come from the
+// environment `mint dev` prints (AZURE_*, MINT_ENDPOINT, MINT_CA_FILE), or from --env-file.
+type clientFlags struct {
+	envFile  string
+	endpoint string
+	caFile   string
+	tenant   string
+	clientID string
+	secret   string
+	output   string
+}
+
+func (f *clientFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.envFile, "env-file", "", "env file written by `mint dev` (default $MINT_DATA_DIR/env when the variables below are unset)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "mint base URL (default $MINT_ENDPOINT)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of mint's CA (default $MINT_CA_FILE)")
+	fs.StringVar(&f.tenant, "tenant", "", "tenant id (default $AZURE_TENANT_ID)")
+	fs.StringVar(&f.clientID, "client-id", "", "client id to sign in as (default $AZURE_CLIENT_ID)")
+	fs.StringVar(&f.secret, "client-secret", "", "client secret (default $AZURE_CLIENT_SECRET)")
+	fs.StringVarP(&f.output, "output", "o", "json", "output format: json or table")
+}
+
+// resolve fills empty settings from the env file or the environment.
+func (f *clientFlags) resolve() error {
+	file := f.envFile
+	if file == "" && os.Getenv("MINT_ENDPOINT") == "" && os.Getenv("MINT_DATA_DIR") != "" {
+		file = filepath.Join(os.Getenv("MINT_DATA_DIR"), "env")
+	}
+	vars := map[string]string{}
+	if file != "" {
+		var err error
+		if vars, err = server.ParseEnvFile(file); err != nil {
+			return fmt.Errorf("read env file: %w", err)
+		}
+	}
+	get := func(name string) string {
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	}
+	fill := func(p *string, name string) {
+		if *p == "" {
+			*p = get(name)
+		}
+	}
+	fill(&f.endpoint, "MINT_ENDPOINT")
+	fill(&f.caFile, "MINT_CA_FILE")
+	fill(&f.tenant, "AZURE_TENANT_ID")
+	fill(&f.clientID, "AZURE_CLIENT_ID")
+	fill(&f.secret, "AZURE_CLIENT_SECRET")
+	var missing []string
+	for name, v := range map[string]string{"MINT_ENDPOINT": f.endpoint, "AZURE_TENANT_ID": f.tenant, "AZURE_CLIENT_ID": f.clientID, "AZURE_CLIENT_SECRET": f.secret} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("not signed in: %s unset. Load the environment `mint dev` printed (. <data-dir>/env) or pass --env-file", strings.Join(missing, ", "))
+	}
+	f.endpoint = strings.TrimSuffix(f.endpoint, "/")
+	if f.output != "json" && f.output != "table" {
+		return fmt.Errorf("--output must be json or table, not %q", f.output)
+	}
+	return nil
+}
+
+// apiClient calls mint's HTTP APIs with a token from the real azidentity client.
+type apiClient struct {
+	base string
+	http *http.Client
+	cred azcore.TokenCredential
+}
+
+func (f *clientFlags) client() (*apiClient, error) {
+	if err := f.resolve(); err != nil {
+		return nil, err
+	}
+	httpClient := &http.Client{Timeout: 60 * time.Second}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f.caFile)
+		}
+		httpClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment}
+	}
+	cred, err := azidentity.NewClientSecretCredential(f.tenant, f.clientID, f.secret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: f.endpoint + "/"}, Transport: httpClient},
+		DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{base: f.endpoint, http: httpClient, cred: cred}, nil
+}
+
+// apiError is an error answer of one of mint's endpoints, with its message.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+}
+
+// do sends a JSON request with a token for scope and decodes a JSON answer into out.
+func (c *apiClient) do(ctx context.Context, scope, method, path string, body, out any) error {
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+	if err != nil {
+		return fmt.Errorf("sign in to %s: %w", c.base, err)
+	}
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		var env struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+			return &apiError{Status: resp.StatusCode, Code: env.Error.Code, Message: env.Error.Message}
+		}
+		return &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+const graphScope = "https://graph.microsoft.com/.default"

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mint-id/mint/internal/server"
+)
+
+type serveFlags struct {
+	cfg      server.Config
+	logLevel string
+	logJSON  bool
+}
+
+func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
+	fs.StringVar(&f.cfg.DataDir, "data-dir", "", "directory for the CA, the key-encryption key and the SQLite store")
+	fs.StringVar(&f.cfg.Store, "store", "", "store: sqlite:<path> (default <data-dir>/mint.db) or postgres://user@host:port/db")
+	fs.StringVar(&f.cfg.Addr, "addr", defaultAddr, "TLS listen address (port 0 picks a free port)")
+	fs.StringVar(&f.cfg.PublicURL, "public-url", "", "base URL clients use (default https://<addr>)")
+	fs.StringVar(&f.cfg.KEKFile, "kek-file", "", "key-encryption key file, base64 of 32 bytes, mode 0600 (default <data-dir>/kek)")
+	fs.StringVar(&f.cfg.KEK, "kek", "", "key-encryption key, base64 of 32 bytes (prefer --kek-file)")
+	fs.StringSliceVar(&f.cfg.TLSNames, "tls-name", nil, "extra DNS name for the serving certificate (repeatable)")
+	durationFlag(fs, &f.cfg.AppTokenLifetime, "app-token-lifetime", time.Hour, "lifetime of application tokens (at least 5m)")
+	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "lifetime of managed-identity tokens (at least 5m)")
+	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")
+	durationFlag(fs, &f.cfg.KeyRefresh, "key-refresh", 10*time.Second, "how often signing keys are reloaded from the store (replicas rotate them)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON")
+}
+
+func (f *serveFlags) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(f.logLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newDevCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run all of mint in one process with zero configuration",
+		Long: `Run all of mint in one process: a generated CA, a default tenant and subscription, an admin
+application, the token service and the directory API, on 127.0.0.1 over TLS. The environment a
+client needs is printed and written to <data-dir>/env; <data-dir>/ready appears once requests are
+served. Reusing a --data-dir keeps all state.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			if f.cfg.DataDir == "" {
+				dir, err := os.MkdirTemp("", "mint-dev-")
+				if err != nil {
+					return err
+				}
+				f.cfg.DataDir = dir
+			}
+			f.cfg.CreateKEK = true
+			f.cfg.Logger = f.logger(cmd.ErrOrStderr())
+			return serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
+				env, err := s.DevEnvironment(ctx)
+				if err != nil {
+					return err
+				}
+				path, err := s.WriteEnvFile(env)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "mint dev is serving %s (data in %s)\n\n", s.BaseURL, f.cfg.DataDir)
+				fmt.Fprintf(out, "# The environment a client needs (also in %s):\n", path)
+				for _, e := range env {
+					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
+				}
+				fmt.Fprintf(out, "\n# Load it in another shell with:  . %s\n", path)
+				return nil
+			})
+		},
+	}
+	f.register(cmd.Flags(), "127.0.0.1:8443")
+	return cmd
+}
+
+func newServerCmd() *cobra.Command {
+	var f serveFlags
+	var printSecret bool
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a mint server (production form: explicit configuration)",
+		Long: `Run a mint server. Several servers may share one PostgreSQL store (--store postgres://...)
+and one key-encryption key; each needs a --data-dir holding the CA. The default tenant,
+subscription and admin application are created on first start; the admin's client secret is
+printed only with --print-admin-secret (each use adds a new secret).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			if f.cfg.DataDir == "" {
+				return fmt.Errorf("--data-dir (or MINT_DATA_DIR) is required")
+			}
+			f.cfg.Logger = f.logger(cmd.ErrOrStderr())
+			return serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
+				if !printSecret {
+					_, err := s.Directory.Bootstrap(ctx)
+					return err
+				}
+				in, secret, err := s.AdminSecret(ctx)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "AZURE_TENANT_ID=%s\nAZURE_SUBSCRIPTION_ID=%s\nAZURE_CLIENT_ID=%s\nAZURE_CLIENT_SECRET=%s\n",
+					in.Tenant.ID, in.Subscription.ID, in.Admin.AppID, secret)
+				return nil
+			})
+		},
+	}
+	f.register(cmd.Flags(), "127.0.0.1:8443")
+	cmd.Flags().BoolVar(&printSecret, "print-admin-secret", false, "add a client secret to the admin application and print it")
+	return cmd
+}
+
+// serve runs a server until SIGINT/SIGTERM; start runs once it is bound, before ready is marked.
+func serve(cmd *cobra.Command, cfg server.Config, start func(context.Context, *server.Server) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	began := time.Now()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.ClearReady()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	if err := start(ctx, s); err != nil {
+		stop()
+		<-done
+		return err
+	}
+	if err := s.MarkReady(); err != nil {
+		stop()
+		<-done
+		return err
+	}
+	cfg.Logger.Info("mint is ready", "url", s.BaseURL, "store", storeKind(cfg.Store), "startup", time.Since(began).Round(time.Millisecond).String())
+	err = <-done
+	s.ClearReady()
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	cfg.Logger.Info("mint stopped")
+	return nil
+}
+
+func storeKind(s string) string {
+	if strings.HasPrefix(s, "postgres") {
+		return "postgres"
+	}
+	return "sqlite"
+}

@@ -1,0 +1,145 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/store"
+)
+
+// Settings keys that record what bootstrap created.
+const (
+	SettingDefaultTenant       = "default_tenant"
+	SettingDefaultSubscription = "default_subscription"
+	SettingAdminAppID          = "admin_app_id"
+)
+
+// Installation is what a fresh mint starts with: one tenant, one subscription and an admin
+// application.
+type Installation struct {
+	Tenant       store.Tenant
+	Subscription store.Subscription
+	Admin        store.ServicePrincipal
+}
+
+// Bootstrap makes sure the default tenant, its first-party resources, the default subscription
+// and the admin application exist, creating what is missing. It is idempotent, and a replica
+// that loses a creation race to another one adopts the winner's records.
+func (d *Directory) Bootstrap(ctx context.Context) (Installation, error) {
+	var in Installation
+	tenantID, err := d.setting(ctx, SettingDefaultTenant, func() (string, error) {
+		t := store.Tenant{ID: uuid.NewString(), DisplayName: "Default Directory", DefaultDomain: "mint.localhost", CreatedAt: d.now()}
+		return t.ID, d.st.CreateTenant(ctx, t)
+	})
+	if err != nil {
+		return in, err
+	}
+	if in.Tenant, err = d.st.GetTenant(ctx, tenantID); err != nil {
+		return in, fmt.Errorf("default tenant %s: %w", tenantID, err)
+	}
+	if err := d.EnsureWellKnownResources(ctx, tenantID); err != nil {
+		return in, err
+	}
+	subID, err := d.setting(ctx, SettingDefaultSubscription, func() (string, error) {
+		s := store.Subscription{ID: uuid.NewString(), TenantID: tenantID, DisplayName: "mint subscription", State: "Enabled", CreatedAt: d.now()}
+		return s.ID, d.st.CreateSubscription(ctx, s)
+	})
+	if err != nil {
+		return in, err
+	}
+	if in.Subscription, err = d.st.GetSubscription(ctx, subID); err != nil {
+		return in, fmt.Errorf("default subscription %s: %w", subID, err)
+	}
+	adminAppID, err := d.setting(ctx, SettingAdminAppID, func() (string, error) {
+		sp, err := d.createAdmin(ctx, tenantID)
+		return sp.AppID, err
+	})
+	if err != nil {
+		return in, err
+	}
+	if in.Admin, err = d.st.GetPrincipalByAppID(ctx, tenantID, adminAppID); err != nil {
+		return in, fmt.Errorf("admin application %s: %w", adminAppID, err)
+	}
+	return in, nil
+}
+
+// setting returns the value recorded under key, or runs create and records its result. Creation
+// races between replicas are settled by the settings row: the loser re-reads it. (The loser's
+// own records, if any, stay as unused orphans; bootstrap runs once per installation.)
+func (d *Directory) setting(ctx context.Context, key string, create func() (string, error)) (string, error) {
+	v, err := d.st.GetSetting(ctx, key)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	v, err = create()
+	if err != nil {
+		return "", fmt.Errorf("bootstrap %s: %w", key, err)
+	}
+	if cur, err := d.st.GetSetting(ctx, key); err == nil {
+		return cur, nil
+	}
+	if err := d.st.PutSetting(ctx, key, v); err != nil {
+		return "", fmt.Errorf("record setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// EnsureWellKnownResources registers in the tenant every first-party resource it lacks.
+func (d *Directory) EnsureWellKnownResources(ctx context.Context, tenantID string) error {
+	for _, w := range WellKnownResources {
+		_, err := d.st.GetPrincipalByAppID(ctx, tenantID, w.AppID)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("look up %s: %w", w.DisplayName, err)
+		}
+		sp := store.ServicePrincipal{
+			ObjectID:       uuid.NewString(),
+			AppID:          w.AppID,
+			TenantID:       tenantID,
+			Kind:           store.KindApplication,
+			DisplayName:    w.DisplayName,
+			IdentifierURIs: w.IdentifierURIs,
+			AppRoles:       w.AppRoles,
+			Builtin:        true,
+			CreatedAt:      d.now(),
+		}
+		if err := d.st.CreatePrincipal(ctx, sp, nil); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("register %s: %w", w.DisplayName, err)
+		}
+	}
+	return nil
+}
+
+// createAdmin registers the admin application with the Graph application permissions mint's
+// directory API checks. (Its Owner role over the subscription is granted by the control plane.)
+func (d *Directory) createAdmin(ctx context.Context, tenantID string) (store.ServicePrincipal, error) {
+	sp, err := d.CreateApplication(ctx, tenantID, ApplicationSpec{DisplayName: "mint admin"})
+	if err != nil {
+		return sp, err
+	}
+	graph, err := d.st.GetPrincipalByAppID(ctx, tenantID, GraphAppID)
+	if err != nil {
+		return sp, fmt.Errorf("microsoft graph principal: %w", err)
+	}
+	for _, role := range []string{RoleApplicationReadWriteAll, RoleDirectoryReadAll, RoleAuditLogReadAll} {
+		if _, err := d.GrantAppRole(ctx, sp.ObjectID, graph, role); err != nil {
+			return sp, err
+		}
+	}
+	return sp, nil
+}
+
+// AdminSecretValid reports whether secret is a current client secret of the admin application;
+// `mint dev` reuses the secret in its env file across restarts when it still is.
+func (d *Directory) AdminSecretValid(ctx context.Context, in Installation, secret string) bool {
+	ok, err := d.VerifySecret(ctx, in.Admin.ObjectID, secret)
+	return err == nil && ok
+}

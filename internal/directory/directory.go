@@ -1,0 +1,420 @@
+// Package directory is mint's Entra ID: tenants, subscriptions, service principals of
+// applications and managed identities, their credentials and app role grants. It owns the rules
+// (ids are generated here, secrets are hashed here, first-party resources are registered here);
+// the store only keeps records, and the STS and the Graph-shaped API call into this package.
+package directory
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/store"
+)
+
+// Options tune a Directory. The zero value is usable.
+type Options struct {
+	// ManagementAudiences are extra audiences (mint's own management base URL, say) that name the
+	// Azure Resource Manager resource, so a token for "https://127.0.0.1:8443/" is an ARM token.
+	ManagementAudiences []string
+	// SecretLifetime is how long a new client secret is valid; default two years, as the portal.
+	SecretLifetime time.Duration
+	Clock          func() time.Time
+}
+
+// Directory is safe for concurrent use. It keeps no state of its own: every answer comes from the
+// store, so replicas sharing a store agree at once.
+type Directory struct {
+	st   store.Store
+	opts Options
+}
+
+func New(st store.Store, opts Options) *Directory {
+	if opts.SecretLifetime == 0 {
+		opts.SecretLifetime = 2 * 365 * 24 * time.Hour
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	for i, a := range opts.ManagementAudiences {
+		opts.ManagementAudiences[i] = trimSlash(a)
+	}
+	return &Directory{st: st, opts: opts}
+}
+
+func (d *Directory) now() time.Time { return d.opts.Clock().UTC() }
+
+// Tenant resolves a tenant by id or default domain.
+func (d *Directory) Tenant(ctx context.Context, ref string) (store.Tenant, error) {
+	return d.st.GetTenant(ctx, ref)
+}
+
+// Client finds the principal whose appId is clientID.
+func (d *Directory) Client(ctx context.Context, tenantID, clientID string) (store.ServicePrincipal, error) {
+	return d.st.GetPrincipalByAppID(ctx, tenantID, clientID)
+}
+
+// Resource finds the resource principal an audience names: an identifier URI (with or without
+// one trailing slash), one of the management audiences, or an app id.
+func (d *Directory) Resource(ctx context.Context, tenantID, audience string) (store.ServicePrincipal, error) {
+	aud := trimSlash(audience)
+	if aud == "" {
+		return store.ServicePrincipal{}, store.ErrNotFound
+	}
+	for _, m := range d.opts.ManagementAudiences {
+		if strings.EqualFold(aud, m) {
+			return d.st.GetPrincipalByAppID(ctx, tenantID, ResourceManagerAppID)
+		}
+	}
+	if _, err := uuid.Parse(aud); err == nil {
+		return d.st.GetPrincipalByAppID(ctx, tenantID, aud)
+	}
+	// Identifier URIs are stored as registered; try the audience as given and with the other
+	// trailing-slash spelling.
+	sp, err := d.st.GetPrincipalByIdentifierURI(ctx, tenantID, aud)
+	if errors.Is(err, store.ErrNotFound) {
+		sp, err = d.st.GetPrincipalByIdentifierURI(ctx, tenantID, aud+"/")
+	}
+	return sp, err
+}
+
+// VerifySecret reports whether secret matches a password credential of the principal that is
+// valid now.
+func (d *Directory) VerifySecret(ctx context.Context, principalID, secret string) (bool, error) {
+	creds, err := d.st.ListCredentials(ctx, principalID)
+	if err != nil {
+		return false, err
+	}
+	now := d.now()
+	for _, c := range creds {
+		if c.Type != store.CredentialPassword || !validAt(c, now) {
+			continue
+		}
+		if verifySecretHash(c.SecretHash, secret) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SecretState tells why a secret was refused: it matches nothing, or it matches an expired
+// credential (Entra says so with its own error code).
+func (d *Directory) SecretExpired(ctx context.Context, principalID, secret string) (bool, error) {
+	creds, err := d.st.ListCredentials(ctx, principalID)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range creds {
+		if c.Type == store.CredentialPassword && verifySecretHash(c.SecretHash, secret) {
+			return !validAt(c, d.now()), nil
+		}
+	}
+	return false, nil
+}
+
+// Certificates returns the principal's certificate credentials valid now.
+func (d *Directory) Certificates(ctx context.Context, principalID string) ([]store.Credential, error) {
+	creds, err := d.st.ListCredentials(ctx, principalID)
+	if err != nil {
+		return nil, err
+	}
+	now := d.now()
+	var out []store.Credential
+	for _, c := range creds {
+		if c.Type == store.CredentialCertificate && validAt(c, now) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// AppRoles returns the values of the app roles principalID holds on resource.
+func (d *Directory) AppRoles(ctx context.Context, principalID string, resource store.ServicePrincipal) ([]string, error) {
+	if len(resource.AppRoles) == 0 {
+		return nil, nil
+	}
+	grants, err := d.st.ListAppRoleAssignments(ctx, principalID, resource.ObjectID)
+	if err != nil {
+		return nil, err
+	}
+	var roles []string
+	for _, g := range grants {
+		for _, r := range resource.AppRoles {
+			if strings.EqualFold(r.ID, g.AppRoleID) {
+				roles = append(roles, r.Value)
+			}
+		}
+	}
+	return roles, nil
+}
+
+// ApplicationSpec describes a new application registration.
+type ApplicationSpec struct {
+	DisplayName        string
+	IdentifierURIs     []string
+	AccessTokenVersion int
+	AppRoles           []store.AppRole
+}
+
+// CreateApplication registers an application and its service principal with fresh ids.
+func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec ApplicationSpec) (store.ServicePrincipal, error) {
+	if strings.TrimSpace(spec.DisplayName) == "" {
+		return store.ServicePrincipal{}, &InputError{"displayName is required"}
+	}
+	if spec.AccessTokenVersion != 0 && spec.AccessTokenVersion != 1 && spec.AccessTokenVersion != 2 {
+		return store.ServicePrincipal{}, &InputError{fmt.Sprintf("requestedAccessTokenVersion must be 1 or 2, not %d", spec.AccessTokenVersion)}
+	}
+	for _, u := range spec.IdentifierURIs {
+		if err := validIdentifierURI(u); err != nil {
+			return store.ServicePrincipal{}, err
+		}
+	}
+	for i := range spec.AppRoles {
+		if spec.AppRoles[i].Value == "" {
+			return store.ServicePrincipal{}, &InputError{"every app role needs a value"}
+		}
+		if spec.AppRoles[i].ID == "" {
+			spec.AppRoles[i].ID = uuid.NewString()
+		}
+	}
+	sp := store.ServicePrincipal{
+		ObjectID:           uuid.NewString(),
+		AppID:              uuid.NewString(),
+		TenantID:           tenantID,
+		Kind:               store.KindApplication,
+		DisplayName:        spec.DisplayName,
+		IdentifierURIs:     spec.IdentifierURIs,
+		AccessTokenVersion: spec.AccessTokenVersion,
+		AppRoles:           spec.AppRoles,
+		CreatedAt:          d.now(),
+	}
+	if err := d.st.CreatePrincipal(ctx, sp, nil); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.ServicePrincipal{}, &InputError{"an identifier URI of this application is already used by another application in the tenant"}
+		}
+		return store.ServicePrincipal{}, fmt.Errorf("create application %q: %w", spec.DisplayName, err)
+	}
+	return sp, nil
+}
+
+// CreateManagedIdentity creates the service principal of a managed identity that stands for the
+// ARM resource resourceID (a user-assigned identity, or the resource of a system-assigned one).
+func (d *Directory) CreateManagedIdentity(ctx context.Context, tenantID, displayName, resourceID string) (store.ServicePrincipal, error) {
+	sp := store.ServicePrincipal{
+		ObjectID:         uuid.NewString(),
+		AppID:            uuid.NewString(),
+		TenantID:         tenantID,
+		Kind:             store.KindManagedIdentity,
+		DisplayName:      displayName,
+		AlternativeNames: []string{resourceID},
+		CreatedAt:        d.now(),
+	}
+	if err := d.st.CreatePrincipal(ctx, sp, nil); err != nil {
+		return store.ServicePrincipal{}, fmt.Errorf("create managed identity %s: %w", resourceID, err)
+	}
+	return sp, nil
+}
+
+// PasswordCredential is a new client secret. SecretText is shown once and never stored.
+type PasswordCredential struct {
+	store.Credential
+	SecretText string
+}
+
+// AddPassword adds a client secret to an application. lifetime 0 means the default.
+func (d *Directory) AddPassword(ctx context.Context, principalID, displayName string, lifetime time.Duration) (PasswordCredential, error) {
+	sp, err := d.st.GetPrincipal(ctx, principalID)
+	if err != nil {
+		return PasswordCredential{}, err
+	}
+	if sp.Kind != store.KindApplication || sp.Builtin {
+		return PasswordCredential{}, &InputError{"client secrets can only be added to applications you registered"}
+	}
+	if lifetime <= 0 {
+		lifetime = d.opts.SecretLifetime
+	}
+	secret := newSecret()
+	now := d.now()
+	c := store.Credential{
+		KeyID:       uuid.NewString(),
+		PrincipalID: principalID,
+		Type:        store.CredentialPassword,
+		DisplayName: displayName,
+		Hint:        secret[:3],
+		SecretHash:  hashSecret(secret),
+		StartsAt:    now,
+		ExpiresAt:   now.Add(lifetime),
+	}
+	if err := d.st.AddCredential(ctx, c); err != nil {
+		return PasswordCredential{}, fmt.Errorf("add password to %s: %w", principalID, err)
+	}
+	return PasswordCredential{Credential: c, SecretText: secret}, nil
+}
+
+// AddCertificate registers the public certificate (DER) of an application credential.
+func (d *Directory) AddCertificate(ctx context.Context, principalID, displayName string, der []byte) (store.Credential, error) {
+	sp, err := d.st.GetPrincipal(ctx, principalID)
+	if err != nil {
+		return store.Credential{}, err
+	}
+	if sp.Kind != store.KindApplication || sp.Builtin {
+		return store.Credential{}, &InputError{"certificates can only be added to applications you registered"}
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return store.Credential{}, &InputError{"the key credential is not a valid X.509 certificate: " + err.Error()}
+	}
+	sum := sha1.Sum(der)
+	if displayName == "" {
+		displayName = cert.Subject.String()
+	}
+	c := store.Credential{
+		KeyID:       uuid.NewString(),
+		PrincipalID: principalID,
+		Type:        store.CredentialCertificate,
+		DisplayName: displayName,
+		Certificate: der,
+		Thumbprint:  strings.ToUpper(hex.EncodeToString(sum[:])),
+		StartsAt:    cert.NotBefore.UTC(),
+		ExpiresAt:   cert.NotAfter.UTC(),
+	}
+	if err := d.st.AddCredential(ctx, c); err != nil {
+		return store.Credential{}, fmt.Errorf("add certificate to %s: %w", principalID, err)
+	}
+	return c, nil
+}
+
+// RemoveCredential deletes one credential of an application.
+func (d *Directory) RemoveCredential(ctx context.Context, principalID, keyID string) error {
+	return d.st.DeleteCredential(ctx, principalID, keyID)
+}
+
+// ResetPasswords replaces every client secret of an application with one new secret, as
+// `az ad app credential reset` does without --append.
+func (d *Directory) ResetPasswords(ctx context.Context, principalID, displayName string, lifetime time.Duration) (PasswordCredential, error) {
+	creds, err := d.st.ListCredentials(ctx, principalID)
+	if err != nil {
+		return PasswordCredential{}, err
+	}
+	pc, err := d.AddPassword(ctx, principalID, displayName, lifetime)
+	if err != nil {
+		return PasswordCredential{}, err
+	}
+	for _, c := range creds {
+		if c.Type == store.CredentialPassword {
+			if err := d.st.DeleteCredential(ctx, principalID, c.KeyID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return PasswordCredential{}, fmt.Errorf("remove old secret %s: %w", c.KeyID, err)
+			}
+		}
+	}
+	return pc, nil
+}
+
+// GrantAppRole gives principalID the app role named roleValue (or with that id) on resource.
+func (d *Directory) GrantAppRole(ctx context.Context, principalID string, resource store.ServicePrincipal, role string) (store.AppRoleAssignment, error) {
+	for _, r := range resource.AppRoles {
+		if strings.EqualFold(r.Value, role) || strings.EqualFold(r.ID, role) {
+			a := store.AppRoleAssignment{ID: uuid.NewString(), PrincipalID: principalID, ResourceID: resource.ObjectID, AppRoleID: r.ID, CreatedAt: d.now()}
+			if err := d.st.CreateAppRoleAssignment(ctx, a); err != nil {
+				return store.AppRoleAssignment{}, fmt.Errorf("grant %s on %s: %w", r.Value, resource.DisplayName, err)
+			}
+			return a, nil
+		}
+	}
+	return store.AppRoleAssignment{}, &InputError{fmt.Sprintf("resource %s (%s) defines no app role %q", resource.DisplayName, resource.AppID, role)}
+}
+
+// DeletePrincipal removes an application or managed identity principal. First-party resources
+// cannot be deleted.
+func (d *Directory) DeletePrincipal(ctx context.Context, objectID string) error {
+	sp, err := d.st.GetPrincipal(ctx, objectID)
+	if err != nil {
+		return err
+	}
+	if sp.Builtin {
+		return &InputError{fmt.Sprintf("%s is a first-party resource and cannot be deleted", sp.DisplayName)}
+	}
+	return d.st.DeletePrincipal(ctx, objectID)
+}
+
+// InputError is a refusal caused by the caller's input; endpoints turn it into their 400 shape.
+type InputError struct{ Message string }
+
+func (e *InputError) Error() string { return e.Message }
+
+func validAt(c store.Credential, t time.Time) bool {
+	return !t.Before(c.StartsAt.Add(-5*time.Minute)) && t.Before(c.ExpiresAt)
+}
+
+func validIdentifierURI(u string) error {
+	if len(u) == 0 || len(u) > 255 {
+		return &InputError{fmt.Sprintf("identifier URI %q must be 1 to 255 characters", u)}
+	}
+	if !strings.Contains(u, "://") && !strings.HasPrefix(u, "api:") && !strings.HasPrefix(u, "urn:") {
+		return &InputError{fmt.Sprintf("identifier URI %q must be an absolute URI such as api://<appId> or https://contoso.example/api", u)}
+	}
+	return nil
+}
+
+func trimSlash(s string) string { return strings.TrimSuffix(strings.TrimSpace(s), "/") }
+
+// Client secrets look like Entra's: 40 characters, with the "Q~" marker at positions 4–5.
+const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~"
+
+func newSecret() string {
+	b := make([]byte, 40)
+	r := make([]byte, 40)
+	if _, err := rand.Read(r); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = secretAlphabet[int(r[i])%len(secretAlphabet)]
+	}
+	b[3], b[4] = 'Q', '~'
+	return string(b)
+}
+
+// Secrets are 38+ random characters, so a salted SHA-256 is as strong as a slow KDF here and
+// keeps the token path fast. Format: "s256$" + hex(salt) + "$" + hex(HMAC-SHA256(salt, secret)).
+const hashPrefix = "s256$"
+
+func hashSecret(secret string) []byte {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		panic(err)
+	}
+	return []byte(hashPrefix + hex.EncodeToString(salt) + "$" + hex.EncodeToString(mac(salt, secret)))
+}
+
+func verifySecretHash(stored []byte, secret string) bool {
+	s, ok := strings.CutPrefix(string(stored), hashPrefix)
+	if !ok {
+		return false
+	}
+	saltHex, sumHex, ok := strings.Cut(s, "$")
+	if !ok {
+		return false
+	}
+	salt, err1 := hex.DecodeString(saltHex)
+	sum, err2 := hex.DecodeString(sumHex)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return hmac.Equal(sum, mac(salt, secret))
+}
+
+func mac(salt []byte, secret string) []byte {
+	h := hmac.New(sha256.New, salt)
+	h.Write([]byte(secret))
+	return h.Sum(nil)
+}

@@ -1,0 +1,692 @@
+// Package graph serves the slice of Microsoft Graph that mint's directory needs: applications,
+// their secrets and certificates, service principals, app role grants and the sign-in log,
+// under /v1.0 with Graph's JSON and error shapes. Callers present a Graph token from mint's STS
+// carrying the application permissions Graph would require (Application.ReadWrite.All, ...).
+//
+// One deliberate difference from Entra: mint keeps one object per application and its service
+// principal, so an application's id equals its service principal's id.
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/store"
+)
+
+// Server is the Graph-shaped handler.
+type Server struct {
+	dir       *directory.Directory
+	st        store.Store
+	validator *bearer.Validator
+	log       *slog.Logger
+}
+
+func New(dir *directory.Directory, st store.Store, keys bearer.KeySource, issuerBase string, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{
+		dir: dir, st: st, log: logger,
+		validator: &bearer.Validator{Keys: keys, IssuerBase: issuerBase,
+			Audiences: []string{"https://graph.microsoft.com", "https://canary.graph.microsoft.com", directory.GraphAppID}},
+	}
+}
+
+const maxBody = 1 << 20
+
+// ServeHTTP handles every path under /v1.0/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1.0/")
+	if !ok {
+		writeError(w, r, http.StatusNotFound, "Request_BadRequest", "Only Graph v1.0 paths are served.")
+		return
+	}
+	caller, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	seg := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	case seg[0] == "applications" && len(seg) == 1:
+		switch r.Method {
+		case http.MethodGet:
+			s.listApplications(w, r, caller)
+		case http.MethodPost:
+			s.createApplication(w, r, caller)
+		default:
+			methodNotAllowed(w, r)
+		}
+	case strings.HasPrefix(seg[0], "applications"):
+		sp, ok := s.application(w, r, caller, seg)
+		if !ok {
+			return
+		}
+		action := ""
+		if len(seg) == 3 || (len(seg) == 2 && strings.HasPrefix(seg[0], "applications(")) {
+			action = seg[len(seg)-1]
+		}
+		s.applicationAction(w, r, caller, sp, action)
+	case seg[0] == "servicePrincipals":
+		s.servicePrincipals(w, r, caller, seg)
+	case seg[0] == "auditLogs" && len(seg) == 2 && seg[1] == "signIns" && r.Method == http.MethodGet:
+		s.listSignIns(w, r, caller)
+	default:
+		writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg[0]))
+	}
+}
+
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (bearer.Claims, bool) {
+	tok, err := bearer.FromRequest(r)
+	if err != nil {
+		msg := "Access token is empty."
+		if !bearer.IsMissing(err) {
+			msg = err.Error()
+		}
+		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
+		return bearer.Claims{}, false
+	}
+	c, err := s.validator.Validate(tok)
+	if err != nil {
+		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error())
+		return c, false
+	}
+	if _, err := s.dir.Tenant(r.Context(), c.TenantID); err != nil {
+		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "The token's tenant does not exist.")
+		return c, false
+	}
+	return c, true
+}
+
+// require checks that the caller holds one of the app roles (Graph application permissions).
+func require(w http.ResponseWriter, r *http.Request, c bearer.Claims, roles ...string) bool {
+	for _, role := range roles {
+		if c.HasRole(role) {
+			return true
+		}
+	}
+	writeError(w, r, http.StatusForbidden, "Authorization_RequestDenied",
+		fmt.Sprintf("Insufficient privileges to complete the operation. The application %s needs one of these application permissions on Microsoft Graph: %s.", c.ClientID(), strings.Join(roles, ", ")))
+	return false
+}
+
+var (
+	readApps  = []string{directory.RoleApplicationReadWriteAll, directory.RoleApplicationReadAll, directory.RoleDirectoryReadAll}
+	writeApps = []string{directory.RoleApplicationReadWriteAll}
+)
+
+// application resolves applications/{id} or applications(appId='{appId}').
+func (s *Server) application(w http.ResponseWriter, r *http.Request, c bearer.Claims, seg []string) (store.ServicePrincipal, bool) {
+	var sp store.ServicePrincipal
+	var err error
+	var ref string
+	if appID, ok := strings.CutPrefix(seg[0], "applications(appId='"); ok {
+		ref = strings.TrimSuffix(appID, "')")
+		sp, err = s.dir.Client(r.Context(), c.TenantID, ref)
+	} else if seg[0] == "applications" && len(seg) >= 2 {
+		ref = seg[1]
+		sp, err = s.st.GetPrincipal(r.Context(), ref)
+	} else {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg[0]))
+		return sp, false
+	}
+	if err == nil && (sp.TenantID != c.TenantID || sp.Kind != store.KindApplication || sp.Builtin) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, r, http.StatusNotFound, "Request_ResourceNotFound",
+				fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", ref))
+		} else {
+			s.internal(w, r, err)
+		}
+		return sp, false
+	}
+	return sp, true
+}
+
+func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, sp store.ServicePrincipal, action string) {
+	ctx := r.Context()
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		if require(w, r, c, readApps...) {
+			s.writeApplication(w, r, http.StatusOK, sp, nil)
+		}
+	case action == "" && r.Method == http.MethodDelete:
+		if !require(w, r, c, writeApps...) {
+			return
+		}
+		if err := s.dir.DeletePrincipal(ctx, sp.ObjectID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case action == "" && r.Method == http.MethodPatch:
+		if require(w, r, c, writeApps...) {
+			s.patchApplication(w, r, sp)
+		}
+	case action == "addPassword" && r.Method == http.MethodPost:
+		if !require(w, r, c, writeApps...) {
+			return
+		}
+		var body struct {
+			PasswordCredential struct {
+				DisplayName string     `json:"displayName"`
+				EndDateTime *time.Time `json:"endDateTime"`
+			} `json:"passwordCredential"`
+		}
+		if !decode(w, r, &body, true) {
+			return
+		}
+		var lifetime time.Duration
+		if e := body.PasswordCredential.EndDateTime; e != nil {
+			lifetime = time.Until(*e)
+			if lifetime <= 0 {
+				writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "endDateTime must be in the future.")
+				return
+			}
+		}
+		pc, err := s.dir.AddPassword(ctx, sp.ObjectID, body.PasswordCredential.DisplayName, lifetime)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, passwordJSON(pc.Credential, pc.SecretText))
+	case action == "removePassword" && r.Method == http.MethodPost:
+		if !require(w, r, c, writeApps...) {
+			return
+		}
+		var body struct {
+			KeyID string `json:"keyId"`
+		}
+		if !decode(w, r, &body, false) {
+			return
+		}
+		if err := s.dir.RemoveCredential(ctx, sp.ObjectID, body.KeyID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		methodNotAllowed(w, r)
+	}
+}
+
+type keyCredentialIn struct {
+	Type        string `json:"type"`
+	Usage       string `json:"usage"`
+	Key         string `json:"key"`
+	DisplayName string `json:"displayName"`
+	KeyID       string `json:"keyId"`
+}
+
+// patchApplication updates displayName and identifierUris, and replaces keyCredentials as Graph
+// does: entries naming an existing keyId are kept, entries with a key are added, others removed.
+func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp store.ServicePrincipal) {
+	ctx := r.Context()
+	var body struct {
+		DisplayName    *string            `json:"displayName"`
+		IdentifierURIs *[]string          `json:"identifierUris"`
+		KeyCredentials *[]keyCredentialIn `json:"keyCredentials"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	if body.KeyCredentials != nil {
+		var ders [][]byte
+		keep := map[string]bool{}
+		for _, k := range *body.KeyCredentials {
+			if k.Key == "" {
+				keep[strings.ToLower(k.KeyID)] = true
+				continue
+			}
+			if k.Type != "" && k.Type != string(store.CredentialCertificate) {
+				writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "keyCredentials type must be AsymmetricX509Cert.")
+				return
+			}
+			der, err := base64.StdEncoding.DecodeString(k.Key)
+			if err != nil {
+				writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "keyCredentials key must be the base64 DER of an X.509 certificate.")
+				return
+			}
+			ders = append(ders, der)
+		}
+		existing, err := s.st.ListCredentials(ctx, sp.ObjectID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for i, der := range ders {
+			if _, err := s.dir.AddCertificate(ctx, sp.ObjectID, (*body.KeyCredentials)[i].DisplayName, der); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		for _, c := range existing {
+			if c.Type == store.CredentialCertificate && !keep[strings.ToLower(c.KeyID)] {
+				if err := s.dir.RemoveCredential(ctx, sp.ObjectID, c.KeyID); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+		}
+	}
+	if body.DisplayName != nil || body.IdentifierURIs != nil {
+		if body.DisplayName != nil {
+			sp.DisplayName = *body.DisplayName
+		}
+		if body.IdentifierURIs != nil {
+			sp.IdentifierURIs = *body.IdentifierURIs
+		}
+		if err := s.st.UpdatePrincipal(ctx, sp); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type appRoleJSON struct {
+	ID                 string   `json:"id"`
+	Value              string   `json:"value"`
+	DisplayName        string   `json:"displayName"`
+	Description        string   `json:"description"`
+	AllowedMemberTypes []string `json:"allowedMemberTypes"`
+	IsEnabled          bool     `json:"isEnabled"`
+}
+
+func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
+	if !require(w, r, c, writeApps...) {
+		return
+	}
+	var body struct {
+		DisplayName    string   `json:"displayName"`
+		IdentifierURIs []string `json:"identifierUris"`
+		API            struct {
+			RequestedAccessTokenVersion *int `json:"requestedAccessTokenVersion"`
+		} `json:"api"`
+		AppRoles       []appRoleJSON     `json:"appRoles"`
+		KeyCredentials []keyCredentialIn `json:"keyCredentials"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs}
+	if v := body.API.RequestedAccessTokenVersion; v != nil {
+		spec.AccessTokenVersion = *v
+	}
+	for _, ar := range body.AppRoles {
+		spec.AppRoles = append(spec.AppRoles, store.AppRole{ID: ar.ID, Value: ar.Value, DisplayName: ar.DisplayName})
+	}
+	var ders [][]byte
+	for _, k := range body.KeyCredentials {
+		der, err := base64.StdEncoding.DecodeString(k.Key)
+		if err != nil || len(der) == 0 {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "keyCredentials key must be the base64 DER of an X.509 certificate.")
+			return
+		}
+		ders = append(ders, der)
+	}
+	sp, err := s.dir.CreateApplication(r.Context(), c.TenantID, spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for i, der := range ders {
+		if _, err := s.dir.AddCertificate(r.Context(), sp.ObjectID, body.KeyCredentials[i].DisplayName, der); err != nil {
+			_ = s.dir.DeletePrincipal(r.Context(), sp.ObjectID)
+			s.fail(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Location", "/v1.0/applications/"+sp.ObjectID)
+	s.writeApplication(w, r, http.StatusCreated, sp, nil)
+}
+
+func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
+	if !require(w, r, c, readApps...) {
+		return
+	}
+	sps, err := s.st.ListPrincipals(r.Context(), c.TenantID, store.KindApplication)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, sp := range sps {
+		if sp.Builtin {
+			continue
+		}
+		creds, err := s.st.ListCredentials(r.Context(), sp.ObjectID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		out = append(out, applicationJSON(sp, creds))
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications", "value": out})
+}
+
+func (s *Server) writeApplication(w http.ResponseWriter, r *http.Request, status int, sp store.ServicePrincipal, creds []store.Credential) {
+	if creds == nil {
+		var err error
+		if creds, err = s.st.ListCredentials(r.Context(), sp.ObjectID); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, r, status, applicationJSON(sp, creds))
+}
+
+func applicationJSON(sp store.ServicePrincipal, creds []store.Credential) map[string]any {
+	passwords, keys := []any{}, []any{}
+	for _, c := range creds {
+		switch c.Type {
+		case store.CredentialPassword:
+			passwords = append(passwords, passwordJSON(c, ""))
+		case store.CredentialCertificate:
+			keys = append(keys, map[string]any{
+				"customKeyIdentifier": c.Thumbprint, "displayName": c.DisplayName, "endDateTime": c.ExpiresAt,
+				"key": nil, "keyId": c.KeyID, "startDateTime": c.StartsAt, "type": "AsymmetricX509Cert", "usage": "Verify",
+			})
+		}
+	}
+	var version any
+	if sp.AccessTokenVersion != 0 {
+		version = sp.AccessTokenVersion
+	}
+	return map[string]any{
+		"@odata.context":      "https://graph.microsoft.com/v1.0/$metadata#applications/$entity",
+		"id":                  sp.ObjectID,
+		"appId":               sp.AppID,
+		"displayName":         sp.DisplayName,
+		"createdDateTime":     sp.CreatedAt,
+		"signInAudience":      "AzureADMyOrg",
+		"identifierUris":      nonNil(sp.IdentifierURIs),
+		"api":                 map[string]any{"requestedAccessTokenVersion": version},
+		"appRoles":            appRolesJSON(sp.AppRoles),
+		"passwordCredentials": passwords,
+		"keyCredentials":      keys,
+	}
+}
+
+func passwordJSON(c store.Credential, secretText string) map[string]any {
+	var secret any
+	if secretText != "" {
+		secret = secretText
+	}
+	return map[string]any{
+		"customKeyIdentifier": nil, "displayName": c.DisplayName, "endDateTime": c.ExpiresAt, "hint": c.Hint,
+		"keyId": c.KeyID, "secretText": secret, "startDateTime": c.StartsAt,
+	}
+}
+
+func appRolesJSON(roles []store.AppRole) []appRoleJSON {
+	out := []appRoleJSON{}
+	for _, r := range roles {
+		out = append(out, appRoleJSON{ID: r.ID, Value: r.Value, DisplayName: r.DisplayName, AllowedMemberTypes: []string{"Application"}, IsEnabled: true})
+	}
+	return out
+}
+
+func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bearer.Claims, seg []string) {
+	ctx := r.Context()
+	if len(seg) == 1 && r.Method == http.MethodGet {
+		if !require(w, r, c, readApps...) {
+			return
+		}
+		sps, err := s.st.ListPrincipals(ctx, c.TenantID, "")
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		out := []map[string]any{}
+		for _, sp := range sps {
+			out = append(out, servicePrincipalJSON(sp))
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals", "value": out})
+		return
+	}
+	if len(seg) < 2 {
+		methodNotAllowed(w, r)
+		return
+	}
+	sp, err := s.st.GetPrincipal(ctx, seg[1])
+	if err == nil && sp.TenantID != c.TenantID {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case len(seg) == 2 && r.Method == http.MethodGet:
+		if require(w, r, c, readApps...) {
+			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
+		}
+	case len(seg) == 3 && seg[2] == "appRoleAssignments" && r.Method == http.MethodPost:
+		if !require(w, r, c, writeApps...) {
+			return
+		}
+		var body struct {
+			PrincipalID string `json:"principalId"`
+			ResourceID  string `json:"resourceId"`
+			AppRoleID   string `json:"appRoleId"`
+		}
+		if !decode(w, r, &body, false) {
+			return
+		}
+		if body.PrincipalID != "" && !strings.EqualFold(body.PrincipalID, sp.ObjectID) {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "principalId must be the service principal in the path.")
+			return
+		}
+		res, err := s.st.GetPrincipal(ctx, body.ResourceID)
+		if err == nil && res.TenantID != c.TenantID {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a, err := s.dir.GrantAppRole(ctx, sp.ObjectID, res, body.AppRoleID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusCreated, map[string]any{
+			"id": a.ID, "appRoleId": a.AppRoleID, "principalId": a.PrincipalID, "principalType": "ServicePrincipal",
+			"principalDisplayName": sp.DisplayName, "resourceId": a.ResourceID, "resourceDisplayName": res.DisplayName,
+			"createdDateTime": a.CreatedAt,
+		})
+	default:
+		methodNotAllowed(w, r)
+	}
+}
+
+func servicePrincipalJSON(sp store.ServicePrincipal) map[string]any {
+	return map[string]any{
+		"id":                     sp.ObjectID,
+		"appId":                  sp.AppID,
+		"displayName":            sp.DisplayName,
+		"servicePrincipalType":   string(sp.Kind),
+		"servicePrincipalNames":  append([]string{sp.AppID}, sp.IdentifierURIs...),
+		"alternativeNames":       nonNil(sp.AlternativeNames),
+		"appRoles":               appRolesJSON(sp.AppRoles),
+		"accountEnabled":         true,
+		"appOwnerOrganizationId": sp.TenantID,
+		"createdDateTime":        sp.CreatedAt,
+	}
+}
+
+// listSignIns serves auditLogs/signIns with $top and a $filter of "appId eq '...'",
+// "servicePrincipalId eq '...'" and "createdDateTime ge <time>" joined by "and".
+func (s *Server) listSignIns(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
+	if !require(w, r, c, directory.RoleAuditLogReadAll) {
+		return
+	}
+	q := r.URL.Query()
+	f := store.SignInFilter{TenantID: c.TenantID}
+	if top := q.Get("$top"); top != "" {
+		n, err := strconv.Atoi(top)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "$top must be an integer from 1 to 1000.")
+			return
+		}
+		f.Limit = n
+	}
+	if filter := q.Get("$filter"); filter != "" {
+		if err := parseSignInFilter(filter, &f); err != nil {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", err.Error())
+			return
+		}
+	}
+	entries, err := s.st.ListSignIns(r.Context(), f)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, e := range entries {
+		out = append(out, signInJSON(e))
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns", "value": out})
+}
+
+func parseSignInFilter(filter string, f *store.SignInFilter) error {
+	for _, clause := range strings.Split(filter, " and ") {
+		fields := strings.Fields(clause)
+		if len(fields) != 3 {
+			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
+		}
+		field, op, val := fields[0], strings.ToLower(fields[1]), strings.Trim(fields[2], "'")
+		switch {
+		case strings.EqualFold(field, "appId") && op == "eq":
+			f.AppID = val
+		case strings.EqualFold(field, "servicePrincipalId") && op == "eq":
+			f.PrincipalID = val
+		case strings.EqualFold(field, "createdDateTime") && (op == "ge" || op == "le"):
+			t, err := time.Parse(time.RFC3339, val)
+			if err != nil {
+				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", val)
+			}
+			if op == "ge" {
+				f.Since = t
+			} else {
+				f.Until = t
+			}
+		default:
+			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
+		}
+	}
+	return nil
+}
+
+func signInJSON(e store.SignIn) map[string]any {
+	code := 0
+	if n, err := strconv.Atoi(strings.TrimPrefix(e.ErrorCode, "AADSTS")); err == nil {
+		code = n
+	}
+	return map[string]any{
+		"id":                    e.ID,
+		"createdDateTime":       e.Time,
+		"appId":                 e.AppID,
+		"servicePrincipalId":    e.PrincipalID,
+		"resourceId":            e.Resource,
+		"correlationId":         e.CorrelationID,
+		"uniqueTokenIdentifier": e.TokenID,
+		"azureResourceId":       e.ResourceID,
+		"grantType":             e.Grant,
+		"result":                e.Result,
+		"status":                map[string]any{"errorCode": code, "failureReason": e.Reason},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "Request_BadRequest", "The request body is too large.")
+		return false
+	}
+	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
+		return true
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var in *directory.InputError
+	switch {
+	case errors.As(err, &in):
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", in.Message)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, r, http.StatusNotFound, "Request_ResourceNotFound", "Resource does not exist or one of its queried reference-property objects are not present.")
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "Another object with the same value for property identifierUris already exists.")
+	case errors.Is(err, context.Canceled):
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "The request was cancelled.")
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("graph request failed", "path", r.URL.Path, "err", err)
+	writeError(w, r, http.StatusInternalServerError, "InternalServerError", "The service failed to process the request; see the server log.")
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusMethodNotAllowed, "Request_BadRequest", fmt.Sprintf("The %s method is not supported on %s.", r.Method, r.URL.Path))
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	h.Set("request-id", requestID(r))
+	if id := r.Header.Get("client-request-id"); id != "" {
+		h.Set("client-request-id", id)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("x-ms-request-id"); id != "" {
+		return id
+	}
+	id := uuid.NewString()
+	r.Header.Set("x-ms-request-id", id)
+	return id
+}
+
+// writeError writes Graph's error shape.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	writeJSON(w, r, status, map[string]any{"error": map[string]any{
+		"code": code, "message": message,
+		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": requestID(r), "client-request-id": r.Header.Get("client-request-id")},
+	}})
+}

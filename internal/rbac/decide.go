@@ -1,0 +1,213 @@
+package rbac
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Assignment is an Azure role assignment: PrincipalID holds RoleDefinitionID at Scope and below.
+type Assignment struct {
+	ID               string // GUID (the ARM name)
+	Scope            string
+	PrincipalID      string
+	RoleDefinitionID string // the role's GUID; a full role definition id is accepted too
+	PrincipalType    string // User, Group, ServicePrincipal or ForeignGroup
+	// Condition and ConditionVersion are the assignment's ABAC condition. mint does not evaluate
+	// conditions yet: an assignment with one grants nothing.
+	Condition        string
+	ConditionVersion string
+}
+
+// Query asks whether PrincipalID may perform Action at Scope. DataAction selects the data plane
+// (DataActions/NotDataActions) instead of the control plane (Actions/NotActions).
+type Query struct {
+	PrincipalID string
+	Action      string
+	Scope       string
+	DataAction  bool
+}
+
+// Decision is the answer to a Query.
+type Decision struct {
+	Allowed bool
+	// GrantedBy is the assignment that grants the action, and RoleName its role's name. When
+	// several do, the one at the most specific scope wins, then the lowest assignment id.
+	GrantedBy *Assignment
+	RoleName  string
+	// Reason says why, in words a user can act on.
+	Reason string
+}
+
+// Decide evaluates q against assignments, of which only those of q.PrincipalID whose scope covers
+// q.Scope count. Access is the union of what their roles grant. roles resolves role definition
+// GUIDs; nil means the built-in roles only.
+func Decide(q Query, roles RoleLookup, assignments []Assignment) Decision {
+	if roles == nil {
+		roles = builtinLookupFn
+	}
+	d := newDecider(q, roles)
+	if d.invalid != "" {
+		return Decision{Reason: d.invalid}
+	}
+	for i := range assignments {
+		a := &assignments[i]
+		if !equalFoldASCII(a.PrincipalID, q.PrincipalID) {
+			continue
+		}
+		d.total++
+		if ScopeCovers(a.Scope, q.Scope) {
+			d.consider(a)
+		}
+	}
+	return d.decision()
+}
+
+// decider accumulates the covering assignments of one principal for one query.
+type decider struct {
+	q       Query
+	roles   RoleLookup
+	invalid string
+
+	total    int // the principal's assignments
+	covering int // of those, the ones whose scope covers the target
+
+	best      Assignment
+	bestRole  string
+	bestDepth int
+	found     bool
+
+	conditional  int // would grant but for a condition
+	condExample  string
+	unknown      int // refer to a role definition the lookup does not know
+	unknownExamp string
+}
+
+func newDecider(q Query, roles RoleLookup) decider {
+	d := decider{q: q, roles: roles}
+	switch {
+	case strings.TrimSpace(q.PrincipalID) == "":
+		d.invalid = "no principal id in the query"
+	case strings.TrimSpace(q.Action) == "":
+		d.invalid = "no action in the query"
+	}
+	return d
+}
+
+// consider takes one of the principal's assignments whose scope covers the target.
+func (d *decider) consider(a *Assignment) {
+	d.covering++
+	role, ok := d.roles(RoleDefinitionGUID(a.RoleDefinitionID))
+	if !ok {
+		d.unknown++
+		if d.unknownExamp == "" {
+			d.unknownExamp = fmt.Sprintf("assignment %s refers to role definition %s, which does not exist", a.ID, a.RoleDefinitionID)
+		}
+		return
+	}
+	grants, conditional := roleGrants(&role, d.q.Action, d.q.DataAction)
+	if grants && a.Condition != "" {
+		grants, conditional = false, true
+	}
+	if !grants {
+		if conditional {
+			d.conditional++
+			if d.condExample == "" {
+				d.condExample = fmt.Sprintf("assignment %s (%s) would grant it but has a condition, which mint does not evaluate yet", a.ID, role.RoleName)
+			}
+		}
+		return
+	}
+	depth := scopeDepth(a.Scope)
+	if !d.found || depth > d.bestDepth || (depth == d.bestDepth && compareFoldASCII(a.ID, d.best.ID) < 0) {
+		d.best, d.bestRole, d.bestDepth, d.found = *a, role.RoleName, depth, true
+	}
+}
+
+func (d *decider) decision() Decision {
+	if d.invalid != "" {
+		return Decision{Reason: d.invalid}
+	}
+	var b strings.Builder
+	if d.found {
+		granted := d.best
+		scope := cleanScope(granted.Scope)
+		b.Grow(64 + len(d.bestRole) + len(d.q.PrincipalID) + len(scope) + len(granted.ID) + len(d.q.Action))
+		b.WriteString("role ")
+		writeQuoted(&b, d.bestRole)
+		b.WriteString(" assigned to principal ")
+		b.WriteString(d.q.PrincipalID)
+		b.WriteString(" at ")
+		b.WriteString(scope)
+		b.WriteString(" (assignment ")
+		b.WriteString(granted.ID)
+		b.WriteString(") grants ")
+		b.WriteString(d.q.Action)
+		return Decision{Allowed: true, GrantedBy: &granted, RoleName: d.bestRole, Reason: b.String()}
+	}
+	scope := cleanScope(d.q.Scope)
+	b.Grow(128 + len(d.q.PrincipalID) + len(d.q.Action) + len(scope) + len(d.condExample) + len(d.unknownExamp))
+	writeDeniedSentence(&b, &d.q, scope)
+	switch {
+	case d.total == 0:
+		b.WriteString("; it has no role assignments")
+	case d.covering == 0:
+		b.WriteString("; none of its ")
+		b.WriteString(strconv.Itoa(d.total))
+		b.WriteString(" role assignment(s) is at or above this scope")
+	default:
+		b.WriteString("; its ")
+		b.WriteString(strconv.Itoa(d.covering))
+		b.WriteString(" role assignment(s) at or above this scope do not grant it")
+	}
+	if d.condExample != "" {
+		b.WriteString("; ")
+		b.WriteString(d.condExample)
+	}
+	if d.unknownExamp != "" {
+		b.WriteString("; ")
+		b.WriteString(d.unknownExamp)
+	}
+	return Decision{Reason: b.String()}
+}
+
+// writeDeniedSentence writes the sentence every denial starts with (DESIGN.md): "principal <id>
+// has no role granting <action> at <scope>".
+func writeDeniedSentence(b *strings.Builder, q *Query, scope string) {
+	b.WriteString("principal ")
+	b.WriteString(q.PrincipalID)
+	b.WriteString(" has no role granting ")
+	b.WriteString(q.Action)
+	b.WriteString(" at ")
+	b.WriteString(scope)
+}
+
+// writeQuoted writes s as %q would, without fmt's allocations in the common case.
+func writeQuoted(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b.WriteString(strconv.Quote(s))
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
+}
+
+// roleGrants reports whether the role grants action through a block without a condition, and
+// whether a block with a condition would have granted it.
+func roleGrants(r *RoleDefinition, action string, dataAction bool) (grants, conditional bool) {
+	for i := range r.Permissions {
+		p := &r.Permissions[i]
+		if !permissionGrants(p, action, dataAction) {
+			continue
+		}
+		if p.Condition != "" {
+			conditional = true
+			continue
+		}
+		return true, false
+	}
+	return false, conditional
+}

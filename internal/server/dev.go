@@ -1,0 +1,145 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mint-id/mint/internal/directory"
+)
+
+// EnvVar is one line of the environment a client needs.
+type EnvVar struct{ Name, Value string }
+
+// DevEnvironment bootstraps the default tenant, subscription and admin application, makes sure
+// the admin has a client secret (reusing the one in <data-dir>/env while it is still valid, so
+// a restarted `mint dev` keeps the same credentials), writes the CA bundle and returns the
+// environment a client needs. The secret is in that environment by design: `mint dev` is for a
+// developer's machine, and the env file is written mode 0600.
+func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
+	in, err := s.Directory.Bootstrap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	envFile := filepath.Join(s.cfg.DataDir, "env")
+	secret := readEnvFile(envFile)["AZURE_CLIENT_SECRET"]
+	if secret == "" || !s.Directory.AdminSecretValid(ctx, in, secret) {
+		pc, err := s.Directory.AddPassword(ctx, in.Admin.ObjectID, "mint dev", 0)
+		if err != nil {
+			return nil, fmt.Errorf("admin secret: %w", err)
+		}
+		secret = pc.SecretText
+	}
+	return s.environment(in, secret)
+}
+
+// AdminSecret adds a new client secret to the admin application (`mint server
+// --print-admin-secret`).
+func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, string, error) {
+	in, err := s.Directory.Bootstrap(ctx)
+	if err != nil {
+		return in, "", err
+	}
+	pc, err := s.Directory.AddPassword(ctx, in.Admin.ObjectID, "mint server", 0)
+	if err != nil {
+		return in, "", fmt.Errorf("admin secret: %w", err)
+	}
+	return in, pc.SecretText, nil
+}
+
+func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar, error) {
+	caFile := filepath.Join(s.cfg.DataDir, "ca.pem")
+	bundle := filepath.Join(s.cfg.DataDir, "ca-bundle.pem")
+	if err := s.CA.WriteBundle(bundle); err != nil {
+		return nil, fmt.Errorf("write CA bundle: %w", err)
+	}
+	return []EnvVar{
+		{"AZURE_TENANT_ID", in.Tenant.ID},
+		{"AZURE_SUBSCRIPTION_ID", in.Subscription.ID},
+		{"AZURE_CLIENT_ID", in.Admin.AppID},
+		{"AZURE_CLIENT_SECRET", secret},
+		{"AZURE_AUTHORITY_HOST", s.BaseURL},
+		{"MINT_ENDPOINT", s.BaseURL},
+		{"MINT_DATA_DIR", s.cfg.DataDir},
+		{"MINT_CA_FILE", caFile},
+		{"SSL_CERT_FILE", bundle},
+		{"NODE_EXTRA_CA_CERTS", bundle},
+		{"REQUESTS_CA_BUNDLE", bundle},
+	}, nil
+}
+
+// WriteEnvFile writes `export NAME=value` lines to <data-dir>/env (mode 0600), atomically.
+func (s *Server) WriteEnvFile(env []EnvVar) (string, error) {
+	path := filepath.Join(s.cfg.DataDir, "env")
+	var b strings.Builder
+	for _, e := range env {
+		fmt.Fprintf(&b, "export %s=%s\n", e.Name, shellQuote(e.Value))
+	}
+	return path, writeFileAtomic(path, []byte(b.String()), 0o600)
+}
+
+// MarkReady writes <data-dir>/ready, which scripts and tests wait for.
+func (s *Server) MarkReady() error {
+	return writeFileAtomic(filepath.Join(s.cfg.DataDir, "ready"), []byte(s.BaseURL+"\n"), 0o644)
+}
+
+// ClearReady removes the ready marker (at start, and at shutdown).
+func (s *Server) ClearReady() { os.Remove(filepath.Join(s.cfg.DataDir, "ready")) }
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// readEnvFile parses the `export NAME=value` lines WriteEnvFile writes.
+func readEnvFile(path string) map[string]string {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		out[name] = shellUnquote(value)
+	}
+	return out
+}
+
+// ParseEnvFile reads an env file written by `mint dev`.
+func ParseEnvFile(path string) (map[string]string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return readEnvFile(path), nil
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shellUnquote(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
+	}
+	return s
+}

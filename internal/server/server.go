@@ -1,0 +1,264 @@
+// Package server assembles one mint process: it opens the store, loads the key-encryption key
+// and the CA, runs the signing-key manager, and serves the STS, the Graph-shaped directory API
+// (and, as they arrive, the management endpoint and the vault data plane) over TLS. `mint dev`
+// and `mint server` both run it; dev adds the zero-configuration bootstrap and the env file.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mint-id/mint/internal/audit"
+	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/graph"
+	"github.com/mint-id/mint/internal/keys"
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/postgres"
+	"github.com/mint-id/mint/internal/store/sqlite"
+	"github.com/mint-id/mint/internal/sts"
+)
+
+// Config is everything a mint process needs; flags and MINT_* variables fill it.
+type Config struct {
+	// DataDir holds the CA, the key-encryption key file (unless KEKFile says otherwise) and, for
+	// the default store, the SQLite database.
+	DataDir string
+	// Store is "" or "sqlite:<path>" for SQLite (default <DataDir>/mint.db), or a postgres:// URL.
+	Store string
+	// Addr is the TLS listen address, e.g. 127.0.0.1:8443; port 0 picks a free one.
+	Addr string
+	// PublicURL is the base URL clients use (the authority host and the management endpoint).
+	// Default: https://<Addr as bound>.
+	PublicURL string
+	// KEKFile and KEK (base64) give the key-encryption key; KEK wins. Default file <DataDir>/kek.
+	KEKFile string
+	KEK     string
+	// CreateKEK generates the KEK file when it is missing (mint dev); a server refuses to start.
+	CreateKEK bool
+	// TLSNames are extra DNS names for the serving certificate.
+	TLSNames []string
+
+	AppTokenLifetime  time.Duration
+	MITokenLifetime   time.Duration
+	KeyRotationPeriod time.Duration
+	KeyRefresh        time.Duration
+
+	Logger *slog.Logger
+}
+
+// Server is a running mint process.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	Store     store.Store
+	Directory *directory.Directory
+	Keys      *keys.Manager
+	CA        *keys.CA
+	KEK       *keys.KEK
+	SignIns   *audit.SignInLog
+
+	listener net.Listener
+	http     *http.Server
+	// BaseURL is the public base URL, without a trailing slash.
+	BaseURL string
+}
+
+// OpenStore opens the store a Config names.
+func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(cfg.Store, "postgres://"), strings.HasPrefix(cfg.Store, "postgresql://"):
+		return postgres.Open(ctx, cfg.Store)
+	case cfg.Store == "" || strings.HasPrefix(cfg.Store, "sqlite:"):
+		path := strings.TrimPrefix(cfg.Store, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "mint.db")
+		}
+		return sqlite.Open(ctx, path)
+	default:
+		return nil, fmt.Errorf("unknown store %q: use sqlite:<path> or postgres://user@host:port/db", redactURL(cfg.Store))
+	}
+}
+
+// LoadKEK loads (or, when cfg.CreateKEK, creates) the key-encryption key.
+func LoadKEK(cfg Config) (*keys.KEK, error) {
+	file := cfg.KEKFile
+	if file == "" {
+		file = filepath.Join(cfg.DataDir, "kek")
+	}
+	if cfg.KEK == "" && cfg.CreateKEK {
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+			if _, err := keys.GenerateKEKFile(file); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return keys.LoadKEK(file, cfg.KEK)
+}
+
+// New opens everything and binds the listener; Serve starts answering.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	var err error
+	if s.KEK, err = LoadKEK(cfg); err != nil {
+		return nil, err
+	}
+	if s.CA, err = keys.LoadOrCreateCA(cfg.DataDir, s.KEK); err != nil {
+		return nil, err
+	}
+	if s.Store, err = OpenStore(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Store.Close()
+		}
+	}()
+	s.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.BaseURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if s.BaseURL == "" {
+		s.BaseURL = "https://" + s.listener.Addr().String()
+	}
+	s.Keys = keys.NewManager(s.Store, s.KEK, keys.ManagerOptions{
+		RotationPeriod:   cfg.KeyRotationPeriod,
+		MaxTokenLifetime: maxDuration(cfg.MITokenLifetime, cfg.AppTokenLifetime, 25*time.Hour),
+		RefreshInterval:  cfg.KeyRefresh,
+		Logger:           s.log,
+	})
+	if err := s.Keys.Ensure(ctx); err != nil {
+		s.listener.Close()
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	s.Directory = directory.New(s.Store, directory.Options{ManagementAudiences: []string{s.BaseURL}})
+	s.SignIns = audit.NewSignInLog(s.Store, s.log)
+
+	tokenService := sts.New(sts.Config{
+		BaseURL:                      s.BaseURL,
+		AppTokenLifetime:             cfg.AppTokenLifetime,
+		ManagedIdentityTokenLifetime: cfg.MITokenLifetime,
+		Logger:                       s.log,
+	}, s.Directory, s.Keys, s.SignIns, s.Store)
+	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1.0/", graphAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", tokenService.Handler())
+
+	leaf, err := s.serverCert()
+	if err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           mux,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	ok = true
+	return s, nil
+}
+
+func (s *Server) serverCert() (tls.Certificate, error) {
+	names := []string{"localhost", "*.vault.localhost"}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if u, err := url.Parse(s.BaseURL); err == nil {
+		if ip := net.ParseIP(u.Hostname()); ip != nil {
+			ips = append(ips, ip)
+		} else if u.Hostname() != "" {
+			names = append(names, u.Hostname())
+		}
+	}
+	names = append(names, s.cfg.TLSNames...)
+	cert, err := s.CA.IssueServerCert(names, ips, 90*24*time.Hour)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue serving certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Store.ListTenants(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+// Addr is the bound listen address.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Serve answers requests until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	keyCtx, stopKeys := context.WithCancel(ctx)
+	defer stopKeys()
+	go s.Keys.Run(keyCtx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	select {
+	case err := <-errc:
+		s.close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(shutdown)
+	s.close()
+	return err
+}
+
+func (s *Server) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.SignIns.Close(ctx); err != nil {
+		s.log.Warn("sign-in log not fully written at shutdown", "err", err)
+	}
+	s.Store.Close()
+}
+
+func maxDuration(ds ...time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+// redactURL hides a password in a store URL before it reaches a message.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable>"
+	}
+	return u.Redacted()
+}

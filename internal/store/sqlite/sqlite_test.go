@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/storetest"
+)
+
+func openAt(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	})
+}
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "mint.db")
+		return openAt(t, path), openAt(t, path)
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mint.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := store.ServicePrincipal{ObjectID: "oid", AppID: "app", TenantID: "tenant", Kind: store.KindApplication, IdentifierURIs: []string{"api://x"}}
+	if err := s.CreatePrincipal(ctx, sp, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSetting(ctx, "bootstrap", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	for range 2 {
+		s = openAt(t, path)
+		got, err := s.GetPrincipalByIdentifierURI(ctx, "tenant", "API://X")
+		if err != nil {
+			t.Fatalf("principal after reopen: %v", err)
+		}
+		if got.ObjectID != "oid" {
+			t.Fatalf("principal after reopen: %+v", got)
+		}
+		if v, err := s.GetSetting(ctx, "bootstrap"); err != nil || v != "done" {
+			t.Fatalf("setting after reopen: %q, %v", v, err)
+		}
+		var versions int
+		if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := migrations.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if versions != len(ms) {
+			t.Fatalf("schema_migrations has %d rows, want %d (one per migration, applied once)", versions, len(ms))
+		}
+		s.Close()
+	}
+}
+
+// TestKillKeepsAcknowledgedWrites kills a writing process with SIGKILL and checks that every
+// write it reported done is there when the file is opened again.
+func TestKillKeepsAcknowledgedWrites(t *testing.T) {
+	if path := os.Getenv("MINT_SQLITE_KILL_TEST_DB"); path != "" {
+		writeUntilKilled(t, path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	path := filepath.Join(t.TempDir(), "mint.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillKeepsAcknowledgedWrites$")
+	cmd.Env = append(os.Environ(), "MINT_SQLITE_KILL_TEST_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := -1
+	lines := bufio.NewScanner(out)
+	for acked < 200 && lines.Scan() {
+		fmt.Sscanf(lines.Text(), "ok %d", &acked)
+	}
+	cmd.Process.Kill() // SIGKILL, mid-write
+	cmd.Wait()
+	if acked < 200 {
+		t.Fatalf("writer stopped after %d writes", acked+1)
+	}
+
+	s := openAt(t, path)
+	ctx := context.Background()
+	for i := 0; i <= acked; i++ {
+		if v, err := s.GetSetting(ctx, strconv.Itoa(i)); err != nil || v != "v" {
+			t.Fatalf("acknowledged write %d of %d lost: %q, %v", i, acked+1, v, err)
+		}
+	}
+}
+
+func writeUntilKilled(t *testing.T, path string) {
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if err := s.PutSetting(ctx, strconv.Itoa(i), "v"); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("ok %d\n", i)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	for _, tc := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", strconv.Itoa(int(busyTimeout.Milliseconds()))},
+	} {
+		var got string
+		if err := s.write.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("PRAGMA %s = %s, want %s", tc.pragma, got, tc.want)
+		}
+	}
+	if _, err := s.read.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('k', 'v')`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mint.db")
+	s := openAt(t, path)
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a database migrated by a newer mint")
+	}
+}
+
+func TestExpiredAssertionsRemoved(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	past := time.Now().Add(-time.Hour)
+	for i := range 150 {
+		if err := s.UseAssertion(ctx, "old-"+strconv.Itoa(i), past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if err := s.UseAssertion(ctx, "new-"+strconv.Itoa(i), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM assertions`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("%d assertion records left, want the 3 live ones", n)
+	}
+}
+
+func BenchmarkCreatePrincipal(b *testing.B) {
+	ctx := context.Background()
+	s := openAt(b, filepath.Join(b.TempDir(), "mint.db"))
+	for i := 0; b.Loop(); i++ {
+		id := strconv.Itoa(i)
+		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "app-" + id, TenantID: "tenant", Kind: store.KindApplication,
+			IdentifierURIs: []string{"api://" + id}, CreatedAt: time.Now()}
+		cred := store.Credential{KeyID: "key-" + id, Type: store.CredentialPassword, SecretHash: make([]byte, 32), StartsAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := s.CreatePrincipal(ctx, sp, []store.Credential{cred}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetPrincipalByAppID(b *testing.B) {
+	ctx := context.Background()
+	s := openAt(b, filepath.Join(b.TempDir(), "mint.db"))
+	const n = 1000
+	for i := range n {
+		id := strconv.Itoa(i)
+		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "APP-" + id, TenantID: "tenant", Kind: store.KindApplication, CreatedAt: time.Now()}
+		if err := s.CreatePrincipal(ctx, sp, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.GetPrincipalByAppID(ctx, "tenant", "app-"+strconv.Itoa(i%n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
