@@ -16,9 +16,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// KeySource gives the token-signing public keys by kid (keys.Manager implements it).
+// KeySource gives a token-signing public key by kid (keys.Manager implements it).
 type KeySource interface {
-	PublicKeys() map[string]*rsa.PublicKey
+	PublicKey(kid string) (*rsa.PublicKey, bool)
 }
 
 // Claims are the parts of a mint token that resource endpoints use.
@@ -115,8 +115,8 @@ func (v *Validator) Validate(token string) (Claims, error) {
 		return c, &Error{"invalid_token", "The access token must have exactly one signature."}
 	}
 	kid := tok.Headers[0].KeyID
-	key := v.Keys.PublicKeys()[kid]
-	if key == nil {
+	key, ok := v.Keys.PublicKey(kid)
+	if !ok {
 		return c, &Error{"invalid_token", fmt.Sprintf("The access token's signing key %q is not one of this issuer's keys.", kid)}
 	}
 	var raw json.RawMessage

@@ -19,7 +19,7 @@ package rbac
 //     Managed Identity Operator's pattern or by a broader one ("*", "Microsoft.ManagedIdentity/*"),
 //     never by a pattern that names a narrower, concrete action.
 //
-// It does not allocate and runs in time linear in len(pattern)*len(action) at worst.
+// It does not allocate, and takes O(len(pattern)·len(action)) time at worst.
 func ActionMatches(pattern, action string) bool {
 	p, a := 0, 0
 	// The backtrack point: pattern index just after the last star token, the action index where

@@ -1,7 +1,6 @@
 package rbac
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -77,10 +76,10 @@ type decider struct {
 	bestDepth int
 	found     bool
 
-	conditional  int // would grant but for a condition
-	condExample  string
-	unknown      int // refer to a role definition the lookup does not know
-	unknownExamp string
+	// The example named in a denial for each kind of near miss: the one with the lowest id, so
+	// that the reason does not depend on the order assignments are seen in.
+	condID, condExample       string // would grant but for a condition
+	unknownID, unknownExample string // refers to a role definition the lookup does not know
 }
 
 func newDecider(q Query, roles RoleLookup) decider {
@@ -99,9 +98,9 @@ func (d *decider) consider(a *Assignment) {
 	d.covering++
 	role, ok := d.roles(RoleDefinitionGUID(a.RoleDefinitionID))
 	if !ok {
-		d.unknown++
-		if d.unknownExamp == "" {
-			d.unknownExamp = fmt.Sprintf("assignment %s refers to role definition %s, which does not exist", a.ID, a.RoleDefinitionID)
+		if d.unknownExample == "" || compareFoldASCII(a.ID, d.unknownID) < 0 {
+			d.unknownID = a.ID
+			d.unknownExample = "assignment " + a.ID + " refers to role definition " + a.RoleDefinitionID + ", which does not exist"
 		}
 		return
 	}
@@ -110,11 +109,9 @@ func (d *decider) consider(a *Assignment) {
 		grants, conditional = false, true
 	}
 	if !grants {
-		if conditional {
-			d.conditional++
-			if d.condExample == "" {
-				d.condExample = fmt.Sprintf("assignment %s (%s) would grant it but has a condition, which mint does not evaluate yet", a.ID, role.RoleName)
-			}
+		if conditional && (d.condExample == "" || compareFoldASCII(a.ID, d.condID) < 0) {
+			d.condID = a.ID
+			d.condExample = "assignment " + a.ID + " (" + role.RoleName + ") would grant it but has a condition, which mint does not evaluate yet"
 		}
 		return
 	}
@@ -146,7 +143,7 @@ func (d *decider) decision() Decision {
 		return Decision{Allowed: true, GrantedBy: &granted, RoleName: d.bestRole, Reason: b.String()}
 	}
 	scope := cleanScope(d.q.Scope)
-	b.Grow(128 + len(d.q.PrincipalID) + len(d.q.Action) + len(scope) + len(d.condExample) + len(d.unknownExamp))
+	b.Grow(128 + len(d.q.PrincipalID) + len(d.q.Action) + len(scope) + len(d.condExample) + len(d.unknownExample))
 	writeDeniedSentence(&b, &d.q, scope)
 	switch {
 	case d.total == 0:
@@ -164,9 +161,9 @@ func (d *decider) decision() Decision {
 		b.WriteString("; ")
 		b.WriteString(d.condExample)
 	}
-	if d.unknownExamp != "" {
+	if d.unknownExample != "" {
 		b.WriteString("; ")
-		b.WriteString(d.unknownExamp)
+		b.WriteString(d.unknownExample)
 	}
 	return Decision{Reason: b.String()}
 }

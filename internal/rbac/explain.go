@@ -39,8 +39,8 @@ type Explanation struct {
 	GrantedBy []ExplainedAssignment
 	// Closest, when denied: the principal's assignments nearest to granting, best first: those
 	// held back only by a condition, those that grant the action at a scope that does not cover
-	// the target, then those that cover the target without granting the action. At most
-	// maxClosest.
+	// the target, then those that cover the target without granting the action; nearer scopes
+	// first within each group. At most 10.
 	Closest []ExplainedAssignment
 	// MissingAction, when denied, is the action no role grants.
 	MissingAction string
@@ -116,6 +116,7 @@ func Explain(q Query, roles RoleLookup, assignments []Assignment, builtins []Rol
 		}
 		return compareFoldASCII(x.Assignment.ID, y.Assignment.ID)
 	})
+	nearMisses := len(e.Closest)
 	if len(e.Closest) > maxClosest {
 		e.Closest = e.Closest[:maxClosest]
 	}
@@ -130,7 +131,7 @@ func Explain(q Query, roles RoleLookup, assignments []Assignment, builtins []Rol
 		b.WriteString("; closest assignments: ")
 		for i, x := range e.Closest {
 			if i == maxClosestInWords {
-				fmt.Fprintf(&b, " and %d more", len(e.Closest)-i)
+				fmt.Fprintf(&b, " and %d more", nearMisses-i)
 				break
 			}
 			if i > 0 {

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -163,5 +164,16 @@ func TestExplainAllowed(t *testing.T) {
 	}
 	if ie := idx.Explain(data(getSecret, secret), nil, BuiltinRoles()); ie.Summary != e.Summary {
 		t.Errorf("index explain: %s", ie.Summary)
+	}
+}
+
+func TestExplainManyNearMisses(t *testing.T) {
+	var assignments []Assignment
+	for i := range 30 {
+		assignments = append(assignments, assign(fmt.Sprintf("a%02d", i), principal, KeyVaultSecretsUserRoleID, fmt.Sprintf("%s/providers/Microsoft.KeyVault/vaults/v%02d", rg, i)))
+	}
+	e := Explain(data(getSecret, secret), nil, assignments, BuiltinRoles())
+	if len(e.Closest) != 10 || !strings.Contains(e.Summary, " and 27 more;") {
+		t.Fatalf("%d closest; %s", len(e.Closest), e.Summary)
 	}
 }

@@ -217,3 +217,51 @@ func TestIndexMemory(t *testing.T) {
 		t.Fatalf("%.0f bytes per assignment, want < 1 KiB", per)
 	}
 }
+
+// Scopes deeper than maxHashedDepth are not hashed; they must still be found, in small and large
+// buckets alike.
+func TestIndexDeepScopes(t *testing.T) {
+	deep := rg
+	for i := range 40 {
+		deep += fmt.Sprintf("/t%d", i)
+	}
+	segments := strings.Split(deep, "/")
+	prefix := func(n int) string { return strings.Join(segments[:n+1], "/") }
+	if scopeDepth(prefix(35)) != 35 {
+		t.Fatal("prefix")
+	}
+	for _, filler := range []int{0, 40} {
+		t.Run(fmt.Sprintf("filler=%d", filler), func(t *testing.T) {
+			var idx Index
+			idx.Add(assign("deep", principal, ReaderRoleID, strings.ToUpper(prefix(35))))
+			idx.Add(assign("shallow", principal, KeyVaultSecretsUserRoleID, prefix(3)))
+			for i := range filler {
+				idx.Add(assign(fmt.Sprintf("f%d", i), principal, OwnerRoleID, fmt.Sprintf("%s/providers/X/y/z%d", rg2, i)))
+			}
+			tests := []struct {
+				q    Query
+				want string
+			}{
+				{control(vmRead, deep), "deep"},
+				{control(vmRead, prefix(35)+"/"), "deep"},
+				{control(vmRead, prefix(34)), ""},
+				{data(getSecret, deep), "shallow"},
+				{data(getSecret, prefix(33)), "shallow"},
+				{data(getSecret, prefix(2)), ""},
+			}
+			for _, tt := range tests {
+				d := idx.Decide(tt.q, nil)
+				got := ""
+				if d.GrantedBy != nil {
+					got = d.GrantedBy.ID
+				}
+				if got != tt.want {
+					t.Errorf("%s at depth %d: granted by %q, want %q (%s)", tt.q.Action, scopeDepth(tt.q.Scope), got, tt.want, d.Reason)
+				}
+				if want := Decide(tt.q, nil, idx.ForPrincipal(principal)); want.Reason != d.Reason {
+					t.Errorf("index and Decide disagree:\n%s\n%s", d.Reason, want.Reason)
+				}
+			}
+		})
+	}
+}

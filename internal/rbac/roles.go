@@ -68,8 +68,8 @@ func anyMatches(patterns []string, action string) bool {
 }
 
 // RoleLookup finds a role definition by its GUID. Decide passes the GUID even when an assignment
-// holds a full role definition id. Implementations must not modify or retain what they return
-// between calls in ways that race; the returned definition is only read.
+// holds a full role definition id. The definition returned is only read, so implementations may
+// share it between calls.
 type RoleLookup func(id string) (RoleDefinition, bool)
 
 // LookupOf returns a RoleLookup over defs, matching GUIDs (or full ids) case-insensitively.
@@ -113,12 +113,17 @@ const (
 	KeyVaultReaderRoleID                      = "21090545-7ca7-4776-b22c-e363652d74d2"
 	KeyVaultCertificateUserRoleID             = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
 	KeyVaultContributorRoleID                 = "f25e0fa2-a7c8-4377-a976-54943a77a395"
-	TokenBrokerRoleID                         = "7f43e239-74d5-435a-8eb7-f9fbec348fe8"
-	tokenBrokerRoleName                       = "Managed Identity Token Broker"
-	tokenBrokerRoleDescription                = "Lets a mint node agent obtain tokens for the managed identities of resources it hosts."
-	keyVaultRBACOnly                          = " Only works for key vaults that use the 'Azure role-based access control' permission model."
-	storageBlobServices                       = "Microsoft.Storage/storageAccounts/blobServices"
-	managedIdentityUserAssignedIdentities     = "Microsoft.ManagedIdentity/userAssignedIdentities"
+	// TokenBrokerRoleID is mint's "Managed Identity Token Broker". It was generated once and must
+	// never change: stored assignments refer to it.
+	TokenBrokerRoleID = "7f43e239-74d5-435a-8eb7-f9fbec348fe8"
+)
+
+const (
+	tokenBrokerRoleName                   = "Managed Identity Token Broker"
+	tokenBrokerRoleDescription            = "Lets a mint node agent obtain tokens for the managed identities of resources it hosts."
+	keyVaultRBACOnly                      = " Only works for key vaults that use the 'Azure role-based access control' permission model."
+	storageBlobServices                   = "Microsoft.Storage/storageAccounts/blobServices"
+	managedIdentityUserAssignedIdentities = "Microsoft.ManagedIdentity/userAssignedIdentities"
 )
 
 // Actions mint itself checks.

@@ -94,7 +94,8 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 		s.writeError(w, e, traceID, correlationFromHeader(r), s.clock())
 		return
 	}
-	authority := s.baseURL + "/" + pathTenant
+	base := s.discoveryBase(r)
+	authority := base + "/" + pathTenant
 	var regionScope *string
 	if pathTenant == issuerTenant {
 		regionScope = &regionScopeNA
@@ -110,7 +111,7 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 			IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 			ResponseTypesSupported:            responseTypesV2,
 			ScopesSupported:                   scopesV2,
-			Issuer:                            s.baseURL + "/" + issuerTenant + "/v2.0",
+			Issuer:                            base + "/" + issuerTenant + "/v2.0",
 			UserinfoEndpoint:                  "https://graph.microsoft.com/oidc/userinfo",
 			AuthorizationEndpoint:             authority + "/oauth2/v2.0/authorize",
 			DeviceAuthorizationEndpoint:       authority + "/oauth2/v2.0/devicecode",
@@ -135,7 +136,7 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 			IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 			ResponseTypesSupported:            responseTypesV1,
 			ScopesSupported:                   scopesV1,
-			Issuer:                            s.baseURL + "/" + issuerTenant + "/",
+			Issuer:                            base + "/" + issuerTenant + "/",
 			MicrosoftMultiRefreshToken:        true,
 			AuthorizationEndpoint:             authority + "/oauth2/authorize",
 			DeviceAuthorizationEndpoint:       authority + "/oauth2/devicecode",
@@ -154,6 +155,22 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 		}
 	}
 	s.writeJSON(w, doc, traceID, "public, max-age=3600")
+}
+
+// discoveryBase is the host the OpenID documents name: BaseURL, unless the request came in on
+// one of Entra's host names (through the Azure-name proxy). Then the documents name that host,
+// because MSAL checks that the issuer's host is the authority's: a client that keeps
+// login.microsoftonline.com as its authority must get documents about login.microsoftonline.com.
+// Tokens' iss stays BaseURL-based.
+func (s *Server) discoveryBase(r *http.Request) string {
+	host := r.Host
+	if h, port, ok := strings.Cut(host, ":"); ok && port == "443" {
+		host = h
+	}
+	if isAuthorityAlias(host) {
+		return "https://" + strings.ToLower(host)
+	}
+	return s.baseURL
 }
 
 // discoveryTenant resolves the tenant segment of a discovery request: the segment to use in

@@ -226,3 +226,29 @@ func TestInstanceDiscovery(t *testing.T) {
 		t.Errorf("bad authorization_endpoint: %d %s", w.Code, w.Body)
 	}
 }
+
+// Through the Azure-name proxy a client that keeps login.microsoftonline.com as its authority
+// fetches the document from that host; MSAL then requires the issuer on that host too.
+func TestOpenIDConfigurationThroughEntraHostName(t *testing.T) {
+	f := newFixture(t)
+	for _, host := range []string{"login.microsoftonline.com", "LOGIN.MICROSOFTONLINE.COM:443", "login.windows.net"} {
+		req := httptestRequest("GET", "/"+testTenantID+"/v2.0/.well-known/openid-configuration")
+		req.Host = host
+		w := serve(f, req)
+		var got map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		base := "https://" + strings.ToLower(strings.TrimSuffix(host, ":443"))
+		if got["issuer"] != base+"/"+testTenantID+"/v2.0" || got["token_endpoint"] != base+"/"+testTenantID+"/oauth2/v2.0/token" {
+			t.Errorf("%s: issuer %v token_endpoint %v", host, got["issuer"], got["token_endpoint"])
+		}
+	}
+	req := httptestRequest("GET", "/"+testTenantID+"/v2.0/.well-known/openid-configuration")
+	req.Host = "evil.example"
+	var got map[string]any
+	_ = json.Unmarshal(serve(f, req).Body.Bytes(), &got)
+	if got["issuer"] != testBaseURL+"/"+testTenantID+"/v2.0" {
+		t.Errorf("other Host header: issuer %v", got["issuer"])
+	}
+}

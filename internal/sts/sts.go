@@ -44,6 +44,13 @@ type Directory interface {
 	AppRoles(ctx context.Context, principalID string, resource store.ServicePrincipal) ([]string, error)
 }
 
+// SecretExpiryChecker may be implemented by a Directory as the other way to tell AADSTS7000222
+// from AADSTS7000215: after VerifySecret refused a secret, SecretExpired reports whether it
+// matches one of the principal's password credentials that has expired.
+type SecretExpiryChecker interface {
+	SecretExpired(ctx context.Context, principalID, secret string) (bool, error)
+}
+
 // ErrSecretExpired may be returned by Directory.VerifySecret when the secret matches a password
 // credential of the principal that is no longer valid.
 var ErrSecretExpired = errors.New("client secret expired")

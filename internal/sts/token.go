@@ -171,6 +171,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 		at.correlationID, at.echoID = id, id
 	}
 	if r.Method != http.MethodPost {
+		if at.echoID != "" {
+			w.Header()["Client-Request-Id"] = []string{at.echoID}
+		}
 		s.writeError(w, errMethod("POST", r.Method), at.traceID, at.correlationID, at.now)
 		return
 	}
@@ -200,7 +203,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 	switch {
 	case form.Get("client_assertion") != "":
 		at.grant = CredentialCertificate.Grant()
-	case form.Get("client_secret") != "" || r.Header.Get("Authorization") != "":
+	case form.Get("client_secret") != "" || hasBasicAuth(r.Header.Get("Authorization")):
 		at.grant = CredentialSecret.Grant()
 	default:
 		at.grant = truncate(form.Get("grant_type"), 100)
@@ -287,6 +290,10 @@ func (s *Server) clientCredentials(ctx context.Context, at *attempt, tenant stor
 	return IssueRequest{Tenant: tenant, Client: client, Resource: resource, Audience: req.Resource, CredentialKind: kind}, nil
 }
 
+func hasBasicAuth(authorization string) bool {
+	return len(authorization) > 6 && strings.EqualFold(authorization[:6], "basic ")
+}
+
 func errManagedIdentityClient(appID string) *Error {
 	return NewError(http.StatusUnauthorized, "invalid_client", codeInvalidClient,
 		"Error validating credentials. '%s' is a managed identity: managed identities have no client secrets or certificates "+
@@ -307,12 +314,31 @@ func (s *Server) authenticateSecret(ctx context.Context, at *attempt, client sto
 	case err != nil:
 		s.log.ErrorContext(ctx, "secret verification failed", "trace_id", at.traceID, "client_id", client.AppID, "err", err)
 		return 0, errServer()
+	case !ok && s.secretExpired(ctx, at, client.ObjectID, secret):
+		return 0, NewError(http.StatusUnauthorized, "invalid_client", codeSecretExpired,
+			"The provided client secret keys for app '%s' are expired. Create a new client secret for the app, "+
+				"or use a certificate credential.", client.AppID)
 	case !ok:
 		return 0, NewError(http.StatusUnauthorized, "invalid_client", codeInvalidSecret,
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the "+
 				"client secret ID, for a secret added to app '%s'.", client.AppID)
 	}
 	return CredentialSecret, nil
+}
+
+// secretExpired asks a Directory that implements SecretExpiryChecker whether a refused secret
+// matches an expired credential. A failure to tell is logged and read as "no".
+func (s *Server) secretExpired(ctx context.Context, at *attempt, principalID, secret string) bool {
+	chk, ok := s.dir.(SecretExpiryChecker)
+	if !ok {
+		return false
+	}
+	expired, err := chk.SecretExpired(ctx, principalID, secret)
+	if err != nil {
+		s.log.WarnContext(ctx, "secret expiry check failed", "trace_id", at.traceID, "err", err)
+		return false
+	}
+	return expired
 }
 
 func (s *Server) authenticateAssertion(ctx context.Context, at *attempt, tenant store.Tenant, seg string, client store.ServicePrincipal, req TokenRequest) (CredentialKind, *Error) {

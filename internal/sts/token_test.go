@@ -665,3 +665,35 @@ func TestIssueManagedIdentity(t *testing.T) {
 		t.Errorf("store failure: %v", err)
 	}
 }
+
+// checkerDirectory tells expired secrets apart through SecretExpiryChecker instead of
+// ErrSecretExpired, as internal/directory does.
+type checkerDirectory struct{ *fakeDirectory }
+
+func (d checkerDirectory) VerifySecret(ctx context.Context, principalID, secret string) (bool, error) {
+	ok, err := d.fakeDirectory.VerifySecret(ctx, principalID, secret)
+	if errors.Is(err, ErrSecretExpired) {
+		return false, nil
+	}
+	return ok, err
+}
+
+func (d checkerDirectory) SecretExpired(ctx context.Context, principalID, secret string) (bool, error) {
+	_, err := d.fakeDirectory.VerifySecret(ctx, principalID, secret)
+	return errors.Is(err, ErrSecretExpired), nil
+}
+
+func TestSecretExpiryChecker(t *testing.T) {
+	f := newFixture(t)
+	f.srv = New(Config{BaseURL: testBaseURL, Clock: func() time.Time { return f.now }}, checkerDirectory{f.dir}, f.signer, f.rec, f.assertions)
+	for _, tc := range []struct {
+		clientID, secret string
+		code             int
+	}{{expiredAppClientID, expiredSecret, 7000222}, {expiredAppClientID, "other", 7000215}, {appClientID, "wrong", 7000215}} {
+		form := secretForm("https://vault.azure.net/.default")
+		form.Set("client_id", tc.clientID)
+		form.Set("client_secret", tc.secret)
+		w := f.post(v2TokenPath, form)
+		checkEnvelope(t, w, decodeError(t, w), "invalid_client", tc.code)
+	}
+}

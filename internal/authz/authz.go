@@ -1,0 +1,158 @@
+// Package authz answers "may this principal perform this action at this scope" from the store's
+// role assignments and role definitions (built-in and custom), using the pure evaluation in
+// rbac. The management endpoint, the vault data plane and the STS broker grant all ask here.
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
+)
+
+// Store is what authz reads.
+type Store interface {
+	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error)
+	GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error)
+}
+
+// Authorizer evaluates against the store on every call, so a change made through any replica
+// counts at once.
+type Authorizer struct{ st Store }
+
+func New(st Store) *Authorizer { return &Authorizer{st: st} }
+
+// Decide answers q.
+func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
+	assignments, lookup, err := a.load(ctx, q.PrincipalID)
+	if err != nil {
+		return rbac.Decision{}, err
+	}
+	return rbac.Decide(q, lookup, assignments), nil
+}
+
+// Explain answers q and says why, with the closest assignments and a role that would fix a
+// denial.
+func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
+	assignments, lookup, err := a.load(ctx, q.PrincipalID)
+	if err != nil {
+		return rbac.Explanation{}, err
+	}
+	return rbac.Explain(q, lookup, assignments, rbac.BuiltinRoles()), nil
+}
+
+func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assignment, rbac.RoleLookup, error) {
+	recs, err := a.st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("role assignments of %s: %w", principalID, err)
+	}
+	assignments := make([]rbac.Assignment, len(recs))
+	custom := map[string]rbac.RoleDefinition{}
+	for i, r := range recs {
+		assignments[i] = ToRBAC(r)
+		id := rbac.RoleDefinitionGUID(r.RoleDefinitionID)
+		if _, ok := rbac.BuiltinRoleByID(id); ok {
+			continue
+		}
+		if _, seen := custom[id]; seen {
+			continue
+		}
+		def, err := a.st.GetRoleDefinition(ctx, id)
+		if err != nil {
+			continue // an assignment of a deleted custom role grants nothing
+		}
+		if rd, err := RoleFromStore(def); err == nil {
+			custom[id] = rd
+		}
+	}
+	builtin := rbac.BuiltinLookup()
+	lookup := func(id string) (rbac.RoleDefinition, bool) {
+		if r, ok := builtin(id); ok {
+			return r, true
+		}
+		r, ok := custom[rbac.RoleDefinitionGUID(id)]
+		return r, ok
+	}
+	return assignments, lookup, nil
+}
+
+// Role finds a role definition by GUID or full role definition id: a built-in one, else a custom
+// one from the store. It returns store.ErrNotFound (wrapped) when neither has it.
+func (a *Authorizer) Role(ctx context.Context, id string) (rbac.RoleDefinition, error) {
+	if r, ok := rbac.BuiltinRoleByID(id); ok {
+		return r, nil
+	}
+	guid := rbac.RoleDefinitionGUID(id)
+	def, err := a.st.GetRoleDefinition(ctx, guid)
+	if err != nil {
+		return rbac.RoleDefinition{}, fmt.Errorf("role definition %s: %w", guid, err)
+	}
+	return RoleFromStore(def)
+}
+
+// ToRBAC converts a stored assignment for evaluation.
+func ToRBAC(r store.RoleAssignment) rbac.Assignment {
+	return rbac.Assignment{
+		ID: r.ID, Scope: r.Scope, PrincipalID: r.PrincipalID, RoleDefinitionID: r.RoleDefinitionID,
+		PrincipalType: r.PrincipalType, Condition: r.Condition, ConditionVersion: r.ConditionVersion,
+	}
+}
+
+// PermissionJSON is the wire and storage shape of one permission block.
+type PermissionJSON struct {
+	Actions          []string `json:"actions"`
+	NotActions       []string `json:"notActions"`
+	DataActions      []string `json:"dataActions"`
+	NotDataActions   []string `json:"notDataActions"`
+	Condition        string   `json:"condition,omitempty"`
+	ConditionVersion string   `json:"conditionVersion,omitempty"`
+}
+
+// WirePermissions returns the wire shape of a role's permission blocks, every list present ([]
+// rather than null), as Azure writes them.
+func WirePermissions(ps []rbac.Permission) []PermissionJSON {
+	out := make([]PermissionJSON, len(ps))
+	for i, p := range ps {
+		out[i] = PermissionJSON{
+			Actions: nonNil(p.Actions), NotActions: nonNil(p.NotActions),
+			DataActions: nonNil(p.DataActions), NotDataActions: nonNil(p.NotDataActions),
+			Condition: p.Condition, ConditionVersion: p.ConditionVersion,
+		}
+	}
+	return out
+}
+
+// PermissionsFromWire converts wire permission blocks for evaluation.
+func PermissionsFromWire(ps []PermissionJSON) []rbac.Permission {
+	out := make([]rbac.Permission, len(ps))
+	for i, p := range ps {
+		out[i] = rbac.Permission{
+			Actions: nonNil(p.Actions), NotActions: nonNil(p.NotActions),
+			DataActions: nonNil(p.DataActions), NotDataActions: nonNil(p.NotDataActions),
+			Condition: p.Condition, ConditionVersion: p.ConditionVersion,
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// RoleFromStore converts a stored custom role for evaluation.
+func RoleFromStore(d store.RoleDefinition) (rbac.RoleDefinition, error) {
+	var perms []PermissionJSON
+	if len(d.Permissions) > 0 {
+		if err := json.Unmarshal(d.Permissions, &perms); err != nil {
+			return rbac.RoleDefinition{}, fmt.Errorf("role %s permissions: %w", d.ID, err)
+		}
+	}
+	rd := rbac.RoleDefinition{ID: d.ID, RoleName: d.RoleName, Description: d.Description, RoleType: rbac.CustomRole, AssignableScopes: d.AssignableScopes}
+	rd.Permissions = PermissionsFromWire(perms)
+	return rd, nil
+}

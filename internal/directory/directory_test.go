@@ -1,0 +1,147 @@
+package directory
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mint-id/mint/internal/store/sqlite"
+)
+
+func newDirectory(t *testing.T) (*Directory, Installation) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := New(st, Options{ManagementAudiences: []string{"https://127.0.0.1:8443/"}})
+	in, err := d.Bootstrap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, in
+}
+
+func TestBootstrapIsIdempotent(t *testing.T) {
+	d, in := newDirectory(t)
+	again, err := d.Bootstrap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Tenant.ID != in.Tenant.ID || again.Subscription.ID != in.Subscription.ID || again.Admin.AppID != in.Admin.AppID {
+		t.Fatalf("second bootstrap made new records: %+v vs %+v", again, in)
+	}
+	graph, err := d.Resource(context.Background(), in.Tenant.ID, "https://graph.microsoft.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := d.AppRoles(context.Background(), in.Admin.ObjectID, graph)
+	if err != nil || len(roles) != 3 {
+		t.Fatalf("admin Graph roles = %v, %v", roles, err)
+	}
+}
+
+func TestResourceByAudience(t *testing.T) {
+	d, in := newDirectory(t)
+	ctx := context.Background()
+	cases := []struct{ audience, wantAppID string }{
+		{"https://vault.azure.net", KeyVaultAppID},
+		{"https://vault.azure.net/", KeyVaultAppID},
+		{"HTTPS://VAULT.AZURE.NET", KeyVaultAppID},
+		{"https://management.azure.com/", ResourceManagerAppID},
+		{"https://management.azure.com", ResourceManagerAppID},
+		{"https://management.core.windows.net/", ResourceManagerAppID},
+		{"https://127.0.0.1:8443", ResourceManagerAppID},
+		{KeyVaultAppID, KeyVaultAppID},
+		{"https://graph.microsoft.com/", GraphAppID},
+		{"https://nothing.example", ""},
+		{"", ""},
+		{"https://vault.azure.net//", ""},
+	}
+	for _, tc := range cases {
+		sp, err := d.Resource(ctx, in.Tenant.ID, tc.audience)
+		if tc.wantAppID == "" {
+			if err == nil {
+				t.Errorf("%q: found %s, want not found", tc.audience, sp.DisplayName)
+			}
+			continue
+		}
+		if err != nil || sp.AppID != tc.wantAppID {
+			t.Errorf("%q: got %s, %v; want %s", tc.audience, sp.AppID, err, tc.wantAppID)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	d, in := newDirectory(t)
+	ctx := context.Background()
+	app, err := d.CreateApplication(ctx, in.Tenant.ID, ApplicationSpec{DisplayName: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := d.AddPassword(ctx, app.ObjectID, "s1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pc.SecretText) != 40 || pc.SecretText[3:5] != "Q~" || pc.Hint != pc.SecretText[:3] {
+		t.Errorf("secret %q does not look like an Entra secret (hint %q)", pc.SecretText, pc.Hint)
+	}
+	if strings.Contains(string(pc.SecretHash), pc.SecretText) {
+		t.Fatal("the stored hash contains the secret")
+	}
+	for _, tc := range []struct {
+		secret string
+		ok     bool
+	}{{pc.SecretText, true}, {pc.SecretText + "x", false}, {"", false}, {strings.ToUpper(pc.SecretText), pc.SecretText == strings.ToUpper(pc.SecretText)}} {
+		ok, err := d.VerifySecret(ctx, app.ObjectID, tc.secret)
+		if err != nil || ok != tc.ok {
+			t.Errorf("VerifySecret(%q) = %v, %v; want %v", tc.secret, ok, err, tc.ok)
+		}
+	}
+	// An expired secret is refused, and recognised as expired.
+	short, err := d.AddPassword(ctx, app.ObjectID, "short", time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if ok, _ := d.VerifySecret(ctx, app.ObjectID, short.SecretText); ok {
+		t.Error("expired secret accepted")
+	}
+	if expired, _ := d.SecretExpired(ctx, app.ObjectID, short.SecretText); !expired {
+		t.Error("expired secret not recognised as expired")
+	}
+	// Reset replaces every secret with one new one.
+	reset, err := d.ResetPasswords(ctx, app.ObjectID, "reset", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := d.VerifySecret(ctx, app.ObjectID, pc.SecretText); ok {
+		t.Error("old secret still valid after reset")
+	}
+	if ok, _ := d.VerifySecret(ctx, app.ObjectID, reset.SecretText); !ok {
+		t.Error("new secret refused after reset")
+	}
+}
+
+func TestBuiltinsAreProtected(t *testing.T) {
+	d, in := newDirectory(t)
+	ctx := context.Background()
+	vault, _ := d.Resource(ctx, in.Tenant.ID, "https://vault.azure.net")
+	if err := d.DeletePrincipal(ctx, vault.ObjectID); err == nil {
+		t.Error("deleted a first-party resource")
+	}
+	if _, err := d.AddPassword(ctx, vault.ObjectID, "x", 0); err == nil {
+		t.Error("added a secret to a first-party resource")
+	}
+	for _, bad := range []ApplicationSpec{{}, {DisplayName: "x", AccessTokenVersion: 3}, {DisplayName: "x", IdentifierURIs: []string{"not a uri"}},
+		{DisplayName: "x", IdentifierURIs: []string{"https://vault.azure.net"}}} {
+		if _, err := d.CreateApplication(ctx, in.Tenant.ID, bad); err == nil {
+			t.Errorf("CreateApplication(%+v) accepted", bad)
+		} else if _, ok := err.(*InputError); !ok {
+			t.Errorf("CreateApplication(%+v): %T %v, want *InputError", bad, err, err)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// ControlPlane is the state behind the ARM-shaped management endpoint: resource groups, the
+// resources in them (user-assigned identities, compute-like resources carrying identities,
+// federated credentials, vaults ...), custom role definitions, role assignments and the activity
+// log.
+type ControlPlane interface {
+	ResourceGroups
+	Resources
+	RoleDefinitions
+	RoleAssignments
+	ActivityLog
+}
+
+type ResourceGroup struct {
+	SubscriptionID string
+	Name           string // as created; looked up case-insensitively
+	Location       string
+	Tags           map[string]string
+	ManagedBy      string
+	CreatedAt      time.Time
+}
+
+type ResourceGroups interface {
+	// PutResourceGroup creates the group or replaces location/tags/managedBy of an existing one
+	// (keeping its name's original case and CreatedAt); created tells which.
+	PutResourceGroup(ctx context.Context, g ResourceGroup) (created bool, err error)
+	GetResourceGroup(ctx context.Context, subscriptionID, name string) (ResourceGroup, error)
+	ListResourceGroups(ctx context.Context, subscriptionID string) ([]ResourceGroup, error)
+	// DeleteResourceGroup deletes the group and, in the same transaction, every resource in it,
+	// every principal those resources own (Resource.PrincipalID), and every role assignment
+	// scoped at or below the group. It returns the deleted resources.
+	DeleteResourceGroup(ctx context.Context, subscriptionID, name string) ([]Resource, error)
+}
+
+// Resource is any ARM resource below a resource group, child resources included (a federated
+// identity credential is a Resource whose ID is below its identity's). Properties are owned by
+// the provider that serves the type and stored as given.
+type Resource struct {
+	ID             string // canonical ARM id, names in their original case
+	SubscriptionID string
+	ResourceGroup  string
+	Type           string // "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.Web/sites/slots"
+	Name           string // last name segment
+	Location       string
+	Tags           map[string]string
+	Properties     []byte // JSON
+	// PrincipalID is the principal this resource owns: a user-assigned identity's own service
+	// principal, or the system-assigned identity of a resource that has one. Deleting the
+	// resource deletes it.
+	PrincipalID string
+	// UserAssignedIdentities are the ARM ids of the user-assigned identities attached.
+	UserAssignedIdentities []string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// ResourceFilter narrows ListResources; zero fields do not filter. Type matches exactly
+// (case-insensitively), so children are listed by their own type.
+type ResourceFilter struct {
+	SubscriptionID string
+	ResourceGroup  string
+	Type           string
+	// ParentID lists the direct and indirect children of a resource.
+	ParentID string
+	// AttachedIdentity lists the resources that have this user-assigned identity attached.
+	AttachedIdentity string
+}
+
+type Resources interface {
+	// PutResource creates or replaces a resource, and in the same transaction creates the
+	// principals in create and deletes those in deletePrincipals (a user-assigned identity and
+	// its principal are born together; disabling a system-assigned identity deletes its
+	// principal). created tells whether the resource is new. ErrNotFound if the resource group
+	// does not exist.
+	PutResource(ctx context.Context, r Resource, create []ServicePrincipal, deletePrincipals []string) (created bool, err error)
+	// GetResource finds a resource by id, case-insensitively.
+	GetResource(ctx context.Context, id string) (Resource, error)
+	// ListResources lists matching resources ordered by CreatedAt, then id.
+	ListResources(ctx context.Context, f ResourceFilter) ([]Resource, error)
+	// DeleteResource deletes the resource, its child resources, the principals they own and the
+	// role assignments scoped at or below it, in one transaction, and returns what it deleted
+	// (the resource first). ErrNotFound if it does not exist.
+	DeleteResource(ctx context.Context, id string) ([]Resource, error)
+}
+
+// RoleDefinition is a custom role (built-in roles live in the rbac package, not in the store).
+type RoleDefinition struct {
+	ID               string // GUID name
+	Scope            string // where it was created, e.g. /subscriptions/{id}
+	RoleName         string // unique per tenant, case-insensitive
+	Description      string
+	AssignableScopes []string
+	Permissions      []byte // JSON array of {actions, notActions, dataActions, notDataActions}
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	CreatedBy        string
+	UpdatedBy        string
+}
+
+type RoleDefinitions interface {
+	// PutRoleDefinition creates or replaces; ErrConflict when another definition has the name.
+	PutRoleDefinition(ctx context.Context, d RoleDefinition) (created bool, err error)
+	GetRoleDefinition(ctx context.Context, id string) (RoleDefinition, error)
+	ListRoleDefinitions(ctx context.Context) ([]RoleDefinition, error)
+	DeleteRoleDefinition(ctx context.Context, id string) error
+}
+
+type RoleAssignment struct {
+	ID               string // GUID name, unique across the installation
+	Scope            string // ARM scope as given ("/", "/subscriptions/..", ...)
+	RoleDefinitionID string // GUID of the role definition
+	PrincipalID      string
+	PrincipalType    string // User, Group, ServicePrincipal, ForeignGroup, Device
+	Description      string
+	Condition        string
+	ConditionVersion string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	CreatedBy        string
+	UpdatedBy        string
+}
+
+// RoleAssignmentFilter narrows ListRoleAssignments. Scope rules:
+//   - AtOrAbove: assignments whose scope is AtOrAbove or one of its ancestors ("/" included);
+//   - Below: assignments whose scope is Below or a descendant of it.
+//
+// Both set means the union (ARM's unfiltered list at a scope). Comparisons are
+// case-insensitive on path-segment boundaries.
+type RoleAssignmentFilter struct {
+	PrincipalID string
+	AtOrAbove   string
+	Below       string
+}
+
+type RoleAssignments interface {
+	// CreateRoleAssignment stores a new assignment. ErrConflict when the id exists or when an
+	// assignment of the same role to the same principal exists at the same scope.
+	CreateRoleAssignment(ctx context.Context, a RoleAssignment) error
+	GetRoleAssignment(ctx context.Context, id string) (RoleAssignment, error)
+	ListRoleAssignments(ctx context.Context, f RoleAssignmentFilter) ([]RoleAssignment, error)
+	// ListRoleAssignmentsForPrincipal returns every assignment of a principal, for evaluation.
+	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]RoleAssignment, error)
+	// DeleteRoleAssignment deletes and returns the assignment.
+	DeleteRoleAssignment(ctx context.Context, id string) (RoleAssignment, error)
+}
+
+// ActivityEvent is one Administrative activity-log entry: a control-plane write, or an attempt.
+type ActivityEvent struct {
+	ID             string // eventDataId
+	OperationID    string
+	CorrelationID  string
+	Time           time.Time
+	SubscriptionID string
+	ResourceGroup  string
+	ResourceID     string
+	ResourceType   string
+	OperationName  string // e.g. Microsoft.ManagedIdentity/userAssignedIdentities/write
+	Status         string // Started, Succeeded, Failed
+	SubStatus      string // Created, OK, NoContent, Forbidden ...
+	HTTPStatus     int
+	Caller         string // object id of the caller
+	CallerAppID    string
+	HTTPMethod     string
+	Message        string // the error message of a failed attempt
+}
+
+// ActivityFilter narrows ListActivity; zero fields do not filter. Limit 0 means 100.
+type ActivityFilter struct {
+	SubscriptionID string
+	ResourceGroup  string
+	ResourceID     string // this resource and below
+	Caller         string
+	Since          time.Time
+	Until          time.Time
+	Limit          int
+}
+
+type ActivityLog interface {
+	AppendActivity(ctx context.Context, events ...ActivityEvent) error
+	// ListActivity returns events newest first.
+	ListActivity(ctx context.Context, f ActivityFilter) ([]ActivityEvent, error)
+}
