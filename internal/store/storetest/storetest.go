@@ -81,7 +81,8 @@ import (
 )
 
 // Run runs the suite. open must return a new, empty store and arrange (with t.Cleanup) for it to
-// be closed; it is called once per subtest.
+// be closed; it is called once per subtest, and subtests run in parallel (as many as -parallel
+// allows), so open must be safe to call concurrently.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -107,13 +108,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", testConcurrency},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
 	}
 }
 
 // RunShared runs the tests for two handles on one database, as two mint servers sharing a
 // PostgreSQL database or two processes opening one SQLite file. openPair must return two handles
-// on a new, empty database and arrange for both to be closed.
+// on a new, empty database and arrange for both to be closed; like open for Run, it is called
+// once per subtest, concurrently.
 func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Store)) {
 	tests := []struct {
 		name string
@@ -125,6 +130,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a, b := openPair(t)
 			tc.run(t, a, b)
 		})
