@@ -184,3 +184,6 @@ func (c *apiClient) do(ctx context.Context, scope, method, path string, body, ou
 }
 
 const graphScope = "https://graph.microsoft.com/.default"
+
+// managementScope asks for a token for the management endpoint (Azure Resource Manager).
+const managementScope = "https://management.azure.com//.default"

@@ -42,6 +42,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newInitCmd(), newKeysCmd(), newADCmd(), newSignInLogCmd(), newBenchCmd())
+	root.AddCommand(newRoleCmd(), newActivityLogCmd())
+	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	return root
 }
 

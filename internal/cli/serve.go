@@ -117,7 +117,7 @@ printed only with --print-admin-secret (each use adds a new secret).`,
 			f.cfg.Logger = f.logger(cmd.ErrOrStderr())
 			return serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
 				if !printSecret {
-					_, err := s.Directory.Bootstrap(ctx)
+					_, err := s.Bootstrap(ctx)
 					return err
 				}
 				in, secret, err := s.AdminSecret(ctx)

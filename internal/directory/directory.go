@@ -225,6 +225,22 @@ func (d *Directory) CreateManagedIdentity(ctx context.Context, tenantID, display
 	return sp, nil
 }
 
+// NewManagedIdentityPrincipal returns, without storing it, the service principal of a managed
+// identity that stands for the ARM resource resourceID: fresh object and app ids, kind
+// ManagedIdentity. The control plane writes it in the same transaction as the resource that owns
+// it (store.Resources.PutResource), so that neither can exist without the other.
+func NewManagedIdentityPrincipal(tenantID, displayName, resourceID string) store.ServicePrincipal {
+	return store.ServicePrincipal{
+		ObjectID:         uuid.NewString(),
+		AppID:            uuid.NewString(),
+		TenantID:         tenantID,
+		Kind:             store.KindManagedIdentity,
+		DisplayName:      displayName,
+		AlternativeNames: []string{resourceID},
+		CreatedAt:        time.Now().UTC(),
+	}
+}
+
 // PasswordCredential is a new client secret. SecretText is shown once and never stored.
 type PasswordCredential struct {
 	store.Credential

@@ -20,7 +20,7 @@ type EnvVar struct{ Name, Value string }
 // environment a client needs. The secret is in that environment by design: `mint dev` is for a
 // developer's machine, and the env file is written mode 0600.
 func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
-	in, err := s.Directory.Bootstrap(ctx)
+	in, err := s.Bootstrap(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 // AdminSecret adds a new client secret to the admin application (`mint server
 // --print-admin-secret`).
 func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, string, error) {
-	in, err := s.Directory.Bootstrap(ctx)
+	in, err := s.Bootstrap(ctx)
 	if err != nil {
 		return in, "", err
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mint-id/mint/internal/arm"
 	"github.com/mint-id/mint/internal/audit"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/graph"
@@ -165,6 +166,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1.0/", graphAPI)
+	armAPI := arm.New(arm.Config{BaseURL: s.BaseURL, Logger: s.log}, s.Store, s.Directory, s.Keys)
+	mux.Handle("/subscriptions", armAPI)
+	mux.Handle("/subscriptions/", armAPI)
+	mux.Handle("/providers/", armAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/", tokenService.Handler())
@@ -183,6 +188,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// Bootstrap creates the default tenant, subscription and admin application when missing, and
+// makes the admin application Owner of the default subscription.
+func (s *Server) Bootstrap(ctx context.Context) (directory.Installation, error) {
+	in, err := s.Directory.Bootstrap(ctx)
+	if err != nil {
+		return in, err
+	}
+	if err := arm.EnsureOwner(ctx, s.Store, in.Admin.ObjectID, in.Subscription.ID); err != nil {
+		return in, err
+	}
+	return in, nil
 }
 
 func (s *Server) serverCert() (tls.Certificate, error) {

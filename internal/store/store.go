@@ -32,6 +32,7 @@ type Store interface {
 	SignIns
 	Assertions
 	Settings
+	ControlPlane
 	Close() error
 }
 

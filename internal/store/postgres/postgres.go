@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/migration"
@@ -26,40 +27,52 @@ var migrations embed.FS
 // at once ("mint" in ASCII).
 const migrationLock = 0x6d696e74
 
+// checkAfter is how long a connection may sit idle before it is pinged on checkout, so that one
+// the server closed meanwhile (restart, idle timeout) is replaced rather than failing a call.
+const checkAfter = time.Second
+
 // Store is a store.Store in a PostgreSQL database.
 type Store struct {
-	pool      *pool
+	pool      *pgxpool.Pool
 	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or key=value connection string) and
-// brings its schema up to date. pool_max_conns in the connection string bounds the connections
-// (default max(4, GOMAXPROCS)); other parameters are pgx's.
+// brings its schema up to date. The connections are a pgxpool.Pool: pool_max_conns in the
+// connection string bounds them (default max(4, GOMAXPROCS)), and the other pool_* parameters
+// are pgxpool's; the rest are pgx's.
 func Open(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	size := max(4, runtime.GOMAXPROCS(0))
-	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
-		delete(cfg.RuntimeParams, "pool_max_conns")
-		if size, err = strconv.Atoi(v); err != nil || size < 1 {
-			return nil, fmt.Errorf("open postgres store: invalid pool_max_conns %q", v)
+	// pgxpool's own default is max(4, NumCPU); keep mint's, which follows GOMAXPROCS (and so a
+	// container's CPU limit). ParseConfig has removed the parameter, so ask pgx whether it was set.
+	if conn, err := pgx.ParseConfig(url); err == nil {
+		if _, set := conn.RuntimeParams["pool_max_conns"]; !set {
+			cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 		}
 	}
-	s := &Store{pool: newPool(cfg, size)}
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool { return p.IdleDuration > checkAfter }
+	conn := cfg.ConnConfig
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
+	}
+	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
 	}
 	return s, nil
 }
 
-// Close closes the connections. It is safe to call more than once.
+// Close closes the connections, waiting for those in use to be returned. It is safe to call more
+// than once; calls made after it fail.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.close)
+	s.closeOnce.Do(s.pool.Close)
 	return nil
 }
 
@@ -103,14 +116,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// withConn runs fn on a pooled connection.
+// withConn runs fn on a pooled connection. The pool closes a connection that fn leaves broken,
+// busy or inside a transaction rather than reuse it.
 func (s *Store) withConn(ctx context.Context, fn func(conn *pgx.Conn) error) error {
-	conn, err := s.pool.acquire(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return dbErr(ctx, err)
 	}
-	defer s.pool.release(conn)
-	return dbErr(ctx, fn(conn))
+	defer conn.Release()
+	return dbErr(ctx, fn(conn.Conn()))
 }
 
 // inTx runs fn in a transaction and commits it.

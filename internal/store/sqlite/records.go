@@ -167,44 +167,47 @@ func claimIdentifierURIs(ctx context.Context, tx *sql.Tx, sp store.ServicePrinci
 	return nil
 }
 
-func (s *Store) CreatePrincipal(ctx context.Context, sp store.ServicePrincipal, creds []store.Credential) error {
+// insertPrincipal stores sp and creds (already checked to belong to it) in tx.
+func insertPrincipal(ctx context.Context, tx *sql.Tx, sp store.ServicePrincipal, creds []store.Credential) error {
 	uris, err := column.Strings(sp.IdentifierURIs)
 	if err != nil {
-		return fmt.Errorf("create principal %s: %w", sp.ObjectID, err)
+		return err
 	}
 	roles, err := column.AppRoles(sp.AppRoles)
 	if err != nil {
-		return fmt.Errorf("create principal %s: %w", sp.ObjectID, err)
+		return err
 	}
 	names, err := column.Strings(sp.AlternativeNames)
 	if err != nil {
-		return fmt.Errorf("create principal %s: %w", sp.ObjectID, err)
+		return err
 	}
+	tenantKey := column.Key(sp.TenantID)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
+		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sp.ObjectID, sp.TenantID, tenantKey, sp.AppID, column.Key(sp.AppID), string(sp.Kind),
+		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, column.Micros(sp.CreatedAt)); err != nil {
+		return err
+	}
+	if err := claimIdentifierURIs(ctx, tx, sp, tenantKey); err != nil {
+		return err
+	}
+	for _, c := range creds {
+		c.PrincipalID = sp.ObjectID
+		if err := insertCredential(ctx, tx, c); err != nil {
+			return fmt.Errorf("credential %s: %w", c.KeyID, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) CreatePrincipal(ctx context.Context, sp store.ServicePrincipal, creds []store.Credential) error {
 	for i := range creds {
 		if creds[i].PrincipalID != "" && creds[i].PrincipalID != sp.ObjectID {
 			return fmt.Errorf("create principal %s: credential %s belongs to principal %s", sp.ObjectID, creds[i].KeyID, creds[i].PrincipalID)
 		}
 	}
-	tenantKey := column.Key(sp.TenantID)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
-			display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sp.ObjectID, sp.TenantID, tenantKey, sp.AppID, column.Key(sp.AppID), string(sp.Kind),
-			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, column.Micros(sp.CreatedAt)); err != nil {
-			return err
-		}
-		if err := claimIdentifierURIs(ctx, tx, sp, tenantKey); err != nil {
-			return err
-		}
-		for _, c := range creds {
-			c.PrincipalID = sp.ObjectID
-			if err := insertCredential(ctx, tx, c); err != nil {
-				return fmt.Errorf("credential %s: %w", c.KeyID, err)
-			}
-		}
-		return nil
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertPrincipal(ctx, tx, sp, creds) })
 	if err != nil {
 		return fmt.Errorf("create principal %s: %w", sp.ObjectID, err)
 	}

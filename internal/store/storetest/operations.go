@@ -243,6 +243,12 @@ func testCancellation(t *testing.T, s store.Store) {
 	cancel()
 	tenantID := newID()
 	sp := newPrincipal(tenantID, t0)
+	// A live group and resource, which calls with a cancelled context must leave alone.
+	liveSub := newID()
+	mustPutGroup(t, s, newGroup(liveSub, "g", t0))
+	liveResource := newResource(liveSub, "g", vmType, "vm", t0)
+	mustPutResource(t, s, liveResource)
+	assignment := newRoleAssignment("/", sp.ObjectID, newID(), t0)
 	calls := []struct {
 		name string
 		call func() error
@@ -258,6 +264,26 @@ func testCancellation(t *testing.T, s store.Store) {
 		{"UseAssertion", func() error { return s.UseAssertion(ctx, "jti", time.Now().Add(time.Hour)) }},
 		{"PutSetting", func() error { return s.PutSetting(ctx, "k", "v") }},
 		{"GetSetting", func() error { _, err := s.GetSetting(ctx, "k"); return err }},
+		{"PutResourceGroup", func() error { _, err := s.PutResourceGroup(ctx, newGroup(tenantID, "g", t0)); return err }},
+		{"ListResourceGroups", func() error { _, err := s.ListResourceGroups(ctx, tenantID); return err }},
+		{"DeleteResourceGroup", func() error { _, err := s.DeleteResourceGroup(ctx, liveSub, "g"); return err }},
+		{"PutResource", func() error {
+			moved := liveResource
+			moved.Location = "elsewhere"
+			_, err := s.PutResource(ctx, moved, nil, nil)
+			return err
+		}},
+		{"GetResource", func() error { _, err := s.GetResource(ctx, liveResource.ID); return err }},
+		{"DeleteResource", func() error { _, err := s.DeleteResource(ctx, liveResource.ID); return err }},
+		{"PutRoleDefinition", func() error { _, err := s.PutRoleDefinition(ctx, newRoleDefinition("r", t0)); return err }},
+		{"CreateRoleAssignment", func() error { return s.CreateRoleAssignment(ctx, assignment) }},
+		{"ListRoleAssignments", func() error {
+			_, err := s.ListRoleAssignments(ctx, store.RoleAssignmentFilter{AtOrAbove: "/"})
+			return err
+		}},
+		{"ListRoleAssignmentsForPrincipal", func() error { _, err := s.ListRoleAssignmentsForPrincipal(ctx, sp.ObjectID); return err }},
+		{"AppendActivity", func() error { return s.AppendActivity(ctx, store.ActivityEvent{ID: "x", Time: t0}) }},
+		{"ListActivity", func() error { _, err := s.ListActivity(ctx, store.ActivityFilter{}); return err }},
 	}
 	for _, c := range calls {
 		isErr(t, c.call(), context.Canceled, c.name+" with a cancelled context")
@@ -272,6 +298,23 @@ func testCancellation(t *testing.T, s store.Store) {
 	es, err := s.ListSignIns(live, store.SignInFilter{})
 	ok(t, err, "list sign-ins")
 	equal(t, es, []store.SignIn(nil), "sign-ins recorded with a cancelled context")
+	gs, err := s.ListResourceGroups(live, tenantID)
+	ok(t, err, "list resource groups")
+	equal(t, gs, []store.ResourceGroup(nil), "resource groups put with a cancelled context")
+	_, err = s.GetResourceGroup(live, liveSub, "g")
+	ok(t, err, "resource group deleted with a cancelled context")
+	got, err := s.GetResource(live, liveResource.ID)
+	ok(t, err, "resource deleted with a cancelled context")
+	equal(t, got, storedResource(liveResource), "resource put with a cancelled context")
+	ds, err := s.ListRoleDefinitions(live)
+	ok(t, err, "list role definitions")
+	equal(t, ds, []store.RoleDefinition(nil), "role definitions put with a cancelled context")
+	as, err := s.ListRoleAssignments(live, store.RoleAssignmentFilter{})
+	ok(t, err, "list role assignments")
+	equal(t, as, []store.RoleAssignment(nil), "role assignments created with a cancelled context")
+	evs, err := s.ListActivity(live, store.ActivityFilter{})
+	ok(t, err, "list activity")
+	equal(t, evs, []store.ActivityEvent(nil), "activity appended with a cancelled context")
 }
 
 func testConcurrency(t *testing.T, s store.Store) {

@@ -66,6 +66,78 @@
 // Concurrency: every method is safe for concurrent use, and concurrent writes do not fail
 // because of each other (no "database is locked"). Two handles on one database (RunShared) see
 // each other's writes as soon as the write returns.
+//
+// # Control plane (store.ControlPlane)
+//
+// ARM ids and scopes are compared case-insensitively and without trailing slashes ("/" and ""
+// are the root); "below x" means on a path-segment boundary (x + "/" ...), so ".../rg1" is not
+// below ".../rg", and '_' and '%' in names are plain characters. Every other id the control plane
+// takes (subscription id, group name, type, role definition and assignment ids, principal ids of
+// role assignments, role names, the activity filter's caller) is compared case-insensitively too,
+// and the spelling first written is the one returned. The zero-value and nil conventions above
+// hold: empty Tags maps, Properties, Permissions, AssignableScopes and UserAssignedIdentities
+// come back nil, times UTC at the microsecond.
+//
+// Resource groups are keyed by (SubscriptionID, Name).
+//   - PutResourceGroup creates (created = true) or replaces Location, Tags and ManagedBy (false),
+//     keeping the name's original case and CreatedAt.
+//   - ListResourceGroups: CreatedAt, then name (case-folded).
+//   - DeleteResourceGroup deletes, in one transaction, the group; every resource whose id is
+//     below the group or that names it as its group; the principals those resources own
+//     (Resource.PrincipalID), with their credentials and app role assignments; and every role
+//     assignment scoped at or below the group. It returns the resources deleted, by CreatedAt then
+//     id (nil for an empty group). ErrNotFound if there is no group.
+//
+// Resources are keyed by ID.
+//   - PutResource, in one transaction: ErrNotFound unless the group (r.SubscriptionID,
+//     r.ResourceGroup) exists; creates the resource (created = true) or replaces it (false),
+//     keeping the ID, Name, SubscriptionID and ResourceGroup first written and CreatedAt, replacing
+//     everything else (Type, Location, Tags, Properties, PrincipalID, UserAssignedIdentities,
+//     UpdatedAt); creates each principal in create (ErrConflict, as CreatePrincipal, fails the
+//     whole call and stores nothing of it); deletes each principal in deletePrincipals with its
+//     credentials and app role assignments (one already gone is not an error). Of concurrent puts
+//     of one new id, exactly one is told created. A resource cannot outlive its group: a put
+//     racing DeleteResourceGroup either lands before it (and is deleted with the group) or fails
+//     with ErrNotFound.
+//   - The store does not check that a child's parent exists, that the ID agrees with the other
+//     fields, or that principals in create belong to the resource.
+//   - ListResources: filter fields combine with AND; Type matches exactly (children have their
+//     own type); ParentID lists every resource strictly below it (children of children too; "/" is
+//     every resource); AttachedIdentity lists the resources whose UserAssignedIdentities hold it.
+//     Order: CreatedAt, then id (case-folded).
+//   - DeleteResource deletes, in one transaction, the resource, every resource below it, the
+//     principals they own (as above), and the role assignments scoped at or below it. It returns
+//     the resource first, then the others by CreatedAt then id; ErrNotFound if the resource does
+//     not exist. Other resources keep the deleted identity in their UserAssignedIdentities (and
+//     are still listed by AttachedIdentity) until they are put again.
+//
+// Role definitions are keyed by ID; RoleName is unique.
+//   - PutRoleDefinition creates (true) or replaces (false) everything but the ID's spelling,
+//     CreatedAt and CreatedBy. ErrConflict, storing nothing, when another definition has the name.
+//   - ListRoleDefinitions: CreatedAt, then id (case-folded). DeleteRoleDefinition and
+//     GetRoleDefinition of a missing id: ErrNotFound.
+//
+// Role assignments are immutable (create, get, list, delete).
+//   - CreateRoleAssignment: ErrConflict when the ID is taken, or when an assignment of the same
+//     role to the same principal exists at the same scope. RoleDefinitionID is stored as given
+//     and may be a GUID or a full id (".../roleDefinitions/{guid}"): the grant is keyed on the
+//     GUID, so the two spellings are the same role. Of concurrent creates of one grant under
+//     different ids, exactly one succeeds.
+//   - ListRoleAssignments: PrincipalID narrows to one principal; AtOrAbove keeps assignments
+//     whose scope is it or an ancestor of it on a segment boundary (the root "/" is an ancestor of
+//     everything; "/subscriptions" is an ancestor of "/subscriptions/x"); Below keeps those at it
+//     or below it (Below "/" is everything); both set means their union; neither means every scope.
+//   - ListRoleAssignmentsForPrincipal lists every assignment of a principal.
+//   - Both lists: CreatedAt, then id (case-folded). DeleteRoleAssignment returns the deleted
+//     record; it and GetRoleAssignment of a missing id are ErrNotFound.
+//
+// Activity log
+//   - AppendActivity stores a batch entirely or not at all; an event ID already stored, or twice
+//     in the batch, is ErrConflict (ids are compared exactly, as sign-in ids). No events is a no-op.
+//   - ListActivity: filter fields combine with AND; SubscriptionID, ResourceGroup and Caller match
+//     case-insensitively; ResourceID keeps the events of that resource and of those below it;
+//     Since is inclusive, Until exclusive; Limit 0 (or negative) means 100. Newest first (Time
+//     descending), then ID ascending.
 package storetest
 
 import (
@@ -106,6 +178,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"Cancellation", testCancellation},
 		{"Concurrency", testConcurrency},
+		{"ResourceGroups", testResourceGroups},
+		{"DeleteResourceGroup", testDeleteResourceGroup},
+		{"ResourceRoundTrip", testResourceRoundTrip},
+		{"PutResourcePrincipals", testPutResourcePrincipals},
+		{"ListResources", testListResources},
+		{"DeleteResource", testDeleteResource},
+		{"RoleDefinitions", testRoleDefinitions},
+		{"RoleAssignments", testRoleAssignments},
+		{"ListRoleAssignments", testListRoleAssignments},
+		{"Activity", testActivity},
+		{"ControlPlaneConcurrency", testControlPlaneConcurrency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +210,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 		{"SeeEachOthersWrites", testSharedWrites},
 		{"Assertions", testSharedAssertions},
 		{"ConcurrentWriters", testSharedConcurrentWriters},
+		{"ControlPlane", testSharedControlPlane},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

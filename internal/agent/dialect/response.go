@@ -1,0 +1,189 @@
+package dialect
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+)
+
+// TokenBody is what a 200 response carries.
+type TokenBody struct {
+	AccessToken string
+	ClientID    string
+	Resource    string // echoed exactly as the client sent it
+	ExpiresOn   int64  // unix seconds (= the token's exp)
+	NotBefore   int64  // unix seconds (= nbf)
+	Now         int64  // unix seconds; expires_in counts down from it, as IMDS's does
+	// RefreshIn adds "refresh_in" (half the remaining life). Go's MSAL honours it, JS and Python
+	// ignore it; IMDS never sends it, so IMDS bodies leave it out.
+	RefreshIn bool
+	// EchoName/EchoValue add one field confirming a user-assigned identity, which Arc clients
+	// require ("object_id" or "msi_res_id"; client_id is always present).
+	EchoName, EchoValue string
+}
+
+// AppendToken renders the 200 body. Every number is a string, as IMDS sends them: MSAL Go, MSAL
+// Node and azure-identity (Python) all accept unix-second strings for expires_on and integer
+// strings for expires_in; none accepts null or floats. Keys are in IMDS's (alphabetical) order.
+func AppendToken(dst []byte, b *TokenBody) []byte {
+	in := b.ExpiresOn - b.Now
+	if in < 0 {
+		in = 0
+	}
+	dst = append(dst, `{"access_token":`...)
+	dst = appendString(dst, b.AccessToken)
+	dst = append(dst, `,"client_id":`...)
+	dst = appendString(dst, b.ClientID)
+	dst = appendNumString(dst, `,"expires_in":"`, in)
+	dst = appendNumString(dst, `,"expires_on":"`, b.ExpiresOn)
+	dst = appendNumString(dst, `,"ext_expires_in":"`, in)
+	dst = appendNumString(dst, `,"not_before":"`, b.NotBefore)
+	if b.EchoName != "" {
+		dst = append(dst, ',')
+		dst = appendString(dst, b.EchoName)
+		dst = append(dst, ':')
+		dst = appendString(dst, b.EchoValue)
+	}
+	if b.RefreshIn {
+		dst = appendNumString(dst, `,"refresh_in":"`, in/2)
+	}
+	dst = append(dst, `,"resource":`...)
+	dst = appendString(dst, b.Resource)
+	dst = append(dst, `,"token_type":"Bearer"}`...)
+	return dst
+}
+
+func appendNumString(dst []byte, prefix string, n int64) []byte {
+	dst = append(dst, prefix...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, '"')
+}
+
+// AppendError renders e in its dialect's shape. correlationID is used by the App Service and
+// Service Fabric shapes.
+func AppendError(dst []byte, e *Error, correlationID string) []byte {
+	switch {
+	case e.versions:
+		dst = append(dst, `{"error":`...)
+		dst = appendString(dst, e.Message)
+		dst = append(dst, `,"newest-versions":[`...)
+		for i := 0; i < 3 && i < len(IMDSVersions); i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, IMDSVersions[len(IMDSVersions)-1-i])
+		}
+		return append(dst, "]}"...)
+	case e.Kind.shape() == shapeAppService:
+		dst = append(dst, `{"statusCode":`...)
+		dst = strconv.AppendInt(dst, int64(e.Status), 10)
+		dst = append(dst, `,"message":`...)
+		dst = appendString(dst, e.Message)
+		dst = append(dst, `,"correlationId":`...)
+		dst = appendString(dst, correlationID)
+		return append(dst, '}')
+	case e.Kind.shape() == shapeSF:
+		dst = append(dst, `{"error":{"correlationId":`...)
+		dst = appendString(dst, correlationID)
+		dst = append(dst, `,"code":`...)
+		dst = appendString(dst, e.Code)
+		dst = append(dst, `,"message":`...)
+		dst = appendString(dst, e.Message)
+		return append(dst, "}}"...)
+	}
+	dst = append(dst, `{"error":`...)
+	dst = appendString(dst, e.Code)
+	dst = append(dst, `,"error_description":`...)
+	dst = appendString(dst, e.Message)
+	return append(dst, '}')
+}
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
+
+// WriteError writes e as the response, with Retry-After when set.
+func WriteError(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(AppendError(make([]byte, 0, 256), e, NewCorrelationID()))
+}
+
+// NewCorrelationID returns a random version-4 UUID.
+func NewCorrelationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD, and <, >, & and the
+// line separators are escaped so that a body is safe wherever it is pasted.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

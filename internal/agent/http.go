@@ -1,0 +1,358 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mint-id/mint/internal/agent/dialect"
+)
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// serveMain routes the http listener. It does not use http.ServeMux: the mux would redirect
+// "//metadata/..." (JS's canonical form) and knows nothing of absolute-form request lines.
+func (a *Agent) serveMain(w http.ResponseWriter, r *http.Request) {
+	// An absolute-form request line: the client uses the agent as its HTTP_PROXY. Only IMDS's
+	// address is answered; the agent is not a general-purpose proxy.
+	if r.URL.Host != "" && !isIMDSHost(r.URL.Host) {
+		http.Error(w, "mint agent: not a general-purpose proxy; only http://169.254.169.254/metadata/identity/oauth2/token is served", http.StatusForbidden)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case dialect.MatchPath(p, dialect.AppServicePath):
+		switch {
+		case dialect.IsAzureML(r):
+			a.serveSecret(w, r, dialect.AzureML)
+		case r.Method == http.MethodPost && r.Header["X-Identity-Header"] == nil:
+			// az's MSI_ENDPOINT mode posts a Cloud Shell form to MSI_ENDPOINT.
+			a.serveHostBound(w, r, dialect.CloudShell)
+		default:
+			a.serveSecret(w, r, dialect.AppService)
+		}
+	case dialect.MatchPath(p, dialect.IMDSPath):
+		a.serveHostBound(w, r, dialect.IMDS)
+	case dialect.MatchPath(p, dialect.CloudShellPath):
+		a.serveHostBound(w, r, dialect.CloudShell)
+	case dialect.MatchPath(p, dialect.ArcPath):
+		a.serveHostBound(w, r, dialect.Arc)
+	default:
+		// Never 404: IMDS clients retry a 404 for minutes.
+		a.refuse(w, dialect.BadRequest(dialect.IMDS, "Bad request. The mint agent serves "+dialect.IMDSPath+" (IMDS), "+
+			dialect.AppServicePath+" (App Service, Azure ML), "+dialect.CloudShellPath+" (Cloud Shell) and "+dialect.ArcPath+" (Azure Arc)"), "")
+	}
+}
+
+// serveArcListener serves Arc's own listener (Config.ArcAddr) at Arc's path.
+func (a *Agent) serveArcListener(w http.ResponseWriter, r *http.Request) {
+	if dialect.MatchPath(r.URL.Path, dialect.IMDSPath) || dialect.MatchPath(r.URL.Path, dialect.ArcPath) {
+		a.serveHostBound(w, r, dialect.Arc)
+		return
+	}
+	a.refuse(w, dialect.BadRequest(dialect.Arc, "Bad request. Azure Arc's identity endpoint is "+dialect.IMDSPath), "")
+}
+
+func isIMDSHost(hostport string) bool {
+	host := hostport
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if port != "80" {
+			return false
+		}
+		host = h
+	}
+	return host == "169.254.169.254"
+}
+
+// serveSecret serves the dialects whose requests carry a workload's secret.
+func (a *Agent) serveSecret(w http.ResponseWriter, r *http.Request, k dialect.Kind) {
+	var req dialect.Request
+	var perr *dialect.Error
+	switch k {
+	case dialect.AppService:
+		req, perr = dialect.ParseAppService(r)
+	case dialect.AzureML:
+		req, perr = dialect.ParseAzureML(r)
+	default:
+		req, perr = dialect.ParseServiceFabric(r)
+	}
+	if perr != nil {
+		a.refuse(w, perr, "")
+		return
+	}
+	wl := a.reg.lookup(req.Secret)
+	if wl == nil {
+		a.refuse(w, dialect.UnknownSecret(k), "")
+		return
+	}
+	a.serveToken(w, r, wl, &req)
+}
+
+// serveHostBound serves the dialects that answer for the host binding: IMDS, Cloud Shell, Arc.
+func (a *Agent) serveHostBound(w http.ResponseWriter, r *http.Request, k dialect.Kind) {
+	var req dialect.Request
+	var perr *dialect.Error
+	switch k {
+	case dialect.IMDS:
+		req, perr = dialect.ParseIMDS(r)
+	case dialect.CloudShell:
+		req, perr = dialect.ParseCloudShell(r)
+	default:
+		req, perr = dialect.ParseArc(r)
+	}
+	if perr != nil {
+		a.refuse(w, perr, "")
+		return
+	}
+	host := a.reg.host.Load()
+	if host == nil {
+		a.refuse(w, dialect.IdentityNotFound(k, "No resource is bound to this host's identity endpoint (mint agent: BindHost)."),
+			"no resource is bound to this host")
+		return
+	}
+	if k == dialect.Arc {
+		now := a.clock()
+		if ok, wait := host.limiter.allow(now.UnixNano()); !ok {
+			a.refuse(w, dialect.Throttled(k, retrySeconds(wait), ""), "")
+			return
+		}
+		keys, err := a.arcKeys()
+		if err != nil {
+			a.refuse(w, dialect.Internal(k), "azure arc key directory unavailable")
+			return
+		}
+		if req.Secret == "" || !keys.redeem(req.Secret, now) {
+			a.arcChallenge(w, keys, req.Secret != "", now)
+			return
+		}
+	}
+	a.serveToken(w, r, host, &req)
+}
+
+// arcChallenge answers 401 naming a fresh key file in WWW-Authenticate.
+func (a *Agent) arcChallenge(w http.ResponseWriter, keys *arcKeys, stale bool, now time.Time) {
+	path, err := keys.issue(now)
+	if err != nil {
+		if errors.Is(err, errArcBusy) {
+			a.refuse(w, dialect.Throttled(dialect.Arc, 1, ""), "")
+			return
+		}
+		a.log.Error("azure arc challenge", "err", err)
+		a.refuse(w, dialect.Internal(dialect.Arc), "")
+		return
+	}
+	w.Header().Set("WWW-Authenticate", "Basic realm="+path)
+	if stale {
+		a.refuse(w, dialect.UnknownSecret(dialect.Arc), "")
+		return
+	}
+	dialect.WriteError(w, dialect.MissingSecret(dialect.Arc))
+}
+
+// serveToken answers a parsed, authenticated request for workload wl.
+func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request, wl *workload, req *dialect.Request) {
+	now := a.clock()
+	nowNano := now.UnixNano()
+	if req.Kind != dialect.Arc { // Arc was limited before its challenge
+		if ok, wait := wl.limiter.allow(nowNano); !ok {
+			a.refuse(w, dialect.Throttled(req.Kind, retrySeconds(wait), ""), "")
+			return
+		}
+	}
+	nowSec := nowNano / int64(time.Second)
+	var kb [384]byte
+	key := appendKey(kb[:0], wl.resourceID, req.Identity, req.Resource)
+	e := a.cache.get(key)
+	if e != nil {
+		if st := e.st.Load(); st != nil && nowSec < st.exp-int64(minCacheLife/time.Second) {
+			touch(e, nowSec)
+			if nowNano >= st.refreshAt && nowNano >= e.nextAttempt.Load() {
+				a.startCall(e) // in the background: this request is answered from the cache now
+			}
+			a.writeToken(w, req, st, nowSec, true)
+			return
+		}
+	} else {
+		e = a.cache.getOrCreate(key, TokenRequest{ResourceID: wl.resourceID, Identity: req.Identity, Resource: req.Resource}, now)
+	}
+	touch(e, nowSec)
+	st, err := a.obtain(r.Context(), e, now)
+	if err != nil {
+		a.refuse(w, dialectError(req.Kind, err, req.Resource), err.Error())
+		return
+	}
+	a.writeToken(w, req, st, a.clock().Unix(), false)
+}
+
+func touch(e *entry, nowSec int64) {
+	if e.lastUsed.Load() != nowSec {
+		e.lastUsed.Store(nowSec)
+	}
+}
+
+// obtain is the slow path: no cached token with five minutes of life left. It waits for the
+// key's single upstream call, but answers from the cache whenever a still-valid token exists and
+// the server is unreachable or recently failed.
+func (a *Agent) obtain(ctx context.Context, e *entry, now time.Time) (*tokenState, error) {
+	nowNano := now.UnixNano()
+	st := e.st.Load()
+	valid := st != nil && now.Unix() < st.exp
+	if nowNano < e.negUntil.Load() {
+		if p := e.negErr.Load(); p != nil {
+			return nil, *p
+		}
+	}
+	if valid && nowNano < e.nextAttempt.Load() {
+		return st, nil
+	}
+	c := a.startCall(e)
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		if valid {
+			return st, nil
+		}
+		return nil, ctx.Err()
+	}
+	if c.err != nil {
+		if valid && !permanent(c.err) {
+			return st, nil
+		}
+		return nil, c.err
+	}
+	return c.st, nil
+}
+
+// startCall joins the key's upstream call in flight or starts one.
+func (a *Agent) startCall(e *entry) *call {
+	e.mu.Lock()
+	if c := e.call; c != nil {
+		e.mu.Unlock()
+		return c
+	}
+	c := &call{done: make(chan struct{})}
+	e.call = c
+	e.mu.Unlock()
+	a.calls.Add(1)
+	go a.runCall(e, c)
+	return c
+}
+
+var errExpiredFromUpstream = &UpstreamError{Kind: Unavailable, Message: "the token service returned an expired or empty token"}
+
+func (a *Agent) runCall(e *entry, c *call) {
+	defer a.calls.Done()
+	ctx, cancel := context.WithTimeout(a.baseCtx, a.upTimeout)
+	began := time.Now()
+	tok, err := a.up.Token(ctx, e.req)
+	cancel()
+	if a.metrics != nil {
+		a.metrics.UpstreamCall(time.Since(began), err)
+	}
+	now := a.clock()
+	if err == nil && (tok.AccessToken == "" || !tok.ExpiresOn.After(now)) {
+		err = errExpiredFromUpstream
+	}
+
+	e.mu.Lock()
+	if err == nil {
+		c.st = newTokenState(tok, e.req.Resource, now)
+		if tok.ExpiresOn.Sub(now) >= minCacheLife {
+			e.st.Store(c.st)
+		}
+		e.failures = 0
+		e.nextAttempt.Store(0)
+		e.negUntil.Store(0)
+	} else {
+		c.err = err
+		if permanent(err) {
+			// The server refuses now (identity detached, node no longer allowed): stop handing
+			// out the cached token too.
+			e.st.Store(nil)
+			if a.negTTL > 0 {
+				e.negErr.Store(&err)
+				e.negUntil.Store(now.Add(a.negTTL).UnixNano())
+			}
+		} else {
+			e.failures++
+			backoff := time.Second << min(e.failures-1, 5)
+			var ue *UpstreamError
+			if errors.As(err, &ue) && ue.RetryAfter > backoff {
+				backoff = ue.RetryAfter
+			}
+			e.nextAttempt.Store(now.Add(min(backoff, maxBackoff)).UnixNano())
+		}
+	}
+	e.call = nil
+	e.mu.Unlock()
+	close(c.done)
+	if err != nil {
+		a.log.Info("upstream token request failed", "resourceId", e.req.ResourceID, "identity", selectorString(e.req.Identity),
+			"audience", e.req.Resource, "err", err.Error())
+	}
+}
+
+func selectorString(s Selector) string {
+	switch {
+	case s.ClientID != "":
+		return "client_id=" + s.ClientID
+	case s.ObjectID != "":
+		return "object_id=" + s.ObjectID
+	case s.ResourceID != "":
+		return "resource_id=" + s.ResourceID
+	}
+	return "default"
+}
+
+// writeToken writes the 200 body: pre-rendered, except Arc's, which echoes the user-assigned
+// identity it confirms.
+func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *tokenState, nowSec int64, cached bool) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	if req.Kind == dialect.Arc && !req.Identity.IsZero() {
+		body := dialect.TokenBody{AccessToken: st.tok.AccessToken, ClientID: st.tok.ClientID, Resource: st.audience,
+			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, RefreshIn: true}
+		switch {
+		case req.Identity.ClientID != "" && body.ClientID == "":
+			body.ClientID = req.Identity.ClientID
+		case req.Identity.ObjectID != "":
+			body.EchoName, body.EchoValue = "object_id", orElse(st.tok.ObjectID, req.Identity.ObjectID)
+		case req.Identity.ResourceID != "":
+			body.EchoName, body.EchoValue = "msi_res_id", orElse(st.tok.IdentityResourceID, req.Identity.ResourceID)
+		}
+		_, _ = w.Write(dialect.AppendToken(nil, &body))
+	} else {
+		variant := variantRefreshIn
+		if req.Kind == dialect.IMDS {
+			variant = variantIMDS
+		}
+		rb := st.body(variant, nowSec)
+		h["Content-Length"] = rb.clen
+		_, _ = w.Write(rb.body)
+	}
+	if a.metrics != nil {
+		a.metrics.Served(req.Kind, http.StatusOK, cached)
+	}
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// refuse writes a dialect error; detail (mint's explanation, never a secret) goes to the log.
+func (a *Agent) refuse(w http.ResponseWriter, e *dialect.Error, detail string) {
+	if detail != "" || e.Status >= 500 {
+		a.log.Info("token request refused", "dialect", e.Kind.String(), "status", e.Status, "message", e.Message, "detail", detail)
+	} else {
+		a.log.Debug("token request refused", "dialect", e.Kind.String(), "status", e.Status, "message", e.Message)
+	}
+	if a.metrics != nil {
+		a.metrics.Served(e.Kind, e.Status, false)
+	}
+	dialect.WriteError(w, e)
+}

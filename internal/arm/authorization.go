@@ -1,0 +1,98 @@
+package arm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
+)
+
+// Microsoft.Authorization: role definitions (built-in and custom), role assignments at any scope,
+// and mint's access explainer. The front door has authorized single-resource calls with the
+// action ARM checks ({type}/read, /write, /delete at the target; role definitions are readable by
+// everyone, see exemptFromFrontDoor); lists check their own permission at the scope.
+
+// authorizationAPIVersions: 2022-04-01 is what armauthorization/v2 sends for role definitions and
+// role assignments; the others are what az, PowerShell and older SDKs send. The shapes served do
+// not differ between them for the operations mint implements.
+var authorizationAPIVersions = []string{
+	"2022-04-01",
+	"2015-07-01",
+	"2018-01-01-preview",
+	"2018-07-01",
+	"2018-09-01-preview",
+	"2020-04-01-preview",
+	"2020-08-01-preview",
+	"2020-10-01-preview",
+	"2021-04-01-preview",
+	"2022-05-01-preview",
+}
+
+type authorizationProvider struct{ s *Server }
+
+func (authorizationProvider) apiVersions() []string { return authorizationAPIVersions }
+
+func (p authorizationProvider) serve(c *call) {
+	switch {
+	case strings.EqualFold(c.resourceType, roleDefinitionsType) && c.collection:
+		p.s.serveRoleDefinitions(c)
+	case strings.EqualFold(c.resourceType, roleDefinitionsType):
+		p.s.serveRoleDefinition(c)
+	case strings.EqualFold(c.resourceType, roleAssignmentsType) && c.collection:
+		p.s.serveRoleAssignments(c)
+	case strings.EqualFold(c.resourceType, roleAssignmentsType):
+		p.s.serveRoleAssignment(c)
+	case strings.EqualFold(c.resourceType, explainAccessType) && c.collection:
+		p.s.serveExplainAccess(c)
+	default:
+		c.fail(ResourceNotFound(c.id))
+	}
+}
+
+func (s *Server) registerAuthorization() {
+	s.register(authorizationProvider{s}, roleDefinitionsType, roleAssignmentsType, explainAccessType)
+}
+
+// ownerNamespace makes bootstrap Owner assignment names deterministic, so that replicas
+// bootstrapping at once agree on one assignment.
+var ownerNamespace = uuid.MustParse("5e7b1f6c-2f0e-4c4e-9a53-6d1b0c3a8e21")
+
+// EnsureOwner makes principalID (the mint admin application's service principal) Owner of the
+// subscription, unless it already holds Owner there or above. It is idempotent and safe to run
+// from several replicas at once: the assignment's name is derived from the principal and the
+// subscription.
+func EnsureOwner(ctx context.Context, st Store, principalID, subscriptionID string) error {
+	scope := armid.Subscription(subscriptionID).String()
+	principalID = strings.ToLower(principalID)
+	held, err := st.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: principalID, AtOrAbove: scope})
+	if err != nil {
+		return fmt.Errorf("role assignments of %s: %w", principalID, err)
+	}
+	for _, a := range held {
+		if strings.EqualFold(rbac.RoleDefinitionGUID(a.RoleDefinitionID), rbac.OwnerRoleID) && rbac.ScopeCovers(a.Scope, scope) {
+			return nil
+		}
+	}
+	now := time.Now().UTC()
+	a := store.RoleAssignment{
+		ID:               uuid.NewSHA1(ownerNamespace, []byte(principalID+"|"+strings.ToLower(scope))).String(),
+		Scope:            scope,
+		RoleDefinitionID: rbac.OwnerRoleID,
+		PrincipalID:      principalID,
+		PrincipalType:    principalTypeServicePrincipal,
+		Description:      "mint: the admin application owns the subscription",
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if err := st.CreateRoleAssignment(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("make %s Owner of %s: %w", principalID, scope, err)
+	}
+	return nil
+}

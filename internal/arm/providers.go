@@ -1,0 +1,10 @@
+package arm
+
+// registerProviders wires every resource type the management endpoint serves.
+func (s *Server) registerProviders() {
+	s.registerResourceManager() // subscriptions, resource groups, generic resource lists
+	s.registerManagedIdentity() // Microsoft.ManagedIdentity
+	s.registerComputeLike()     // resources that carry an identity block
+	s.registerAuthorization()   // Microsoft.Authorization, access explainer
+	s.registerInsights()        // activity log
+}

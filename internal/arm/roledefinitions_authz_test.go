@@ -1,0 +1,258 @@
+package arm
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
+)
+
+func TestBuiltinRoleWireShape(t *testing.T) {
+	sub := armid.Subscription("00000000-0000-0000-0000-000000000001")
+	rg := armid.ResourceGroupID(sub.SubscriptionID, "rg")
+	tests := []struct {
+		name   string
+		scope  armid.ResourceID
+		wantID string
+	}{
+		{"root", armid.Root(), "/providers/Microsoft.Authorization/roleDefinitions/"},
+		{"subscription", sub, "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/"},
+		{"resource group uses its subscription", rg, "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/"},
+	}
+	for _, tt := range tests {
+		for _, r := range rbac.BuiltinRoles() {
+			t.Run(tt.name+"/"+r.RoleName, func(t *testing.T) {
+				w := builtinRoleWire(r, tt.scope)
+				data, err := json.Marshal(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var m map[string]any
+				json.Unmarshal(data, &m)
+				p := props(m)
+				if m["id"] != tt.wantID+r.ID || m["name"] != r.ID || m["type"] != "Microsoft.Authorization/roleDefinitions" {
+					t.Errorf("id/name/type = %v %v %v", m["id"], m["name"], m["type"])
+				}
+				if p["roleName"] != r.RoleName || p["type"] != "BuiltInRole" || p["description"] != r.Description {
+					t.Errorf("properties %v", p)
+				}
+				if scopes, _ := p["assignableScopes"].([]any); len(scopes) != 1 || scopes[0] != "/" {
+					t.Errorf("assignableScopes %v", p["assignableScopes"])
+				}
+				perms, _ := p["permissions"].([]any)
+				if len(perms) != 1 {
+					t.Fatalf("permissions %v", p["permissions"])
+				}
+				block := perms[0].(map[string]any)
+				for _, k := range []string{"actions", "notActions", "dataActions", "notDataActions"} {
+					if _, ok := block[k].([]any); !ok {
+						t.Errorf("permissions[0].%s = %v, want a list", k, block[k])
+					}
+				}
+				for _, k := range []string{"createdOn", "updatedOn"} {
+					if s, _ := p[k].(string); !strings.HasSuffix(s, "Z") {
+						t.Errorf("%s = %v", k, p[k])
+					}
+				}
+				for _, k := range []string{"createdBy", "updatedBy"} {
+					if v, ok := p[k]; !ok || v != nil {
+						t.Errorf("%s = %v, want null", k, v)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRoleDefinitionListed(t *testing.T) {
+	sub := armid.Subscription("s")
+	rg := armid.ResourceGroupID("s", "rg")
+	tests := []struct {
+		name     string
+		scopes   []string
+		at       armid.ResourceID
+		andBelow bool
+		want     bool
+	}{
+		{"assignable at the subscription, listed there", []string{"/subscriptions/s"}, sub, false, true},
+		{"assignable at the subscription, listed at a group", []string{"/subscriptions/s"}, rg, false, true},
+		{"assignable at a group only, not at the subscription", []string{"/subscriptions/s/resourceGroups/rg"}, sub, false, false},
+		{"assignable at a group, atScopeAndBelow at the subscription", []string{"/subscriptions/s/resourceGroups/rg"}, sub, true, true},
+		{"other subscription", []string{"/subscriptions/t"}, sub, true, false},
+		{"root lists all", []string{"/subscriptions/t"}, armid.Root(), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := roleDefinitionListed(tt.scopes, tt.at, tt.andBelow); got != tt.want {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
+
+func TestCustomRoleFromBody(t *testing.T) {
+	guid := uuid.NewString()
+	scope := armid.Subscription("s")
+	body := func(mut func(p map[string]any)) roleDefinitionBody {
+		p := map[string]any{
+			"roleName": "Secret Reader", "type": "CustomRole", "description": "reads",
+			"permissions":      []any{map[string]any{"actions": []any{"Microsoft.KeyVault/vaults/read"}, "dataActions": []any{"Microsoft.KeyVault/vaults/secrets/getSecret/action"}}},
+			"assignableScopes": []any{"/subscriptions/s", "/SUBSCRIPTIONS/s/resourcegroups/rg", "/subscriptions/s"},
+		}
+		if mut != nil {
+			mut(p)
+		}
+		data, _ := json.Marshal(map[string]any{"properties": p})
+		var b roleDefinitionBody
+		if err := json.Unmarshal(data, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name     string
+		mut      func(p map[string]any)
+		wantCode string
+	}{
+		{name: "valid"},
+		{name: "no name", mut: func(p map[string]any) { p["roleName"] = " " }, wantCode: "InvalidRoleDefinition"},
+		{name: "built-in name", mut: func(p map[string]any) { p["roleName"] = "reader" }, wantCode: "RoleDefinitionWithSameNameExists"},
+		{name: "built-in type", mut: func(p map[string]any) { p["type"] = "BuiltInRole" }, wantCode: "InvalidRoleDefinition"},
+		{name: "no permissions", mut: func(p map[string]any) { p["permissions"] = []any{} }, wantCode: "InvalidRoleDefinition"},
+		{name: "empty block", mut: func(p map[string]any) { p["permissions"] = []any{map[string]any{"notActions": []any{"x/y"}}} }, wantCode: "InvalidRoleDefinition"},
+		{name: "bad action", mut: func(p map[string]any) { p["permissions"] = []any{map[string]any{"actions": []any{"read everything"}}} }, wantCode: "InvalidActionOrNotAction"},
+		{name: "no scopes", mut: func(p map[string]any) { p["assignableScopes"] = []any{} }, wantCode: "InvalidRoleDefinition"},
+		{name: "root scope", mut: func(p map[string]any) { p["assignableScopes"] = []any{"/"} }, wantCode: "InvalidAssignableScope"},
+		{name: "bad scope", mut: func(p map[string]any) { p["assignableScopes"] = []any{"subscriptions/s"} }, wantCode: "InvalidAssignableScope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def, perms, e := customRoleFromBody(guid, scope, body(tt.mut))
+			if tt.wantCode != "" {
+				if e == nil || e.Code != tt.wantCode {
+					t.Fatalf("got %+v, want %s", e, tt.wantCode)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatal(e)
+			}
+			if def.ID != guid || def.RoleName != "Secret Reader" || def.Scope != "/subscriptions/s" {
+				t.Errorf("def %+v", def)
+			}
+			if strings.Join(def.AssignableScopes, ",") != "/subscriptions/s,/subscriptions/s/resourceGroups/rg" {
+				t.Errorf("assignable scopes %v (want canonical, deduplicated)", def.AssignableScopes)
+			}
+			if len(perms) != 1 || perms[0].NotActions == nil || perms[0].NotDataActions == nil || len(perms[0].DataActions) != 1 {
+				t.Errorf("perms %+v", perms)
+			}
+		})
+	}
+}
+
+func TestRoleDefinitionsAPI(t *testing.T) {
+	e := newAuthzEnv(t)
+	owner := e.principal(store.KindApplication, "owner")
+	e.assign(owner, rbac.OwnerRoleID, e.subScope())
+	nobody := e.principal(store.KindApplication, "nobody")
+	contributor := e.principal(store.KindApplication, "contributor")
+	e.assign(contributor, rbac.ContributorRoleID, e.subScope())
+
+	// Every caller reads role definitions, at the tenant level too.
+	status, body := e.do(nobody, "GET", "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID, nil)
+	if status != 200 || body["id"] != "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID || props(body)["roleName"] != "Reader" {
+		t.Fatalf("tenant-level GET: %d %v", status, body)
+	}
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID, nil)
+	if status != 200 || body["id"] != e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID {
+		t.Fatalf("subscription GET: %d %v", status, body)
+	}
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), nil)
+	if status != 404 || errCode(body) != "RoleDefinitionDoesNotExist" {
+		t.Fatalf("unknown role: %d %v", status, body)
+	}
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("roleName eq 'key vault secrets user'"), nil)
+	if list := values(body); status != 200 || len(list) != 1 || list[0]["name"] != rbac.KeyVaultSecretsUserRoleID {
+		t.Fatalf("list by name: %d %v", status, body)
+	}
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("type eq 'BuiltInRole'"), nil)
+	if status != 200 || len(values(body)) != len(rbac.BuiltinRoles()) {
+		t.Fatalf("list built-ins: %d %d", status, len(values(body)))
+	}
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("description eq 'x'"), nil)
+	if status != 400 || errCode(body) != "UnsupportedQuery" {
+		t.Fatalf("bad filter: %d %v", status, body)
+	}
+
+	// Custom roles: created by an Owner, not by a Contributor.
+	guid := uuid.NewString()
+	path := e.subScope() + "/providers/Microsoft.Authorization/roleDefinitions/" + guid
+	def := map[string]any{"properties": map[string]any{
+		"roleName": "Vault Peeker", "description": "peeks", "type": "CustomRole",
+		"permissions":      []any{map[string]any{"actions": []any{"Microsoft.KeyVault/vaults/read"}}},
+		"assignableScopes": []any{e.subScope()},
+	}}
+	status, body = e.do(contributor, "PUT", path, def)
+	if status != 403 || errCode(body) != "AuthorizationFailed" || !strings.Contains(errMessage(body), "Microsoft.Authorization/roleDefinitions/write") {
+		t.Fatalf("contributor PUT: %d %v", status, body)
+	}
+	status, body = e.do(owner, "PUT", path, def)
+	if status != 201 || props(body)["type"] != "CustomRole" || props(body)["createdBy"] != owner || body["id"] != path {
+		t.Fatalf("owner PUT: %d %v", status, body)
+	}
+	status, _ = e.do(owner, "PUT", path, def)
+	if status != 201 {
+		t.Fatalf("update PUT: %d (the API documents 201 only)", status)
+	}
+	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), def)
+	if status != 409 || errCode(body) != "RoleDefinitionWithSameNameExists" {
+		t.Fatalf("same name: %d %v", status, body)
+	}
+	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID, def)
+	if status != 400 || errCode(body) != "CannotModifyBuiltInRole" {
+		t.Fatalf("PUT built-in: %d %v", status, body)
+	}
+	status, body = e.do(owner, "DELETE", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.OwnerRoleID, nil)
+	if status != 400 || errCode(body) != "CannotModifyBuiltInRole" {
+		t.Fatalf("DELETE built-in: %d %v", status, body)
+	}
+	foreign := map[string]any{"properties": map[string]any{
+		"roleName": "Elsewhere", "permissions": []any{map[string]any{"actions": []any{"*/read"}}},
+		"assignableScopes": []any{"/subscriptions/" + uuid.NewString()},
+	}}
+	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), foreign)
+	if status != 403 || errCode(body) != "AuthorizationFailed" {
+		t.Fatalf("assignable scope the caller does not own: %d %v", status, body)
+	}
+
+	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("type eq 'CustomRole'"), nil)
+	if list := values(body); status != 200 || len(list) != 1 || list[0]["name"] != guid {
+		t.Fatalf("list custom: %d %v", status, body)
+	}
+
+	// A role in use cannot be deleted.
+	holder := e.principal(store.KindManagedIdentity, "web-id")
+	ra := e.assign(holder, guid, e.rgScope())
+	status, body = e.do(owner, "DELETE", path, nil)
+	if status != 409 || errCode(body) != "RoleDefinitionHasAssignments" {
+		t.Fatalf("delete in use: %d %v", status, body)
+	}
+	delete(e.st.assignments, ra)
+	status, body = e.do(owner, "DELETE", path, nil)
+	if status != 200 || body["name"] != guid {
+		t.Fatalf("delete: %d %v", status, body)
+	}
+	if status, _ = e.do(owner, "DELETE", path, nil); status != 204 {
+		t.Fatalf("delete again: %d", status)
+	}
+	if status, _ = e.do(owner, "GET", path, nil); status != 404 {
+		t.Fatalf("GET deleted: %d", status)
+	}
+	_ = http.StatusOK
+}

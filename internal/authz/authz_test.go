@@ -1,0 +1,131 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
+)
+
+// memStore is the two reads authz makes, over maps.
+type memStore struct {
+	assignments []store.RoleAssignment
+	roles       map[string]store.RoleDefinition
+}
+
+func (m *memStore) ListRoleAssignmentsForPrincipal(_ context.Context, principalID string) ([]store.RoleAssignment, error) {
+	var out []store.RoleAssignment
+	for _, a := range m.assignments {
+		if a.PrincipalID == principalID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) GetRoleDefinition(_ context.Context, id string) (store.RoleDefinition, error) {
+	d, ok := m.roles[id]
+	if !ok {
+		return d, store.ErrNotFound
+	}
+	return d, nil
+}
+
+func customRole(t *testing.T, id, name string, perms ...PermissionJSON) store.RoleDefinition {
+	data, err := json.Marshal(perms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.RoleDefinition{ID: id, RoleName: name, AssignableScopes: []string{"/subscriptions/s"}, Permissions: data}
+}
+
+func TestDecideAndExplain(t *testing.T) {
+	const custom = "11111111-2222-3333-4444-555555555555"
+	st := &memStore{
+		roles: map[string]store.RoleDefinition{custom: customRole(t, custom, "Vault Peeker", PermissionJSON{Actions: []string{"Microsoft.KeyVault/vaults/read"}})},
+		assignments: []store.RoleAssignment{
+			{ID: "a1", Scope: "/subscriptions/s/resourceGroups/rg", PrincipalID: "p", RoleDefinitionID: custom},
+			{ID: "a2", Scope: "/subscriptions/s", PrincipalID: "q", RoleDefinitionID: rbac.ReaderRoleID},
+			{ID: "a3", Scope: "/subscriptions/s", PrincipalID: "gone", RoleDefinitionID: "99999999-2222-3333-4444-555555555555"},
+		},
+	}
+	a := New(st)
+	vault := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+	tests := []struct {
+		name string
+		q    rbac.Query
+		want bool
+	}{
+		{"custom role grants", rbac.Query{PrincipalID: "p", Action: "Microsoft.KeyVault/vaults/read", Scope: vault}, true},
+		{"custom role, other action", rbac.Query{PrincipalID: "p", Action: "Microsoft.KeyVault/vaults/write", Scope: vault}, false},
+		{"custom role, other group", rbac.Query{PrincipalID: "p", Action: "Microsoft.KeyVault/vaults/read", Scope: "/subscriptions/s/resourceGroups/x"}, false},
+		{"built-in", rbac.Query{PrincipalID: "q", Action: "Microsoft.KeyVault/vaults/read", Scope: vault}, true},
+		{"deleted custom role grants nothing", rbac.Query{PrincipalID: "gone", Action: "Microsoft.KeyVault/vaults/read", Scope: vault}, false},
+		{"no assignments", rbac.Query{PrincipalID: "nobody", Action: "Microsoft.KeyVault/vaults/read", Scope: vault}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := a.Decide(context.Background(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allowed != tt.want {
+				t.Errorf("Decide: %v (%s)", d.Allowed, d.Reason)
+			}
+			x, err := a.Explain(context.Background(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Allowed != tt.want || x.Summary == "" {
+				t.Errorf("Explain: %v %q", x.Allowed, x.Summary)
+			}
+		})
+	}
+}
+
+func TestRole(t *testing.T) {
+	const custom = "11111111-2222-3333-4444-555555555555"
+	st := &memStore{roles: map[string]store.RoleDefinition{custom: customRole(t, custom, "Vault Peeker", PermissionJSON{Actions: []string{"a/read"}})}}
+	a := New(st)
+	tests := []struct {
+		id       string
+		wantName string
+		wantType string
+	}{
+		{rbac.OwnerRoleID, "Owner", rbac.BuiltInRole},
+		{"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + rbac.ReaderRoleID, "Reader", rbac.BuiltInRole},
+		{"/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/" + custom, "Vault Peeker", rbac.CustomRole},
+		{"00000000-0000-0000-0000-000000000000", "", ""},
+	}
+	for _, tt := range tests {
+		r, err := a.Role(context.Background(), tt.id)
+		if tt.wantName == "" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: err = %v, want ErrNotFound", tt.id, err)
+			}
+			continue
+		}
+		if err != nil || r.RoleName != tt.wantName || r.RoleType != tt.wantType {
+			t.Errorf("%s: %+v %v", tt.id, r, err)
+		}
+	}
+	r, _ := a.Role(context.Background(), custom)
+	if p := r.Permissions; len(p) != 1 || p[0].NotActions == nil || p[0].DataActions == nil {
+		t.Errorf("custom permissions %+v (lists must be non-nil)", p)
+	}
+}
+
+func TestWirePermissions(t *testing.T) {
+	got := WirePermissions([]rbac.Permission{{Actions: []string{"*"}}})
+	data, _ := json.Marshal(got)
+	if string(data) != `[{"actions":["*"],"notActions":[],"dataActions":[],"notDataActions":[]}]` {
+		t.Errorf("%s", data)
+	}
+	back := PermissionsFromWire(got)
+	if len(back) != 1 || back[0].Actions[0] != "*" || back[0].NotDataActions == nil {
+		t.Errorf("%+v", back)
+	}
+}

@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+)
+
+// `mint group`: resource groups, like az group.
+
+var groupColumns = []column{{"Name", "name"}, {"Location", "location"}, {"Status", "properties.provisioningState"}}
+
+func newGroupCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups (like az group)"}
+	cmd.AddCommand(newGroupCreateCmd(), newGroupShowCmd(), newGroupListCmd(), newGroupUpdateCmd(), newGroupDeleteCmd(), newGroupExistsCmd())
+	return cmd
+}
+
+func newGroupCreateCmd() *cobra.Command {
+	var a armFlags
+	var name, location, managedBy string
+	var tags []string
+	return clientCommand("create", "Create a resource group, or update its tags", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		cmd.Flags().StringVarP(&location, "location", "l", "eastus", "location")
+		cmd.Flags().StringArrayVar(&tags, "tags", nil, "tag key=value (repeatable)")
+		cmd.Flags().StringVar(&managedBy, "managed-by", "", "id of the resource that manages the group")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{"location": location}
+		t, err := parseTags(tags)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			body["tags"] = t
+		}
+		if managedBy != "" {
+			body["managedBy"] = managedBy
+		}
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodPut, groupPath(sub, name), resourcesAPIVersion, body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
+	})
+}
+
+func newGroupShowCmd() *cobra.Command {
+	var a armFlags
+	var name string
+	return clientCommand("show", "Show a resource group", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodGet, groupPath(sub, name), resourcesAPIVersion, nil, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
+	})
+}
+
+func newGroupListCmd() *cobra.Command {
+	var a armFlags
+	var tag string
+	return clientCommand("list", "List resource groups", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVar(&tag, "tag", "", "only groups with this tag: key or key=value")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		path := "/subscriptions/" + url.PathEscape(sub) + "/resourcegroups"
+		if tag != "" {
+			t, _ := parseTags([]string{tag})
+			for k, v := range t {
+				filter := "tagName eq '" + quoteOData(k) + "'"
+				if v != "" {
+					filter += " and tagValue eq '" + quoteOData(v) + "'"
+				}
+				path += "?$filter=" + url.QueryEscape(filter)
+			}
+		}
+		out, err := c.list(ctx, path, resourcesAPIVersion)
+		if err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
+	})
+}
+
+func newGroupUpdateCmd() *cobra.Command {
+	var a armFlags
+	var name string
+	var tags []string
+	return clientCommand("update", "Replace a resource group's tags", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		cmd.Flags().StringArrayVar(&tags, "tags", nil, "tag key=value (repeatable); --tags \"\" removes every tag")
+		cmd.MarkFlagRequired("name")
+		cmd.MarkFlagRequired("tags")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		t, err := parseTags(tags)
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodPatch, groupPath(sub, name), resourcesAPIVersion, map[string]any{"tags": t}, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
+	})
+}
+
+func newGroupDeleteCmd() *cobra.Command {
+	var a armFlags
+	var name string
+	var yes, noWait bool
+	return clientCommand("delete", "Delete a resource group and everything in it", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+		cmd.Flags().BoolVar(&noWait, "no-wait", false, "accepted for compatibility; mint deletes synchronously")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		if err := confirm(cmd, yes, fmt.Sprintf("Resource group '%s' and every resource and identity in it will be deleted.", name)); err != nil {
+			return err
+		}
+		return c.arm(ctx, http.MethodDelete, groupPath(sub, name), resourcesAPIVersion, nil, nil)
+	})
+}
+
+func newGroupExistsCmd() *cobra.Command {
+	var a armFlags
+	var name string
+	return clientCommand("exists", "Print true if the resource group exists, false if not", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		err = c.arm(ctx, http.MethodHead, groupPath(sub, name), resourcesAPIVersion, nil, nil)
+		var ae *apiError
+		switch {
+		case err == nil:
+			fmt.Fprintln(cmd.OutOrStdout(), "true")
+		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+			fmt.Fprintln(cmd.OutOrStdout(), "false")
+		default:
+			return err
+		}
+		return nil
+	})
+}
+
+// quoteOData doubles single quotes inside an OData string literal.
+func quoteOData(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
