@@ -237,6 +237,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperMain(true))
 	case "workload":
 		os.Exit(helperMain(false))
+	case "memory":
+		os.Exit(memoryHelper())
 	default:
 		os.Exit(2)
 	}

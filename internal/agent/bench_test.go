@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,9 +109,7 @@ func BenchmarkCachedAppService(b *testing.B) {
 	runLoad(b, url, "X-IDENTITY-HEADER", web.Secret)
 }
 
-// BenchmarkCachedAppServiceRateLimited: the same with the default per-workload limiter in the
-// path (every request refused after the burst is still fully parsed and answered 429), to show
-// the limiter's cost; requests are spread over 1,000 workloads so most are allowed.
+// BenchmarkCachedIMDS: a cached token through IMDS (host binding).
 func BenchmarkCachedIMDS(b *testing.B) {
 	a, _ := benchAgent(b)
 	_ = a.BindHost(vmID)
@@ -198,7 +197,6 @@ func memoryHelper() int {
 	rep := memoryReport{RSSBefore: rss(), HeapBefore: ms.HeapInuse}
 	up := newFakeUpstream()
 	up.pad = 1400
-	tb := &testing.B{}
 	a := startAgentNoTB(up)
 	defer a.Close()
 	web, _ := a.Register(webID, 0)
@@ -230,7 +228,6 @@ func memoryHelper() int {
 			}
 		}
 	}
-	_ = tb
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	rep.HeapInuse, rep.RSS, rep.Entries = ms.HeapInuse, rss(), a.cache.len()
@@ -244,7 +241,7 @@ func startAgentNoTB(up Upstream) *Agent {
 	if err != nil {
 		panic(err)
 	}
-	go a.Serve(contextBackground())
+	go a.Serve(context.Background())
 	return a
 }
 

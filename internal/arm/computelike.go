@@ -423,11 +423,6 @@ func (p *computeProvider) out(ir *identityResolver, r store.Resource) ComputeRes
 	}
 }
 
-// spacedCombinedType are the namespaces, beyond those identityblock knows, whose enums spell the
-// combined type "SystemAssigned, UserAssigned" (armappservice's ManagedServiceIdentityType and
-// armcontainerinstance's ResourceIdentityType); Container Apps use common-types' spelling.
-var spacedCombinedType = map[string]bool{"microsoft.web": true, "microsoft.containerinstance": true}
-
 // identityResolver fills the read-only parts of identity blocks, remembering what it looked up
 // so that a list reads each tenant and user-assigned identity once.
 type identityResolver struct {
@@ -451,9 +446,6 @@ func (ir *identityResolver) identity(r store.Resource, resourceType string) *ide
 		return nil
 	}
 	out := identityblock.NewIdentity(st, resourceType)
-	if st.Type() == identityblock.SystemAssignedUserAssigned && spacedCombinedType[strings.ToLower(namespace(resourceType))] {
-		out.Type = identityblock.Canonical(identityblock.SystemAssignedUserAssigned, "Microsoft.Compute")
-	}
 	if st.System {
 		out.PrincipalID = r.PrincipalID
 		t, ok := ir.tenants[r.SubscriptionID]

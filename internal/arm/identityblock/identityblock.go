@@ -53,12 +53,16 @@ func (t Type) String() string { return Canonical(t, "") }
 const SupportedTypes = "'None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned'"
 
 // spacedProviders are the resource providers whose enum spells the combined type with a space
-// ("SystemAssigned, UserAssigned"): Compute (VMs, scale sets) and the older providers the
-// reference names. Everyone else uses the common-types spelling without the space.
+// ("SystemAssigned, UserAssigned"): Compute (VMs, scale sets), the older providers the reference
+// names, and App Service and Container Instances (armappservice's ManagedServiceIdentityType and
+// armcontainerinstance's ResourceIdentityType). Everyone else, Container Apps included, uses the
+// common-types spelling without the space.
 var spacedProviders = map[string]bool{
-	"microsoft.compute":   true,
-	"microsoft.hdinsight": true,
-	"microsoft.eventhub":  true,
+	"microsoft.compute":           true,
+	"microsoft.hdinsight":         true,
+	"microsoft.eventhub":          true,
+	"microsoft.web":               true,
+	"microsoft.containerinstance": true,
 }
 
 // Canonical returns the spelling of t that the resource provider echoes back. provider is a

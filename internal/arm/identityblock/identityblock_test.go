@@ -66,7 +66,8 @@ func TestCanonical(t *testing.T) {
 		{SystemAssignedUserAssigned, "Microsoft.Compute", "SystemAssigned, UserAssigned"},
 		{SystemAssignedUserAssigned, "microsoft.compute/virtualMachines", "SystemAssigned, UserAssigned"},
 		{SystemAssignedUserAssigned, "Microsoft.App", "SystemAssigned,UserAssigned"},
-		{SystemAssignedUserAssigned, "Microsoft.Web/sites", "SystemAssigned,UserAssigned"},
+		{SystemAssignedUserAssigned, "Microsoft.Web/sites", "SystemAssigned, UserAssigned"},
+		{SystemAssignedUserAssigned, "Microsoft.App/containerApps", "SystemAssigned,UserAssigned"},
 		{SystemAssignedUserAssigned, "", "SystemAssigned,UserAssigned"},
 	}
 	for _, tt := range tests {
