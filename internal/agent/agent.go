@@ -132,6 +132,7 @@ type Agent struct {
 	ln, sfLn, arcLn net.Listener
 	sockLn          *net.UnixListener
 	sockPath        string
+	selfHost        string // host:port of ln, for absolute-form requests naming the agent itself
 	endpoints       Endpoints
 
 	baseCtx context.Context // upstream calls; canceled on shutdown
@@ -194,7 +195,8 @@ func New(cfg Config) (*Agent, error) {
 	if a.ln, err = listenLoopback(addr); err != nil {
 		return nil, err
 	}
-	base := "http://" + a.ln.Addr().String()
+	a.selfHost = a.ln.Addr().String()
+	base := "http://" + a.selfHost
 	a.endpoints = Endpoints{
 		IdentityEndpoint:    base + dialect.AppServicePath,
 		MSIEndpoint:         base + dialect.AppServicePath,

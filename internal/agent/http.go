@@ -16,8 +16,9 @@ var jsonContentType = []string{"application/json; charset=utf-8"}
 // "//metadata/..." (JS's canonical form) and knows nothing of absolute-form request lines.
 func (a *Agent) serveMain(w http.ResponseWriter, r *http.Request) {
 	// An absolute-form request line: the client uses the agent as its HTTP_PROXY. Only IMDS's
-	// address is answered; the agent is not a general-purpose proxy.
-	if r.URL.Host != "" && !isIMDSHost(r.URL.Host) {
+	// address and the agent's own (JS proxies loopback too) are answered; the agent is not a
+	// general-purpose proxy.
+	if r.URL.Host != "" && !isIMDSHost(r.URL.Host) && r.URL.Host != a.selfHost {
 		http.Error(w, "mint agent: not a general-purpose proxy; only http://169.254.169.254/metadata/identity/oauth2/token is served", http.StatusForbidden)
 		return
 	}

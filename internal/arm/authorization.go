@@ -2,16 +2,11 @@ package arm
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/rbac"
-	"github.com/mint-id/mint/internal/store"
 )
 
 // Microsoft.Authorization: role definitions (built-in and custom), role assignments at any scope,
@@ -60,39 +55,10 @@ func (s *Server) registerAuthorization() {
 	s.register(authorizationProvider{s}, roleDefinitionsType, roleAssignmentsType, explainAccessType)
 }
 
-// ownerNamespace makes bootstrap Owner assignment names deterministic, so that replicas
-// bootstrapping at once agree on one assignment.
-var ownerNamespace = uuid.MustParse("5e7b1f6c-2f0e-4c4e-9a53-6d1b0c3a8e21")
-
 // EnsureOwner makes principalID (the mint admin application's service principal) Owner of the
 // subscription, unless it already holds Owner there or above. It is idempotent and safe to run
-// from several replicas at once: the assignment's name is derived from the principal and the
-// subscription.
+// from several replicas at once.
 func EnsureOwner(ctx context.Context, st Store, principalID, subscriptionID string) error {
-	scope := armid.Subscription(subscriptionID).String()
-	principalID = strings.ToLower(principalID)
-	held, err := st.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: principalID, AtOrAbove: scope})
-	if err != nil {
-		return fmt.Errorf("role assignments of %s: %w", principalID, err)
-	}
-	for _, a := range held {
-		if strings.EqualFold(rbac.RoleDefinitionGUID(a.RoleDefinitionID), rbac.OwnerRoleID) && rbac.ScopeCovers(a.Scope, scope) {
-			return nil
-		}
-	}
-	now := time.Now().UTC()
-	a := store.RoleAssignment{
-		ID:               uuid.NewSHA1(ownerNamespace, []byte(principalID+"|"+strings.ToLower(scope))).String(),
-		Scope:            scope,
-		RoleDefinitionID: rbac.OwnerRoleID,
-		PrincipalID:      principalID,
-		PrincipalType:    principalTypeServicePrincipal,
-		Description:      "mint: the admin application owns the subscription",
-		CreatedAt:        now,
-		UpdatedAt:        now,
-	}
-	if err := st.CreateRoleAssignment(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("make %s Owner of %s: %w", principalID, scope, err)
-	}
-	return nil
+	return authz.EnsureRole(ctx, st, principalID, rbac.OwnerRoleID, armid.Subscription(subscriptionID).String(),
+		"mint: the admin application owns the subscription")
 }

@@ -6,7 +6,12 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
@@ -155,4 +160,49 @@ func RoleFromStore(d store.RoleDefinition) (rbac.RoleDefinition, error) {
 	rd := rbac.RoleDefinition{ID: d.ID, RoleName: d.RoleName, Description: d.Description, RoleType: rbac.CustomRole, AssignableScopes: d.AssignableScopes}
 	rd.Permissions = PermissionsFromWire(perms)
 	return rd, nil
+}
+
+// AssignmentStore is what EnsureRole needs.
+type AssignmentStore interface {
+	ListRoleAssignments(ctx context.Context, f store.RoleAssignmentFilter) ([]store.RoleAssignment, error)
+	CreateRoleAssignment(ctx context.Context, a store.RoleAssignment) error
+}
+
+// ensureNamespace makes the names of assignments mint creates itself deterministic, so that
+// replicas doing the same bootstrap at once agree on one assignment.
+var ensureNamespace = uuid.MustParse("5e7b1f6c-2f0e-4c4e-9a53-6d1b0c3a8e21")
+
+// EnsureRole gives the service principal principalID the role roleID at scope, unless it
+// already holds that role there or above. It is idempotent and safe to run from several
+// replicas at once.
+func EnsureRole(ctx context.Context, st AssignmentStore, principalID, roleID, scope, description string) error {
+	principalID = strings.ToLower(principalID)
+	held, err := st.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: principalID, AtOrAbove: scope})
+	if err != nil {
+		return fmt.Errorf("role assignments of %s: %w", principalID, err)
+	}
+	for _, a := range held {
+		if strings.EqualFold(rbac.RoleDefinitionGUID(a.RoleDefinitionID), roleID) && rbac.ScopeCovers(a.Scope, scope) {
+			return nil
+		}
+	}
+	name := principalID + "|" + strings.ToLower(scope)
+	if !strings.EqualFold(roleID, rbac.OwnerRoleID) { // keep the names existing Owner bootstraps made
+		name += "|" + strings.ToLower(roleID)
+	}
+	now := time.Now().UTC()
+	a := store.RoleAssignment{
+		ID:               uuid.NewSHA1(ensureNamespace, []byte(name)).String(),
+		Scope:            scope,
+		RoleDefinitionID: roleID,
+		PrincipalID:      principalID,
+		PrincipalType:    "ServicePrincipal",
+		Description:      description,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if err := st.CreateRoleAssignment(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("assign role %s to %s at %s: %w", roleID, principalID, scope, err)
+	}
+	return nil
 }

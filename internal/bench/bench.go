@@ -161,7 +161,7 @@ func startDev(ctx context.Context, binary, dir string) (*instance, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, binary, "dev", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
+	cmd := exec.CommandContext(ctx, binary, "dev", "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

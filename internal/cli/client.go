@@ -36,7 +36,7 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.envFile, "env-file", "", "env file written by `mint dev` (default $MINT_DATA_DIR/env when the variables below are unset)")
+	fs.StringVar(&f.envFile, "env-file", "", "env file written by mint dev (default $MINT_DATA_DIR/env when the variables below are unset)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "mint base URL (default $MINT_ENDPOINT)")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of mint's CA (default $MINT_CA_FILE)")
 	fs.StringVar(&f.tenant, "tenant", "", "tenant id (default $AZURE_TENANT_ID)")

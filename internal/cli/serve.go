@@ -31,6 +31,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
 	fs.StringVar(&f.cfg.KEKFile, "kek-file", "", "key-encryption key file, base64 of 32 bytes, mode 0600 (default <data-dir>/kek)")
 	fs.StringVar(&f.cfg.KEK, "kek", "", "key-encryption key, base64 of 32 bytes (prefer --kek-file)")
 	fs.StringSliceVar(&f.cfg.TLSNames, "tls-name", nil, "extra DNS name for the serving certificate (repeatable)")
+	fs.StringVar(&f.cfg.AgentAddr, "agent-addr", "127.0.0.1:8444", "loopback address of the node agent's managed-identity endpoints (mint dev)")
 	durationFlag(fs, &f.cfg.AppTokenLifetime, "app-token-lifetime", time.Hour, "lifetime of application tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "lifetime of managed-identity tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")

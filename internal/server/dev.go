@@ -33,7 +33,18 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 		}
 		secret = pc.SecretText
 	}
-	return s.environment(in, secret)
+	env, err := s.environment(in, secret)
+	if err != nil {
+		return nil, err
+	}
+	endpoints, socket, err := s.StartDevAgent(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return append(env,
+		EnvVar{"MINT_AGENT_ENDPOINT", endpoints.IMDSProxy},
+		EnvVar{"MINT_AGENT_SOCKET", socket},
+	), nil
 }
 
 // AdminSecret adds a new client secret to the admin application (`mint server

@@ -20,9 +20,11 @@ import (
 
 	"github.com/mint-id/mint/internal/arm"
 	"github.com/mint-id/mint/internal/audit"
+	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/graph"
 	"github.com/mint-id/mint/internal/keys"
+	"github.com/mint-id/mint/internal/nodes"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -46,6 +48,9 @@ type Config struct {
 	KEK     string
 	// CreateKEK generates the KEK file when it is missing (mint dev); a server refuses to start.
 	CreateKEK bool
+	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
+	// endpoints (loopback only; port 0 picks a free one).
+	AgentAddr string
 	// TLSNames are extra DNS names for the serving certificate.
 	TLSNames []string
 
@@ -67,6 +72,7 @@ type Server struct {
 	CA        *keys.CA
 	KEK       *keys.KEK
 	SignIns   *audit.SignInLog
+	Nodes     *nodes.Registry
 
 	listener net.Listener
 	http     *http.Server
@@ -161,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AppTokenLifetime:             cfg.AppTokenLifetime,
 		ManagedIdentityTokenLifetime: cfg.MITokenLifetime,
 		Logger:                       s.log,
+		Broker:                       nodes.NewBroker(s.Store),
 	}, s.Directory, s.Keys, s.SignIns, s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
@@ -170,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
+	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
+	mux.Handle("/mint/nodes/", nodes.NewHandler(s.Nodes,
+		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/", tokenService.Handler())

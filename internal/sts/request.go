@@ -23,8 +23,11 @@ const (
 )
 
 const (
-	// GrantClientCredentials is the only grant the token endpoint takes today.
+	// GrantClientCredentials is the client credentials grant of applications.
 	GrantClientCredentials = "client_credentials"
+	// GrantManagedIdentity is mint's broker grant: a node agent, authenticated with its own
+	// credential, asks for a token of a managed identity of a resource it hosts.
+	GrantManagedIdentity = "urn:mint:params:oauth:grant-type:managed-identity"
 	// AssertionTypeJWTBearer is the client_assertion_type of private_key_jwt and federated
 	// assertions.
 	AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -47,7 +50,21 @@ type TokenRequest struct {
 	// Resource is the resource as requested: v1's resource parameter, or v2's scope without its
 	// "/.default" suffix. It becomes the aud of a v1 token unchanged.
 	Resource string
+	// Broker grant only: the ARM id of the resource the workload runs as (mi_host_resource_id),
+	// and at most one selector of a user-assigned identity (mi_client_id, mi_object_id,
+	// mi_res_id); no selector means the resource's default identity.
+	HostResourceID string
+	Selector       IdentitySelector
 }
+
+// IdentitySelector picks one managed identity of a resource; the zero value is its default
+// identity (system-assigned, else its only user-assigned one).
+type IdentitySelector struct {
+	ClientID, ObjectID, ResourceID string
+}
+
+// IsZero reports whether no identity is selected.
+func (s IdentitySelector) IsZero() bool { return s == IdentitySelector{} }
 
 func (r TokenRequest) String() string {
 	return fmt.Sprintf("TokenRequest{v%d grant=%s client_id=%s resource=%s secret=%t assertion=%t}",
@@ -110,7 +127,8 @@ func errBodyTooLarge(maxBytes int64) *Error {
 
 // singleValued are the parameters that must not appear twice: a second client_id or secret
 // could make two parts of the STS read different values.
-var singleValued = [...]string{"grant_type", "client_id", "client_secret", "client_assertion", "client_assertion_type", "scope", "resource"}
+var singleValued = [...]string{"grant_type", "client_id", "client_secret", "client_assertion", "client_assertion_type", "scope", "resource",
+	"mi_host_resource_id", "mi_client_id", "mi_object_id", "mi_res_id"}
 
 // ParseTokenRequest checks a token request's form (and its HTTP Basic Authorization header, if
 // any) for the endpoint version v. It checks syntax only: who the client is, whether its
@@ -127,7 +145,25 @@ func ParseTokenRequest(v Version, form url.Values, authorization string) (TokenR
 	if req.GrantType == "" {
 		return req, errMissingParameter("grant_type")
 	}
-	if req.GrantType != GrantClientCredentials {
+	switch req.GrantType {
+	case GrantClientCredentials:
+	case GrantManagedIdentity:
+		req.HostResourceID = strings.TrimSpace(form.Get("mi_host_resource_id"))
+		if req.HostResourceID == "" {
+			return req, errMissingParameter("mi_host_resource_id")
+		}
+		req.Selector = IdentitySelector{ClientID: strings.TrimSpace(form.Get("mi_client_id")),
+			ObjectID: strings.TrimSpace(form.Get("mi_object_id")), ResourceID: strings.TrimSpace(form.Get("mi_res_id"))}
+		n := 0
+		for _, v := range []string{req.Selector.ClientID, req.Selector.ObjectID, req.Selector.ResourceID} {
+			if v != "" {
+				n++
+			}
+		}
+		if n > 1 {
+			return req, errMalformed("Only one of mi_client_id, mi_object_id and mi_res_id may select the managed identity.")
+		}
+	default:
 		return req, NewError(http.StatusBadRequest, "unsupported_grant_type", codeUnsupportedGrant,
 			"The app requested an unsupported grant type '%s'. This token service supports the '%s' grant.",
 			truncate(req.GrantType, 100), GrantClientCredentials)

@@ -82,6 +82,19 @@ type FederatedRequest struct {
 	Now       time.Time
 }
 
+// Broker decides the node agents' broker grant (GrantManagedIdentity): whether node, an
+// authenticated client, may act for the resource hostResourceID, and which of that resource's
+// managed identities the selector names. A refusal is an *Error (BrokerError builds one).
+type Broker interface {
+	ManagedIdentity(ctx context.Context, tenant store.Tenant, node store.ServicePrincipal, hostResourceID string, sel IdentitySelector) (BrokerDecision, error)
+}
+
+// BrokerDecision is the managed identity a broker grant issues a token for.
+type BrokerDecision struct {
+	Identity store.ServicePrincipal
+	Claims   ManagedIdentityClaims
+}
+
 // Config configures a Server. Zero values get the defaults documented on each field.
 type Config struct {
 	// BaseURL is the authority host, e.g. "https://127.0.0.1:8443", without a trailing slash
@@ -102,6 +115,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Federated verifies federated client assertions; nil refuses them with AADSTS70021.
 	Federated FederatedVerifier
+	// Broker decides the node agents' broker grant; nil refuses the grant.
+	Broker Broker
 }
 
 const (
@@ -128,6 +143,8 @@ type Server struct {
 	signins     SignInRecorder
 	assertions  store.Assertions
 	federated   FederatedVerifier
+	broker      Broker
+	miCache     *miTokenCache
 	log         *slog.Logger
 	clock       func() time.Time
 	appLifetime time.Duration
@@ -145,6 +162,8 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		signins:     signins,
 		assertions:  assertions,
 		federated:   cfg.Federated,
+		broker:      cfg.Broker,
+		miCache:     &miTokenCache{},
 		log:         cfg.Logger,
 		clock:       cfg.Clock,
 		appLifetime: clampDuration(cfg.AppTokenLifetime, defaultAppTokenLifetime, minTokenLifetime, maxAppTokenLifetime),

@@ -42,8 +42,12 @@ type Token struct {
 	TokenID     string // uti: log this, never AccessToken
 	Version     Version
 	Audience    string // the resource as requested
-	IssuedAt    time.Time
-	ExpiresAt   time.Time
+	// ClientID is the app id the token was issued to; a managed-identity token response carries
+	// it (client_id), as IMDS's does.
+	ClientID        string
+	ManagedIdentity bool
+	IssuedAt        time.Time
+	ExpiresAt       time.Time
 }
 
 // ExpiresIn is the expires_in of the token response: whole seconds left, less one, as Entra
@@ -118,7 +122,7 @@ func (s *Server) issue(ctx context.Context, req IssueRequest) (Token, *Error) {
 		s.log.ErrorContext(ctx, "token signing failed", "trace_id", req.TraceID, "client_id", req.Client.AppID, "err", err)
 		return Token{}, errServer()
 	}
-	tok := Token{AccessToken: jwt, TokenID: uti, Version: v, Audience: req.Audience,
+	tok := Token{AccessToken: jwt, TokenID: uti, Version: v, Audience: req.Audience, ClientID: req.Client.AppID, ManagedIdentity: req.ManagedIdentity != nil,
 		IssuedAt: time.Unix(now.Unix(), 0), ExpiresAt: time.Unix(now.Add(lifetime).Unix(), 0)}
 	rec := store.SignIn{
 		ID:            req.TraceID,
@@ -133,10 +137,7 @@ func (s *Server) issue(ctx context.Context, req IssueRequest) (Token, *Error) {
 		TokenID:       uti,
 	}
 	if req.ManagedIdentity != nil {
-		rec.ResourceID = req.ManagedIdentity.AzResourceID
-		if rec.ResourceID == "" {
-			rec.ResourceID = req.ManagedIdentity.MIResourceID
-		}
+		rec.ResourceID = firstNonEmpty(req.ManagedIdentity.AzResourceID, req.ManagedIdentity.MIResourceID)
 	}
 	s.record(rec)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "token issued", slog.String("tenant_id", req.Tenant.ID), slog.String("client_id", req.Client.AppID),
@@ -235,15 +236,34 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 	}
 	at.resource = req.Resource
 
-	// Later grants (the node agents' broker grant) are dispatched here: ParseTokenRequest learns
-	// their grant_type, a method authenticates the caller and decides the IssueRequest, and
-	// s.issue mints the token.
 	ir, e := s.clientCredentials(r.Context(), &at, tenant, seg, req)
+	if e == nil && req.GrantType == GrantManagedIdentity {
+		at.grant = brokerGrantName
+		ir, e = s.brokerGrant(r.Context(), &at, ir, req)
+	}
 	if e != nil {
 		s.refuse(r.Context(), w, &at, e)
 		return
 	}
 	ir.TraceID, ir.CorrelationID = at.traceID, at.correlationID
+	if ir.ManagedIdentity != nil {
+		key := miCacheKey(ir, TokenVersion(ir.Resource))
+		if tok, ok := s.miCache.get(key, at.now); ok {
+			s.record(store.SignIn{ID: at.traceID, Time: at.now, TenantID: tenant.ID, PrincipalID: ir.Client.ObjectID, AppID: ir.Client.AppID,
+				Resource: ir.Audience, Grant: brokerGrantName, Result: "success", Reason: "a token issued earlier was reused",
+				CorrelationID: at.correlationID, TokenID: tok.TokenID, ResourceID: firstNonEmpty(ir.ManagedIdentity.AzResourceID, ir.ManagedIdentity.MIResourceID)})
+			s.writeToken(w, &at, v, tok)
+			return
+		}
+		tok, e := s.issue(r.Context(), ir)
+		if e != nil {
+			s.refuse(r.Context(), w, &at, e)
+			return
+		}
+		s.miCache.put(key, tok, at.now)
+		s.writeToken(w, &at, v, tok)
+		return
+	}
 	tok, e := s.issue(r.Context(), ir)
 	if e != nil {
 		s.refuse(r.Context(), w, &at, e)
@@ -453,6 +473,11 @@ func (s *Server) writeToken(w http.ResponseWriter, at *attempt, v Version, tok T
 		res, _ := json.Marshal(tok.Audience) // a string always marshals
 		b = append(b, res...)
 	}
+	if tok.ManagedIdentity {
+		b = append(b, `,"client_id":"`...)
+		b = append(b, tok.ClientID...) // a GUID
+		b = append(b, '"')
+	}
 	b = append(b, `,"access_token":"`...)
 	b = append(b, tok.AccessToken...) // a compact JWS: base64url and dots, nothing to escape
 	b = append(b, `"}`...)
@@ -464,4 +489,13 @@ func (s *Server) writeToken(w http.ResponseWriter, at *attempt, v Version, tok T
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -157,7 +157,7 @@ func startMint(t *testing.T, o options) *mint {
 	if mode == "" {
 		mode = "dev"
 	}
-	args := []string{mode, "--addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--key-refresh", "200ms"}
+	args := []string{mode, "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--key-refresh", "200ms"}
 	if o.store != "" {
 		args = append(args, "--store", o.store)
 	}

@@ -1,0 +1,300 @@
+// Package node is the agent's side of the node protocol: it holds the node's key and identity,
+// joins a mint server with a one-time join token, and implements agent.Upstream with mint's
+// broker grant (a token request signed with the node's key, naming the resource the workload runs
+// as and the identity it asks for).
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/agent"
+	"github.com/mint-id/mint/internal/sts"
+)
+
+// Identity is a joined node: its principal and its key.
+type Identity struct {
+	ServerURL string `json:"serverUrl"` // mint's base URL (authority host)
+	TenantID  string `json:"tenantId"`
+	ClientID  string `json:"clientId"`
+	ObjectID  string `json:"objectId"`
+	Name      string `json:"name"`
+
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+// NewKey makes a node key and its self-signed certificate (the public half the server keeps).
+func NewKey(name string) (*rsa.PrivateKey, *x509.Certificate, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "mint node " + name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(10, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return key, cert, err
+}
+
+// WithKey attaches the node's key to an identity (after a join, or when loaded).
+func (id *Identity) WithKey(key *rsa.PrivateKey, cert *x509.Certificate) *Identity {
+	id.key, id.cert = key, cert
+	return id
+}
+
+// Certificate is the node's certificate.
+func (id *Identity) Certificate() *x509.Certificate { return id.cert }
+
+// Join registers a new node with a join token and returns its identity.
+func Join(ctx context.Context, hc *http.Client, serverURL, joinToken, name string) (*Identity, error) {
+	key, cert, err := NewKey(name)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]string{"joinToken": joinToken, "name": name, "certificate": base64.StdEncoding.EncodeToString(cert.Raw)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(serverURL, "/")+"/mint/nodes/join", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("join %s: %w", serverURL, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return nil, fmt.Errorf("join refused: %s: %s", e.Error.Code, e.Error.Message)
+		}
+		return nil, fmt.Errorf("join refused: HTTP %d", resp.StatusCode)
+	}
+	id := &Identity{ServerURL: strings.TrimSuffix(serverURL, "/")}
+	if err := json.Unmarshal(data, id); err != nil {
+		return nil, fmt.Errorf("join answer: %w", err)
+	}
+	return id.WithKey(key, cert), nil
+}
+
+// Files under an agent's data directory.
+const (
+	identityFile = "node.json"
+	keyFile      = "node-key.pem" // mode 0600, as SPIRE keeps its agent key
+)
+
+// Save writes the identity and key to dir.
+func (id *Identity) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(id.key)
+	if err != nil {
+		return err
+	}
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: id.cert.Raw})...)
+	if err := os.WriteFile(filepath.Join(dir, keyFile), pemData, 0o600); err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(id, "", "  ")
+	return os.WriteFile(filepath.Join(dir, identityFile), data, 0o600)
+}
+
+// Load reads an identity saved in dir; os.ErrNotExist when the node has not joined.
+func Load(dir string) (*Identity, error) {
+	data, err := os.ReadFile(filepath.Join(dir, identityFile))
+	if err != nil {
+		return nil, err
+	}
+	id := &Identity{}
+	if err := json.Unmarshal(data, id); err != nil {
+		return nil, fmt.Errorf("%s: %w", identityFile, err)
+	}
+	pemData, err := os.ReadFile(filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		if b, pemData = pem.Decode(pemData); b == nil {
+			break
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			rk, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return nil, errors.New("node key is not RSA")
+			}
+			id.key = rk
+		case "CERTIFICATE":
+			if id.cert, err = x509.ParseCertificate(b.Bytes); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if id.key == nil || id.cert == nil {
+		return nil, fmt.Errorf("%s lacks the key or the certificate", keyFile)
+	}
+	return id, nil
+}
+
+// Upstream asks mint's STS for managed-identity tokens with the broker grant.
+type Upstream struct {
+	id       *Identity
+	hc       *http.Client
+	tokenURL string
+}
+
+// NewUpstream returns the broker-grant client of a joined node.
+func NewUpstream(id *Identity, hc *http.Client) *Upstream {
+	return &Upstream{id: id, hc: hc, tokenURL: id.ServerURL + "/" + id.TenantID + "/oauth2/token"}
+}
+
+var _ agent.Upstream = (*Upstream)(nil)
+
+// Token implements agent.Upstream.
+func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Token, error) {
+	assertion, err := u.assertion()
+	if err != nil {
+		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "cannot sign the node's assertion: " + err.Error()}
+	}
+	form := url.Values{
+		"grant_type":            {sts.GrantManagedIdentity},
+		"client_id":             {u.id.ClientID},
+		"client_assertion_type": {sts.AssertionTypeJWTBearer},
+		"client_assertion":      {assertion},
+		"resource":              {req.Resource},
+		"mi_host_resource_id":   {req.ResourceID},
+	}
+	switch {
+	case req.Identity.ClientID != "":
+		form.Set("mi_client_id", req.Identity.ClientID)
+	case req.Identity.ObjectID != "":
+		form.Set("mi_object_id", req.Identity.ObjectID)
+	case req.Identity.ResourceID != "":
+		form.Set("mi_res_id", req.Identity.ResourceID)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return agent.Token{}, err
+	}
+	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := u.hc.Do(hreq)
+	if err != nil {
+		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "mint server unreachable: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: err.Error()}
+	}
+	if resp.StatusCode == http.StatusOK {
+		var t struct {
+			AccessToken string `json:"access_token"`
+			ExpiresOn   string `json:"expires_on"`
+			NotBefore   string `json:"not_before"`
+			Resource    string `json:"resource"`
+			ClientID    string `json:"client_id"`
+		}
+		if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
+			return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "malformed token response"}
+		}
+		exp, _ := strconv.ParseInt(t.ExpiresOn, 10, 64)
+		nbf, _ := strconv.ParseInt(t.NotBefore, 10, 64)
+		return agent.Token{AccessToken: t.AccessToken, ClientID: t.ClientID, ExpiresOn: time.Unix(exp, 0), NotBefore: time.Unix(nbf, 0), Resource: t.Resource}, nil
+	}
+	return agent.Token{}, upstreamError(resp, data)
+}
+
+// upstreamError turns an STS refusal into the agent's kinds.
+func upstreamError(resp *http.Response, data []byte) error {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Codes       []int  `json:"error_codes"`
+	}
+	_ = json.Unmarshal(data, &e)
+	msg := e.Description
+	if i := strings.Index(msg, "\r\nTrace ID"); i >= 0 {
+		msg = msg[:i]
+	}
+	code := 0
+	if len(e.Codes) > 0 {
+		code = e.Codes[0]
+	}
+	ue := &agent.UpstreamError{Kind: agent.Unavailable, Message: msg}
+	switch {
+	case code == sts.CodeIdentityNotFound:
+		ue.Kind = agent.IdentityNotFound
+	case code == sts.CodeMultipleIdentities:
+		ue.Kind = agent.MultipleIdentities
+	case code == sts.CodeNodeNotAllowed:
+		ue.Kind = agent.NodeNotAllowed
+	case code == sts.CodeHostResourceNotFound:
+		ue.Kind = agent.ResourceNotFound
+	case code == 500011:
+		ue.Kind = agent.InvalidResource
+	case resp.StatusCode == http.StatusTooManyRequests:
+		ue.Kind = agent.Throttled
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			ue.RetryAfter = time.Duration(s) * time.Second
+		}
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest:
+		// The node's own credential or request was refused: no workload can be served until an
+		// operator acts, which the workload should hear as "not allowed".
+		ue.Kind = agent.NodeNotAllowed
+		ue.Message = "the mint server refused this node: " + msg
+	}
+	return ue
+}
+
+// assertion is a private_key_jwt client assertion signed with the node's key.
+func (u *Upstream) assertion() (string, error) {
+	sum := sha256.Sum256(u.id.cert.Raw)
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("x5t#S256", base64.RawURLEncoding.EncodeToString(sum[:]))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: u.id.key}, opts)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	claims := jwt.Claims{Issuer: u.id.ClientID, Subject: u.id.ClientID, Audience: jwt.Audience{u.tokenURL}, ID: uuid.NewString(),
+		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(10 * time.Minute))}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+// Key is the node's private key (to persist it sealed, as `mint dev` does).
+func (id *Identity) Key() *rsa.PrivateKey { return id.key }

@@ -1,0 +1,145 @@
+// Package nodes is the server side of mint's node agents: joining a host with a one-time join
+// token (which registers the agent's own principal and grants it the broker role over a scope),
+// and the broker decision the STS asks for on every managed-identity token: may this node act for
+// this resource, and which of the resource's identities is asked for. Only the resource can use
+// its identity: a node needs the "Managed Identity Token Broker" role over the resource, and the
+// identity must be the resource's system-assigned one or a user-assigned one attached to it now.
+package nodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/authz"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/sts"
+)
+
+const userAssignedType = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+// Broker implements sts.Broker over the store.
+type Broker struct {
+	st    store.Store
+	authz *authz.Authorizer
+}
+
+func NewBroker(st store.Store) *Broker { return &Broker{st: st, authz: authz.New(st)} }
+
+// ManagedIdentity decides a broker grant.
+func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node store.ServicePrincipal, hostResourceID string, sel sts.IdentitySelector) (sts.BrokerDecision, error) {
+	var none sts.BrokerDecision
+	host, err := armid.Parse(hostResourceID)
+	if err != nil || !host.IsResource() {
+		return none, sts.BrokerError(sts.CodeHostResourceNotFound, "'%s' is not the ARM id of a resource: the workload must run as a resource such as /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.App/containerApps/{name}.", trunc(hostResourceID))
+	}
+	// Authorization comes first, so a node learns nothing about resources it may not act for.
+	d, err := b.authz.Decide(ctx, rbac.Query{PrincipalID: node.ObjectID, Action: rbac.IssueTokenDataAction, Scope: host.String(), DataAction: true})
+	if err != nil {
+		return none, fmt.Errorf("authorize node %s: %w", node.AppID, err)
+	}
+	if !d.Allowed {
+		return none, sts.BrokerError(sts.CodeNodeNotAllowed,
+			"Node '%s' (%s) may not obtain tokens for resource '%s': it holds no role granting %s there. Grant it with: mint role assignment create --assignee %s --role \"Managed Identity Token Broker\" --scope %s",
+			node.DisplayName, node.AppID, host, rbac.IssueTokenDataAction, node.AppID, host)
+	}
+	res, err := b.st.GetResource(ctx, host.String())
+	if errors.Is(err, store.ErrNotFound) {
+		return none, sts.BrokerError(sts.CodeHostResourceNotFound, "Resource '%s' does not exist: it may have been deleted. A workload can only get tokens while its resource exists.", host)
+	}
+	if err != nil {
+		return none, fmt.Errorf("resource %s: %w", host, err)
+	}
+	if strings.EqualFold(res.Type, userAssignedType) {
+		return none, sts.BrokerError(sts.CodeIdentityNotFound, "'%s' is a user-assigned identity, not a resource a workload runs as: run the workload as the container app, web app or VM the identity is attached to.", host)
+	}
+	hasSystem := res.PrincipalID != ""
+	switch {
+	case sel.IsZero() && hasSystem:
+		return b.system(ctx, res)
+	case sel.IsZero() && len(res.UserAssignedIdentities) == 1:
+		return b.userAssigned(ctx, res, res.UserAssignedIdentities[0], sel)
+	case sel.IsZero() && len(res.UserAssignedIdentities) > 1:
+		return none, sts.BrokerError(sts.CodeMultipleIdentities, "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request. Resource '%s' has %d user-assigned identities and no system-assigned one.", host, len(res.UserAssignedIdentities))
+	case sel.IsZero():
+		return none, sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: resource '%s' has no managed identity. Enable its system-assigned identity (mint resource identity assign ... --identities [system]) or attach a user-assigned one.", host)
+	}
+	if hasSystem {
+		sp, err := b.st.GetPrincipal(ctx, res.PrincipalID)
+		if err == nil && (strings.EqualFold(sel.ClientID, sp.AppID) || strings.EqualFold(sel.ObjectID, sp.ObjectID)) {
+			return b.system(ctx, res)
+		}
+	}
+	for _, ua := range res.UserAssignedIdentities {
+		if sel.ResourceID != "" && strings.EqualFold(strings.TrimSuffix(sel.ResourceID, "/"), ua) {
+			return b.userAssigned(ctx, res, ua, sel)
+		}
+		if sel.ResourceID == "" {
+			if dec, err := b.userAssigned(ctx, res, ua, sel); err == nil {
+				return dec, nil
+			}
+		}
+	}
+	return none, sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: the identity %s is not attached to resource '%s'. Attach it with: mint resource identity assign --ids %s --identities <identity resource id>",
+		describe(sel), host, host)
+}
+
+func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDecision, error) {
+	sp, err := b.st.GetPrincipal(ctx, res.PrincipalID)
+	if err != nil {
+		return sts.BrokerDecision{}, fmt.Errorf("system-assigned principal of %s: %w", res.ID, err)
+	}
+	return sts.BrokerDecision{Identity: sp, Claims: sts.ManagedIdentityClaims{MIResourceID: MIRID(res.ID)}}, nil
+}
+
+// userAssigned resolves the attached identity uaID; with a client or object id selector it must
+// match it.
+func (b *Broker) userAssigned(ctx context.Context, host store.Resource, uaID string, sel sts.IdentitySelector) (sts.BrokerDecision, error) {
+	notFound := sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: user-assigned identity '%s' attached to '%s' no longer exists.", uaID, host.ID)
+	ua, err := b.st.GetResource(ctx, uaID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && ua.PrincipalID == "") {
+		return sts.BrokerDecision{}, notFound
+	}
+	if err != nil {
+		return sts.BrokerDecision{}, fmt.Errorf("user-assigned identity %s: %w", uaID, err)
+	}
+	sp, err := b.st.GetPrincipal(ctx, ua.PrincipalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return sts.BrokerDecision{}, notFound
+	}
+	if err != nil {
+		return sts.BrokerDecision{}, fmt.Errorf("principal of %s: %w", uaID, err)
+	}
+	if (sel.ClientID != "" && !strings.EqualFold(sel.ClientID, sp.AppID)) || (sel.ObjectID != "" && !strings.EqualFold(sel.ObjectID, sp.ObjectID)) {
+		return sts.BrokerDecision{}, notFound
+	}
+	return sts.BrokerDecision{Identity: sp, Claims: sts.ManagedIdentityClaims{MIResourceID: MIRID(ua.ID), AzResourceID: MIRID(host.ID)}}, nil
+}
+
+var resourceGroupsSegment = regexp.MustCompile(`(?i)/resourcegroups/`)
+
+// MIRID spells an ARM id as Entra's xms_mirid and xms_az_rid claims do: lower-case
+// "resourcegroups".
+func MIRID(id string) string { return resourceGroupsSegment.ReplaceAllString(id, "/resourcegroups/") }
+
+func describe(sel sts.IdentitySelector) string {
+	switch {
+	case sel.ClientID != "":
+		return "with client id " + sel.ClientID
+	case sel.ObjectID != "":
+		return "with object id " + sel.ObjectID
+	default:
+		return "'" + sel.ResourceID + "'"
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
