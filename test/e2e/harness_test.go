@@ -30,6 +30,7 @@ import (
 
 var (
 	mintBin   string // the built mint binary
+	miClient  string // the workload program the managed-identity tests run
 	sharedDir string // kek, ca.pem, ca-key.sealed, ca-bundle.pem shared by every instance
 )
 
@@ -49,6 +50,13 @@ func run(m *testing.M) int {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build mint:", err)
+		return 1
+	}
+	miClient = filepath.Join(tmp, "miclient")
+	build = exec.Command("go", "build", "-o", miClient, "github.com/mint-id/mint/test/e2e/miclient")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build miclient:", err)
 		return 1
 	}
 	sharedDir = filepath.Join(tmp, "shared")
