@@ -100,7 +100,8 @@ type Endpoints struct {
 	IMDSProxy string
 	// CloudShellEndpoint is MSI_ENDPOINT (alone) for the Cloud Shell dialect.
 	CloudShellEndpoint string
-	// ArcIdentityEndpoint and ArcIMDSEndpoint are IDENTITY_ENDPOINT and IMDS_ENDPOINT for Arc.
+	// ArcIdentityEndpoint and ArcIMDSEndpoint are IDENTITY_ENDPOINT and IMDS_ENDPOINT for Arc
+	// (on the Arc listener at Arc's own path when Config.ArcAddr is set).
 	ArcIdentityEndpoint string
 	ArcIMDSEndpoint     string
 	// ServiceFabricEndpoint and ServiceFabricThumbprint are IDENTITY_ENDPOINT and
@@ -137,6 +138,8 @@ type Agent struct {
 
 	baseCtx context.Context // upstream calls; canceled on shutdown
 	cancel  context.CancelFunc
+	callMu  sync.Mutex // guards closed against calls.Add
+	closed  bool
 	calls   sync.WaitGroup
 
 	connSeq   atomic.Uint64
@@ -233,6 +236,8 @@ func New(cfg Config) (*Agent, error) {
 			a.closeListeners()
 			return nil, err
 		}
+		a.endpoints.ArcIdentityEndpoint = "http://" + a.arcLn.Addr().String() + dialect.IMDSPath
+		a.endpoints.ArcIMDSEndpoint = "http://" + a.arcLn.Addr().String()
 	}
 	if cfg.SocketPath != "" {
 		if a.sockLn, err = listenSocket(cfg.SocketPath); err != nil {
@@ -373,6 +378,9 @@ func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
 		a.closeListeners()
 		a.cancel()
+		a.callMu.Lock()
+		a.closed = true
+		a.callMu.Unlock()
 		a.calls.Wait()
 		if a.arcKeyring != nil {
 			a.arcKeyring.close()

@@ -300,6 +300,27 @@ func TestArcDialect(t *testing.T) {
 	}
 }
 
+// TestArcListener: with Config.ArcAddr, Arc is also served at Arc's own path on its own port.
+func TestArcListener(t *testing.T) {
+	dir := t.TempDir() + "/tokens"
+	a := startAgent(t, newFakeUpstream(), func(c *Config) { c.ArcAddr = "127.0.0.1:0"; c.ArcKeyDir = dir })
+	_ = a.BindHost(vmID)
+	ep := a.Endpoints()
+	if !strings.HasSuffix(ep.ArcIdentityEndpoint, "/metadata/identity/oauth2/token") || ep.ArcIMDSEndpoint == ep.IMDSProxy {
+		t.Fatalf("endpoints %+v", ep)
+	}
+	url := ep.ArcIdentityEndpoint + "?api-version=2019-11-01&resource=r"
+	status, h, _ := get(t, nil, "GET", url, nil, "Metadata", "true")
+	realm, _ := strings.CutPrefix(h.Get("WWW-Authenticate"), "Basic realm=")
+	key, err := os.ReadFile(realm)
+	if status != 401 || err != nil {
+		t.Fatalf("challenge: %d %v", status, err)
+	}
+	if status, _, body := get(t, nil, "GET", url, nil, "Metadata", "true", "Authorization", "Basic "+string(key)); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+}
+
 func TestServiceFabricDialect(t *testing.T) {
 	a := startAgent(t, newFakeUpstream(), func(c *Config) { c.ServiceFabricAddr = "127.0.0.1:0" })
 	web, _ := a.Register(webID, 0)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +26,17 @@ import (
 // 127.0.0.1. MSAL Go caches managed-identity tokens process-wide by (identity, resource), so
 // every case asks for its own audience to make sure a request reaches the agent.
 
-func scope(name string) string { return "api://mint-agent-test/" + name + "/.default" }
+// audSeq makes every audience unique within the process, so that MSAL's process-wide cache
+// never answers for the agent (also with -count > 1).
+var audSeq atomic.Int64
 
-func audience(name string) string { return "api://mint-agent-test/" + name }
+// newAudience returns a fresh audience and the scope that asks for it.
+func newAudience(name string) (sc, aud string) {
+	aud = fmt.Sprintf("api://mint-agent-test/%s-%d", name, audSeq.Add(1))
+	return aud + "/.default", aud
+}
+
+func scope(name string) string { sc, _ := newAudience(name); return sc }
 
 type idCase struct {
 	name   string
@@ -80,8 +89,9 @@ func TestAzidentityAppService(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			setAppServiceEnv(t)
-			tok, err := getToken(t, c.id, scope("appservice-"+c.name))
-			checkToken(t, tok, err, c.client, audience("appservice-"+c.name))
+			sc, aud := newAudience("appservice-" + c.name)
+			tok, err := getToken(t, c.id, sc)
+			checkToken(t, tok, err, c.client, aud)
 		})
 	}
 	t.Run("DefaultAzureCredential", func(t *testing.T) {
@@ -91,8 +101,9 @@ func TestAzidentityAppService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{scope("appservice-dac")}})
-		checkToken(t, tok, err, webSystem.clientID, audience("appservice-dac"))
+		sc, aud := newAudience("appservice-dac")
+		tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{sc}})
+		checkToken(t, tok, err, webSystem.clientID, aud)
 	})
 	t.Run("DefaultAzureCredential AZURE_CLIENT_ID", func(t *testing.T) {
 		setAppServiceEnv(t)
@@ -101,8 +112,9 @@ func TestAzidentityAppService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{scope("appservice-dac-ua")}})
-		checkToken(t, tok, err, webUA2.clientID, audience("appservice-dac-ua"))
+		sc, aud := newAudience("appservice-dac-ua")
+		tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{sc}})
+		checkToken(t, tok, err, webUA2.clientID, aud)
 	})
 	t.Run("identity not attached", func(t *testing.T) {
 		setAppServiceEnv(t)
@@ -138,8 +150,9 @@ func TestAzidentityAzureML(t *testing.T) {
 			isolateEnv(t)
 			t.Setenv("MSI_ENDPOINT", a.Endpoints().MSIEndpoint)
 			t.Setenv("MSI_SECRET", web.Secret)
-			tok, err := getToken(t, c.id, scope("ml-"+c.name))
-			checkToken(t, tok, err, c.client, audience("ml-"+c.name))
+			sc, aud := newAudience("ml-" + c.name)
+			tok, err := getToken(t, c.id, sc)
+			checkToken(t, tok, err, c.client, aud)
 		})
 	}
 }
@@ -151,8 +164,9 @@ func TestAzidentityCloudShell(t *testing.T) {
 	}
 	isolateEnv(t)
 	t.Setenv("MSI_ENDPOINT", a.Endpoints().CloudShellEndpoint)
-	tok, err := getToken(t, nil, scope("cloudshell"))
-	checkToken(t, tok, err, vmSystem.clientID, audience("cloudshell"))
+	sc, aud := newAudience("cloudshell")
+	tok, err := getToken(t, nil, sc)
+	checkToken(t, tok, err, vmSystem.clientID, aud)
 }
 
 func TestAzidentityServiceFabric(t *testing.T) {
@@ -164,8 +178,9 @@ func TestAzidentityServiceFabric(t *testing.T) {
 	t.Setenv("IDENTITY_HEADER", web.Secret)
 	// MSAL ignores ':' and case in the thumbprint; give it the way Service Fabric does.
 	t.Setenv("IDENTITY_SERVER_THUMBPRINT", strings.ToLower(ep.ServiceFabricThumbprint))
-	tok, err := getToken(t, nil, scope("servicefabric"))
-	checkToken(t, tok, err, webSystem.clientID, audience("servicefabric"))
+	sc, aud := newAudience("servicefabric")
+	tok, err := getToken(t, nil, sc)
+	checkToken(t, tok, err, webSystem.clientID, aud)
 }
 
 // TestAzidentityArc needs root: Go's Arc client accepts key files only in /var/opt/azcmagent/tokens.
@@ -196,8 +211,9 @@ func TestAzidentityArc(t *testing.T) {
 			isolateEnv(t)
 			t.Setenv("IDENTITY_ENDPOINT", a.Endpoints().ArcIdentityEndpoint)
 			t.Setenv("IMDS_ENDPOINT", a.Endpoints().ArcIMDSEndpoint)
-			tok, err := getToken(t, c.id, scope("arc-"+c.name))
-			checkToken(t, tok, err, c.client, audience("arc-"+c.name))
+			sc, aud := newAudience("arc-" + c.name)
+			tok, err := getToken(t, c.id, sc)
+			checkToken(t, tok, err, c.client, aud)
 		})
 	}
 	if fi, err := os.Stat(ArcTokenDir); err != nil || fi.Mode().Perm() != 0o700 {
@@ -494,7 +510,7 @@ func TestRunForwardsSignals(t *testing.T) {
 func TestRunDefaultAzureCredential(t *testing.T) {
 	sock := t.TempDir() + "/agent.sock"
 	up := newFakeUpstream()
-	startAgent(t, up, func(c *Config) { c.SocketPath = sock })
+	startAgent(t, up, func(c *Config) { c.SocketPath = sock; c.ServiceFabricAddr = "127.0.0.1:0" })
 	runs := 1
 	if !testing.Short() {
 		runs = 10
@@ -522,6 +538,20 @@ func TestRunDefaultAzureCredential(t *testing.T) {
 		}
 		ttft = append(ttft, time.Duration(res["dac"].At-t0.UnixNano()))
 	}
+
+	// `mint run --service-fabric`: the same workload through the pinned-certificate https dialect.
+	cases, _ := json.Marshal([]helperCase{{Name: "sf", Cred: "mi", Scope: scope("run-sf")}})
+	var out, stderr bytes.Buffer
+	code, err := Run(t.Context(), RunOptions{SocketPath: sock, ResourceID: webID, Stdout: &out, Stderr: &stderr, ServiceFabric: true,
+		Env:     helperEnv("MINT_AGENT_TEST_HELPER=workload", "MINT_AGENT_TEST_CASES="+string(cases)),
+		Command: []string{os.Args[0], "-test.run=^$"}})
+	if err != nil || code != 0 {
+		t.Fatalf("Run = %d, %v\n%s", code, err, stderr.String())
+	}
+	if r := parseHelperOutput(t, out.Bytes())["sf"]; r.Err != "" || tokenClient(r.Token) != webSystem.clientID {
+		t.Fatalf("Service Fabric in a mint run workload: %+v", r)
+	}
+
 	sort.Slice(ttft, func(i, j int) bool { return ttft[i] < ttft[j] })
 	t.Logf("mint run → first token (%d runs, child = this test binary): p50 %v, max %v", len(ttft), ttft[len(ttft)/2], ttft[len(ttft)-1])
 }

@@ -236,22 +236,34 @@ func (a *Agent) startCall(e *entry) *call {
 	c := &call{done: make(chan struct{})}
 	e.call = c
 	e.mu.Unlock()
+	a.callMu.Lock()
+	if a.closed {
+		a.callMu.Unlock()
+		a.finishCall(e, c, Token{}, errShuttingDown)
+		return c
+	}
 	a.calls.Add(1)
-	go a.runCall(e, c)
+	a.callMu.Unlock()
+	go func() {
+		defer a.calls.Done()
+		ctx, cancel := context.WithTimeout(a.baseCtx, a.upTimeout)
+		began := time.Now()
+		tok, err := a.up.Token(ctx, e.req)
+		cancel()
+		if a.metrics != nil {
+			a.metrics.UpstreamCall(time.Since(began), err)
+		}
+		a.finishCall(e, c, tok, err)
+	}()
 	return c
 }
 
+var errShuttingDown = &UpstreamError{Kind: Unavailable, Message: "the agent is shutting down"}
+
 var errExpiredFromUpstream = &UpstreamError{Kind: Unavailable, Message: "the token service returned an expired or empty token"}
 
-func (a *Agent) runCall(e *entry, c *call) {
-	defer a.calls.Done()
-	ctx, cancel := context.WithTimeout(a.baseCtx, a.upTimeout)
-	began := time.Now()
-	tok, err := a.up.Token(ctx, e.req)
-	cancel()
-	if a.metrics != nil {
-		a.metrics.UpstreamCall(time.Since(began), err)
-	}
+// finishCall records a call's outcome in the entry and releases its waiters.
+func (a *Agent) finishCall(e *entry, c *call, tok Token, err error) {
 	now := a.clock()
 	if err == nil && (tok.AccessToken == "" || !tok.ExpiresOn.After(now)) {
 		err = errExpiredFromUpstream

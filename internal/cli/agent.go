@@ -65,7 +65,7 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 			}
 			os.Remove(socket)
 			a, err := agent.New(agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
-				ServiceFabricAddr: sfAddr, ArcKeyDir: filepath.Join(dataDir, "arc-keys")})
+				ServiceFabricAddr: sfAddr})
 			if err != nil {
 				return err
 			}

@@ -46,7 +46,6 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 		Upstream:   node.NewUpstream(id, hc),
 		ListenAddr: s.cfg.AgentAddr,
 		SocketPath: socket,
-		ArcKeyDir:  filepath.Join(s.cfg.DataDir, "arc-keys"),
 		Logger:     s.log.With("component", "agent"),
 	})
 	if err != nil {
