@@ -18,11 +18,12 @@ import (
 
 	"github.com/mint-id/mint/internal/agent"
 	"github.com/mint-id/mint/internal/agent/node"
+	"github.com/mint-id/mint/internal/metrics"
 )
 
 func newAgentCmd() *cobra.Command {
 	var server, joinToken, dataDir, addr, socket, caFile, name, sfAddr string
-	var bindHost string
+	var bindHost, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a node agent: the managed-identity endpoints for this host's workloads",
@@ -64,10 +65,20 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 				socket = filepath.Join(dataDir, "agent.sock")
 			}
 			os.Remove(socket)
+			m := metrics.New()
 			a, err := agent.New(agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
-				ServiceFabricAddr: sfAddr})
+				ServiceFabricAddr: sfAddr, Metrics: m.Agent()})
 			if err != nil {
 				return err
+			}
+			if metricsAddr != "" {
+				ms := &http.Server{Addr: metricsAddr, Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				go func() {
+					if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						fmt.Fprintln(cmd.ErrOrStderr(), "metrics listener:", err)
+					}
+				}()
+				defer ms.Close()
 			}
 			if bindHost != "" {
 				if err := a.BindHost(bindHost); err != nil {
@@ -93,6 +104,7 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 	fs.StringVar(&sfAddr, "service-fabric-addr", "", "loopback address of the https Service Fabric endpoint (off when empty)")
 	fs.StringVar(&socket, "socket", "", "Unix socket for mint run registrations (default <data-dir>/agent.sock)")
 	fs.StringVar(&caFile, "ca-file", "", "PEM file of the server's CA (default: system roots and SSL_CERT_FILE)")
+	fs.StringVar(&metricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
 	fs.StringVar(&bindHost, "bind-host", "", "give every local process this VM-like resource's identities (IMDS, Azure's VM model)")
 	return cmd
 }
@@ -117,13 +129,16 @@ func httpClientTrusting(caFile string) (*http.Client, error) {
 func newRunCmd() *cobra.Command {
 	var resource, socket string
 	var noMSI, serviceFabric bool
+	var fed federatedTokenFlags
 	cmd := &cobra.Command{
 		Use:   "run --resource <resource id> [--] command [args...]",
 		Short: "Run a program as a resource: it gets that resource's managed identities",
 		Long: `Register the program with the local node agent as the given resource and start it with
 IDENTITY_ENDPOINT / IDENTITY_HEADER (App Service / Container Apps dialect) and MSI_ENDPOINT /
 MSI_SECRET, holding a per-run secret that is revoked when it exits. Signals are forwarded and the
-program's exit code is returned.`,
+program's exit code is returned. With --federated-token-file the program also gets a federated
+token about the resource (issuer <endpoint>/<tenant>/v2.0, subject mint:resource:<resource id>)
+for WorkloadIdentityCredential, refreshed while it runs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
@@ -142,7 +157,12 @@ program's exit code is returned.`,
 				return errors.New("no agent socket: pass --socket, or load the environment mint dev printed (MINT_AGENT_SOCKET)")
 			}
 			ctx := context.WithoutCancel(cmd.Context()) // signals go to the child, not to us
-			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args,
+			env, stopFederated, err := fed.start(ctx, cmd.ErrOrStderr(), resource)
+			if err != nil {
+				return err
+			}
+			defer stopFederated()
+			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Env: env,
 				DisableMSI: noMSI, ServiceFabric: serviceFabric, Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
@@ -158,6 +178,7 @@ program's exit code is returned.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "the agent's Unix socket (default $MINT_AGENT_SOCKET or $MINT_DATA_DIR/agent.sock)")
 	cmd.Flags().BoolVar(&noMSI, "no-msi", false, "do not set MSI_ENDPOINT / MSI_SECRET")
 	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "use the Service Fabric dialect (the agent must serve it)")
+	fed.register(cmd.Flags())
 	return cmd
 }
 

@@ -47,6 +47,7 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 		ListenAddr: s.cfg.AgentAddr,
 		SocketPath: socket,
 		Logger:     s.log.With("component", "agent"),
+		Metrics:    s.Metrics.Agent(),
 	})
 	if err != nil {
 		return agent.Endpoints{}, "", err

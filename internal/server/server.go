@@ -22,8 +22,10 @@ import (
 	"github.com/mint-id/mint/internal/audit"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/federation"
 	"github.com/mint-id/mint/internal/graph"
 	"github.com/mint-id/mint/internal/keys"
+	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
@@ -72,6 +74,7 @@ type Server struct {
 	CA        *keys.CA
 	KEK       *keys.KEK
 	SignIns   *audit.SignInLog
+	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
 
 	listener net.Listener
@@ -135,6 +138,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.Store, err = OpenStore(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	s.Metrics = metrics.New()
+	s.Store = s.Metrics.Store(s.Store)
 	ok := false
 	defer func() {
 		if !ok {
@@ -168,21 +173,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ManagedIdentityTokenLifetime: cfg.MITokenLifetime,
 		Logger:                       s.log,
 		Broker:                       nodes.NewBroker(s.Store),
-	}, s.Directory, s.Keys, s.SignIns, s.Store)
+		Federated:                    federation.New(s.Store, federation.Options{BaseURL: s.BaseURL, LocalKeys: s.Keys.JWKS, Logger: s.log}),
+	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1.0/", graphAPI)
-	armAPI := arm.New(arm.Config{BaseURL: s.BaseURL, Logger: s.log}, s.Store, s.Directory, s.Keys)
+	mux.Handle("/v1.0/", s.Metrics.Instrument("graph", graphAPI))
+	armAPI := s.Metrics.Instrument("arm", arm.New(arm.Config{BaseURL: s.BaseURL, Logger: s.log}, s.Store, s.Directory, s.Keys))
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
-	mux.Handle("/mint/nodes/", nodes.NewHandler(s.Nodes,
-		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log))
+	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
+		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log)))
+	mux.Handle(federation.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
+		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", tokenService.Handler())
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.Handle("/", s.Metrics.Instrument("sts", tokenService.Handler()))
 
 	leaf, err := s.serverCert()
 	if err != nil {
