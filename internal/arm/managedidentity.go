@@ -9,6 +9,7 @@ import (
 
 	"github.com/mint-id/mint/internal/arm/armid"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/federation"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -423,6 +424,9 @@ type FederatedIdentityCredentialProperties struct {
 	Subject                  string                    `json:"subject,omitempty"`
 	Audiences                []string                  `json:"audiences"`
 	ClaimsMatchingExpression *ClaimsMatchingExpression `json:"claimsMatchingExpression,omitempty"`
+	// MintJWKS is mint's own property: the issuer's public keys (a JSON Web Key Set) for an
+	// issuer mint cannot reach; see internal/federation.
+	MintJWKS json.RawMessage `json:"mintJwks,omitempty"`
 }
 
 // ClaimsMatchingExpression is the preview "flexible FIC" matcher.
@@ -439,6 +443,25 @@ type federatedCredentialRequest struct {
 		Audiences                []string                  `json:"audiences"`
 		ClaimsMatchingExpression *ClaimsMatchingExpression `json:"claimsMatchingExpression"`
 	} `json:"properties"`
+	// mintJWKS is properties.mintJwks (FederatedIdentityCredentialProperties.MintJWKS), read by
+	// UnmarshalJSON.
+	mintJWKS json.RawMessage
+}
+
+func (r *federatedCredentialRequest) UnmarshalJSON(data []byte) error {
+	type plain federatedCredentialRequest
+	if err := json.Unmarshal(data, (*plain)(r)); err != nil {
+		return err
+	}
+	var extra struct {
+		Properties *struct {
+			MintJWKS json.RawMessage `json:"mintJwks"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(data, &extra) == nil && extra.Properties != nil {
+		r.mintJWKS = extra.Properties.MintJWKS
+	}
+	return nil
 }
 
 func ficError(msg string) *Error { return NewError(http.StatusBadRequest, CodeBadRequest, msg) }
@@ -497,6 +520,12 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 		return out, ficError(fmt.Sprintf("The audience must be 1 to %d characters long.", maxFederatedCredentialText))
 	}
 	out.Audiences = []string{aud}
+	if len(req.mintJWKS) > 0 && string(req.mintJWKS) != "null" {
+		if _, err := federation.ParseStaticKeys(req.mintJWKS); err != nil {
+			return out, ficError(err.Error() + ".")
+		}
+		out.MintJWKS = req.mintJWKS
+	}
 	return out, nil
 }
 

@@ -21,6 +21,10 @@ import (
 // AssertionAlgorithms are the signature algorithms accepted on client assertions, as Entra's.
 var AssertionAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512}
 
+// FederatedAlgorithms are the algorithms accepted on federated assertions (tokens of an external
+// issuer): AssertionAlgorithms plus ECDSA, which Kubernetes and other OIDC issuers may use.
+var FederatedAlgorithms = append(append([]jose.SignatureAlgorithm(nil), AssertionAlgorithms...), jose.ES256, jose.ES384, jose.ES512)
+
 const (
 	// assertionSkew is the clock skew tolerated on a client assertion's nbf.
 	assertionSkew = 5 * time.Minute
@@ -105,11 +109,9 @@ func ParseAssertion(raw string) (*Assertion, *Error) {
 		return nil, errJWTMalformed("The assertion's header is not a JSON object with a string 'alg'.")
 	}
 	if !supportedAlgorithm(h.Alg) {
-		return nil, NewError(http.StatusBadRequest, "invalid_request", codeUnsupportedAlg,
-			"Invalid JWT token. '%s' is not a supported signature algorithm. Supported signing algorithms are: '%s'",
-			truncate(h.Alg, 40), supportedAlgorithmsMessage)
+		return nil, errUnsupportedAlgorithm(h.Alg)
 	}
-	jws, err := jose.ParseSignedCompact(raw, AssertionAlgorithms)
+	jws, err := jose.ParseSignedCompact(raw, FederatedAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errJWTMalformed("The assertion could not be parsed as a JWS.")
 	}
@@ -135,8 +137,20 @@ func ParseAssertion(raw string) (*Assertion, *Error) {
 	return a, nil
 }
 
-func supportedAlgorithm(alg string) bool {
-	for _, a := range AssertionAlgorithms {
+func errUnsupportedAlgorithm(alg string) *Error {
+	return NewError(http.StatusBadRequest, "invalid_request", codeUnsupportedAlg,
+		"Invalid JWT token. '%s' is not a supported signature algorithm. Supported signing algorithms are: '%s'",
+		truncate(alg, 40), supportedAlgorithmsMessage)
+}
+
+// supportedAlgorithm reports whether ParseAssertion takes alg (one of FederatedAlgorithms);
+// certificateAlgorithm whether a certificate assertion may use it (one of AssertionAlgorithms).
+func supportedAlgorithm(alg string) bool { return algorithmIn(alg, FederatedAlgorithms) }
+
+func certificateAlgorithm(alg string) bool { return algorithmIn(alg, AssertionAlgorithms) }
+
+func algorithmIn(alg string, algs []jose.SignatureAlgorithm) bool {
+	for _, a := range algs {
 		if string(a) == alg {
 			return true
 		}

@@ -250,7 +250,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 		key := miCacheKey(ir, TokenVersion(ir.Resource))
 		if tok, ok := s.miCache.get(key, at.now); ok {
 			s.record(store.SignIn{ID: at.traceID, Time: at.now, TenantID: tenant.ID, PrincipalID: ir.Client.ObjectID, AppID: ir.Client.AppID,
-				Resource: ir.Audience, Grant: brokerGrantName, Result: "success", Reason: "a token issued earlier was reused",
+				Resource: ir.Audience, Grant: ir.CredentialKind.Grant(), Result: "success", Reason: "a token issued earlier was reused",
 				CorrelationID: at.correlationID, TokenID: tok.TokenID, ResourceID: firstNonEmpty(ir.ManagedIdentity.AzResourceID, ir.ManagedIdentity.MIResourceID)})
 			s.writeToken(w, &at, v, tok)
 			return
@@ -307,7 +307,24 @@ func (s *Server) clientCredentials(ctx context.Context, at *attempt, tenant stor
 		s.log.ErrorContext(ctx, "resource lookup failed", "trace_id", at.traceID, "resource", req.Resource, "err", err)
 		return IssueRequest{}, errServer()
 	}
-	return IssueRequest{Tenant: tenant, Client: client, Resource: resource, Audience: req.Resource, CredentialKind: kind}, nil
+	ir := IssueRequest{Tenant: tenant, Client: client, Resource: resource, Audience: req.Resource, CredentialKind: kind}
+	if kind == CredentialFederated && client.Kind == store.KindManagedIdentity {
+		// A user-assigned identity's federated exchange yields that identity's managed-identity
+		// token: xms_mirid names it; no xms_az_rid, since no compute resource is involved.
+		ir.ManagedIdentity = &ManagedIdentityClaims{MIResourceID: managedIdentityResourceID(client)}
+	}
+	return ir, nil
+}
+
+// managedIdentityResourceID is the ARM id a managed identity's principal stands for: the first
+// of its alternative names that is an ARM id (Entra lists "isExplicit=True" beside it).
+func managedIdentityResourceID(sp store.ServicePrincipal) string {
+	for _, n := range sp.AlternativeNames {
+		if strings.HasPrefix(n, "/") {
+			return n
+		}
+	}
+	return ""
 }
 
 func hasBasicAuth(authorization string) bool {
@@ -369,6 +386,9 @@ func (s *Server) authenticateAssertion(ctx context.Context, at *attempt, tenant 
 	if a.IsFederated(req.ClientID) {
 		at.grant = CredentialFederated.Grant()
 		return s.authenticateFederated(ctx, at, tenant, client, a)
+	}
+	if !certificateAlgorithm(a.Algorithm) { // ECDSA is for federated assertions only
+		return 0, errUnsupportedAlgorithm(a.Algorithm)
 	}
 	if client.Kind == store.KindManagedIdentity {
 		return 0, errManagedIdentityClient(client.AppID)

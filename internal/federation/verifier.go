@@ -1,0 +1,329 @@
+// Package federation is mint's workload identity federation: the STS's FederatedVerifier, which
+// lets a workload exchange a token from an external OIDC issuer (Kubernetes, GitHub Actions, a
+// CI system, another mint) for a token of a user-assigned managed identity whose federated
+// identity credential trusts that issuer, subject and audience; and the workload-token endpoint
+// that makes mint itself such an issuer for `mint run --federated-token-file`.
+//
+// Trust decisions, in one place:
+//   - Matching is Entra's: issuer and subject byte for byte (case-sensitive, no trimming, no
+//     trailing-slash tolerance), the credential's one audience among the assertion's aud values.
+//     A refusal is AADSTS70021 with Entra's sentence, then mint's own: the closest credential and
+//     which of issuer, subject and audience differs, and what it expects.
+//   - Credentials are matched before any key is fetched, so mint only ever contacts issuers that
+//     someone allowed to write federated identity credentials has configured.
+//   - Keys come from the issuer's OIDC discovery document (issuer +
+//     "/.well-known/openid-configuration" → jwks_uri), cached per issuer for the JWKS response's
+//     Cache-Control max-age (clamped to [1 min, 24 h]) or an hour, refetched when an assertion
+//     names an unknown kid but at most once per 30 s per issuer; keys fetched less than a day ago
+//     keep serving while the issuer is unreachable. Fetches are https only (plain http only to
+//     127.0.0.1, ::1 or localhost, for tests and local issuers), time out after 10 s, read at
+//     most 1 MiB, and follow at most 3 redirects, all to the same host.
+//   - For an issuer mint cannot reach (air-gapped), a credential may carry the keys itself: the
+//     property "mintJwks" (a JSON Web Key Set of public keys) replaces discovery for that
+//     credential.
+//   - mint's own STS issuer (BaseURL/{tenant}/v2.0 or BaseURL/{tenant}/) is verified with mint's
+//     own signing keys, without HTTP.
+//   - exp is required; exp and nbf are checked with 5 minutes of clock skew; an assertion may
+//     not be valid for more than 24 hours from now (Kubernetes' longest service-account token).
+//     Signature algorithms: RS256/384/512, PS256/384/512, ES256/384/512; RSA keys of at least
+//     2048 bits.
+//   - jti replay is not checked: Entra does not enforce it for federated assertions, and a
+//     projected service-account token is legitimately presented many times during its life.
+//   - Applications' federated credentials (Graph /applications/{id}/federatedIdentityCredentials)
+//     are not kept yet: an application client is refused with a message saying so.
+//
+// It is not the STS (it only decides whether an assertion authenticates a client) and not the
+// control plane (internal/arm writes the credentials; this package reads them from the store).
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/sts"
+)
+
+const (
+	// UserAssignedIdentityType and CredentialType are the ARM types of a user-assigned identity and
+	// of its federated identity credentials (child resources).
+	UserAssignedIdentityType = "Microsoft.ManagedIdentity/userAssignedIdentities"
+	CredentialType           = UserAssignedIdentityType + "/federatedIdentityCredentials"
+	// DefaultAudience is the audience Entra expects in federated assertions.
+	DefaultAudience = "api://AzureADTokenExchange"
+
+	clockSkew            = 5 * time.Minute
+	maxAssertionLifetime = 24 * time.Hour
+
+	codeNoFederatedRecord = 70021
+	codeExternalOIDC      = 50166
+	codeSignature         = 700027
+	codeTime              = 700024
+)
+
+// Store is what the verifier reads: identities and their federated credentials.
+type Store interface {
+	GetResource(ctx context.Context, id string) (store.Resource, error)
+	ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error)
+}
+
+// Options configure a Verifier. Zero values get the defaults documented on each field.
+type Options struct {
+	// BaseURL is mint's authority host; assertions whose issuer is mint's own STS
+	// (BaseURL/{tenant}/v2.0 or BaseURL/{tenant}/) are verified with LocalKeys.
+	BaseURL string
+	// LocalKeys returns mint's JWKS document; nil disables the local shortcut.
+	LocalKeys func() []byte
+	// HTTPClient fetches discovery documents and key sets. Default: 10 s timeout, proxies from
+	// the environment, same-host redirects only. A custom client should keep those rules.
+	HTTPClient *http.Client
+	// KeyTTL is how long fetched keys are used when the JWKS response has no max-age; default 1h.
+	KeyTTL time.Duration
+	// RefetchInterval is the least time between two fetches for one issuer; default 30 s.
+	RefetchInterval time.Duration
+	// Clock drives the key cache; default time.Now. (Assertion times use the request's Now.)
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Verifier implements sts.FederatedVerifier over the store's federated identity credentials.
+type Verifier struct {
+	st        Store
+	baseURL   string
+	localKeys func() []byte
+	cache     *keyCache
+	log       *slog.Logger
+}
+
+var _ sts.FederatedVerifier = (*Verifier)(nil)
+
+// New returns a Verifier.
+func New(st Store, opts Options) *Verifier {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	return &Verifier{
+		st:        st,
+		baseURL:   strings.TrimRight(opts.BaseURL, "/"),
+		localKeys: opts.LocalKeys,
+		cache:     newKeyCache(opts.HTTPClient, opts.KeyTTL, opts.RefetchInterval, opts.Clock, opts.Logger),
+		log:       opts.Logger,
+	}
+}
+
+// VerifyFederated matches the assertion against the client's federated identity credentials,
+// then checks its time claims and its signature with the issuer's keys. Refusals are *sts.Error.
+func (v *Verifier) VerifyFederated(ctx context.Context, req sts.FederatedRequest) error {
+	a := req.Assertion
+	p := Presented{Issuer: a.Issuer, Subject: a.Subject, Audience: a.Audience}
+	identityID, creds, why, err := v.credentials(ctx, req.Client)
+	if err != nil {
+		return err
+	}
+	cred, closest := Match(creds, p)
+	if cred == nil {
+		if why == "" {
+			owner := fmt.Sprintf("user-assigned identity '%s' (client id %s)", identityID, req.Client.AppID)
+			if closest == "" {
+				why = owner + " has no federated identity credentials."
+			} else {
+				why = "Credentials of " + owner + ": " + closest
+			}
+			why += " " + addHint(identityID, p)
+		}
+		return noMatch(p, why)
+	}
+	if e := checkTimes(a, req.Now); e != nil {
+		return e
+	}
+	return v.verifySignature(ctx, req, cred)
+}
+
+// credentials returns the client's federated identity credentials and the ARM id of the
+// user-assigned identity holding them, or (for clients that cannot have any) why not.
+func (v *Verifier) credentials(ctx context.Context, client store.ServicePrincipal) (identityID string, creds []Credential, why string, err error) {
+	if client.Kind != store.KindManagedIdentity {
+		return "", nil, fmt.Sprintf("'%s' is an application: mint keeps federated identity credentials on user-assigned managed identities only "+
+			"(Microsoft Graph's application federatedIdentityCredentials are not implemented). Give the workload a user-assigned identity "+
+			"with a federated identity credential and use its client id.", client.AppID), nil
+	}
+	armID := ""
+	for _, n := range client.AlternativeNames {
+		if strings.HasPrefix(n, "/") {
+			armID = n
+			break
+		}
+	}
+	identity, err := v.st.GetResource(ctx, armID)
+	switch {
+	case armID == "" || errors.Is(err, store.ErrNotFound):
+		return "", nil, fmt.Sprintf("Managed identity '%s' has no user-assigned identity resource (it may have been deleted).", client.AppID), nil
+	case err != nil:
+		return "", nil, "", fmt.Errorf("identity of %s: %w", client.AppID, err)
+	case !strings.EqualFold(identity.Type, UserAssignedIdentityType):
+		return "", nil, fmt.Sprintf("'%s' is the system-assigned identity of '%s': federated identity credentials can be added only to "+
+			"user-assigned identities. Create one (mint identity create), add the credential to it and use its client id.", client.AppID, identity.ID), nil
+	case identity.PrincipalID != "" && !strings.EqualFold(identity.PrincipalID, client.ObjectID):
+		return "", nil, fmt.Sprintf("Managed identity '%s' no longer stands for '%s' (it was deleted and re-created).", client.AppID, identity.ID), nil
+	}
+	recs, err := v.st.ListResources(ctx, store.ResourceFilter{ParentID: identity.ID, Type: CredentialType})
+	if err != nil {
+		return "", nil, "", fmt.Errorf("federated credentials of %s: %w", identity.ID, err)
+	}
+	creds = make([]Credential, 0, len(recs))
+	for _, r := range recs {
+		c, err := credentialFromResource(r)
+		if err != nil {
+			v.log.WarnContext(ctx, "federated identity credential unreadable; skipped", "id", r.ID, "err", err)
+			continue
+		}
+		creds = append(creds, c)
+	}
+	return identity.ID, creds, "", nil
+}
+
+// credentialProperties is the stored shape of a federated identity credential.
+type credentialProperties struct {
+	Issuer                   string                  `json:"issuer"`
+	Subject                  string                  `json:"subject"`
+	Audiences                []string                `json:"audiences"`
+	ClaimsMatchingExpression *struct{ Value string } `json:"claimsMatchingExpression"`
+	MintJWKS                 json.RawMessage         `json:"mintJwks"`
+}
+
+func credentialFromResource(r store.Resource) (Credential, error) {
+	var p credentialProperties
+	if err := json.Unmarshal(r.Properties, &p); err != nil {
+		return Credential{}, err
+	}
+	c := Credential{Name: r.Name, ID: r.ID, Issuer: p.Issuer, Subject: p.Subject, Audiences: p.Audiences}
+	if p.ClaimsMatchingExpression != nil {
+		c.ClaimsMatchingExpression = p.ClaimsMatchingExpression.Value
+	}
+	if len(p.MintJWKS) > 0 && string(p.MintJWKS) != "null" {
+		keys, err := ParseStaticKeys(p.MintJWKS)
+		if err != nil {
+			return Credential{}, err
+		}
+		c.StaticKeys = keys
+	}
+	return c, nil
+}
+
+// addHint says how to make the assertion match.
+func addHint(identityID string, p Presented) string {
+	aud := DefaultAudience
+	if len(p.Audience) == 1 {
+		aud = p.Audience[0]
+	}
+	group, name := "<group>", "<identity>"
+	if id, err := armid.Parse(identityID); err == nil {
+		group, name = id.ResourceGroup, id.Name()
+	}
+	return fmt.Sprintf("To trust this assertion, add a federated identity credential with this exact issuer, subject and audience: "+
+		"mint identity federated-credential create -g %s --identity-name %s -n <name> --issuer '%s' --subject '%s' --audiences '%s'.",
+		group, name, clip(p.Issuer), clip(p.Subject), clip(aud))
+}
+
+// noMatch is AADSTS70021: Entra's sentence, then mint's explanation.
+func noMatch(p Presented, why string) *sts.Error {
+	return sts.NewError(http.StatusBadRequest, "invalid_request", codeNoFederatedRecord,
+		"No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. %s",
+		clip(p.Issuer), clip(p.Subject), clip(strings.Join(p.Audience, ",")), why)
+}
+
+func assertionTime(t time.Time) string {
+	if t.IsZero() {
+		return "(not given)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// checkTimes checks exp (required) and nbf with clock skew, and bounds the assertion's life.
+func checkTimes(a *sts.Assertion, now time.Time) *sts.Error {
+	refuse := func(detail string) *sts.Error {
+		return sts.NewError(http.StatusUnauthorized, "invalid_client", codeTime,
+			"Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s. %s",
+			assertionTime(now), assertionTime(a.NotBefore), assertionTime(a.Expiry), detail)
+	}
+	switch {
+	case a.Expiry.IsZero():
+		return refuse("The assertion has no 'exp' claim; a federated assertion must expire.")
+	case !a.Expiry.After(now.Add(-clockSkew)):
+		return refuse("The assertion has expired: the workload must read a fresh token from its issuer (a projected token file is rewritten before it expires).")
+	case !a.NotBefore.IsZero() && a.NotBefore.After(now.Add(clockSkew)):
+		return refuse("The assertion is not valid yet: check the clocks of the issuer and of mint.")
+	case a.Expiry.After(now.Add(maxAssertionLifetime + clockSkew)):
+		return refuse("A federated assertion may be valid for at most 24 hours; make the issuer issue shorter-lived tokens.")
+	}
+	return nil
+}
+
+// verifySignature checks the assertion's signature with the keys of the credential's issuer.
+func (v *Verifier) verifySignature(ctx context.Context, req sts.FederatedRequest, cred *Credential) error {
+	a := req.Assertion
+	var keys IssuerKeys
+	source := ""
+	switch {
+	case cred.StaticKeys != nil:
+		keys, source = IssuerKeys{Keys: cred.StaticKeys.Keys}, fmt.Sprintf("the keys given on credential '%s' (mintJwks)", cred.Name)
+	case v.isLocalIssuer(a.Issuer, req.Tenant.ID):
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(v.localKeys(), &set); err != nil {
+			return fmt.Errorf("mint's own key set: %w", err)
+		}
+		keys, source = IssuerKeys{Keys: set.Keys}, "mint's own signing keys"
+	default:
+		var err error
+		keys, err = v.cache.keys(ctx, a.Issuer, a.KeyID)
+		if err != nil {
+			var fe *FetchError
+			if errors.As(err, &fe) {
+				return sts.NewError(http.StatusBadRequest, "invalid_request", codeExternalOIDC,
+					"Request to External OIDC endpoint failed. mint could not get the signing keys of issuer '%s': %s. "+
+						"The issuer must serve its OpenID configuration at %s with a jwks_uri, over https (plain http only on 127.0.0.1 or localhost); "+
+						"for an issuer mint cannot reach, put its keys on the credential as the property 'mintJwks'.",
+					clip(a.Issuer), clip(fe.Error()), clip(DiscoveryURL(a.Issuer)))
+			}
+			return err
+		}
+		source = fmt.Sprintf("the key set at %s (fetched %s)", keys.JWKSURI, keys.FetchedAt.UTC().Format(time.RFC3339))
+	}
+	candidates := keys.find(a.KeyID)
+	if len(candidates) == 0 {
+		return sts.NewError(http.StatusUnauthorized, "invalid_client", codeSignature,
+			"Client assertion failed signature validation. The key was not found: the assertion's kid '%s' is not in %s. "+
+				"If the issuer rotated its keys, mint refetches them at most every 30 seconds.", clip(a.KeyID), source)
+	}
+	for _, k := range candidates {
+		if k.Algorithm != "" && k.Algorithm != a.Algorithm {
+			continue
+		}
+		if a.VerifySignature(k.Key) == nil {
+			return nil
+		}
+	}
+	return sts.NewError(http.StatusUnauthorized, "invalid_client", codeSignature,
+		"Client assertion failed signature validation. The assertion (alg %s, kid '%s') does not verify with %s.", a.Algorithm, clip(a.KeyID), source)
+}
+
+// isLocalIssuer reports whether iss is mint's own STS issuer for the tenant.
+func (v *Verifier) isLocalIssuer(iss, tenantID string) bool {
+	if v.localKeys == nil || v.baseURL == "" || tenantID == "" {
+		return false
+	}
+	base := v.baseURL + "/" + tenantID
+	return iss == base+"/v2.0" || iss == base+"/"
+}
