@@ -111,6 +111,9 @@ type call struct {
 	action string
 	// operation is the RBAC action authorized at the front door (and recorded in the activity log).
 	operation string
+	// access is the caller's assignments, loaded at the first authorization question of the
+	// request and reused for the others (a list asks once per item).
+	access *authz.Principal
 }
 
 // principalID is the caller's object id.
@@ -152,8 +155,14 @@ func (c *call) decode(v any) bool {
 
 // allowed evaluates an RBAC action for the caller at scope, without writing anything.
 func (c *call) allowed(action, scope string, dataAction bool) (bool, error) {
-	d, err := c.s.authz.Decide(c.ctx, rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: scope, DataAction: dataAction})
-	return d.Allowed, err
+	if c.access == nil {
+		p, err := c.s.authz.ForPrincipal(c.ctx, c.principalID())
+		if err != nil {
+			return false, err
+		}
+		c.access = p
+	}
+	return c.access.Decide(rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: scope, DataAction: dataAction}).Allowed, nil
 }
 
 // authorizeLinked checks an action the request needs on other scopes (e.g. the assign action on

@@ -29,6 +29,27 @@ type Authorizer struct{ st Store }
 
 func New(st Store) *Authorizer { return &Authorizer{st: st} }
 
+// Principal is one principal's assignments and roles, loaded once, for a request that asks many
+// questions about the same caller (a list filtered by read permission).
+type Principal struct {
+	assignments []rbac.Assignment
+	lookup      rbac.RoleLookup
+}
+
+// ForPrincipal loads principalID's assignments and the roles they use.
+func (a *Authorizer) ForPrincipal(ctx context.Context, principalID string) (*Principal, error) {
+	assignments, lookup, err := a.load(ctx, principalID)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{assignments: assignments, lookup: lookup}, nil
+}
+
+// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal).
+func (p *Principal) Decide(q rbac.Query) rbac.Decision {
+	return rbac.Decide(q, p.lookup, p.assignments)
+}
+
 // Decide answers q.
 func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
 	assignments, lookup, err := a.load(ctx, q.PrincipalID)
