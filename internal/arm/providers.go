@@ -7,4 +7,5 @@ func (s *Server) registerProviders() {
 	s.registerComputeLike()     // resources that carry an identity block
 	s.registerAuthorization()   // Microsoft.Authorization, access explainer
 	s.registerInsights()        // activity log
+	s.registerKeyVault()        // Microsoft.KeyVault/vaults
 }

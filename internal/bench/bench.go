@@ -1,6 +1,7 @@
 // Package bench measures mint's figures, each beside the ceiling it is judged against, measured
 // on the same machine in the same run: token issuance through the HTTP endpoint against raw RSA
-// signing, and `mint dev`'s cold start. It drives a real `mint dev` process over loopback.
+// signing, vault secret reads against a bare TLS handler, and `mint dev`'s cold start. It drives
+// a real `mint dev` process over loopback.
 package bench
 
 import (
@@ -114,6 +115,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Figure{Name: "token request latency p50", Value: ms(percentile(lat, 50)), Unit: "ms"},
 		Figure{Name: "token request latency p99", Value: ms(percentile(lat, 99)), Unit: "ms"},
 	)
+
+	fmt.Fprintln(o.Log, "vault secret GETs through HTTPS, and a bare TLS handler ...")
+	vf, err := VaultGetRate(ctx, inst.env, o.Duration, o.Concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("vault figure: %w", err)
+	}
+	rep.Figures = append(rep.Figures,
+		Figure{Name: "vault secret GETs per second (HTTPS; bearer, revocation, RBAC, decrypt)", Value: vf.Vault, Unit: "requests/s", Ceiling: vf.Bare, Ratio: vf.Vault / vf.Bare,
+			Goal: ">= 0.4 x bare TLS handler", Note: fmt.Sprintf("concurrency %d, keep-alive HTTP/1.1, same body; p50 %.2f ms, p99 %.2f ms", o.Concurrency, ms(vf.VaultP50), ms(vf.VaultP99))},
+		Figure{Name: "bare net/http TLS handler requests per second", Value: vf.Bare, Unit: "requests/s",
+			Note: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", ms(vf.BareP50), ms(vf.BareP99))},
+		Figure{Name: "vault secret GET latency p99", Value: ms(vf.VaultP99), Unit: "ms"},
+	)
 	return rep, nil
 }
 
@@ -161,7 +175,7 @@ func startDev(ctx context.Context, binary, dir string) (*instance, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, binary, "dev", "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
+	cmd := exec.CommandContext(ctx, binary, "dev", "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--proxy-addr", "", "--data-dir", dir, "--log-level", "warn")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -24,6 +24,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	var server, joinToken, dataDir, addr, socket, caFile, name, sfAddr string
 	var bindHost, metricsAddr string
+	var rate agent.RateLimit
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a node agent: the managed-identity endpoints for this host's workloads",
@@ -67,7 +68,7 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 			os.Remove(socket)
 			m := metrics.New()
 			a, err := agent.New(agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
-				ServiceFabricAddr: sfAddr, Metrics: m.Agent()})
+				ServiceFabricAddr: sfAddr, Metrics: m.Agent(), RateLimit: rate})
 			if err != nil {
 				return err
 			}
@@ -104,6 +105,8 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 	fs.StringVar(&sfAddr, "service-fabric-addr", "", "loopback address of the https Service Fabric endpoint (off when empty)")
 	fs.StringVar(&socket, "socket", "", "Unix socket for mint run registrations (default <data-dir>/agent.sock)")
 	fs.StringVar(&caFile, "ca-file", "", "PEM file of the server's CA (default: system roots and SSL_CERT_FILE)")
+	fs.Float64Var(&rate.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
+	fs.IntVar(&rate.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
 	fs.StringVar(&metricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
 	fs.StringVar(&bindHost, "bind-host", "", "give every local process this VM-like resource's identities (IMDS, Azure's VM model)")
 	return cmd
@@ -128,7 +131,7 @@ func httpClientTrusting(caFile string) (*http.Client, error) {
 
 func newRunCmd() *cobra.Command {
 	var resource, socket string
-	var noMSI, serviceFabric bool
+	var noMSI, serviceFabric, useProxy bool
 	var fed federatedTokenFlags
 	cmd := &cobra.Command{
 		Use:   "run --resource <resource id> [--] command [args...]",
@@ -156,12 +159,29 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 			if socket == "" {
 				return errors.New("no agent socket: pass --socket, or load the environment mint dev printed (MINT_AGENT_SOCKET)")
 			}
+			var proxyVars []string
+			if useProxy {
+				dir := os.Getenv("MINT_DATA_DIR")
+				if dir == "" {
+					dir = filepath.Dir(socket) // mint dev's socket is <data-dir>/agent.sock
+				}
+				var err error
+				if proxyVars, err = proxyEnv(filepath.Join(dir, "env")); err != nil {
+					return err
+				}
+			}
 			ctx := context.WithoutCancel(cmd.Context()) // signals go to the child, not to us
 			env, stopFederated, err := fed.start(ctx, cmd.ErrOrStderr(), resource)
 			if err != nil {
 				return err
 			}
 			defer stopFederated()
+			if proxyVars != nil {
+				if env == nil {
+					env = os.Environ()
+				}
+				env = append(env, proxyVars...)
+			}
 			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Env: env,
 				DisableMSI: noMSI, ServiceFabric: serviceFabric, Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
@@ -178,6 +198,7 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "the agent's Unix socket (default $MINT_AGENT_SOCKET or $MINT_DATA_DIR/agent.sock)")
 	cmd.Flags().BoolVar(&noMSI, "no-msi", false, "do not set MSI_ENDPOINT / MSI_SECRET")
 	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "use the Service Fabric dialect (the agent must serve it)")
+	cmd.Flags().BoolVar(&useProxy, "proxy", false, "also give the program mint dev's Azure-name proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and CA trust, so Azure's own host names reach mint")
 	fed.register(cmd.Flags())
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/server"
 )
 
@@ -31,7 +32,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
 	fs.StringVar(&f.cfg.KEKFile, "kek-file", "", "key-encryption key file, base64 of 32 bytes, mode 0600 (default <data-dir>/kek)")
 	fs.StringVar(&f.cfg.KEK, "kek", "", "key-encryption key, base64 of 32 bytes (prefer --kek-file)")
 	fs.StringSliceVar(&f.cfg.TLSNames, "tls-name", nil, "extra DNS name for the serving certificate (repeatable)")
-	fs.StringVar(&f.cfg.AgentAddr, "agent-addr", "127.0.0.1:8444", "loopback address of the node agent's managed-identity endpoints (mint dev)")
+	fs.StringVar(&f.cfg.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) to serve instead of one issued by mint's CA")
+	fs.StringVar(&f.cfg.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringSliceVar(&f.cfg.VaultDNSSuffixes, "vault-dns-suffix", []string{"vault.localhost"}, "DNS suffix vaults are served under, https://<vault>.<suffix>:<port> (repeatable; the first is in vaultUri)")
 	durationFlag(fs, &f.cfg.AppTokenLifetime, "app-token-lifetime", time.Hour, "lifetime of application tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "lifetime of managed-identity tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")
@@ -89,11 +92,15 @@ served. Reusing a --data-dir keeps all state.`,
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
 				}
 				fmt.Fprintf(out, "\n# Load it in another shell with:  . %s\n", path)
+				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
 				return nil
 			})
 		},
 	}
 	f.register(cmd.Flags(), "127.0.0.1:8443")
+	cmd.Flags().StringVar(&f.cfg.AgentAddr, "agent-addr", "127.0.0.1:8444", "loopback address of the in-process node agent's managed-identity endpoints")
+	cmd.Flags().StringVar(&f.cfg.ProxyAddr, "proxy-addr", proxy.DefaultAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
+	cmd.Flags().StringVar(&f.cfg.BindHost, "bind-host", "", "give every local process this VM-like resource's identities through IMDS (the in-process agent's host binding)")
 	return cmd
 }
 

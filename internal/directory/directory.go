@@ -27,6 +27,10 @@ type Options struct {
 	// ManagementAudiences are extra audiences (mint's own management base URL, say) that name the
 	// Azure Resource Manager resource, so a token for "https://127.0.0.1:8443/" is an ARM token.
 	ManagementAudiences []string
+	// VaultAudiences are extra audiences that name the Azure Key Vault resource: the vault
+	// audiences of mint's vault DNS suffixes ("https://vault.localhost:8443"), so tokens for the
+	// resource a vault's challenge names are Key Vault tokens.
+	VaultAudiences []string
 	// SecretLifetime is how long a new client secret is valid; default two years, as the portal.
 	SecretLifetime time.Duration
 	Clock          func() time.Time
@@ -48,6 +52,9 @@ func New(st store.Store, opts Options) *Directory {
 	}
 	for i, a := range opts.ManagementAudiences {
 		opts.ManagementAudiences[i] = trimSlash(a)
+	}
+	for i, a := range opts.VaultAudiences {
+		opts.VaultAudiences[i] = trimSlash(a)
 	}
 	return &Directory{st: st, opts: opts}
 }
@@ -74,6 +81,11 @@ func (d *Directory) Resource(ctx context.Context, tenantID, audience string) (st
 	for _, m := range d.opts.ManagementAudiences {
 		if strings.EqualFold(aud, m) {
 			return d.st.GetPrincipalByAppID(ctx, tenantID, ResourceManagerAppID)
+		}
+	}
+	for _, v := range d.opts.VaultAudiences {
+		if strings.EqualFold(aud, v) {
+			return d.st.GetPrincipalByAppID(ctx, tenantID, KeyVaultAppID)
 		}
 	}
 	if _, err := uuid.Parse(aud); err == nil {

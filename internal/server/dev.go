@@ -41,10 +41,14 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(env,
+	proxyEnv, err := s.StartProxy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(env,
 		EnvVar{"MINT_AGENT_ENDPOINT", endpoints.IMDSProxy},
 		EnvVar{"MINT_AGENT_SOCKET", socket},
-	), nil
+	), proxyEnv...), nil
 }
 
 // AdminSecret adds a new client secret to the admin application (`mint server

@@ -52,6 +52,13 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 	if err != nil {
 		return agent.Endpoints{}, "", err
 	}
+	if s.cfg.BindHost != "" {
+		if err := a.BindHost(s.cfg.BindHost); err != nil {
+			a.Close()
+			return agent.Endpoints{}, "", fmt.Errorf("--bind-host: %w", err)
+		}
+	}
+	s.devAgent = a.Handler()
 	go func() {
 		if err := a.Serve(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("agent stopped", "err", err)

@@ -31,6 +31,7 @@ import (
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
 	"github.com/mint-id/mint/internal/sts"
+	"github.com/mint-id/mint/internal/vault"
 )
 
 // Config is everything a mint process needs; flags and MINT_* variables fill it.
@@ -53,8 +54,19 @@ type Config struct {
 	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
 	// endpoints (loopback only; port 0 picks a free one).
 	AgentAddr string
+	// ProxyAddr is where `mint dev` serves the Azure-name proxy (loopback; empty: no proxy).
+	ProxyAddr string
+	// BindHost, if set, binds `mint dev`'s in-process agent to this VM-like resource, so IMDS
+	// (directly or through the proxy) answers with its identities.
+	BindHost string
+	// TLSCertFile and TLSKeyFile, when set, are the serving certificate (PEM chain and key) to use
+	// instead of one issued by mint's CA, e.g. one from the organisation's PKI.
+	TLSCertFile, TLSKeyFile string
 	// TLSNames are extra DNS names for the serving certificate.
 	TLSNames []string
+	// VaultDNSSuffixes are the DNS suffixes vaults are served under, https://<vault>.<suffix>
+	// (several may be active; the first is in every vaultUri). Default: vault.localhost.
+	VaultDNSSuffixes []string
 
 	AppTokenLifetime  time.Duration
 	MITokenLifetime   time.Duration
@@ -76,6 +88,9 @@ type Server struct {
 	SignIns   *audit.SignInLog
 	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
+	Vault     *vault.Server
+
+	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
 	listener net.Listener
 	http     *http.Server
@@ -124,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
+	cfg.VaultDNSSuffixes = withProxyVaultSuffix(cfg) // the proxy sends *.vault.azure.net here
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -164,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.listener.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	s.Directory = directory.New(s.Store, directory.Options{ManagementAudiences: []string{s.BaseURL}})
+	s.Directory = directory.New(s.Store, directory.Options{ManagementAudiences: []string{s.BaseURL}, VaultAudiences: s.vaultAudiences()})
 	s.SignIns = audit.NewSignInLog(s.Store, s.log)
 
 	tokenService := sts.New(sts.Config{
@@ -179,7 +195,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1.0/", s.Metrics.Instrument("graph", graphAPI))
-	armAPI := s.Metrics.Instrument("arm", arm.New(arm.Config{BaseURL: s.BaseURL, Logger: s.log}, s.Store, s.Directory, s.Keys))
+	armAPI := s.Metrics.Instrument("arm", s.withKeyVault(arm.New(arm.Config{BaseURL: s.BaseURL, Logger: s.log}, s.Store, s.Directory, s.Keys)))
+	s.Vault = s.newVault()
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
@@ -199,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.withVaults(mux),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -223,6 +240,13 @@ func (s *Server) Bootstrap(ctx context.Context) (directory.Installation, error) 
 }
 
 func (s *Server) serverCert() (tls.Certificate, error) {
+	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("serving certificate (--tls-cert-file, --tls-key-file): %w", err)
+		}
+		return cert, nil
+	}
 	names := []string{"localhost", "*.vault.localhost"}
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	if u, err := url.Parse(s.BaseURL); err == nil {
@@ -232,7 +256,7 @@ func (s *Server) serverCert() (tls.Certificate, error) {
 			names = append(names, u.Hostname())
 		}
 	}
-	names = append(names, s.cfg.TLSNames...)
+	names = append(append(names, s.cfg.TLSNames...), s.vaultCertNames()...)
 	cert, err := s.CA.IssueServerCert(names, ips, 90*24*time.Hour)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("issue serving certificate: %w", err)
@@ -258,6 +282,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	keyCtx, stopKeys := context.WithCancel(ctx)
 	defer stopKeys()
 	go s.Keys.Run(keyCtx)
+	go s.Vault.RunPurger(keyCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()

@@ -33,6 +33,7 @@ type Store interface {
 	Assertions
 	Settings
 	ControlPlane
+	Vaults
 	Close() error
 }
 

@@ -22,11 +22,11 @@ type Vaults interface {
 	// GetVault finds a vault by name, case-insensitively, with its resource.
 	GetVault(ctx context.Context, name string) (Vault, error)
 
-	// PutSecretVersion adds a version to a secret, creating the secret when it has none. The
-	// new version becomes the latest. ErrConflict when the secret is deleted (its name cannot be
-	// reused until it is recovered or purged) or the version exists; ErrNotFound when the vault
-	// does not exist. s.Name's spelling is kept only when the secret is new.
-	PutSecretVersion(ctx context.Context, s SecretVersion) error
+	// PutSecretVersion adds a version to a secret, creating the secret when it has none, and
+	// returns it as stored (Name in the secret's first spelling, Seq assigned). The new version
+	// becomes the latest. ErrConflict when the secret is deleted (its name cannot be reused until
+	// it is recovered or purged) or the version exists; ErrNotFound when the vault does not exist.
+	PutSecretVersion(ctx context.Context, s SecretVersion) (SecretVersion, error)
 	// GetSecretVersion reads one version of a secret that is not deleted; version "" is the
 	// latest. ErrNotFound when the secret or version does not exist or the secret is deleted.
 	GetSecretVersion(ctx context.Context, vaultName, name, version string) (SecretVersion, error)

@@ -29,9 +29,10 @@ import (
 )
 
 var (
-	mintBin   string // the built mint binary
-	miClient  string // the workload program the managed-identity tests run
-	sharedDir string // kek, ca.pem, ca-key.sealed, ca-bundle.pem shared by every instance
+	mintBin     string // the built mint binary
+	miClient    string // the workload program the managed-identity tests run
+	proxyClient string // the unmodified-program stand-in the Azure-name proxy tests run
+	sharedDir   string // kek, ca.pem, ca-key.sealed, ca-bundle.pem shared by every instance
 )
 
 func TestMain(m *testing.M) {
@@ -57,6 +58,13 @@ func run(m *testing.M) int {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build miclient:", err)
+		return 1
+	}
+	proxyClient = filepath.Join(tmp, "proxyclient")
+	build = exec.Command("go", "build", "-o", proxyClient, "github.com/mint-id/mint/test/e2e/proxyclient")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build proxyclient:", err)
 		return 1
 	}
 	sharedDir = filepath.Join(tmp, "shared")
@@ -165,7 +173,10 @@ func startMint(t *testing.T, o options) *mint {
 	if mode == "" {
 		mode = "dev"
 	}
-	args := []string{mode, "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--key-refresh", "200ms"}
+	args := []string{mode, "--addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--key-refresh", "200ms"}
+	if mode == "dev" { // never the fixed default ports
+		args = append(args, "--agent-addr", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0")
+	}
 	if o.store != "" {
 		args = append(args, "--store", o.store)
 	}

@@ -189,6 +189,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRoleAssignments", testListRoleAssignments},
 		{"Activity", testActivity},
 		{"ControlPlaneConcurrency", testControlPlaneConcurrency},
+		{"Vaults", testVaults},
+		{"Secrets", testSecrets},
+		{"DeletedSecrets", testDeletedSecrets},
+		{"RestoreSecret", testRestoreSecret},
+		{"VaultCascade", testVaultCascade},
+		{"SecretConcurrency", testSecretConcurrency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,6 +217,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 		{"Assertions", testSharedAssertions},
 		{"ConcurrentWriters", testSharedConcurrentWriters},
 		{"ControlPlane", testSharedControlPlane},
+		{"Vaults", testSharedVaults},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mint-id/mint/internal/server"
+)
+
+func newEnvCmd() *cobra.Command {
+	var dataDir, shell string
+	cmd := &cobra.Command{
+		Use:   "env [--shell bash|fish|powershell]",
+		Short: "Print the environment of a running mint dev, for a shell to load",
+		Long: `Print the environment a running 'mint dev' printed at start (its <data-dir>/env): the
+credentials and endpoints, the CA trust variables, and HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the
+Azure-name proxy. Load it with:
+
+  bash, zsh:   eval "$(mint env --data-dir DIR)"
+  fish:        mint env --data-dir DIR --shell fish | source
+  PowerShell:  mint env --data-dir DIR --shell powershell | Invoke-Expression`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			if dataDir == "" {
+				return errors.New("which mint dev? Pass --data-dir (or set MINT_DATA_DIR) to the directory it runs on")
+			}
+			vars, err := readEnvFile(filepath.Join(dataDir, "env"))
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("no mint dev environment in %s (%s is missing): start one with 'mint dev --data-dir %s'",
+					dataDir, filepath.Join(dataDir, "env"), dataDir)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(dataDir, "ready")); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: mint dev is not running on %s (no ready marker); this environment is the last one it wrote\n", dataDir)
+			}
+			text, err := formatEnv(shell, vars)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(cmd.OutOrStdout(), text)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the running mint dev (default $MINT_DATA_DIR)")
+	cmd.Flags().StringVar(&shell, "shell", "bash", "syntax: bash (also sh, zsh), fish or powershell")
+	return cmd
+}
+
+// readEnvFile reads the `export NAME=value` lines `mint dev` writes, in order.
+func readEnvFile(path string) ([]server.EnvVar, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []server.EnvVar
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok || !validEnvName(name) {
+			continue
+		}
+		out = append(out, server.EnvVar{Name: name, Value: posixUnquote(value)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// formatEnv writes vars in a shell's syntax.
+func formatEnv(shell string, vars []server.EnvVar) (string, error) {
+	var line func(server.EnvVar) string
+	switch strings.ToLower(shell) {
+	case "bash", "sh", "zsh", "posix":
+		line = func(e server.EnvVar) string { return "export " + e.Name + "=" + posixQuote(e.Value) + "\n" }
+	case "fish":
+		line = func(e server.EnvVar) string { return "set -gx " + e.Name + " " + fishQuote(e.Value) + ";\n" }
+	case "powershell", "pwsh":
+		line = func(e server.EnvVar) string { return "$env:" + e.Name + " = " + powershellQuote(e.Value) + "\n" }
+	default:
+		return "", fmt.Errorf("--shell %q: use bash, fish or powershell", shell)
+	}
+	var b strings.Builder
+	for _, e := range vars {
+		b.WriteString(line(e))
+	}
+	return b.String(), nil
+}
+
+func posixQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func posixUnquote(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
+	}
+	return s
+}
+
+// fishQuote: inside fish's single quotes only \\ and \' are escapes.
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// powershellQuote: inside PowerShell single quotes, a doubled quote is the only escape.
+func powershellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// proxyVariables are what `mint run --proxy` takes from mint dev's environment for the child.
+var proxyVariables = []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE"}
+
+// proxyEnv is the child environment `mint run --proxy` adds: the Azure-name proxy (upper and
+// lower case, since some clients read only one) and CA trust, from mint dev's env file.
+func proxyEnv(envFile string) ([]string, error) {
+	vars, err := readEnvFile(envFile)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy reads mint dev's environment: %w", err)
+	}
+	got := map[string]string{}
+	for _, e := range vars {
+		got[e.Name] = e.Value
+	}
+	if got["HTTPS_PROXY"] == "" {
+		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev running with its proxy (not --proxy-addr '')?", envFile)
+	}
+	var out []string
+	for _, name := range proxyVariables {
+		if v, ok := got[name]; ok {
+			out = append(out, name+"="+v)
+			if strings.HasSuffix(name, "_PROXY") {
+				out = append(out, strings.ToLower(name)+"="+v)
+			}
+		}
+	}
+	return out, nil
+}

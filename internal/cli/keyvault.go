@@ -1,0 +1,730 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/spf13/cobra"
+)
+
+// `mint keyvault`: vaults on the management endpoint (like az keyvault create|show|list|delete)
+// and their secrets on the vault data plane (like az keyvault secret ...): the CLI calls
+// https://<vault>.<suffix>:<port> the way az does, answering the vault's challenge with a token
+// for the resource it names. Names under a .localhost suffix are dialled at mint's own address,
+// since *.localhost does not resolve everywhere.
+
+const keyVaultAPIVersion = "2024-11-01"
+
+var vaultColumns = []column{{"Name", "name"}, {"ResourceGroup", "resourceGroup"}, {"Location", "location"}, {"VaultUri", "properties.vaultUri"}, {"RBAC", "properties.enableRbacAuthorization"}}
+var secretColumns = []column{{"Name", "name"}, {"Enabled", "attributes.enabled"}, {"ContentType", "contentType"}, {"Id", "id"}}
+var deletedSecretColumns = []column{{"Name", "name"}, {"DeletedDate", "deletedDate"}, {"ScheduledPurgeDate", "scheduledPurgeDate"}, {"RecoveryId", "recoveryId"}}
+
+func newKeyVaultCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "keyvault", Short: "Manage key vaults and their secrets (like az keyvault)"}
+	cmd.AddCommand(newKeyVaultCreateCmd(), newKeyVaultShowCmd(), newKeyVaultListCmd(), newKeyVaultUpdateCmd(), newKeyVaultDeleteCmd(), newSecretCmd())
+	return cmd
+}
+
+func vaultPath(sub, group, name string) string {
+	return groupPath(sub, group) + "/providers/Microsoft.KeyVault/vaults/" + url.PathEscape(name)
+}
+
+// findVault finds a vault by name in the subscription when no group is given, as az does.
+func (c *apiClient) findVault(ctx context.Context, sub, group, name string) (map[string]any, error) {
+	if group != "" {
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodGet, vaultPath(sub, group, name), keyVaultAPIVersion, nil, &out); err != nil {
+			return nil, err
+		}
+		return withResourceGroup(out), nil
+	}
+	all, err := c.list(ctx, "/subscriptions/"+url.PathEscape(sub)+"/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range all {
+		if n, _ := v["name"].(string); strings.EqualFold(n, name) {
+			return withResourceGroup(v), nil
+		}
+	}
+	return nil, fmt.Errorf("the vault '%s' was not found in subscription %s (or you may not read it)", name, sub)
+}
+
+type vaultSettings struct {
+	retentionDays   int
+	rbac            string
+	purgeProtection bool
+	sku             string
+	tags            []string
+}
+
+func (v *vaultSettings) register(cmd *cobra.Command, create bool) {
+	cmd.Flags().StringVar(&v.rbac, "enable-rbac-authorization", "", "true (default for new vaults): data actions of Azure RBAC roles; false: access policies")
+	cmd.Flags().BoolVar(&v.purgeProtection, "enable-purge-protection", false, "deleted secrets cannot be purged before the retention period ends (irreversible)")
+	cmd.Flags().StringArrayVar(&v.tags, "tags", nil, "tag key=value (repeatable)")
+	if create {
+		cmd.Flags().IntVar(&v.retentionDays, "retention-days", 90, "days a deleted secret can be recovered (7-90; fixed once created)")
+		cmd.Flags().StringVar(&v.sku, "sku", "standard", "standard or premium")
+	}
+}
+
+func (v *vaultSettings) body(create bool, tenantID string) (map[string]any, error) {
+	props := map[string]any{}
+	body := map[string]any{"properties": props}
+	if create {
+		props["tenantId"] = tenantID
+		props["sku"] = map[string]string{"family": "A", "name": v.sku}
+		props["softDeleteRetentionInDays"] = v.retentionDays
+	}
+	switch strings.ToLower(v.rbac) {
+	case "":
+	case "true":
+		props["enableRbacAuthorization"] = true
+	case "false":
+		props["enableRbacAuthorization"] = false
+	default:
+		return nil, fmt.Errorf("--enable-rbac-authorization must be true or false, not %q", v.rbac)
+	}
+	if v.purgeProtection {
+		props["enablePurgeProtection"] = true
+	}
+	t, err := parseTags(v.tags)
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		body["tags"] = t
+	}
+	return body, nil
+}
+
+func newKeyVaultCreateCmd() *cobra.Command {
+	var a armFlags
+	var group, name, location string
+	var v vaultSettings
+	return clientCommand("create", "Create a key vault (RBAC permission model by default)", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (required)")
+		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name, 3-24 letters, digits and hyphens, unique in the installation (required)")
+		cmd.Flags().StringVarP(&location, "location", "l", "", "location (default: the group's)")
+		v.register(cmd, true)
+		cmd.MarkFlagRequired("resource-group")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		if location == "" {
+			if location, err = c.groupLocation(ctx, sub, group); err != nil {
+				return err
+			}
+		}
+		body, err := v.body(true, f.tenant)
+		if err != nil {
+			return err
+		}
+		body["location"] = location
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodPut, vaultPath(sub, group, name), keyVaultAPIVersion, body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withResourceGroup(out), vaultColumns)
+	})
+}
+
+func newKeyVaultShowCmd() *cobra.Command {
+	var a armFlags
+	var group, name string
+	return clientCommand("show", "Show a key vault", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (default: found by name)")
+		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name (required)")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		out, err := c.findVault(ctx, sub, group, name)
+		if err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, vaultColumns)
+	})
+}
+
+func newKeyVaultListCmd() *cobra.Command {
+	var a armFlags
+	var group string
+	return clientCommand("list", "List the key vaults of the subscription or a group", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this group's vaults")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		path := "/subscriptions/" + url.PathEscape(sub)
+		if group != "" {
+			path = groupPath(sub, group)
+		}
+		out, err := c.list(ctx, path+"/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion)
+		if err != nil {
+			return err
+		}
+		for _, m := range out {
+			withResourceGroup(m)
+		}
+		return printOut(cmd.OutOrStdout(), f.output, out, vaultColumns)
+	})
+}
+
+func newKeyVaultUpdateCmd() *cobra.Command {
+	var a armFlags
+	var group, name string
+	var v vaultSettings
+	return clientCommand("update", "Update a key vault's permission model, purge protection or tags", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (default: found by name)")
+		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name (required)")
+		v.register(cmd, false)
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		if group == "" {
+			found, err := c.findVault(ctx, sub, "", name)
+			if err != nil {
+				return err
+			}
+			group, _ = found["resourceGroup"].(string)
+		}
+		body, err := v.body(false, "")
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := c.arm(ctx, http.MethodPatch, vaultPath(sub, group, name), keyVaultAPIVersion, body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withResourceGroup(out), vaultColumns)
+	})
+}
+
+func newKeyVaultDeleteCmd() *cobra.Command {
+	var a armFlags
+	var group, name string
+	return clientCommand("delete", "Delete a key vault and every secret in it (mint keeps no deleted vaults)", func(cmd *cobra.Command) {
+		a.register(cmd)
+		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (default: found by name)")
+		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name (required)")
+		cmd.MarkFlagRequired("name")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		sub, err := a.subscriptionID(ctx, c, f)
+		if err != nil {
+			return err
+		}
+		if group == "" {
+			found, err := c.findVault(ctx, sub, "", name)
+			if err != nil {
+				return err
+			}
+			group, _ = found["resourceGroup"].(string)
+		}
+		return c.arm(ctx, http.MethodDelete, vaultPath(sub, group, name), keyVaultAPIVersion, nil, nil)
+	})
+}
+
+// The data plane.
+
+const secretsAPIVersion = "7.4"
+
+// vaultClient calls one vault's data plane.
+type vaultClient struct {
+	api   *apiClient
+	base  string // https://<vault>.<suffix>[:port]
+	http  *http.Client
+	scope string // the token scope the vault's challenge named
+}
+
+// vaultTarget says which vault a secret command talks to.
+type vaultTarget struct {
+	name, suffix, uri string
+}
+
+func (v *vaultTarget) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&v.name, "vault-name", "", "vault name (required unless --vault-uri)")
+	cmd.Flags().StringVar(&v.suffix, "vault-dns-suffix", "", "vault DNS suffix (default $MINT_VAULT_DNS_SUFFIX, else vault.localhost)")
+	cmd.Flags().StringVar(&v.uri, "vault-uri", "", "the vault's URL, e.g. https://kv1.vault.localhost:8443 (instead of --vault-name)")
+}
+
+// url is the vault's base URL: the given one, or https://<name>.<suffix> on mint's port.
+func (v *vaultTarget) url(endpoint string) (string, error) {
+	if v.uri != "" {
+		u, err := url.Parse(v.uri)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return "", fmt.Errorf("--vault-uri must be an https URL such as https://kv1.vault.localhost:8443, not %q", v.uri)
+		}
+		return "https://" + u.Host, nil
+	}
+	if v.name == "" {
+		return "", errors.New("name the vault with --vault-name (or --vault-uri)")
+	}
+	suffix := v.suffix
+	if suffix == "" {
+		suffix = os.Getenv("MINT_VAULT_DNS_SUFFIX")
+	}
+	if suffix == "" {
+		suffix = "vault.localhost"
+	}
+	host := strings.ToLower(v.name) + "." + strings.Trim(suffix, ".")
+	if e, err := url.Parse(endpoint); err == nil && e.Port() != "" && e.Port() != "443" {
+		host += ":" + e.Port()
+	}
+	return "https://" + host, nil
+}
+
+// newVaultClient prepares calls to the vault: a transport that dials *.localhost names at mint's
+// own address (they may not resolve), with mint's CA trusted as for every other call.
+func newVaultClient(c *apiClient, base string) (*vaultClient, error) {
+	var tr *http.Transport
+	if t, ok := c.http.Transport.(*http.Transport); ok && t != nil {
+		tr = t.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	mint, err := url.Parse(c.base)
+	if err != nil {
+		return nil, fmt.Errorf("mint endpoint %q: %w", c.base, err)
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err == nil && (strings.HasSuffix(strings.ToLower(host), ".localhost") || strings.EqualFold(host, "localhost")) {
+			addr = net.JoinHostPort(mint.Hostname(), port)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	tr.Proxy = nil
+	return &vaultClient{api: c, base: base, http: &http.Client{Timeout: 60 * time.Second, Transport: tr}}, nil
+}
+
+// do sends a data-plane request. The first one is the unauthenticated probe Key Vault clients
+// send: its 401 challenge names the resource to get a token for.
+func (v *vaultClient) do(ctx context.Context, method, path string, body, out any) error {
+	if v.scope == "" {
+		if err := v.discover(ctx); err != nil {
+			return err
+		}
+	}
+	tok, err := v.api.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{v.scope}})
+	if err != nil {
+		return fmt.Errorf("sign in for %s: %w", v.scope, err)
+	}
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, v.url(path), rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := v.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		var env struct {
+			Error struct {
+				Code, Message string
+				InnerError    *struct{ Code string } `json:"innererror"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+			code := env.Error.Code
+			if env.Error.InnerError != nil && env.Error.InnerError.Code != "" {
+				code += "/" + env.Error.InnerError.Code // Forbidden/ForbiddenByRbac, as az shows it
+			}
+			return &apiError{Status: resp.StatusCode, Code: code, Message: strings.TrimSpace(strings.ReplaceAll(env.Error.Message, "\r\n", "\n"))}
+		}
+		return &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// url joins a path (which may be an absolute nextLink) to the vault and adds the api-version.
+func (v *vaultClient) url(path string) string {
+	if strings.HasPrefix(path, "https://") {
+		return path // a nextLink carries its api-version
+	}
+	return v.base + withAPIVersion(path, secretsAPIVersion)
+}
+
+// discover sends the probe and reads the challenge: Bearer authorization="...", resource="...".
+func (v *vaultClient) discover(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url("/secrets"), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := v.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach vault %s: %w", v.base, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("no vault answers at %s (HTTP 404): create it with mint keyvault create", v.base)
+	}
+	challenge := resp.Header.Get("WWW-Authenticate")
+	for _, part := range strings.Split(strings.TrimPrefix(challenge, "Bearer "), ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && (k == "resource" || k == "scope") {
+			v.scope = strings.Trim(val, `"`)
+		}
+	}
+	if v.scope == "" {
+		return fmt.Errorf("the vault at %s sent no challenge naming a resource (HTTP %d)", v.base, resp.StatusCode)
+	}
+	if !strings.HasSuffix(v.scope, "/.default") {
+		v.scope += "/.default"
+	}
+	return nil
+}
+
+// secretTarget is a secret command's vault and secret name.
+type secretTarget struct {
+	vault vaultTarget
+	name  string
+}
+
+func (s *secretTarget) register(cmd *cobra.Command, withName bool) {
+	s.vault.register(cmd)
+	if withName {
+		cmd.Flags().StringVarP(&s.name, "name", "n", "", "secret name (required)")
+		cmd.MarkFlagRequired("name")
+	}
+}
+
+// secretCommand builds a `mint keyvault secret` verb.
+func secretCommand(use, short string, withName bool, setup func(*cobra.Command), fn func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error) *cobra.Command {
+	var t secretTarget
+	return clientCommand(use, short, func(cmd *cobra.Command) {
+		t.register(cmd, withName)
+		if setup != nil {
+			setup(cmd)
+		}
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		base, err := t.vault.url(c.base)
+		if err != nil {
+			return err
+		}
+		v, err := newVaultClient(c, base)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, cmd, v, t.name, f)
+	})
+}
+
+func secretPath(name string) string { return "/secrets/" + url.PathEscape(name) }
+
+// withSecretName adds "name" from the id (az shows it), for secrets and deleted secrets.
+func withSecretName(m map[string]any) map[string]any {
+	id, _ := m["id"].(string)
+	if u, err := url.Parse(id); err == nil {
+		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+		if len(parts) >= 2 {
+			m["name"] = parts[1]
+		}
+	}
+	return m
+}
+
+func newSecretCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "secret", Short: "Manage a vault's secrets (like az keyvault secret)"}
+	cmd.AddCommand(newSecretSetCmd(), newSecretShowCmd(), newSecretListCmd(), newSecretListVersionsCmd(), newSecretSetAttributesCmd(),
+		newSecretDeleteCmd(), newSecretShowDeletedCmd(), newSecretListDeletedCmd(), newSecretRecoverCmd(), newSecretPurgeCmd(),
+		newSecretBackupCmd(), newSecretRestoreCmd())
+	return cmd
+}
+
+// secretAttributes are the flags of set and set-attributes.
+type secretAttributes struct {
+	contentType, expires, notBefore, enabled string
+	tags                                     []string
+}
+
+func (a *secretAttributes) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.contentType, "content-type", "", "content type of the value")
+	cmd.Flags().StringVar(&a.expires, "expires", "", "expiry, RFC 3339 (e.g. 2030-01-01T00:00:00Z)")
+	cmd.Flags().StringVar(&a.notBefore, "not-before", "", "activation time, RFC 3339")
+	cmd.Flags().StringVar(&a.enabled, "enabled", "", "true or false")
+	cmd.Flags().StringArrayVar(&a.tags, "tags", nil, "tag key=value (repeatable)")
+}
+
+func (a *secretAttributes) apply(body map[string]any) error {
+	attrs := map[string]any{}
+	for _, t := range []struct{ flag, value, key string }{{"--expires", a.expires, "exp"}, {"--not-before", a.notBefore, "nbf"}} {
+		if t.value == "" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339, t.value)
+		if err != nil {
+			return fmt.Errorf("%s must be an RFC 3339 time such as 2030-01-01T00:00:00Z: %w", t.flag, err)
+		}
+		attrs[t.key] = at.Unix()
+	}
+	switch strings.ToLower(a.enabled) {
+	case "":
+	case "true":
+		attrs["enabled"] = true
+	case "false":
+		attrs["enabled"] = false
+	default:
+		return fmt.Errorf("--enabled must be true or false, not %q", a.enabled)
+	}
+	if len(attrs) > 0 {
+		body["attributes"] = attrs
+	}
+	if a.contentType != "" {
+		body["contentType"] = a.contentType
+	}
+	tags, err := parseTags(a.tags)
+	if err != nil {
+		return err
+	}
+	if tags != nil {
+		body["tags"] = tags
+	}
+	return nil
+}
+
+func newSecretSetCmd() *cobra.Command {
+	var value, file string
+	var attrs secretAttributes
+	return secretCommand("set", "Set a secret (a new version)", true, func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&value, "value", "", "the value (prefer --file: command lines are visible to other users)")
+		cmd.Flags().StringVarP(&file, "file", "f", "", "read the value from this file (- for stdin)")
+		attrs.register(cmd)
+	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+		switch {
+		case file == "-":
+			data, err := io.ReadAll(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			value = string(data)
+		case file != "":
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			value = string(data)
+		case !cmd.Flags().Changed("value"):
+			return errors.New("give the value with --value or --file")
+		}
+		body := map[string]any{"value": value}
+		if err := attrs.apply(body); err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := v.do(ctx, http.MethodPut, secretPath(name), body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+	})
+}
+
+func newSecretShowCmd() *cobra.Command {
+	var version string
+	return secretCommand("show", "Show a secret with its value (the latest version unless --version)", true, func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&version, "version", "", "version (default: the latest)")
+	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+		var out map[string]any
+		if err := v.do(ctx, http.MethodGet, secretPath(name)+"/"+url.PathEscape(version), nil, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+	})
+}
+
+// listAll reads every page of a data-plane list.
+func (v *vaultClient) listAll(ctx context.Context, path string) ([]map[string]any, error) {
+	all := []map[string]any{}
+	for pages := 0; path != ""; pages++ {
+		if pages > 10000 {
+			return nil, errors.New("the list does not end")
+		}
+		var page struct {
+			Value    []map[string]any `json:"value"`
+			NextLink *string          `json:"nextLink"`
+		}
+		if err := v.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, m := range page.Value {
+			all = append(all, withSecretName(m))
+		}
+		path = ""
+		if page.NextLink != nil {
+			path = *page.NextLink
+		}
+	}
+	return all, nil
+}
+
+func newSecretListCmd() *cobra.Command {
+	return secretCommand("list", "List a vault's secrets (no values)", false, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
+			out, err := v.listAll(ctx, "/secrets")
+			if err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, out, secretColumns)
+		})
+}
+
+func newSecretListVersionsCmd() *cobra.Command {
+	return secretCommand("list-versions", "List a secret's versions (no values)", true, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+			out, err := v.listAll(ctx, secretPath(name)+"/versions")
+			if err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, out, secretColumns)
+		})
+}
+
+func newSecretSetAttributesCmd() *cobra.Command {
+	var version string
+	var attrs secretAttributes
+	return secretCommand("set-attributes", "Change a secret version's attributes, content type or tags", true, func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&version, "version", "", "version (default: the latest)")
+		attrs.register(cmd)
+	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+		body := map[string]any{}
+		if err := attrs.apply(body); err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := v.do(ctx, http.MethodPatch, secretPath(name)+"/"+url.PathEscape(version), body, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+	})
+}
+
+func newSecretDeleteCmd() *cobra.Command {
+	return secretCommand("delete", "Delete a secret (recoverable for the vault's retention period)", true, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+			var out map[string]any
+			if err := v.do(ctx, http.MethodDelete, secretPath(name), nil, &out); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), deletedSecretColumns)
+		})
+}
+
+func newSecretShowDeletedCmd() *cobra.Command {
+	return secretCommand("show-deleted", "Show a deleted secret", true, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+			var out map[string]any
+			if err := v.do(ctx, http.MethodGet, "/deletedsecrets/"+url.PathEscape(name), nil, &out); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), deletedSecretColumns)
+		})
+}
+
+func newSecretListDeletedCmd() *cobra.Command {
+	return secretCommand("list-deleted", "List a vault's deleted secrets", false, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
+			out, err := v.listAll(ctx, "/deletedsecrets")
+			if err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, out, deletedSecretColumns)
+		})
+}
+
+func newSecretRecoverCmd() *cobra.Command {
+	return secretCommand("recover", "Recover a deleted secret", true, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+			var out map[string]any
+			if err := v.do(ctx, http.MethodPost, "/deletedsecrets/"+url.PathEscape(name)+"/recover", nil, &out); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+		})
+}
+
+func newSecretPurgeCmd() *cobra.Command {
+	return secretCommand("purge", "Purge a deleted secret for good", true, nil,
+		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+			return v.do(ctx, http.MethodDelete, "/deletedsecrets/"+url.PathEscape(name), nil, nil)
+		})
+}
+
+func newSecretBackupCmd() *cobra.Command {
+	var file string
+	return secretCommand("backup", "Back up every version of a secret to a file (restorable into any vault of this installation)", true, func(cmd *cobra.Command) {
+		cmd.Flags().StringVarP(&file, "file", "f", "", "file to write the backup blob to (required)")
+		cmd.MarkFlagRequired("file")
+	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+		var out struct {
+			Value string `json:"value"`
+		}
+		if err := v.do(ctx, http.MethodPost, secretPath(name)+"/backup", nil, &out); err != nil {
+			return err
+		}
+		return os.WriteFile(file, []byte(out.Value), 0o600)
+	})
+}
+
+func newSecretRestoreCmd() *cobra.Command {
+	var file string
+	return secretCommand("restore", "Restore a secret from a backup file", false, func(cmd *cobra.Command) {
+		cmd.Flags().StringVarP(&file, "file", "f", "", "backup blob file written by mint keyvault secret backup (required)")
+		cmd.MarkFlagRequired("file")
+	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
+		blob, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		var out map[string]any
+		if err := v.do(ctx, http.MethodPost, "/secrets/restore", map[string]string{"value": strings.TrimSpace(string(blob))}, &out); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+	})
+}

@@ -1,0 +1,125 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+)
+
+// tunnelConn is a hijacked CONNECT connection: it remembers the tunnel's target, replays
+// bytes the client sent before our 200, and frees the tunnel's slot when closed.
+type tunnelConn struct {
+	net.Conn
+	target  tunnelTarget
+	pending []byte
+	release func()
+}
+
+func (c *tunnelConn) Read(b []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *tunnelConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+type tunnelTargetKey struct{}
+
+// tunnelContext is the inner server's ConnContext: it puts the tunnel's target in every
+// request's context.
+func tunnelContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		if t, ok := tc.NetConn().(*tunnelConn); ok {
+			return context.WithValue(ctx, tunnelTargetKey{}, t.target)
+		}
+	}
+	return ctx
+}
+
+// tunnelListener hands tunnels to the inner http.Server, which then does the TLS handshake and
+// serves HTTP/1.1 or HTTP/2 on them like on any accepted connection.
+type tunnelListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newTunnelListener(addr net.Addr) *tunnelListener {
+	return &tunnelListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *tunnelListener) push(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *tunnelListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *tunnelListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *tunnelListener) Addr() net.Addr { return l.addr }
+
+// limitListener bounds the connections open at once: Accept waits for a free slot, and a
+// connection frees its slot when closed (also after a CONNECT hijacked it).
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}

@@ -1,0 +1,128 @@
+// Command proxyclient stands in for an unmodified program that only knows Azure's own host
+// names: it uses the real SDK clients with their defaults (the public cloud, the default
+// authority login.microsoftonline.com with instance discovery, management.azure.com,
+// https://<vault>.vault.azure.net). It knows nothing of mint; the environment (HTTPS_PROXY,
+// HTTP_PROXY, NO_PROXY, SSL_CERT_FILE and the credential's own variables) is all that brings it
+// to mint. It prints one JSON object on stdout, or the error on stderr with exit status 1.
+//
+// Modes:
+//
+//	-mode arm                      ClientSecretCredential from AZURE_TENANT_ID / AZURE_CLIENT_ID /
+//	                               AZURE_CLIENT_SECRET, then armresources lists the resource groups
+//	                               of AZURE_SUBSCRIPTION_ID: {"resourceGroups":[...],"claims":{...}}
+//	-mode token  -credential C     one token for -scope: {"claims":{...}}
+//	-mode secret -credential C     azsecrets reads -name from -vault: {"value":"...","id":"..."}
+//
+// C is secret (ClientSecretCredential), default (DefaultAzureCredential) or managed
+// (ManagedIdentityCredential).
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+)
+
+func main() {
+	mode := flag.String("mode", "arm", "arm, token or secret")
+	credential := flag.String("credential", "secret", "secret, default or managed")
+	scope := flag.String("scope", "https://management.core.windows.net//.default", "scope (mode token)")
+	vaultURL := flag.String("vault", "", "vault URL, e.g. https://kv1.vault.azure.net (mode secret)")
+	name := flag.String("name", "", "secret name (mode secret)")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cred, err := newCredential(*credential)
+	if err != nil {
+		fail(err)
+	}
+	out := map[string]any{}
+	switch *mode {
+	case "arm":
+		claims, err := tokenClaims(ctx, cred, "https://management.core.windows.net//.default")
+		if err != nil {
+			fail(err)
+		}
+		groups, err := armresources.NewResourceGroupsClient(os.Getenv("AZURE_SUBSCRIPTION_ID"), cred, nil)
+		if err != nil {
+			fail(err)
+		}
+		names := []string{}
+		for pager := groups.NewListPager(nil); pager.More(); {
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				fail(err)
+			}
+			for _, g := range page.Value {
+				names = append(names, *g.Name)
+			}
+		}
+		out["resourceGroups"], out["claims"] = names, claims
+	case "token":
+		claims, err := tokenClaims(ctx, cred, *scope)
+		if err != nil {
+			fail(err)
+		}
+		out["claims"] = claims
+	case "secret":
+		client, err := azsecrets.NewClient(*vaultURL, cred, nil)
+		if err != nil {
+			fail(err)
+		}
+		resp, err := client.GetSecret(ctx, *name, "", nil)
+		if err != nil {
+			fail(err)
+		}
+		out["value"], out["id"] = *resp.Value, string(*resp.ID)
+	default:
+		fail(fmt.Errorf("unknown -mode %q", *mode))
+	}
+	json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func newCredential(kind string) (azcore.TokenCredential, error) {
+	switch kind {
+	case "secret":
+		// The defaults: authority https://login.microsoftonline.com/, instance discovery on.
+		return azidentity.NewClientSecretCredential(os.Getenv("AZURE_TENANT_ID"), os.Getenv("AZURE_CLIENT_ID"), os.Getenv("AZURE_CLIENT_SECRET"), nil)
+	case "default":
+		return azidentity.NewDefaultAzureCredential(nil)
+	case "managed":
+		return azidentity.NewManagedIdentityCredential(nil)
+	}
+	return nil, fmt.Errorf("unknown -credential %q", kind)
+}
+
+func tokenClaims(ctx context.Context, cred azcore.TokenCredential, scope string) (map[string]any, error) {
+	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(tok.Token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("the token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	return claims, json.Unmarshal(payload, &claims)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
