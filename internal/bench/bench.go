@@ -16,12 +16,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -40,18 +42,71 @@ type Options struct {
 	Concurrency int
 	// ColdStarts is how many `mint dev` starts are timed.
 	ColdStarts int
-	Log        io.Writer
+	// Short is CI's run: every figure, at small scales (see Scale).
+	Short bool
+	// PostgresURL is a PostgreSQL superuser URL (postgres://user@host:port/db). When set, the
+	// identity create rate is also measured on PostgreSQL, in a fresh database the run creates
+	// and drops; otherwise that figure is reported as skipped.
+	PostgresURL string
+	// Scale overrides the sizes; zero fields take the defaults (or the short run's).
+	Scale Scale
+	// Only, if set, limits the run to these groups of figures (see Groups).
+	Only []string
+	Log  io.Writer
+}
+
+// Groups are the groups of figures a run can be limited to, in the order they run.
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "rbac", "postgres", "list"}
+
+// Scale is how big each measured world is.
+type Scale struct {
+	RBACAssignments int // assignments in the RBAC index (1,000,000; short 100,000)
+	ListIdentities  int // identities listed (100,000; short 2,000)
+	CachedTokens    int // distinct tokens in the standalone agent's cache (1,000; short 100)
+	RunStarts       int // timed `mint run` starts, cache warm and cache cold each (20; short 3)
+	Detaches        int // timed detaches (10; short 3)
+	ListWalks       int // timed first pages of the list (20; short 5)
+	CreateWorkers   int // concurrent identity creates (8)
+}
+
+func (s Scale) withDefaults(short bool) Scale {
+	def := Scale{RBACAssignments: 1_000_000, ListIdentities: 100_000, CachedTokens: 1000, RunStarts: 20, Detaches: 10, ListWalks: 20, CreateWorkers: 8}
+	if short {
+		def = Scale{RBACAssignments: 100_000, ListIdentities: 2000, CachedTokens: 100, RunStarts: 3, Detaches: 3, ListWalks: 5, CreateWorkers: 8}
+	}
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&s.RBACAssignments, def.RBACAssignments)
+	set(&s.ListIdentities, def.ListIdentities)
+	set(&s.CachedTokens, def.CachedTokens)
+	set(&s.RunStarts, def.RunStarts)
+	set(&s.Detaches, def.Detaches)
+	set(&s.ListWalks, def.ListWalks)
+	set(&s.CreateWorkers, def.CreateWorkers)
+	return s
 }
 
 // Figure is one measured figure beside its ceiling.
 type Figure struct {
-	Name    string  `json:"name"`
-	Value   float64 `json:"value"`
-	Unit    string  `json:"unit"`
-	Ceiling float64 `json:"ceiling,omitempty"` // what it is compared with, measured in the same run
-	Ratio   float64 `json:"ratio,omitempty"`   // Value / Ceiling
-	Goal    string  `json:"goal,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// Key names the figure for machines; it does not change with the scale of a run.
+	Key   string  `json:"key"`
+	Name  string  `json:"name"`
+	Value float64 `json:"value"` // a rate, a size, or for a latency figure its median
+	Unit  string  `json:"unit"`
+	// P50 and P99 are latency percentiles in LatencyUnit: of each request for a rate figure,
+	// of the figure itself for a latency figure.
+	P50         float64 `json:"p50,omitempty"`
+	P99         float64 `json:"p99,omitempty"`
+	LatencyUnit string  `json:"latencyUnit,omitempty"`
+	Ceiling     float64 `json:"ceiling,omitempty"` // what it is compared with, measured in the same run
+	Ratio       float64 `json:"ratio,omitempty"`   // Value / Ceiling
+	Goal        string  `json:"goal,omitempty"`
+	Note        string  `json:"note,omitempty"`
+	// Skipped says why the figure was not measured (Value is then 0).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Report is a run's result.
@@ -59,9 +114,17 @@ type Report struct {
 	Time     time.Time `json:"time"`
 	CPUs     int       `json:"cpus"`
 	GoVer    string    `json:"go"`
+	Short    bool      `json:"short"`
 	Duration string    `json:"durationPerMeasurement"`
-	Figures  []Figure  `json:"figures"`
+	// LoadBefore and LoadAfter are /proc/loadavg at the start and the end: the bench shares
+	// the machine with whatever else runs.
+	LoadBefore string   `json:"loadBefore,omitempty"`
+	LoadAfter  string   `json:"loadAfter,omitempty"`
+	Elapsed    string   `json:"elapsed"`
+	Figures    []Figure `json:"figures"`
 }
+
+func (r *Report) add(f ...Figure) { r.Figures = append(r.Figures, f...) }
 
 // Run measures every figure.
 func Run(ctx context.Context, o Options) (*Report, error) {
@@ -84,66 +147,212 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	rep := &Report{Time: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVer: runtime.Version(), Duration: o.Duration.String()}
-
-	fmt.Fprintln(o.Log, "timing mint dev cold starts ...")
-	starts, err := coldStarts(ctx, o)
-	if err != nil {
-		return nil, err
+	o.Scale = o.Scale.withDefaults(o.Short)
+	began := time.Now()
+	rep := &Report{Time: began.UTC(), CPUs: runtime.NumCPU(), GoVer: runtime.Version(), Short: o.Short, Duration: o.Duration.String(), LoadBefore: loadAvg()}
+	defer func() {
+		rep.LoadAfter, rep.Elapsed = loadAvg(), time.Since(began).Round(time.Second).String()
+	}()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(o.Log, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}
-	rep.Figures = append(rep.Figures, Figure{Name: "mint dev cold start (median)", Value: ms(median(starts)), Unit: "ms", Goal: "< 1000 ms",
-		Note: fmt.Sprintf("%d starts, fresh data dir each, exec to ready file; max %.0f ms", len(starts), ms(slices.Max(starts)))})
 
-	fmt.Fprintln(o.Log, "starting mint dev for the load ...")
-	inst, err := startDev(ctx, o.Binary, "")
-	if err != nil {
-		return nil, err
+	want := func(g string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, g) }
+	for _, g := range o.Only {
+		if !slices.Contains(Groups, g) {
+			return nil, fmt.Errorf("unknown group %q (groups: %s)", g, strings.Join(Groups, ", "))
+		}
 	}
-	defer inst.stop()
 
-	fmt.Fprintln(o.Log, "raw RSA-2048 PKCS#1 v1.5 signing ...")
-	raw := rawSignRate(o.Duration)
-	fmt.Fprintln(o.Log, "token issuance through HTTPS ...")
-	issued, lat, err := tokenLoad(ctx, inst, o.Duration, o.Concurrency)
-	if err != nil {
-		return nil, err
+	if want("coldstart") {
+		step("timing mint dev cold starts ...")
+		starts, err := coldStarts(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		rep.add(latencyFigure("devColdStart", "mint dev cold start", starts, "< 1000 ms",
+			fmt.Sprintf("%d starts, fresh data dir each, from exec to the ready file", len(starts))))
 	}
-	rep.Figures = append(rep.Figures,
-		Figure{Name: "fresh app tokens issued per second (HTTPS, client_credentials)", Value: issued, Unit: "tokens/s", Ceiling: raw, Ratio: issued / raw, Goal: ">= 0.7 x raw RSA signing",
-			Note: fmt.Sprintf("concurrency %d, keep-alive; load generator on the same machine", o.Concurrency)},
-		Figure{Name: "raw rsa.SignPKCS1v15 per second (all cores)", Value: raw, Unit: "signatures/s"},
-		Figure{Name: "token request latency p50", Value: ms(percentile(lat, 50)), Unit: "ms"},
-		Figure{Name: "token request latency p99", Value: ms(percentile(lat, 99)), Unit: "ms"},
-	)
 
-	fmt.Fprintln(o.Log, "vault secret GETs through HTTPS, and a bare TLS handler ...")
-	vf, err := VaultGetRate(ctx, inst.env, o.Duration, o.Concurrency)
-	if err != nil {
-		return nil, fmt.Errorf("vault figure: %w", err)
+	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") {
+		step("starting mint dev for the load ...")
+		inst, err := startDev(ctx, o.Binary, "")
+		if err != nil {
+			return nil, err
+		}
+		defer inst.stop()
+		if err := loadFigures(ctx, o, rep, inst, want, step); err != nil {
+			return nil, err
+		}
+		inst.stop()
 	}
-	rep.Figures = append(rep.Figures,
-		Figure{Name: "vault secret GETs per second (HTTPS; bearer, revocation, RBAC, decrypt)", Value: vf.Vault, Unit: "requests/s", Ceiling: vf.Bare, Ratio: vf.Vault / vf.Bare,
-			Goal: ">= 0.4 x bare TLS handler", Note: fmt.Sprintf("concurrency %d, keep-alive HTTP/1.1, same body; p50 %.2f ms, p99 %.2f ms", o.Concurrency, ms(vf.VaultP50), ms(vf.VaultP99))},
-		Figure{Name: "bare net/http TLS handler requests per second", Value: vf.Bare, Unit: "requests/s",
-			Note: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms", ms(vf.BareP50), ms(vf.BareP99))},
-		Figure{Name: "vault secret GET latency p99", Value: ms(vf.VaultP99), Unit: "ms"},
-	)
+
+	if want("rbac") {
+		step("RBAC decisions with %s assignments (in process) ...", commas(o.Scale.RBACAssignments))
+		rep.add(rbacFigures(o.Scale.RBACAssignments)...)
+		debug.FreeOSMemory() // the index is garbage now; give its memory back before the next mint starts
+	}
+
+	if want("postgres") {
+		if o.PostgresURL == "" {
+			rep.add(Figure{Key: "identityCreatePostgreSQL", Name: "identity creates per second through ARM (PostgreSQL)", Unit: "identities/s", Goal: ">= 500/s",
+				Skipped: "skipped: no PostgreSQL (pass --postgres-url or set MINT_TEST_POSTGRES_URL)"})
+		} else {
+			step("identity creates through ARM on PostgreSQL ...")
+			f, err := postgresCreateRate(ctx, o)
+			if err != nil {
+				return nil, fmt.Errorf("identity create rate (PostgreSQL): %w", err)
+			}
+			rep.add(f)
+		}
+	}
+
+	if want("list") {
+		step("list latency at %s identities (seeding them first) ...", commas(o.Scale.ListIdentities))
+		fs, err := listFigures(ctx, o, step)
+		if err != nil {
+			return nil, fmt.Errorf("list figures: %w", err)
+		}
+		rep.add(fs...)
+	}
+	step("done")
 	return rep, nil
 }
 
-// WriteTable prints the report for people.
+// loadFigures are the figures measured against one running mint dev.
+func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, want func(string) bool, step func(string, ...any)) error {
+	if want("tokens") {
+		step("raw RSA-2048 PKCS#1 v1.5 signing ...")
+		raw := rawSignRate(o.Duration)
+		step("token issuance through HTTPS ...")
+		issued, lat, err := tokenLoad(ctx, inst, o.Duration, o.Concurrency)
+		if err != nil {
+			return err
+		}
+		rep.add(
+			withLatency(Figure{Key: "tokenIssuance", Name: "fresh app tokens issued per second (HTTPS, client_credentials)", Value: issued, Unit: "tokens/s",
+				Ceiling: raw, Ratio: issued / raw, Goal: ">= 0.7 x raw RSA signing",
+				Note: fmt.Sprintf("concurrency %d, keep-alive; load generator on the same machine", o.Concurrency)}, lat),
+			Figure{Key: "rawRSASign", Name: "raw rsa.SignPKCS1v15 per second (all cores)", Value: raw, Unit: "signatures/s",
+				Note: "RSA-2048, SHA-256, one goroutine per core: the ceiling of token issuance"},
+		)
+	}
+
+	if want("vault") {
+		step("vault secret GETs through HTTPS, and a bare TLS handler ...")
+		vf, err := VaultGetRate(ctx, inst.env, o.Duration, o.Concurrency)
+		if err != nil {
+			return fmt.Errorf("vault figure: %w", err)
+		}
+		rep.add(
+			Figure{Key: "vaultSecretGet", Name: "vault secret GETs per second (HTTPS; bearer, revocation, RBAC, decrypt)", Value: vf.Vault, Unit: "requests/s",
+				Ceiling: vf.Bare, Ratio: vf.Vault / vf.Bare, P50: ms(vf.VaultP50), P99: ms(vf.VaultP99), LatencyUnit: "ms",
+				Goal: ">= 0.4 x bare TLS handler", Note: fmt.Sprintf("concurrency %d, keep-alive HTTP/1.1, same body", o.Concurrency)},
+			Figure{Key: "bareTLSHandler", Name: "bare net/http TLS handler requests per second", Value: vf.Bare, Unit: "requests/s",
+				P50: ms(vf.BareP50), P99: ms(vf.BareP99), LatencyUnit: "ms", Note: "the ceiling of the vault figure: the same response bytes"},
+		)
+	}
+
+	c, err := newMgmt(inst.env, 2*o.Concurrency)
+	if err != nil {
+		return err
+	}
+	if want("detach") {
+		step("detach to refusal (%d detaches) ...", o.Scale.Detaches)
+		f, err := detachToRefusal(ctx, c, o.Scale.Detaches)
+		if err != nil {
+			return fmt.Errorf("detach figure: %w", err)
+		}
+		rep.add(f)
+	}
+
+	if want("create") {
+		step("identity creates through ARM on SQLite ...")
+		f, err := createRate(ctx, c, "SQLite", o.Duration, o.Scale.CreateWorkers)
+		if err != nil {
+			return fmt.Errorf("identity create rate (SQLite): %w", err)
+		}
+		rep.add(f)
+	}
+
+	if want("agent") {
+		step("node agent: cached tokens, mint run, RSS ...")
+		fs, err := agentFigures(ctx, o, inst, c, step)
+		if err != nil {
+			return fmt.Errorf("agent figures: %w", err)
+		}
+		rep.add(fs...)
+	}
+	return nil
+}
+
+// latencyFigure is a figure whose value is the median of ds, in milliseconds.
+func latencyFigure(key, name string, ds []time.Duration, goal, note string) Figure {
+	return Figure{Key: key, Name: name, Value: ms(median(ds)), Unit: "ms", P50: ms(median(ds)), P99: ms(percentile(ds, 99)), LatencyUnit: "ms", Goal: goal, Note: note}
+}
+
+// withLatency sets a rate figure's request latency percentiles.
+func withLatency(f Figure, lat []time.Duration) Figure {
+	f.P50, f.P99, f.LatencyUnit = ms(percentile(lat, 50)), ms(percentile(lat, 99)), "ms"
+	return f
+}
+
+// WriteTable prints the report for people: the figures, then the notes.
 func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tvalue\tceiling (same run)\tratio\tgoal")
+	fmt.Fprintln(tw, "figure\tvalue\tp50\tp99\tceiling (same run)\tratio\tgoal")
 	for _, f := range r.Figures {
-		ceiling, ratio := "", ""
+		if f.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t%s\n", f.Name, f.Skipped, f.Goal)
+			continue
+		}
+		p50, p99, ceiling, ratio := "", "", "", ""
+		if f.LatencyUnit != "" {
+			p50, p99 = num(f.P50)+" "+f.LatencyUnit, num(f.P99)+" "+f.LatencyUnit
+		}
 		if f.Ceiling != 0 {
-			ceiling = fmt.Sprintf("%.0f", f.Ceiling)
+			ceiling = num(f.Ceiling)
 			ratio = fmt.Sprintf("%.2f", f.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f %s\t%s\t%s\t%s\n", f.Name, f.Value, f.Unit, ceiling, ratio, f.Goal)
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", f.Name, num(f.Value), f.Unit, p50, p99, ceiling, ratio, f.Goal)
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\n%d CPUs, %s, %s per throughput measurement, %s in all; load average before %s, after %s\n",
+		r.CPUs, r.GoVer, r.Duration, r.Elapsed, r.LoadBefore, r.LoadAfter)
+	for _, f := range r.Figures {
+		if f.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Note)
+		}
+	}
+}
+
+// num prints a value with a precision that suits its size.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+// loadAvg is the first three fields of /proc/loadavg ("" where there is none).
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -162,55 +371,86 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 // instance is a started mint dev.
 type instance struct {
-	cmd  *exec.Cmd
-	dir  string
-	env  map[string]string
-	done chan struct{}
+	cmd      *exec.Cmd
+	dir      string
+	keepDir  bool // stop leaves dir in place
+	env      map[string]string
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
-func startDev(ctx context.Context, binary, dir string) (*instance, error) {
+// startDev starts `mint dev` on loopback (free ports, no proxy) in dir (a new temporary
+// directory when ""; removed by stop) and waits for its ready file. extra are more flags.
+func startDev(ctx context.Context, binary, dir string, extra ...string) (*instance, error) {
+	keep := dir != ""
 	if dir == "" {
 		var err error
 		if dir, err = os.MkdirTemp("", "mint-bench-"); err != nil {
 			return nil, err
 		}
 	}
-	cmd := exec.CommandContext(ctx, binary, "dev", "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--proxy-addr", "", "--data-dir", dir, "--log-level", "warn")
+	os.Remove(filepath.Join(dir, "ready")) // a previous run's
+	args := append([]string{"dev", "--addr", "127.0.0.1:0", "--agent-addr", "127.0.0.1:0", "--proxy-addr", "", "--data-dir", dir, "--log-level", "warn"}, extra...)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = cleanEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	inst := &instance{cmd: cmd, dir: dir, done: make(chan struct{})}
+	inst := &instance{cmd: cmd, dir: dir, keepDir: keep, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(inst.done) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
 			break
 		}
 		select {
 		case <-inst.done:
+			inst.stop()
 			return nil, fmt.Errorf("mint dev exited: %s", out.String())
 		case <-time.After(2 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			inst.stop()
-			return nil, fmt.Errorf("mint dev not ready within 30 s: %s", out.String())
+			return nil, fmt.Errorf("mint dev not ready within 60 s: %s", out.String())
 		}
 	}
 	inst.env = readEnv(filepath.Join(dir, "env"))
 	return inst, nil
 }
 
+// stop stops mint dev (SIGINT, then SIGKILL after 10 s) and removes its directory unless it
+// was given. It may be called more than once.
 func (i *instance) stop() {
-	i.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-i.done:
-	case <-time.After(10 * time.Second):
-		i.cmd.Process.Kill()
-		<-i.done
+	i.stopOnce.Do(func() {
+		i.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-i.done:
+		case <-time.After(10 * time.Second):
+			i.cmd.Process.Kill()
+			<-i.done
+		}
+		if !i.keepDir {
+			os.RemoveAll(i.dir)
+		}
+	})
+}
+
+// cleanEnv is this process's environment without the variables that would change what a
+// started mint does (every flag has a MINT_<FLAG> fallback).
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch up := strings.ToUpper(name); {
+		case strings.HasPrefix(up, "MINT_"), strings.HasPrefix(up, "AZURE_"), strings.HasPrefix(up, "IDENTITY_"), strings.HasPrefix(up, "MSI_"),
+			up == "HTTP_PROXY", up == "HTTPS_PROXY", up == "ALL_PROXY", up == "NO_PROXY":
+			continue
+		}
+		out = append(out, kv)
 	}
-	os.RemoveAll(i.dir)
+	return out
 }
 
 func readEnv(path string) map[string]string {

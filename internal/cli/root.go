@@ -46,6 +46,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newRoleCmd(), newActivityLogCmd())
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
+	root.AddCommand(newBenchTokenCmd())
 	return root
 }
 

@@ -67,6 +67,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build proxyclient:", err)
 		return 1
 	}
+	secretReader = buildOrExit(tmp, "secret-reader", "github.com/mint-id/mint/examples/secret-reader")
 	sharedDir = filepath.Join(tmp, "shared")
 	init := exec.Command(mintBin, "init", "--data-dir", sharedDir)
 	if out, err := init.CombinedOutput(); err != nil {

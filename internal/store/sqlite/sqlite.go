@@ -49,10 +49,33 @@ var _ store.Store = (*Store)(nil)
 // Open opens or creates the database at path and brings its schema up to date. Migrations already
 // applied are never re-run, so opening an existing file keeps its data.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWithOptions(ctx, path, Options{})
+}
+
+// Options change how Open opens the file. The zero value is what mint runs with.
+type Options struct {
+	// Synchronous overrides PRAGMA synchronous on the write connection (default "FULL").
+	// "OFF" skips every fsync: a crash may lose or corrupt recent writes. It exists only to
+	// bulk-load data no one depends on (`mint bench` seeds 100,000 identities with it before
+	// starting mint on the file); never serve with it.
+	Synchronous string
+}
+
+// OpenWithOptions is Open with Options.
+func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("open sqlite store: unsupported path %q", path)
 	}
-	write, err := sql.Open("sqlite", dsn(path, false))
+	switch strings.ToUpper(opts.Synchronous) {
+	case "", "FULL", "NORMAL", "OFF":
+	default:
+		return nil, fmt.Errorf("open sqlite store: synchronous %q is not FULL, NORMAL or OFF", opts.Synchronous)
+	}
+	writeDSN := dsn(path, false)
+	if opts.Synchronous != "" {
+		writeDSN = strings.Replace(writeDSN, url.QueryEscape("synchronous(FULL)"), url.QueryEscape("synchronous("+strings.ToUpper(opts.Synchronous)+")"), 1)
+	}
+	write, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}

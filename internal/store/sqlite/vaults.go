@@ -152,7 +152,7 @@ func scanSecretVersion(vaultName string) func(row scanner) (store.SecretVersion,
 			return store.SecretVersion{}, err
 		}
 		var err error
-		if v.Tags, err = column.ParseTags(tags); err != nil {
+		if v.Tags, err = parseSecretTags(tags); err != nil {
 			return store.SecretVersion{}, err
 		}
 		v.Value = column.Bytes(v.Value)
@@ -176,7 +176,7 @@ func scanDeletedSecret(vaultName string) func(row scanner) (store.DeletedSecret,
 			return store.DeletedSecret{}, err
 		}
 		var err error
-		if d.Tags, err = column.ParseTags(tags); err != nil {
+		if d.Tags, err = parseSecretTags(tags); err != nil {
 			return store.DeletedSecret{}, err
 		}
 		d.Value = column.Bytes(d.Value)
@@ -414,4 +414,13 @@ func (s *Store) RestoreSecret(ctx context.Context, vaultName string, versions []
 		return fmt.Errorf("restore secret %s in vault %s: %w", name, vaultName, err)
 	}
 	return nil
+}
+
+// parseSecretTags is column.ParseTags without decoding the common "{}" (a secret read is on the
+// data plane's hot path).
+func parseSecretTags(s string) (map[string]string, error) {
+	if s == "{}" {
+		return nil, nil
+	}
+	return column.ParseTags(s)
 }

@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The README's quickstart is run as written: its ```sh blocks, between <!-- quickstart --> and
+// <!-- /quickstart -->, become one bash script (set -euo pipefail) run from the repository root,
+// and every "#> " line in them must match a line of what the script printed, in order.
+
+// repoRoot is the module root (tests run in test/e2e).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod at %s: %v", root, err)
+	}
+	return root
+}
+
+var shBlockRE = regexp.MustCompile("(?s)```sh\n(.*?)```")
+
+// quickstartScript returns the quickstart's shell blocks joined, and its "#> " lines.
+func quickstartScript(t *testing.T, readme string) (string, []string) {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "<!-- quickstart -->")
+	if ok {
+		section, _, ok = strings.Cut(section, "<!-- /quickstart -->")
+	}
+	if !ok {
+		t.Fatal("README.md has no <!-- quickstart --> ... <!-- /quickstart --> section")
+	}
+	var script strings.Builder
+	var expected []string
+	for _, m := range shBlockRE.FindAllStringSubmatch(section, -1) {
+		script.WriteString(m[1])
+		script.WriteString("\n")
+		for _, line := range strings.Split(m[1], "\n") {
+			if rest, ok := strings.CutPrefix(line, "#> "); ok {
+				expected = append(expected, rest)
+			}
+		}
+	}
+	if script.Len() == 0 || len(expected) == 0 {
+		t.Fatal("the quickstart has no ```sh blocks or no #> lines")
+	}
+	return script.String(), expected
+}
+
+var (
+	placeholderRE = regexp.MustCompile(`<[^<>]+>`)
+	spacesRE      = regexp.MustCompile(`\s+`)
+)
+
+func normalizeSpace(s string) string { return strings.TrimSpace(spacesRE.ReplaceAllString(s, " ")) }
+
+// expectedLineRE turns a documented output line into a pattern: runs of white space compare
+// equal, and each <placeholder> stands for any text.
+func expectedLineRE(line string) *regexp.Regexp {
+	line = normalizeSpace(line)
+	var b strings.Builder
+	last := 0
+	for _, loc := range placeholderRE.FindAllStringIndex(line, -1) {
+		b.WriteString(regexp.QuoteMeta(line[last:loc[0]]))
+		b.WriteString(".+?")
+		last = loc[1]
+	}
+	b.WriteString(regexp.QuoteMeta(line[last:]))
+	return regexp.MustCompile(b.String())
+}
+
+// matchInOrder reports the first expected line that matches no line of output after the line
+// the previous one matched; "" when all match. A line that is exactly "..." matches nothing and
+// only marks elided output.
+func matchInOrder(expected []string, output string) string {
+	lines := strings.Split(output, "\n")
+	for i := range lines {
+		lines[i] = normalizeSpace(lines[i])
+	}
+	at := 0
+	for _, e := range expected {
+		if strings.TrimSpace(e) == "..." {
+			continue
+		}
+		re := expectedLineRE(e)
+		found := false
+		for ; at < len(lines); at++ {
+			if re.MatchString(lines[at]) {
+				found = true
+				at++
+				break
+			}
+		}
+		if !found {
+			return e
+		}
+	}
+	return ""
+}
+
+// goEnv reads one `go env` setting of this process's toolchain.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestReadmeQuickstart(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("the README quickstart uses jq; install it (apt-get install jq)")
+	}
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, expected := quickstartScript(t, string(readme))
+
+	// A fresh user: an empty HOME (so ~/.mint is new), GOBIN on PATH for `go install`. The Go
+	// caches and settings stay this process's, so nothing is downloaded or rebuilt needlessly.
+	home := t.TempDir()
+	bin := filepath.Join(home, "go-bin")
+	var env []string
+	for _, kv := range cleanEnv() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(name) {
+		case "HOME", "PATH", "GOBIN", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "HOME="+home, "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOENV"} {
+		env = append(env, name+"="+goEnv(t, name))
+	}
+	// The one thing the README does not say: free ports instead of 8443-8445.
+	env = append(env, "MINT_ADDR=127.0.0.1:0", "MINT_AGENT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
+
+	scriptFile := filepath.Join(t.TempDir(), "quickstart.sh")
+	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", scriptFile)
+	cmd.Dir, cmd.Env = root, env
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so that a mint dev the script left running is stopped with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	runErr := cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	}
+	if runErr != nil {
+		t.Fatalf("the quickstart failed: %v\n%s", runErr, out.String())
+	}
+	output := out.String()
+	if missing := matchInOrder(expected, output); missing != "" {
+		t.Fatalf("the quickstart did not print (in order)\n  %s\noutput:\n%s", missing, output)
+	}
+	// The story's markers, whatever the #> lines say.
+	for _, want := range []string{"correct horse battery staple", "ForbiddenByRbac", `\"Key Vault Secrets User\"`,
+		"managed_identity", "Microsoft.Authorization/roleAssignments/delete", "exit status 1"} {
+		if !strings.Contains(output, want) {
+			t.Errorf("the quickstart's output lacks %q", want)
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(output, "\n") {
+		if line == "correct horse battery staple" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("the secret was read %d times, want 2 (DefaultAzureCredential and ManagedIdentityCredential)", n)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", output)
+	}
+}
+
+func TestReadmeMatcher(t *testing.T) {
+	out := "a\nName    Id\nweb  1234-5678\nRESPONSE 403: 403 Forbidden\nexit status 1\n"
+	for _, tc := range []struct {
+		expected []string
+		missing  string
+	}{
+		{[]string{"Name Id", "web <id>", "exit status 1"}, ""},
+		{[]string{"web <id>", "...", "RESPONSE 403"}, ""},
+		{[]string{"exit status 1", "RESPONSE 403"}, "RESPONSE 403"}, // order matters
+		{[]string{"web 9999"}, "web 9999"},
+	} {
+		if got := matchInOrder(tc.expected, out); got != tc.missing {
+			t.Errorf("matchInOrder(%q) = %q, want %q", tc.expected, got, tc.missing)
+		}
+	}
+	if bytes.Contains([]byte(expectedLineRE("a.b <x>").String()), []byte("a.b")) {
+		t.Errorf("regexp metacharacters are not quoted: %s", expectedLineRE("a.b <x>"))
+	}
+}
