@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -106,6 +107,9 @@ type RunOptions struct {
 	// it are replaced.
 	Env []string
 	Dir string
+	// Set are NAME=value variables set for the child on top of Env, after the caller's own
+	// credentials are removed from it (the federated token file, the proxy variables).
+	Set []string
 	// DisableMSI leaves out MSI_ENDPOINT / MSI_SECRET (Azure ML / legacy App Service dialect).
 	DisableMSI bool
 	// ServiceFabric points IDENTITY_ENDPOINT at the agent's Service Fabric listener and sets
@@ -119,6 +123,11 @@ type RunOptions struct {
 
 // identityEnv are the variables that select a managed-identity source in the Azure SDKs.
 var identityEnv = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"}
+
+// credentialEnv are the variables that carry an application's or a user's own credential to the
+// Azure SDKs' EnvironmentCredential and WorkloadIdentityCredential.
+var credentialEnv = []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+	"AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE"}
 
 // Run is `mint run`: it registers with the agent as opts.ResourceID, starts the command with
 // IDENTITY_ENDPOINT / IDENTITY_HEADER (and, unless disabled, MSI_ENDPOINT / MSI_SECRET; the
@@ -199,19 +208,31 @@ func workloadEnv(opts RunOptions, reg Registration) ([]string, error) {
 	if base == nil {
 		base = os.Environ()
 	}
+	// A workload runs as its resource, so it must not inherit the caller's own credentials (the
+	// shell that loaded `mint dev`'s env file holds the admin application's secret, which
+	// EnvironmentCredential would silently prefer). When such a credential is present, the
+	// AZURE_CLIENT_ID and AZURE_TENANT_ID beside it belong to it too and go with it; without one,
+	// AZURE_CLIENT_ID is the workload's choice of user-assigned identity and stays.
+	appCredential := false
+	for _, kv := range base {
+		name, value, _ := strings.Cut(kv, "=")
+		if value != "" && slices.Contains(credentialEnv, name) {
+			appCredential = true
+		}
+	}
 	env := make([]string, 0, len(base)+6)
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		drop := false
-		for _, v := range identityEnv {
-			if name == v {
-				drop = true
-				break
-			}
-		}
+		drop := slices.Contains(identityEnv, name) || slices.Contains(credentialEnv, name) ||
+			(appCredential && (name == "AZURE_CLIENT_ID" || name == "AZURE_TENANT_ID"))
 		if !drop {
 			env = append(env, kv)
 		}
+	}
+	for _, kv := range opts.Set {
+		name, _, _ := strings.Cut(kv, "=")
+		env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+		env = append(env, kv)
 	}
 	ep := reg.Endpoints
 	if opts.ServiceFabric {

@@ -65,21 +65,22 @@ func TestEventWire(t *testing.T) {
 }
 
 func TestActivityLogAPI(t *testing.T) {
-	e := newAuthzEnv(t)
+	e := newTestEnv(t)
+	e.group("app", "other")
 	owner := e.principal(store.KindApplication, "owner")
 	e.assign(owner, rbac.OwnerRoleID, e.subScope())
 	contributor := e.principal(store.KindApplication, "contributor")
-	e.assign(contributor, rbac.ContributorRoleID, e.rgScope())
+	e.assign(contributor, rbac.ContributorRoleID, e.rg("app"))
 	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.subScope())
 	nobody := e.principal(store.KindApplication, "nobody")
 	mi := e.principal(store.KindManagedIdentity, "web-id")
 
 	assign := func(who string) (int, string) {
-		path := e.rgScope() + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
-		status, _ := e.do(who, "PUT", path, map[string]any{"properties": map[string]any{
+		path := e.rg("app") + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
+		r := e.call(who, "PUT", path, authzVersion, map[string]any{"properties": map[string]any{
 			"roleDefinitionId": rbac.ReaderRoleID, "principalId": mi, "principalType": "ServicePrincipal"}})
-		return status, path
+		return r.status, path
 	}
 	if status, _ := assign(contributor); status != 403 {
 		t.Fatalf("contributor assigns: %d", status)
@@ -90,17 +91,17 @@ func TestActivityLogAPI(t *testing.T) {
 	}
 
 	logPath := e.subScope() + "/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01"
-	list := func(who, filter string) (int, []map[string]any, map[string]any) {
+	list := func(who, filter string) (int, []map[string]any, response) {
 		p := logPath
 		if filter != "" {
 			p += "&$filter=" + urlq(filter)
 		}
-		status, resp := e.do(who, "GET", p, nil)
-		return status, values(resp), resp
+		r := e.call(who, "GET", p, "", nil)
+		return r.status, r.list(), r
 	}
 	status, events, resp := list(reader, "eventTimestamp ge '2020-01-01T00:00:00Z'")
 	if status != 200 || len(events) != 2 {
-		t.Fatalf("reader lists: %d %v", status, resp)
+		t.Fatalf("reader lists: %d %s", status, resp.raw)
 	}
 	// Newest first: the owner's success, then the contributor's refusal.
 	if events[0]["caller"] != owner || events[0]["resourceId"] != created || events[0]["status"].(map[string]any)["value"] != "Succeeded" ||
@@ -119,8 +120,11 @@ func TestActivityLogAPI(t *testing.T) {
 	if status, events, _ = list(reader, "caller eq '"+contributor+"'"); status != 200 || len(events) != 1 {
 		t.Errorf("by caller: %d %d", status, len(events))
 	}
-	appID := e.st.principals[owner].AppID
-	if status, events, _ = list(reader, "caller eq '"+appID+"' and status eq 'Succeeded'"); status != 200 || len(events) != 1 {
+	ownerSP, err := e.st.GetPrincipal(t.Context(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, events, _ = list(reader, "caller eq '"+ownerSP.AppID+"' and status eq 'Succeeded'"); status != 200 || len(events) != 1 {
 		t.Errorf("by caller app id: %d %d", status, len(events))
 	}
 	if status, events, _ = list(reader, "resourceGroupName eq 'other'"); status != 200 || len(events) != 0 {
@@ -130,19 +134,19 @@ func TestActivityLogAPI(t *testing.T) {
 		t.Errorf("future window: %d %d", status, len(events))
 	}
 	// The contributor reads its own group's events, not the subscription's.
-	if status, _, resp = list(contributor, ""); status != 403 || errCode(resp) != "AuthorizationFailed" {
-		t.Errorf("contributor, whole subscription: %d %v", status, resp)
+	if status, _, resp = list(contributor, ""); status != 403 || resp.code() != "AuthorizationFailed" {
+		t.Errorf("contributor, whole subscription: %d %s", status, resp.raw)
 	}
-	if status, events, _ = list(contributor, "resourceGroupName eq '"+e.rg+"'"); status != 200 || len(events) != 2 {
+	if status, events, _ = list(contributor, "resourceGroupName eq 'app'"); status != 200 || len(events) != 2 {
 		t.Errorf("contributor, its group: %d %d", status, len(events))
 	}
-	if status, _, resp = list(nobody, ""); status != 403 || !strings.Contains(errMessage(resp), "Microsoft.Insights/eventtypes/values/read") {
-		t.Errorf("nobody: %d %v", status, resp)
+	if status, _, resp = list(nobody, ""); status != 403 || !strings.Contains(resp.message(), "Microsoft.Insights/eventtypes/values/read") {
+		t.Errorf("nobody: %d %s", status, resp.raw)
 	}
 	if status, _, resp = list(reader, "eventTimestamp ge 'soon'"); status != 400 {
-		t.Errorf("bad filter: %d %v", status, resp)
+		t.Errorf("bad filter: %d %s", status, resp.raw)
 	}
-	if status, resp = e.do(reader, "GET", e.subScope()+"/providers/Microsoft.Insights/eventtypes/management/values?api-version=2022-04-01", nil); status != 400 || errCode(resp) != "InvalidApiVersionParameter" {
-		t.Errorf("wrong api-version: %d %v", status, resp)
+	if r := e.call(reader, "GET", e.subScope()+"/providers/Microsoft.Insights/eventtypes/management/values", "2022-04-01", nil); r.status != 400 || r.code() != "InvalidApiVersionParameter" {
+		t.Errorf("wrong api-version: %d %s", r.status, r.raw)
 	}
 }

@@ -17,19 +17,19 @@ const (
 )
 
 // uami creates a user-assigned identity and returns its canonical id and principal id.
-func (e *rmEnv) uami(rg, name string) (string, string) {
+func (e *testEnv) uami(rg, name string) (string, string) {
 	e.t.Helper()
 	r := e.must(http.StatusCreated, "PUT", e.uamiPath(rg, name), msiVersion, map[string]any{"location": "eastus"})
 	return e.uamiPath(rg, name), r.str("properties.principalId")
 }
 
-func uaMap(r rmResponse) map[string]any {
-	m, _ := rmLookup(r.body, "identity.userAssignedIdentities").(map[string]any)
+func uaMap(r response) map[string]any {
+	m, _ := lookup(r.body, "identity.userAssignedIdentities").(map[string]any)
 	return m
 }
 
 func TestComputeIdentityBlock(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	id1, id1Principal := e.uami("g", "id1")
 	id2, _ := e.uami("g", "id2")
@@ -46,7 +46,7 @@ func TestComputeIdentityBlock(t *testing.T) {
 	if r.str("identity.type") != "SystemAssigned" || r.str("identity.tenantId") != e.tenant || sys1 == "" {
 		t.Fatalf("create = %s", r.raw)
 	}
-	if r.str("properties.provisioningState") != "Succeeded" || rmLookup(r.body, "properties.hardwareProfile.vmSize") != "Standard_B1s" {
+	if r.str("properties.provisioningState") != "Succeeded" || lookup(r.body, "properties.hardwareProfile.vmSize") != "Standard_B1s" {
 		t.Errorf("properties = %s", r.raw)
 	}
 	sp, err := e.st.GetPrincipal(t.Context(), sys1)
@@ -87,19 +87,19 @@ func TestComputeIdentityBlock(t *testing.T) {
 	if r.body["identity"] != nil {
 		t.Errorf("None = %s", r.raw)
 	}
-	if e.st.hasPrincipal(sys1) {
+	if e.hasPrincipal(sys1) {
 		t.Error("disabled system-assigned principal survived")
 	}
 	// Re-enabling makes a new principal.
 	r = e.must(http.StatusOK, "PATCH", vm, vmVersion, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
 	sys2 := r.str("identity.principalId")
-	if sys2 == "" || sys2 == sys1 || !e.st.hasPrincipal(sys2) {
+	if sys2 == "" || sys2 == sys1 || !e.hasPrincipal(sys2) {
 		t.Errorf("re-enable gave %q (was %q)", sys2, sys1)
 	}
 	// PUT replaces: UserAssigned only drops the system identity.
 	r = e.must(http.StatusOK, "PUT", vm, vmVersion, map[string]any{"location": "eastus", "identity": map[string]any{
 		"type": "UserAssigned", "userAssignedIdentities": map[string]any{id1: map[string]any{}}}})
-	if r.str("identity.type") != "UserAssigned" || r.str("identity.principalId") != "" || e.st.hasPrincipal(sys2) {
+	if r.str("identity.type") != "UserAssigned" || r.str("identity.principalId") != "" || e.hasPrincipal(sys2) {
 		t.Errorf("PUT UserAssigned = %s", r.raw)
 	}
 
@@ -125,10 +125,10 @@ func TestComputeIdentityBlock(t *testing.T) {
 	// Deleting a resource deletes its system-assigned principal; user-assigned ones live on.
 	e.must(http.StatusOK, "DELETE", app, appVersion, nil)
 	e.must(http.StatusNoContent, "DELETE", app, appVersion, nil)
-	if e.st.hasPrincipal(appPrincipal) {
+	if e.hasPrincipal(appPrincipal) {
 		t.Error("system-assigned principal survived its resource")
 	}
-	if !e.st.hasPrincipal(id1Principal) {
+	if !e.hasPrincipal(id1Principal) {
 		t.Error("user-assigned principal died with a resource it was attached to")
 	}
 	if r := e.as("GET", app, appVersion, nil); r.status != 404 || r.code() != "ResourceNotFound" {
@@ -145,7 +145,7 @@ func TestComputeIdentityBlock(t *testing.T) {
 
 	// The group's deletion takes the rest, principals included.
 	e.must(http.StatusOK, "DELETE", e.rg("g"), "2021-04-01", nil)
-	if e.st.hasPrincipal(id1Principal) {
+	if e.hasPrincipal(id1Principal) {
 		t.Error("user-assigned identity's principal survived its group")
 	}
 	if rs, _ := e.st.ListResources(t.Context(), store.ResourceFilter{}); len(rs) != 0 {
@@ -154,7 +154,7 @@ func TestComputeIdentityBlock(t *testing.T) {
 }
 
 func TestComputeIdentityErrors(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	id1, _ := e.uami("g", "id1")
 	vm := e.rg("g") + "/providers/Microsoft.Compute/virtualMachines/vm1"
@@ -228,12 +228,12 @@ func TestComputeIdentityErrors(t *testing.T) {
 }
 
 func TestLinkedAuthorizationForUserAssignedIdentities(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("app")
 	e.group("ids")
 	shared, _ := e.uami("ids", "shared")
 	local, _ := e.uami("app", "local")
-	dev := e.principal("dev")
+	dev := e.principal(store.KindApplication, "dev")
 	e.assign(dev, rbac.ContributorRoleID, e.rg("app"))
 	app := e.rg("app") + "/providers/Microsoft.App/containerApps/web"
 
@@ -262,7 +262,7 @@ func TestLinkedAuthorizationForUserAssignedIdentities(t *testing.T) {
 		t.Fatalf("attach with operator = %d %s", r.status, r.raw)
 	}
 	// A reader cannot write at all.
-	reader := e.principal("reader")
+	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.rg("app"))
 	if r := e.call(reader, "PATCH", app, appVersion, map[string]any{"identity": map[string]any{"type": "None"}}); r.status != 403 || r.code() != "AuthorizationFailed" {
 		t.Errorf("reader PATCH = %d %s", r.status, r.raw)
@@ -270,13 +270,13 @@ func TestLinkedAuthorizationForUserAssignedIdentities(t *testing.T) {
 	if l := e.call(reader, "GET", e.rg("app")+"/providers/Microsoft.App/containerApps", appVersion, nil).list(); len(l) != 1 {
 		t.Errorf("reader list = %v", l)
 	}
-	if l := e.call(e.principal("nobody"), "GET", e.rg("app")+"/providers/Microsoft.App/containerApps", appVersion, nil).list(); len(l) != 0 {
+	if l := e.call(e.principal(store.KindApplication, "nobody"), "GET", e.rg("app")+"/providers/Microsoft.App/containerApps", appVersion, nil).list(); len(l) != 0 {
 		t.Errorf("stranger list = %v", l)
 	}
 }
 
 func TestIsolationScopeRegional(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	id := e.uamiPath("g", "regional")
 	e.must(http.StatusCreated, "PUT", id, msiVersion, map[string]any{"location": "eastus", "properties": map[string]any{"isolationScope": "Regional"}})
@@ -290,7 +290,7 @@ func TestIsolationScopeRegional(t *testing.T) {
 }
 
 func TestWebSlots(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	site := e.rg("g") + "/providers/Microsoft.Web/sites/web"
 	e.must(http.StatusCreated, "PUT", site, "2023-12-01", map[string]any{"location": "eastus", "identity": map[string]any{"type": "SystemAssigned"}})
@@ -308,7 +308,7 @@ func TestWebSlots(t *testing.T) {
 	}
 	// The generic list shows top-level resources only.
 	g := e.must(http.StatusOK, "GET", e.rg("g")+"/resources", "2021-04-01", nil)
-	if l := g.list(); len(l) != 1 || l[0]["type"] != "Microsoft.Web/sites" || rmLookup(l[0], "identity.type") != "SystemAssigned" {
+	if l := g.list(); len(l) != 1 || l[0]["type"] != "Microsoft.Web/sites" || lookup(l[0], "identity.type") != "SystemAssigned" {
 		t.Errorf("generic list = %s", g.raw)
 	}
 	e.uami("g", "id1")
@@ -319,7 +319,7 @@ func TestWebSlots(t *testing.T) {
 	// Deleting the site deletes the slot and both principals.
 	sitePrincipal := e.must(http.StatusOK, "GET", site, "2023-12-01", nil).str("identity.principalId")
 	e.must(http.StatusOK, "DELETE", site, "2023-12-01", nil)
-	if e.st.hasPrincipal(sitePrincipal) || e.st.hasPrincipal(slotPrincipal) {
+	if e.hasPrincipal(sitePrincipal) || e.hasPrincipal(slotPrincipal) {
 		t.Error("principals survived the site")
 	}
 	if r := e.as("GET", site+"/slots", "2023-12-01", nil); r.status != 404 || r.code() != "ParentResourceNotFound" {
@@ -328,7 +328,7 @@ func TestWebSlots(t *testing.T) {
 }
 
 func TestComputePropertiesPatch(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	cg := e.rg("g") + "/providers/Microsoft.ContainerInstance/containerGroups/cg"
 	e.must(http.StatusCreated, "PUT", cg, "2023-05-01", map[string]any{"location": "eastus", "tags": map[string]string{"a": "1"},
@@ -337,7 +337,7 @@ func TestComputePropertiesPatch(t *testing.T) {
 	var props map[string]any
 	_ = json.Unmarshal([]byte(mustJSON(r.body["properties"])), &props)
 	want := map[string]any{"containers": []any{map[string]any{"name": "c"}}, "ipAddress": map[string]any{"type": "Private", "ports": []any{float64(80)}}, "provisioningState": "Succeeded"}
-	if !reflect.DeepEqual(props, want) || rmLookup(r.body, "tags.a") != "1" {
+	if !reflect.DeepEqual(props, want) || lookup(r.body, "tags.a") != "1" {
 		t.Errorf("PATCH = %s", r.raw)
 	}
 }
@@ -373,7 +373,7 @@ func TestMergePatch(t *testing.T) {
 }
 
 func TestCanonicalIDs(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("G")
 	// Namespace and type in any case; names keep theirs; the id is canonical.
 	r := e.must(http.StatusCreated, "PUT", "/SUBSCRIPTIONS/"+e.sub+"/RESOURCEGROUPS/G/PROVIDERS/microsoft.web/SITES/MyApp", "2023-12-01", map[string]any{"location": "eastus"})
@@ -384,7 +384,7 @@ func TestCanonicalIDs(t *testing.T) {
 }
 
 func TestCheckExistenceByID(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	site := e.rg("g") + "/providers/Microsoft.Web/sites/web"
 	e.must(http.StatusNotFound, "HEAD", site, "2023-12-01", nil)
@@ -398,7 +398,7 @@ func TestCheckExistenceByID(t *testing.T) {
 // TestCombinedTypeSpelling: each provider echoes the combined type as its SDK's enum spells it,
 // whatever spelling the request used.
 func TestCombinedTypeSpelling(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	id1, _ := e.uami("g", "id1")
 	for _, tt := range []struct{ path, version, want string }{

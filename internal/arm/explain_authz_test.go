@@ -111,54 +111,55 @@ func TestExplanationWire(t *testing.T) {
 }
 
 func TestExplainAccessAPI(t *testing.T) {
-	e := newAuthzEnv(t)
+	e := newTestEnv(t)
+	e.group("app", "other")
 	owner := e.principal(store.KindApplication, "owner")
 	e.assign(owner, rbac.OwnerRoleID, e.subScope())
 	app := e.principal(store.KindManagedIdentity, "web-id")
-	e.assign(app, rbac.ReaderRoleID, e.rgScope())
+	e.assign(app, rbac.ReaderRoleID, e.rg("app"))
 	nosy := e.principal(store.KindApplication, "nosy")
 
-	vault := e.rgScope() + "/providers/Microsoft.KeyVault/vaults/kv1"
+	vault := e.rg("app") + "/providers/Microsoft.KeyVault/vaults/kv1"
 	path := vault + "/providers/Microsoft.Authorization/explainAccess"
 
 	// Anyone explains their own access.
-	status, resp := e.do(app, "POST", path, map[string]any{"dataAction": "Microsoft.KeyVault/vaults/secrets/getSecret/action"})
-	if status != 200 || resp["allowed"] != false || resp["principalId"] != app {
-		t.Fatalf("own, denied: %d %v", status, resp)
+	r := e.call(app, "POST", path, authzVersion, map[string]any{"dataAction": "Microsoft.KeyVault/vaults/secrets/getSecret/action"})
+	if r.status != 200 || r.body["allowed"] != false || r.body["principalId"] != app {
+		t.Fatalf("own, denied: %d %s", r.status, r.raw)
 	}
-	sugg, _ := resp["suggestion"].(map[string]any)
+	sugg, _ := r.body["suggestion"].(map[string]any)
 	if sugg["roleName"] != "Key Vault Secrets User" || sugg["scope"] != vault {
-		t.Errorf("suggestion %v", resp["suggestion"])
+		t.Errorf("suggestion %v", r.body["suggestion"])
 	}
-	if s, _ := resp["summary"].(string); !strings.Contains(s, "principal "+app+" has no role granting Microsoft.KeyVault/vaults/secrets/getSecret/action at "+vault) {
+	if s := r.str("summary"); !strings.Contains(s, "principal "+app+" has no role granting Microsoft.KeyVault/vaults/secrets/getSecret/action at "+vault) {
 		t.Errorf("summary %q", s)
 	}
-	status, resp = e.do(app, "POST", path, map[string]any{"action": "Microsoft.KeyVault/vaults/read"})
-	granted, _ := resp["grantedBy"].(map[string]any)
-	if status != 200 || resp["allowed"] != true || granted["roleName"] != "Reader" || granted["scope"] != e.rgScope() {
-		t.Fatalf("own, allowed: %d %v", status, resp)
+	r = e.call(app, "POST", path, authzVersion, map[string]any{"action": "Microsoft.KeyVault/vaults/read"})
+	granted, _ := r.body["grantedBy"].(map[string]any)
+	if r.status != 200 || r.body["allowed"] != true || granted["roleName"] != "Reader" || granted["scope"] != e.rg("app") {
+		t.Fatalf("own, allowed: %d %s", r.status, r.raw)
 	}
 
 	// Someone else's needs roleAssignments/read at the scope.
-	status, resp = e.do(nosy, "POST", path, map[string]any{"principalId": app, "action": "Microsoft.KeyVault/vaults/read"})
-	if status != 403 || errCode(resp) != "AuthorizationFailed" || !strings.Contains(errMessage(resp), "Microsoft.Authorization/roleAssignments/read") {
-		t.Fatalf("nosy: %d %v", status, resp)
+	r = e.call(nosy, "POST", path, authzVersion, map[string]any{"principalId": app, "action": "Microsoft.KeyVault/vaults/read"})
+	if r.status != 403 || r.code() != "AuthorizationFailed" || !strings.Contains(r.message(), "Microsoft.Authorization/roleAssignments/read") {
+		t.Fatalf("nosy: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(owner, "POST", path, map[string]any{"principalId": app, "action": "Microsoft.KeyVault/vaults/delete"})
-	if status != 200 || resp["allowed"] != false || resp["missingAction"] != "Microsoft.KeyVault/vaults/delete" {
-		t.Fatalf("owner explains: %d %v", status, resp)
+	r = e.call(owner, "POST", path, authzVersion, map[string]any{"principalId": app, "action": "Microsoft.KeyVault/vaults/delete"})
+	if r.status != 200 || r.body["allowed"] != false || r.body["missingAction"] != "Microsoft.KeyVault/vaults/delete" {
+		t.Fatalf("owner explains: %d %s", r.status, r.raw)
 	}
 	ghost := uuid.NewString()
-	status, resp = e.do(owner, "POST", path, map[string]any{"principalId": ghost, "action": "Microsoft.KeyVault/vaults/read"})
-	if s, _ := resp["summary"].(string); status != 200 || !strings.Contains(s, "no principal with id "+ghost+" exists in the directory") {
-		t.Fatalf("unknown principal: %d %v", status, resp)
+	r = e.call(owner, "POST", path, authzVersion, map[string]any{"principalId": ghost, "action": "Microsoft.KeyVault/vaults/read"})
+	if s := r.str("summary"); r.status != 200 || !strings.Contains(s, "no principal with id "+ghost+" exists in the directory") {
+		t.Fatalf("unknown principal: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(owner, "POST", path, map[string]any{"principalId": app})
-	if status != 400 {
-		t.Fatalf("no action: %d %v", status, resp)
+	r = e.call(owner, "POST", path, authzVersion, map[string]any{"principalId": app})
+	if r.status != 400 {
+		t.Fatalf("no action: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(owner, "GET", path, nil)
-	if status != 405 {
-		t.Fatalf("GET: %d %v", status, resp)
+	r = e.call(owner, "GET", path, authzVersion, nil)
+	if r.status != 405 {
+		t.Fatalf("GET: %d %s", r.status, r.raw)
 	}
 }

@@ -64,8 +64,7 @@ func FuzzComputeAndIdentityBodies(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
-	e := newRMEnv(&testing.T{})
-	e.t = nil
+	e := newTestEnv(f)
 	paths := []struct{ method, path, version string }{
 		{"PUT", "/providers/Microsoft.App/containerApps/app1", appVersion},
 		{"PATCH", "/providers/Microsoft.App/containerApps/app1", appVersion},

@@ -15,12 +15,12 @@ import (
 
 const msiVersion = "2024-11-30"
 
-func (e *rmEnv) uamiPath(rg, name string) string {
+func (e *testEnv) uamiPath(rg, name string) string {
 	return e.rg(rg) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
 }
 
 func TestUserAssignedIdentityLifecycle(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("rgName")
 	path := e.uamiPath("rgName", "identityName")
 	r := e.must(http.StatusCreated, "PUT", path, msiVersion, map[string]any{"location": "eastus"})
@@ -51,14 +51,14 @@ func TestUserAssignedIdentityLifecycle(t *testing.T) {
 
 	// Re-PUT: 200, same ids, tags replaced; case-insensitive path.
 	r = e.must(http.StatusOK, "PUT", strings.ToLower(path), msiVersion, map[string]any{"location": "EastUS", "tags": map[string]string{"k": "v"}})
-	if r.str("properties.principalId") != principalID || r.str("name") != "identityName" || rmLookup(r.body, "tags.k") != "v" {
+	if r.str("properties.principalId") != principalID || r.str("name") != "identityName" || lookup(r.body, "tags.k") != "v" {
 		t.Errorf("re-PUT = %s", r.raw)
 	}
 	if r := e.as("PUT", path, msiVersion, map[string]any{"location": "westus"}); r.status != 400 || r.code() != "InvalidResourceLocation" {
 		t.Errorf("move = %d %s", r.status, r.raw)
 	}
 	r = e.must(http.StatusOK, "PATCH", path, msiVersion, map[string]any{"properties": map[string]any{"isolationScope": "regional"}})
-	if r.str("properties.isolationScope") != "Regional" || rmLookup(r.body, "tags.k") != "v" {
+	if r.str("properties.isolationScope") != "Regional" || lookup(r.body, "tags.k") != "v" {
 		t.Errorf("PATCH = %s", r.raw)
 	}
 	r = e.must(http.StatusOK, "PATCH", path, msiVersion, map[string]any{"tags": map[string]string{}})
@@ -86,14 +86,14 @@ func TestUserAssignedIdentityLifecycle(t *testing.T) {
 		t.Errorf("list by subscription = %s", bySub.raw)
 	}
 	// A reader of one group sees only its identities.
-	reader := e.principal("reader")
+	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.rg("other"))
 	if l := e.call(reader, "GET", "/subscriptions/"+e.sub+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities", msiVersion, nil).list(); len(l) != 1 || l[0]["name"] != "third" {
 		t.Errorf("reader list = %v", l)
 	}
 
 	e.must(http.StatusOK, "DELETE", path, msiVersion, nil)
-	if e.st.hasPrincipal(principalID) {
+	if e.hasPrincipal(principalID) {
 		t.Error("principal survived its identity")
 	}
 	e.must(http.StatusNoContent, "DELETE", path, msiVersion, nil)
@@ -107,7 +107,7 @@ func TestUserAssignedIdentityLifecycle(t *testing.T) {
 }
 
 func TestUserAssignedIdentityBadInput(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	tests := []struct {
 		name, method, path, version string
@@ -149,7 +149,7 @@ func ficBody(issuer, subject string, audiences ...string) map[string]any {
 }
 
 func TestFederatedIdentityCredentials(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	identity := e.uamiPath("g", "id1")
 	e.must(http.StatusCreated, "PUT", identity, msiVersion, map[string]any{"location": "eastus"})
@@ -193,12 +193,12 @@ func TestFederatedIdentityCredentials(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("paging does not end")
 		}
-		r := e.must(http.StatusOK, "GET", strings.TrimPrefix(next, rmTestBase), "", nil)
+		r := e.must(http.StatusOK, "GET", strings.TrimPrefix(next, testBase), "", nil)
 		for _, v := range r.list() {
 			names = append(names, v["name"].(string))
 		}
 		next, _ = r.body["nextLink"].(string)
-		if next != "" && !strings.HasPrefix(next, rmTestBase+"/subscriptions/") {
+		if next != "" && !strings.HasPrefix(next, testBase+"/subscriptions/") {
 			t.Fatalf("nextLink %q", next)
 		}
 	}
@@ -228,7 +228,7 @@ func TestFederatedIdentityCredentials(t *testing.T) {
 }
 
 func TestFederatedIdentityCredentialBadInput(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	identity := e.uamiPath("g", "id1")
 	e.must(http.StatusCreated, "PUT", identity, msiVersion, map[string]any{"location": "eastus"})
@@ -276,7 +276,7 @@ func TestFederatedIdentityCredentialBadInput(t *testing.T) {
 }
 
 func TestSystemAssignedIdentityReadAndOperations(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	e.group("g")
 	app := e.rg("g") + "/providers/Microsoft.App/containerApps/web"
 	r := e.must(http.StatusCreated, "PUT", app, "2024-03-01", map[string]any{"location": "eastus", "tags": map[string]string{"a": "b"}, "identity": map[string]any{"type": "SystemAssigned"}})
@@ -284,7 +284,7 @@ func TestSystemAssignedIdentityReadAndOperations(t *testing.T) {
 	sys := e.must(http.StatusOK, "GET", app+"/providers/Microsoft.ManagedIdentity/identities/default", msiVersion, nil)
 	sp, _ := e.st.GetPrincipal(t.Context(), principalID)
 	if sys.str("id") != app+"/providers/Microsoft.ManagedIdentity/identities/default" || sys.str("name") != "default" ||
-		sys.str("type") != "Microsoft.ManagedIdentity/identities" || sys.str("location") != "eastus" || rmLookup(sys.body, "tags.a") != "b" ||
+		sys.str("type") != "Microsoft.ManagedIdentity/identities" || sys.str("location") != "eastus" || lookup(sys.body, "tags.a") != "b" ||
 		sys.str("properties.principalId") != principalID || sys.str("properties.clientId") != sp.AppID || sys.str("properties.tenantId") != e.tenant {
 		t.Errorf("system identity = %s", sys.raw)
 	}
@@ -300,7 +300,7 @@ func TestSystemAssignedIdentityReadAndOperations(t *testing.T) {
 	}
 
 	// The operations list answers every signed-in caller.
-	ops := e.call(e.principal("nobody"), "GET", "/providers/Microsoft.ManagedIdentity/operations", msiVersion, nil)
+	ops := e.call(e.principal(store.KindApplication, "nobody"), "GET", "/providers/Microsoft.ManagedIdentity/operations", msiVersion, nil)
 	var opNames []string
 	for _, o := range ops.list() {
 		opNames = append(opNames, o["name"].(string))

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
 )
 
 func TestSubscriptionsListAndGet(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	r := e.must(http.StatusOK, "GET", "/subscriptions", "2022-12-01", nil)
 	subs := r.list()
 	if len(subs) != 1 {
@@ -21,7 +22,7 @@ func TestSubscriptionsListAndGet(t *testing.T) {
 		s["state"] != "Enabled" || s["authorizationSource"] != "RoleBased" || s["displayName"] != "mint subscription" {
 		t.Errorf("subscription = %v", s)
 	}
-	if rmLookup(s, "subscriptionPolicies.spendingLimit") != "Off" {
+	if lookup(s, "subscriptionPolicies.spendingLimit") != "Off" {
 		t.Errorf("policies = %v", s["subscriptionPolicies"])
 	}
 	got := e.must(http.StatusOK, "GET", "/subscriptions/"+e.sub, "2022-12-01", nil)
@@ -32,12 +33,12 @@ func TestSubscriptionsListAndGet(t *testing.T) {
 	// A principal with a role on one group only still sees the subscription; one without any
 	// role sees nothing.
 	e.group("app")
-	reader := e.principal("reader")
+	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.rg("app"))
 	if n := len(e.call(reader, "GET", "/subscriptions", "2022-12-01", nil).list()); n != 1 {
 		t.Errorf("group reader sees %d subscriptions", n)
 	}
-	nobody := e.principal("nobody")
+	nobody := e.principal(store.KindApplication, "nobody")
 	if n := len(e.call(nobody, "GET", "/subscriptions", "2022-12-01", nil).list()); n != 0 {
 		t.Errorf("stranger sees %d subscriptions", n)
 	}
@@ -47,7 +48,7 @@ func TestSubscriptionsListAndGet(t *testing.T) {
 }
 
 func TestResourceGroupLifecycle(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	path := e.rg("App-RG")
 	r := e.must(http.StatusCreated, "PUT", path, "2021-04-01", map[string]any{"location": "East US", "tags": map[string]string{"env": "dev"}})
 	want := map[string]any{
@@ -72,11 +73,11 @@ func TestResourceGroupLifecycle(t *testing.T) {
 	}
 
 	r = e.must(http.StatusOK, "PATCH", path, "2021-04-01", map[string]any{"tags": map[string]string{"a": "1"}})
-	if rmLookup(r.body, "tags.a") != "1" || r.str("location") != "eastus" {
+	if lookup(r.body, "tags.a") != "1" || r.str("location") != "eastus" {
 		t.Errorf("PATCH = %s", r.raw)
 	}
 	r = e.must(http.StatusOK, "PATCH", path, "2021-04-01", map[string]any{"managedBy": "x"})
-	if rmLookup(r.body, "tags.a") != "1" || r.str("managedBy") != "x" {
+	if lookup(r.body, "tags.a") != "1" || r.str("managedBy") != "x" {
 		t.Errorf("PATCH without tags kept nothing: %s", r.raw)
 	}
 
@@ -90,12 +91,12 @@ func TestResourceGroupLifecycle(t *testing.T) {
 		t.Errorf("filtered list = %s", r.raw)
 	}
 	r = e.must(http.StatusOK, "GET", "/subscriptions/"+e.sub+"/resourcegroups?$top=1", "2021-04-01", nil)
-	if next, _ := r.body["nextLink"].(string); len(r.list()) != 1 || !strings.HasPrefix(next, rmTestBase+"/subscriptions/") {
+	if next, _ := r.body["nextLink"].(string); len(r.list()) != 1 || !strings.HasPrefix(next, testBase+"/subscriptions/") {
 		t.Errorf("paged list = %s", r.raw)
 	}
 
 	// A reader of one group lists only that group.
-	reader := e.principal("reader")
+	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.rg("second"))
 	if l := e.call(reader, "GET", "/subscriptions/"+e.sub+"/resourcegroups", "2021-04-01", nil).list(); len(l) != 1 || l[0]["name"] != "second" {
 		t.Errorf("reader list = %v", l)
@@ -112,7 +113,7 @@ func TestResourceGroupLifecycle(t *testing.T) {
 }
 
 func TestResourceGroupBadInput(t *testing.T) {
-	e := newRMEnv(t)
+	e := newTestEnv(t)
 	tests := []struct {
 		name, method, path string
 		body               any

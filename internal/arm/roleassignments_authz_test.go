@@ -124,18 +124,22 @@ func TestAssignmentFromBody(t *testing.T) {
 	}
 }
 
+// authzVersion is the api-version the Microsoft.Authorization tests call with.
+const authzVersion = "2022-04-01"
+
 func TestRoleAssignmentsAPI(t *testing.T) {
-	e := newAuthzEnv(t)
-	owner := e.principal(store.KindApplication, "owner")
-	e.assign(owner, rbac.OwnerRoleID, e.subScope())
+	e := newTestEnv(t)
+	e.group("app", "other")
+	ctx := t.Context()
+	owner := e.admin // Owner of the subscription, like the owner the other tests make
 	contributor := e.principal(store.KindApplication, "contributor")
-	contribRA := e.assign(contributor, rbac.ContributorRoleID, e.rgScope())
+	contribRA := e.assign(contributor, rbac.ContributorRoleID, e.rg("app"))
 	reader := e.principal(store.KindApplication, "reader")
 	e.assign(reader, rbac.ReaderRoleID, e.subScope())
 	nobody := e.principal(store.KindApplication, "nobody")
 	mi := e.principal(store.KindManagedIdentity, "web-id")
 
-	vault := e.rgScope() + "/providers/Microsoft.KeyVault/vaults/kv1"
+	vault := e.rg("app") + "/providers/Microsoft.KeyVault/vaults/kv1"
 	name := uuid.NewString()
 	path := vault + "/providers/Microsoft.Authorization/roleAssignments/" + name
 	body := func(principal, ptype, role string) map[string]any {
@@ -147,113 +151,117 @@ func TestRoleAssignmentsAPI(t *testing.T) {
 	}
 
 	// Contributor: roleAssignments/write is in its notActions.
-	status, resp := e.do(contributor, "PUT", path, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 403 || errCode(resp) != "AuthorizationFailed" ||
-		!strings.Contains(errMessage(resp), "does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over scope '"+path+"'") ||
-		!strings.Contains(errMessage(resp), " mint: principal "+contributor+" has no role granting Microsoft.Authorization/roleAssignments/write at "+vault+";") ||
-		!strings.Contains(errMessage(resp), `assign "Role Based Access Control Administrator" at `+vault+" to allow it.") {
-		t.Fatalf("contributor: %d %v", status, resp)
+	r := e.call(contributor, "PUT", path, authzVersion, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 403 || r.code() != "AuthorizationFailed" ||
+		!strings.Contains(r.message(), "does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over scope '"+path+"'") ||
+		!strings.Contains(r.message(), " mint: principal "+contributor+" has no role granting Microsoft.Authorization/roleAssignments/write at "+vault+";") ||
+		!strings.Contains(r.message(), `assign "Role Based Access Control Administrator" at `+vault+" to allow it.") {
+		t.Fatalf("contributor: %d %s", r.status, r.raw)
 	}
 
 	// principalType defaults to User, and a service principal is not a user.
-	status, resp = e.do(owner, "PUT", path, body(mi, "", rbac.KeyVaultSecretsUserRoleID))
-	if status != 400 || errCode(resp) != "PrincipalNotFound" || !strings.HasPrefix(errMessage(resp), "Principal "+mi+" does not exist in the directory "+e.tenant+".") ||
-		!strings.Contains(errMessage(resp), "set principalType to ServicePrincipal") {
-		t.Fatalf("default User: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 400 || r.code() != "PrincipalNotFound" || !strings.HasPrefix(r.message(), "Principal "+mi+" does not exist in the directory "+e.tenant+".") ||
+		!strings.Contains(r.message(), "set principalType to ServicePrincipal") {
+		t.Fatalf("default User: %d %s", r.status, r.raw)
 	}
 	ghost := uuid.NewString()
-	status, resp = e.do(owner, "PUT", path, body(ghost, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 400 || errCode(resp) != "PrincipalNotFound" {
-		t.Fatalf("unknown principal: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(ghost, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 400 || r.code() != "PrincipalNotFound" {
+		t.Fatalf("unknown principal: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(owner, "PUT", path, body(mi, "ServicePrincipal", uuid.NewString()))
-	if status != 400 || errCode(resp) != "RoleDefinitionDoesNotExist" {
-		t.Fatalf("unknown role: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "ServicePrincipal", uuid.NewString()))
+	if r.status != 400 || r.code() != "RoleDefinitionDoesNotExist" {
+		t.Fatalf("unknown role: %d %s", r.status, r.raw)
 	}
 	narrow := uuid.NewString()
-	e.st.roleDefs[narrow] = store.RoleDefinition{ID: narrow, RoleName: "Other Group Only", AssignableScopes: []string{"/subscriptions/" + e.sub + "/resourceGroups/other"},
-		Permissions: []byte(`[{"actions":["*/read"]}]`)}
-	status, resp = e.do(owner, "PUT", path, body(mi, "ServicePrincipal", narrow))
-	if status != 400 || errCode(resp) != "RoleDefinitionNotAssignableAtScope" || !strings.Contains(errMessage(resp), "The role Other Group Only is not available for assignment at the requested scope.") {
-		t.Fatalf("role not assignable here: %d %v", status, resp)
+	if _, err := e.st.PutRoleDefinition(ctx, store.RoleDefinition{ID: narrow, RoleName: "Other Group Only", AssignableScopes: []string{e.rg("other")},
+		Permissions: []byte(`[{"actions":["*/read"]}]`)}); err != nil {
+		t.Fatal(err)
 	}
-	status, resp = e.do(owner, "PUT", vault+"/providers/Microsoft.Authorization/roleAssignments/not-a-guid", body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 400 || errCode(resp) != "InvalidRoleAssignmentId" {
-		t.Fatalf("bad name: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "ServicePrincipal", narrow))
+	if r.status != 400 || r.code() != "RoleDefinitionNotAssignableAtScope" || !strings.Contains(r.message(), "The role Other Group Only is not available for assignment at the requested scope.") {
+		t.Fatalf("role not assignable here: %d %s", r.status, r.raw)
+	}
+	r = e.call(owner, "PUT", vault+"/providers/Microsoft.Authorization/roleAssignments/not-a-guid", authzVersion, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 400 || r.code() != "InvalidRoleAssignmentId" {
+		t.Fatalf("bad name: %d %s", r.status, r.raw)
 	}
 
 	// Create, then the same PUT again.
-	status, resp = e.do(owner, "PUT", path, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 201 || resp["id"] != path || props(resp)["scope"] != vault || props(resp)["principalType"] != "ServicePrincipal" ||
-		props(resp)["roleDefinitionId"] != e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID ||
-		props(resp)["createdBy"] != owner {
-		t.Fatalf("create: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 201 || r.body["id"] != path || props(r.body)["scope"] != vault || props(r.body)["principalType"] != "ServicePrincipal" ||
+		props(r.body)["roleDefinitionId"] != e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID ||
+		props(r.body)["createdBy"] != owner {
+		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
 	for _, k := range []string{"condition", "conditionVersion", "description", "delegatedManagedIdentityResourceId"} {
-		if v, ok := props(resp)[k]; !ok || v != nil {
+		if v, ok := props(r.body)[k]; !ok || v != nil {
 			t.Errorf("%s = %v, want null", k, v)
 		}
 	}
-	status, resp = e.do(owner, "PUT", path, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 200 || resp["name"] != name {
-		t.Fatalf("same PUT again: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 200 || r.body["name"] != name {
+		t.Fatalf("same PUT again: %d %s", r.status, r.raw)
 	}
 	withDesc := body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID)
 	withDesc["properties"].(map[string]any)["description"] = "web reads secrets"
-	status, resp = e.do(owner, "PUT", path, withDesc)
-	if status != 200 || props(resp)["description"] != "web reads secrets" || props(resp)["createdBy"] != owner {
-		t.Fatalf("description update: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, withDesc)
+	if r.status != 200 || props(r.body)["description"] != "web reads secrets" || props(r.body)["createdBy"] != owner {
+		t.Fatalf("description update: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(owner, "PUT", path, body(mi, "ServicePrincipal", rbac.ReaderRoleID))
-	if status != 400 || errCode(resp) != "RoleAssignmentUpdateNotPermitted" {
-		t.Fatalf("role change: %d %v", status, resp)
+	r = e.call(owner, "PUT", path, authzVersion, body(mi, "ServicePrincipal", rbac.ReaderRoleID))
+	if r.status != 400 || r.code() != "RoleAssignmentUpdateNotPermitted" {
+		t.Fatalf("role change: %d %s", r.status, r.raw)
 	}
 	other := vault + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString()
-	status, resp = e.do(owner, "PUT", other, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
-	if status != 409 || errCode(resp) != "RoleAssignmentExists" || !strings.Contains(errMessage(resp), path) {
-		t.Fatalf("same grant, other name: %d %v", status, resp)
+	r = e.call(owner, "PUT", other, authzVersion, body(mi, "ServicePrincipal", rbac.KeyVaultSecretsUserRoleID))
+	if r.status != 409 || r.code() != "RoleAssignmentExists" || !strings.Contains(r.message(), path) {
+		t.Fatalf("same grant, other name: %d %s", r.status, r.raw)
 	}
 
 	// Reads.
-	status, resp = e.do(reader, "GET", path, nil)
-	if status != 200 || resp["id"] != path {
-		t.Fatalf("GET: %d %v", status, resp)
+	r = e.call(reader, "GET", path, authzVersion, nil)
+	if r.status != 200 || r.body["id"] != path {
+		t.Fatalf("GET: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(reader, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleAssignments/"+name, nil)
-	if status != 404 || errCode(resp) != "RoleAssignmentNotFound" {
-		t.Fatalf("GET at another scope: %d %v", status, resp)
+	r = e.call(reader, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleAssignments/"+name, authzVersion, nil)
+	if r.status != 404 || r.code() != "RoleAssignmentNotFound" {
+		t.Fatalf("GET at another scope: %d %s", r.status, r.raw)
 	}
-	status, resp = e.do(nobody, "GET", path, nil)
-	if status != 403 || errCode(resp) != "AuthorizationFailed" || !strings.Contains(errMessage(resp), "it has no role assignments") {
-		t.Fatalf("GET without rights: %d %v", status, resp)
+	r = e.call(nobody, "GET", path, authzVersion, nil)
+	if r.status != 403 || r.code() != "AuthorizationFailed" || !strings.Contains(r.message(), "it has no role assignments") {
+		t.Fatalf("GET without rights: %d %s", r.status, r.raw)
 	}
 
-	list := func(who, scope, filter string) (int, []string, map[string]any) {
+	list := func(who, scope, filter string) (int, []string, response) {
 		p := scope + "/providers/Microsoft.Authorization/roleAssignments"
 		if filter != "" {
 			p += "?$filter=" + urlq(filter)
 		}
-		status, resp := e.do(who, "GET", p, nil)
-		return status, names(values(resp)), resp
+		r := e.call(who, "GET", p, authzVersion, nil)
+		return r.status, names(r.list()), r
 	}
 	all := func(ids ...string) string {
 		var out []string
 		for _, id := range ids {
-			for n, a := range e.st.assignments {
-				if a.PrincipalID == id {
-					out = append(out, n)
-				}
+			held, err := e.st.ListRoleAssignmentsForPrincipal(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range held {
+				out = append(out, a.ID)
 			}
 		}
 		slices.Sort(out)
 		return strings.Join(out, ",")
 	}
 	// No filter at the group: above (owner, reader at the subscription), at (contributor), below (mi on the vault).
-	if status, got, resp := list(reader, e.rgScope(), ""); status != 200 || strings.Join(got, ",") != all(owner, contributor, reader, mi) {
-		t.Fatalf("list at group: %d %v %v", status, got, resp)
+	if status, got, r := list(reader, e.rg("app"), ""); status != 200 || strings.Join(got, ",") != all(owner, contributor, reader, mi) {
+		t.Fatalf("list at group: %d %v %s", status, got, r.raw)
 	}
 	// atScope(): at or above only.
-	if status, got, _ := list(reader, e.rgScope(), "atScope()"); status != 200 || strings.Join(got, ",") != all(owner, contributor, reader) {
+	if status, got, _ := list(reader, e.rg("app"), "atScope()"); status != 200 || strings.Join(got, ",") != all(owner, contributor, reader) {
 		t.Fatalf("atScope: %d %v", status, got)
 	}
 	// principalId: that principal at, above and below.
@@ -264,36 +272,40 @@ func TestRoleAssignmentsAPI(t *testing.T) {
 		t.Fatalf("assignedTo: %d %v", status, got)
 	}
 	// The other group sees the subscription's assignments only.
-	if status, got, _ := list(reader, "/subscriptions/"+e.sub+"/resourceGroups/other", ""); status != 200 || strings.Join(got, ",") != all(owner, reader) {
+	if status, got, _ := list(reader, e.rg("other"), ""); status != 200 || strings.Join(got, ",") != all(owner, reader) {
 		t.Fatalf("other group: %d %v", status, got)
 	}
 	// Lists need roleAssignments/read at the scope.
-	if status, _, resp := list(nobody, e.subScope(), ""); status != 403 || errCode(resp) != "AuthorizationFailed" ||
-		!strings.Contains(errMessage(resp), "'Microsoft.Authorization/roleAssignments/read' over scope '"+e.subScope()+"'") {
-		t.Fatalf("list without rights: %d %v", status, resp)
+	if status, _, r := list(nobody, e.subScope(), ""); status != 403 || r.code() != "AuthorizationFailed" ||
+		!strings.Contains(r.message(), "'Microsoft.Authorization/roleAssignments/read' over scope '"+e.subScope()+"'") {
+		t.Fatalf("list without rights: %d %s", status, r.raw)
 	}
 	if status, _, _ := list(contributor, e.subScope(), ""); status != 403 {
 		t.Fatalf("contributor lists the subscription: %d", status)
 	}
-	if status, _, _ := list(contributor, e.rgScope(), ""); status != 200 {
+	if status, _, _ := list(contributor, e.rg("app"), ""); status != 200 {
 		t.Fatalf("contributor lists its group: %d", status)
 	}
-	if status, _, resp := list(reader, e.subScope(), "roleDefinitionId eq 'x'"); status != 400 || errCode(resp) != "UnsupportedQuery" {
-		t.Fatalf("unsupported filter: %d %v", status, resp)
+	if status, _, r := list(reader, e.subScope(), "roleDefinitionId eq 'x'"); status != 400 || r.code() != "UnsupportedQuery" {
+		t.Fatalf("unsupported filter: %d %s", status, r.raw)
 	}
 
 	// Delete answers 200 with the assignment, then 204.
-	status, resp = e.do(owner, "DELETE", path, nil)
-	if status != 200 || resp["id"] != path || props(resp)["principalId"] != mi {
-		t.Fatalf("delete: %d %v", status, resp)
+	r = e.call(owner, "DELETE", path, authzVersion, nil)
+	if r.status != 200 || r.body["id"] != path || props(r.body)["principalId"] != mi {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
 	}
-	if status, _ = e.do(owner, "DELETE", path, nil); status != 204 {
-		t.Fatalf("delete again: %d", status)
+	if r = e.call(owner, "DELETE", path, authzVersion, nil); r.status != 204 {
+		t.Fatalf("delete again: %d", r.status)
 	}
 
 	// Every write was recorded, refusals included.
+	events, err := e.st.ListActivity(ctx, store.ActivityFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var failed, succeeded int
-	for _, ev := range e.st.events {
+	for _, ev := range events {
 		if ev.OperationName == "Microsoft.Authorization/roleAssignments/write" && ev.Status == "Failed" {
 			failed++
 		}
@@ -307,7 +319,8 @@ func TestRoleAssignmentsAPI(t *testing.T) {
 }
 
 func TestEnsureOwner(t *testing.T) {
-	e := newAuthzEnv(t)
+	e := newTestEnv(t)
+	e.group("app", "other")
 	admin := e.principal(store.KindApplication, "mint admin")
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
@@ -321,18 +334,22 @@ func TestEnsureOwner(t *testing.T) {
 	}
 	// Another replica (another store here) derives the same name, so concurrent bootstraps collide
 	// on one assignment instead of creating two.
-	e2 := &authzFakeStore{assignments: map[string]store.RoleAssignment{}}
-	if err := EnsureOwner(ctx, e2, admin, e.sub); err != nil {
+	st2 := openTestStore(t)
+	if err := EnsureOwner(ctx, st2, admin, e.sub); err != nil {
 		t.Fatal(err)
 	}
-	for id := range e2.assignments {
-		if id != held[0].ID {
-			t.Errorf("names differ between replicas: %s, %s", id, held[0].ID)
+	held2, err := st2.ListRoleAssignments(ctx, store.RoleAssignmentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range held2 {
+		if a.ID != held[0].ID {
+			t.Errorf("names differ between replicas: %s, %s", a.ID, held[0].ID)
 		}
 	}
-	status, resp := e.do(admin, "PUT", e.rgScope()+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString(),
+	r := e.call(admin, "PUT", e.rg("app")+"/providers/Microsoft.Authorization/roleAssignments/"+uuid.NewString(), authzVersion,
 		map[string]any{"properties": map[string]any{"roleDefinitionId": rbac.ReaderRoleID, "principalId": admin, "principalType": "ServicePrincipal"}})
-	if status != 201 {
-		t.Fatalf("the owner assigns: %d %v", status, resp)
+	if r.status != 201 {
+		t.Fatalf("the owner assigns: %d %s", r.status, r.raw)
 	}
 }

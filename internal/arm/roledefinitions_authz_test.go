@@ -2,7 +2,6 @@ package arm
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -157,102 +156,104 @@ func TestCustomRoleFromBody(t *testing.T) {
 }
 
 func TestRoleDefinitionsAPI(t *testing.T) {
-	e := newAuthzEnv(t)
+	e := newTestEnv(t)
+	e.group("app", "other")
 	owner := e.principal(store.KindApplication, "owner")
 	e.assign(owner, rbac.OwnerRoleID, e.subScope())
 	nobody := e.principal(store.KindApplication, "nobody")
 	contributor := e.principal(store.KindApplication, "contributor")
 	e.assign(contributor, rbac.ContributorRoleID, e.subScope())
+	defs := e.subScope() + "/providers/Microsoft.Authorization/roleDefinitions"
 
 	// Every caller reads role definitions, at the tenant level too.
-	status, body := e.do(nobody, "GET", "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID, nil)
-	if status != 200 || body["id"] != "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID || props(body)["roleName"] != "Reader" {
-		t.Fatalf("tenant-level GET: %d %v", status, body)
+	r := e.call(nobody, "GET", "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID, authzVersion, nil)
+	if r.status != 200 || r.body["id"] != "/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID || props(r.body)["roleName"] != "Reader" {
+		t.Fatalf("tenant-level GET: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID, nil)
-	if status != 200 || body["id"] != e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.KeyVaultSecretsUserRoleID {
-		t.Fatalf("subscription GET: %d %v", status, body)
+	r = e.call(nobody, "GET", defs+"/"+rbac.KeyVaultSecretsUserRoleID, authzVersion, nil)
+	if r.status != 200 || r.body["id"] != defs+"/"+rbac.KeyVaultSecretsUserRoleID {
+		t.Fatalf("subscription GET: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), nil)
-	if status != 404 || errCode(body) != "RoleDefinitionDoesNotExist" {
-		t.Fatalf("unknown role: %d %v", status, body)
+	r = e.call(nobody, "GET", defs+"/"+uuid.NewString(), authzVersion, nil)
+	if r.status != 404 || r.code() != "RoleDefinitionDoesNotExist" {
+		t.Fatalf("unknown role: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("roleName eq 'key vault secrets user'"), nil)
-	if list := values(body); status != 200 || len(list) != 1 || list[0]["name"] != rbac.KeyVaultSecretsUserRoleID {
-		t.Fatalf("list by name: %d %v", status, body)
+	r = e.call(nobody, "GET", defs+"?$filter="+urlq("roleName eq 'key vault secrets user'"), authzVersion, nil)
+	if list := r.list(); r.status != 200 || len(list) != 1 || list[0]["name"] != rbac.KeyVaultSecretsUserRoleID {
+		t.Fatalf("list by name: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("type eq 'BuiltInRole'"), nil)
-	if status != 200 || len(values(body)) != len(rbac.BuiltinRoles()) {
-		t.Fatalf("list built-ins: %d %d", status, len(values(body)))
+	r = e.call(nobody, "GET", defs+"?$filter="+urlq("type eq 'BuiltInRole'"), authzVersion, nil)
+	if r.status != 200 || len(r.list()) != len(rbac.BuiltinRoles()) {
+		t.Fatalf("list built-ins: %d %d", r.status, len(r.list()))
 	}
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("description eq 'x'"), nil)
-	if status != 400 || errCode(body) != "UnsupportedQuery" {
-		t.Fatalf("bad filter: %d %v", status, body)
+	r = e.call(nobody, "GET", defs+"?$filter="+urlq("description eq 'x'"), authzVersion, nil)
+	if r.status != 400 || r.code() != "UnsupportedQuery" {
+		t.Fatalf("bad filter: %d %s", r.status, r.raw)
 	}
 
 	// Custom roles: created by an Owner, not by a Contributor.
 	guid := uuid.NewString()
-	path := e.subScope() + "/providers/Microsoft.Authorization/roleDefinitions/" + guid
+	path := defs + "/" + guid
 	def := map[string]any{"properties": map[string]any{
 		"roleName": "Vault Peeker", "description": "peeks", "type": "CustomRole",
 		"permissions":      []any{map[string]any{"actions": []any{"Microsoft.KeyVault/vaults/read"}}},
 		"assignableScopes": []any{e.subScope()},
 	}}
-	status, body = e.do(contributor, "PUT", path, def)
-	if status != 403 || errCode(body) != "AuthorizationFailed" || !strings.Contains(errMessage(body), "Microsoft.Authorization/roleDefinitions/write") {
-		t.Fatalf("contributor PUT: %d %v", status, body)
+	r = e.call(contributor, "PUT", path, authzVersion, def)
+	if r.status != 403 || r.code() != "AuthorizationFailed" || !strings.Contains(r.message(), "Microsoft.Authorization/roleDefinitions/write") {
+		t.Fatalf("contributor PUT: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(owner, "PUT", path, def)
-	if status != 201 || props(body)["type"] != "CustomRole" || props(body)["createdBy"] != owner || body["id"] != path {
-		t.Fatalf("owner PUT: %d %v", status, body)
+	r = e.call(owner, "PUT", path, authzVersion, def)
+	if r.status != 201 || props(r.body)["type"] != "CustomRole" || props(r.body)["createdBy"] != owner || r.body["id"] != path {
+		t.Fatalf("owner PUT: %d %s", r.status, r.raw)
 	}
-	status, _ = e.do(owner, "PUT", path, def)
-	if status != 201 {
-		t.Fatalf("update PUT: %d (the API documents 201 only)", status)
+	if r = e.call(owner, "PUT", path, authzVersion, def); r.status != 201 {
+		t.Fatalf("update PUT: %d (the API documents 201 only)", r.status)
 	}
-	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), def)
-	if status != 409 || errCode(body) != "RoleDefinitionWithSameNameExists" {
-		t.Fatalf("same name: %d %v", status, body)
+	r = e.call(owner, "PUT", defs+"/"+uuid.NewString(), authzVersion, def)
+	if r.status != 409 || r.code() != "RoleDefinitionWithSameNameExists" {
+		t.Fatalf("same name: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.ReaderRoleID, def)
-	if status != 400 || errCode(body) != "CannotModifyBuiltInRole" {
-		t.Fatalf("PUT built-in: %d %v", status, body)
+	r = e.call(owner, "PUT", defs+"/"+rbac.ReaderRoleID, authzVersion, def)
+	if r.status != 400 || r.code() != "CannotModifyBuiltInRole" {
+		t.Fatalf("PUT built-in: %d %s", r.status, r.raw)
 	}
-	status, body = e.do(owner, "DELETE", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+rbac.OwnerRoleID, nil)
-	if status != 400 || errCode(body) != "CannotModifyBuiltInRole" {
-		t.Fatalf("DELETE built-in: %d %v", status, body)
+	r = e.call(owner, "DELETE", defs+"/"+rbac.OwnerRoleID, authzVersion, nil)
+	if r.status != 400 || r.code() != "CannotModifyBuiltInRole" {
+		t.Fatalf("DELETE built-in: %d %s", r.status, r.raw)
 	}
 	foreign := map[string]any{"properties": map[string]any{
 		"roleName": "Elsewhere", "permissions": []any{map[string]any{"actions": []any{"*/read"}}},
 		"assignableScopes": []any{"/subscriptions/" + uuid.NewString()},
 	}}
-	status, body = e.do(owner, "PUT", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions/"+uuid.NewString(), foreign)
-	if status != 403 || errCode(body) != "AuthorizationFailed" {
-		t.Fatalf("assignable scope the caller does not own: %d %v", status, body)
+	r = e.call(owner, "PUT", defs+"/"+uuid.NewString(), authzVersion, foreign)
+	if r.status != 403 || r.code() != "AuthorizationFailed" {
+		t.Fatalf("assignable scope the caller does not own: %d %s", r.status, r.raw)
 	}
 
-	status, body = e.do(nobody, "GET", e.subScope()+"/providers/Microsoft.Authorization/roleDefinitions?$filter="+urlq("type eq 'CustomRole'"), nil)
-	if list := values(body); status != 200 || len(list) != 1 || list[0]["name"] != guid {
-		t.Fatalf("list custom: %d %v", status, body)
+	r = e.call(nobody, "GET", defs+"?$filter="+urlq("type eq 'CustomRole'"), authzVersion, nil)
+	if list := r.list(); r.status != 200 || len(list) != 1 || list[0]["name"] != guid {
+		t.Fatalf("list custom: %d %s", r.status, r.raw)
 	}
 
 	// A role in use cannot be deleted.
 	holder := e.principal(store.KindManagedIdentity, "web-id")
-	ra := e.assign(holder, guid, e.rgScope())
-	status, body = e.do(owner, "DELETE", path, nil)
-	if status != 409 || errCode(body) != "RoleDefinitionHasAssignments" {
-		t.Fatalf("delete in use: %d %v", status, body)
+	ra := e.assign(holder, guid, e.rg("app"))
+	r = e.call(owner, "DELETE", path, authzVersion, nil)
+	if r.status != 409 || r.code() != "RoleDefinitionHasAssignments" {
+		t.Fatalf("delete in use: %d %s", r.status, r.raw)
 	}
-	delete(e.st.assignments, ra)
-	status, body = e.do(owner, "DELETE", path, nil)
-	if status != 200 || body["name"] != guid {
-		t.Fatalf("delete: %d %v", status, body)
+	if _, err := e.st.DeleteRoleAssignment(t.Context(), ra); err != nil {
+		t.Fatal(err)
 	}
-	if status, _ = e.do(owner, "DELETE", path, nil); status != 204 {
-		t.Fatalf("delete again: %d", status)
+	r = e.call(owner, "DELETE", path, authzVersion, nil)
+	if r.status != 200 || r.body["name"] != guid {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
 	}
-	if status, _ = e.do(owner, "GET", path, nil); status != 404 {
-		t.Fatalf("GET deleted: %d", status)
+	if r = e.call(owner, "DELETE", path, authzVersion, nil); r.status != 204 {
+		t.Fatalf("delete again: %d", r.status)
 	}
-	_ = http.StatusOK
+	if r = e.call(owner, "GET", path, authzVersion, nil); r.status != 404 {
+		t.Fatalf("GET deleted: %d", r.status)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,8 +24,8 @@ import (
 // A container app with a user-assigned identity holding Key Vault Secrets User on a vault; a
 // managed-identity token for that identity, fetched through mint dev's agent as a workload
 // registered as the app; a secret GET with it succeeds. Then, repeatedly: detach the identity
-// with an ARM PUT, GET the secret every 2 ms until it is refused with 401 and record the time
-// from sending the PUT; attach it again and wait for the GET to succeed.
+// with an ARM PUT at a random moment, GET the secret every 2 ms until it is refused with 401 and
+// record the time from sending the PUT; attach it again and wait for the GET to succeed.
 
 func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error) {
 	groupID, err := c.createGroup(ctx, "detach")
@@ -143,6 +144,9 @@ func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error)
 		if _, err := waitFor(http.StatusOK); err != nil {
 			return Figure{}, fmt.Errorf("with the identity attached: %w", err)
 		}
+		// Detach at a random moment of the vault's authorization cache (entries live up to
+		// 500 ms), as a real detach would be, rather than always just after a refresh.
+		time.Sleep(time.Duration(mrand.IntN(600)) * time.Millisecond)
 		t := time.Now()
 		if err := putApp(detach); err != nil {
 			return Figure{}, err

@@ -171,18 +171,12 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 				}
 			}
 			ctx := context.WithoutCancel(cmd.Context()) // signals go to the child, not to us
-			env, stopFederated, err := fed.start(ctx, cmd.ErrOrStderr(), resource)
+			fedVars, stopFederated, err := fed.start(ctx, cmd.ErrOrStderr(), resource)
 			if err != nil {
 				return err
 			}
 			defer stopFederated()
-			if proxyVars != nil {
-				if env == nil {
-					env = os.Environ()
-				}
-				env = append(env, proxyVars...)
-			}
-			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Env: env,
+			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Set: append(fedVars, proxyVars...),
 				DisableMSI: noMSI, ServiceFabric: serviceFabric, Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,15 +33,9 @@ func (f *federatedTokenFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.clientID, "client-id", "", "client id of the user-assigned identity whose federated credential trusts the token (AZURE_CLIENT_ID); required with --federated-token-file")
 }
 
-// variables WorkloadIdentityCredential reads, and those that would make DefaultAzureCredential's
-// EnvironmentCredential take precedence over it (a shell with mint dev's environment loaded holds
-// the administrator's secret, which the workload must not inherit).
-var federatedEnvReplaced = []string{"AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST",
-	"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-	"AZURE_USERNAME", "AZURE_PASSWORD"}
-
 // start writes the first token and refreshes it at half-life until stop, which also removes the
-// file. It returns the program's environment; nil env and a no-op stop when the flag is unset.
+// file. It returns the variables to set for the program (WorkloadIdentityCredential's); none and a
+// no-op stop when the flag is unset.
 func (f *federatedTokenFlags) start(ctx context.Context, stderr io.Writer, resourceID string) (env []string, stop func(), err error) {
 	if f.file == "" {
 		return nil, func() {}, nil
@@ -78,19 +71,6 @@ func (f *federatedTokenFlags) start(ctx context.Context, stderr io.Writer, resou
 		return nil, nil, err
 	}
 
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		keep := true
-		for _, v := range federatedEnvReplaced {
-			if name == v {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			env = append(env, kv)
-		}
-	}
 	env = append(env, "AZURE_FEDERATED_TOKEN_FILE="+path, "AZURE_CLIENT_ID="+f.clientID, "AZURE_TENANT_ID="+tok.TenantID,
 		"AZURE_AUTHORITY_HOST="+cf.endpoint)
 

@@ -5,16 +5,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // TestBenchShortProducesEveryFigure runs `mint bench --short` as CI does: the figures are not
-// asserted (speed is measured, not tested), but each must be produced, with its ceiling.
+// asserted (speed is measured, not tested), but each must be produced, with its ceiling and its
+// latency percentiles where it has them. With MINT_TEST_POSTGRES_URL (scripts/with-postgres.sh)
+// the PostgreSQL figure must be measured too; without it, it must say it was skipped.
 func TestBenchShortProducesEveryFigure(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
-	cmd := exec.Command(mintBin, "bench", "--short", "--json", out)
+	args := []string{"bench", "--short", "--json", out}
+	pg := os.Getenv("MINT_TEST_POSTGRES_URL")
+	if pg != "" {
+		args = append(args, "--postgres-url", pg)
+	} else if os.Getenv("CI") == "true" {
+		t.Fatal("MINT_TEST_POSTGRES_URL is not set; run the tests through ./test.sh, which starts PostgreSQL")
+	}
+	cmd := exec.Command(mintBin, args...)
 	cmd.Env = cleanEnv()
-	if b, err := cmd.CombinedOutput(); err != nil {
+	b, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("mint bench: %v\n%s", err, b)
 	}
 	data, err := os.ReadFile(out)
@@ -22,33 +33,81 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
+		Short   bool
 		Figures []struct {
-			Name    string
-			Value   float64
-			Ceiling float64
+			Key, Name, Unit, Skipped string
+			Value, P50, P99          float64
+			Ceiling, Ratio           float64
+			LatencyUnit              string
 		}
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{
-		"mint dev cold start (median)":                                   false,
-		"fresh app tokens issued per second (HTTPS, client_credentials)": true,
-		"token request latency p99":                                      false,
+	if !rep.Short {
+		t.Error("the report does not say it was a short run")
+	}
+	type want struct{ ceiling, latency bool }
+	wants := map[string]want{
+		// Issue 2: token service.
+		"devColdStart":  {latency: true},
+		"tokenIssuance": {ceiling: true, latency: true},
+		"rawRSASign":    {},
+		// Issue 3: control plane and RBAC.
+		"rbacDecide":               {latency: true},
+		"rbacDecideAllowed":        {latency: true},
+		"rbacBytesPerAssignment":   {},
+		"identityCreateSQLite":     {latency: true},
+		"identityCreatePostgreSQL": {latency: true},
+		"listFirstPage":            {latency: true},
+		"listFullWalk":             {latency: true},
+		// Issue 4: node agent.
+		"agentCachedToken":  {ceiling: true, latency: true},
+		"bareHandler":       {latency: true},
+		"runFirstToken":     {latency: true},
+		"runFirstTokenCold": {latency: true},
+		"agentRSS":          {},
+		// Issue 5: Key Vault.
+		"vaultSecretGet":  {ceiling: true, latency: true},
+		"bareTLSHandler":  {latency: true},
+		"detachToRefusal": {latency: true},
 	}
 	got := map[string]bool{}
 	for _, f := range rep.Figures {
-		if f.Value <= 0 {
-			t.Errorf("figure %q has no value", f.Name)
+		if got[f.Key] {
+			t.Errorf("figure %q reported twice", f.Key)
 		}
-		got[f.Name] = true
-		if needsCeiling, ok := want[f.Name]; ok && needsCeiling && f.Ceiling <= 0 {
-			t.Errorf("figure %q has no ceiling measured beside it", f.Name)
+		got[f.Key] = true
+		w, ok := wants[f.Key]
+		if !ok {
+			t.Errorf("figure %q (%s) is not in this test's list: add it", f.Key, f.Name)
+			continue
+		}
+		if f.Skipped != "" {
+			if f.Key == "identityCreatePostgreSQL" && pg == "" && strings.Contains(f.Skipped, "no PostgreSQL") {
+				continue
+			}
+			t.Errorf("figure %q skipped: %s", f.Key, f.Skipped)
+			continue
+		}
+		if f.Value <= 0 || f.Unit == "" {
+			t.Errorf("figure %q has no value: %v %q", f.Key, f.Value, f.Unit)
+		}
+		if w.ceiling && (f.Ceiling <= 0 || f.Ratio <= 0) {
+			t.Errorf("figure %q has no ceiling measured beside it", f.Key)
+		}
+		if w.latency && (f.P50 <= 0 || f.P99 < f.P50 || f.LatencyUnit == "") {
+			t.Errorf("figure %q has no latency percentiles: p50 %v p99 %v %q", f.Key, f.P50, f.P99, f.LatencyUnit)
 		}
 	}
-	for name := range want {
-		if !got[name] {
-			t.Errorf("figure %q missing from the report", name)
+	for key := range wants {
+		if !got[key] {
+			t.Errorf("figure %q missing from the report", key)
+		}
+	}
+	for _, f := range rep.Figures {
+		if !strings.Contains(string(b), f.Name) {
+			t.Errorf("figure %q is not in the printed table", f.Name)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -17,8 +16,8 @@ import (
 // <!-- /quickstart -->, become one bash script (set -euo pipefail) run from the repository root,
 // and every "#> " line in them must match a line of what the script printed, in order.
 
-// repoRoot is the module root (tests run in test/e2e).
-func repoRoot(t *testing.T) string {
+// sourceRoot is the module root (tests run in test/e2e).
+func sourceRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -110,8 +109,8 @@ func matchInOrder(expected []string, output string) string {
 	return ""
 }
 
-// goEnv reads one `go env` setting of this process's toolchain.
-func goEnv(t *testing.T, name string) string {
+// goEnvSetting reads one `go env` setting of this process's toolchain.
+func goEnvSetting(t *testing.T, name string) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", name).Output()
 	if err != nil {
@@ -121,10 +120,30 @@ func goEnv(t *testing.T, name string) string {
 }
 
 func TestReadmeQuickstart(t *testing.T) {
+	// The checker itself first: a checker that matched anything would prove nothing.
+	t.Run("matcher", func(t *testing.T) {
+		out := "a\nName    Id\nweb  1234-5678\nRESPONSE 403: 403 Forbidden\nexit status 1\n"
+		for _, tc := range []struct {
+			expected []string
+			missing  string
+		}{
+			{[]string{"Name Id", "web <id>", "exit status 1"}, ""},
+			{[]string{"web <id>", "...", "RESPONSE 403"}, ""},
+			{[]string{"exit status 1", "RESPONSE 403"}, "RESPONSE 403"}, // order matters
+			{[]string{"web 9999"}, "web 9999"},
+		} {
+			if got := matchInOrder(tc.expected, out); got != tc.missing {
+				t.Errorf("matchInOrder(%q) = %q, want %q", tc.expected, got, tc.missing)
+			}
+		}
+		if strings.Contains(expectedLineRE("a.b <x>").String(), "a.b") {
+			t.Errorf("regexp metacharacters are not quoted: %s", expectedLineRE("a.b <x>"))
+		}
+	})
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Fatal("the README quickstart uses jq; install it (apt-get install jq)")
 	}
-	root := repoRoot(t)
+	root := sourceRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +165,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	}
 	env = append(env, "HOME="+home, "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOENV"} {
-		env = append(env, name+"="+goEnv(t, name))
+		env = append(env, name+"="+goEnvSetting(t, name))
 	}
 	// The one thing the README does not say: free ports instead of 8443-8445.
 	env = append(env, "MINT_ADDR=127.0.0.1:0", "MINT_AGENT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
@@ -166,7 +185,17 @@ func TestReadmeQuickstart(t *testing.T) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	runErr := cmd.Run()
 	if cmd.Process != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		// The script stops mint dev with `kill %1` but does not wait for it: wait here, so that
+		// nothing writes into the temporary HOME while it is removed.
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+				t.Errorf("mint dev did not stop within 15 s of SIGTERM")
+				break
+			}
+		}
 	}
 	if runErr != nil {
 		t.Fatalf("the quickstart failed: %v\n%s", runErr, out.String())
@@ -193,25 +222,5 @@ func TestReadmeQuickstart(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", output)
-	}
-}
-
-func TestReadmeMatcher(t *testing.T) {
-	out := "a\nName    Id\nweb  1234-5678\nRESPONSE 403: 403 Forbidden\nexit status 1\n"
-	for _, tc := range []struct {
-		expected []string
-		missing  string
-	}{
-		{[]string{"Name Id", "web <id>", "exit status 1"}, ""},
-		{[]string{"web <id>", "...", "RESPONSE 403"}, ""},
-		{[]string{"exit status 1", "RESPONSE 403"}, "RESPONSE 403"}, // order matters
-		{[]string{"web 9999"}, "web 9999"},
-	} {
-		if got := matchInOrder(tc.expected, out); got != tc.missing {
-			t.Errorf("matchInOrder(%q) = %q, want %q", tc.expected, got, tc.missing)
-		}
-	}
-	if bytes.Contains([]byte(expectedLineRE("a.b <x>").String()), []byte("a.b")) {
-		t.Errorf("regexp metacharacters are not quoted: %s", expectedLineRE("a.b <x>"))
 	}
 }

@@ -40,9 +40,9 @@ type readerScenario struct {
 	workerID, workerPrincipal string // a second app without web-id (Dapr's unscoped component)
 }
 
-func seedReaderScenario(t *testing.T, m *mint) readerScenario {
+func seedReaderScenario(t *testing.T, m *mint, vault string) readerScenario {
 	t.Helper()
-	rs := readerScenario{scenario: seedScenario(t, m), vault: "kv-reader"}
+	rs := readerScenario{scenario: seedScenario(t, m), vault: vault}
 	var res struct {
 		ID       string
 		Identity struct{ PrincipalID string }
@@ -51,9 +51,9 @@ func seedReaderScenario(t *testing.T, m *mint) readerScenario {
 	rs.vmID, rs.vmPrincipal = res.ID, res.Identity.PrincipalID
 	mustJSON(t, m.mustCLI("resource", "create", "--type", "Microsoft.App/containerApps", "-g", "app", "-n", "worker", "--system-assigned"), &res)
 	rs.workerID, rs.workerPrincipal = res.ID, res.Identity.PrincipalID
-	var vault struct{ ID string }
-	mustJSON(t, m.mustCLI("keyvault", "create", "-n", rs.vault, "-g", "app"), &vault)
-	rs.vaultID = vault.ID
+	var kv struct{ ID string }
+	mustJSON(t, m.mustCLI("keyvault", "create", "-n", rs.vault, "-g", "app"), &kv)
+	rs.vaultID = kv.ID
 	m.mustCLI("role", "assignment", "create", "--assignee", m.Env["AZURE_CLIENT_ID"], "--role", "Key Vault Secrets Officer", "--scope", rs.vaultID)
 	m.mustCLI("keyvault", "secret", "set", "--vault-name", rs.vault, "-n", "db-password", "--value", readerSecret)
 	for _, p := range []string{rs.uaPrincipal, rs.vmPrincipal} {
@@ -65,7 +65,7 @@ func seedReaderScenario(t *testing.T, m *mint) readerScenario {
 // runReader runs secret-reader with exactly env and returns its stdout, stderr and exit code.
 func runReader(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	return runWith(t, env, secretReader, args...)
+	return runProgram(t, env, secretReader, args...)
 }
 
 // runReaderAs runs secret-reader under `mint run --proxy --resource resource`, with env (which
@@ -73,10 +73,10 @@ func runReader(t *testing.T, env []string, args ...string) (string, string, int)
 func runReaderAs(t *testing.T, env []string, resource string, args ...string) (string, string, int) {
 	t.Helper()
 	full := append([]string{"run", "--proxy", "--resource", resource, "--", secretReader}, args...)
-	return runWith(t, env, mintBin, full...)
+	return runProgram(t, env, mintBin, full...)
 }
 
-func runWith(t *testing.T, env []string, prog string, args ...string) (string, string, int) {
+func runProgram(t *testing.T, env []string, prog string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(prog, args...)
 	cmd.Env = env
@@ -91,7 +91,7 @@ func runWith(t *testing.T, env []string, prog string, args ...string) (string, s
 
 func TestSecretReaderUnmodifiedThroughMint(t *testing.T) {
 	m := startMint(t, options{})
-	rs := seedReaderScenario(t, m)
+	rs := seedReaderScenario(t, m, "kv-reader")
 	read := []string{"-vault", rs.vault, "-secret", "db-password"}
 	wantValue := func(t *testing.T, stdout, stderr string, code int) {
 		t.Helper()

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// docs/troubleshooting.md quotes the errors mint prints. Each quote follows a
+// <!-- error: NAME --> comment; this test produces every NAME by really running mint and the
+// unmodified secret-reader, and checks that each line of the quote still matches the output, in
+// order (white space compared loosely, <placeholders> standing for any text, "..." lines for
+// elided ones).
+
+var errorBlockRE = regexp.MustCompile("(?s)<!-- error: ([a-z0-9-]+) -->\\s*```text\n(.*?)```")
+
+func troubleshootingQuotes(t *testing.T) map[string][]string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(sourceRoot(t), "docs", "troubleshooting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quotes := map[string][]string{}
+	for _, m := range errorBlockRE.FindAllStringSubmatch(string(doc), -1) {
+		if _, dup := quotes[m[1]]; dup {
+			t.Errorf("docs/troubleshooting.md quotes %q twice", m[1])
+		}
+		var lines []string
+		for _, l := range strings.Split(m[2], "\n") {
+			if strings.TrimSpace(l) != "" {
+				lines = append(lines, l)
+			}
+		}
+		quotes[m[1]] = lines
+	}
+	return quotes
+}
+
+func TestTroubleshootingErrorsAreCurrent(t *testing.T) {
+	quotes := troubleshootingQuotes(t)
+	m := startMint(t, options{})
+	rs := seedReaderScenario(t, m, "kv1")
+	read := []string{"-vault", rs.vault, "-secret", "db-password"}
+	runEnv := m.printedEnv(t, "MINT_DATA_DIR")
+	got := map[string]string{}
+	failing := func(name, stdout, stderr string, code int) {
+		if code == 0 {
+			t.Errorf("%s: secret-reader succeeded (%q), want a refusal", name, stdout)
+		}
+		got[name] = stderr
+	}
+
+	// The app's system-assigned identity has no role at the vault (only web-id has).
+	stdout, stderr, code := runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity")...)
+	failing("missing-role", stdout, stderr, code)
+	out, err := m.cli("role", "check", "--assignee", rs.systemPrincipal, "--data-action",
+		"--action", "Microsoft.KeyVault/vaults/secrets/getSecret/action", "--scope", rs.vaultID, "-o", "table")
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("mint role check for a denied action: %v, want exit status 3", err)
+	}
+	got["role-check"] = out
+
+	// Dapr's unscoped component: worker asks for web-id, which only web has.
+	stdout, stderr, code = runReaderAs(t, runEnv, rs.workerID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+	failing("not-attached", stdout, stderr, code)
+
+	// AZURE_CLIENT_ID names something that is not an identity of the app.
+	stdout, stderr, code = runReaderAs(t, append(runEnv, "AZURE_CLIENT_ID="+m.Env["AZURE_CLIENT_ID"]), rs.appID, read...)
+	failing("wrong-client-id", stdout, stderr, code)
+
+	// The proxy by hand, without the CA trust.
+	noTrust := m.printedEnv(t, "MINT_DATA_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
+	stdout, stderr, code = runProgram(t, noTrust, mintBin, append([]string{"run", "--resource", rs.appID, "--", secretReader}, read...)...)
+	failing("tls", stdout, stderr, code)
+
+	// DefaultAzureCredential outside mint run, with mint's proxy: IMDS, but no host binding.
+	stdout, stderr, code = runReader(t, m.printedEnv(t, proxyVars...), read...)
+	failing("imds-not-bound", stdout, stderr, code)
+
+	// Other traffic sent to the proxy.
+	c := m.proxiedClient(t)
+	var other strings.Builder
+	if _, err := c.Get("https://example.com/"); err != nil {
+		other.WriteString(err.Error() + "\n")
+	}
+	if resp, err := c.Get("http://example.com/"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		other.Write(body)
+	}
+	got["other-traffic"] = other.String()
+
+	got["hosts-hint"] = m.log.String()
+
+	// Revocation: web-id reads, is detached from web, and its token (which the agent still
+	// hands out from its cache) is refused by the vault.
+	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+	if code != 0 || stdout != readerSecret+"\n" {
+		t.Fatalf("web-id before the detachment: exit %d, %q %s", code, stdout, stderr)
+	}
+	m.mustCLI("resource", "identity", "remove", "--ids", rs.appID, "--identities", "web-id")
+	time.Sleep(time.Second) // past the vault's 0.5 s verdict cache
+	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+	failing("revoked", stdout, stderr, code)
+	// The check is live: attached again, the same cached token is accepted again.
+	m.mustCLI("resource", "identity", "assign", "--ids", rs.appID, "--identities", "web-id")
+	time.Sleep(time.Second)
+	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+	if code != 0 || stdout != readerSecret+"\n" {
+		t.Errorf("web-id attached again: exit %d, %q %s", code, stdout, stderr)
+	}
+
+	// Deleting the resource deletes its system-assigned identity; the agent's cached token for
+	// it (from the missing-role run above) is refused.
+	m.mustCLI("resource", "delete", "--ids", rs.appID)
+	time.Sleep(time.Second)
+	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity")...)
+	failing("revoked-deleted", stdout, stderr, code)
+
+	for name, output := range got {
+		quote, ok := quotes[name]
+		if !ok {
+			t.Errorf("docs/troubleshooting.md has no <!-- error: %s --> quote; mint prints:\n%s", name, output)
+			continue
+		}
+		if missing := matchInOrder(quote, output); missing != "" {
+			t.Errorf("docs/troubleshooting.md, error %q: mint no longer prints (in order)\n  %s\nit prints:\n%s", name, missing, output)
+		}
+	}
+	for name := range quotes {
+		if _, ok := got[name]; !ok {
+			t.Errorf("docs/troubleshooting.md quotes error %q, which this test does not produce", name)
+		}
+	}
+}
