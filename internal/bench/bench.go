@@ -217,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	if want("list") {
 		step("list latency at %s identities (seeding them first) ...", commas(o.Scale.ListIdentities))
-		fs, err := listFigures(ctx, o, step)
+		fs, err := listFigures(ctx, o, began, step)
 		if err != nil {
 			return nil, fmt.Errorf("list figures: %w", err)
 		}
@@ -330,6 +330,29 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %s: %s\n", f.Name, f.Note)
 		}
 	}
+}
+
+// WriteMarkdown writes the figures as a Markdown table, and the run's circumstances below it
+// (docs/benchmarks.md quotes it).
+func (r *Report) WriteMarkdown(w io.Writer) {
+	fmt.Fprintln(w, "| Figure | Value | p50 | p99 | Ceiling (same run) | Ratio | Goal |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---|")
+	for _, f := range r.Figures {
+		if f.Skipped != "" {
+			fmt.Fprintf(w, "| %s | %s | | | | | %s |\n", f.Name, f.Skipped, f.Goal)
+			continue
+		}
+		p50, p99, ceiling, ratio := "", "", "", ""
+		if f.LatencyUnit != "" {
+			p50, p99 = num(f.P50)+" "+f.LatencyUnit, num(f.P99)+" "+f.LatencyUnit
+		}
+		if f.Ceiling != 0 {
+			ceiling, ratio = num(f.Ceiling), fmt.Sprintf("%.2f", f.Ratio)
+		}
+		fmt.Fprintf(w, "| %s | %s %s | %s | %s | %s | %s | %s |\n", f.Name, num(f.Value), f.Unit, p50, p99, ceiling, ratio, f.Goal)
+	}
+	fmt.Fprintf(w, "\n%s, %d CPUs, %s, %s per throughput measurement, %s in all; load average (1, 5, 15 min) %s before, %s after.\n",
+		r.Time.Format("2006-01-02 15:04 UTC"), r.CPUs, r.GoVer, r.Duration, r.Elapsed, r.LoadBefore, r.LoadAfter)
 }
 
 // num prints a value with a precision that suits its size.

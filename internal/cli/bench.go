@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var duration time.Duration
-	var jsonOut, postgresURL string
+	var jsonOut, markdownOut, postgresURL string
 	var short bool
 	var only []string
 	cmd := &cobra.Command{
@@ -60,11 +60,20 @@ well under one. docs/benchmarks.md explains each figure.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "report written to %s\n", jsonOut)
 			}
+			if markdownOut != "" {
+				var b strings.Builder
+				rep.WriteMarkdown(&b)
+				if err := os.WriteFile(markdownOut, []byte(b.String()), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "table written to %s\n", markdownOut)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "length of each throughput measurement")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the report as JSON to this file")
+	cmd.Flags().StringVar(&markdownOut, "markdown", "", "write the figures as a Markdown table to this file (as docs/benchmarks.md shows them)")
 	cmd.Flags().BoolVar(&short, "short", false, "a quick run at small scales that checks every figure is produced (CI)")
 	cmd.Flags().StringVar(&postgresURL, "postgres-url", "", "PostgreSQL superuser URL; the run creates and drops a database there for the PostgreSQL figure (default $MINT_TEST_POSTGRES_URL)")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "measure only these groups: "+strings.Join(bench.Groups, ", "))
