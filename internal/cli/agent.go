@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -40,6 +41,11 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 			}
 			if dataDir == "" {
 				return errors.New("--data-dir is required (the agent keeps its key there)")
+			}
+			if os.Getenv("GOGC") == "" {
+				// The agent is a small resident daemon on every host: trade a little GC CPU (its
+				// cached path allocates almost nothing) for a smaller footprint.
+				debug.SetGCPercent(50)
 			}
 			hc, err := httpClientTrusting(caFile)
 			if err != nil {
