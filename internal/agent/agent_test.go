@@ -167,7 +167,7 @@ func TestIMDSDialect(t *testing.T) {
 	proxy, _ := url.Parse(a.Endpoints().IMDSProxy)
 	// What HTTP_PROXY clients do: absolute-form request lines for 169.254.169.254.
 	viaProxy := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
-	const imds = "http://169.254.169.254/metadata/identity/oauth2/token"
+	const imds = "http://169.254.169.254/metadata/identity/oauth2/token" // only ever sent through viaProxy, in absolute form
 	md := []string{"Metadata", "true"}
 
 	// Nothing bound to the host: Identity not found (Go's DAC moves on for system-assigned).

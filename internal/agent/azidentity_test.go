@@ -262,7 +262,7 @@ func TestMain(m *testing.M) {
 
 func helperMain(imds bool) int {
 	if imds {
-		req, _ := http.NewRequest("GET", "http://169.254.169.254/metadata/identity/oauth2/token", nil)
+		req, _ := http.NewRequest("GET", "http://169.254.169.254/metadata/identity/oauth2/token", nil) // never sent: asks which proxy would carry it
 		proxy, err := http.ProxyFromEnvironment(req)
 		if err != nil || proxy == nil || (proxy.Hostname() != "127.0.0.1" && proxy.Hostname() != "localhost") {
 			fmt.Fprintf(os.Stderr, "refusing to run: the proxy for IMDS is %v (%v), not the local agent\n", proxy, err)
