@@ -397,9 +397,8 @@ func (p *computeProvider) list(c *call) {
 		}
 		f.SubscriptionID, f.ResourceGroup = c.scope.SubscriptionID, c.scope.ResourceGroup
 	}
-	rs, err := c.s.st.ListResources(c.ctx, f)
-	if err != nil {
-		c.failErr(err)
+	rs, next, ok := c.resourcePage(f)
+	if !ok {
 		return
 	}
 	ir := newIdentityResolver(c)
@@ -409,7 +408,7 @@ func (p *computeProvider) list(c *call) {
 			out = append(out, p.out(ir, r))
 		}
 	}
-	WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	WritePage(c.w, c.r, c.s.cfg.BaseURL, out, next)
 }
 
 func (p *computeProvider) out(ir *identityResolver, r store.Resource) ComputeResource {

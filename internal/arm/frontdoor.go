@@ -2,6 +2,7 @@ package arm
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/store"
 )
 
 // Response header names ARM sets (reference §4.2).
@@ -287,8 +290,7 @@ func Page[T any](items []T, skiptoken string, top int) (page []T, next string, e
 	if skiptoken != "" {
 		n, ok := decodeSkipToken(skiptoken)
 		if !ok {
-			return nil, "", NewError(http.StatusBadRequest, CodeInvalidSkipToken, fmt.Sprintf(
-				"The $skiptoken '%s' is invalid. Use the nextLink of the previous page unchanged.", skiptoken))
+			return nil, "", invalidSkipToken(skiptoken)
 		}
 		start = min(n, len(items))
 	}
@@ -298,6 +300,11 @@ func Page[T any](items []T, skiptoken string, top int) (page []T, next string, e
 		next = encodeSkipToken(end)
 	}
 	return page, next, nil
+}
+
+func invalidSkipToken(skiptoken string) *Error {
+	return NewError(http.StatusBadRequest, CodeInvalidSkipToken, fmt.Sprintf(
+		"The $skiptoken '%s' is invalid. Use the nextLink of the previous page unchanged.", skiptoken))
 }
 
 const skipTokenPrefix = "mint:offset:"
@@ -351,6 +358,42 @@ func WriteList[T any](w http.ResponseWriter, r *http.Request, baseURL string, it
 		WriteError(w, r, 0, e)
 		return
 	}
+	WritePage(w, r, baseURL, page, next)
+}
+
+// ResourcePage reads $skiptoken and $top and lists one page of f's resources from the store,
+// in the store's order: at most $top (DefaultPageSize when absent) resources after the cursor
+// $skiptoken carries, and the skiptoken of the next page ("" on the last page). The store is
+// asked for one more row than the page holds to know whether another page follows, so a page
+// costs an index range read however long the list. The caller filters the page (by what the
+// caller may read), so pages can be shorter than $top, as ARM's can. A malformed $skiptoken is
+// a 400 InvalidSkipToken.
+func ResourcePage(ctx context.Context, st store.Resources, r *http.Request, f store.ResourceFilter) (page []store.Resource, next string, err error) {
+	skiptoken, top, e := PageParams(r)
+	if e != nil {
+		return nil, "", e
+	}
+	if top <= 0 {
+		top = DefaultPageSize
+	}
+	f.After, f.Limit = skiptoken, top+1
+	rs, err := st.ListResources(ctx, f)
+	if errors.Is(err, store.ErrInvalidCursor) {
+		return nil, "", invalidSkipToken(skiptoken)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rs) > top {
+		rs = rs[:top]
+		next = store.ResourceCursor(rs[top-1])
+	}
+	return rs, next, nil
+}
+
+// WritePage writes one page of a list in the List envelope ("value" is [] when empty), with a
+// nextLink carrying skiptoken next unless it is "" (the last page).
+func WritePage[T any](w http.ResponseWriter, r *http.Request, baseURL string, page []T, next string) {
 	out := List[T]{Value: page}
 	if out.Value == nil {
 		out.Value = []T{}

@@ -546,9 +546,8 @@ func (p *keyVaultProvider) list(c *call) {
 		c.fail(notServed(c.r))
 		return
 	}
-	rs, err := c.s.st.ListResources(c.ctx, store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: keyVaultType})
-	if err != nil {
-		c.failErr(err)
+	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: keyVaultType})
+	if !ok {
 		return
 	}
 	out := []Vault{}
@@ -557,7 +556,7 @@ func (p *keyVaultProvider) list(c *call) {
 			out = append(out, p.out(r))
 		}
 	}
-	WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	WritePage(c.w, c.r, c.s.cfg.BaseURL, out, next)
 }
 
 // serveAccessPolicies answers PUT {vault}/accessPolicies/{add|replace|remove}.

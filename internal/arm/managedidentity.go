@@ -328,9 +328,8 @@ func deleteIdentity(c *call) {
 }
 
 func listIdentities(c *call) {
-	rs, err := c.s.st.ListResources(c.ctx, store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: userAssignedIdentityType})
-	if err != nil {
-		c.failErr(err)
+	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: userAssignedIdentityType})
+	if !ok {
 		return
 	}
 	out := []Identity{}
@@ -339,7 +338,7 @@ func listIdentities(c *call) {
 			out = append(out, identityOut(r, c.apiVersion))
 		}
 	}
-	WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	WritePage(c.w, c.r, c.s.cfg.BaseURL, out, next)
 }
 
 // AzureResource is an entry of listAssociatedResources.
@@ -679,9 +678,8 @@ func putFederatedCredential(c *call, parent armid.ResourceID) {
 }
 
 func listFederatedCredentials(c *call, parent armid.ResourceID) {
-	rs, err := c.s.st.ListResources(c.ctx, store.ResourceFilter{ParentID: parent.String(), Type: federatedCredentialType})
-	if err != nil {
-		c.failErr(err)
+	rs, next, ok := c.resourcePage(store.ResourceFilter{ParentID: parent.String(), Type: federatedCredentialType})
+	if !ok {
 		return
 	}
 	out := []FederatedIdentityCredential{}
@@ -690,7 +688,7 @@ func listFederatedCredentials(c *call, parent armid.ResourceID) {
 			out = append(out, federatedCredentialOut(r))
 		}
 	}
-	WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	WritePage(c.w, c.r, c.s.cfg.BaseURL, out, next)
 }
 
 // SystemAssignedIdentity is the read model of a resource's system-assigned identity

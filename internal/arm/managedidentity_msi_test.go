@@ -205,6 +205,15 @@ func TestFederatedIdentityCredentials(t *testing.T) {
 	if len(names) != 20 || names[0] != "fic1" || names[1] != "fic2" || names[19] != "fic20" {
 		t.Errorf("listed %v", names)
 	}
+	// A skiptoken the store did not produce (garbage, or an offset token of an older mint) is a
+	// 400, for the credentials and the identities alike.
+	for _, path := range []string{identity + "/federatedIdentityCredentials", "/subscriptions/" + e.sub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"} {
+		for _, tok := range []string{"zz", "bWludDpvZmZzZXQ6Nw"} {
+			if r := e.as("GET", path+"?$skiptoken="+tok, msiVersion, nil); r.status != 400 || r.code() != CodeInvalidSkipToken {
+				t.Errorf("GET %s with $skiptoken %s = %d %s", path, tok, r.status, r.raw)
+			}
+		}
+	}
 
 	e.must(http.StatusOK, "DELETE", fic, msiVersion, nil)
 	e.must(http.StatusNoContent, "DELETE", fic, msiVersion, nil)

@@ -389,9 +389,8 @@ func (genericResourcesProvider) serve(c *call) {
 		c.fail(e)
 		return
 	}
-	rs, err := c.s.st.ListResources(c.ctx, store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: f.values["resourcetype"]})
-	if err != nil {
-		c.failErr(err)
+	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: f.values["resourcetype"]})
+	if !ok {
 		return
 	}
 	ir := newIdentityResolver(c)
@@ -412,7 +411,7 @@ func (genericResourcesProvider) serve(c *call) {
 		}
 		out = append(out, g)
 	}
-	WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	WritePage(c.w, c.r, c.s.cfg.BaseURL, out, next)
 }
 
 // listFilter is a parsed $filter of ARM's list calls: clauses "field eq 'value'" joined by

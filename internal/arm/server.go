@@ -144,6 +144,17 @@ func (c *call) failErr(err error) {
 // json writes v with status.
 func (c *call) json(status int, v any) { WriteJSON(c.w, c.r, status, v) }
 
+// resourcePage lists the page of f's resources the request's $skiptoken and $top ask for (see
+// ResourcePage), writing the error when it fails.
+func (c *call) resourcePage(f store.ResourceFilter) (page []store.Resource, next string, ok bool) {
+	page, next, err := ResourcePage(c.ctx, c.s.st, c.r, f)
+	if err != nil {
+		c.failErr(err)
+		return nil, "", false
+	}
+	return page, next, true
+}
+
 // decode reads the JSON body into v, writing the error when it fails.
 func (c *call) decode(v any) bool {
 	if e := DecodeJSON(c.r, v); e != nil {

@@ -2,6 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,6 +75,50 @@ type ResourceFilter struct {
 	ParentID string
 	// AttachedIdentity lists the resources that have this user-assigned identity attached.
 	AttachedIdentity string
+	// After lists only the resources strictly after this cursor in the list order; it is a
+	// ResourceCursor, "" for the start. A cursor ResourceCursor did not produce gives an error
+	// wrapping ErrInvalidCursor.
+	After string
+	// Limit caps the number of resources returned; 0 means no limit.
+	Limit int
+}
+
+// ErrInvalidCursor is wrapped by ListResources' error when ResourceFilter.After is not a cursor
+// ResourceCursor produced.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+const resourceCursorPrefix = "r1:"
+
+// ResourceCursor is the opaque position of r in ListResources' order (CreatedAt in UTC at
+// microsecond precision, then the lower-cased id), to pass as ResourceFilter.After to list the
+// resources after it.
+func ResourceCursor(r Resource) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(
+		resourceCursorPrefix + strconv.FormatInt(r.CreatedAt.UTC().Truncate(time.Microsecond).UnixMicro(), 10) + ":" + resourceKey(r.ID)))
+}
+
+// ParseResourceCursor decodes a ResourceCursor into the creation time (UTC, microseconds) and
+// the id key (lower case, no trailing slash) of the row it names. Errors wrap ErrInvalidCursor.
+func ParseResourceCursor(cursor string) (createdAt time.Time, idKey string, err error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !strings.HasPrefix(string(raw), resourceCursorPrefix) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	}
+	us, key, ok := strings.Cut(string(raw[len(resourceCursorPrefix):]), ":")
+	n, perr := strconv.ParseInt(us, 10, 64)
+	if !ok || perr != nil || key == "" || key != resourceKey(key) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	}
+	return time.UnixMicro(n).UTC(), key, nil
+}
+
+// resourceKey folds a resource id as the stores key it: lower case, without trailing slashes.
+func resourceKey(id string) string {
+	k := strings.TrimRight(strings.ToLower(id), "/")
+	if k == "" {
+		return "/"
+	}
+	return k
 }
 
 type Resources interface {
@@ -81,7 +130,8 @@ type Resources interface {
 	PutResource(ctx context.Context, r Resource, create []ServicePrincipal, deletePrincipals []string) (created bool, err error)
 	// GetResource finds a resource by id, case-insensitively.
 	GetResource(ctx context.Context, id string) (Resource, error)
-	// ListResources lists matching resources ordered by CreatedAt, then id.
+	// ListResources lists matching resources ordered by CreatedAt, then lower-cased id: those
+	// after f.After, at most f.Limit of them.
 	ListResources(ctx context.Context, f ResourceFilter) ([]Resource, error)
 	// DeleteResource deletes the resource, its child resources, the principals they own and the
 	// role assignments scoped at or below it, in one transaction, and returns what it deleted

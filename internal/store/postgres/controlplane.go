@@ -308,6 +308,13 @@ func (s *Store) GetResource(ctx context.Context, id string) (store.Resource, err
 
 func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error) {
 	var w where
+	if f.After != "" {
+		at, key, err := store.ParseResourceCursor(f.After)
+		if err != nil {
+			return nil, fmt.Errorf("list resources: %w", err)
+		}
+		w.add(`(created_at, id_key) > (` + w.p(at) + `, ` + w.p(key) + `)`)
+	}
 	if f.SubscriptionID != "" {
 		w.add(`subscription_key = ` + w.p(column.Key(f.SubscriptionID)))
 	}
@@ -324,7 +331,11 @@ func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]st
 	if f.AttachedIdentity != "" {
 		w.add(`id_key IN (SELECT resource_key FROM resource_identities WHERE identity_key = ` + w.p(column.ScopeKey(f.AttachedIdentity)) + `)`)
 	}
-	rs, err := list(ctx, s, scanResource, `SELECT `+resourceColumns+` FROM resources`+w.sql()+` ORDER BY created_at, id_key`, w.args...)
+	q := `SELECT ` + resourceColumns + ` FROM resources` + w.sql() + ` ORDER BY created_at, id_key`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + w.p(f.Limit)
+	}
+	rs, err := list(ctx, s, scanResource, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}

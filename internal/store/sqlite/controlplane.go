@@ -289,8 +289,32 @@ func (s *Store) GetResource(ctx context.Context, id string) (store.Resource, err
 }
 
 func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error) {
+	q, args, err := listResourcesQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	rs, err := queryAll(ctx, s.read, scanResource, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", dbErr(ctx, err))
+	}
+	return rs, nil
+}
+
+// listResourcesQuery is ListResources' SQL and arguments.
+func listResourcesQuery(f store.ResourceFilter) (string, []any, error) {
 	var where []string
 	var args []any
+	if f.After != "" {
+		at, key, err := store.ParseResourceCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		// The leading created_at >= ? bounds the index range scan; the rest is the row-value
+		// comparison (created_at, id_key) > (?, ?) spelled out.
+		us := column.Micros(at)
+		where = append(where, `created_at >= ? AND (created_at > ? OR id_key > ?)`)
+		args = append(args, us, us, key)
+	}
 	if f.SubscriptionID != "" {
 		where = append(where, `subscription_key = ?`)
 		args = append(args, column.Key(f.SubscriptionID))
@@ -317,11 +341,11 @@ func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]st
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY created_at, id_key`
-	rs, err := queryAll(ctx, s.read, scanResource, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list resources: %w", dbErr(ctx, err))
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
 	}
-	return rs, nil
+	return q, args, nil
 }
 
 func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource, error) {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,6 +231,47 @@ func BenchmarkGetPrincipalByAppID(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if _, err := s.GetPrincipalByAppID(ctx, "tenant", "app-"+strconv.Itoa(i%n)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestListResourcesPlan checks that a page of ListResources after a cursor is an index range
+// scan in list order, not a scan of the table and a sort.
+func TestListResourcesPlan(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	after := store.ResourceCursor(store.Resource{ID: "/subscriptions/s/resourceGroups/g/providers/T/x", CreatedAt: time.Now()})
+	for _, f := range []store.ResourceFilter{
+		{SubscriptionID: "s", ResourceGroup: "g", Type: "T", After: after, Limit: 101},
+		{SubscriptionID: "s", Type: "T", After: after, Limit: 101},
+		{ParentID: "/subscriptions/s/resourceGroups/g/providers/T/x", Type: "T/c", After: after, Limit: 101},
+		{After: after, Limit: 101},
+	} {
+		q, args, err := listResourcesQuery(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notUsed int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		t.Logf("%+v: %s", f, joined)
+		if !strings.Contains(joined, "USING INDEX") && !strings.Contains(joined, "USING COVERING INDEX") {
+			t.Errorf("filter %+v: plan uses no index: %s", f, joined)
+		}
+		if strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("filter %+v: plan sorts: %s", f, joined)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -530,6 +532,84 @@ func testListResources(t *testing.T, s store.Store) {
 	got, err := s.ListResources(ctx, store.ResourceFilter{AttachedIdentity: id1.ID})
 	ok(t, err, "list resources attached")
 	equal(t, got, []store.Resource(nil), "resources attached after the resource was deleted")
+}
+
+func testPageResources(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sub := newID()
+	mustPutGroup(t, s, newGroup(sub, "g", t0))
+	mustPutGroup(t, s, newGroup(sub, "other", t0))
+	// 25 identities, put out of order; every third shares its creation time with the next (the
+	// lower-cased id breaks the tie, names in mixed case), and nanoseconds are dropped as stored.
+	var want []store.Resource
+	for i := range 25 {
+		created := t0.Add(time.Duration(i/3)*time.Second + time.Duration(i%3/2)*time.Microsecond + 123*time.Nanosecond)
+		name := fmt.Sprintf("id-%02d", 24-i)
+		if i%2 == 0 {
+			name = strings.ToUpper(name)
+		}
+		want = append(want, newResource(sub, "g", identityType, name, created))
+	}
+	slices.SortFunc(want, func(a, b store.Resource) int {
+		return cmp.Or(a.CreatedAt.Truncate(time.Microsecond).Compare(b.CreatedAt.Truncate(time.Microsecond)),
+			strings.Compare(strings.ToLower(a.ID), strings.ToLower(b.ID)))
+	})
+	for i := range want {
+		mustPutResource(t, s, want[(i*7)%len(want)]) // 7 and 25 are coprime: each one once
+	}
+	// Noise the filters exclude, interleaved in time.
+	mustPutResource(t, s, newResource(sub, "other", identityType, "noise", t0.Add(3*time.Second)))
+	mustPutResource(t, s, newResource(sub, "g", vmType, "noise", t0.Add(4*time.Second)))
+
+	for _, f := range []store.ResourceFilter{
+		{SubscriptionID: sub, ResourceGroup: "g", Type: identityType},
+		{ParentID: groupScope(sub, "g"), Type: identityType},
+	} {
+		var got []store.Resource
+		pages := 0
+		for {
+			f.Limit = 7
+			page, err := s.ListResources(ctx, f)
+			ok(t, err, "list a page of resources")
+			if len(page) > 7 {
+				t.Fatalf("page of %d resources with Limit 7", len(page))
+			}
+			got = append(got, page...)
+			pages++
+			if len(page) < 7 {
+				break
+			}
+			f.After = store.ResourceCursor(page[len(page)-1])
+			if pages > 10 {
+				t.Fatalf("paging does not end: %v", resourceIDs(got))
+			}
+		}
+		equal(t, pages, 4, "pages of 7 for 25 resources")
+		equal(t, resourceIDs(got), resourceIDs(want), "resources paged through")
+		equal(t, got, storedAll(storedResource, want...), "resources paged through")
+
+		// After alone, without Limit, lists the rest.
+		f.After, f.Limit = store.ResourceCursor(want[10]), 0
+		rest, err := s.ListResources(ctx, f)
+		ok(t, err, "list resources after a cursor")
+		equal(t, resourceIDs(rest), resourceIDs(want[11:]), "resources after the 11th")
+		// The cursor of the last row lists nothing.
+		f.After = store.ResourceCursor(want[len(want)-1])
+		rest, err = s.ListResources(ctx, f)
+		ok(t, err, "list resources after the last")
+		equal(t, rest, []store.Resource(nil), "resources after the last")
+	}
+
+	for _, bad := range []string{
+		"garbage!",
+		"bWludDpvZmZzZXQ6MTA", // an offset skiptoken, "mint:offset:10"
+		base64.RawURLEncoding.EncodeToString([]byte("r1:notanumber:/subscriptions/x")),
+		base64.RawURLEncoding.EncodeToString([]byte("r1:12")),
+		base64.RawURLEncoding.EncodeToString([]byte("r1:12:/Subscriptions/X")),
+	} {
+		_, err := s.ListResources(ctx, store.ResourceFilter{SubscriptionID: sub, After: bad, Limit: 7})
+		isErr(t, err, store.ErrInvalidCursor, "list resources after the malformed cursor "+bad)
+	}
 }
 
 func testDeleteResource(t *testing.T, s store.Store) {

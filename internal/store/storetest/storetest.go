@@ -183,6 +183,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ResourceRoundTrip", testResourceRoundTrip},
 		{"PutResourcePrincipals", testPutResourcePrincipals},
 		{"ListResources", testListResources},
+		{"PageResources", testPageResources},
 		{"DeleteResource", testDeleteResource},
 		{"RoleDefinitions", testRoleDefinitions},
 		{"RoleAssignments", testRoleAssignments},
