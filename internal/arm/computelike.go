@@ -3,7 +3,6 @@ package arm
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -118,41 +117,10 @@ func (p *computeProvider) serve(c *call) {
 		return
 	}
 	c.id = canonicalResourceID(c.id, p.resourceType)
-	switch c.r.Method {
-	case http.MethodGet:
-		r, ok := p.lookup(c)
-		if ok {
-			c.json(http.StatusOK, p.out(newIdentityResolver(c), r))
-		}
-	case http.MethodHead: // CheckExistenceByID
-		if _, ok := p.lookup(c); ok {
-			WriteEmpty(c.w, c.r, http.StatusNoContent)
-		}
-	case http.MethodPut:
-		defer p.locks.lock(c.id.String())()
-		p.put(c)
-	case http.MethodPatch:
-		defer p.locks.lock(c.id.String())()
-		p.patch(c)
-	case http.MethodDelete:
-		defer p.locks.lock(c.id.String())()
-		p.delete(c)
-	default:
-		c.fail(MethodNotAllowed(c.r.Method))
-	}
-}
-
-func (p *computeProvider) lookup(c *call) (store.Resource, bool) {
-	r, found, err := getResource(c, c.id.String())
-	switch {
-	case err != nil:
-		c.failErr(err)
-		return r, false
-	case !found || !strings.EqualFold(r.Type, p.resourceType):
-		c.fail(ResourceNotFound(c.id))
-		return r, false
-	}
-	return r, true
+	out := func(r store.Resource) any { return p.out(newIdentityResolver(c), r) }
+	// A DELETE removes the resource, its children, and the system-assigned principals they own;
+	// user-assigned identities attached to it are not touched.
+	serveTracked(c, p.resourceType, p.locks, out, p.put, p.patch)
 }
 
 // stateOf is a stored resource's identities.
@@ -195,40 +163,26 @@ func (p *computeProvider) put(c *call) {
 			return
 		}
 	}
-	existing, found, err := getResource(c, c.id.String())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
 	now := c.s.cfg.Clock().UTC()
 	r := store.Resource{
 		ID: c.id.String(), SubscriptionID: c.id.SubscriptionID, ResourceGroup: c.id.ResourceGroup,
 		Type: p.resourceType, Name: c.id.Name(), Tags: tags, Properties: withoutProvisioningState(props),
 		CreatedAt: now, UpdatedAt: now,
 	}
+	existing, found, ok := putTracked(c, &r, req.Location)
+	if !ok {
+		return
+	}
 	current := identityblock.State{}
 	if found {
-		if !strings.EqualFold(existing.Type, p.resourceType) {
-			c.fail(Conflict(fmt.Sprintf("The resource '%s' exists with another type.", c.id)))
-			return
-		}
-		r.ID, r.Name, r.CreatedAt, r.Location = existing.ID, existing.Name, existing.CreatedAt, existing.Location
 		r.PrincipalID, r.UserAssignedIdentities = existing.PrincipalID, existing.UserAssignedIdentities
 		current = stateOf(existing)
-		if req.Location != nil && normalizeLocation(*req.Location) != existing.Location {
-			c.fail(invalidResourceLocation(c.id.Name(), existing.Location, normalizeLocation(*req.Location), c.id.ResourceGroup))
-			return
-		}
-	} else {
-		if r.Location, e = requireLocation(req.Location, p.resourceType); e != nil {
-			c.fail(e)
-			return
-		}
 	}
 	// A PUT replaces the identities with what it sends; a PUT without an identity block keeps
 	// them (deleting a system-assigned principal is not undoable, so mint wants it said).
 	ch := identityblock.Change{New: current}
 	if req.Identity != nil {
+		var err error
 		if ch, err = identityblock.Apply(current, *req.Identity, false); err != nil {
 			c.failErr(err)
 			return
@@ -238,21 +192,13 @@ func (p *computeProvider) put(c *call) {
 }
 
 func (p *computeProvider) patch(c *call) {
-	r, ok := p.lookup(c)
+	r, ok := lookupTracked(c, p.resourceType)
 	if !ok {
 		return
 	}
 	var req computeRequest
-	if !c.decode(&req) {
+	if !c.decode(&req) || !patchTags(c, &r, req.Tags) {
 		return
-	}
-	if req.Tags != nil {
-		tags, e := checkTags(*req.Tags)
-		if e != nil {
-			c.fail(e)
-			return
-		}
-		r.Tags = tags
 	}
 	if raw := bytes.TrimSpace(req.Properties); len(raw) > 0 && string(raw) != "null" {
 		if raw[0] != '{' {
@@ -350,25 +296,6 @@ func identityNotFound(resourceID, identityID string) *Error {
 	return NewError(http.StatusBadRequest, "FailedIdentityOperation", fmt.Sprintf(
 		"Identity operation for resource '%s' failed with error 'Failed to perform resource identity operation. Status: 'BadRequest'. Response: '{\"error\":{\"code\":\"BadRequest\",\"message\":\"Resource '%s' was not found.\"}}'.'.",
 		resourceID, identityID))
-}
-
-// delete removes the resource, its children, and the system-assigned principals they own.
-// User-assigned identities attached to it are not touched.
-func (p *computeProvider) delete(c *call) {
-	r, found, err := getResource(c, c.id.String())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
-	if !found || !strings.EqualFold(r.Type, p.resourceType) {
-		WriteEmpty(c.w, c.r, http.StatusNoContent)
-		return
-	}
-	if _, err := c.s.st.DeleteResource(c.ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.failErr(err)
-		return
-	}
-	WriteEmpty(c.w, c.r, http.StatusOK)
 }
 
 func (p *computeProvider) list(c *call) {

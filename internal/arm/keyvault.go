@@ -229,40 +229,9 @@ func (p *keyVaultProvider) serve(c *call) {
 		return
 	}
 	c.id = canonicalResourceID(c.id, keyVaultType)
-	switch c.r.Method {
-	case http.MethodGet:
-		if r, ok := p.lookup(c); ok {
-			c.json(http.StatusOK, p.out(r))
-		}
-	case http.MethodHead:
-		if _, ok := p.lookup(c); ok {
-			WriteEmpty(c.w, c.r, http.StatusNoContent)
-		}
-	case http.MethodPut:
-		defer p.locks.lock(c.id.String())()
-		p.put(c)
-	case http.MethodPatch:
-		defer p.locks.lock(c.id.String())()
-		p.patch(c)
-	case http.MethodDelete:
-		defer p.locks.lock(c.id.String())()
-		p.delete(c)
-	default:
-		c.fail(MethodNotAllowed(c.r.Method))
-	}
-}
-
-func (p *keyVaultProvider) lookup(c *call) (store.Resource, bool) {
-	r, found, err := getResource(c, c.id.String())
-	switch {
-	case err != nil:
-		c.failErr(err)
-		return r, false
-	case !found || !strings.EqualFold(r.Type, keyVaultType):
-		c.fail(ResourceNotFound(c.id))
-		return r, false
-	}
-	return r, true
+	out := func(r store.Resource) any { return p.out(r) }
+	// A DELETE takes the vault and its secrets with it (the store cascades).
+	serveTracked(c, keyVaultType, p.locks, out, p.put, p.patch)
 }
 
 // apply merges a request's properties into props (the current ones, or defaults for a new
@@ -398,34 +367,23 @@ func (p *keyVaultProvider) put(c *call) {
 			return
 		}
 	}
-	existing, found, err := getResource(c, c.id.String())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
 	now := c.s.cfg.Clock().UTC()
 	r := store.Resource{
 		ID: c.id.String(), SubscriptionID: c.id.SubscriptionID, ResourceGroup: c.id.ResourceGroup, Type: keyVaultType,
 		Name: name, Tags: tags, CreatedAt: now, UpdatedAt: now,
 	}
+	existing, found, ok := putTracked(c, &r, req.Location)
+	if !ok {
+		return
+	}
 	var props VaultProperties
 	if found {
-		r.ID, r.Name, r.CreatedAt, r.Location = existing.ID, existing.Name, existing.CreatedAt, existing.Location
-		if req.Location != nil && normalizeLocation(*req.Location) != existing.Location {
-			c.fail(invalidResourceLocation(name, existing.Location, normalizeLocation(*req.Location), c.id.ResourceGroup))
-			return
-		}
 		// A PUT replaces the vault's settings; what it leaves out gets the defaults, but the
 		// retention period and purge protection cannot go back.
 		old := storedVaultProperties(existing)
 		props = defaultVaultProperties(old.TenantID)
 		props.SoftDeleteRetentionInDays, props.EnablePurgeProtection = old.SoftDeleteRetentionInDays, old.EnablePurgeProtection
 	} else {
-		var e *Error
-		if r.Location, e = requireLocation(req.Location, keyVaultType); e != nil {
-			c.fail(e)
-			return
-		}
 		tenantID, err := tenantOf(c, c.id.SubscriptionID)
 		if err != nil {
 			c.failErr(err)
@@ -441,21 +399,13 @@ func (p *keyVaultProvider) put(c *call) {
 }
 
 func (p *keyVaultProvider) patch(c *call) {
-	r, ok := p.lookup(c)
+	r, ok := lookupTracked(c, keyVaultType)
 	if !ok {
 		return
 	}
 	var req vaultRequest
-	if !c.decode(&req) {
+	if !c.decode(&req) || !patchTags(c, &r, req.Tags) {
 		return
-	}
-	if req.Tags != nil {
-		tags, e := checkTags(*req.Tags)
-		if e != nil {
-			c.fail(e)
-			return
-		}
-		r.Tags = tags
 	}
 	props := storedVaultProperties(r)
 	if e := applyVaultProperties(&props, req.Properties, true); e != nil {
@@ -522,23 +472,6 @@ func (p *keyVaultProvider) save(c *call, r store.Resource, props VaultProperties
 		status = http.StatusCreated
 	}
 	c.json(status, p.out(r))
-}
-
-func (p *keyVaultProvider) delete(c *call) {
-	r, found, err := getResource(c, c.id.String())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
-	if !found || !strings.EqualFold(r.Type, keyVaultType) {
-		WriteEmpty(c.w, c.r, http.StatusNoContent)
-		return
-	}
-	if _, err := c.s.st.DeleteResource(c.ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.failErr(err)
-		return
-	}
-	WriteEmpty(c.w, c.r, http.StatusOK)
 }
 
 func (p *keyVaultProvider) list(c *call) {

@@ -150,41 +150,11 @@ func (p *userAssignedIdentitiesProvider) serve(c *call) {
 		return
 	}
 	c.id, _ = armid.ParseUserAssignedIdentityID(c.id.String())
-	switch c.r.Method {
-	case http.MethodPut:
-		defer p.locks.lock(c.id.String())()
-		putIdentity(c)
-	case http.MethodPatch:
-		defer p.locks.lock(c.id.String())()
-		patchIdentity(c)
-	case http.MethodGet:
-		r, ok := lookupIdentity(c)
-		if ok {
-			c.json(http.StatusOK, identityOut(r, c.apiVersion))
-		}
-	case http.MethodHead: // CheckExistenceByID
-		if _, ok := lookupIdentity(c); ok {
-			WriteEmpty(c.w, c.r, http.StatusNoContent)
-		}
-	case http.MethodDelete:
-		defer p.locks.lock(c.id.String())()
-		deleteIdentity(c)
-	default:
-		c.fail(MethodNotAllowed(c.r.Method))
-	}
-}
-
-func lookupIdentity(c *call) (store.Resource, bool) {
-	r, found, err := getResource(c, c.id.String())
-	switch {
-	case err != nil:
-		c.failErr(err)
-		return r, false
-	case !found || !strings.EqualFold(r.Type, userAssignedIdentityType):
-		c.fail(ResourceNotFound(c.id))
-		return r, false
-	}
-	return r, true
+	out := func(r store.Resource) any { return identityOut(r, c.apiVersion) }
+	// A DELETE deletes the identity, its principal and its federated credentials. Resources it
+	// is attached to keep the (now dangling) reference, as in Azure; tokens for it are refused
+	// from then on because the principal is gone.
+	serveTracked(c, userAssignedIdentityType, p.locks, out, putIdentity, patchIdentity)
 }
 
 func putIdentity(c *call) {
@@ -273,21 +243,13 @@ func putIdentity(c *call) {
 
 // patchIdentity updates tags and isolationScope; location and the ids cannot change.
 func patchIdentity(c *call) {
-	r, ok := lookupIdentity(c)
+	r, ok := lookupTracked(c, userAssignedIdentityType)
 	if !ok {
 		return
 	}
 	var req identityRequest
-	if !c.decode(&req) {
+	if !c.decode(&req) || !patchTags(c, &r, req.Tags) {
 		return
-	}
-	if req.Tags != nil {
-		tags, e := checkTags(*req.Tags)
-		if e != nil {
-			c.fail(e)
-			return
-		}
-		r.Tags = tags
 	}
 	if req.Properties != nil && req.Properties.IsolationScope != nil {
 		scope, e := parseIsolationScope(*req.Properties.IsolationScope)
@@ -305,26 +267,6 @@ func patchIdentity(c *call) {
 		return
 	}
 	c.json(http.StatusOK, identityOut(r, c.apiVersion))
-}
-
-// deleteIdentity deletes the identity, its principal and its federated credentials. Resources
-// it is attached to keep the (now dangling) reference, as in Azure; tokens for it are refused
-// from then on because the principal is gone.
-func deleteIdentity(c *call) {
-	r, found, err := getResource(c, c.id.String())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
-	if !found || !strings.EqualFold(r.Type, userAssignedIdentityType) {
-		WriteEmpty(c.w, c.r, http.StatusNoContent)
-		return
-	}
-	if _, err := c.s.st.DeleteResource(c.ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.failErr(err)
-		return
-	}
-	WriteEmpty(c.w, c.r, http.StatusOK)
 }
 
 func listIdentities(c *call) {
@@ -366,7 +308,7 @@ func listAssociatedResources(c *call) {
 		c.fail(notServed(c.r))
 		return
 	}
-	if _, ok := lookupIdentity(c); !ok {
+	if _, ok := lookupTracked(c, userAssignedIdentityType); !ok {
 		return
 	}
 	rs, err := c.s.st.ListResources(c.ctx, store.ResourceFilter{AttachedIdentity: c.id.String()})

@@ -14,9 +14,10 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// What the providers of resource groups, user-assigned identities and compute-like resources
-// share: locations, tags, api-version comparison, the ids the MSI resource provider echoes, and
-// the per-resource write lock.
+// What the providers of resource groups, user-assigned identities, compute-like resources and
+// key vaults share: locations, tags, api-version comparison, the ids the MSI resource provider
+// echoes, the per-resource write lock, and the handling of one tracked resource (read, replace,
+// patch, delete).
 
 // provisioningSucceeded is the provisioningState of every resource mint holds: its writes are
 // synchronous, so a resource is either fully there or not at all.
@@ -195,4 +196,108 @@ func (l *keyedLocks) lock(id string) func() {
 	m := &l.mu[h.Sum32()%uint32(len(l.mu))]
 	m.Lock()
 	return m.Unlock
+}
+
+// serveTracked answers the methods on the one resource of resourceType at c.id: GET (out is its
+// body) and HEAD read it; PUT, PATCH and DELETE run under its write lock.
+func serveTracked(c *call, resourceType string, locks *keyedLocks, out func(store.Resource) any, put, patch func(*call)) {
+	switch c.r.Method {
+	case http.MethodGet:
+		if r, ok := lookupTracked(c, resourceType); ok {
+			c.json(http.StatusOK, out(r))
+		}
+	case http.MethodHead: // CheckExistenceByID
+		if _, ok := lookupTracked(c, resourceType); ok {
+			WriteEmpty(c.w, c.r, http.StatusNoContent)
+		}
+	case http.MethodPut:
+		defer locks.lock(c.id.String())()
+		put(c)
+	case http.MethodPatch:
+		defer locks.lock(c.id.String())()
+		patch(c)
+	case http.MethodDelete:
+		defer locks.lock(c.id.String())()
+		deleteTracked(c, resourceType)
+	default:
+		c.fail(MethodNotAllowed(c.r.Method))
+	}
+}
+
+// lookupTracked reads the resource of resourceType at c.id; where there is none (or one of
+// another type) it answers 404 and reports false.
+func lookupTracked(c *call, resourceType string) (store.Resource, bool) {
+	r, found, err := getResource(c, c.id.String())
+	switch {
+	case err != nil:
+		c.failErr(err)
+		return r, false
+	case !found || !strings.EqualFold(r.Type, resourceType):
+		c.fail(ResourceNotFound(c.id))
+		return r, false
+	}
+	return r, true
+}
+
+// putTracked prepares r, the resource of type r.Type that a PUT at c.id writes, from the one it
+// replaces, if any (returned, with found): that one's id and name as first spelled, creation time
+// and location stay; the request's location may repeat it but not change it. A new resource takes
+// the request's location, which it must have. It reports false when it has answered the request.
+func putTracked(c *call, r *store.Resource, location *string) (existing store.Resource, found, ok bool) {
+	existing, found, err := getResource(c, c.id.String())
+	if err != nil {
+		c.failErr(err)
+		return existing, found, false
+	}
+	if !found {
+		var e *Error
+		if r.Location, e = requireLocation(location, r.Type); e != nil {
+			c.fail(e)
+			return existing, found, false
+		}
+		return existing, found, true
+	}
+	if !strings.EqualFold(existing.Type, r.Type) {
+		c.fail(Conflict(fmt.Sprintf("The resource '%s' exists with another type.", c.id)))
+		return existing, found, false
+	}
+	r.ID, r.Name, r.CreatedAt, r.Location = existing.ID, existing.Name, existing.CreatedAt, existing.Location
+	if location != nil && normalizeLocation(*location) != existing.Location {
+		c.fail(invalidResourceLocation(c.id.Name(), existing.Location, normalizeLocation(*location), c.id.ResourceGroup))
+		return existing, found, false
+	}
+	return existing, found, true
+}
+
+// patchTags applies a PATCH's tags, if it has any, to r; false when they are invalid (answered).
+func patchTags(c *call, r *store.Resource, tags *map[string]string) bool {
+	if tags == nil {
+		return true
+	}
+	checked, e := checkTags(*tags)
+	if e != nil {
+		c.fail(e)
+		return false
+	}
+	r.Tags = checked
+	return true
+}
+
+// deleteTracked deletes the resource of resourceType at c.id (the store takes what it owns with
+// it): 200, or 204 when there is none.
+func deleteTracked(c *call, resourceType string) {
+	r, found, err := getResource(c, c.id.String())
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	if !found || !strings.EqualFold(r.Type, resourceType) {
+		WriteEmpty(c.w, c.r, http.StatusNoContent)
+		return
+	}
+	if _, err := c.s.st.DeleteResource(c.ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.failErr(err)
+		return
+	}
+	WriteEmpty(c.w, c.r, http.StatusOK)
 }

@@ -84,8 +84,45 @@ func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node 
 			}
 		}
 	}
-	return none, sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: the identity %s is not attached to resource '%s'. Attach it with: mint resource identity assign --ids %s --identities <identity resource id>",
-		describe(sel), host, host)
+	return none, b.notAttached(ctx, tenant, host.String(), sel)
+}
+
+// notAttached explains a selector that names no identity of the resource: which identity it
+// does name, if any, and the command that would attach it.
+func (b *Broker) notAttached(ctx context.Context, tenant store.Tenant, host string, sel sts.IdentitySelector) error {
+	identityID := sel.ResourceID
+	var sp store.ServicePrincipal
+	var err error
+	switch {
+	case sel.ClientID != "":
+		sp, err = b.st.GetPrincipalByAppID(ctx, tenant.ID, sel.ClientID)
+	case sel.ObjectID != "":
+		sp, err = b.st.GetPrincipal(ctx, sel.ObjectID)
+		if err == nil && sp.TenantID != tenant.ID {
+			err = store.ErrNotFound
+		}
+	}
+	switch {
+	case identityID != "":
+	case errors.Is(err, store.ErrNotFound):
+		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: no managed identity has %s in tenant %s. Check the id the workload asks for (AZURE_CLIENT_ID, azureClientId): mint identity list shows each identity's clientId and principalId.",
+			noun(sel), tenant.ID)
+	case err != nil:
+		return fmt.Errorf("look up identity %s: %w", describe(sel), err)
+	case sp.Kind != store.KindManagedIdentity:
+		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: %s is the application '%s', not a managed identity; a workload can only use the managed identities of its resource '%s'.",
+			noun(sel), sp.DisplayName, host)
+	case len(sp.AlternativeNames) > 0 && !strings.Contains(strings.ToLower(sp.AlternativeNames[0]), "/providers/microsoft.managedidentity/userassignedidentities/"):
+		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: %s is the system-assigned identity of '%s'; only that resource can use it, not '%s'.",
+			noun(sel), sp.AlternativeNames[0], host)
+	case len(sp.AlternativeNames) > 0:
+		identityID = sp.AlternativeNames[0]
+	}
+	if identityID == "" {
+		identityID = "<identity resource id>"
+	}
+	return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: the identity %s is not attached to resource '%s'. Attach it with: mint resource identity assign --ids %s --identities %s",
+		describe(sel), host, host, identityID)
 }
 
 func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDecision, error) {
@@ -125,6 +162,14 @@ var resourceGroupsSegment = regexp.MustCompile(`(?i)/resourcegroups/`)
 // MIRID spells an ARM id as Entra's xms_mirid and xms_az_rid claims do: lower-case
 // "resourcegroups".
 func MIRID(id string) string { return resourceGroupsSegment.ReplaceAllString(id, "/resourcegroups/") }
+
+// noun names a selector's id: "client id X", "object id X".
+func noun(sel sts.IdentitySelector) string {
+	if sel.ObjectID != "" {
+		return "object id " + sel.ObjectID
+	}
+	return "client id " + sel.ClientID
+}
 
 func describe(sel sts.IdentitySelector) string {
 	switch {

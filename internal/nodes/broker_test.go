@@ -161,3 +161,32 @@ func TestJoinTokensAreOneTime(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokerRefusalsNameTheFix(t *testing.T) {
+	w := newWorld(t)
+	b := NewBroker(w.st)
+	app, _ := directory.New(w.st, directory.Options{}).CreateApplication(context.Background(), w.tenant.ID, directory.ApplicationSpec{DisplayName: "an app"})
+	cases := []struct {
+		name string
+		sel  sts.IdentitySelector
+		want string
+	}{
+		{"an identity attached elsewhere is named with the command", sts.IdentitySelector{ClientID: w.ua2.AppID}, "--identities " + w.ua2ID},
+		{"a client id nobody has", sts.IdentitySelector{ClientID: "00000000-0000-0000-0000-00000000abcd"}, "no managed identity has client id"},
+		{"an application is not a managed identity", sts.IdentitySelector{ClientID: app.AppID}, "is the application 'an app'"},
+		{"another resource's system identity", sts.IdentitySelector{ObjectID: w.system.ObjectID}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			host := w.app.ID
+			if tc.want == "" { // ask as the bare site for the container app's system identity
+				host, tc.want = w.bare.ID, "is the system-assigned identity of '"+w.app.ID+"'"
+			}
+			_, err := b.ManagedIdentity(context.Background(), w.tenant, w.node, host, tc.sel)
+			var e *sts.Error
+			if !errors.As(err, &e) || e.Code != sts.CodeIdentityNotFound || !strings.Contains(e.Description, tc.want) {
+				t.Fatalf("err = %v, want code %d mentioning %q", err, sts.CodeIdentityNotFound, tc.want)
+			}
+		})
+	}
+}

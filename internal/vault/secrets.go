@@ -235,16 +235,26 @@ func (s *Server) set(q *request) {
 	writeJSON(q.w, http.StatusOK, q.bundle(stored, p.Value))
 }
 
-// get answers GET /secrets/{name}/[{version}]: the value, if the version is enabled and within
-// its nbf/exp window.
-func (s *Server) get(q *request) {
+// version reads the version the route names (the latest without one); false when it has
+// answered the request with an error.
+func (s *Server) version(q *request) (store.SecretVersion, bool) {
 	v, err := s.st.GetSecretVersion(q.ctx, q.vault.name, q.route.name, q.route.version)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(q.w, secretNotFound(q.route.name, q.route.version))
-		return
+		return v, false
 	}
 	if err != nil {
 		s.fail(q, err)
+		return v, false
+	}
+	return v, true
+}
+
+// get answers GET /secrets/{name}/[{version}]: the value, if the version is enabled and within
+// its nbf/exp window.
+func (s *Server) get(q *request) {
+	v, ok := s.version(q)
+	if !ok {
 		return
 	}
 	now := s.now()
@@ -270,62 +280,68 @@ func (s *Server) get(q *request) {
 
 // list answers GET /secrets: the latest version of each secret, 25 (or maxresults) a page.
 func (s *Server) list(q *request, query url.Values) {
-	size, token, e := pageParams(query)
-	if e != nil {
-		writeError(q.w, e)
+	size, after, ok := pageStart(q, query, decodeNameToken)
+	if !ok {
 		return
-	}
-	after := ""
-	if token != "" {
-		if after, e = decodeSkipToken('n', token); e != nil {
-			writeError(q.w, e)
-			return
-		}
 	}
 	vs, err := s.st.ListSecrets(q.ctx, q.vault.name, after, size+1)
 	if err != nil {
 		s.fail(q, err)
 		return
 	}
-	out := SecretListResult[SecretItem]{Value: []SecretItem{}}
-	for i, v := range vs {
-		if i == size {
-			next := nextLink(q.host, q.r.URL.Path, q.apiVersion, encodeSkipToken('n', strings.ToLower(vs[i-1].Name)), query)
-			out.NextLink = &next
-			break
-		}
-		out.Value = append(out.Value, SecretItem{ID: q.secretID(v.Name), Attributes: q.attributes(v), Tags: nonEmptyTags(v.Tags), ContentType: v.ContentType})
-	}
-	writeJSON(q.w, http.StatusOK, out)
+	writePage(q, query, size, vs, nameToken, func(v store.SecretVersion) SecretItem {
+		return SecretItem{ID: q.secretID(v.Name), Attributes: q.attributes(v), Tags: nonEmptyTags(v.Tags), ContentType: v.ContentType}
+	})
 }
 
 // listVersions answers GET /secrets/{name}/versions.
 func (s *Server) listVersions(q *request, query url.Values) {
-	size, token, e := pageParams(query)
-	if e != nil {
-		writeError(q.w, e)
+	size, after, ok := pageStart(q, query, decodeSeqToken)
+	if !ok {
 		return
-	}
-	var after int64
-	if token != "" {
-		if after, e = decodeSeqToken(token); e != nil {
-			writeError(q.w, e)
-			return
-		}
 	}
 	vs, err := s.st.ListSecretVersions(q.ctx, q.vault.name, q.route.name, after, size+1)
 	if err != nil {
 		s.fail(q, err)
 		return
 	}
-	out := SecretListResult[SecretItem]{Value: []SecretItem{}}
+	seqToken := func(v store.SecretVersion) string { return encodeSkipToken('s', fmt.Sprint(v.Seq)) }
+	writePage(q, query, size, vs, seqToken, func(v store.SecretVersion) SecretItem {
+		return SecretItem{ID: q.versionID(v.Name, v.Version), Attributes: q.attributes(v), Tags: nonEmptyTags(v.Tags), ContentType: v.ContentType}
+	})
+}
+
+// pageStart reads a list's page size and where its page starts, from the $skiptoken by decode
+// (the zero value without one); false when it has answered the request with an error.
+func pageStart[T any](q *request, query url.Values, decode func(token string) (T, *Error)) (size int, after T, ok bool) {
+	size, token, e := pageParams(query)
+	if e == nil && token != "" {
+		after, e = decode(token)
+	}
+	if e != nil {
+		writeError(q.w, e)
+		return 0, after, false
+	}
+	return size, after, true
+}
+
+// decodeNameToken reads the skip token of a list by name.
+func decodeNameToken(token string) (string, *Error) { return decodeSkipToken('n', token) }
+
+// nameToken is the skip token of a list by name that goes on after v.
+func nameToken(v store.SecretVersion) string { return encodeSkipToken('n', strings.ToLower(v.Name)) }
+
+// writePage answers a list with the first size of vs (read one more than a page) as items, and a
+// nextLink, with the skip token token gives for the last of them, when there are more.
+func writePage[V, I any](q *request, query url.Values, size int, vs []V, token func(V) string, item func(V) I) {
+	out := SecretListResult[I]{Value: []I{}}
 	for i, v := range vs {
 		if i == size {
-			next := nextLink(q.host, q.r.URL.Path, q.apiVersion, encodeSkipToken('s', fmt.Sprint(vs[i-1].Seq)), query)
+			next := nextLink(q.host, q.r.URL.Path, q.apiVersion, token(vs[i-1]), query)
 			out.NextLink = &next
 			break
 		}
-		out.Value = append(out.Value, SecretItem{ID: q.versionID(v.Name, v.Version), Attributes: q.attributes(v), Tags: nonEmptyTags(v.Tags), ContentType: v.ContentType})
+		out.Value = append(out.Value, item(v))
 	}
 	writeJSON(q.w, http.StatusOK, out)
 }
@@ -346,13 +362,8 @@ func (s *Server) update(q *request) {
 		writeError(q.w, e)
 		return
 	}
-	v, err := s.st.GetSecretVersion(q.ctx, q.vault.name, q.route.name, q.route.version)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(q.w, secretNotFound(q.route.name, q.route.version))
-		return
-	}
-	if err != nil {
-		s.fail(q, err)
+	v, ok := s.version(q)
+	if !ok {
 		return
 	}
 	if p.ContentType != nil {
@@ -429,36 +440,22 @@ func (s *Server) getDeleted(q *request) {
 
 // listDeleted answers GET /deletedsecrets.
 func (s *Server) listDeleted(q *request, query url.Values) {
-	size, token, e := pageParams(query)
-	if e != nil {
-		writeError(q.w, e)
+	size, after, ok := pageStart(q, query, decodeNameToken)
+	if !ok {
 		return
-	}
-	after := ""
-	if token != "" {
-		if after, e = decodeSkipToken('n', token); e != nil {
-			writeError(q.w, e)
-			return
-		}
 	}
 	ds, err := s.st.ListDeletedSecrets(q.ctx, q.vault.name, after, size+1)
 	if err != nil {
 		s.fail(q, err)
 		return
 	}
-	out := SecretListResult[DeletedSecretItem]{Value: []DeletedSecretItem{}}
-	for i, d := range ds {
-		if i == size {
-			next := nextLink(q.host, q.r.URL.Path, q.apiVersion, encodeSkipToken('n', strings.ToLower(ds[i-1].Name)), query)
-			out.NextLink = &next
-			break
-		}
-		out.Value = append(out.Value, DeletedSecretItem{
+	deletedToken := func(d store.DeletedSecret) string { return nameToken(d.SecretVersion) }
+	writePage(q, query, size, ds, deletedToken, func(d store.DeletedSecret) DeletedSecretItem {
+		return DeletedSecretItem{
 			RecoveryID: q.recoveryID(d.Name), DeletedDate: d.DeletedAt.Unix(), ScheduledPurgeDate: d.PurgeAt.Unix(),
 			SecretItem: SecretItem{ID: q.secretID(d.Name), Attributes: q.attributes(d.SecretVersion), Tags: nonEmptyTags(d.Tags), ContentType: d.ContentType},
-		})
-	}
-	writeJSON(q.w, http.StatusOK, out)
+		}
+	})
 }
 
 // recover answers POST /deletedsecrets/{name}/recover: the latest version, without value.
