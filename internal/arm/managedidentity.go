@@ -36,9 +36,7 @@ const (
 	// flexibleFICVersion is the first api-version with claimsMatchingExpression.
 	flexibleFICVersion = "2025-01-31-preview"
 
-	maxFederatedCredentials    = 20
-	maxFederatedCredentialText = 600
-	defaultFICAudience         = "api://AzureADTokenExchange"
+	defaultFICAudience = "api://AzureADTokenExchange"
 )
 
 // msiAPIVersions are the Microsoft.ManagedIdentity api-versions mint accepts (reference §1.1).
@@ -415,15 +413,11 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 	if p == nil {
 		return out, ficError("Federated Identity Credential from HTTP body has empty properties")
 	}
-	if p.Issuer == nil || strings.TrimSpace(*p.Issuer) == "" {
-		return out, ficError("The 'issuer' property is required.")
+	if p.Issuer != nil {
+		out.Issuer = *p.Issuer
 	}
-	out.Issuer = *p.Issuer
-	if len(out.Issuer) > maxFederatedCredentialText {
-		return out, ficError(fmt.Sprintf("The 'issuer' property must be at most %d characters long.", maxFederatedCredentialText))
-	}
-	if !isAbsoluteURL(out.Issuer) {
-		return out, ficError(fmt.Sprintf("The issuer '%s' is invalid. It must be an absolute https or http URL.", out.Issuer))
+	if err := federation.CheckIssuer(out.Issuer); err != nil {
+		return out, ficError(err.Error())
 	}
 	cme := p.ClaimsMatchingExpression
 	if !flexible {
@@ -440,8 +434,8 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 	}
 	if hasSubject {
 		out.Subject = *p.Subject
-		if len(out.Subject) > maxFederatedCredentialText {
-			return out, ficError(fmt.Sprintf("The 'subject' property must be at most %d characters long.", maxFederatedCredentialText))
+		if err := federation.CheckSubject(out.Subject); err != nil {
+			return out, ficError(err.Error())
 		}
 	}
 	if cme != nil {
@@ -453,14 +447,10 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 		}
 		out.ClaimsMatchingExpression = &ClaimsMatchingExpression{Value: cme.Value, LanguageVersion: 1}
 	}
-	if len(p.Audiences) != 1 {
-		return out, ficError("Federated identity credentials must have exactly one audience.")
+	if err := federation.CheckAudiences(p.Audiences); err != nil {
+		return out, ficError(err.Error())
 	}
-	aud := p.Audiences[0]
-	if strings.TrimSpace(aud) == "" || len(aud) > maxFederatedCredentialText {
-		return out, ficError(fmt.Sprintf("The audience must be 1 to %d characters long.", maxFederatedCredentialText))
-	}
-	out.Audiences = []string{aud}
+	out.Audiences = []string{p.Audiences[0]}
 	if len(req.mintJWKS) > 0 && string(req.mintJWKS) != "null" {
 		if _, err := federation.ParseStaticKeys(req.mintJWKS); err != nil {
 			return out, ficError(err.Error() + ".")
@@ -468,15 +458,6 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 		out.MintJWKS = req.mintJWKS
 	}
 	return out, nil
-}
-
-func isAbsoluteURL(s string) bool {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || !(strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) {
-		return false
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	return host != "" && !strings.ContainsAny(s, " \t\r\n")
 }
 
 func federatedCredentialOut(r store.Resource) FederatedIdentityCredential {
@@ -593,8 +574,8 @@ func putFederatedCredential(c *call, parent armid.ResourceID) {
 			return
 		}
 	}
-	if existing == nil && others >= maxFederatedCredentials {
-		c.fail(ficError(fmt.Sprintf("The managed identity '%s' already has the maximum of %d federated identity credentials.", parent.Name(), maxFederatedCredentials)))
+	if existing == nil && others >= federation.MaxCredentials {
+		c.fail(ficError(fmt.Sprintf("The managed identity '%s' already has the maximum of %d federated identity credentials.", parent.Name(), federation.MaxCredentials)))
 		return
 	}
 	now := c.s.cfg.Clock().UTC()

@@ -16,7 +16,7 @@ import (
 func newADCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications and service principals (like az ad)"}
 	app := &cobra.Command{Use: "app", Short: "Manage application registrations"}
-	app.AddCommand(newAppCreateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd())
+	app.AddCommand(newAppCreateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd())
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	sp.AddCommand(newSPListCmd(), newSPShowCmd(), newSPAppRoleCmd())
 	cmd.AddCommand(app, sp)
@@ -216,6 +216,78 @@ func newAppCredentialCmd() *cobra.Command {
 	cred.AddCommand(reset)
 	return cred
 }
+
+// newAppFICCmd is `mint ad app federated-credential`, az's command of that name: an application's
+// federated identity credentials through Graph.
+func newAppFICCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "federated-credential", Short: "Manage an application's federated identity credentials (workload identity federation)"}
+	var id, ref string
+	appFlag := func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "application (client) id (required)")
+		cmd.MarkFlagRequired("id")
+	}
+	refFlag := func(cmd *cobra.Command) {
+		appFlag(cmd)
+		cmd.Flags().StringVar(&ref, "federated-credential-id", "", "the credential's id or name (required)")
+		cmd.MarkFlagRequired("federated-credential-id")
+	}
+	ficPath := func() string {
+		p := appPath(id) + "/federatedIdentityCredentials"
+		if ref != "" {
+			p += "/" + url.PathEscape(ref)
+		}
+		return p
+	}
+
+	var name, issuer, subject, description string
+	var audiences []string
+	create := clientCommand("create", "Trust tokens of an external issuer (issuer, subject and audience must match exactly)", func(cmd *cobra.Command) {
+		appFlag(cmd)
+		cmd.Flags().StringVarP(&name, "name", "n", "", "credential name (required)")
+		cmd.Flags().StringVar(&issuer, "issuer", "", "URL of the token issuer to trust (required)")
+		cmd.Flags().StringVar(&subject, "subject", "", "the sub claim of the tokens to trust (required)")
+		cmd.Flags().StringSliceVar(&audiences, "audiences", []string{defaultFederatedAudience}, "the aud claim of the tokens to trust")
+		cmd.Flags().StringVar(&description, "description", "", "what the credential is for")
+		for _, f := range []string{"name", "issuer", "subject"} {
+			cmd.MarkFlagRequired(f)
+		}
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		body := map[string]any{"name": name, "issuer": issuer, "subject": subject, "audiences": audiences, "description": description}
+		var out map[string]any
+		if err := c.do(ctx, graphScope, "POST", ficPath(), body, &out); err != nil {
+			return err
+		}
+		delete(out, "@odata.context")
+		return printOut(cmd.OutOrStdout(), f.output, out, appFICColumns)
+	})
+	list := clientCommand("list", "List an application's federated identity credentials", appFlag,
+		func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+			var out struct {
+				Value []map[string]any `json:"value"`
+			}
+			if err := c.do(ctx, graphScope, "GET", ficPath(), nil, &out); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), f.output, out.Value, appFICColumns)
+		})
+	show := clientCommand("show", "Show a federated identity credential", refFlag,
+		func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+			var out map[string]any
+			if err := c.do(ctx, graphScope, "GET", ficPath(), nil, &out); err != nil {
+				return err
+			}
+			delete(out, "@odata.context")
+			return printOut(cmd.OutOrStdout(), f.output, out, appFICColumns)
+		})
+	del := clientCommand("delete", "Delete a federated identity credential", refFlag,
+		func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+			return c.do(ctx, graphScope, "DELETE", ficPath(), nil, nil)
+		})
+	cmd.AddCommand(create, list, show, del)
+	return cmd
+}
+
+var appFICColumns = []column{{"Name", "name"}, {"Issuer", "issuer"}, {"Subject", "subject"}, {"Audiences", "audiences"}, {"Id", "id"}}
 
 func newSPListCmd() *cobra.Command {
 	return clientCommand("list", "List service principals (applications, managed identities and first-party resources)", nil, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {

@@ -29,8 +29,9 @@
 //     2048 bits.
 //   - jti replay is not checked: Entra does not enforce it for federated assertions, and a
 //     projected service-account token is legitimately presented many times during its life.
-//   - Applications' federated credentials (Graph /applications/{id}/federatedIdentityCredentials)
-//     are not kept yet: an application client is refused with a message saying so.
+//   - An application's credentials are Graph's /applications/{id}/federatedIdentityCredentials
+//     (store.FederatedCredentials); a user-assigned identity's are ARM child resources. The
+//     rules they follow (rules.go) are the same; mintJwks exists on identities' credentials only.
 //
 // It is not the STS (it only decides whether an assertion authenticates a client) and not the
 // control plane (internal/arm writes the credentials; this package reads them from the store).
@@ -70,10 +71,11 @@ const (
 	codeTime              = 700024
 )
 
-// Store is what the verifier reads: identities and their federated credentials.
+// Store is what the verifier reads: identities, applications and their federated credentials.
 type Store interface {
 	GetResource(ctx context.Context, id string) (store.Resource, error)
 	ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error)
+	ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error)
 }
 
 // Options configure a Verifier. Zero values get the defaults documented on each field.
@@ -128,20 +130,32 @@ func New(st Store, opts Options) *Verifier {
 func (v *Verifier) VerifyFederated(ctx context.Context, req sts.FederatedRequest) error {
 	a := req.Assertion
 	p := Presented{Issuer: a.Issuer, Subject: a.Subject, Audience: a.Audience}
-	identityID, creds, why, err := v.credentials(ctx, req.Client)
+	var (
+		owner, hint string
+		creds       []Credential
+		why         string
+		err         error
+	)
+	if req.Client.Kind == store.KindApplication {
+		owner, hint = fmt.Sprintf("application '%s'", req.Client.AppID), appHint(req.Client.AppID, p)
+		creds, err = v.applicationCredentials(ctx, req.Client)
+	} else {
+		var identityID string
+		identityID, creds, why, err = v.credentials(ctx, req.Client)
+		owner, hint = fmt.Sprintf("user-assigned identity '%s' (client id %s)", identityID, req.Client.AppID), addHint(identityID, p)
+	}
 	if err != nil {
 		return err
 	}
 	cred, closest := Match(creds, p)
 	if cred == nil {
 		if why == "" {
-			owner := fmt.Sprintf("user-assigned identity '%s' (client id %s)", identityID, req.Client.AppID)
 			if closest == "" {
 				why = owner + " has no federated identity credentials."
 			} else {
 				why = "Credentials of " + owner + ": " + closest
 			}
-			why += " " + addHint(identityID, p)
+			why += " " + hint
 		}
 		return noMatch(p, why)
 	}
@@ -151,14 +165,22 @@ func (v *Verifier) VerifyFederated(ctx context.Context, req sts.FederatedRequest
 	return v.verifySignature(ctx, req, cred)
 }
 
-// credentials returns the client's federated identity credentials and the ARM id of the
-// user-assigned identity holding them, or (for clients that cannot have any) why not.
-func (v *Verifier) credentials(ctx context.Context, client store.ServicePrincipal) (identityID string, creds []Credential, why string, err error) {
-	if client.Kind != store.KindManagedIdentity {
-		return "", nil, fmt.Sprintf("'%s' is an application: mint keeps federated identity credentials on user-assigned managed identities only "+
-			"(Microsoft Graph's application federatedIdentityCredentials are not implemented). Give the workload a user-assigned identity "+
-			"with a federated identity credential and use its client id.", client.AppID), nil
+// applicationCredentials returns an application's federated identity credentials.
+func (v *Verifier) applicationCredentials(ctx context.Context, app store.ServicePrincipal) ([]Credential, error) {
+	recs, err := v.st.ListFederatedCredentials(ctx, app.ObjectID)
+	if err != nil {
+		return nil, fmt.Errorf("federated credentials of application %s: %w", app.AppID, err)
 	}
+	creds := make([]Credential, 0, len(recs))
+	for _, r := range recs {
+		creds = append(creds, Credential{Name: r.Name, ID: r.ID, Issuer: r.Issuer, Subject: r.Subject, Audiences: r.Audiences})
+	}
+	return creds, nil
+}
+
+// credentials returns a managed identity's federated identity credentials and the ARM id of the
+// user-assigned identity holding them, or (for identities that cannot have any) why not.
+func (v *Verifier) credentials(ctx context.Context, client store.ServicePrincipal) (identityID string, creds []Credential, why string, err error) {
 	armID := ""
 	for _, n := range client.AlternativeNames {
 		if strings.HasPrefix(n, "/") {
@@ -235,6 +257,17 @@ func addHint(identityID string, p Presented) string {
 	return fmt.Sprintf("To trust this assertion, add a federated identity credential with this exact issuer, subject and audience: "+
 		"mint identity federated-credential create -g %s --identity-name %s -n <name> --issuer '%s' --subject '%s' --audiences '%s'.",
 		group, name, clip(p.Issuer), clip(p.Subject), clip(aud))
+}
+
+// appHint says how to make the assertion match an application's credentials.
+func appHint(appID string, p Presented) string {
+	aud := DefaultAudience
+	if len(p.Audience) == 1 {
+		aud = p.Audience[0]
+	}
+	return fmt.Sprintf("To trust this assertion, add a federated identity credential with this exact issuer, subject and audience: "+
+		"mint ad app federated-credential create --id %s -n <name> --issuer '%s' --subject '%s' --audiences '%s'.",
+		appID, clip(p.Issuer), clip(p.Subject), clip(aud))
 }
 
 // noMatch is AADSTS70021: Entra's sentence, then mint's explanation.

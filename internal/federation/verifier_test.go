@@ -33,10 +33,23 @@ const (
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeStore holds resources in memory.
+// fakeStore holds resources and applications' federated credentials in memory.
 type fakeStore struct {
-	mu  sync.Mutex
-	res []store.Resource
+	mu      sync.Mutex
+	res     []store.Resource
+	appFICs []store.FederatedCredential
+}
+
+func (f *fakeStore) ListFederatedCredentials(_ context.Context, principalID string) ([]store.FederatedCredential, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.FederatedCredential
+	for _, c := range f.appFICs {
+		if c.PrincipalID == principalID {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) GetResource(_ context.Context, id string) (store.Resource, error) {
@@ -555,11 +568,35 @@ func TestVerifyLocalIssuer(t *testing.T) {
 	}
 }
 
+// An application trusts assertions through its own (Graph) federated credentials, not through an
+// identity's.
+func TestVerifyApplicationCredentials(t *testing.T) {
+	f := newFixture(t, false)
+	app := store.ServicePrincipal{ObjectID: "app-object", AppID: "app-1", Kind: store.KindApplication}
+	f.st.appFICs = []store.FederatedCredential{
+		{ID: "c1", PrincipalID: app.ObjectID, Name: "ci", Issuer: f.is.URL(), Subject: "repo:o/r:ref:refs/heads/main", Audiences: []string{DefaultAudience}},
+		{ID: "c2", PrincipalID: "another-app", Name: "k8s", Issuer: f.is.URL(), Subject: k8sSubject, Audiences: []string{DefaultAudience}},
+	}
+	main := f.is.token(t, "k1", func(c map[string]any) { c["sub"] = "repo:o/r:ref:refs/heads/main" })
+	if err := f.v.VerifyFederated(context.Background(), request(t, main, app)); err != nil {
+		t.Fatalf("application credential not honoured: %v", err)
+	}
+	// The identity's credential (k8sSubject) and another application's do not count.
+	checkRefusal(t, f.v.VerifyFederated(context.Background(), request(t, f.is.token(t, "k1", nil), app)), 70021,
+		"Credentials of application 'app-1':", "Subject mismatch: the credential expects 'repo:o/r:ref:refs/heads/main'",
+		"mint ad app federated-credential create --id app-1")
+	// And an identity does not gain the application's credentials.
+	f.st.res = f.st.res[:2]
+	checkRefusal(t, f.v.VerifyFederated(context.Background(), request(t, main, miClient)), 70021, "has no federated identity credentials")
+}
+
 func TestVerifyClientsWithoutCredentials(t *testing.T) {
 	f := newFixture(t, false)
 	raw := f.is.token(t, "k1", nil)
 	app := store.ServicePrincipal{ObjectID: "a", AppID: "app-1", Kind: store.KindApplication}
-	checkRefusal(t, f.v.VerifyFederated(context.Background(), request(t, raw, app)), 70021, "'app-1' is an application")
+	checkRefusal(t, f.v.VerifyFederated(context.Background(), request(t, raw, app)), 70021,
+		"application 'app-1' has no federated identity credentials.",
+		"mint ad app federated-credential create --id app-1 -n <name> --issuer '"+f.is.URL()+"' --subject '"+k8sSubject+"'")
 	system := store.ServicePrincipal{ObjectID: "44444444-4444-4444-4444-444444444444", AppID: "sys-1", Kind: store.KindManagedIdentity,
 		AlternativeNames: []string{"/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.App/containerApps/web"}}
 	checkRefusal(t, f.v.VerifyFederated(context.Background(), request(t, raw, system)), 70021, "system-assigned identity")

@@ -39,6 +39,10 @@ func (h *handlerStore) GetResource(ctx context.Context, id string) (store.Resour
 	return h.fakeStore.GetResource(ctx, id)
 }
 
+func (h *handlerStore) ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error) {
+	return h.fakeStore.ListFederatedCredentials(ctx, principalID)
+}
+
 func (h *handlerStore) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error) {
 	return h.fakeStore.ListResources(ctx, f)
 }

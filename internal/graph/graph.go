@@ -1,5 +1,5 @@
 // Package graph serves the slice of Microsoft Graph that mint's directory needs: applications,
-// their secrets and certificates, service principals, app role grants and the sign-in log,
+// their secrets, certificates and federated identity credentials, service principals, app role grants and the sign-in log,
 // under /v1.0 with Graph's JSON and error shapes. Callers present a Graph token from mint's STS
 // carrying the application permissions Graph would require (Application.ReadWrite.All, ...).
 //
@@ -76,11 +76,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		action := ""
-		if len(seg) == 3 || (len(seg) == 2 && strings.HasPrefix(seg[0], "applications(")) {
-			action = seg[len(seg)-1]
+		// What follows applications/{id} or applications(appId='{appId}').
+		rest := seg[1:]
+		if seg[0] == "applications" {
+			rest = seg[2:]
 		}
-		s.applicationAction(w, r, caller, sp, action)
+		switch {
+		case len(rest) > 0 && isFederatedCredentials(rest[0]):
+			s.federatedCredentials(w, r, caller, sp, rest)
+		case len(rest) > 1:
+			writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", rest[1]))
+		case len(rest) == 1:
+			s.applicationAction(w, r, caller, sp, rest[0])
+		default:
+			s.applicationAction(w, r, caller, sp, "")
+		}
 	case seg[0] == "servicePrincipals":
 		s.servicePrincipals(w, r, caller, seg)
 	case seg[0] == "auditLogs" && len(seg) == 2 && seg[1] == "signIns" && r.Method == http.MethodGet:

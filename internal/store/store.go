@@ -18,6 +18,9 @@ var (
 	// ErrConflict is returned when a create would duplicate a unique key (id, appId, identifier
 	// URI, jti ...).
 	ErrConflict = errors.New("conflict")
+	// ErrLimitReached is returned when a create would exceed a per-owner limit (20 federated
+	// identity credentials per application).
+	ErrLimitReached = errors.New("limit reached")
 )
 
 // Store is everything mint keeps. Implementations are safe for concurrent use, and every method
@@ -27,6 +30,7 @@ type Store interface {
 	Subscriptions
 	Principals
 	Credentials
+	FederatedCredentials
 	AppRoleAssignments
 	SigningKeys
 	SignIns
@@ -148,6 +152,33 @@ type Credentials interface {
 	// ListCredentials returns a principal's credentials, oldest first.
 	ListCredentials(ctx context.Context, principalID string) ([]Credential, error)
 	DeleteCredential(ctx context.Context, principalID, keyID string) error
+}
+
+// FederatedCredential is an application's federated identity credential (Graph's
+// federatedIdentityCredential): the application trusts tokens that Issuer issues about Subject
+// for one of Audiences. A user-assigned identity's credentials are ARM child resources instead.
+type FederatedCredential struct {
+	ID          string // GUID
+	PrincipalID string // the application's object id
+	Name        string // unique per application, compared case-insensitively; never changes
+	Issuer      string
+	Subject     string // issuer and subject are unique per application, compared exactly
+	Audiences   []string
+	Description string
+	CreatedAt   time.Time
+}
+
+type FederatedCredentials interface {
+	// AddFederatedCredential stores c: ErrLimitReached if the application already has limit
+	// credentials, ErrConflict if one has the same name or the same issuer and subject,
+	// ErrNotFound if the principal does not exist. The limit holds across server replicas.
+	AddFederatedCredential(ctx context.Context, c FederatedCredential, limit int) error
+	// ListFederatedCredentials returns an application's credentials, oldest first.
+	ListFederatedCredentials(ctx context.Context, principalID string) ([]FederatedCredential, error)
+	// UpdateFederatedCredential replaces issuer, subject, audiences and description of the
+	// credential (PrincipalID, ID). ErrNotFound, or ErrConflict on a duplicate issuer and subject.
+	UpdateFederatedCredential(ctx context.Context, c FederatedCredential) error
+	DeleteFederatedCredential(ctx context.Context, principalID, id string) error
 }
 
 // AppRoleAssignment grants a principal one app role of a resource principal.

@@ -24,7 +24,10 @@ import (
 // the real armresources and armmsi clients, plain HTTP for the protocol edges, and the mint CLI
 // for the seeds' walkthrough.
 
-const managementScopeE2E = "https://management.azure.com//.default"
+const (
+	managementScopeE2E = "https://management.azure.com//.default"
+	graphScopeE2E      = "https://graph.microsoft.com/.default"
+)
 
 // azruntimePollOptions: mint answers long-running operations synchronously, so a poller is done
 // after its first response; a short frequency keeps a regression from hanging the test.
@@ -50,6 +53,13 @@ func rmCtx(t *testing.T) context.Context {
 // string. It returns the status and the decoded body (nil when empty).
 func (m *mint) rmDo(t *testing.T, cred azcore.TokenCredential, method, path string, body any) (int, map[string]any) {
 	t.Helper()
+	return m.apiDo(t, cred, managementScopeE2E, method, path, body)
+}
+
+// apiDo sends one request to mint with a token for scope (no token when cred is nil) and
+// decodes the JSON answer: for protocol tests of bad input, which no SDK client would send.
+func (m *mint) apiDo(t *testing.T, cred azcore.TokenCredential, scope, method, path string, body any) (int, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -67,7 +77,7 @@ func (m *mint) rmDo(t *testing.T, cred azcore.TokenCredential, method, path stri
 		t.Fatal(err)
 	}
 	if cred != nil {
-		req.Header.Set("Authorization", "Bearer "+getToken(t, cred, managementScopeE2E).Token)
+		req.Header.Set("Authorization", "Bearer "+getToken(t, cred, scope).Token)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := httpClient().Do(req)

@@ -169,6 +169,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdatePrincipal", testUpdatePrincipal},
 		{"DeletePrincipal", testDeletePrincipal},
 		{"Credentials", testCredentials},
+		{"FederatedCredentials", testFederatedCredentials},
 		{"AppRoleAssignments", testAppRoleAssignments},
 		{"SigningKeys", testSigningKeys},
 		{"SignIns", testSignIns},
@@ -219,6 +220,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 		{"ConcurrentWriters", testSharedConcurrentWriters},
 		{"ControlPlane", testSharedControlPlane},
 		{"Vaults", testSharedVaults},
+		{"FederatedCredentialLimit", testSharedFederatedLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

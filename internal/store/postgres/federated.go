@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/column"
+)
+
+// Applications' federated identity credentials
+
+func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCredential, limit int) error {
+	audiences, err := column.Strings(c.Audiences)
+	if err != nil {
+		return fmt.Errorf("add federated credential %s: %w", c.ID, err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Locking the application's row serialises the writers of its credentials, on every
+		// replica: the count cannot change between this read and the insert.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM principals WHERE object_id = $1 FOR UPDATE`, c.PrincipalID).Scan(&one); err != nil {
+			return dbErr(ctx, err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
+			return dbErr(ctx, err)
+		}
+		if n >= limit {
+			return store.ErrLimitReached
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
+			audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, audiences, c.Description, column.Time(c.CreatedAt))
+		return dbErr(ctx, err)
+	})
+	if err != nil {
+		return fmt.Errorf("add federated credential %s to principal %s: %w", c.Name, c.PrincipalID, err)
+	}
+	return nil
+}
+
+func scanFederatedCredential(row pgx.Row) (store.FederatedCredential, error) {
+	var c store.FederatedCredential
+	var audiences string
+	if err := row.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &audiences, &c.Description, &c.CreatedAt); err != nil {
+		return c, err
+	}
+	var err error
+	if c.Audiences, err = column.ParseStrings(audiences); err != nil {
+		return c, fmt.Errorf("federated credential %s: %w", c.ID, err)
+	}
+	c.CreatedAt = column.Time(c.CreatedAt)
+	return c, nil
+}
+
+func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error) {
+	cs, err := list(ctx, s, scanFederatedCredential, `SELECT id, principal_id, name, issuer, subject, audiences, description, created_at
+		FROM federated_credentials WHERE principal_id = $1 ORDER BY seq`, principalID)
+	if err != nil {
+		return nil, fmt.Errorf("list federated credentials of principal %s: %w", principalID, err)
+	}
+	return cs, nil
+}
+
+func (s *Store) UpdateFederatedCredential(ctx context.Context, c store.FederatedCredential) error {
+	audiences, err := column.Strings(c.Audiences)
+	if err != nil {
+		return fmt.Errorf("update federated credential %s: %w", c.ID, err)
+	}
+	if err := s.execOne(ctx, `UPDATE federated_credentials SET issuer = $1, subject = $2, audiences = $3, description = $4
+		WHERE principal_id = $5 AND id = $6`, c.Issuer, c.Subject, audiences, c.Description, c.PrincipalID, c.ID); err != nil {
+		return fmt.Errorf("update federated credential %s of principal %s: %w", c.ID, c.PrincipalID, err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteFederatedCredential(ctx context.Context, principalID, id string) error {
+	if err := s.execOne(ctx, `DELETE FROM federated_credentials WHERE principal_id = $1 AND id = $2`, principalID, id); err != nil {
+		return fmt.Errorf("delete federated credential %s of principal %s: %w", id, principalID, err)
+	}
+	return nil
+}
