@@ -2,11 +2,13 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 )
 
@@ -143,5 +145,34 @@ func TestBuiltinsAreProtected(t *testing.T) {
 		} else if _, ok := err.(*InputError); !ok {
 			t.Errorf("CreateApplication(%+v): %T %v, want *InputError", bad, err, err)
 		}
+	}
+}
+
+// Tenants resolve by id or default domain in any case, also once remembered; a tenant created
+// after a failed lookup is found (failures are not remembered).
+func TestTenantLookups(t *testing.T) {
+	d, in := newDirectory(t)
+	ctx := context.Background()
+	late := store.Tenant{ID: "99999999-9999-9999-9999-999999999999", DisplayName: "late", DefaultDomain: "late.localhost", CreatedAt: time.Now()}
+	if _, err := d.Tenant(ctx, late.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+	if err := d.st.CreateTenant(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second round answers from memory
+		for ref, want := range map[string]string{
+			in.Tenant.ID: in.Tenant.ID, strings.ToUpper(in.Tenant.ID): in.Tenant.ID,
+			in.Tenant.DefaultDomain: in.Tenant.ID, strings.ToUpper(in.Tenant.DefaultDomain): in.Tenant.ID,
+			late.ID: late.ID, "LATE.localhost": late.ID,
+		} {
+			got, err := d.Tenant(ctx, ref)
+			if err != nil || got.ID != want {
+				t.Errorf("Tenant(%q) = %q, %v; want %q", ref, got.ID, err, want)
+			}
+		}
+	}
+	if _, err := d.Tenant(ctx, "nobody.localhost"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown domain: %v", err)
 	}
 }

@@ -93,7 +93,7 @@ func (s *Store) PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bo
 }
 
 func (s *Store) GetResourceGroup(ctx context.Context, subscriptionID, name string) (store.ResourceGroup, error) {
-	g, err := scanResourceGroup(s.read.QueryRowContext(ctx, `SELECT `+resourceGroupColumns+` FROM resource_groups
+	g, err := scanResourceGroup(s.queryRow(ctx, `SELECT `+resourceGroupColumns+` FROM resource_groups
 		WHERE subscription_key = ? AND name_key = ?`, column.Key(subscriptionID), column.Key(name)))
 	if err != nil {
 		return store.ResourceGroup{}, fmt.Errorf("get resource group %s in subscription %s: %w", name, subscriptionID, dbErr(ctx, err))
@@ -281,7 +281,7 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 }
 
 func (s *Store) GetResource(ctx context.Context, id string) (store.Resource, error) {
-	r, err := scanResource(s.read.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id_key = ?`, column.ScopeKey(id)))
+	r, err := scanResource(s.queryRow(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id_key = ?`, column.ScopeKey(id)))
 	if err != nil {
 		return store.Resource{}, fmt.Errorf("get resource %s: %w", id, dbErr(ctx, err))
 	}
@@ -424,7 +424,7 @@ func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (
 }
 
 func (s *Store) GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error) {
-	d, err := scanRoleDefinition(s.read.QueryRowContext(ctx, `SELECT `+roleDefinitionColumns+` FROM role_definitions WHERE id_key = ?`, column.Key(id)))
+	d, err := scanRoleDefinition(s.queryRow(ctx, `SELECT `+roleDefinitionColumns+` FROM role_definitions WHERE id_key = ?`, column.Key(id)))
 	if err != nil {
 		return store.RoleDefinition{}, fmt.Errorf("get role definition %s: %w", id, dbErr(ctx, err))
 	}
@@ -481,7 +481,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment
 }
 
 func (s *Store) GetRoleAssignment(ctx context.Context, id string) (store.RoleAssignment, error) {
-	a, err := scanRoleAssignment(s.read.QueryRowContext(ctx, `SELECT `+roleAssignmentColumns+` FROM role_assignments WHERE id_key = ?`, column.Key(id)))
+	a, err := scanRoleAssignment(s.queryRow(ctx, `SELECT `+roleAssignmentColumns+` FROM role_assignments WHERE id_key = ?`, column.Key(id)))
 	if err != nil {
 		return store.RoleAssignment{}, fmt.Errorf("get role assignment %s: %w", id, dbErr(ctx, err))
 	}

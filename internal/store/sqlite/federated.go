@@ -37,7 +37,7 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 }
 
 func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, principal_id, name, issuer, subject, audiences, description, created_at
+	rows, err := s.query(ctx, `SELECT id, principal_id, name, issuer, subject, audiences, description, created_at
 		FROM federated_credentials WHERE principal_id = ? ORDER BY seq`, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("list federated credentials of principal %s: %w", principalID, dbErr(ctx, err))

@@ -47,7 +47,7 @@ func scanTenant(row scanner) (store.Tenant, error) {
 
 func (s *Store) GetTenant(ctx context.Context, idOrDomain string) (store.Tenant, error) {
 	key := column.Key(idOrDomain)
-	t, err := scanTenant(s.read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants
+	t, err := scanTenant(s.queryRow(ctx, `SELECT `+tenantColumns+` FROM tenants
 		WHERE id_key = ? OR domain_key = ? ORDER BY id_key = ? DESC LIMIT 1`, key, key, key))
 	if err != nil {
 		return store.Tenant{}, fmt.Errorf("get tenant %s: %w", idOrDomain, dbErr(ctx, err))
@@ -56,7 +56,7 @@ func (s *Store) GetTenant(ctx context.Context, idOrDomain string) (store.Tenant,
 }
 
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id_key`)
+	rows, err := s.query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id_key`)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", dbErr(ctx, err))
 	}
@@ -100,7 +100,7 @@ func scanSubscription(row scanner) (store.Subscription, error) {
 }
 
 func (s *Store) GetSubscription(ctx context.Context, id string) (store.Subscription, error) {
-	sub, err := scanSubscription(s.read.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id_key = ?`, column.Key(id)))
+	sub, err := scanSubscription(s.queryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE id_key = ?`, column.Key(id)))
 	if err != nil {
 		return store.Subscription{}, fmt.Errorf("get subscription %s: %w", id, dbErr(ctx, err))
 	}
@@ -108,7 +108,7 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (store.Subscript
 }
 
 func (s *Store) ListSubscriptions(ctx context.Context, tenantID string) ([]store.Subscription, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+	rows, err := s.query(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE tenant_key = ? ORDER BY created_at, id_key`, column.Key(tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions of tenant %s: %w", tenantID, dbErr(ctx, err))
@@ -215,7 +215,7 @@ func (s *Store) CreatePrincipal(ctx context.Context, sp store.ServicePrincipal, 
 }
 
 func (s *Store) GetPrincipal(ctx context.Context, objectID string) (store.ServicePrincipal, error) {
-	sp, err := scanPrincipal(s.read.QueryRowContext(ctx, `SELECT `+principalColumns+` FROM principals p WHERE p.object_id = ?`, objectID))
+	sp, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalColumns+` FROM principals p WHERE p.object_id = ?`, objectID))
 	if err != nil {
 		return store.ServicePrincipal{}, fmt.Errorf("get principal %s: %w", objectID, dbErr(ctx, err))
 	}
@@ -223,7 +223,7 @@ func (s *Store) GetPrincipal(ctx context.Context, objectID string) (store.Servic
 }
 
 func (s *Store) GetPrincipalByAppID(ctx context.Context, tenantID, appID string) (store.ServicePrincipal, error) {
-	sp, err := scanPrincipal(s.read.QueryRowContext(ctx, `SELECT `+principalColumns+` FROM principals p
+	sp, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalColumns+` FROM principals p
 		WHERE p.tenant_key = ? AND p.app_key = ?`, column.Key(tenantID), column.Key(appID)))
 	if err != nil {
 		return store.ServicePrincipal{}, fmt.Errorf("get principal by appId %s in tenant %s: %w", appID, tenantID, dbErr(ctx, err))
@@ -232,7 +232,7 @@ func (s *Store) GetPrincipalByAppID(ctx context.Context, tenantID, appID string)
 }
 
 func (s *Store) GetPrincipalByIdentifierURI(ctx context.Context, tenantID, uri string) (store.ServicePrincipal, error) {
-	sp, err := scanPrincipal(s.read.QueryRowContext(ctx, `SELECT `+principalColumns+` FROM identifier_uris u
+	sp, err := scanPrincipal(s.queryRow(ctx, `SELECT `+principalColumns+` FROM identifier_uris u
 		JOIN principals p ON p.object_id = u.principal_id
 		WHERE u.tenant_key = ? AND u.uri_key = ?`, column.Key(tenantID), column.Key(uri)))
 	if err != nil {
@@ -249,7 +249,7 @@ func (s *Store) ListPrincipals(ctx context.Context, tenantID string, kind store.
 		args = append(args, string(kind))
 	}
 	q += ` ORDER BY p.created_at, p.object_id`
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list principals of tenant %s: %w", tenantID, dbErr(ctx, err))
 	}
@@ -334,7 +334,7 @@ func (s *Store) AddCredential(ctx context.Context, c store.Credential) error {
 }
 
 func (s *Store) ListCredentials(ctx context.Context, principalID string) ([]store.Credential, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT key_id, principal_id, type, display_name, hint, secret_hash, certificate,
+	rows, err := s.query(ctx, `SELECT key_id, principal_id, type, display_name, hint, secret_hash, certificate,
 		thumbprint, starts_at, expires_at FROM credentials WHERE principal_id = ? ORDER BY starts_at, seq`, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials of principal %s: %w", principalID, dbErr(ctx, err))
@@ -388,7 +388,7 @@ func (s *Store) ListAppRoleAssignments(ctx context.Context, principalID, resourc
 		args = append(args, resourceID)
 	}
 	q += ` ORDER BY created_at, id`
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list app role assignments of principal %s: %w", principalID, dbErr(ctx, err))
 	}
@@ -432,7 +432,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 }
 
 func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT kid, created_at, activate_at, sealed_key, certificate FROM signing_keys
+	rows, err := s.query(ctx, `SELECT kid, created_at, activate_at, sealed_key, certificate FROM signing_keys
 		ORDER BY activate_at, created_at, kid`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", dbErr(ctx, err))
@@ -536,7 +536,7 @@ func (s *Store) ListSignIns(ctx context.Context, f store.SignInFilter) ([]store.
 	}
 	q += ` ORDER BY at DESC, id LIMIT ?`
 	args = append(args, column.SignInLimit(f.Limit))
-	rows, err := s.read.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list sign-ins: %w", dbErr(ctx, err))
 	}
@@ -595,7 +595,7 @@ func (s *Store) UseAssertion(ctx context.Context, key string, expiresAt time.Tim
 
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var value string
-	if err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&value); err != nil {
+	if err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&value); err != nil {
 		return "", fmt.Errorf("get setting %s: %w", key, dbErr(ctx, err))
 	}
 	return value, nil

@@ -37,8 +37,9 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store in one SQLite file.
 type Store struct {
-	write *sql.DB // one connection: the only writer this Store has
-	read  *sql.DB // query_only connections
+	write *sql.DB    // one connection: the only writer this Store has
+	read  *sql.DB    // query_only connections
+	stmts *stmtCache // prepared statements on read
 
 	closeOnce sync.Once
 	closeErr  error
@@ -101,7 +102,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		read.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{write: write, read: read}, nil
+	return &Store{write: write, read: read, stmts: newStmtCache(read)}, nil
 }
 
 // dsn sets the pragmas on every connection the pools open: they are per connection, except
@@ -124,7 +125,7 @@ func dsn(path string, readOnly bool) string {
 // Close closes the database. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }

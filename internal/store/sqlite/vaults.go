@@ -324,7 +324,7 @@ func (s *Store) DeleteSecret(ctx context.Context, vaultName, name string, delete
 }
 
 func (s *Store) GetDeletedSecret(ctx context.Context, vaultName, name string) (store.DeletedSecret, error) {
-	d, err := scanDeletedSecret(vaultName)(s.read.QueryRowContext(ctx, `SELECT `+deletedSecretColumns+latestJoin+`
+	d, err := scanDeletedSecret(vaultName)(s.queryRow(ctx, `SELECT `+deletedSecretColumns+latestJoin+`
 		WHERE s.vault_key = ? AND s.name_key = ? AND s.deleted_at IS NOT NULL`, column.Key(vaultName), column.Key(name)))
 	if err != nil {
 		return store.DeletedSecret{}, fmt.Errorf("get deleted secret %s in vault %s: %w", name, vaultName, dbErr(ctx, err))
