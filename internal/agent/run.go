@@ -119,6 +119,9 @@ type RunOptions struct {
 	Stdout, Stderr io.Writer
 	// Started, if set, is called with the child's pid once it runs (tests, progress output).
 	Started func(pid int)
+	// FederatedToken, if set, gives the program a federated token file about the resource,
+	// kept fresh while it runs, and WorkloadIdentityCredential's variables.
+	FederatedToken *FederatedTokenOptions
 }
 
 // identityEnv are the variables that select a managed-identity source in the Azure SDKs.
@@ -156,6 +159,14 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		cancel()
 	}()
 
+	if opts.FederatedToken != nil {
+		fedEnv, stop, err := startFederatedToken(ctx, opts.SocketPath, reg.Secret, *opts.FederatedToken, opts.Stderr)
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
+		opts.Set = append(slices.Clip(opts.Set), fedEnv...)
+	}
 	env, err := workloadEnv(opts, reg)
 	if err != nil {
 		return 0, err

@@ -21,6 +21,9 @@ import (
 //	   "serviceFabricEndpoint":"https://...","serviceFabricThumbprint":"..."}
 //	{"op":"unregister","secret":"..."} → {}
 //	{"op":"bindHost","resourceId":"..."} → {}     {"op":"unbindHost"} → {}
+//	{"op":"workloadToken","secret":"...","audience":"..."}
+//	→ {"token":"...","issuer":"...","subject":"...","audience":"...","tenantId":"...",
+//	   "authorityHost":"https://...","expiresOn":1767225600}   (see workloadtoken.go)
 //	any failure → {"error":"..."}
 //
 // pid 0 means the connecting process (SO_PEERCRED). A registration is revoked by unregister,
@@ -32,6 +35,7 @@ type socketRequest struct {
 	PID              int    `json:"pid,omitempty"`
 	Secret           string `json:"secret,omitempty"`
 	BindToConnection bool   `json:"bindToConnection,omitempty"`
+	Audience         string `json:"audience,omitempty"`
 }
 
 type socketResponse struct {
@@ -40,7 +44,16 @@ type socketResponse struct {
 	MSIEndpoint             string `json:"msiEndpoint,omitempty"`
 	ServiceFabricEndpoint   string `json:"serviceFabricEndpoint,omitempty"`
 	ServiceFabricThumbprint string `json:"serviceFabricThumbprint,omitempty"`
-	Error                   string `json:"error,omitempty"`
+	// A workload token.
+	Token         string `json:"token,omitempty"`
+	Issuer        string `json:"issuer,omitempty"`
+	Subject       string `json:"subject,omitempty"`
+	Audience      string `json:"audience,omitempty"`
+	TenantID      string `json:"tenantId,omitempty"`
+	AuthorityHost string `json:"authorityHost,omitempty"`
+	ExpiresOn     int64  `json:"expiresOn,omitempty"`
+
+	Error string `json:"error,omitempty"`
 }
 
 const maxSocketMessage = 64 << 10
@@ -166,6 +179,13 @@ func (a *Agent) handleSocketRequest(req socketRequest, peerPID int, connID uint6
 		}
 	case "unbindHost":
 		a.UnbindHost()
+	case "workloadToken":
+		t, err := a.workloadToken(req.Secret, req.Audience)
+		if err != nil {
+			return socketResponse{Error: err.Error()}
+		}
+		return socketResponse{Token: t.Token, Issuer: t.Issuer, Subject: t.Subject, Audience: t.Audience, TenantID: t.TenantID,
+			AuthorityHost: t.AuthorityHost, ExpiresOn: t.ExpiresOn.Unix()}
 	default:
 		return socketResponse{Error: fmt.Sprintf("unknown op %q", req.Op)}
 	}

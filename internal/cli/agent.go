@@ -177,13 +177,13 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 				}
 			}
 			ctx := context.WithoutCancel(cmd.Context()) // signals go to the child, not to us
-			fedVars, stopFederated, err := fed.start(ctx, cmd.ErrOrStderr(), resource)
+			federated, err := fed.options()
 			if err != nil {
 				return err
 			}
-			defer stopFederated()
-			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Set: append(fedVars, proxyVars...),
-				DisableMSI: noMSI, ServiceFabric: serviceFabric, Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
+			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Set: proxyVars,
+				DisableMSI: noMSI, ServiceFabric: serviceFabric, FederatedToken: federated,
+				Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}

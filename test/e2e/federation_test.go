@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,11 +176,19 @@ func TestMintRunFederatedTokenFile(t *testing.T) {
 	m.mustCLI("identity", "federated-credential", "create", "-g", "fed", "--identity-name", "run-id", "-n", "mint-run",
 		"--issuer", mintIssuer, "--subject", "mint:resource:"+app.ID)
 
-	// The program copies its token file and shows its environment, then exits.
+	// The program copies its token file and shows its environment, then exits. mint run is given
+	// the agent's socket and nothing else: no data directory, no credential of the caller's. The
+	// agent obtains the token as the node.
 	dir := t.TempDir()
 	tokenFile, copied := filepath.Join(dir, "run", "token"), filepath.Join(dir, "copied")
-	out := m.mustCLI("run", "--socket", m.Env["MINT_AGENT_SOCKET"], "--resource", app.ID, "--federated-token-file", tokenFile, "--client-id", id.ClientID,
+	run := exec.Command(mintBin, "run", "--socket", m.Env["MINT_AGENT_SOCKET"], "--resource", app.ID, "--federated-token-file", tokenFile, "--client-id", id.ClientID,
 		"--", "sh", "-c", `cp "$AZURE_FEDERATED_TOKEN_FILE" `+copied+` && env`)
+	run.Env = cleanEnv()
+	outBytes, err := run.Output()
+	if err != nil {
+		t.Fatalf("mint run with only the agent socket: %v", err)
+	}
+	out := string(outBytes)
 	env := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -32,6 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/agent"
+	"github.com/mint-id/mint/internal/federation"
 	"github.com/mint-id/mint/internal/sts"
 )
 
@@ -172,11 +174,16 @@ func Load(dir string) (*Identity, error) {
 	return id, nil
 }
 
-// Upstream asks mint's STS for managed-identity tokens with the broker grant.
+// Upstream asks mint's STS for managed-identity tokens with the broker grant, and mint's
+// workload-token endpoint for federated tokens about the resources the node hosts.
 type Upstream struct {
 	id       *Identity
 	hc       *http.Client
 	tokenURL string
+
+	mgmtMu  sync.Mutex
+	mgmt    string    // the node's own management token, for the workload-token endpoint
+	mgmtExp time.Time // when to get a new one (half its life)
 }
 
 // NewUpstream returns the broker-grant client of a joined node.
@@ -184,7 +191,10 @@ func NewUpstream(id *Identity, hc *http.Client) *Upstream {
 	return &Upstream{id: id, hc: hc, tokenURL: id.ServerURL + "/" + id.TenantID + "/oauth2/token"}
 }
 
-var _ agent.Upstream = (*Upstream)(nil)
+var (
+	_ agent.Upstream       = (*Upstream)(nil)
+	_ agent.WorkloadTokens = (*Upstream)(nil)
+)
 
 // Token implements agent.Upstream.
 func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Token, error) {
@@ -238,6 +248,97 @@ func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Tok
 		return agent.Token{AccessToken: t.AccessToken, ClientID: t.ClientID, ExpiresOn: time.Unix(exp, 0), NotBefore: time.Unix(nbf, 0), Resource: t.Resource}, nil
 	}
 	return agent.Token{}, upstreamError(resp, data)
+}
+
+// managementResource is the audience of the node's own token for mint's management endpoints.
+const managementResource = "https://management.azure.com/"
+
+// WorkloadToken implements agent.WorkloadTokens: the node, which holds the broker role over the
+// resources it hosts, asks for a federated token about one of them.
+func (u *Upstream) WorkloadToken(ctx context.Context, resourceID, audience string) (agent.WorkloadToken, error) {
+	bearer, err := u.managementToken(ctx)
+	if err != nil {
+		return agent.WorkloadToken{}, err
+	}
+	body, _ := json.Marshal(federation.WorkloadTokenRequest{ResourceID: resourceID, Audience: audience})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+federation.WorkloadTokensPath, bytes.NewReader(body))
+	if err != nil {
+		return agent.WorkloadToken{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return agent.WorkloadToken{}, fmt.Errorf("mint server unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return agent.WorkloadToken{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return agent.WorkloadToken{}, fmt.Errorf("the mint server refused a workload token for %s: %s: %s", resourceID, e.Error.Code, e.Error.Message)
+		}
+		return agent.WorkloadToken{}, fmt.Errorf("the mint server refused a workload token for %s: HTTP %d", resourceID, resp.StatusCode)
+	}
+	var t federation.WorkloadToken
+	if err := json.Unmarshal(data, &t); err != nil || t.Token == "" {
+		return agent.WorkloadToken{}, errors.New("malformed workload token response")
+	}
+	return agent.WorkloadToken{Token: t.Token, Issuer: t.Issuer, Subject: t.Subject, Audience: t.Audience, TenantID: t.TenantID,
+		AuthorityHost: u.id.ServerURL, ExpiresOn: time.Unix(t.ExpiresOn, 0)}, nil
+}
+
+// managementToken is the node's own token for mint's management endpoints (client credentials
+// with its key), reused until half its life is gone.
+func (u *Upstream) managementToken(ctx context.Context) (string, error) {
+	u.mgmtMu.Lock()
+	defer u.mgmtMu.Unlock()
+	if u.mgmt != "" && time.Now().Before(u.mgmtExp) {
+		return u.mgmt, nil
+	}
+	assertion, err := u.assertion()
+	if err != nil {
+		return "", fmt.Errorf("cannot sign the node's assertion: %w", err)
+	}
+	form := url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_id":             {u.id.ClientID},
+		"client_assertion_type": {sts.AssertionTypeJWTBearer},
+		"client_assertion":      {assertion},
+		"resource":              {managementResource},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("mint server unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("the node's own sign-in: %w", upstreamError(resp, data))
+	}
+	var t struct {
+		AccessToken string `json:"access_token"`
+		ExpiresOn   string `json:"expires_on"`
+	}
+	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
+		return "", errors.New("malformed token response")
+	}
+	exp, _ := strconv.ParseInt(t.ExpiresOn, 10, 64)
+	u.mgmt, u.mgmtExp = t.AccessToken, time.Now().Add(time.Until(time.Unix(exp, 0))/2)
+	return u.mgmt, nil
 }
 
 // upstreamError turns an STS refusal into the agent's kinds.
