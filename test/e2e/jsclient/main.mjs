@@ -1,16 +1,22 @@
 // An ordinary Azure SDK for JavaScript program: it reads a Key Vault secret from
-// https://<vault>.vault.azure.net with @azure/identity and @azure/keyvault-secrets, and knows
-// nothing about mint. test/e2e/jsclient_test.go runs it under `mint run --proxy`, which gives it
-// IDENTITY_ENDPOINT / IDENTITY_HEADER (the App Service managed-identity dialect), HTTPS_PROXY /
-// HTTP_PROXY / NO_PROXY (mint's Azure-name proxy) and NODE_EXTRA_CA_CERTS (mint's CA).
+// https://<vault>.vault.azure.net with @azure/identity and @azure/keyvault-secrets, or only gets
+// a token, and knows nothing about mint. test/e2e/jsclient_test.go runs it
+//   - under `mint run --proxy`, which gives it IDENTITY_ENDPOINT / IDENTITY_HEADER (the App
+//     Service managed-identity dialect), HTTPS_PROXY / HTTP_PROXY / NO_PROXY (mint's Azure-name
+//     proxy) and NODE_EXTRA_CA_CERTS (mint's CA);
+//   - with only the proxy variables and NODE_EXTRA_CA_CERTS `mint dev` printed, as a VM's program
+//     (IMDS at http://169.254.169.254, which mint's proxy answers);
+//   - with AZURE_FEDERATED_TOKEN_FILE / AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_AUTHORITY_HOST,
+//     as a Kubernetes pod or CI job using workload identity federation.
 //
-//   node main.mjs --vault <name> --secret <name> [--credential managed|default] [--client-id <id>]
+//   node main.mjs (--vault <name> --secret <name> | --scope <scope>)
+//                 [--credential managed|default|workload] [--client-id <id>]
 //
 // It prints one JSON object per line: {"event":"token",...} for each token the SDK asked for (the
-// claims it got, observed, not used), then {"event":"secret",...} or {"event":"error",...} (and
-// exit status 1).
+// claims it got, observed, not used), then {"event":"secret",...} (or nothing more with --scope)
+// or {"event":"error",...} (and exit status 1).
 import { parseArgs } from "node:util";
-import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
+import { DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 
 const print = (o) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -29,25 +35,35 @@ function fail(e) {
   process.exit(1);
 }
 
+const usage = "usage: node main.mjs (--vault <name> --secret <name> | --scope <scope>) [--credential managed|default|workload] [--client-id <id>]\n";
 const { values: args } = parseArgs({
   options: {
     vault: { type: "string" },
     secret: { type: "string" },
+    scope: { type: "string" },
     credential: { type: "string", default: "default" },
     "client-id": { type: "string" },
   },
 });
-if (!args.vault || !args.secret || !["managed", "default"].includes(args.credential)) {
-  process.stderr.write("usage: node main.mjs --vault <name> --secret <name> [--credential managed|default] [--client-id <id>]\n");
+if (!(args.scope || (args.vault && args.secret)) || !["managed", "default", "workload"].includes(args.credential)) {
+  process.stderr.write(usage);
   process.exit(2);
 }
 
 let credential;
-if (args.credential === "managed") {
-  credential = args["client-id"] ? new ManagedIdentityCredential({ clientId: args["client-id"] }) : new ManagedIdentityCredential();
-} else {
-  // DefaultAzureCredential takes a user-assigned identity's client id from AZURE_CLIENT_ID.
-  credential = new DefaultAzureCredential();
+try {
+  if (args.credential === "managed") {
+    credential = args["client-id"] ? new ManagedIdentityCredential({ clientId: args["client-id"] }) : new ManagedIdentityCredential();
+  } else if (args.credential === "workload") {
+    // Everything from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE
+    // and AZURE_AUTHORITY_HOST, with the SDK's default options (instance discovery included).
+    credential = new WorkloadIdentityCredential();
+  } else {
+    // DefaultAzureCredential takes a user-assigned identity's client id from AZURE_CLIENT_ID.
+    credential = new DefaultAzureCredential();
+  }
+} catch (e) {
+  fail(e);
 }
 
 // Observe the tokens the SDK gets (the credential does the HTTP; this only decodes the claims).
@@ -63,9 +79,13 @@ const observed = {
 };
 
 try {
-  const client = new SecretClient(`https://${args.vault}.vault.azure.net`, observed);
-  const secret = await client.getSecret(args.secret);
-  print({ event: "secret", name: secret.name, value: secret.value, id: secret.properties.id, vaultUrl: secret.properties.vaultUrl });
+  if (args.scope) {
+    await observed.getToken(args.scope);
+  } else {
+    const client = new SecretClient(`https://${args.vault}.vault.azure.net`, observed);
+    const secret = await client.getSecret(args.secret);
+    print({ event: "secret", name: secret.name, value: secret.value, id: secret.properties.id, vaultUrl: secret.properties.vaultUrl });
+  }
 } catch (e) {
   fail(e);
 }
