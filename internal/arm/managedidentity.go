@@ -445,6 +445,9 @@ func validateFederatedCredential(req federatedCredentialRequest, flexible bool) 
 		if cme.LanguageVersion != 1 {
 			return out, ficError(fmt.Sprintf("The claims matching expression language version '%d' is not supported. The supported version is 1.", cme.LanguageVersion))
 		}
+		if _, err := federation.ParseExpression(cme.Value); err != nil {
+			return out, ficError(err.Error())
+		}
 		out.ClaimsMatchingExpression = &ClaimsMatchingExpression{Value: cme.Value, LanguageVersion: 1}
 	}
 	if err := federation.CheckAudiences(p.Audiences); err != nil {

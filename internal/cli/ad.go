@@ -239,20 +239,27 @@ func newAppFICCmd() *cobra.Command {
 		return p
 	}
 
-	var name, issuer, subject, description string
+	var name, issuer, subject, expression, description string
 	var audiences []string
 	create := clientCommand("create", "Trust tokens of an external issuer (issuer, subject and audience must match exactly)", func(cmd *cobra.Command) {
 		appFlag(cmd)
 		cmd.Flags().StringVarP(&name, "name", "n", "", "credential name (required)")
 		cmd.Flags().StringVar(&issuer, "issuer", "", "URL of the token issuer to trust (required)")
-		cmd.Flags().StringVar(&subject, "subject", "", "the sub claim of the tokens to trust (required)")
+		cmd.Flags().StringVar(&subject, "subject", "", "the sub claim of the tokens to trust (this or --claims-matching-expression)")
+		cmd.Flags().StringVar(&expression, "claims-matching-expression", "", flexibleFICUsage)
 		cmd.Flags().StringSliceVar(&audiences, "audiences", []string{defaultFederatedAudience}, "the aud claim of the tokens to trust")
 		cmd.Flags().StringVar(&description, "description", "", "what the credential is for")
-		for _, f := range []string{"name", "issuer", "subject"} {
+		for _, f := range []string{"name", "issuer"} {
 			cmd.MarkFlagRequired(f)
 		}
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		body := map[string]any{"name": name, "issuer": issuer, "subject": subject, "audiences": audiences, "description": description}
+		body := map[string]any{"name": name, "issuer": issuer, "audiences": audiences, "description": description}
+		if expression != "" {
+			body["claimsMatchingExpression"] = map[string]any{"value": expression, "languageVersion": 1}
+		}
+		if subject != "" || expression == "" {
+			body["subject"] = subject
+		}
 		var out map[string]any
 		if err := c.do(ctx, graphScope, "POST", ficPath(), body, &out); err != nil {
 			return err

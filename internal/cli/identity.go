@@ -20,6 +20,12 @@ const defaultFederatedAudience = "api://AzureADTokenExchange"
 var identityColumns = []column{{"Name", "name"}, {"ResourceGroup", "resourceGroup"}, {"Location", "location"}, {"ClientId", "clientId"}, {"PrincipalId", "principalId"}}
 var ficColumns = []column{{"Name", "name"}, {"Issuer", "issuer"}, {"Subject", "subject"}, {"Audiences", "audiences"}}
 
+// flexibleFICAPIVersion is the first Microsoft.ManagedIdentity api-version with flexible credentials.
+const flexibleFICAPIVersion = "2025-01-31-preview"
+
+const flexibleFICUsage = "match the tokens' claims instead of an exact subject (a flexible credential), e.g. " +
+	"\"claims['sub'] matches 'repo:org/app:ref:refs/heads/*'\" ('eq' or 'matches' with * and ?, clauses joined by 'and')"
+
 func newIdentityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "identity", Short: "Manage user-assigned managed identities (like az identity)"}
 	cmd.AddCommand(newIdentityCreateCmd(), newIdentityShowCmd(), newIdentityListCmd(), newIdentityUpdateCmd(), newIdentityDeleteCmd(),
@@ -271,23 +277,33 @@ func (t *ficTarget) path(ctx context.Context, c *apiClient, f *clientFlags) (str
 
 func newFICPutCmd(use, short string) *cobra.Command {
 	var t ficTarget
-	var issuer, subject string
+	var issuer, subject, expression string
 	var audiences []string
 	return clientCommand(use, short, func(cmd *cobra.Command) {
 		t.register(cmd, true)
 		cmd.Flags().StringVar(&issuer, "issuer", "", "URL of the token issuer to trust (required)")
-		cmd.Flags().StringVar(&subject, "subject", "", "the sub claim of the tokens to trust (required)")
+		cmd.Flags().StringVar(&subject, "subject", "", "the sub claim of the tokens to trust (this or --claims-matching-expression)")
+		cmd.Flags().StringVar(&expression, "claims-matching-expression", "", flexibleFICUsage)
 		cmd.Flags().StringSliceVar(&audiences, "audiences", []string{defaultFederatedAudience}, "the aud claim of the tokens to trust")
 		cmd.MarkFlagRequired("issuer")
-		cmd.MarkFlagRequired("subject")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		path, err := t.path(ctx, c, f)
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"properties": map[string]any{"issuer": issuer, "subject": subject, "audiences": audiences}}
+		props := map[string]any{"issuer": issuer, "audiences": audiences}
+		version := msiAPIVersion
+		if expression != "" {
+			// A flexible credential exists from the preview api-version on.
+			props["claimsMatchingExpression"] = map[string]any{"value": expression, "languageVersion": 1}
+			version = flexibleFICAPIVersion
+		}
+		if subject != "" || expression == "" {
+			props["subject"] = subject
+		}
+		body := map[string]any{"properties": props}
 		var out map[string]any
-		if err := c.arm(ctx, http.MethodPut, path, msiAPIVersion, body, &out); err != nil {
+		if err := c.arm(ctx, http.MethodPut, path, version, body, &out); err != nil {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, flatten(out), ficColumns)

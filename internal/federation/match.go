@@ -15,8 +15,8 @@ type Credential struct {
 	Issuer    string
 	Subject   string
 	Audiences []string // exactly one in practice (the control plane enforces it)
-	// ClaimsMatchingExpression is set on a preview "flexible" credential. mint does not evaluate
-	// the expression language, so such a credential never matches (and the refusal says so).
+	// ClaimsMatchingExpression is set on a flexible credential (Entra's preview) instead of
+	// Subject: see Expression.
 	ClaimsMatchingExpression string
 	// StaticKeys, when set, are the issuer's keys given on the credential ("mintJwks"), for an
 	// issuer mint cannot reach (air-gapped). Discovery is not used for this credential then.
@@ -28,6 +28,9 @@ type Presented struct {
 	Issuer   string
 	Subject  string
 	Audience []string
+	// Claims are all of the assertion's claims, for flexible credentials; nil matches no
+	// expression.
+	Claims map[string]any
 }
 
 // field is one of the three things a credential is matched on.
@@ -45,32 +48,55 @@ const (
 // closest credential and which of its fields differ; "" when creds is empty.
 func Match(creds []Credential, p Presented) (*Credential, string) {
 	best, bestScore := -1, -1
+	scores := make([]int, len(creds))
 	for i := range creds {
 		c := &creds[i]
 		ok := matched(c, p)
-		if ok == fieldIssuer|fieldSubject|fieldAudience && c.ClaimsMatchingExpression == "" {
+		if ok == fieldIssuer|fieldSubject|fieldAudience {
 			return c, ""
 		}
 		// Weigh issuer over subject over audience: the closest credential is the one most likely
 		// meant for this issuer.
-		score := 0
 		if ok&fieldIssuer != 0 {
-			score += 4
+			scores[i] += 4
 		}
 		if ok&fieldSubject != 0 {
-			score += 2
+			scores[i] += 2
 		}
 		if ok&fieldAudience != 0 {
-			score++
+			scores[i]++
 		}
-		if score > bestScore {
-			best, bestScore = i, score
+		if scores[i] > bestScore {
+			best, bestScore = i, scores[i]
 		}
 	}
 	if best < 0 {
 		return nil, ""
 	}
-	return nil, explain(&creds[best], p)
+	why := explain(&creds[best], p)
+	// Others as close (same issuer, say) fail for reasons of their own: name them briefly, so
+	// that a flexible credential is not hidden behind an exact one.
+	var also []string
+	for i := range creds {
+		if i != best && scores[i] == bestScore && bestScore >= 4 && len(also) < 3 {
+			also = append(also, fmt.Sprintf("'%s' (%s)", creds[i].Name, subjectMismatch(&creds[i], p)))
+		}
+	}
+	if len(also) > 0 {
+		why += " As close: " + strings.Join(also, "; ") + "."
+	}
+	return nil, why
+}
+
+// subjectMismatch says in a few words why c's subject or expression does not match p.
+func subjectMismatch(c *Credential, p Presented) string {
+	if ok, why := subjectMatches(c, p); !ok {
+		if c.ClaimsMatchingExpression != "" {
+			return "claims mismatch: " + strings.TrimSuffix(why, ".")
+		}
+		return fmt.Sprintf("expects subject '%s'", clip(c.Subject))
+	}
+	return "audience mismatch"
 }
 
 func matched(c *Credential, p Presented) field {
@@ -78,13 +104,26 @@ func matched(c *Credential, p Presented) field {
 	if c.Issuer == p.Issuer {
 		ok |= fieldIssuer
 	}
-	if c.ClaimsMatchingExpression == "" && c.Subject == p.Subject {
+	if yes, _ := subjectMatches(c, p); yes {
 		ok |= fieldSubject
 	}
 	if audienceMatches(c.Audiences, p.Audience) {
 		ok |= fieldAudience
 	}
 	return ok
+}
+
+// subjectMatches compares the subject, or evaluates a flexible credential's expression over the
+// assertion's claims; when that fails, why.
+func subjectMatches(c *Credential, p Presented) (bool, string) {
+	if c.ClaimsMatchingExpression == "" {
+		return c.Subject == p.Subject, ""
+	}
+	e, err := ParseExpression(c.ClaimsMatchingExpression)
+	if err != nil {
+		return false, err.Error()
+	}
+	return e.Eval(p.Claims)
 }
 
 // audienceMatches reports whether one of the credential's audiences is among the assertion's.
@@ -115,8 +154,10 @@ func explain(c *Credential, p Presented) string {
 			clip(c.Issuer), clip(p.Issuer), nearMiss(c.Issuer, p.Issuer))
 	}
 	switch {
+	case c.ClaimsMatchingExpression != "" && ok&fieldSubject == 0:
+		_, why := subjectMatches(c, p)
+		fmt.Fprintf(&b, " Claims mismatch: %s.", strings.TrimSuffix(why, "."))
 	case c.ClaimsMatchingExpression != "":
-		b.WriteString(" It is a flexible credential (claimsMatchingExpression), which mint does not evaluate; give the credential an exact subject instead.")
 	case ok&fieldSubject == 0:
 		fmt.Fprintf(&b, " Subject mismatch: the credential expects '%s' and the assertion's sub is '%s'%s.",
 			clip(c.Subject), clip(p.Subject), nearMiss(c.Subject, p.Subject))
@@ -129,7 +170,11 @@ func explain(c *Credential, p Presented) string {
 		fmt.Fprintf(&b, " Audience mismatch: the credential expects '%s' among the assertion's aud, which is '%s'.",
 			clip(want), clip(strings.Join(p.Audience, "', '")))
 	}
-	b.WriteString(" Issuer, subject and audience are compared exactly, case-sensitively.")
+	if c.ClaimsMatchingExpression != "" {
+		b.WriteString(" Issuer and audience are compared exactly, the expression's comparands case-sensitively.")
+	} else {
+		b.WriteString(" Issuer, subject and audience are compared exactly, case-sensitively.")
+	}
 	return b.String()
 }
 

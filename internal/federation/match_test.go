@@ -13,8 +13,10 @@ func TestMatch(t *testing.T) {
 		if aud == nil {
 			aud = []string{DefaultAudience}
 		}
-		return Presented{Issuer: iss, Subject: sub, Audience: aud}
+		return Presented{Issuer: iss, Subject: sub, Audience: aud, Claims: map[string]any{"iss": iss, "sub": sub}}
 	}
+	brokenFlexible := flexible
+	brokenFlexible.Name, brokenFlexible.ClaimsMatchingExpression = "broken", "sub matches '*'"
 	tests := []struct {
 		name  string
 		creds []Credential
@@ -45,8 +47,19 @@ func TestMatch(t *testing.T) {
 			says: []string{"Issuer mismatch", "Subject mismatch", "Audience mismatch"}},
 		{name: "closest prefers the issuer", creds: []Credential{gh, k8s}, p: presented(k8s.Issuer, gh.Subject),
 			says: []string{"'k8s'", "Subject mismatch"}, never: []string{"Issuer mismatch"}},
-		{name: "flexible never matches", creds: []Credential{flexible}, p: presented(k8s.Issuer, k8s.Subject),
-			says: []string{"'flex'", "claimsMatchingExpression", "mint does not evaluate"}},
+		{name: "flexible", creds: []Credential{gh, flexible}, p: presented(k8s.Issuer, "system:serviceaccount:ns:any"), want: "flex"},
+		{name: "flexible, other namespace", creds: []Credential{flexible}, p: presented(k8s.Issuer, "system:serviceaccount:other:app"),
+			says:  []string{"'flex'", "claimsMatchingExpression 'claims['sub'] matches 'system:serviceaccount:ns:*''", "Claims mismatch: the assertion's sub is 'system:serviceaccount:other:app', which fails claims['sub'] matches 'system:serviceaccount:ns:*'."},
+			never: []string{"Issuer mismatch", "Subject mismatch", "Audience mismatch"}},
+		{name: "flexible beside an exact one", creds: []Credential{k8s, flexible}, p: presented(k8s.Issuer, "system:serviceaccount:other:app"),
+			says: []string{"closest federated identity credential is 'k8s'", "Subject mismatch",
+				"As close: 'flex' (claims mismatch: the assertion's sub is 'system:serviceaccount:other:app', which fails claims['sub'] matches 'system:serviceaccount:ns:*')."}},
+		{name: "flexible, no claims", creds: []Credential{flexible}, p: Presented{Issuer: k8s.Issuer, Subject: "system:serviceaccount:ns:app", Audience: []string{DefaultAudience}},
+			says: []string{"Claims mismatch: the assertion has no 'sub' claim"}},
+		{name: "flexible, wrong audience", creds: []Credential{flexible}, p: presented(k8s.Issuer, "system:serviceaccount:ns:app", "api://other"),
+			says: []string{"Audience mismatch"}, never: []string{"Claims mismatch"}},
+		{name: "flexible expression unreadable", creds: []Credential{brokenFlexible}, p: presented(k8s.Issuer, k8s.Subject),
+			says: []string{"'broken'", "Claims mismatch: The claims matching expression \"sub matches '*'\" is invalid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,10 @@
 //     trailing-slash tolerance), the credential's one audience among the assertion's aud values.
 //     A refusal is AADSTS70021 with Entra's sentence, then mint's own: the closest credential and
 //     which of issuer, subject and audience differs, and what it expects.
+//   - A flexible credential (Entra's preview claimsMatchingExpression) replaces the subject with
+//     an expression over the assertion's claims (expression.go: eq, matches with * and ?, and);
+//     issuer and audience still match exactly. Entra allows them for a few issuers only; mint for
+//     any.
 //   - Credentials are matched before any key is fetched, so mint only ever contacts issuers that
 //     someone allowed to write federated identity credentials has configured.
 //   - Keys come from the issuer's OIDC discovery document (issuer +
@@ -130,6 +134,9 @@ func New(st Store, opts Options) *Verifier {
 func (v *Verifier) VerifyFederated(ctx context.Context, req sts.FederatedRequest) error {
 	a := req.Assertion
 	p := Presented{Issuer: a.Issuer, Subject: a.Subject, Audience: a.Audience}
+	// For flexible credentials. The signature is checked after matching (so that only issuers
+	// someone configured are ever contacted); an assertion whose signature fails is refused then.
+	_ = json.Unmarshal(a.Payload(), &p.Claims)
 	var (
 		owner, hint string
 		creds       []Credential
@@ -173,7 +180,8 @@ func (v *Verifier) applicationCredentials(ctx context.Context, app store.Service
 	}
 	creds := make([]Credential, 0, len(recs))
 	for _, r := range recs {
-		creds = append(creds, Credential{Name: r.Name, ID: r.ID, Issuer: r.Issuer, Subject: r.Subject, Audiences: r.Audiences})
+		creds = append(creds, Credential{Name: r.Name, ID: r.ID, Issuer: r.Issuer, Subject: r.Subject, Audiences: r.Audiences,
+			ClaimsMatchingExpression: r.ClaimsMatchingExpression})
 	}
 	return creds, nil
 }

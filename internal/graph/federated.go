@@ -41,13 +41,24 @@ type federatedCredentialIn struct {
 	Subject     *string  `json:"subject"`
 	Audiences   []string `json:"audiences"`
 	Description *string  `json:"description"`
+	// ClaimsMatchingExpression makes a flexible credential (Graph beta's federatedIdentityExpression).
+	ClaimsMatchingExpression *struct {
+		Value           string `json:"value"`
+		LanguageVersion int    `json:"languageVersion"`
+	} `json:"claimsMatchingExpression"`
 }
 
 const maxFederatedDescription = 600
 
 func federatedCredentialJSON(appID string, c store.FederatedCredential, entity bool) map[string]any {
+	var subject, expression any
+	if c.ClaimsMatchingExpression != "" {
+		expression = map[string]any{"value": c.ClaimsMatchingExpression, "languageVersion": 1}
+	} else {
+		subject = c.Subject
+	}
 	out := map[string]any{
-		"id": c.ID, "name": c.Name, "issuer": c.Issuer, "subject": c.Subject,
+		"id": c.ID, "name": c.Name, "issuer": c.Issuer, "subject": subject, "claimsMatchingExpression": expression,
 		"audiences": nonNil(c.Audiences), "description": c.Description,
 	}
 	if entity {
@@ -214,9 +225,26 @@ func applyFederatedInput(w http.ResponseWriter, r *http.Request, cred *store.Fed
 	if in.Description != nil {
 		cred.Description = *in.Description
 	}
-	err := federation.CheckIssuer(cred.Issuer)
-	if err == nil {
-		err = federation.CheckSubject(cred.Subject)
+	if e := in.ClaimsMatchingExpression; e != nil {
+		if e.LanguageVersion != 1 {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
+				fmt.Sprintf("The claims matching expression language version '%d' is not supported. The supported version is 1.", e.LanguageVersion))
+			return false
+		}
+		cred.ClaimsMatchingExpression = e.Value
+	}
+	var err error
+	switch {
+	case cred.Subject != "" && cred.ClaimsMatchingExpression != "", cred.Subject == "" && cred.ClaimsMatchingExpression == "" && in.ClaimsMatchingExpression != nil:
+		err = errors.New("Either 'subject' or 'claimsMatchingExpression' must be defined, but not both.")
+	case cred.ClaimsMatchingExpression != "":
+		if err = federation.CheckIssuer(cred.Issuer); err == nil {
+			_, err = federation.ParseExpression(cred.ClaimsMatchingExpression)
+		}
+	default:
+		if err = federation.CheckIssuer(cred.Issuer); err == nil {
+			err = federation.CheckSubject(cred.Subject)
+		}
 	}
 	if err == nil {
 		err = federation.CheckAudiences(cred.Audiences)
@@ -238,7 +266,7 @@ func (s *Server) failFederated(w http.ResponseWriter, r *http.Request, app store
 			fmt.Sprintf("Application '%s' already has the maximum of %d federated identity credentials.", app.AppID, federation.MaxCredentials))
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
-			fmt.Sprintf("Application '%s' already has a federated identity credential with this name, or with this issuer and subject.", app.AppID))
+			fmt.Sprintf("Application '%s' already has a federated identity credential with this name, or with this issuer and subject (or expression).", app.AppID))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, r, http.StatusNotFound, "Request_ResourceNotFound", "The application or its federated identity credential no longer exists.")
 	default:

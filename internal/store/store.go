@@ -163,9 +163,12 @@ type FederatedCredential struct {
 	Name        string // unique per application, compared case-insensitively; never changes
 	Issuer      string
 	Subject     string // issuer and subject are unique per application, compared exactly
-	Audiences   []string
-	Description string
-	CreatedAt   time.Time
+	// ClaimsMatchingExpression replaces Subject (then "") on a flexible credential; issuer and
+	// expression are unique per application.
+	ClaimsMatchingExpression string
+	Audiences                []string
+	Description              string
+	CreatedAt                time.Time
 }
 
 type FederatedCredentials interface {
@@ -175,7 +178,7 @@ type FederatedCredentials interface {
 	AddFederatedCredential(ctx context.Context, c FederatedCredential, limit int) error
 	// ListFederatedCredentials returns an application's credentials, oldest first.
 	ListFederatedCredentials(ctx context.Context, principalID string) ([]FederatedCredential, error)
-	// UpdateFederatedCredential replaces issuer, subject, audiences and description of the
+	// UpdateFederatedCredential replaces issuer, subject, expression, audiences and description of the
 	// credential (PrincipalID, ID). ErrNotFound, or ErrConflict on a duplicate issuer and subject.
 	UpdateFederatedCredential(ctx context.Context, c FederatedCredential) error
 	DeleteFederatedCredential(ctx context.Context, principalID, id string) error

@@ -142,7 +142,24 @@ func TestApplicationFederatedCredentials(t *testing.T) {
 			}
 			refused(otherFile, "Credentials of application '"+app.AppID+"'", "Subject mismatch: the credential expects '"+subject+"'",
 				"mint ad app federated-credential create --id "+app.AppID)
-			m.mustCLI("ad", "app", "federated-credential", "delete", "--id", app.AppID, "--federated-credential-id", fic.ID)
+			// A flexible credential trusts every branch of the repository; not another repository.
+			var flex struct{ ID string }
+			mustJSON(t, m.mustCLI("ad", "app", "federated-credential", "create", "--id", app.AppID, "-n", "github-branches",
+				"--issuer", ci.srv.URL, "--claims-matching-expression", "claims['sub'] matches 'repo:contoso/web:ref:refs/heads/*'"), &flex)
+			if tok := getToken(t, m.workloadCredential(t, app.AppID, otherFile), "https://management.azure.com/.default"); tok.Token == "" {
+				t.Fatal("no token through the flexible credential")
+			}
+			forkFile := filepath.Join(dir, "fork")
+			writeFile(t, forkFile, ci.token(t, "repo:mallory/web:ref:refs/heads/main"))
+			refused(forkFile, "'github-branches' (claims mismatch: the assertion's sub is 'repo:mallory/web:ref:refs/heads/main', which fails claims['sub'] matches 'repo:contoso/web:ref:refs/heads/*')")
+			if _, err := m.cli("ad", "app", "federated-credential", "create", "--id", app.AppID, "-n", "bad-expression",
+				"--issuer", ci.srv.URL, "--claims-matching-expression", "sub matches '*'"); err == nil || !strings.Contains(err.Error(), "must start with claims['<claim name>']") {
+				t.Errorf("malformed expression: %v", err)
+			}
+
+			for _, id := range []string{fic.ID, flex.ID} {
+				m.mustCLI("ad", "app", "federated-credential", "delete", "--id", app.AppID, "--federated-credential-id", id)
+			}
 			refused(tokenFile, "application '"+app.AppID+"' has no federated identity credentials.")
 		})
 	}

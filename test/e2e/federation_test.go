@@ -154,6 +154,13 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 					t.Errorf("error lacks %q:\n%v", s, err)
 				}
 			}
+			// A flexible credential (the preview api-version's claimsMatchingExpression) trusts every
+			// service account of the namespace, "other" included.
+			m.mustCLI("identity", "federated-credential", "create", "-g", "fed", "--identity-name", "k8s-id", "-n", "namespace",
+				"--issuer", issuer.srv.URL, "--claims-matching-expression", "claims['sub'] matches 'system:serviceaccount:ns:*'")
+			tok = getToken(t, m.workloadCredential(t, id.ClientID, otherFile), "https://vault.azure.net/.default")
+			checkIdentityToken(t, m, tok.Token, id.ID, id.ClientID, id.PrincipalID)
+
 			// Both sign-ins are in the (batched) sign-in log, the refusal with mint's reason.
 			waitFor(t, func() (string, bool) {
 				out := m.mustCLI("signin-log", "list", "--top", "20")

@@ -32,8 +32,8 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 			return store.ErrLimitReached
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
-			audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, audiences, c.Description, column.Time(c.CreatedAt))
+			claims_expression, audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, column.Time(c.CreatedAt))
 		return dbErr(ctx, err)
 	})
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 func scanFederatedCredential(row pgx.Row) (store.FederatedCredential, error) {
 	var c store.FederatedCredential
 	var audiences string
-	if err := row.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &audiences, &c.Description, &c.CreatedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &c.ClaimsMatchingExpression, &audiences, &c.Description, &c.CreatedAt); err != nil {
 		return c, err
 	}
 	var err error
@@ -57,7 +57,7 @@ func scanFederatedCredential(row pgx.Row) (store.FederatedCredential, error) {
 }
 
 func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error) {
-	cs, err := list(ctx, s, scanFederatedCredential, `SELECT id, principal_id, name, issuer, subject, audiences, description, created_at
+	cs, err := list(ctx, s, scanFederatedCredential, `SELECT id, principal_id, name, issuer, subject, claims_expression, audiences, description, created_at
 		FROM federated_credentials WHERE principal_id = $1 ORDER BY seq`, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("list federated credentials of principal %s: %w", principalID, err)
@@ -70,8 +70,8 @@ func (s *Store) UpdateFederatedCredential(ctx context.Context, c store.Federated
 	if err != nil {
 		return fmt.Errorf("update federated credential %s: %w", c.ID, err)
 	}
-	if err := s.execOne(ctx, `UPDATE federated_credentials SET issuer = $1, subject = $2, audiences = $3, description = $4
-		WHERE principal_id = $5 AND id = $6`, c.Issuer, c.Subject, audiences, c.Description, c.PrincipalID, c.ID); err != nil {
+	if err := s.execOne(ctx, `UPDATE federated_credentials SET issuer = $1, subject = $2, claims_expression = $3, audiences = $4,
+		description = $5 WHERE principal_id = $6 AND id = $7`, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, c.PrincipalID, c.ID); err != nil {
 		return fmt.Errorf("update federated credential %s of principal %s: %w", c.ID, c.PrincipalID, err)
 	}
 	return nil

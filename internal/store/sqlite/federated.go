@@ -26,8 +26,8 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 			return store.ErrLimitReached
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
-			audiences, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, audiences, c.Description, column.Micros(c.CreatedAt))
+			claims_expression, audiences, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, column.Micros(c.CreatedAt))
 		return err
 	})
 	if err != nil {
@@ -37,7 +37,7 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 }
 
 func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string) ([]store.FederatedCredential, error) {
-	rows, err := s.query(ctx, `SELECT id, principal_id, name, issuer, subject, audiences, description, created_at
+	rows, err := s.query(ctx, `SELECT id, principal_id, name, issuer, subject, claims_expression, audiences, description, created_at
 		FROM federated_credentials WHERE principal_id = ? ORDER BY seq`, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("list federated credentials of principal %s: %w", principalID, dbErr(ctx, err))
@@ -48,7 +48,7 @@ func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string
 		var c store.FederatedCredential
 		var audiences string
 		var createdAt int64
-		if err := rows.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &audiences, &c.Description, &createdAt); err != nil {
+		if err := rows.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &c.ClaimsMatchingExpression, &audiences, &c.Description, &createdAt); err != nil {
 			return nil, fmt.Errorf("list federated credentials of principal %s: %w", principalID, dbErr(ctx, err))
 		}
 		if c.Audiences, err = column.ParseStrings(audiences); err != nil {
@@ -68,8 +68,8 @@ func (s *Store) UpdateFederatedCredential(ctx context.Context, c store.Federated
 	if err != nil {
 		return fmt.Errorf("update federated credential %s: %w", c.ID, err)
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE federated_credentials SET issuer = ?, subject = ?, audiences = ?, description = ?
-		WHERE principal_id = ? AND id = ?`, c.Issuer, c.Subject, audiences, c.Description, c.PrincipalID, c.ID)
+	res, err := s.write.ExecContext(ctx, `UPDATE federated_credentials SET issuer = ?, subject = ?, claims_expression = ?, audiences = ?,
+		description = ? WHERE principal_id = ? AND id = ?`, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, c.PrincipalID, c.ID)
 	if err == nil {
 		err = mustAffect(res)
 	}

@@ -62,6 +62,16 @@ func testFederatedCredentials(t *testing.T, s store.Store) {
 	elsewhere := newFederatedCredential(other.ObjectID, main.Name, main.Subject)
 	ok(t, s.AddFederatedCredential(ctx, elsewhere, 20), "name, issuer and subject are unique per application only")
 	isErr(t, s.AddFederatedCredential(ctx, newFederatedCredential(newID(), "orphan", "s"), 20), store.ErrNotFound, "add to a missing principal")
+	// Flexible credentials: no subject, unique by issuer and expression.
+	flexible := newFederatedCredential(other.ObjectID, "branches", "")
+	flexible.ClaimsMatchingExpression = "claims['sub'] matches 'repo:o/r:ref:refs/heads/*'"
+	ok(t, s.AddFederatedCredential(ctx, flexible, 20), "add a flexible credential")
+	environments := newFederatedCredential(other.ObjectID, "environments", "")
+	environments.ClaimsMatchingExpression = "claims['sub'] matches 'repo:o/r:environment:*'"
+	ok(t, s.AddFederatedCredential(ctx, environments, 20), "add a second flexible credential for the issuer")
+	sameExpression := newFederatedCredential(other.ObjectID, "branches-again", "")
+	sameExpression.ClaimsMatchingExpression = flexible.ClaimsMatchingExpression
+	isErr(t, s.AddFederatedCredential(ctx, sameExpression, 20), store.ErrConflict, "add a flexible credential with a taken issuer and expression")
 	isErr(t, s.AddFederatedCredential(ctx, newFederatedCredential(app.ObjectID, "full", "s"), 3), store.ErrLimitReached, "add beyond the limit")
 
 	updated := prod
@@ -91,7 +101,7 @@ func testFederatedCredentials(t *testing.T, s store.Store) {
 	equal(t, got, []store.FederatedCredential(nil), "a deleted application's credentials")
 	got, err = s.ListFederatedCredentials(ctx, other.ObjectID)
 	ok(t, err, "list the other application's credentials")
-	equal(t, got, storedAll(storedFederatedCredential, elsewhere), "the other application's credentials")
+	equal(t, got, storedAll(storedFederatedCredential, elsewhere, flexible, environments), "the other application's credentials")
 }
 
 // testSharedFederatedLimit races adds through two handles: the per-application limit holds.
