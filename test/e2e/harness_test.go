@@ -68,6 +68,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	secretReader = buildOrExit(tmp, "secret-reader", "github.com/mint-id/mint/examples/secret-reader")
+	daprClient = buildOrExit(tmp, "daprclient", "github.com/mint-id/mint/test/e2e/daprclient")
 	sharedDir = filepath.Join(tmp, "shared")
 	init := exec.Command(mintBin, "init", "--data-dir", sharedDir)
 	if out, err := init.CombinedOutput(); err != nil {

@@ -67,6 +67,13 @@ func TestTroubleshootingErrorsAreCurrent(t *testing.T) {
 	// Dapr's unscoped component: worker asks for web-id, which only web has.
 	stdout, stderr, code = runReaderAs(t, runEnv, rs.workerID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
 	failing("not-attached", stdout, stderr, code)
+	// The same with Dapr's Key Vault secret store component (test/e2e/daprclient).
+	lines, stderr, code := runDapr(t, runEnv, rs.workerID, []string{"vaultName=" + rs.vault, "azureClientId=" + rs.uaClientID}, "-get", "db-password")
+	if code == 0 || len(lines) != 2 || lines[1].Error == "" {
+		t.Errorf("dapr-not-attached: the component read the secret (%+v), want a refusal; stderr:\n%s", lines, stderr)
+	} else {
+		got["dapr-not-attached"] = lines[1].Error
+	}
 
 	// AZURE_CLIENT_ID names something that is not an identity of the app.
 	stdout, stderr, code = runReaderAs(t, append(runEnv, "AZURE_CLIENT_ID="+m.Env["AZURE_CLIENT_ID"]), rs.appID, read...)
