@@ -34,7 +34,7 @@ measured in the same run:
   identity list latency at 100,000 identities.
 
 Prints a table of values, p50s, p99s and ratios and, with --json, writes the report. A full run
-takes about three minutes on two cores; --short (CI) produces every figure at small scales in
+takes about a minute and a half on two cores; --short (CI) produces every figure at small scales in
 well under one. docs/benchmarks.md explains each figure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
