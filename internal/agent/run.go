@@ -124,8 +124,29 @@ type RunOptions struct {
 	FederatedToken *FederatedTokenOptions
 }
 
-// identityEnv are the variables that select a managed-identity source in the Azure SDKs.
-var identityEnv = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"}
+// identityEnv are the variables that select a managed-identity source in the Azure SDKs and the
+// Azure CLI (APPSETTING_WEBSITE_SITE_NAME: see appServiceEnv).
+var identityEnv = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
+	"APPSETTING_WEBSITE_SITE_NAME"}
+
+// appServiceEnv is what App Service sets beside MSI_ENDPOINT / MSI_SECRET in a web app (or
+// slot): WEBSITE_SITE_NAME, and, as for every app setting, APPSETTING_WEBSITE_SITE_NAME. The Azure
+// CLI up to 2.5x (msrestazure's MSIAuthentication) takes its App Service path — GET MSI_ENDPOINT,
+// api-version 2017-09-01, the "secret" header — only when APPSETTING_WEBSITE_SITE_NAME is set;
+// otherwise, with MSI_ENDPOINT set, it POSTs a Cloud Shell form without any secret, which is why
+// `az login --identity` fails in real Container Apps (Azure/azure-cli#22677) and under `mint run`
+// as a container app. Nil for any other resource.
+func appServiceEnv(resourceID string) []string {
+	parts := strings.Split(strings.Trim(resourceID, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if strings.EqualFold(parts[i], "providers") && strings.EqualFold(parts[i+1], "Microsoft.Web") &&
+			i+3 < len(parts) && strings.EqualFold(parts[i+2], "sites") {
+			name := parts[i+3]
+			return []string{"WEBSITE_SITE_NAME=" + name, "APPSETTING_WEBSITE_SITE_NAME=" + name}
+		}
+	}
+	return nil
+}
 
 // credentialEnv are the variables that carry an application's or a user's own credential to the
 // Azure SDKs' EnvironmentCredential and WorkloadIdentityCredential.
@@ -257,6 +278,13 @@ func workloadEnv(opts RunOptions, reg Registration) ([]string, error) {
 	}
 	if !opts.DisableMSI {
 		env = append(env, "MSI_ENDPOINT="+ep.MSIEndpoint, "MSI_SECRET="+reg.Secret)
+	}
+	if !opts.ServiceFabric {
+		for _, kv := range appServiceEnv(opts.ResourceID) {
+			name, _, _ := strings.Cut(kv, "=")
+			env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
+			env = append(env, kv)
+		}
 	}
 	return env, nil
 }

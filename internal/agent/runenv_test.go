@@ -57,3 +57,38 @@ func TestWorkloadEnvDropsTheCallersCredentials(t *testing.T) {
 		})
 	}
 }
+
+// A web app (or slot) gets App Service's WEBSITE_SITE_NAME and APPSETTING_WEBSITE_SITE_NAME, which
+// the Azure CLI's managed-identity code needs to choose App Service's protocol; nothing else does.
+func TestWorkloadEnvNamesTheWebApp(t *testing.T) {
+	reg := Registration{Secret: "s", Endpoints: Endpoints{IdentityEndpoint: "http://127.0.0.1:1/msi/token", MSIEndpoint: "http://127.0.0.1:1/msi/token"}}
+	const sub = "/subscriptions/s/resourceGroups/g/providers/"
+	for _, tc := range []struct {
+		resource string
+		inherit  []string
+		want     string // the site name, "" for none
+	}{
+		{sub + "Microsoft.Web/sites/shop", nil, "shop"},
+		{sub + "microsoft.web/Sites/shop/slots/staging", nil, "shop"},
+		{sub + "Microsoft.App/containerApps/web", []string{"APPSETTING_WEBSITE_SITE_NAME=elsewhere"}, ""},
+		{sub + "Microsoft.Compute/virtualMachines/vm1", nil, ""},
+	} {
+		env, err := workloadEnv(RunOptions{ResourceID: tc.resource, Env: append([]string{"PATH=/bin"}, tc.inherit...)}, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, kv := range env {
+			if strings.Contains(kv, "WEBSITE_SITE_NAME=") {
+				got = append(got, kv)
+			}
+		}
+		want := []string{}
+		if tc.want != "" {
+			want = []string{"WEBSITE_SITE_NAME=" + tc.want, "APPSETTING_WEBSITE_SITE_NAME=" + tc.want}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: %v, want %v", tc.resource, got, want)
+		}
+	}
+}

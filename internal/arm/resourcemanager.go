@@ -24,9 +24,10 @@ const (
 
 // resourceManagerAPIVersions are the api-versions of Microsoft.Resources that mint accepts: every
 // version the SDKs and the CLI have used for groups and subscriptions in recent years (the
-// shapes mint serves did not change across them).
+// shapes mint serves did not change across them). 2015-11-01 is the Azure CLI's (2.45) for the
+// generic resource list behind `az keyvault show -n <vault>` without a group, and Azure accepts it.
 var resourceManagerAPIVersions = []string{
-	"2016-02-01", "2016-06-01", "2016-09-01", "2017-05-10", "2018-02-01", "2018-05-01",
+	"2015-11-01", "2016-02-01", "2016-06-01", "2016-09-01", "2017-05-10", "2018-02-01", "2018-05-01",
 	"2019-03-01", "2019-05-01", "2019-05-10", "2019-06-01", "2019-07-01", "2019-08-01",
 	"2019-10-01", "2019-11-01", "2020-01-01", "2020-06-01", "2020-08-01", "2020-10-01",
 	"2021-01-01", "2021-04-01", "2022-01-01", "2022-09-01", "2022-12-01", "2023-07-01",

@@ -144,7 +144,8 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a program as a resource: it gets that resource's managed identities",
 		Long: `Register the program with the local node agent as the given resource and start it with
 IDENTITY_ENDPOINT / IDENTITY_HEADER (App Service / Container Apps dialect) and MSI_ENDPOINT /
-MSI_SECRET, holding a per-run secret that is revoked when it exits. Signals are forwarded and the
+MSI_SECRET, holding a per-run secret that is revoked when it exits; a web app (Microsoft.Web/sites)
+also gets App Service's WEBSITE_SITE_NAME / APPSETTING_WEBSITE_SITE_NAME. Signals are forwarded and the
 program's exit code is returned. With --federated-token-file the program also gets a federated
 token about the resource (issuer <endpoint>/<tenant>/v2.0, subject mint:resource:<resource id>)
 for WorkloadIdentityCredential, refreshed while it runs.`,

@@ -388,6 +388,11 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 		}
 		out = append(out, applicationJSON(sp, creds))
 	}
+	out, err = filterList(r.URL.Query().Get("$filter"), out)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
 	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications", "value": out})
 }
 
@@ -467,6 +472,10 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		out := []map[string]any{}
 		for _, sp := range sps {
 			out = append(out, servicePrincipalJSON(sp))
+		}
+		if out, err = filterList(r.URL.Query().Get("$filter"), out); err != nil {
+			writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+			return
 		}
 		writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals", "value": out})
 		return
