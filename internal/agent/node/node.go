@@ -198,17 +198,10 @@ var (
 
 // Token implements agent.Upstream.
 func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Token, error) {
-	assertion, err := u.assertion()
-	if err != nil {
-		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "cannot sign the node's assertion: " + err.Error()}
-	}
 	form := url.Values{
-		"grant_type":            {sts.GrantManagedIdentity},
-		"client_id":             {u.id.ClientID},
-		"client_assertion_type": {sts.AssertionTypeJWTBearer},
-		"client_assertion":      {assertion},
-		"resource":              {req.Resource},
-		"mi_host_resource_id":   {req.ResourceID},
+		"grant_type":          {sts.GrantManagedIdentity},
+		"resource":            {req.Resource},
+		"mi_host_resource_id": {req.ResourceID},
 	}
 	switch {
 	case req.Identity.ClientID != "":
@@ -218,36 +211,53 @@ func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Tok
 	case req.Identity.ResourceID != "":
 		form.Set("mi_res_id", req.Identity.ResourceID)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
+	resp, data, err := u.postTokenForm(ctx, form)
 	if err != nil {
-		return agent.Token{}, err
+		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: err.Error()}
 	}
-	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := u.hc.Do(hreq)
+	if resp.StatusCode != http.StatusOK {
+		return agent.Token{}, upstreamError(resp, data)
+	}
+	var t struct {
+		AccessToken string `json:"access_token"`
+		ExpiresOn   string `json:"expires_on"`
+		NotBefore   string `json:"not_before"`
+		Resource    string `json:"resource"`
+		ClientID    string `json:"client_id"`
+	}
+	if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
+		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "malformed token response"}
+	}
+	exp, _ := strconv.ParseInt(t.ExpiresOn, 10, 64)
+	nbf, _ := strconv.ParseInt(t.NotBefore, 10, 64)
+	return agent.Token{AccessToken: t.AccessToken, ClientID: t.ClientID, ExpiresOn: time.Unix(exp, 0), NotBefore: time.Unix(nbf, 0), Resource: t.Resource}, nil
+}
+
+// postTokenForm posts form to the STS authenticated as the node (private_key_jwt with its key)
+// and returns the answer, whatever its status; an error only when there is none.
+func (u *Upstream) postTokenForm(ctx context.Context, form url.Values) (*http.Response, []byte, error) {
+	assertion, err := u.assertion()
 	if err != nil {
-		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "mint server unreachable: " + err.Error()}
+		return nil, nil, fmt.Errorf("cannot sign the node's assertion: %w", err)
+	}
+	form.Set("client_id", u.id.ClientID)
+	form.Set("client_assertion_type", sts.AssertionTypeJWTBearer)
+	form.Set("client_assertion", assertion)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mint server unreachable: %w", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: err.Error()}
+		return nil, nil, err
 	}
-	if resp.StatusCode == http.StatusOK {
-		var t struct {
-			AccessToken string `json:"access_token"`
-			ExpiresOn   string `json:"expires_on"`
-			NotBefore   string `json:"not_before"`
-			Resource    string `json:"resource"`
-			ClientID    string `json:"client_id"`
-		}
-		if err := json.Unmarshal(data, &t); err != nil || t.AccessToken == "" {
-			return agent.Token{}, &agent.UpstreamError{Kind: agent.Unavailable, Message: "malformed token response"}
-		}
-		exp, _ := strconv.ParseInt(t.ExpiresOn, 10, 64)
-		nbf, _ := strconv.ParseInt(t.NotBefore, 10, 64)
-		return agent.Token{AccessToken: t.AccessToken, ClientID: t.ClientID, ExpiresOn: time.Unix(exp, 0), NotBefore: time.Unix(nbf, 0), Resource: t.Resource}, nil
-	}
-	return agent.Token{}, upstreamError(resp, data)
+	return resp, data, nil
 }
 
 // managementResource is the audience of the node's own token for mint's management endpoints.
@@ -301,28 +311,7 @@ func (u *Upstream) managementToken(ctx context.Context) (string, error) {
 	if u.mgmt != "" && time.Now().Before(u.mgmtExp) {
 		return u.mgmt, nil
 	}
-	assertion, err := u.assertion()
-	if err != nil {
-		return "", fmt.Errorf("cannot sign the node's assertion: %w", err)
-	}
-	form := url.Values{
-		"grant_type":            {"client_credentials"},
-		"client_id":             {u.id.ClientID},
-		"client_assertion_type": {sts.AssertionTypeJWTBearer},
-		"client_assertion":      {assertion},
-		"resource":              {managementResource},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := u.hc.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("mint server unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, data, err := u.postTokenForm(ctx, url.Values{"grant_type": {"client_credentials"}, "resource": {managementResource}})
 	if err != nil {
 		return "", err
 	}
