@@ -138,16 +138,9 @@ func newIdentityListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		path := "/subscriptions/" + url.PathEscape(sub)
-		if group != "" {
-			path = groupPath(sub, group)
-		}
-		out, err := c.list(ctx, path+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities", msiAPIVersion)
+		out, err := c.listInScope(ctx, sub, group, "/providers/Microsoft.ManagedIdentity/userAssignedIdentities", msiAPIVersion, flatten)
 		if err != nil {
 			return err
-		}
-		for _, m := range out {
-			flatten(m)
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, identityColumns)
 	})

@@ -176,16 +176,9 @@ func newKeyVaultListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		path := "/subscriptions/" + url.PathEscape(sub)
-		if group != "" {
-			path = groupPath(sub, group)
-		}
-		out, err := c.list(ctx, path+"/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion)
+		out, err := c.listInScope(ctx, sub, group, "/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion, withResourceGroup)
 		if err != nil {
 			return err
-		}
-		for _, m := range out {
-			withResourceGroup(m)
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, vaultColumns)
 	})

@@ -144,6 +144,23 @@ func (c *apiClient) groupLocation(ctx context.Context, sub, group string) (strin
 }
 
 // withResourceGroup adds resourceGroup (from the id), as az does.
+// listInScope lists <scope><suffix> where scope is the subscription or, when group is set, that
+// group, and shapes each item for printing (flatten, withResourceGroup).
+func (c *apiClient) listInScope(ctx context.Context, sub, group, suffix, apiVersion string, shape func(map[string]any) map[string]any) ([]map[string]any, error) {
+	scope := "/subscriptions/" + url.PathEscape(sub)
+	if group != "" {
+		scope = groupPath(sub, group)
+	}
+	out, err := c.list(ctx, scope+suffix, apiVersion)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range out {
+		shape(m)
+	}
+	return out, nil
+}
+
 func withResourceGroup(m map[string]any) map[string]any {
 	if id, ok := m["id"].(string); ok {
 		if p, err := armid.Parse(id); err == nil && p.ResourceGroup != "" {
@@ -428,19 +445,13 @@ func newResourceListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		path := "/subscriptions/" + url.PathEscape(sub) + "/resources"
-		if group != "" {
-			path = groupPath(sub, group) + "/resources"
-		}
+		suffix := "/resources"
 		if resourceType != "" {
-			path += "?$filter=" + url.QueryEscape("resourceType eq '"+strings.ReplaceAll(resourceType, "'", "''")+"'")
+			suffix += "?$filter=" + url.QueryEscape("resourceType eq '"+strings.ReplaceAll(resourceType, "'", "''")+"'")
 		}
-		out, err := c.list(ctx, path, resourcesAPIVersion)
+		out, err := c.listInScope(ctx, sub, group, suffix, resourcesAPIVersion, withResourceGroup)
 		if err != nil {
 			return err
-		}
-		for _, r := range out {
-			withResourceGroup(r)
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, resourceColumns)
 	})
