@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/rbac"
 )

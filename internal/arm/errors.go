@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/arm/armid"
 	"github.com/mint-id/mint/internal/arm/identityblock"
+	"github.com/mint-id/mint/internal/armid"
 )
 
 // Error is ARM's error body, {"error":{"code","message","target"?,"details"?,"additionalInfo"?}}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mint-id/mint/internal/arm/armid"
 	"github.com/mint-id/mint/internal/arm/identityblock"
+	"github.com/mint-id/mint/internal/armid"
 )
 
 func mustID(t *testing.T, s string) armid.ResourceID {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/store"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/store"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 )
 
 // `mint identity`: user-assigned managed identities and their federated credentials, like

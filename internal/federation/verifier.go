@@ -53,7 +53,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )

@@ -13,7 +13,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/rbac"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/store"
 )

@@ -3,7 +3,7 @@ package identityblock
 import (
 	"strings"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 )
 
 // State is the identities a resource has: whether its system-assigned identity is enabled, and

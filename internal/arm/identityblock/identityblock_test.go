@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mint-id/mint/internal/arm/armid"
+	"github.com/mint-id/mint/internal/armid"
 )
 
 const (
