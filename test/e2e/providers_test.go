@@ -42,7 +42,9 @@ func TestResourceProviderMetadata(t *testing.T) {
 	}
 	var all []provider
 	mustAz(t, admin, az, &all, "provider", "list", "-o", "json")
-	if !slices.ContainsFunc(all, func(p provider) bool { return p.Namespace == "Microsoft.KeyVault" && p.RegistrationState == "Registered" }) {
+	if !slices.ContainsFunc(all, func(p provider) bool {
+		return p.Namespace == "Microsoft.KeyVault" && p.RegistrationState == "Registered"
+	}) {
 		t.Errorf("az provider list lacks Microsoft.KeyVault: %+v", all)
 	}
 	mustAz(t, admin, az, nil, "provider", "register", "-n", "Microsoft.KeyVault", "--wait")
