@@ -201,15 +201,21 @@ func runJS(t *testing.T, env []string, prog string, full, args []string) jsRun {
 	if ctx.Err() != nil {
 		t.Fatalf("node main.mjs %s did not finish within 60 s; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
 	}
-	r := jsRun{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	t.Logf("node main.mjs %s: exit %d\n%s%s", strings.Join(args, " "), r.code, stdout.String(), r.stderr)
+	t.Logf("node main.mjs %s: exit %d\n%s%s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+	return parseJSRun(t, stdout.String(), stderr.String(), cmd.ProcessState.ExitCode())
+}
+
+// parseJSRun parses what one run of main.mjs printed.
+func parseJSRun(t *testing.T, stdout, stderr string, code int) jsRun {
+	t.Helper()
+	r := jsRun{stderr: stderr, code: code}
 	if strings.Contains(r.stderr, "mint-e2e-guard:") {
 		t.Fatalf("the SDK tried to connect beyond 127.0.0.1 (guard.mjs ended it before it did): %s", r.stderr)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var ev jsEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("node main.mjs %s printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), line, r.code, stdout.String(), r.stderr)
+			t.Fatalf("node main.mjs printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", line, r.code, stdout, r.stderr)
 		}
 		if ev.Event == "token" {
 			r.tokens = append(r.tokens, ev)
