@@ -72,13 +72,3 @@ func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any)
 	}
 	return c.db.QueryContext(ctx, query, args...)
 }
-
-// queryRow runs a read-only single-row query on the read connections, prepared.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.stmts.QueryRowContext(ctx, query, args...)
-}
-
-// query runs a read-only query on the read connections, prepared.
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.stmts.QueryContext(ctx, query, args...)
-}
