@@ -59,7 +59,7 @@ func (s *Server) ConfigureKeyVault(cfg KeyVaultConfig) {
 func (s *Server) registerKeyVault() {
 	p := &keyVaultProvider{locks: &keyedLocks{}}
 	s.register(p, keyVaultType, keyVaultAccessPoliciesTyp)
-	s.register(deletedVaultsProvider{}, deletedVaultsType, locationDeletedVaultsType, checkVaultNameType)
+	s.register(deletedVaultsProvider{}, deletedVaultsType, locationDeletedVaultsType, checkVaultNameType, deletedManagedHSMsType)
 }
 
 type keyVaultProvider struct {

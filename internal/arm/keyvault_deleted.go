@@ -26,6 +26,9 @@ const (
 	deletedVaultsType         = "Microsoft.KeyVault/deletedVaults"
 	locationDeletedVaultsType = "Microsoft.KeyVault/locations/deletedVaults"
 	checkVaultNameType        = "Microsoft.KeyVault/checkNameAvailability"
+	// deletedManagedHSMsType is always empty: mint has no managed HSMs. az keyvault list-deleted
+	// lists both kinds.
+	deletedManagedHSMsType = "Microsoft.KeyVault/deletedManagedHSMs"
 	createModeRecover         = "recover"
 )
 
@@ -85,9 +88,7 @@ func (deletedVaultsProvider) apiVersions() []string { return keyVaultAPIVersions
 
 func (deletedVaultsProvider) serve(c *call) {
 	sub := c.scope.SubscriptionID
-	if c.collection {
-		sub = c.scope.SubscriptionID
-	} else {
+	if !c.collection {
 		sub = c.id.SubscriptionID
 	}
 	if sub == "" || c.scope.ResourceGroup != "" || c.id.ResourceGroup != "" {
@@ -110,6 +111,8 @@ func (deletedVaultsProvider) serve(c *call) {
 			out[i] = deletedVaultOut(d)
 		}
 		WriteList(c.w, c.r, c.s.cfg.BaseURL, out)
+	case strings.EqualFold(c.resourceType, deletedManagedHSMsType) && c.collection && c.r.Method == http.MethodGet:
+		WriteList(c.w, c.r, c.s.cfg.BaseURL, []DeletedVault{})
 	case strings.EqualFold(c.resourceType, checkVaultNameType) && c.collection && c.r.Method == http.MethodPost:
 		checkVaultName(c)
 	case strings.EqualFold(c.resourceType, locationDeletedVaultsType) && !c.collection && (c.r.Method == http.MethodGet && c.action == "" ||
