@@ -29,7 +29,7 @@ const (
 	// deletedManagedHSMsType is always empty: mint has no managed HSMs. az keyvault list-deleted
 	// lists both kinds.
 	deletedManagedHSMsType = "Microsoft.KeyVault/deletedManagedHSMs"
-	createModeRecover         = "recover"
+	createModeRecover      = "recover"
 )
 
 // DeletedVault is the Key Vault resource provider's DeletedVault model.
