@@ -8,7 +8,8 @@ import (
 // TestAzureCLIDeletedVaults: az 2.45's control-plane soft delete of vaults through mint's proxy:
 // `az keyvault delete`, `list-deleted`, `show-deleted`, name reuse refused with Key Vault's
 // ConflictError, `recover` (the vault and its secret back), `delete` again and `purge`, then the
-// name is free.
+// name is free; and Python's KeyVaultManagementClient (list_deleted, get_deleted,
+// check_name_availability) on the deleted vault.
 func TestAzureCLIDeletedVaults(t *testing.T) {
 	az := needAz(t)
 	m := startMint(t, options{})
@@ -35,6 +36,19 @@ func TestAzureCLIDeletedVaults(t *testing.T) {
 	mustAz(t, admin, az, &shown, "keyvault", "show-deleted", "-n", "kv-soft", "-l", "westeurope", "-o", "json")
 	if shown.Name != "kv-soft" || shown.Type != "Microsoft.KeyVault/deletedVaults" {
 		t.Errorf("az keyvault show-deleted: %+v", shown)
+	}
+	// Python's KeyVaultManagementClient (Debian's python3-azure) sees the same.
+	py := runPython(t, m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE",
+		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID"), "pyclient/deletedvaults.py", "kv-soft", "westeurope")
+	var pd struct {
+		Deleted       []string
+		VaultID       string
+		NameAvailable bool
+		Reason        string
+	}
+	mustJSON(t, py, &pd)
+	if len(pd.Deleted) != 1 || pd.Deleted[0] != "kv-soft" || !strings.EqualFold(pd.VaultID, vault.ID) || pd.NameAvailable || !strings.Contains(pd.Reason, "AlreadyExists") {
+		t.Errorf("Python list_deleted/get_deleted/check_name_availability: %+v", pd)
 	}
 	if r := runAz(t, admin, az, "keyvault", "create", "-g", "other", "-n", "kv-soft", "-l", "westeurope"); r.code == 0 ||
 		!strings.Contains(r.stderr, "already exists in deleted state") {
