@@ -39,15 +39,7 @@ func TestEveryDialectThroughMintRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test runs mint dev as root: Azure Arc's Go and JS clients accept challenge key files only under /var/opt/azcmagent/tokens (run the suite as root, as ./test.sh does in CI)")
 	}
-	created := ""
-	for _, d := range []string{"/var/opt/azcmagent", "/var/opt/azcmagent/tokens"} {
-		if _, err := os.Stat(d); os.IsNotExist(err) && created == "" {
-			created = d
-		}
-	}
-	if created != "" {
-		t.Cleanup(func() { os.RemoveAll(created) })
-	}
+	removeArcTokenDirAtEnd(t)
 	node, npm := needNode(t)
 	installed := startJSClientInstall(t, npm)
 	m := startMint(t, options{})
@@ -174,5 +166,86 @@ func TestEveryDialectThroughMintRun(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(m.dataDir, "dev-service-fabric.json")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the kept Service Fabric certificate: %v %v", fi, err)
+	}
+}
+
+// TestDialectsUnderMintAgent: `mint run --dialect` against a standalone `mint agent` with a
+// Service Fabric listener: Cloud Shell and Arc (Go), Service Fabric (Go and JS, Node trusting the
+// listener through the file mint run writes). The agent keeps its Service Fabric certificate in
+// its data directory (key 0600): after a restart the thumbprint is the same.
+func TestDialectsUnderMintAgent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs mint agent as root: Azure Arc's Go client accepts challenge key files only under /var/opt/azcmagent/tokens (run the suite as root, as ./test.sh does in CI)")
+	}
+	removeArcTokenDirAtEnd(t)
+	node, npm := needNode(t)
+	installed := startJSClientInstall(t, npm)
+	m := startMint(t, options{})
+	sc := seedScenario(t, m)
+	a := startAgent(t, m, "/subscriptions/"+sc.sub, "--service-fabric-addr", "127.0.0.1:0")
+	run := func(t *testing.T, a *agentProc, d string, prog ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(mintBin, append([]string{"run", "--socket", a.socket, "--dialect", d, "--resource", sc.appID, "--"}, prog...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatalf("mint run: %v", err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	for _, d := range []string{"cloudshell", "arc", "servicefabric"} {
+		t.Run("Go "+d, func(t *testing.T) {
+			out, stderr, code := run(t, a, d, miClient, "-credential", "managed")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var claims map[string]any
+			mustJSON(t, out, &claims)
+			if claims["oid"] != sc.systemPrincipal {
+				t.Errorf("claims %v: want the app's system-assigned identity %s", claims, sc.systemPrincipal)
+			}
+		})
+	}
+	dir := installed()
+	t.Run("JS servicefabric", func(t *testing.T) {
+		out, stderr, code := run(t, a, "servicefabric", jsCommand(node, dir, "--scope", "https://vault.azure.net/.default", "--credential", "managed")...)
+		r := parseJSRun(t, out, stderr, code)
+		if r.code != 0 || len(r.tokens) != 1 {
+			t.Fatalf("want one token: %v", r)
+		}
+		wantJSClaims(t, m, r.tokens[0], "https://vault.azure.net", map[string]string{"oid": sc.systemPrincipal})
+	})
+
+	thumbprint := func(a *agentProc) string {
+		out, stderr, code := run(t, a, "servicefabric", "/bin/sh", "-c", `echo "$IDENTITY_SERVER_THUMBPRINT"`)
+		if code != 0 {
+			t.Fatalf("sh: %d %s", code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	before := thumbprint(a)
+	a.stop()
+	again := runAgent(t, a.dataDir, "--service-fabric-addr", "127.0.0.1:0")
+	if after := thumbprint(again); len(before) != 40 || after != before {
+		t.Errorf("Service Fabric thumbprint %q before the restart, %q after", before, after)
+	}
+	if fi, err := os.Stat(filepath.Join(a.dataDir, "service-fabric.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the Service Fabric key file: %v %v", fi, err)
+	}
+}
+
+// removeArcTokenDirAtEnd removes Arc's key directory (/var/opt/azcmagent/tokens, which the agent
+// creates as root) when the test ends, if it did not exist before.
+func removeArcTokenDirAtEnd(t *testing.T) {
+	created := ""
+	for _, d := range []string{"/var/opt/azcmagent", "/var/opt/azcmagent/tokens"} {
+		if _, err := os.Stat(d); os.IsNotExist(err) && created == "" {
+			created = d
+		}
+	}
+	if created != "" {
+		t.Cleanup(func() { os.RemoveAll(created) })
 	}
 }
