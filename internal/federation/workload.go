@@ -16,6 +16,7 @@ import (
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
@@ -189,7 +190,7 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req WorkloadT
 		return none, &apiError{http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("The resource '%s' was not found.", id)}
 	case err != nil:
 		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "The resource could not be read."}
-	case strings.EqualFold(res.Type, UserAssignedIdentityType) || strings.EqualFold(res.Type, CredentialType):
+	case managedidentity.IsUserAssigned(res.Type) || strings.EqualFold(res.Type, CredentialType):
 		return none, &apiError{http.StatusBadRequest, "InvalidResourceId", fmt.Sprintf(
 			"'%s' is an identity, not a resource a workload runs as: ask for the token of the container app, web app or VM the workload runs as.", id)}
 	}

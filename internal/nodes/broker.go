@@ -15,12 +15,11 @@ import (
 
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )
-
-const userAssignedType = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 // Broker implements sts.Broker over the store.
 type Broker struct {
@@ -54,7 +53,7 @@ func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node 
 	if err != nil {
 		return none, fmt.Errorf("resource %s: %w", host, err)
 	}
-	if strings.EqualFold(res.Type, userAssignedType) {
+	if managedidentity.IsUserAssigned(res.Type) {
 		return none, sts.BrokerError(sts.CodeIdentityNotFound, "'%s' is a user-assigned identity, not a resource a workload runs as: run the workload as the container app, web app or VM the identity is attached to.", host)
 	}
 	hasSystem := res.PrincipalID != ""
@@ -126,6 +125,9 @@ func (b *Broker) notAttached(ctx context.Context, tenant store.Tenant, host stri
 }
 
 func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDecision, error) {
+	if reason := managedidentity.Refusal(res.PrincipalID, res, res); reason != "" {
+		return sts.BrokerDecision{}, sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: %s.", reason)
+	}
 	sp, err := b.st.GetPrincipal(ctx, res.PrincipalID)
 	if err != nil {
 		return sts.BrokerDecision{}, fmt.Errorf("system-assigned principal of %s: %w", res.ID, err)
@@ -138,7 +140,7 @@ func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDeci
 func (b *Broker) userAssigned(ctx context.Context, host store.Resource, uaID string, sel sts.IdentitySelector) (sts.BrokerDecision, error) {
 	notFound := sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: user-assigned identity '%s' attached to '%s' no longer exists.", uaID, host.ID)
 	ua, err := b.st.GetResource(ctx, uaID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && ua.PrincipalID == "") {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && managedidentity.Refusal(ua.PrincipalID, ua, host) != "") {
 		return sts.BrokerDecision{}, notFound
 	}
 	if err != nil {
