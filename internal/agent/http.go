@@ -346,7 +346,7 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 		_, _ = w.Write(rb.body)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(req.Kind, http.StatusOK, cached)
+		a.metrics.Served(req.Kind.String(), http.StatusOK, cached)
 	}
 }
 
@@ -365,7 +365,7 @@ func (a *Agent) refuse(w http.ResponseWriter, e *dialect.Error, detail string) {
 		a.log.Debug("token request refused", "dialect", e.Kind.String(), "status", e.Status, "message", e.Message)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(e.Kind, e.Status, false)
+		a.metrics.Served(e.Kind.String(), e.Status, false)
 	}
 	dialect.WriteError(w, e)
 }

@@ -200,8 +200,11 @@ func (s *Server) serveExplainAccess(c *call) {
 // what is missing appended after Azure's own sentence (code and shape unchanged).
 func (c *call) authorizationFailed(action, scope string) *Error {
 	e := AuthorizationFailed(c.caller.ClientID(), c.principalID(), action, scope)
-	x, err := c.s.authz.Explain(c.ctx, rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: explainScope(c, scope)})
-	if err == nil && x.Summary != "" {
+	if err := c.loadAccess(); err != nil {
+		return e
+	}
+	x := c.access.Explain(rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: explainScope(c, scope)})
+	if x.Summary != "" {
 		e.Message += " mint: " + x.Summary + "."
 	}
 	return e

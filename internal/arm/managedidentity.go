@@ -10,6 +10,7 @@ import (
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/federation"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -23,7 +24,7 @@ import (
 // claimsMatchingExpression]}.
 
 const (
-	userAssignedIdentityType = armid.ManagedIdentityNamespace + "/" + armid.UserAssignedIdentitiesType
+	userAssignedIdentityType = managedidentity.UserAssignedType
 	federatedCredentialType  = userAssignedIdentityType + "/federatedIdentityCredentials"
 	systemIdentityType       = armid.ManagedIdentityNamespace + "/identities"
 	msiOperationsType        = armid.ManagedIdentityNamespace + "/operations"

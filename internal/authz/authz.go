@@ -29,55 +29,36 @@ type Authorizer struct{ st Store }
 
 func New(st Store) *Authorizer { return &Authorizer{st: st} }
 
-// Principal is one principal's assignments and roles, loaded once, for a request that asks many
-// questions about the same caller (a list filtered by read permission).
+// ErrUnavailable marks a decision that could not be made because the store did not answer
+// (anything but "not found"). Callers answer it as 503 in their API's shape: denying would hide
+// an outage behind a misleading 403.
+var ErrUnavailable = errors.New("authorization data unavailable")
+
+// Principal is one principal's assignments and the roles they name, loaded once, for a request
+// that asks many questions about the same caller (a list filtered by read permission) or for a
+// cache (the vault keeps one per principal for a short time).
 type Principal struct {
 	assignments []rbac.Assignment
 	lookup      rbac.RoleLookup
 }
 
-// ForPrincipal loads principalID's assignments and the roles they use.
+// ForPrincipal loads principalID's assignments and the roles they use. An assignment of a custom
+// role that has been deleted grants nothing; any other store failure is an error wrapping
+// ErrUnavailable.
 func (a *Authorizer) ForPrincipal(ctx context.Context, principalID string) (*Principal, error) {
-	assignments, lookup, err := a.load(ctx, principalID)
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{assignments: assignments, lookup: lookup}, nil
+	return Load(ctx, a.st, principalID)
 }
 
-// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal).
-func (p *Principal) Decide(q rbac.Query) rbac.Decision {
-	return rbac.Decide(q, p.lookup, p.assignments)
-}
-
-// Decide answers q.
-func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
-	assignments, lookup, err := a.load(ctx, q.PrincipalID)
+// Load is the one loader every authorization decision starts from.
+func Load(ctx context.Context, st Store, principalID string) (*Principal, error) {
+	recs, err := st.ListRoleAssignmentsForPrincipal(ctx, principalID)
 	if err != nil {
-		return rbac.Decision{}, err
+		return nil, fmt.Errorf("%w: role assignments of %s: %w", ErrUnavailable, principalID, err)
 	}
-	return rbac.Decide(q, lookup, assignments), nil
-}
-
-// Explain answers q and says why, with the closest assignments and a role that would fix a
-// denial.
-func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
-	assignments, lookup, err := a.load(ctx, q.PrincipalID)
-	if err != nil {
-		return rbac.Explanation{}, err
-	}
-	return rbac.Explain(q, lookup, assignments, rbac.BuiltinRoles()), nil
-}
-
-func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assignment, rbac.RoleLookup, error) {
-	recs, err := a.st.ListRoleAssignmentsForPrincipal(ctx, principalID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("role assignments of %s: %w", principalID, err)
-	}
-	assignments := make([]rbac.Assignment, len(recs))
+	p := &Principal{assignments: make([]rbac.Assignment, len(recs))}
 	custom := map[string]rbac.RoleDefinition{}
 	for i, r := range recs {
-		assignments[i] = ToRBAC(r)
+		p.assignments[i] = ToRBAC(r)
 		id := rbac.RoleDefinitionGUID(r.RoleDefinitionID)
 		if _, ok := rbac.BuiltinRoleByID(id); ok {
 			continue
@@ -85,23 +66,55 @@ func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assig
 		if _, seen := custom[id]; seen {
 			continue
 		}
-		def, err := a.st.GetRoleDefinition(ctx, id)
-		if err != nil {
+		def, err := st.GetRoleDefinition(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
 			continue // an assignment of a deleted custom role grants nothing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: role definition %s: %w", ErrUnavailable, id, err)
 		}
 		if rd, err := RoleFromStore(def); err == nil {
 			custom[id] = rd
 		}
 	}
 	builtin := rbac.BuiltinLookup()
-	lookup := func(id string) (rbac.RoleDefinition, bool) {
+	p.lookup = func(id string) (rbac.RoleDefinition, bool) {
 		if r, ok := builtin(id); ok {
 			return r, true
 		}
 		r, ok := custom[rbac.RoleDefinitionGUID(id)]
 		return r, ok
 	}
-	return assignments, lookup, nil
+	return p, nil
+}
+
+// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal).
+func (p *Principal) Decide(q rbac.Query) rbac.Decision {
+	return rbac.Decide(q, p.lookup, p.assignments)
+}
+
+// Explain answers q from what was loaded and says why, with the closest assignments and a role
+// that would fix a denial.
+func (p *Principal) Explain(q rbac.Query) rbac.Explanation {
+	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles())
+}
+
+// Decide answers q.
+func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
+	p, err := Load(ctx, a.st, q.PrincipalID)
+	if err != nil {
+		return rbac.Decision{}, err
+	}
+	return p.Decide(q), nil
+}
+
+// Explain answers q and says why.
+func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
+	p, err := Load(ctx, a.st, q.PrincipalID)
+	if err != nil {
+		return rbac.Explanation{}, err
+	}
+	return p.Explain(q), nil
 }
 
 // Role finds a role definition by GUID or full role definition id: a built-in one, else a custom

@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -112,7 +113,7 @@ func TestWorkloadTokens(t *testing.T) {
 	}
 	call := func(oid string, body any) (int, map[string]any) {
 		data, _ := json.Marshal(body)
-		r := httptest.NewRequest("POST", WorkloadTokensPath, bytes.NewReader(data))
+		r := httptest.NewRequest("POST", nodewire.WorkloadTokensPath, bytes.NewReader(data))
 		if oid != "" {
 			r.Header.Set("Authorization", "Bearer "+bearerFor(oid))
 		}
@@ -124,7 +125,7 @@ func TestWorkloadTokens(t *testing.T) {
 	}
 
 	for _, caller := range []string{contributor, broker} {
-		status, out := call(caller, WorkloadTokenRequest{ResourceID: appResourceID})
+		status, out := call(caller, nodewire.WorkloadTokenRequest{ResourceID: appResourceID})
 		if status != 200 {
 			t.Fatalf("%s: %d %v", caller, status, out)
 		}
@@ -153,13 +154,13 @@ func TestWorkloadTokens(t *testing.T) {
 		code   string
 		has    string
 	}{
-		{"no token", "", WorkloadTokenRequest{ResourceID: appResourceID}, 401, "AuthenticationFailed", ""},
-		{"reader", reader, WorkloadTokenRequest{ResourceID: appResourceID}, 403, "AuthorizationFailed", "Microsoft.App/containerApps/write"},
-		{"not an id", contributor, WorkloadTokenRequest{ResourceID: "web"}, 400, "InvalidResourceId", ""},
-		{"unknown resource", contributor, WorkloadTokenRequest{ResourceID: appResourceID + "x"}, 404, "ResourceNotFound", ""},
-		{"an identity", contributor, WorkloadTokenRequest{ResourceID: identityID}, 400, "InvalidResourceId", "is an identity"},
-		{"audience of a resource", contributor, WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
-		{"audience of an app", contributor, WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
+		{"no token", "", nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 401, "AuthenticationFailed", ""},
+		{"reader", reader, nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 403, "AuthorizationFailed", "Microsoft.App/containerApps/write"},
+		{"not an id", contributor, nodewire.WorkloadTokenRequest{ResourceID: "web"}, 400, "InvalidResourceId", ""},
+		{"unknown resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID + "x"}, 404, "ResourceNotFound", ""},
+		{"an identity", contributor, nodewire.WorkloadTokenRequest{ResourceID: identityID}, 400, "InvalidResourceId", "is an identity"},
+		{"audience of a resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
+		{"audience of an app", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
 		{"body", contributor, "[", 400, "InvalidRequestContent", ""},
 	}
 	for _, tt := range tests {

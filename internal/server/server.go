@@ -27,6 +27,7 @@ import (
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -203,7 +204,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log)))
-	mux.Handle(federation.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
+	mux.Handle(nodewire.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
 		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -82,7 +82,7 @@ type FederatedRequest struct {
 	Now       time.Time
 }
 
-// Broker decides the node agents' broker grant (GrantManagedIdentity): whether node, an
+// Broker decides the node agents' broker grant (nodewire.GrantManagedIdentity): whether node, an
 // authenticated client, may act for the resource hostResourceID, and which of that resource's
 // managed identities the selector names. A refusal is an *Error (BrokerError builds one).
 type Broker interface {

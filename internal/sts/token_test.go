@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -365,7 +366,7 @@ func TestTokenErrors(t *testing.T) {
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "secret and assertion", form: base(func(v url.Values) {
 			v.Set("client_assertion", "a.b.c")
-			v.Set("client_assertion_type", AssertionTypeJWTBearer)
+			v.Set("client_assertion_type", nodewire.AssertionTypeJWTBearer)
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "directory down", form: base(nil), setup: func(f *fixture) { f.dir.failWith = errStoreDown },
 			status: 500, err: "server_error", code: 50000, contains: "There was an error issuing a token"},

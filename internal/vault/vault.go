@@ -28,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/keys"
@@ -94,7 +95,7 @@ type Server struct {
 	suffixes  []string // lower case
 
 	tokens *ttlCache[verdict]
-	roles  *ttlCache[roleSet]
+	roles  *ttlCache[*authz.Principal]
 	vaults *ttlCache[*vaultEntry]
 }
 
@@ -125,7 +126,7 @@ func New(cfg Config, st Store, kek *keys.KEK, signingKeys bearer.KeySource) *Ser
 	s.validator = &bearer.Validator{Keys: signingKeys, IssuerBase: cfg.BaseURL, Clock: cfg.Clock,
 		Audiences: Audiences(s.suffixes, PortOf(cfg.BaseURL))}
 	s.tokens = newTTLCache[verdict](cfg.Clock)
-	s.roles = newTTLCache[roleSet](cfg.Clock)
+	s.roles = newTTLCache[*authz.Principal](cfg.Clock)
 	s.vaults = newTTLCache[*vaultEntry](cfg.Clock)
 	return s
 }
@@ -275,6 +276,10 @@ func (s *Server) fail(q *request, err error) {
 		return // the client has gone
 	}
 	s.log.Error("vault request failed", "method", q.r.Method, "host", q.host, "path", q.r.URL.Path, "request_id", q.requestID, "err", err)
+	if errors.Is(err, authz.ErrUnavailable) {
+		writeError(q.w, unavailable(q.requestID))
+		return
+	}
 	writeError(q.w, internalError(q.requestID))
 }
 
