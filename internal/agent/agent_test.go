@@ -275,19 +275,12 @@ func TestArcDialect(t *testing.T) {
 	if status, h, _ := get(t, nil, "GET", ep, nil, "Metadata", "true", "Authorization", "Basic "+key); status != 401 || h.Get("WWW-Authenticate") == "" {
 		t.Errorf("replayed key: %d", status)
 	}
-	// User-assigned: the response echoes the identity (MSAL Go checks it).
-	for _, q := range []struct{ query, field, want string }{
-		{"&client_id=" + vmUA.clientID, "client_id", vmUA.clientID},
-		{"&object_id=" + vmUA.objectID, "object_id", vmUA.objectID},
-		{"&msi_res_id=" + url.QueryEscape(vmUA.resourceID), "msi_res_id", vmUA.resourceID},
-	} {
-		key := challenge(q.query)
-		status, _, body := get(t, nil, "GET", ep+q.query, nil, "Metadata", "true", "Authorization", "Basic "+key)
-		if status != 200 {
-			t.Fatalf("%s: %d %s", q.query, status, body)
-		}
-		if m := checkTokenBody(t, body, vmUA.clientID, "r", true); m[q.field] != q.want {
-			t.Errorf("%s not echoed: %s", q.field, body)
+	// User-assigned: an Arc-enabled server has only its system-assigned identity, so Arc
+	// refuses the request at once, without a challenge (no key file is written).
+	for _, q := range []string{"&client_id=" + vmUA.clientID, "&object_id=" + vmUA.objectID, "&msi_res_id=" + url.QueryEscape(vmUA.resourceID)} {
+		status, h, body := get(t, nil, "GET", ep+q, nil, "Metadata", "true")
+		if status != 400 || h.Get("WWW-Authenticate") != "" || !strings.Contains(string(body), "not supported by Azure Arc") {
+			t.Errorf("%s: %d %q %s, want 400 without a challenge", q, status, h.Get("WWW-Authenticate"), body)
 		}
 	}
 	// Redeemed keys are gone; the one challenge still open (answering the replay) goes at shutdown.
