@@ -411,7 +411,7 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 	h["Content-Type"] = jsonContentType
 	if req.Kind == dialect.Arc && !req.Identity.IsZero() {
 		body := dialect.TokenBody{AccessToken: st.tok.AccessToken, ClientID: st.tok.ClientID, Resource: st.audience,
-			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, RefreshIn: true}
+			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, Fields: req.Kind.Fields()}
 		switch {
 		case req.Identity.ClientID != "" && body.ClientID == "":
 			body.ClientID = req.Identity.ClientID
@@ -422,11 +422,7 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 		}
 		_, _ = w.Write(dialect.AppendToken(nil, &body))
 	} else {
-		variant := variantRefreshIn
-		if req.Kind == dialect.IMDS {
-			variant = variantIMDS
-		}
-		rb := st.body(variant, nowSec)
+		rb := st.body(req.Kind.Fields(), nowSec)
 		h["Content-Length"] = rb.clen
 		_, _ = w.Write(rb.body)
 	}

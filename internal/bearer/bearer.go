@@ -59,10 +59,42 @@ func (c Claims) HasRole(role string) bool {
 	return false
 }
 
+// Entra's issuers. mint's tokens carry them as Entra's do, because validators outside mint check
+// them (Azurite, like many, requires a v1 token's iss to start with https://sts.windows.net/).
+// The keys stay mint's own: a validator that trusts Microsoft's keys cannot be fooled, and mint's
+// validators check mint's keys.
+const (
+	v1IssuerPrefix = "https://sts.windows.net/"
+	v2IssuerPrefix = "https://login.microsoftonline.com/"
+)
+
+// V1Issuer is the iss of v1.0 tokens for the tenant: https://sts.windows.net/{tid}/.
+func V1Issuer(tenantID string) string { return v1IssuerPrefix + tenantID + "/" }
+
+// V2Issuer is the iss of v2.0 tokens for the tenant: https://login.microsoftonline.com/{tid}/v2.0.
+func V2Issuer(tenantID string) string { return v2IssuerPrefix + tenantID + "/v2.0" }
+
+// IsIssuer reports whether iss is one of the tenant's issuers: Entra's two, or (when base is not
+// empty) mint's former BaseURL/{tid}/ and BaseURL/{tid}/v2.0, still accepted so that tokens an
+// agent cached before an upgrade stay good until they expire.
+func IsIssuer(iss, tenantID, base string) bool {
+	if tenantID == "" {
+		return false
+	}
+	if strings.EqualFold(iss, V1Issuer(tenantID)) || strings.EqualFold(iss, V2Issuer(tenantID)) {
+		return true
+	}
+	if base = strings.TrimSuffix(base, "/"); base == "" {
+		return false
+	}
+	return strings.EqualFold(iss, base+"/"+tenantID+"/") || strings.EqualFold(iss, base+"/"+tenantID+"/v2.0")
+}
+
 // Validator checks tokens for one resource.
 type Validator struct {
 	Keys KeySource
-	// IssuerBase is the STS authority host (BaseURL); accepted issuers are IssuerBase/{tid}/ and
+	// IssuerBase is the STS authority host (BaseURL). Accepted issuers are Entra's (V1Issuer,
+	// V2Issuer) and, for tokens issued before mint used them, IssuerBase/{tid}/ and
 	// IssuerBase/{tid}/v2.0.
 	IssuerBase string
 	// Audiences accepted, compared case-insensitively and without a trailing slash. For v2
@@ -167,8 +199,7 @@ func (v *Validator) check(c Claims) error {
 	if c.NotBefore != 0 && now.Add(skew).Before(time.Unix(c.NotBefore, 0)) {
 		return &Error{"invalid_token", fmt.Sprintf("The access token is not valid before %s.", time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339))}
 	}
-	base := strings.TrimSuffix(v.IssuerBase, "/")
-	if c.TenantID == "" || (!strings.EqualFold(c.Issuer, base+"/"+c.TenantID+"/") && !strings.EqualFold(c.Issuer, base+"/"+c.TenantID+"/v2.0")) {
+	if !IsIssuer(c.Issuer, c.TenantID, v.IssuerBase) {
 		return &Error{"invalid_token", fmt.Sprintf("The access token's issuer %q is not trusted here.", c.Issuer)}
 	}
 	aud := strings.TrimSuffix(c.Audience, "/")

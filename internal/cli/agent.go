@@ -157,7 +157,7 @@ IDENTITY_ENDPOINT / IDENTITY_HEADER (App Service / Container Apps dialect) and M
 MSI_SECRET, holding a per-run secret that is revoked when it exits; a web app (Microsoft.Web/sites)
 also gets App Service's WEBSITE_SITE_NAME / APPSETTING_WEBSITE_SITE_NAME. Signals are forwarded and the
 program's exit code is returned. With --federated-token-file the program also gets a federated
-token about the resource (issuer <endpoint>/<tenant>/v2.0, subject mint:resource:<resource id>)
+token about the resource (issuer https://login.microsoftonline.com/<tenant>/v2.0, as Entra's; subject mint:resource:<resource id>)
 for WorkloadIdentityCredential, refreshed while it runs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -134,7 +134,7 @@ func TestWorkloadTokens(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%s: %d %v", caller, status, out)
 		}
-		iss := testBase + "/" + tenantID + "/v2.0"
+		iss := "https://login.microsoftonline.com/" + tenantID + "/v2.0"
 		if out["issuer"] != iss || out["subject"] != WorkloadSubjectPrefix+appResourceID || out["audience"] != DefaultAudience || out["tenantId"] != tenantID {
 			t.Errorf("answer %v", out)
 		}

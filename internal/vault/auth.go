@@ -62,8 +62,7 @@ func (s *Server) authenticate(q *request) *Error {
 		return unauthorized(v.refusal)
 	}
 	if q.vault.tenantID != "" && !strings.EqualFold(v.claims.TenantID, q.vault.tenantID) {
-		base := s.cfg.BaseURL + "/" + q.vault.tenantID
-		return unauthorized("AKV10032: Invalid issuer. Expected one of " + base + "/, " + base + "/v2.0, found " + v.claims.Issuer +
+		return unauthorized("AKV10032: Invalid issuer. Expected one of " + bearer.V1Issuer(q.vault.tenantID) + ", " + bearer.V2Issuer(q.vault.tenantID) + ", found " + v.claims.Issuer +
 			". The vault belongs to tenant " + q.vault.tenantID + "; get the token from that tenant.")
 	}
 	q.caller = &v
