@@ -1,6 +1,11 @@
 // Package postgres is mint's shared store: store.Store on PostgreSQL through pgx, for
 // installations that run several mint servers (or want PostgreSQL's operations story). It keeps
 // no cache, so every server sees every other's writes as soon as they return.
+//
+// The queries are the SQL layer's (internal/store/internal/sqlstore), shared with SQLite; this
+// package connects, applies its migrations (the DDL is PostgreSQL's own) and gives the layer
+// PostgreSQL's dialect: row locks, so that the limits and read-then-write steps hold across
+// servers.
 package postgres
 
 import (

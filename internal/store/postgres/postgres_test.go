@@ -68,15 +68,7 @@ func freshDatabase(t testing.TB) string {
 	return u.String()
 }
 
-func openAt(t testing.TB, url string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, url string) *Store { return sqltest.Open(t, Open, url) }
 
 func TestConformance(t *testing.T) {
 	adminURL(t)

@@ -7,6 +7,10 @@
 // of the same file is a second writer; BEGIN IMMEDIATE and busy_timeout make it wait its turn.
 // With synchronous=FULL a write that has returned survives a crash or kill -9.
 //
+// The queries are the SQL layer's (internal/store/internal/sqlstore), shared with PostgreSQL; this
+// package opens the file, applies its migrations (the DDL is SQLite's own) and gives the layer
+// the writer, the read pool behind a prepared-statement cache, and SQLite's dialect.
+//
 // It is not for ":memory:" databases: each connection would get its own.
 package sqlite
 

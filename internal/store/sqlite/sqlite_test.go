@@ -18,15 +18,7 @@ import (
 	"github.com/mint-id/mint/internal/store/storetest"
 )
 
-func openAt(t testing.TB, path string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, path string) *Store { return sqltest.Open(t, Open, path) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {

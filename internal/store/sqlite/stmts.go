@@ -8,9 +8,10 @@ import (
 
 // stmtCache keeps the read connections' statements prepared, by their SQL text: parsing and
 // planning a statement costs modernc's SQLite more than running a point query (GetTenant:
-// 15.7 µs unprepared, 9.1 µs prepared), and the token path makes several per request. Queries
-// are constants in this package, so the cache stays small; a bound keeps a mistake (SQL built
-// from input) from growing it without end, and such queries simply run unprepared.
+// 15.7 µs unprepared, 9.1 µs prepared), and the token path makes several per request. It is the
+// SQL layer's Reader, whose queries are constants (or built from a few fixed pieces), so the
+// cache stays small; a bound keeps a mistake (SQL built from input) from growing it without end,
+// and such queries simply run unprepared.
 type stmtCache struct {
 	db *sql.DB
 	mu sync.RWMutex

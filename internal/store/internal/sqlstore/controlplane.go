@@ -131,7 +131,7 @@ func resourceDest(r *store.Resource) (dest []any, finish func() error) {
 			if r.Tags, err = column.ParseTags(tags); err != nil {
 				return err
 			}
-			if r.UserAssignedIdentities, err = column.ParseStrings(identities); err != nil {
+			if r.UserAssignedIdentities, err = column.ParseList[string](identities); err != nil {
 				return err
 			}
 			r.Properties = column.Bytes(r.Properties)
@@ -208,7 +208,7 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
-	identities, err := column.Strings(r.UserAssignedIdentities)
+	identities, err := column.List(r.UserAssignedIdentities)
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
@@ -367,13 +367,13 @@ func scanRoleDefinition(row scanner) (store.RoleDefinition, error) {
 		return store.RoleDefinition{}, err
 	}
 	var err error
-	d.AssignableScopes, err = column.ParseStrings(scopes)
+	d.AssignableScopes, err = column.ParseList[string](scopes)
 	d.Permissions = column.Bytes(d.Permissions)
 	return d, err
 }
 
 func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (bool, error) {
-	scopes, err := column.Strings(d.AssignableScopes)
+	scopes, err := column.List(d.AssignableScopes)
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}

@@ -12,7 +12,7 @@ import (
 // Applications' federated identity credentials
 
 func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCredential, limit int) error {
-	audiences, err := column.Strings(c.Audiences)
+	audiences, err := column.List(c.Audiences)
 	if err != nil {
 		return fmt.Errorf("add federated credential %s: %w", c.ID, err)
 	}
@@ -48,7 +48,7 @@ func scanFederatedCredential(row scanner) (store.FederatedCredential, error) {
 		return c, err
 	}
 	var err error
-	if c.Audiences, err = column.ParseStrings(audiences); err != nil {
+	if c.Audiences, err = column.ParseList[string](audiences); err != nil {
 		return c, fmt.Errorf("federated credential %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -64,7 +64,7 @@ func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string
 }
 
 func (s *Store) UpdateFederatedCredential(ctx context.Context, c store.FederatedCredential) error {
-	audiences, err := column.Strings(c.Audiences)
+	audiences, err := column.List(c.Audiences)
 	if err != nil {
 		return fmt.Errorf("update federated credential %s: %w", c.ID, err)
 	}

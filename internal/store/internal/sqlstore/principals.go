@@ -22,13 +22,13 @@ func scanPrincipal(row scanner) (store.ServicePrincipal, error) {
 		return store.ServicePrincipal{}, err
 	}
 	var err error
-	if sp.IdentifierURIs, err = column.ParseStrings(uris); err != nil {
+	if sp.IdentifierURIs, err = column.ParseList[string](uris); err != nil {
 		return store.ServicePrincipal{}, err
 	}
-	if sp.AppRoles, err = column.ParseAppRoles(roles); err != nil {
+	if sp.AppRoles, err = column.ParseList[store.AppRole](roles); err != nil {
 		return store.ServicePrincipal{}, err
 	}
-	if sp.AlternativeNames, err = column.ParseStrings(names); err != nil {
+	if sp.AlternativeNames, err = column.ParseList[string](names); err != nil {
 		return store.ServicePrincipal{}, err
 	}
 	return sp, nil
@@ -36,13 +36,13 @@ func scanPrincipal(row scanner) (store.ServicePrincipal, error) {
 
 // principalLists encodes the list columns of a principal.
 func principalLists(sp store.ServicePrincipal) (uris, roles, names string, err error) {
-	if uris, err = column.Strings(sp.IdentifierURIs); err != nil {
+	if uris, err = column.List(sp.IdentifierURIs); err != nil {
 		return "", "", "", err
 	}
-	if roles, err = column.AppRoles(sp.AppRoles); err != nil {
+	if roles, err = column.List(sp.AppRoles); err != nil {
 		return "", "", "", err
 	}
-	if names, err = column.Strings(sp.AlternativeNames); err != nil {
+	if names, err = column.List(sp.AlternativeNames); err != nil {
 		return "", "", "", err
 	}
 	return uris, roles, names, nil

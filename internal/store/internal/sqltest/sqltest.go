@@ -101,3 +101,14 @@ func BenchmarkGetPrincipalByAppID(b *testing.B, s store.Principals) {
 		}
 	}
 }
+
+// Open opens the store at dsn with open, and closes it when the test ends.
+func Open[S store.Store](t testing.TB, open func(context.Context, string) (S, error), dsn string) S {
+	t.Helper()
+	s, err := open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
