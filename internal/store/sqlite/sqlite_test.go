@@ -66,7 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if v, err := s.GetSetting(ctx, "bootstrap"); err != nil || v != "done" {
 			t.Fatalf("setting after reopen: %q, %v", v, err)
 		}
-		sqltest.MigratedOnce(t, s.read, migrations)
+		sqltest.MigratedOnce(t, s.stmts, migrations)
 		s.Close()
 	}
 }
@@ -153,12 +153,12 @@ func TestPragmas(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mint.db")
 	s := openAt(t, path)
-	sqltest.NewerSchemaRefused(t, s.write, s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
+	sqltest.NewerSchemaRefused(t, sqlstore.SQLDB{DB: s.write}, s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
-	sqltest.ExpiredAssertionsRemoved(t, s, s.read)
+	sqltest.ExpiredAssertionsRemoved(t, s, s.stmts)
 }
 
 func BenchmarkCreatePrincipal(b *testing.B) {

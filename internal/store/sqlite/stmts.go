@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
 // stmtCache keeps the read connections' statements prepared, by their SQL text: parsing and
@@ -58,18 +60,25 @@ func (c *stmtCache) close() error {
 	return nil
 }
 
-// QueryRowContext runs a read-only single-row query on the read connections, prepared.
-func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+// QueryRow runs a read-only single-row query on the read connections, prepared.
+func (c *stmtCache) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
 	if st := c.get(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return c.db.QueryRowContext(ctx, query, args...)
 }
 
-// QueryContext runs a read-only query on the read connections, prepared.
-func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// Query runs a read-only query on the read connections, prepared.
+func (c *stmtCache) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	var rows *sql.Rows
+	var err error
 	if st := c.get(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = c.db.QueryContext(ctx, query, args...)
 	}
-	return c.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/mint-id/mint/internal/store"
@@ -16,21 +15,21 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 	if err != nil {
 		return fmt.Errorf("add federated credential %s: %w", c.ID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		// Locking the application's row serialises the writers of its credentials, on every
 		// replica: the count cannot change between this read and the insert.
 		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM principals WHERE object_id = $1`+s.lock("UPDATE"), c.PrincipalID).Scan(&one); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM principals WHERE object_id = $1`+s.lock("UPDATE"), c.PrincipalID).Scan(&one); err != nil {
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
 			return err
 		}
 		if n >= limit {
 			return store.ErrLimitReached
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
+		_, err := tx.Exec(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
 			claims_expression, audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, c.CreatedAt)
 		return err

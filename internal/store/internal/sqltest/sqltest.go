@@ -5,25 +5,25 @@ package sqltest
 
 import (
 	"context"
-	"database/sql"
 	"io/fs"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
 // MigratedOnce checks that schema_migrations has one row per migration in the "migrations"
 // directory of fsys.
-func MigratedOnce(t testing.TB, db *sql.DB, fsys fs.FS) {
+func MigratedOnce(t testing.TB, db sqlstore.Reader, fsys fs.FS) {
 	t.Helper()
 	ms, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var versions int
-	if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
 		t.Fatal(err)
 	}
 	if versions != len(ms) {
@@ -33,8 +33,8 @@ func MigratedOnce(t testing.TB, db *sql.DB, fsys fs.FS) {
 
 // NewerSchemaRefused records a migration from the future in db, closes it with closeStore and
 // checks that reopen refuses the database.
-func NewerSchemaRefused(t *testing.T, db *sql.DB, closeStore func() error, reopen func() (store.Store, error)) {
-	if _, err := db.ExecContext(context.Background(), `INSERT INTO schema_migrations (version, name, applied_at)
+func NewerSchemaRefused(t *testing.T, db sqlstore.Querier, closeStore func() error, reopen func() (store.Store, error)) {
+	if _, err := db.Exec(context.Background(), `INSERT INTO schema_migrations (version, name, applied_at)
 		VALUES (999, 'future.sql', $1)`, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func NewerSchemaRefused(t *testing.T, db *sql.DB, closeStore func() error, reope
 
 // ExpiredAssertionsRemoved checks that using assertions removes the expired records (db reads
 // the store's database).
-func ExpiredAssertionsRemoved(t *testing.T, s store.Assertions, db *sql.DB) {
+func ExpiredAssertionsRemoved(t *testing.T, s store.Assertions, db sqlstore.Reader) {
 	ctx := context.Background()
 	past := time.Now().Add(-time.Hour)
 	for i := range 150 {
@@ -61,7 +61,7 @@ func ExpiredAssertionsRemoved(t *testing.T, s store.Assertions, db *sql.DB) {
 		}
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM assertions`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM assertions`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 3 {
