@@ -1,33 +1,37 @@
 // Package sqlstore is mint's one SQL layer: every aggregate of store.Store written once, in SQL
-// both SQLite and PostgreSQL accept, over database/sql. The sqlite and postgres packages open
-// their database, apply their own migrations (the DDL is per database) and hand New the pools and
-// a Dialect: the few things that really differ.
+// both SQLite and PostgreSQL accept. The sqlite and postgres packages open their database, apply
+// their own migrations (the DDL is per database) and hand New a DB (where writes and transactions
+// run: database/sql for SQLite through SQLDB, pgx's native pool for PostgreSQL), a Reader (where
+// the other reads run) and a Dialect: the few things that really differ.
 //
 // What the Dialect covers, and nothing else:
 //   - errors: which driver error is a unique violation (store.ErrConflict) or a foreign key
 //     violation (store.ErrNotFound);
 //   - row locks: PostgreSQL has other writers (other servers), so a transaction that reads before
-//     it writes locks what it read (Lock: FOR UPDATE, FOR KEY SHARE) and an upsert tells a new row
-//     by xmax; SQLite has one writer whose transaction excludes every other, and no such syntax;
+//     it writes locks what it read (s.lock("UPDATE"), s.lock("KEY SHARE")) and an upsert tells a
+//     new row by xmax (s.upsert); SQLite has one writer whose transaction excludes every other,
+//     and no such syntax;
 //   - writable CTEs: a DELETE inside WITH, which PostgreSQL has and SQLite has not.
 //
 // Times, the other difference, need no code here: pass time.Time as an argument (SQLite's driver
-// is opened to bind it as INTEGER microseconds, pgx binds timestamptz) and scan a time column
-// through tm(&field), which reads either and NULL as the zero time. Write placeholders as $1, $2
-// ...: both drivers take them, and a $N used twice is one argument.
+// is opened to bind it as INTEGER microseconds, pgx binds timestamptz; nullTime for a time that
+// may be absent) and scan a time column through tm(&field), which reads either and NULL as the
+// zero time. Write placeholders as $1, $2 ...: both drivers take them, and a $N used twice is one
+// argument. Fold case-insensitive ids in Go (column.Key), not with SQL lower().
 //
-// Reads outside a transaction go to Store.read, writes and transactions to Store.write. On SQLite
-// those are a pool of read-only connections whose statements stay prepared and a single writer
-// connection; keep read queries constant strings (or built from a small set of pieces, as the
-// filters are) so that the prepared-statement cache serves them: the token path
-// (GetTenant, GetPrincipalByAppID, ListCredentials ...) depends on it.
+// Reads outside a transaction go to s.read, writes and transactions to s.write. On SQLite those
+// are a pool of read-only connections whose statements stay prepared and a single writer
+// connection; keep read queries constant strings (or built from a few fixed pieces with where, as
+// the filters are) so that the prepared-statement cache serves them: the token path (GetTenant,
+// GetPrincipalByAppID, ListCredentials ...) depends on it.
 //
-// To add an aggregate: write its methods on *Store in a file of this package, named after it
-// (users.go), with get/list/exec/execOne for single statements and s.inTx for several; wrap errors
-// with what was asked ("get user %s: %w") after s.err turned the driver's into the store's
-// sentinels (the helpers do that). Add its tables to both migrations directories (sqlite/ and
-// postgres/, same number, next free), add the interface to store.Store, and run the conformance
-// suite (internal/store/storetest) on both: `go test ./internal/store/...` and
+// To add an aggregate (users.go, groups.go): write its methods on *Store in a file of this
+// package named after it, with get/list for reads, exec/execOne for one write, s.inTx for
+// several (tx.Exec, tx.QueryRow, all(ctx, tx, ...)), insertRows for a batch; the helpers turn
+// driver errors into the store's sentinels (s.err), and each method wraps them with what was
+// asked ("get user %s: %w"). Add its tables to both migrations directories (sqlite/migrations and
+// postgres/migrations, the same next free number), add its interface to store.Store, and run the
+// conformance suite (internal/store/storetest) on both: `go test ./internal/store/...` and
 // `scripts/with-postgres.sh go test ./internal/store/...`.
 package sqlstore
 
