@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -193,7 +194,7 @@ func parseActivityFilter(filter, subscriptionID string) (activityFilter, *Error)
 	}
 	for _, c := range clauses {
 		name := strings.ToLower(c.Name)
-		if c.Func {
+		if c.Kind != odata.Compare {
 			return f, bad("functions are not supported")
 		}
 		if name != "eventtimestamp" && c.Op != "eq" {
