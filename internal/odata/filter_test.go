@@ -7,7 +7,9 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	eq := func(name, v string) Clause { return Clause{Kind: Compare, Name: name, Op: "eq", Value: v, Quoted: true} }
+	eq := func(name, v string) Clause {
+		return Clause{Kind: Compare, Name: name, Op: "eq", Value: v, Quoted: true}
+	}
 	tests := []struct {
 		in      string
 		want    []Clause

@@ -51,7 +51,7 @@ func TestResourceListFilteredByGroup(t *testing.T) {
 	}
 	for filter, want := range map[string][]string{
 		"resourceGroup eq 'rg1'": {"id1", "shop"},
-		"resourceGroup eq 'rg1' and resourceType eq 'Microsoft.Web/sites'":                             {"shop"},
+		"resourceGroup eq 'rg1' and resourceType eq 'Microsoft.Web/sites'":                              {"shop"},
 		"resourceType eq 'Microsoft.ManagedIdentity/userAssignedIdentities' and resourceGroup eq 'rg2'": {"id2"},
 	} {
 		if got, _ := list(filter, false); !slices.Equal(got, want) {
