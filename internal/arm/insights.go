@@ -17,7 +17,7 @@ import (
 // The activity log (Microsoft.Insights): GET
 // /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values?$filter=... lists
 // the Administrative events the front door recorded for every control-plane write, newest first,
-// in Azure's EventData shape (reference §4.3). mint records one terminal event per write (Azure
+// in Azure's EventData shape (https://learn.microsoft.com/azure/azure-monitor/essentials/activity-log-schema). mint records one terminal event per write (Azure
 // also records a BeginRequest "Started" event).
 
 const (
