@@ -141,6 +141,9 @@ type Agent struct {
 	callMu  sync.Mutex // guards closed against calls.Add
 	closed  bool
 	calls   sync.WaitGroup
+	// waiting counts the requests waiting for an upstream call now (the singleflight's
+	// followers and leaders), so a test can tell every request has joined the call.
+	waiting atomic.Int64
 
 	connSeq   atomic.Uint64
 	connMu    sync.Mutex

@@ -465,8 +465,7 @@ func TestSingleflight(t *testing.T) {
 			bodies[i] = body
 		}(i)
 	}
-	waitFor(t, func() bool { return up.calls.Load() >= 1 })
-	time.Sleep(100 * time.Millisecond) // let every request reach the agent
+	waitFor(t, func() bool { return a.waiting.Load() == n }) // every request has joined the one call
 	close(gate)
 	wg.Wait()
 	if c := up.calls.Load(); c != 1 {

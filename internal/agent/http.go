@@ -294,9 +294,12 @@ func (a *Agent) obtain(ctx context.Context, e *entry, now time.Time) (*tokenStat
 		return st, nil
 	}
 	c := a.startCall(e)
+	a.waiting.Add(1)
 	select {
 	case <-c.done:
+		a.waiting.Add(-1)
 	case <-ctx.Done():
+		a.waiting.Add(-1)
 		if valid {
 			return st, nil
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// The access explainer (DESIGN.md, "going beyond Azure"): POST
+// The access explainer (mint's own, beyond Azure): POST
 // {scope}/providers/Microsoft.Authorization/explainAccess with {principalId, action, dataAction}
 // answers whether the principal may perform the action at the scope, which assignment grants it,
 // or which come closest and which built-in role would fix it. Anyone may explain their own access;

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -373,6 +376,35 @@ type GenericResource struct {
 	Location string            `json:"location,omitempty"`
 	Tags     map[string]string `json:"tags,omitempty"`
 	Identity any               `json:"identity,omitempty"`
+	// CreatedTime, ChangedTime and ProvisioningState are there when $expand asks for them.
+	CreatedTime       *time.Time `json:"createdTime,omitempty"`
+	ChangedTime       *time.Time `json:"changedTime,omitempty"`
+	ProvisioningState string     `json:"provisioningState,omitempty"`
+}
+
+// genericExpand is what a generic list's $expand asks for: a comma-separated list of
+// createdTime, changedTime and provisioningState (az resource list sends all three).
+type genericExpand struct{ createdTime, changedTime, provisioningState bool }
+
+func parseGenericExpand(expand string) (genericExpand, *Error) {
+	var x genericExpand
+	if strings.TrimSpace(expand) == "" {
+		return x, nil
+	}
+	for _, part := range strings.Split(expand, ",") {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "createdtime":
+			x.createdTime = true
+		case "changedtime":
+			x.changedTime = true
+		case "provisioningstate":
+			x.provisioningState = true
+		default:
+			return x, NewError(http.StatusBadRequest, "InvalidQueryParameterValue", fmt.Sprintf(
+				"The $expand '%s' is not valid. Valid values are a comma-separated list of createdTime, changedTime and provisioningState.", expand))
+		}
+	}
+	return x, nil
 }
 
 type genericResourcesProvider struct{}
@@ -385,12 +417,25 @@ func (genericResourcesProvider) serve(c *call) {
 		c.fail(MethodNotAllowed(c.r.Method))
 		return
 	}
-	f, e := parseListFilter(c.r.URL.Query().Get("$filter"), "resourceType", "name", "location", "tagName", "tagValue")
+	f, e := parseListFilter(c.r.URL.Query().Get("$filter"), "resourceType", "name", "location", "resourceGroup", "tagName", "tagValue")
 	if e != nil {
 		c.fail(e)
 		return
 	}
-	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: f.values["resourcetype"]})
+	expand, e := parseGenericExpand(c.r.URL.Query().Get("$expand"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	group := c.scope.ResourceGroup
+	if rg, ok := f.values["resourcegroup"]; ok {
+		if group != "" && !strings.EqualFold(group, rg) {
+			WritePage(c.w, c.r, c.s.cfg.BaseURL, []GenericResource{}, "") // another group's resources: none here
+			return
+		}
+		group = rg
+	}
+	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: group, Type: f.values["resourcetype"]})
 	if !ok {
 		return
 	}
@@ -405,6 +450,15 @@ func (genericResourcesProvider) serve(c *call) {
 			continue
 		}
 		g := GenericResource{ID: r.ID, Name: r.Name, Type: r.Type, Location: r.Location, Tags: r.Tags}
+		if expand.createdTime {
+			g.CreatedTime = &r.CreatedAt
+		}
+		if expand.changedTime {
+			g.ChangedTime = &r.UpdatedAt
+		}
+		if expand.provisioningState {
+			g.ProvisioningState = "Succeeded" // mint's writes complete before they answer
+		}
 		if t := computeTypes[strings.ToLower(r.Type)]; t != "" {
 			if ident := ir.identity(r, t); ident != nil {
 				g.Identity = ident
@@ -416,45 +470,29 @@ func (genericResourcesProvider) serve(c *call) {
 }
 
 // listFilter is a parsed $filter of ARM's list calls: clauses "field eq 'value'" joined by
-// "and". Fields are matched case-insensitively, values as ARM does (types, names and locations
-// ignoring case; tag names ignoring case, tag values exactly).
+// "and". Fields are matched case-insensitively, values as ARM does (types, names, groups and
+// locations ignoring case; tag names ignoring case, tag values exactly).
 type listFilter struct {
 	values map[string]string // lower-case field → value
 }
 
-// parseListFilter parses filter, allowing only the given fields. An empty filter matches all.
+// parseListFilter parses filter, allowing only the given fields, each once. An empty filter
+// matches all.
 func parseListFilter(filter string, allowed ...string) (listFilter, *Error) {
 	f := listFilter{values: map[string]string{}}
-	filter = strings.TrimSpace(filter)
-	if filter == "" {
-		return f, nil
-	}
 	bad := NewError(http.StatusBadRequest, "InvalidFilterInQueryString", fmt.Sprintf(
 		"Invalid $filter '%s' specified in the query string. Supported: clauses \"field eq 'value'\" joined by 'and', for the fields %s.", filter, strings.Join(allowed, ", ")))
-	for _, clause := range splitAnd(filter) {
-		field, rest, ok := strings.Cut(strings.TrimSpace(clause), " ")
-		if !ok {
+	clauses, err := odata.Parse(filter)
+	if err != nil {
+		return f, bad
+	}
+	for _, c := range clauses {
+		known := slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, c.Name) })
+		key := strings.ToLower(c.Name)
+		if _, repeated := f.values[key]; c.Kind != odata.Compare || c.Op != "eq" || !c.Quoted || !known || repeated {
 			return f, bad
 		}
-		rest = strings.TrimSpace(rest)
-		if len(rest) < 4 || !strings.EqualFold(rest[:3], "eq ") {
-			return f, bad
-		}
-		v := strings.TrimSpace(rest[3:])
-		if len(v) < 2 || v[0] != '\'' || v[len(v)-1] != '\'' {
-			return f, bad
-		}
-		v = strings.ReplaceAll(v[1:len(v)-1], "''", "'")
-		known := false
-		for _, a := range allowed {
-			if strings.EqualFold(a, field) {
-				known = true
-			}
-		}
-		if !known {
-			return f, bad
-		}
-		f.values[strings.ToLower(field)] = v
+		f.values[key] = c.Value
 	}
 	if _, ok := f.values["tagvalue"]; ok {
 		if _, ok := f.values["tagname"]; !ok {
@@ -462,24 +500,6 @@ func parseListFilter(filter string, allowed ...string) (listFilter, *Error) {
 		}
 	}
 	return f, nil
-}
-
-// splitAnd splits on the keyword "and" outside quotes.
-func splitAnd(s string) []string {
-	var parts []string
-	inQuote := false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\'':
-			inQuote = !inQuote
-		case !inQuote && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and "):
-			parts = append(parts, s[start:i])
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(parts, s[start:])
 }
 
 func (f listFilter) matchName(name string) bool {

@@ -116,7 +116,7 @@ func assignmentFromBody(name string, scope armid.ResourceID, b roleAssignmentBod
 		return store.RoleAssignment{}, NewError(http.StatusBadRequest, "InvalidRoleDefinitionId", fmt.Sprintf(
 			"The role definition ID '%s' is not valid. Use /subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the tenant-level /providers/... form).", p.RoleDefinitionID))
 	}
-	ptype := "User" // ARM's default (reference §3.2, §8.7)
+	ptype := "User" // ARM's default when the body names no principalType (https://learn.microsoft.com/rest/api/authorization/role-assignments/create)
 	if t := strings.TrimSpace(p.PrincipalType); t != "" {
 		i := slices.IndexFunc(principalTypes, func(s string) bool { return strings.EqualFold(s, t) })
 		if i < 0 {

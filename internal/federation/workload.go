@@ -159,6 +159,10 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req nodewire.
 	}
 	// Authorization first, so a caller learns nothing about resources it may not act for.
 	allowed, err := h.allowed(ctx, caller.ObjectID, id)
+	if errors.Is(err, authz.ErrUnavailable) {
+		h.cfg.Logger.ErrorContext(ctx, "workload token authorization failed", "err", err)
+		return none, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "Authorization could not be decided because mint's store did not answer; retry later."}
+	}
 	if err != nil {
 		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "Authorization could not be decided."}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -26,6 +27,9 @@ const (
 	contributor   = "c0000000-0000-0000-0000-000000000001"
 	broker        = "b0000000-0000-0000-0000-000000000001"
 	reader        = "d0000000-0000-0000-0000-000000000001"
+	// customHolder holds a custom role whose definition the store cannot read (an outage).
+	customHolder = "e0000000-0000-0000-0000-000000000001"
+	outageRoleID = "f0000000-0000-0000-0000-00000000000f"
 )
 
 // handlerStore is the part of store.Store the workload-token endpoint reads.
@@ -71,7 +75,10 @@ func (h *handlerStore) ListRoleAssignmentsForPrincipal(_ context.Context, princi
 	return h.assignments[principalID], nil
 }
 
-func (h *handlerStore) GetRoleDefinition(context.Context, string) (store.RoleDefinition, error) {
+func (h *handlerStore) GetRoleDefinition(_ context.Context, id string) (store.RoleDefinition, error) {
+	if id == outageRoleID {
+		return store.RoleDefinition{}, errors.New("database is locked")
+	}
 	return store.RoleDefinition{}, store.ErrNotFound
 }
 
@@ -104,9 +111,10 @@ func TestWorkloadTokens(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	signer := testSigner{key}
 	st := &handlerStore{fakeStore: newStore(), uris: map[string]bool{"api://myapp": true}, assignments: map[string][]store.RoleAssignment{
-		contributor: {{Scope: "/subscriptions/" + subID + "/resourceGroups/rg", RoleDefinitionID: rbac.ContributorRoleID, PrincipalID: contributor}},
-		broker:      {{Scope: appResourceID, RoleDefinitionID: rbac.TokenBrokerRoleID, PrincipalID: broker}},
-		reader:      {{Scope: "/subscriptions/" + subID, RoleDefinitionID: rbac.ReaderRoleID, PrincipalID: reader}},
+		contributor:  {{Scope: "/subscriptions/" + subID + "/resourceGroups/rg", RoleDefinitionID: rbac.ContributorRoleID, PrincipalID: contributor}},
+		broker:       {{Scope: appResourceID, RoleDefinitionID: rbac.TokenBrokerRoleID, PrincipalID: broker}},
+		reader:       {{Scope: "/subscriptions/" + subID, RoleDefinitionID: rbac.ReaderRoleID, PrincipalID: reader}},
+		customHolder: {{Scope: "/subscriptions/" + subID, RoleDefinitionID: outageRoleID, PrincipalID: customHolder}},
 	}}
 	h := NewHandler(HandlerConfig{Store: st, Signer: signer, BaseURL: testBase + "/",
 		Tokens: &bearer.Validator{Keys: signer, IssuerBase: testBase, Audiences: []string{"https://management.azure.com/"}}})
@@ -167,6 +175,7 @@ func TestWorkloadTokens(t *testing.T) {
 		{"audience of a resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
 		{"audience of an app", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
 		{"body", contributor, "[", 400, "InvalidRequestContent", ""},
+		{"store outage", customHolder, nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 503, "ServiceUnavailable", "retry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

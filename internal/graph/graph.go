@@ -24,6 +24,7 @@ import (
 
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -586,29 +587,30 @@ func (s *Server) listSignIns(w http.ResponseWriter, r *http.Request, c bearer.Cl
 }
 
 func parseSignInFilter(filter string, f *store.SignInFilter) error {
-	for _, clause := range strings.Split(filter, " and ") {
-		fields := strings.Fields(clause)
-		if len(fields) != 3 {
-			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
-		}
-		field, op, val := fields[0], strings.ToLower(fields[1]), strings.Trim(fields[2], "'")
+	const help = "use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>"
+	clauses, err := odata.Parse(filter)
+	if err != nil {
+		return fmt.Errorf("unsupported $filter %q (%v): %s", filter, err, help)
+	}
+	for _, c := range clauses {
+		clause := odata.Format([]odata.Clause{c})
 		switch {
-		case strings.EqualFold(field, "appId") && op == "eq":
-			f.AppID = val
-		case strings.EqualFold(field, "servicePrincipalId") && op == "eq":
-			f.PrincipalID = val
-		case strings.EqualFold(field, "createdDateTime") && (op == "ge" || op == "le"):
-			t, err := time.Parse(time.RFC3339, val)
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "appId") && c.Op == "eq":
+			f.AppID = c.Value
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "servicePrincipalId") && c.Op == "eq":
+			f.PrincipalID = c.Value
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "createdDateTime") && (c.Op == "ge" || c.Op == "le"):
+			t, err := time.Parse(time.RFC3339, c.Value)
 			if err != nil {
-				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", val)
+				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", c.Value)
 			}
-			if op == "ge" {
+			if c.Op == "ge" {
 				f.Since = t
 			} else {
 				f.Until = t
 			}
 		default:
-			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
+			return fmt.Errorf("unsupported $filter clause %q: %s", clause, help)
 		}
 	}
 	return nil

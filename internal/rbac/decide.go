@@ -214,7 +214,7 @@ func (d *decider) decision() Decision {
 	return Decision{Reason: b.String()}
 }
 
-// writeDeniedSentence writes the sentence every denial starts with (DESIGN.md): "principal <id>
+// writeDeniedSentence writes the sentence every denial starts with (mint's own, beyond Azure): "principal <id>
 // has no role granting <action> at <scope>".
 func writeDeniedSentence(b *strings.Builder, q *Query, scope string) {
 	b.WriteString("principal ")

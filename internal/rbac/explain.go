@@ -32,8 +32,8 @@ type RoleSuggestion struct {
 	Scope    string
 }
 
-// Explanation answers "can principal P do action A at scope S, and why or why not" (DESIGN.md,
-// "an access explainer").
+// Explanation answers "can principal P do action A at scope S, and why or why not": mint's
+// access explainer, which Azure does not have.
 type Explanation struct {
 	Query   Query
 	Allowed bool

@@ -159,7 +159,7 @@ func (s *Server) resource(ctx context.Context, id string) (store.Resource, bool,
 	return r, err == nil, err
 }
 
-// challenge answers a 401 with Key Vault's challenge (keyvault.md §1.3): the authority is mint's
+// challenge answers a 401 with Key Vault's challenge (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses): the authority is mint's
 // login endpoint with the vault's tenant, the resource the vault DNS suffix the request came in
 // on, with the port the client used (the Go client compares hosts including the port), so both
 // the Go and JS clients accept it without DisableChallengeResourceVerification.

@@ -11,8 +11,8 @@ import (
 	"github.com/mint-id/mint/internal/rbac"
 )
 
-// Authorization. With RBAC on (the default), each operation needs its data action (keyvault.md
-// §6.2) at the secret's scope, <vault id>/secrets/<name>, where assignments at the vault, its
+// Authorization. With RBAC on (the default), each operation needs its data action
+// (https://learn.microsoft.com/azure/key-vault/general/rbac-guide) at the secret's scope, <vault id>/secrets/<name>, where assignments at the vault, its
 // group, subscription or the root count too; listing needs it at the vault. With RBAC off, the
 // vault's access policies decide, by the legacy permission names. A principal's role assignments
 // (and the custom roles they name) are cached for at most MaxCacheTTL.

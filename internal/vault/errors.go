@@ -8,7 +8,7 @@ import (
 )
 
 // Error is Key Vault's error body, {"error":{"code","message","innererror"?:{"code"}}}
-// (keyvault.md §5). Status is the HTTP status it is answered with.
+// (https://learn.microsoft.com/azure/key-vault/general/rest-error-codes). Status is the HTTP status it is answered with.
 type Error struct {
 	Code       string      `json:"code"`
 	Message    string      `json:"message"`

@@ -1,10 +1,10 @@
 // Package vault is mint's Key Vault data plane: the secrets REST API that the real, unmodified
 // Key Vault clients (Go azsecrets, JS @azure/keyvault-secrets, az) speak, served for every vault
 // at its own host name, https://<vault>.<vault DNS suffix>[:port], with identifiers at the root
-// of the URL (keyvault.md §0.7).
+// of the URL (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
 //
-// A request goes through: the vault named by the Host; challenge authentication (keyvault.md
-// §1.3: no token or a refused token is a 401 with WWW-Authenticate naming mint's authority and
+// A request goes through: the vault named by the Host; challenge authentication
+// (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses: no token or a refused token is a 401 with WWW-Authenticate naming mint's authority and
 // the vault audience, and nothing is done); token revocation beyond Azure's (the principal must
 // still exist, a managed identity must still be attached to the resource the token was issued
 // for); the api-version; the route; authorization by RBAC data actions at the secret's scope or,

@@ -314,7 +314,7 @@ func TestAcknowledgedWriteSurvivesKill9(t *testing.T) {
 
 func TestTwoServersShareOnePostgres(t *testing.T) {
 	if os.Getenv("MINT_TEST_POSTGRES_URL") == "" {
-		if os.Getenv("CI") == "true" {
+		if postgresRequired() {
 			t.Fatal("MINT_TEST_POSTGRES_URL is not set")
 		}
 		t.Skip("needs PostgreSQL: run through ./test.sh")
