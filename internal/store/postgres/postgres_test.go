@@ -180,3 +180,7 @@ func BenchmarkCreatePrincipal(b *testing.B) {
 func BenchmarkGetPrincipalByAppID(b *testing.B) {
 	sqltest.BenchmarkGetPrincipalByAppID(b, openAt(b, freshDatabase(b)))
 }
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, freshDatabase(b)))
+}

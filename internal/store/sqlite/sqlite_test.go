@@ -209,3 +209,7 @@ func TestListResourcesPlan(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+}
