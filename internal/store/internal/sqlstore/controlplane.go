@@ -168,12 +168,14 @@ func sortResources(rs []store.Resource, first string) {
 // deletePrincipals deletes principals by object id in tx; their credentials, identifier URIs and
 // app role assignments go with them (ON DELETE CASCADE).
 func deletePrincipals(ctx context.Context, tx Tx, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+	// In batches: a resource group may own more principals than a statement takes parameters.
+	for batch := range slices.Chunk(ids, 500) {
+		var w where
+		if _, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(batch), w.args...); err != nil {
+			return err
+		}
 	}
-	var w where
-	_, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(ids), w.args...)
-	return err
+	return nil
 }
 
 // deleteResources deletes the resources matching cond, the principals they own and (through
