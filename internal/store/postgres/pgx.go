@@ -14,44 +14,42 @@ import (
 // a pool connection for just its own run, and pgx prepares and caches it per connection, without
 // database/sql's conversions (half the allocations of a token-path read).
 
-type pgxDB struct{ pool *pgxpool.Pool }
+// pgxQuerier is a sqlstore.Querier on what *pgxpool.Pool and pgx.Tx both have.
+type pgxQuerier[Q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}] struct{ q Q }
 
-func (db pgxDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return rowsAffected(db.pool.Exec(ctx, query, args...))
+func (q pgxQuerier[Q]) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(q.q.Exec(ctx, query, args...))
 }
 
-func (db pgxDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return pgxRows(db.pool.Query(ctx, query, args...))
+func (q pgxQuerier[Q]) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return pgxRows(q.q.Query(ctx, query, args...))
 }
 
-func (db pgxDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return db.pool.QueryRow(ctx, query, args...)
+func (q pgxQuerier[Q]) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return q.q.QueryRow(ctx, query, args...)
 }
+
+// pgxDB is the pool as the SQL layer's DB.
+type pgxDB struct{ pgxQuerier[*pgxpool.Pool] }
+
+func newPgxDB(pool *pgxpool.Pool) pgxDB { return pgxDB{pgxQuerier[*pgxpool.Pool]{pool}} }
 
 func (db pgxDB) Begin(ctx context.Context) (sqlstore.Tx, error) {
-	tx, err := db.pool.Begin(ctx)
+	tx, err := db.q.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return pgxTx{tx}, nil
+	return pgxTx{pgxQuerier[pgx.Tx]{tx}}, nil
 }
 
-type pgxTx struct{ tx pgx.Tx }
+type pgxTx struct{ pgxQuerier[pgx.Tx] }
 
-func (t pgxTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return rowsAffected(t.tx.Exec(ctx, query, args...))
-}
-
-func (t pgxTx) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return pgxRows(t.tx.Query(ctx, query, args...))
-}
-
-func (t pgxTx) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return t.tx.QueryRow(ctx, query, args...)
-}
-
-func (t pgxTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
-func (t pgxTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+func (t pgxTx) Commit(ctx context.Context) error   { return t.q.Commit(ctx) }
+func (t pgxTx) Rollback(ctx context.Context) error { return t.q.Rollback(ctx) }
 
 func rowsAffected(tag pgconn.CommandTag, err error) (int64, error) {
 	return tag.RowsAffected(), err

@@ -86,7 +86,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
 	}
-	db := pgxDB{pool}
+	db := newPgxDB(pool)
 	s := &Store{Store: sqlstore.New(db, db, dialect), pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -105,7 +105,7 @@ func (s *Store) Close() error {
 // migrate applies the migrations. Two servers starting at once: the second waits on the advisory
 // lock, then finds the work done.
 func (s *Store) migrate(ctx context.Context) error {
-	return sqlstore.Migrate(ctx, pgxDB{s.pool}, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return sqlstore.Migrate(ctx, newPgxDB(s.pool), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now()

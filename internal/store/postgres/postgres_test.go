@@ -113,7 +113,7 @@ func TestConcurrentMigration(t *testing.T) {
 
 func assertMigratedOnce(t *testing.T, s *Store) {
 	t.Helper()
-	sqltest.MigratedOnce(t, pgxDB{s.pool}, migrations)
+	sqltest.MigratedOnce(t, newPgxDB(s.pool), migrations)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -141,12 +141,12 @@ func TestReopenKeepsData(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	url := freshDatabase(t)
 	s := openAt(t, url)
-	sqltest.NewerSchemaRefused(t, pgxDB{s.pool}, s.Close, func() (store.Store, error) { return Open(context.Background(), url) })
+	sqltest.NewerSchemaRefused(t, newPgxDB(s.pool), s.Close, func() (store.Store, error) { return Open(context.Background(), url) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
 	s := openAt(t, freshDatabase(t))
-	sqltest.ExpiredAssertionsRemoved(t, s, pgxDB{s.pool})
+	sqltest.ExpiredAssertionsRemoved(t, s, newPgxDB(s.pool))
 }
 
 // TestPoolRecoversFromBrokenConnections checks that a connection the server killed is not handed
@@ -179,4 +179,8 @@ func BenchmarkCreatePrincipal(b *testing.B) {
 
 func BenchmarkGetPrincipalByAppID(b *testing.B) {
 	sqltest.BenchmarkGetPrincipalByAppID(b, openAt(b, freshDatabase(b)))
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, freshDatabase(b)))
 }

@@ -109,7 +109,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	stmts := newStmtCache(read)
-	return &Store{Store: sqlstore.New(sqlstore.SQLDB{DB: write}, stmts, dialect), write: write, read: read, stmts: stmts}, nil
+	return &Store{Store: sqlstore.New(sqlstore.SQLDB(write), stmts, dialect), write: write, read: read, stmts: stmts}, nil
 }
 
 // dialect is SQLite's: one writer, so no row locks and no writable CTEs.
@@ -160,7 +160,7 @@ func (s *Store) Close() error {
 // serialises two processes migrating the same file at once: the second waits, then finds the work
 // done.
 func migrate(ctx context.Context, db *sql.DB) error {
-	return sqlstore.Migrate(ctx, sqlstore.SQLDB{DB: db}, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return sqlstore.Migrate(ctx, sqlstore.SQLDB(db), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at INTEGER NOT NULL

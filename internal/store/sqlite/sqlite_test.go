@@ -153,7 +153,7 @@ func TestPragmas(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mint.db")
 	s := openAt(t, path)
-	sqltest.NewerSchemaRefused(t, sqlstore.SQLDB{DB: s.write}, s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
+	sqltest.NewerSchemaRefused(t, sqlstore.SQLDB(s.write), s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
@@ -208,4 +208,8 @@ func TestListResourcesPlan(t *testing.T) {
 			t.Errorf("filter %+v: plan sorts: %s", f, joined)
 		}
 	}
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }

@@ -20,7 +20,11 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 }
 
-const maxCachedStmts = 256
+// maxCachedStmts is above the number of read query texts the SQL layer can build (about 350:
+// some 30 constant queries, and the filters' combinations — ListResources 128, ListRoleAssignments
+// about 70 with the scope depths ARM has, ListActivity 64, ListSignIns 32), so that no read runs
+// unprepared because others filled the cache first.
+const maxCachedStmts = 512
 
 func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
 

@@ -168,12 +168,14 @@ func sortResources(rs []store.Resource, first string) {
 // deletePrincipals deletes principals by object id in tx; their credentials, identifier URIs and
 // app role assignments go with them (ON DELETE CASCADE).
 func deletePrincipals(ctx context.Context, tx Tx, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+	// In batches: a resource group may own more principals than a statement takes parameters.
+	for batch := range slices.Chunk(ids, 500) {
+		var w where
+		if _, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(batch), w.args...); err != nil {
+			return err
+		}
 	}
-	var w where
-	_, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(ids), w.args...)
-	return err
+	return nil
 }
 
 // deleteResources deletes the resources matching cond, the principals they own and (through
@@ -506,22 +508,25 @@ func (s *Store) AppendActivity(ctx context.Context, events ...store.ActivityEven
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx Tx) error {
-		return insertRows(ctx, tx, `INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id,
-			subscription_key, resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name,
-			status, sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)`, 20, len(events),
-			func(i int) []any {
-				e := events[i]
-				return []any{e.ID, e.OperationID, e.CorrelationID, e.Time, e.SubscriptionID,
-					column.Key(e.SubscriptionID), e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID),
-					e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
-					e.HTTPMethod, e.Message}
-			})
-	})
-	if err != nil {
+	if err := s.inTx(ctx, func(tx Tx) error { return appendActivity(ctx, tx, events) }); err != nil {
 		return fmt.Errorf("append %d activity events: %w", len(events), err)
 	}
 	return nil
+}
+
+// appendActivity inserts events in tx, so that a write and its activity record can commit
+// together.
+func appendActivity(ctx context.Context, tx Tx, events []store.ActivityEvent) error {
+	return insertRows(ctx, tx, `INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id,
+		subscription_key, resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name,
+		status, sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)`, 20, len(events),
+		func(i int) []any {
+			e := events[i]
+			return []any{e.ID, e.OperationID, e.CorrelationID, e.Time, e.SubscriptionID,
+				column.Key(e.SubscriptionID), e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID),
+				e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
+				e.HTTPMethod, e.Message}
+		})
 }
 
 const activityColumns = `id, operation_id, correlation_id, at, subscription_id, resource_group, resource_id, resource_type,

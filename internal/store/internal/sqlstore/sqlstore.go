@@ -113,45 +113,42 @@ func New(write DB, read Reader, d Dialect) *Store {
 	return &Store{write: write, read: read, d: d}
 }
 
-// SQLDB is a DB on a database/sql pool.
-type SQLDB struct{ DB *sql.DB }
+// sqlQuerier is a Querier on what *sql.DB and *sql.Tx both have.
+type sqlQuerier[Q interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}] struct{ q Q }
 
-func (db SQLDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return rowsAffected(db.DB.ExecContext(ctx, query, args...))
+func (q sqlQuerier[Q]) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(q.q.ExecContext(ctx, query, args...))
 }
 
-func (db SQLDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	return sqlRows(db.DB.QueryContext(ctx, query, args...))
+func (q sqlQuerier[Q]) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return sqlRows(q.q.QueryContext(ctx, query, args...))
 }
 
-func (db SQLDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	return db.DB.QueryRowContext(ctx, query, args...)
+func (q sqlQuerier[Q]) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return q.q.QueryRowContext(ctx, query, args...)
 }
 
-func (db SQLDB) Begin(ctx context.Context) (Tx, error) {
-	tx, err := db.DB.BeginTx(ctx, nil)
+// SQLDB returns the DB on a database/sql pool.
+func SQLDB(db *sql.DB) DB { return sqlDB{sqlQuerier[*sql.DB]{db}} }
+
+type sqlDB struct{ sqlQuerier[*sql.DB] }
+
+func (db sqlDB) Begin(ctx context.Context) (Tx, error) {
+	tx, err := db.q.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return sqlTx{tx}, nil
+	return sqlTx{sqlQuerier[*sql.Tx]{tx}}, nil
 }
 
-type sqlTx struct{ tx *sql.Tx }
+type sqlTx struct{ sqlQuerier[*sql.Tx] }
 
-func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	return rowsAffected(t.tx.ExecContext(ctx, query, args...))
-}
-
-func (t sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	return sqlRows(t.tx.QueryContext(ctx, query, args...))
-}
-
-func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
-}
-
-func (t sqlTx) Commit(context.Context) error   { return t.tx.Commit() }
-func (t sqlTx) Rollback(context.Context) error { return t.tx.Rollback() }
+func (t sqlTx) Commit(context.Context) error   { return t.q.Commit() }
+func (t sqlTx) Rollback(context.Context) error { return t.q.Rollback() }
 
 // sqlRows returns rows as Rows, and no rows (rather than a nil *sql.Rows) with an error.
 func sqlRows(rows *sql.Rows, err error) (Rows, error) {

@@ -71,3 +71,20 @@ func TestTimeColumn(t *testing.T) {
 		t.Error("Scan of a string succeeded")
 	}
 }
+
+func TestDeletePrincipalsBatches(t *testing.T) {
+	ids := make([]string, 1201)
+	for i := range ids {
+		ids[i] = "oid"
+	}
+	var rec recorder
+	if err := deletePrincipals(context.Background(), &rec, ids); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.queries) != 3 || len(rec.args[0]) != 500 || len(rec.args[2]) != 201 {
+		t.Fatalf("%d statements (%d, ...) for 1201 ids, want 3 of at most 500", len(rec.queries), len(rec.args[0]))
+	}
+	if err := deletePrincipals(context.Background(), &rec, nil); err != nil || len(rec.queries) != 3 {
+		t.Fatalf("no ids ran a statement: %v", err)
+	}
+}

@@ -112,3 +112,38 @@ func Open[S store.Store](t testing.TB, open func(context.Context, string) (S, er
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkTokenPathReads makes the reads a client-credentials token request makes: the tenant
+// (by domain), the client by appId, its credentials.
+func BenchmarkTokenPathReads(b *testing.B, s interface {
+	store.Tenants
+	store.Principals
+	store.Credentials
+}) {
+	ctx := context.Background()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "tenant", DefaultDomain: "bench.localhost", CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	const n = 1000
+	for i := range n {
+		id := strconv.Itoa(i)
+		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "app-" + id, TenantID: "tenant", Kind: store.KindApplication, CreatedAt: time.Now()}
+		cred := store.Credential{KeyID: "key-" + id, Type: store.CredentialPassword, SecretHash: make([]byte, 32), StartsAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := s.CreatePrincipal(ctx, sp, []store.Credential{cred}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; b.Loop(); i++ {
+		t, err := s.GetTenant(ctx, "BENCH.localhost")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sp, err := s.GetPrincipalByAppID(ctx, t.ID, "app-"+strconv.Itoa(i%n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cs, err := s.ListCredentials(ctx, sp.ObjectID); err != nil || len(cs) != 1 {
+			b.Fatal(len(cs), err)
+		}
+	}
+}
