@@ -8,16 +8,17 @@ import (
 	"github.com/mint-id/mint/internal/store/internal/column"
 )
 
-// Users and groups (store.Users, store.Groups). A principal leaves its groups through a trigger
-// of the migration; a user or group leaves them here, in the delete's transaction.
+// People: users, security groups and direct memberships. Object ids are folded with column.Key,
+// as every id mint generates is lower case already and a pasted one may not be.
+
+// Users
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, `INSERT INTO users (object_id, tenant_id, tenant_key, upn, upn_key, display_name,
 		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		column.Key(u.ObjectID), u.TenantID, column.Key(u.TenantID), u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
-		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn,
-		u.TokensValidAfter, u.CreatedAt)
+		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ObjectID, err)
 	}
@@ -29,11 +30,9 @@ const userColumns = `object_id, tenant_id, upn, display_name, mail_nickname, acc
 
 func scanUser(row scanner) (store.User, error) {
 	var u store.User
-	if err := row.Scan(&u.ObjectID, &u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.MailNickname, &u.AccountEnabled,
-		&u.PasswordHash, &u.ForceChangePasswordNextSignIn, tm(&u.TokensValidAfter), tm(&u.CreatedAt)); err != nil {
-		return store.User{}, err
-	}
-	return u, nil
+	err := row.Scan(&u.ObjectID, &u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.MailNickname, &u.AccountEnabled,
+		&u.PasswordHash, &u.ForceChangePasswordNextSignIn, tm(&u.TokensValidAfter), tm(&u.CreatedAt))
+	return u, err
 }
 
 func (s *Store) GetUser(ctx context.Context, objectID string) (store.User, error) {
@@ -72,8 +71,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// deleteWithMemberships deletes the row of table with object id, and the memberships it holds
-// as a member, in one transaction.
+// deleteWithMemberships deletes the row of table (users or groups) with the object id, and the
+// memberships it holds as a member, in one transaction.
 func (s *Store) deleteWithMemberships(ctx context.Context, table, objectID string) error {
 	id := column.Key(objectID)
 	return s.inTx(ctx, func(tx Tx) error {
@@ -109,10 +108,8 @@ const groupColumns = `object_id, tenant_id, display_name, mail_nickname, descrip
 
 func scanGroup(row scanner) (store.Group, error) {
 	var g store.Group
-	if err := row.Scan(&g.ObjectID, &g.TenantID, &g.DisplayName, &g.MailNickname, &g.Description, &g.SecurityEnabled, &g.MailEnabled, tm(&g.CreatedAt)); err != nil {
-		return store.Group{}, err
-	}
-	return g, nil
+	err := row.Scan(&g.ObjectID, &g.TenantID, &g.DisplayName, &g.MailNickname, &g.Description, &g.SecurityEnabled, &g.MailEnabled, tm(&g.CreatedAt))
+	return g, err
 }
 
 func (s *Store) GetGroup(ctx context.Context, objectID string) (store.Group, error) {
@@ -167,11 +164,9 @@ func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberID string)
 func scanMember(row scanner) (store.GroupMember, error) {
 	var m store.GroupMember
 	var typ string
-	if err := row.Scan(&m.GroupID, &m.MemberID, &typ, tm(&m.CreatedAt)); err != nil {
-		return m, err
-	}
+	err := row.Scan(&m.GroupID, &m.MemberID, &typ, tm(&m.CreatedAt))
 	m.MemberType = store.MemberType(typ)
-	return m, nil
+	return m, err
 }
 
 func (s *Store) ListGroupMembers(ctx context.Context, groupID string) ([]store.GroupMember, error) {
