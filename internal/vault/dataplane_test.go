@@ -533,6 +533,10 @@ func TestVaultRecreatedWithinCachePeriod(t *testing.T) {
 	if _, err := e.st.DeleteResource(e.ctx, e.vaultID); err != nil {
 		t.Fatal(err)
 	}
+	// The deleted vault holds its name until it is purged.
+	if err := e.st.PurgeDeletedVault(e.ctx, "kv1"); err != nil {
+		t.Fatal(err)
+	}
 	e.createVault("kv1", `{}`)
 	e.assign(officer.ObjectID, officerRole, e.vaultID)
 	r := e.do("GET", "", "/secrets/s/", tok, nil)

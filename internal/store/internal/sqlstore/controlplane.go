@@ -181,6 +181,10 @@ func deletePrincipals(ctx context.Context, tx Tx, ids []string) error {
 // deleteResources deletes the resources matching cond, the principals they own and (through
 // ON DELETE CASCADE) their attachment rows, and returns them.
 func deleteResources(ctx context.Context, tx Tx, cond string, args ...any) ([]store.Resource, error) {
+	// A vault among them is kept as deleted (Key Vault's soft delete) before the cascade.
+	if err := keepDeletedVaults(ctx, tx, cond, args...); err != nil {
+		return nil, err
+	}
 	rs, err := all(ctx, tx, scanResource, `DELETE FROM resources WHERE `+cond+` RETURNING `+resourceColumns, args...)
 	if err != nil {
 		return nil, err

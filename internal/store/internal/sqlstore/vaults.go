@@ -39,9 +39,20 @@ func scanVault(row scanner) (store.Vault, error) {
 }
 
 func (s *Store) CreateVault(ctx context.Context, v store.Vault) error {
-	_, err := s.exec(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		column.Key(v.Name), v.Name, column.ScopeKey(v.ResourceID), v.ResourceID, v.DataKey, v.CreatedAt)
+	err := s.inTx(ctx, func(tx Tx) error {
+		// A deleted vault keeps its name until it is purged or recovered.
+		var deleted int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM deleted_vaults WHERE name_key = $1`, column.Key(v.Name)).Scan(&deleted); err != nil {
+			return err
+		}
+		if deleted > 0 {
+			return fmt.Errorf("%w: a deleted vault has the name", store.ErrConflict)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			column.Key(v.Name), v.Name, column.ScopeKey(v.ResourceID), v.ResourceID, v.DataKey, v.CreatedAt)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create vault %s: %w", v.Name, err)
 	}
