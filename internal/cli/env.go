@@ -150,14 +150,14 @@ var proxyVariables = []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT
 func proxyEnv(envFile string) ([]string, error) {
 	vars, err := readEnvFile(envFile)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy reads mint dev's environment: %w", err)
+		return nil, fmt.Errorf("--proxy reads the agent's environment (mint dev's or mint agent's <data-dir>/env; pass --socket <data-dir>/agent.sock or set MINT_DATA_DIR): %w", err)
 	}
 	got := map[string]string{}
 	for _, e := range vars {
 		got[e.Name] = e.Value
 	}
 	if got["HTTPS_PROXY"] == "" {
-		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev running with its proxy (not --proxy-addr '')?", envFile)
+		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev or mint agent running with its proxy (not --proxy-addr '')?", envFile)
 	}
 	var out []string
 	for _, name := range proxyVariables {

@@ -65,6 +65,18 @@ func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, strin
 	return in, pc.SecretText, nil
 }
 
+// AdminEnvironment adds a new client secret to the admin application and returns the complete
+// environment a client of this server needs (`mint server --print-admin-secret`, which writes
+// it to <data-dir>/env, mode 0600, as mint dev does): the endpoint, the CA trust, the tenant and
+// the admin's credential.
+func (s *Server) AdminEnvironment(ctx context.Context) ([]EnvVar, error) {
+	in, secret, err := s.AdminSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.environment(in, secret)
+}
+
 func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar, error) {
 	caFile := filepath.Join(s.cfg.DataDir, "ca.pem")
 	bundle := filepath.Join(s.cfg.DataDir, "ca-bundle.pem")
@@ -89,11 +101,16 @@ func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar
 // WriteEnvFile writes `export NAME=value` lines to <data-dir>/env (mode 0600), atomically.
 func (s *Server) WriteEnvFile(env []EnvVar) (string, error) {
 	path := filepath.Join(s.cfg.DataDir, "env")
+	return path, writeFileAtomic(path, []byte(formatEnvFile(env)), 0o600)
+}
+
+// formatEnvFile is the text of an env file: `export NAME=value` lines, POSIX-quoted.
+func formatEnvFile(env []EnvVar) string {
 	var b strings.Builder
 	for _, e := range env {
 		fmt.Fprintf(&b, "export %s=%s\n", e.Name, shellQuote(e.Value))
 	}
-	return path, writeFileAtomic(path, []byte(b.String()), 0o600)
+	return b.String()
 }
 
 // MarkReady writes <data-dir>/ready, which scripts and tests wait for.
