@@ -54,6 +54,7 @@ names; the CA's key never leaves the server. The proxy's environment is in <data
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.Server, "server", "", "mint server base URL (first start)")
 	fs.StringVar(&cfg.JoinToken, "join-token", "", "one-time join token (first start)")
+	fs.StringSliceVar(&cfg.ServerAddrs, "server-addr", nil, "host:port of a server replica behind the server's name, tried in order (repeatable; fail-over without a load balancer)")
 	fs.StringVar(&cfg.Name, "name", "", "node name (default: the join token's)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the node's key and identity")
 	fs.StringVar(&cfg.Addr, "addr", agent.DefaultListenAddr, "loopback address of the managed-identity endpoints")
@@ -102,10 +103,8 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 			}
 			var proxyVars []string
 			if useProxy {
-				dir := os.Getenv("MINT_DATA_DIR")
-				if dir == "" {
-					dir = filepath.Dir(socket) // mint dev's and mint agent's socket is <data-dir>/agent.sock
-				}
+				// The agent's own environment: mint dev's and mint agent's socket is <data-dir>/agent.sock.
+				dir := filepath.Dir(socket)
 				var err error
 				if proxyVars, err = proxyEnv(filepath.Join(dir, "env")); err != nil {
 					return err

@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mint-id/mint/internal/agent"
@@ -32,6 +34,10 @@ const DefaultAgentProxyAddr = "127.0.0.1:42357"
 type AgentConfig struct {
 	// Server and JoinToken join the node on first start; Name overrides the join token's name.
 	Server, JoinToken, Name string
+	// ServerAddrs, if set, are the host:port addresses of the server replicas behind the
+	// server's name, dialled in order until one answers: the agent's own fail-over where no load
+	// balancer stands in front of the replicas. TLS still checks the server's name.
+	ServerAddrs []string
 	// DataDir keeps the node's key and identity, the socket, the CA bundle and the env file.
 	DataDir string
 	// CAFile is the PEM of the server's CA (default: system roots and SSL_CERT_FILE).
@@ -70,12 +76,19 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
-	hc, err := httpClientTrusting(cfg.CAFile)
+	id, err := node.Load(cfg.DataDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	serverURL := cfg.Server
+	if id != nil {
+		serverURL = id.ServerURL
+	}
+	hc, err := httpClientTrusting(cfg.CAFile, serverURL, cfg.ServerAddrs)
 	if err != nil {
 		return err
 	}
-	id, err := node.Load(cfg.DataDir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if id == nil {
 		if cfg.Server == "" || cfg.JoinToken == "" {
 			return errors.New("this agent has not joined yet: give --server and --join-token (mint node join-token create --scope <scope>)")
 		}
@@ -86,8 +99,6 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			return err
 		}
 		fmt.Fprintf(cfg.Out, "joined %s as node %s (client id %s)\n", cfg.Server, id.Name, id.ClientID)
-	} else if err != nil {
-		return err
 	}
 	socket := cfg.SocketPath
 	if socket == "" {
@@ -193,8 +204,8 @@ func startNodeProxy(ctx context.Context, cfg AgentConfig, id *node.Identity, up 
 }
 
 // httpClientTrusting is the agent's client of the server: system roots (and SSL_CERT_FILE),
-// plus caFile when given.
-func httpClientTrusting(caFile string) (*http.Client, error) {
+// plus caFile when given; connections to serverURL's host go to addrs in order when given.
+func httpClientTrusting(caFile, serverURL string, addrs []string) (*http.Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -208,6 +219,46 @@ func httpClientTrusting(caFile string) (*http.Client, error) {
 			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
 		}
 	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 16}}, nil
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16}
+	if len(addrs) > 0 {
+		u, err := url.Parse(serverURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--server-addr needs the server's URL (--server, or a joined node): %q", serverURL)
+		}
+		tr.DialContext = failoverDialer(canonicalHostPort(u), addrs)
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
+}
+
+// failoverDialer dials connections to target (the server's host:port) at addrs, in order, until
+// one answers; any other address is dialled as is.
+func failoverDialer(target string, addrs []string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != target {
+			return d.DialContext(ctx, network, addr)
+		}
+		var errs []error
+		for _, a := range addrs {
+			one, cancel := context.WithTimeout(ctx, 3*time.Second)
+			c, err := d.DialContext(one, network, a)
+			cancel()
+			if err == nil {
+				return c, nil
+			}
+			errs = append(errs, err)
+		}
+		return nil, fmt.Errorf("no server replica answers (%s): %w", strings.Join(addrs, ", "), errors.Join(errs...))
+	}
+}
+
+// canonicalHostPort is u's host:port, with the scheme's default port when it names none.
+func canonicalHostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "http" {
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return net.JoinHostPort(u.Hostname(), "443")
 }
