@@ -60,8 +60,7 @@ func newGroupShowCmd() *cobra.Command {
 	var name string
 	return clientCommand("show", "Show a resource group", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
-		cmd.MarkFlagRequired("name")
+		groupNameFlag(cmd, &name)
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
 		if err != nil {
@@ -111,9 +110,8 @@ func newGroupUpdateCmd() *cobra.Command {
 	var tags []string
 	return clientCommand("update", "Replace a resource group's tags", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		groupNameFlag(cmd, &name)
 		cmd.Flags().StringArrayVar(&tags, "tags", nil, "tag key=value (repeatable); --tags \"\" removes every tag")
-		cmd.MarkFlagRequired("name")
 		cmd.MarkFlagRequired("tags")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
@@ -138,10 +136,9 @@ func newGroupDeleteCmd() *cobra.Command {
 	var yes, noWait bool
 	return clientCommand("delete", "Delete a resource group and everything in it", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		groupNameFlag(cmd, &name)
 		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 		cmd.Flags().BoolVar(&noWait, "no-wait", false, "accepted for compatibility; mint deletes synchronously")
-		cmd.MarkFlagRequired("name")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
 		if err != nil {
@@ -159,8 +156,7 @@ func newGroupExistsCmd() *cobra.Command {
 	var name string
 	return clientCommand("exists", "Print true if the resource group exists, false if not", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
-		cmd.MarkFlagRequired("name")
+		groupNameFlag(cmd, &name)
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
 		if err != nil {
@@ -170,14 +166,22 @@ func newGroupExistsCmd() *cobra.Command {
 		var ae *apiError
 		switch {
 		case err == nil:
-			fmt.Fprintln(cmd.OutOrStdout(), "true")
+			return printOut(cmd.OutOrStdout(), f.output, true, nil)
 		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
-			fmt.Fprintln(cmd.OutOrStdout(), "false")
+			return printOut(cmd.OutOrStdout(), f.output, false, nil)
 		default:
 			return err
 		}
-		return nil
 	})
+}
+
+// groupNameFlag registers az's two names for the group a command acts on: --name/-n and
+// --resource-group/-g (az group show -g app).
+func groupNameFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVarP(name, "name", "n", "", "group name (required)")
+	cmd.Flags().StringVarP(name, "resource-group", "g", "", "group name (az accepts either)")
+	cmd.MarkFlagsOneRequired("name", "resource-group")
+	cmd.MarkFlagsMutuallyExclusive("name", "resource-group")
 }
 
 // quoteOData doubles single quotes inside an OData string literal.
