@@ -139,7 +139,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		env, proxyURL = append(env, vars...), url
 	}
 	path := filepath.Join(cfg.DataDir, "env")
-	if err := writeFileAtomic(path, []byte(formatEnvFile(env)), 0o600); err != nil {
+	if err := writeFileAtomic(path, []byte(FormatEnvFile(env)), 0o600); err != nil {
 		a.Close()
 		return err
 	}
