@@ -16,7 +16,10 @@ var groupColumns = []column{{"Name", "name"}, {"Location", "location"}, {"Status
 
 func newGroupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups (like az group)"}
-	cmd.AddCommand(newGroupCreateCmd(), newGroupShowCmd(), newGroupListCmd(), newGroupUpdateCmd(), newGroupDeleteCmd(), newGroupExistsCmd())
+	cmd.AddCommand(newGroupCreateCmd(), groupKind.showCommand(), newGroupListCmd(), newGroupUpdateCmd(),
+		groupKind.deleteCommand("Delete a resource group and everything in it", func(name string) string {
+			return fmt.Sprintf("Resource group '%s' and every resource and identity in it will be deleted.", name)
+		}), newGroupExistsCmd())
 	return cmd
 }
 
@@ -49,25 +52,6 @@ func newGroupCreateCmd() *cobra.Command {
 		}
 		var out map[string]any
 		if err := c.arm(ctx, http.MethodPut, groupPath(sub, name), resourcesAPIVersion, body, &out); err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
-	})
-}
-
-func newGroupShowCmd() *cobra.Command {
-	var a armFlags
-	var name string
-	return clientCommand("show", "Show a resource group", func(cmd *cobra.Command) {
-		a.register(cmd)
-		groupNameFlag(cmd, &name)
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		var out map[string]any
-		if err := c.arm(ctx, http.MethodGet, groupPath(sub, name), resourcesAPIVersion, nil, &out); err != nil {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
@@ -127,27 +111,6 @@ func newGroupUpdateCmd() *cobra.Command {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
-	})
-}
-
-func newGroupDeleteCmd() *cobra.Command {
-	var a armFlags
-	var name string
-	var yes, noWait bool
-	return clientCommand("delete", "Delete a resource group and everything in it", func(cmd *cobra.Command) {
-		a.register(cmd)
-		groupNameFlag(cmd, &name)
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-		cmd.Flags().BoolVar(&noWait, "no-wait", false, "accepted for compatibility; mint deletes synchronously")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		if err := confirm(cmd, yes, fmt.Sprintf("Resource group '%s' and every resource and identity in it will be deleted.", name)); err != nil {
-			return err
-		}
-		return c.arm(ctx, http.MethodDelete, groupPath(sub, name), resourcesAPIVersion, nil, nil)
 	})
 }
 
