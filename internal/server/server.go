@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
 	mux.Handle(federation.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
 		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
+	mux.Handle("GET /metadata/endpoints", s.Metrics.Instrument("arm", arm.CloudMetadata(arm.CloudMetadataConfig{BaseURL: s.BaseURL, KeyVaultSuffix: s.vaultSuffixes()[0]})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
