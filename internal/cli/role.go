@@ -458,7 +458,7 @@ func newRoleAssignmentCreateCmd() *cobra.Command {
 			return err
 		}
 		out := flattenAssignment(ra)
-		if f.output == "table" {
+		if f.output.Format == "table" {
 			out["principalName"], out["roleDefinitionName"] = principal.name, roleStr(roleProps(rd), "roleName")
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, roleAssignmentColumns)

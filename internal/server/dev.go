@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,9 +15,6 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// EnvVar is one line of the environment a client needs.
-type EnvVar struct{ Name, Value string }
-
 // DevEnvironment bootstraps the default tenant, subscription and admin application, makes sure
 // the admin has a client secret (reusing the one in <data-dir>/env while it is still valid, so
 // a restarted `mint dev` keeps the same credentials), writes the CA bundle and returns the
@@ -30,7 +26,8 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 		return nil, err
 	}
 	envFile := filepath.Join(s.cfg.DataDir, "env")
-	secret := readEnvFile(envFile)["AZURE_CLIENT_SECRET"]
+	previous, _ := ParseEnvFile(envFile) // none yet on a first start
+	secret := previous["AZURE_CLIENT_SECRET"]
 	if secret == "" || !s.Directory.AdminSecretValid(ctx, in, secret) {
 		pc, err := s.Directory.AddPassword(ctx, in.Admin.ObjectID, "mint dev", 0)
 		if err != nil {
@@ -123,6 +120,18 @@ func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, strin
 	return in, pc.SecretText, nil
 }
 
+// AdminEnvironment adds a new client secret to the admin application and returns the complete
+// environment a client of this server needs (`mint server --print-admin-secret`, which writes
+// it to <data-dir>/env, mode 0600, as mint dev does): the endpoint, the CA trust, the tenant and
+// the admin's credential.
+func (s *Server) AdminEnvironment(ctx context.Context) ([]EnvVar, error) {
+	in, secret, err := s.AdminSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.environment(in, secret)
+}
+
 func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar, error) {
 	caFile := filepath.Join(s.cfg.DataDir, "ca.pem")
 	bundle := filepath.Join(s.cfg.DataDir, "ca-bundle.pem")
@@ -147,11 +156,7 @@ func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar
 // WriteEnvFile writes `export NAME=value` lines to <data-dir>/env (mode 0600), atomically.
 func (s *Server) WriteEnvFile(env []EnvVar) (string, error) {
 	path := filepath.Join(s.cfg.DataDir, "env")
-	var b strings.Builder
-	for _, e := range env {
-		fmt.Fprintf(&b, "export %s=%s\n", e.Name, shellQuote(e.Value))
-	}
-	return path, writeFileAtomic(path, []byte(b.String()), 0o600)
+	return path, writeFileAtomic(path, []byte(FormatEnvFile(env)), 0o600)
 }
 
 // MarkReady writes <data-dir>/ready, which scripts and tests wait for.
@@ -171,48 +176,4 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// readEnvFile parses the `export NAME=value` lines WriteEnvFile writes.
-func readEnvFile(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		out[name] = shellUnquote(value)
-	}
-	return out
-}
-
-// ParseEnvFile reads an env file written by `mint dev`.
-func ParseEnvFile(path string) (map[string]string, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	return readEnvFile(path), nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func shellUnquote(s string) string {
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
-	}
-	return s
 }

@@ -159,6 +159,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 
 // agentProc is a standalone `mint agent`.
 type agentProc struct {
+	dataDir   string
 	cmd       *exec.Cmd
 	socket    string
 	imdsProxy string
@@ -173,8 +174,8 @@ func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc
 	mustJSON(t, m.mustCLI("node", "join-token", "create", "--scope", scope, "--name", "e2e"), &jt)
 	dir := t.TempDir()
 	args := append([]string{"agent", "--server", m.URL, "--join-token", jt.JoinToken, "--data-dir", dir, "--addr", "127.0.0.1:0",
-		"--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
-	a := &agentProc{socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
+		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
+	a := &agentProc{dataDir: dir, socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
 	a.cmd = exec.Command(mintBin, args...)
 	a.cmd.Env = cleanEnv()
 	stdout, _ := a.cmd.StdoutPipe()
