@@ -47,6 +47,7 @@ type Server struct {
 	tokens    *bearer.Validator
 	log       *slog.Logger
 	providers map[string]provider // lower-case full resource type → provider
+	types     []string            // the registered types in their canonical spelling
 }
 
 // provider serves one resource type (or several, sharing code). The front door has already
@@ -85,6 +86,7 @@ func ManagementAudiences(baseURL string) []string {
 func (s *Server) register(p provider, resourceTypes ...string) {
 	for _, t := range resourceTypes {
 		s.providers[strings.ToLower(t)] = p
+		s.types = append(s.types, t)
 	}
 }
 
@@ -109,6 +111,8 @@ type call struct {
 	scope armid.ResourceID
 	// action is a POST's verb (".../{name}/{action}"), e.g. "listAssociatedResources".
 	action string
+	// namespace is the resource provider namespace a provider metadata call names.
+	namespace string
 	// operation is the RBAC action authorized at the front door (and recorded in the activity log).
 	operation string
 	// access is the caller's assignments, loaded at the first authorization question of the
@@ -394,6 +398,9 @@ func (s *Server) route(c *call) *Error {
 		if seg == "" {
 			return BadRequest("The request path '" + c.r.URL.Path + "' has an empty segment.")
 		}
+	}
+	if s.routeProviderMetadata(c, segs) {
+		return nil
 	}
 	lastProv := -1
 	for i := len(segs) - 2; i >= 0; i-- {

@@ -21,6 +21,8 @@ import (
 type Store interface {
 	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error)
 	GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error)
+	MemberOfStore
+	GroupStore
 }
 
 // Authorizer evaluates against the store on every call, so a change made through any replica
@@ -39,26 +41,82 @@ var ErrUnavailable = errors.New("authorization data unavailable")
 // cache (the vault keeps one per principal for a short time).
 type Principal struct {
 	assignments []rbac.Assignment
+	groups      []rbac.Membership
 	lookup      rbac.RoleLookup
 }
 
-// ForPrincipal loads principalID's assignments and the roles they use. An assignment of a custom
-// role that has been deleted grants nothing; any other store failure is an error wrapping
-// ErrUnavailable.
+// ForPrincipal loads principalID's assignments, those of the groups it belongs to (transitively)
+// and the roles they use. An assignment of a custom role that has been deleted grants nothing;
+// any other store failure is an error wrapping ErrUnavailable.
 func (a *Authorizer) ForPrincipal(ctx context.Context, principalID string) (*Principal, error) {
 	return Load(ctx, a.st, principalID)
 }
 
-// Load is the one loader every authorization decision starts from.
+// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal); the
+// principal's groups count.
+func (p *Principal) Decide(q rbac.Query) rbac.Decision {
+	q.Groups = p.groups
+	return rbac.Decide(q, p.lookup, p.assignments)
+}
+
+// Explain explains q from what was loaded; groups are named by id (Authorizer.Explain names
+// them by display name).
+func (p *Principal) Explain(q rbac.Query) rbac.Explanation {
+	q.Groups = p.groups
+	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles())
+}
+
+// Assignments are the loaded assignments: the principal's own and its groups'.
+func (p *Principal) Assignments() []rbac.Assignment { return p.assignments }
+
+// Groups are the groups the principal belongs to, directly or through nested groups.
+func (p *Principal) Groups() []rbac.Membership { return p.groups }
+
+// Decide answers q.
+func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
+	p, err := Load(ctx, a.st, q.PrincipalID)
+	if err != nil {
+		return rbac.Decision{}, err
+	}
+	return p.Decide(q), nil
+}
+
+// Explain answers q and says why, with the closest assignments and a role that would fix a
+// denial; an assignment held through groups names them ("group A ⊃ B").
+func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
+	p, err := Load(ctx, a.st, q.PrincipalID)
+	if err != nil {
+		return rbac.Explanation{}, err
+	}
+	if q.Groups, err = nameGroups(ctx, a.st, p.groups); err != nil {
+		return rbac.Explanation{}, err
+	}
+	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles()), nil
+}
+
+// Load is the one loader every authorization decision starts from. It reads what deciding for
+// principalID needs: the groups it belongs to (transitively), the role assignments of the
+// principal and of each of those groups, and the custom roles they name.
 func Load(ctx context.Context, st Store, principalID string) (*Principal, error) {
+	groups, err := TransitiveGroups(ctx, st, principalID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: groups of %s: %w", ErrUnavailable, principalID, err)
+	}
 	recs, err := st.ListRoleAssignmentsForPrincipal(ctx, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: role assignments of %s: %w", ErrUnavailable, principalID, err)
 	}
-	p := &Principal{assignments: make([]rbac.Assignment, len(recs))}
+	for _, g := range groups {
+		more, err := st.ListRoleAssignmentsForPrincipal(ctx, g.GroupID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: role assignments of group %s: %w", ErrUnavailable, g.GroupID, err)
+		}
+		recs = append(recs, more...)
+	}
+	assignments := make([]rbac.Assignment, len(recs))
 	custom := map[string]rbac.RoleDefinition{}
 	for i, r := range recs {
-		p.assignments[i] = ToRBAC(r)
+		assignments[i] = ToRBAC(r)
 		id := rbac.RoleDefinitionGUID(r.RoleDefinitionID)
 		if _, ok := rbac.BuiltinRoleByID(id); ok {
 			continue
@@ -78,43 +136,14 @@ func Load(ctx context.Context, st Store, principalID string) (*Principal, error)
 		}
 	}
 	builtin := rbac.BuiltinLookup()
-	p.lookup = func(id string) (rbac.RoleDefinition, bool) {
+	lookup := func(id string) (rbac.RoleDefinition, bool) {
 		if r, ok := builtin(id); ok {
 			return r, true
 		}
 		r, ok := custom[rbac.RoleDefinitionGUID(id)]
 		return r, ok
 	}
-	return p, nil
-}
-
-// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal).
-func (p *Principal) Decide(q rbac.Query) rbac.Decision {
-	return rbac.Decide(q, p.lookup, p.assignments)
-}
-
-// Explain answers q from what was loaded and says why, with the closest assignments and a role
-// that would fix a denial.
-func (p *Principal) Explain(q rbac.Query) rbac.Explanation {
-	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles())
-}
-
-// Decide answers q.
-func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
-	p, err := Load(ctx, a.st, q.PrincipalID)
-	if err != nil {
-		return rbac.Decision{}, err
-	}
-	return p.Decide(q), nil
-}
-
-// Explain answers q and says why.
-func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
-	p, err := Load(ctx, a.st, q.PrincipalID)
-	if err != nil {
-		return rbac.Explanation{}, err
-	}
-	return p.Explain(q), nil
+	return &Principal{assignments: assignments, groups: groups, lookup: lookup}, nil
 }
 
 // Role finds a role definition by GUID or full role definition id: a built-in one, else a custom

@@ -73,8 +73,18 @@ a root-only Unix socket, and keeps serving cached tokens while the server is unr
 			}
 			os.Remove(socket)
 			m := metrics.New()
-			a, err := agent.New(agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
-				ServiceFabricAddr: sfAddr, Metrics: m.Agent(), RateLimit: rate})
+			cfg := agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
+				ServiceFabricAddr: sfAddr, Metrics: m.Agent(), RateLimit: rate}
+			if sfAddr != "" {
+				// Kept in the data directory (the key 0600, as the node's own key) so that the
+				// thumbprint clients pin and the certificate Node trusts survive a restart.
+				cert, err := agent.LoadOrCreateServiceFabricCertificate(filepath.Join(dataDir, "service-fabric.crt"), filepath.Join(dataDir, "service-fabric.key"), time.Now())
+				if err != nil {
+					return err
+				}
+				cfg.ServiceFabricCertificate = &cert
+			}
+			a, err := agent.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -136,7 +146,7 @@ func httpClientTrusting(caFile string) (*http.Client, error) {
 }
 
 func newRunCmd() *cobra.Command {
-	var resource, socket string
+	var resource, socket, dialectName string
 	var noMSI, serviceFabric, useProxy bool
 	var fed federatedTokenFlags
 	cmd := &cobra.Command{
@@ -147,7 +157,7 @@ IDENTITY_ENDPOINT / IDENTITY_HEADER (App Service / Container Apps dialect) and M
 MSI_SECRET, holding a per-run secret that is revoked when it exits; a web app (Microsoft.Web/sites)
 also gets App Service's WEBSITE_SITE_NAME / APPSETTING_WEBSITE_SITE_NAME. Signals are forwarded and the
 program's exit code is returned. With --federated-token-file the program also gets a federated
-token about the resource (issuer <endpoint>/<tenant>/v2.0, subject mint:resource:<resource id>)
+token about the resource (issuer https://login.microsoftonline.com/<tenant>/v2.0, as Entra's; subject mint:resource:<resource id>)
 for WorkloadIdentityCredential, refreshed while it runs.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -156,6 +166,16 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 			}
 			if resource == "" {
 				return errors.New("--resource is required: the ARM id of the container app, web app or VM the program runs as")
+			}
+			dialect, err := agent.ParseRunDialect(dialectName)
+			if err != nil {
+				return fmt.Errorf("--dialect: %w", err)
+			}
+			if serviceFabric {
+				if dialectName != "" && dialect != agent.RunServiceFabric {
+					return errors.New("--service-fabric is --dialect servicefabric: give one of them")
+				}
+				dialect = agent.RunServiceFabric
 			}
 			if socket == "" {
 				socket = os.Getenv("MINT_AGENT_SOCKET")
@@ -183,7 +203,7 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 				return err
 			}
 			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Set: proxyVars,
-				DisableMSI: noMSI, ServiceFabric: serviceFabric, FederatedToken: federated,
+				DisableMSI: noMSI, Dialect: dialect, FederatedToken: federated,
 				Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
@@ -198,7 +218,8 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 	cmd.Flags().StringVar(&resource, "resource", "", "ARM id of the resource the program runs as")
 	cmd.Flags().StringVar(&socket, "socket", "", "the agent's Unix socket (default $MINT_AGENT_SOCKET or $MINT_DATA_DIR/agent.sock)")
 	cmd.Flags().BoolVar(&noMSI, "no-msi", false, "do not set MSI_ENDPOINT / MSI_SECRET")
-	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "use the Service Fabric dialect (the agent must serve it)")
+	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "same as --dialect servicefabric")
+	cmd.Flags().StringVar(&dialectName, "dialect", "", "the managed-identity endpoint the program sees, as on that Azure host: appservice (default; also Functions, Container Apps), azureml, cloudshell, arc, imds (a VM, through HTTP_PROXY), servicefabric")
 	cmd.Flags().BoolVar(&useProxy, "proxy", false, "also give the program mint dev's Azure-name proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and CA trust, so Azure's own host names reach mint")
 	fed.register(cmd.Flags())
 	return cmd

@@ -27,8 +27,9 @@ import (
 // `mint run --federated-token-file` can use WorkloadIdentityCredential (AZURE_FEDERATED_TOKEN_FILE)
 // as a Kubernetes pod would:
 //
-//	iss  mint's v2 issuer for the resource's tenant, BaseURL/{tenant}/v2.0, whose discovery
-//	     document and JWKS mint already serves (and which the Verifier checks without HTTP)
+//	iss  mint's v2 issuer for the resource's tenant, https://login.microsoftonline.com/{tenant}/v2.0
+//	     as Entra's, whose discovery document and JWKS mint serves at BaseURL/{tenant}/v2.0 (and
+//	     which the Verifier checks with mint's keys, without HTTP)
 //	sub  "mint:resource:" + the resource's ARM id as mint stores it (mint resource show's "id")
 //	aud  api://AzureADTokenExchange unless asked otherwise
 //	exp  one hour; `mint run` rewrites the file at half-life
@@ -194,7 +195,7 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req nodewire.
 	now := h.cfg.Clock().Truncate(time.Second)
 	exp := now.Add(workloadTokenLifetime)
 	jti := uuid.NewString()
-	out := nodewire.WorkloadToken{Issuer: h.cfg.BaseURL + "/" + sub.TenantID + "/v2.0", Subject: WorkloadSubjectPrefix + res.ID,
+	out := nodewire.WorkloadToken{Issuer: bearer.V2Issuer(sub.TenantID), Subject: WorkloadSubjectPrefix + res.ID,
 		Audience: audience, TenantID: sub.TenantID, ExpiresOn: exp.Unix()}
 	claims := map[string]any{"iss": out.Issuer, "sub": out.Subject, "aud": audience, "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": exp.Unix(), "jti": jti, "tid": sub.TenantID, "xms_az_rid": res.ID}

@@ -40,6 +40,11 @@ type handlerStore struct {
 	uris        map[string]bool
 }
 
+// ListMemberOf: no groups here.
+func (h *handlerStore) ListMemberOf(context.Context, string) ([]store.GroupMember, error) {
+	return nil, nil
+}
+
 func (h *handlerStore) GetResource(ctx context.Context, id string) (store.Resource, error) {
 	return h.fakeStore.GetResource(ctx, id)
 }
@@ -137,7 +142,7 @@ func TestWorkloadTokens(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%s: %d %v", caller, status, out)
 		}
-		iss := testBase + "/" + tenantID + "/v2.0"
+		iss := "https://login.microsoftonline.com/" + tenantID + "/v2.0"
 		if out["issuer"] != iss || out["subject"] != WorkloadSubjectPrefix+appResourceID || out["audience"] != DefaultAudience || out["tenantId"] != tenantID {
 			t.Errorf("answer %v", out)
 		}

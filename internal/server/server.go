@@ -55,6 +55,9 @@ type Config struct {
 	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
 	// endpoints (loopback only; port 0 picks a free one).
 	AgentAddr string
+	// ServiceFabricAddr is where `mint dev`'s in-process agent serves the https Service Fabric
+	// dialect (loopback; port 0 picks a free one; empty: none).
+	ServiceFabricAddr string
 	// ProxyAddr is where `mint dev` serves the Azure-name proxy (loopback; empty: no proxy).
 	ProxyAddr string
 	// BindHost, if set, binds `mint dev`'s in-process agent to this VM-like resource, so IMDS
@@ -217,7 +220,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:           s.withVaults(mux),
+		Handler:           servePathsAsIs(s.withVaults(mux)),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -109,7 +109,7 @@ func TestTokenClaimsV1(t *testing.T) {
 	if hdr["alg"] != "RS256" || hdr["kid"] != "kid-1" || hdr["x5t"] != "kid-1" {
 		t.Errorf("header %v", hdr)
 	}
-	iss := testBaseURL + "/" + testTenantID + "/"
+	iss := "https://sts.windows.net/" + testTenantID + "/"
 	want := map[string]any{
 		"aud": "https://management.azure.com/", "iss": iss, "idp": iss,
 		"iat": json.Number(strconv.FormatInt(testNow.Unix(), 10)), "nbf": json.Number(strconv.FormatInt(testNow.Unix(), 10)),
@@ -154,7 +154,7 @@ func TestTokenClaimsV2(t *testing.T) {
 				t.Errorf("v2 header %v: kid only", hdr)
 			}
 			want := map[string]any{
-				"aud": apiAppID, "iss": testBaseURL + "/" + testTenantID + "/v2.0",
+				"aud": apiAppID, "iss": "https://login.microsoftonline.com/" + testTenantID + "/v2.0",
 				"iat": json.Number(strconv.FormatInt(testNow.Unix(), 10)), "nbf": json.Number(strconv.FormatInt(testNow.Unix(), 10)),
 				"exp": json.Number(strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10)),
 				"azp": appClientID, "azpacr": "1", "idtyp": "app", "oid": appObjectID, "sub": appObjectID,

@@ -62,8 +62,7 @@ func (s *Server) authenticate(q *request) *Error {
 		return unauthorized(v.refusal)
 	}
 	if q.vault.tenantID != "" && !strings.EqualFold(v.claims.TenantID, q.vault.tenantID) {
-		base := s.cfg.BaseURL + "/" + q.vault.tenantID
-		return unauthorized("AKV10032: Invalid issuer. Expected one of " + base + "/, " + base + "/v2.0, found " + v.claims.Issuer +
+		return unauthorized("AKV10032: Invalid issuer. Expected one of " + bearer.V1Issuer(q.vault.tenantID) + ", " + bearer.V2Issuer(q.vault.tenantID) + ", found " + v.claims.Issuer +
 			". The vault belongs to tenant " + q.vault.tenantID + "; get the token from that tenant.")
 	}
 	q.caller = &v
@@ -98,7 +97,19 @@ func (s *Server) revocation(ctx context.Context, c bearer.Claims) (string, error
 	}
 	sp, err := s.st.GetPrincipal(ctx, c.ObjectID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "principal " + c.ObjectID + " no longer exists", nil
+		// A person's token (a user signed in through az or an SDK's developer credential).
+		u, uerr := s.st.GetUser(ctx, c.ObjectID)
+		switch {
+		case errors.Is(uerr, store.ErrNotFound):
+			return "principal " + c.ObjectID + " no longer exists", nil
+		case uerr != nil:
+			return "", uerr
+		case !strings.EqualFold(u.TenantID, c.TenantID):
+			return "user " + c.ObjectID + " is not in tenant " + c.TenantID, nil
+		case !u.AccountEnabled:
+			return "user " + u.UserPrincipalName + " is disabled", nil
+		}
+		return "", nil
 	}
 	if err != nil {
 		return "", err

@@ -144,7 +144,7 @@ func TestProxyClientSecretCredentialWithDefaultAuthority(t *testing.T) {
 		t.Errorf("resource groups listed through management.azure.com: %v, want proxied-rg", groups)
 	}
 	claims, _ := out["claims"].(map[string]any)
-	if claims["tid"] != m.Env["AZURE_TENANT_ID"] || claims["appid"] != m.Env["AZURE_CLIENT_ID"] || !strings.HasPrefix(fmt.Sprint(claims["iss"]), m.URL+"/") {
+	if claims["tid"] != m.Env["AZURE_TENANT_ID"] || claims["appid"] != m.Env["AZURE_CLIENT_ID"] || !isEntraIssuer(claims["iss"], m.Env["AZURE_TENANT_ID"]) {
 		t.Errorf("token claims %v: want mint's token for the admin application", claims)
 	}
 	// The token request is in mint's sign-in log (written asynchronously).

@@ -107,7 +107,7 @@ func TestClientSecretCredentialV1Audiences(t *testing.T) {
 					t.Errorf("v1 header: alg %s kid %s x5t %v", hdr.Algorithm, hdr.KeyID, hdr.ExtraHeaders["x5t"])
 				}
 				want := map[string]any{
-					"aud": tc.aud, "iss": m.URL + "/" + tenant + "/", "idp": m.URL + "/" + tenant + "/",
+					"aud": tc.aud, "iss": "https://sts.windows.net/" + tenant + "/", "idp": "https://sts.windows.net/" + tenant + "/",
 					"appid": m.Env["AZURE_CLIENT_ID"], "appidacr": "1", "idtyp": "app", "tid": tenant, "ver": "1.0",
 				}
 				for k, v := range want {
@@ -140,7 +140,7 @@ func TestV2AudienceAndAppRoles(t *testing.T) {
 	if _, ok := hdr.ExtraHeaders["x5t"]; ok {
 		t.Errorf("v2 token header carries x5t")
 	}
-	for k, v := range map[string]any{"aud": app.AppID, "iss": m.URL + "/" + tenant + "/v2.0", "azp": m.Env["AZURE_CLIENT_ID"], "azpacr": "1", "ver": "2.0", "idtyp": "app"} {
+	for k, v := range map[string]any{"aud": app.AppID, "iss": "https://login.microsoftonline.com/" + tenant + "/v2.0", "azp": m.Env["AZURE_CLIENT_ID"], "azpacr": "1", "ver": "2.0", "idtyp": "app"} {
 		if claims[k] != v {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
 		}
