@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 )
@@ -35,7 +36,7 @@ const (
 
 const (
 	msiAPIVersion = "2023-01-31"
-	uaType        = "Microsoft.ManagedIdentity/userAssignedIdentities"
+	uaType        = managedidentity.UserAssignedType
 )
 
 // createRate PUTs new user-assigned identities from workers for d.
