@@ -19,12 +19,13 @@ import (
 )
 
 // adminURL is a superuser URL to an administrative database, from MINT_TEST_POSTGRES_URL.
-// scripts/with-postgres.sh sets it. CI must never skip these tests silently.
+// scripts/with-postgres.sh sets it. CI and ./test.sh (MINT_TEST_REQUIRE_POSTGRES=1) never skip these
+// tests silently.
 func adminURL(t testing.TB) string {
 	u := os.Getenv("MINT_TEST_POSTGRES_URL")
 	if u == "" {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests: use scripts/with-postgres.sh go test ./...")
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci || os.Getenv("MINT_TEST_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and this run must test PostgreSQL (CI, or ./test.sh): use scripts/with-postgres.sh go test ./...")
 		}
 		t.Skip("MINT_TEST_POSTGRES_URL is not set; run under scripts/with-postgres.sh to test PostgreSQL")
 	}
