@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mint-id/mint/internal/agent/dialect"
 )
 
 func decode(t *testing.T, body string) map[string]any {
@@ -27,28 +29,60 @@ func decode(t *testing.T, body string) map[string]any {
 	return m
 }
 
-// checkTokenBody checks a 200 body: every field a string, as IMDS sends them.
-func checkTokenBody(t *testing.T, body, wantClient, wantResource string, refreshIn bool) map[string]any {
+// tokenFields are the fields each endpoint's 200 body carries, and whether each is a JSON string
+// (true) or a number (false), as the real endpoints send them.
+var tokenFields = map[dialect.Kind]map[string]bool{
+	dialect.IMDS: {"access_token": true, "client_id": true, "expires_in": true, "expires_on": true,
+		"ext_expires_in": true, "not_before": true, "resource": true, "token_type": true},
+	dialect.AppService: {"access_token": true, "client_id": true, "expires_on": true, "not_before": true,
+		"resource": true, "token_type": true},
+	dialect.AzureML:       {"access_token": true, "expires_on": true, "resource": true, "token_type": true},
+	dialect.ServiceFabric: {"access_token": true, "expires_on": false, "resource": true, "token_type": true},
+}
+
+// checkTokenBody checks a 200 body: exactly the fields the real endpoint of kind sends (plus Arc's
+// echo of a user-assigned identity), each a string or a number as there.
+func checkTokenBody(t *testing.T, kind dialect.Kind, body, wantClient, wantResource string) map[string]any {
 	t.Helper()
 	m := decode(t, body)
-	for _, k := range []string{"access_token", "client_id", "expires_in", "expires_on", "ext_expires_in", "not_before", "resource", "token_type"} {
-		if _, ok := m[k].(string); !ok {
-			t.Errorf("field %s = %#v, want a string (body %s)", k, m[k], body)
+	want, ok := tokenFields[kind]
+	if !ok {
+		want = tokenFields[dialect.IMDS]
+	}
+	for k, str := range want {
+		if _, isStr := m[k].(string); isStr != str {
+			t.Errorf("%v: field %s = %#v, want string=%v (body %s)", kind, k, m[k], str, body)
 		}
 	}
-	if _, ok := m["refresh_in"]; ok != refreshIn {
-		t.Errorf("refresh_in present = %v, want %v", ok, refreshIn)
+	for k := range m {
+		if _, ok := want[k]; !ok && !(kind == dialect.Arc && (k == "object_id" || k == "msi_res_id")) {
+			t.Errorf("%v: field %s, which the real endpoint does not send (body %s)", kind, k, body)
+		}
 	}
-	if m["client_id"] != wantClient || tokenClient(m["access_token"].(string)) != wantClient {
-		t.Errorf("client_id %v, token %v, want %s", m["client_id"], m["access_token"], wantClient)
+	if tokenClient(m["access_token"].(string)) != wantClient {
+		t.Errorf("token %v, want client %s", m["access_token"], wantClient)
+	}
+	if c, ok := m["client_id"]; ok && c != wantClient {
+		t.Errorf("client_id %v, want %s", c, wantClient)
 	}
 	if m["resource"] != wantResource || m["token_type"] != "Bearer" {
 		t.Errorf("resource %v token_type %v", m["resource"], m["token_type"])
 	}
-	exp, _ := strconv.ParseInt(m["expires_on"].(string), 10, 64)
-	in, _ := strconv.ParseInt(m["expires_in"].(string), 10, 64)
-	if d := exp - time.Now().Unix() - in; d < -2 || d > 2 {
-		t.Errorf("expires_on %d and expires_in %d disagree", exp, in)
+	var exp int64
+	switch v := m["expires_on"].(type) {
+	case string:
+		exp, _ = strconv.ParseInt(v, 10, 64)
+	case float64:
+		exp = int64(v)
+	}
+	if d := exp - time.Now().Unix(); d < 60 {
+		t.Errorf("expires_on %d is not in the future", exp)
+	}
+	if s, ok := m["expires_in"].(string); ok {
+		in, _ := strconv.ParseInt(s, 10, 64)
+		if d := exp - time.Now().Unix() - in; d < -2 || d > 2 {
+			t.Errorf("expires_on %d and expires_in %d disagree", exp, in)
+		}
 	}
 	return m
 }
@@ -97,7 +131,7 @@ func TestAppServiceDialect(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
 			}
 			if status == 200 {
-				checkTokenBody(t, body, tt.client, "https://vault.azure.net", true)
+				checkTokenBody(t, dialect.AppService, body, tt.client, "https://vault.azure.net")
 				if h.Get("Content-Length") != strconv.Itoa(len(body)) || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 					t.Errorf("headers %v", h)
 				}
@@ -146,12 +180,12 @@ func TestAzureMLDialect(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	checkTokenBody(t, body, webSystem.clientID, "https://vault.azure.net", true)
+	checkTokenBody(t, dialect.AzureML, body, webSystem.clientID, "https://vault.azure.net")
 	status, _, body = get(t, nil, "GET", ep+"?api-version=2017-09-01&clientid="+webUA1.clientID+"&resource=r", nil, "secret", web.Secret, "Metadata", "true")
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	checkTokenBody(t, body, webUA1.clientID, "r", true)
+	checkTokenBody(t, dialect.AzureML, body, webUA1.clientID, "r")
 	// az's legacy App Service form: MSI_ENDPOINT + "/?resource=..."
 	status, _, body = get(t, nil, "GET", ep+"/?resource=r&api-version=2017-09-01", nil, "secret", web.Secret)
 	if status != 200 {
@@ -212,7 +246,7 @@ func TestIMDSDialect(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
 			}
 			if status == 200 {
-				checkTokenBody(t, body, tt.want, "https://vault.azure.net", false)
+				checkTokenBody(t, dialect.IMDS, body, tt.want, "https://vault.azure.net")
 			} else if !strings.Contains(body, tt.want) {
 				t.Errorf("body %s, want %s", body, tt.want)
 			}
@@ -229,7 +263,7 @@ func TestCloudShellDialect(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	checkTokenBody(t, body, vmSystem.clientID, "https://vault.azure.net", true)
+	checkTokenBody(t, dialect.CloudShell, body, vmSystem.clientID, "https://vault.azure.net")
 	// az's MSI_ENDPOINT mode posts the same form to MSI_ENDPOINT.
 	status, _, body = get(t, nil, "POST", a.Endpoints().MSIEndpoint, strings.NewReader("resource=r"), form...)
 	if status != 200 {
@@ -270,7 +304,7 @@ func TestArcDialect(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
-	checkTokenBody(t, body, vmSystem.clientID, "r", true)
+	checkTokenBody(t, dialect.Arc, body, vmSystem.clientID, "r")
 	// A key is good once.
 	if status, h, _ := get(t, nil, "GET", ep, nil, "Metadata", "true", "Authorization", "Basic "+key); status != 401 || h.Get("WWW-Authenticate") == "" {
 		t.Errorf("replayed key: %d", status)
@@ -335,7 +369,7 @@ func TestServiceFabricDialect(t *testing.T) {
 	if status != 200 || seen != ep.ServiceFabricThumbprint {
 		t.Fatalf("%d %s (thumbprint %s vs %s)", status, body, seen, ep.ServiceFabricThumbprint)
 	}
-	checkTokenBody(t, body, webSystem.clientID, "https://vault.azure.net", true)
+	checkTokenBody(t, dialect.ServiceFabric, body, webSystem.clientID, "https://vault.azure.net")
 	status, _, body = get(t, c, "GET", ep.ServiceFabricEndpoint+"?api-version=2019-07-01-preview&resource=r", nil)
 	if status != 401 || !strings.Contains(body, `"code":"SecretHeaderNotFound"`) {
 		t.Errorf("%d %s", status, body)
@@ -431,8 +465,7 @@ func TestSingleflight(t *testing.T) {
 			bodies[i] = body
 		}(i)
 	}
-	waitFor(t, func() bool { return up.calls.Load() >= 1 })
-	time.Sleep(100 * time.Millisecond) // let every request reach the agent
+	waitFor(t, func() bool { return a.waiting.Load() == n }) // every request has joined the one call
 	close(gate)
 	wg.Wait()
 	if c := up.calls.Load(); c != 1 {
@@ -699,7 +732,7 @@ func TestRunURLs(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("cloud shell: %d %s", status, body)
 	}
-	checkTokenBody(t, body, webSystem.clientID, "r", true)
+	checkTokenBody(t, dialect.CloudShell, body, webSystem.clientID, "r")
 	if status, _, _ := get(t, nil, "POST", base+RunPathPrefix+"nope/cloudshell", strings.NewReader("resource=r"), "Metadata", "true"); status != 401 {
 		t.Errorf("unknown secret: %d", status)
 	}

@@ -190,15 +190,8 @@ type tokenState struct {
 	fetched   int64 // unix seconds
 	refreshAt int64 // unix ns
 	audience  string
-	bodies    [numVariants]atomic.Pointer[rendered]
+	bodies    [dialect.NumFields]atomic.Pointer[rendered] // one per endpoint field set
 }
-
-// Response body variants; the body depends on the dialect only through refresh_in.
-const (
-	variantIMDS      = iota // IMDS's exact field set
-	variantRefreshIn        // everyone else: plus refresh_in
-	numVariants
-)
 
 // rendered is a body for one second (expires_in counts down each second, as IMDS's does).
 type rendered struct {
@@ -226,9 +219,9 @@ func newTokenState(tok Token, audience string, now time.Time) *tokenState {
 	return st
 }
 
-// body returns the variant's body for the second nowSec, rendering it at most once per second.
-func (st *tokenState) body(variant int, nowSec int64) *rendered {
-	if r := st.bodies[variant].Load(); r != nil && r.sec == nowSec {
+// body returns the body with field set f for the second nowSec, rendering it at most once per second.
+func (st *tokenState) body(f dialect.Fields, nowSec int64) *rendered {
+	if r := st.bodies[f].Load(); r != nil && r.sec == nowSec {
 		return r
 	}
 	b := dialect.AppendToken(make([]byte, 0, len(st.tok.AccessToken)+len(st.audience)+len(st.tok.ClientID)+224), &dialect.TokenBody{
@@ -238,9 +231,9 @@ func (st *tokenState) body(variant int, nowSec int64) *rendered {
 		ExpiresOn:   st.exp,
 		NotBefore:   st.nbf,
 		Now:         nowSec,
-		RefreshIn:   variant == variantRefreshIn,
+		Fields:      f,
 	})
 	r := &rendered{sec: nowSec, body: b, clen: []string{strconv.Itoa(len(b))}}
-	st.bodies[variant].Store(r)
+	st.bodies[f].Store(r)
 	return r
 }

@@ -294,9 +294,12 @@ func (a *Agent) obtain(ctx context.Context, e *entry, now time.Time) (*tokenStat
 		return st, nil
 	}
 	c := a.startCall(e)
+	a.waiting.Add(1)
 	select {
 	case <-c.done:
+		a.waiting.Add(-1)
 	case <-ctx.Done():
+		a.waiting.Add(-1)
 		if valid {
 			return st, nil
 		}
@@ -411,7 +414,7 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 	h["Content-Type"] = jsonContentType
 	if req.Kind == dialect.Arc && !req.Identity.IsZero() {
 		body := dialect.TokenBody{AccessToken: st.tok.AccessToken, ClientID: st.tok.ClientID, Resource: st.audience,
-			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, RefreshIn: true}
+			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, Fields: req.Kind.Fields()}
 		switch {
 		case req.Identity.ClientID != "" && body.ClientID == "":
 			body.ClientID = req.Identity.ClientID
@@ -422,16 +425,12 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 		}
 		_, _ = w.Write(dialect.AppendToken(nil, &body))
 	} else {
-		variant := variantRefreshIn
-		if req.Kind == dialect.IMDS {
-			variant = variantIMDS
-		}
-		rb := st.body(variant, nowSec)
+		rb := st.body(req.Kind.Fields(), nowSec)
 		h["Content-Length"] = rb.clen
 		_, _ = w.Write(rb.body)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(req.Kind, http.StatusOK, cached)
+		a.metrics.Served(req.Kind.String(), http.StatusOK, cached)
 	}
 }
 
@@ -450,7 +449,7 @@ func (a *Agent) refuse(w http.ResponseWriter, e *dialect.Error, detail string) {
 		a.log.Debug("token request refused", "dialect", e.Kind.String(), "status", e.Status, "message", e.Message)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(e.Kind, e.Status, false)
+		a.metrics.Served(e.Kind.String(), e.Status, false)
 	}
 	dialect.WriteError(w, e)
 }

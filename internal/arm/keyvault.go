@@ -11,7 +11,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// Microsoft.KeyVault/vaults (keyvault.md §6.3): the control plane of the vaults whose secrets
+// Microsoft.KeyVault/vaults (https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/create-or-update): the control plane of the vaults whose secrets
 // the data plane (internal/vault) serves at https://<name>.<vault DNS suffix>.
 //
 // A vault is a store.Resource whose Properties hold the normalized vault properties in Azure's

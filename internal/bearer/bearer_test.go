@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		return tok
 	}
 	good := func(mut func(map[string]any)) map[string]any {
-		c := map[string]any{"aud": "https://vault.azure.net", "iss": base + "/" + tid + "/", "tid": tid, "oid": "o1", "appid": "a1",
+		c := map[string]any{"aud": "https://vault.azure.net", "iss": "https://sts.windows.net/" + tid + "/", "tid": tid, "oid": "o1", "appid": "a1",
 			"exp": now.Add(time.Hour).Unix(), "nbf": now.Unix(), "iat": now.Unix(), "roles": []string{"R"}}
 		if mut != nil {
 			mut(c)
@@ -45,7 +45,11 @@ func TestValidate(t *testing.T) {
 		name, token, wantErr string
 	}{
 		{"valid v1", sign(key, "k1", jose.RS256, good(nil)), ""},
-		{"valid v2 issuer", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = base + "/" + tid + "/v2.0" })), ""},
+		{"valid v2 issuer", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = "https://login.microsoftonline.com/" + tid + "/v2.0" })), ""},
+		{"former v1 issuer", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = base + "/" + tid + "/" })), ""},
+		{"former v2 issuer", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = base + "/" + tid + "/v2.0" })), ""},
+		{"v2 issuer on the v1 host", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = "https://sts.windows.net/" + tid + "/v2.0" })), "issuer"},
+		{"Entra issuer of another tenant", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["iss"] = "https://sts.windows.net/t2/" })), "issuer"},
 		{"audience with trailing slash", sign(key, "k1", jose.RS256, good(func(c map[string]any) { c["aud"] = "https://VAULT.azure.net/" })), ""},
 		{"unknown kid", sign(key, "k2", jose.RS256, good(nil)), "signing key"},
 		{"wrong key", sign(other, "k1", jose.RS256, good(nil)), "signature"},

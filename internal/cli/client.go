@@ -32,7 +32,7 @@ type clientFlags struct {
 	tenant   string
 	clientID string
 	secret   string
-	output   string
+	output   outputSpec
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet) {
@@ -42,11 +42,15 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tenant, "tenant", "", "tenant id (default $AZURE_TENANT_ID)")
 	fs.StringVar(&f.clientID, "client-id", "", "client id to sign in as (default $AZURE_CLIENT_ID)")
 	fs.StringVar(&f.secret, "client-secret", "", "client secret (default $AZURE_CLIENT_SECRET)")
-	fs.StringVarP(&f.output, "output", "o", "json", "output format: json or table")
+	fs.StringVarP(&f.output.Format, "output", "o", "json", "output format: "+strings.Join(outputFormats, ", "))
+	fs.StringVar(&f.output.Query, "query", "", "JMESPath query applied to the result before it is formatted (as az's --query)")
 }
 
 // resolve fills empty settings from the env file or the environment.
 func (f *clientFlags) resolve() error {
+	if err := f.output.check(); err != nil { // az refuses these before it signs in
+		return err
+	}
 	file := f.envFile
 	if file == "" && os.Getenv("MINT_ENDPOINT") == "" && os.Getenv("MINT_DATA_DIR") != "" {
 		file = filepath.Join(os.Getenv("MINT_DATA_DIR"), "env")
@@ -84,9 +88,6 @@ func (f *clientFlags) resolve() error {
 		return fmt.Errorf("not signed in: %s unset. Load the environment `mint dev` printed (. <data-dir>/env) or pass --env-file", strings.Join(missing, ", "))
 	}
 	f.endpoint = strings.TrimSuffix(f.endpoint, "/")
-	if f.output != "json" && f.output != "table" {
-		return fmt.Errorf("--output must be json or table, not %q", f.output)
-	}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,7 +33,7 @@ Azure-name proxy. Load it with:
 			if dataDir == "" {
 				return errors.New("which mint dev? Pass --data-dir (or set MINT_DATA_DIR) to the directory it runs on")
 			}
-			vars, err := readEnvFile(filepath.Join(dataDir, "env"))
+			vars, err := server.ReadEnvFile(filepath.Join(dataDir, "env"))
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("no mint dev environment in %s (%s is missing): start one with 'mint dev --data-dir %s'",
 					dataDir, filepath.Join(dataDir, "env"), dataDir)
@@ -58,50 +57,12 @@ Azure-name proxy. Load it with:
 	return cmd
 }
 
-// readEnvFile reads the `export NAME=value` lines `mint dev` writes, in order.
-func readEnvFile(path string) ([]server.EnvVar, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []server.EnvVar
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok || !validEnvName(name) {
-			continue
-		}
-		out = append(out, server.EnvVar{Name: name, Value: posixUnquote(value)})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // formatEnv writes vars in a shell's syntax.
 func formatEnv(shell string, vars []server.EnvVar) (string, error) {
 	var line func(server.EnvVar) string
 	switch strings.ToLower(shell) {
 	case "bash", "sh", "zsh", "posix":
-		line = func(e server.EnvVar) string { return "export " + e.Name + "=" + posixQuote(e.Value) + "\n" }
+		line = func(e server.EnvVar) string { return "export " + e.Name + "=" + server.ShellQuote(e.Value) + "\n" }
 	case "fish":
 		line = func(e server.EnvVar) string { return "set -gx " + e.Name + " " + fishQuote(e.Value) + ";\n" }
 	case "powershell", "pwsh":
@@ -114,22 +75,6 @@ func formatEnv(shell string, vars []server.EnvVar) (string, error) {
 		b.WriteString(line(e))
 	}
 	return b.String(), nil
-}
-
-func posixQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func posixUnquote(s string) string {
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
-	}
-	return s
 }
 
 // fishQuote: inside fish's single quotes only \\ and \' are escapes.
@@ -148,16 +93,16 @@ var proxyVariables = []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT
 // proxyEnv is the child environment `mint run --proxy` adds: the Azure-name proxy (upper and
 // lower case, since some clients read only one) and CA trust, from mint dev's env file.
 func proxyEnv(envFile string) ([]string, error) {
-	vars, err := readEnvFile(envFile)
+	vars, err := server.ReadEnvFile(envFile)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy reads mint dev's environment: %w", err)
+		return nil, fmt.Errorf("--proxy reads the agent's environment (mint dev's or mint agent's <data-dir>/env; pass --socket <data-dir>/agent.sock or set MINT_DATA_DIR): %w", err)
 	}
 	got := map[string]string{}
 	for _, e := range vars {
 		got[e.Name] = e.Value
 	}
 	if got["HTTPS_PROXY"] == "" {
-		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev running with its proxy (not --proxy-addr '')?", envFile)
+		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev or mint agent running with its proxy (not --proxy-addr '')?", envFile)
 	}
 	var out []string
 	for _, name := range proxyVariables {

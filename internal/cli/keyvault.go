@@ -32,7 +32,8 @@ var deletedSecretColumns = []column{{"Name", "name"}, {"DeletedDate", "deletedDa
 
 func newKeyVaultCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keyvault", Short: "Manage key vaults and their secrets (like az keyvault)"}
-	cmd.AddCommand(newKeyVaultCreateCmd(), newKeyVaultShowCmd(), newKeyVaultListCmd(), newKeyVaultUpdateCmd(), newKeyVaultDeleteCmd(), newSecretCmd())
+	cmd.AddCommand(newKeyVaultCreateCmd(), vaultKind.showCommand(), vaultKind.listCommand("List the key vaults of the subscription or a group"), newKeyVaultUpdateCmd(),
+		vaultKind.deleteCommand("Delete a key vault and every secret in it (mint keeps no deleted vaults)", nil), newSecretCmd())
 	return cmd
 }
 
@@ -49,16 +50,7 @@ func (c *apiClient) findVault(ctx context.Context, sub, group, name string) (map
 		}
 		return withResourceGroup(out), nil
 	}
-	all, err := c.list(ctx, "/subscriptions/"+url.PathEscape(sub)+"/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range all {
-		if n, _ := v["name"].(string); strings.EqualFold(n, name) {
-			return withResourceGroup(v), nil
-		}
-	}
-	return nil, fmt.Errorf("the vault '%s' was not found in subscription %s (or you may not read it)", name, sub)
+	return c.findByName(ctx, &vaultKind, sub, name)
 }
 
 type vaultSettings struct {
@@ -144,46 +136,6 @@ func newKeyVaultCreateCmd() *cobra.Command {
 	})
 }
 
-func newKeyVaultShowCmd() *cobra.Command {
-	var a armFlags
-	var group, name string
-	return clientCommand("show", "Show a key vault", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (default: found by name)")
-		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name (required)")
-		cmd.MarkFlagRequired("name")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		out, err := c.findVault(ctx, sub, group, name)
-		if err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, out, vaultColumns)
-	})
-}
-
-func newKeyVaultListCmd() *cobra.Command {
-	var a armFlags
-	var group string
-	return clientCommand("list", "List the key vaults of the subscription or a group", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this group's vaults")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		out, err := c.listInScope(ctx, sub, group, "/providers/Microsoft.KeyVault/vaults", keyVaultAPIVersion, withResourceGroup)
-		if err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, out, vaultColumns)
-	})
-}
-
 func newKeyVaultUpdateCmd() *cobra.Command {
 	var a armFlags
 	var group, name string
@@ -215,30 +167,6 @@ func newKeyVaultUpdateCmd() *cobra.Command {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, withResourceGroup(out), vaultColumns)
-	})
-}
-
-func newKeyVaultDeleteCmd() *cobra.Command {
-	var a armFlags
-	var group, name string
-	return clientCommand("delete", "Delete a key vault and every secret in it (mint keeps no deleted vaults)", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "resource group (default: found by name)")
-		cmd.Flags().StringVarP(&name, "name", "n", "", "vault name (required)")
-		cmd.MarkFlagRequired("name")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		if group == "" {
-			found, err := c.findVault(ctx, sub, "", name)
-			if err != nil {
-				return err
-			}
-			group, _ = found["resourceGroup"].(string)
-		}
-		return c.arm(ctx, http.MethodDelete, vaultPath(sub, group, name), keyVaultAPIVersion, nil, nil)
 	})
 }
 

@@ -25,8 +25,10 @@
 //   - For an issuer mint cannot reach (air-gapped), a credential may carry the keys itself: the
 //     property "mintJwks" (a JSON Web Key Set of public keys) replaces discovery for that
 //     credential.
-//   - mint's own STS issuer (BaseURL/{tenant}/v2.0 or BaseURL/{tenant}/) is verified with mint's
-//     own signing keys, without HTTP.
+//   - mint's own STS issuer (Entra's https://login.microsoftonline.com/{tenant}/v2.0 or
+//     https://sts.windows.net/{tenant}/, and mint's former BaseURL/{tenant}/v2.0 and
+//     BaseURL/{tenant}/) is verified with mint's own signing keys, without HTTP: never with
+//     Microsoft's keys, so a token Microsoft issued does not pass here.
 //   - exp is required; exp and nbf are checked with 5 minutes of clock skew; an assertion may
 //     not be valid for more than 24 hours from now (Kubernetes' longest service-account token).
 //     Signature algorithms: RS256/384/512, PS256/384/512, ES256/384/512; RSA keys of at least
@@ -54,15 +56,16 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )
 
 const (
-	// UserAssignedIdentityType and CredentialType are the ARM types of a user-assigned identity and
-	// of its federated identity credentials (child resources).
-	UserAssignedIdentityType = "Microsoft.ManagedIdentity/userAssignedIdentities"
-	CredentialType           = UserAssignedIdentityType + "/federatedIdentityCredentials"
+	// CredentialType is the ARM type of a user-assigned identity's federated identity credentials
+	// (child resources).
+	CredentialType = managedidentity.UserAssignedType + "/federatedIdentityCredentials"
 	// DefaultAudience is the audience Entra expects in federated assertions.
 	DefaultAudience = "api://AzureADTokenExchange"
 
@@ -208,10 +211,10 @@ func (v *Verifier) credentials(ctx context.Context, client store.ServicePrincipa
 		return "", nil, fmt.Sprintf("Managed identity '%s' has no user-assigned identity resource (it may have been deleted).", client.AppID), nil
 	case err != nil:
 		return "", nil, "", fmt.Errorf("identity of %s: %w", client.AppID, err)
-	case !strings.EqualFold(identity.Type, UserAssignedIdentityType):
+	case !managedidentity.IsUserAssigned(identity.Type):
 		return "", nil, fmt.Sprintf("'%s' is the system-assigned identity of '%s': federated identity credentials can be added only to "+
 			"user-assigned identities. Create one (mint identity create), add the credential to it and use its client id.", client.AppID, identity.ID), nil
-	case identity.PrincipalID != "" && !strings.EqualFold(identity.PrincipalID, client.ObjectID):
+	case identity.PrincipalID != "" && managedidentity.Refusal(client.ObjectID, identity, store.Resource{}) != "":
 		return "", nil, fmt.Sprintf("Managed identity '%s' no longer stands for '%s' (it was deleted and re-created).", client.AppID, identity.ID), nil
 	}
 	recs, err := v.st.ListResources(ctx, store.ResourceFilter{ParentID: identity.ID, Type: CredentialType})
@@ -366,11 +369,16 @@ func (v *Verifier) verifySignature(ctx context.Context, req sts.FederatedRequest
 		"Client assertion failed signature validation. The assertion (alg %s, kid '%s') does not verify with %s.", a.Algorithm, clip(a.KeyID), source)
 }
 
-// isLocalIssuer reports whether iss is mint's own STS issuer for the tenant.
+// isLocalIssuer reports whether iss is mint's own STS issuer for the tenant: Entra's issuers
+// (which mint's tokens carry; mint's keys, never Microsoft's, verify them) or mint's former
+// BaseURL-based ones.
 func (v *Verifier) isLocalIssuer(iss, tenantID string) bool {
-	if v.localKeys == nil || v.baseURL == "" || tenantID == "" {
+	if v.localKeys == nil || tenantID == "" {
 		return false
 	}
+	if iss == bearer.V2Issuer(tenantID) || iss == bearer.V1Issuer(tenantID) {
+		return true
+	}
 	base := v.baseURL + "/" + tenantID
-	return iss == base+"/v2.0" || iss == base+"/"
+	return v.baseURL != "" && (iss == base+"/v2.0" || iss == base+"/")
 }

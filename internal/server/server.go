@@ -27,6 +27,7 @@ import (
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
-	cfg.VaultDNSSuffixes = withProxyVaultSuffix(cfg) // the proxy sends *.vault.azure.net here
+	cfg.VaultDNSSuffixes = withAzureVaultSuffix(cfg) // proxies send *.vault.azure.net here
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -205,9 +206,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/providers/", armAPI)
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
-		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log)))
-	mux.Handle(federation.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
+		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
+	mux.Handle(nodewire.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
 		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
+	mux.Handle("GET /metadata/endpoints", s.Metrics.Instrument("arm", arm.CloudMetadata(arm.CloudMetadataConfig{BaseURL: s.BaseURL, KeyVaultSuffix: s.vaultSuffixes()[0]})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -57,7 +58,7 @@ type ManagedIdentityClaims struct {
 
 // ClaimsInput is everything a token's claims are built from.
 type ClaimsInput struct {
-	BaseURL  string // authority host without trailing slash; issuers are built from it
+	BaseURL  string // authority host without trailing slash
 	Tenant   store.Tenant
 	Client   store.ServicePrincipal // who the token is for (oid, sub, appid/azp)
 	Resource store.ServicePrincipal // the audience principal; its AccessTokenVersion picks v1 or v2
@@ -104,12 +105,12 @@ func ClaimsFor(in ClaimsInput) Claims {
 	c["uti"] = in.TokenID
 	if TokenVersion(in.Resource) == V2 {
 		c["aud"] = in.Resource.AppID
-		c["iss"] = in.BaseURL + "/" + in.Tenant.ID + "/v2.0"
+		c["iss"] = bearer.V2Issuer(in.Tenant.ID)
 		c["azp"] = in.Client.AppID
 		c["azpacr"] = in.CredentialKind.ACR()
 		c["ver"] = "2.0"
 	} else {
-		iss := in.BaseURL + "/" + in.Tenant.ID + "/"
+		iss := bearer.V1Issuer(in.Tenant.ID)
 		c["aud"] = in.Audience
 		c["iss"] = iss
 		c["idp"] = iss

@@ -18,7 +18,7 @@ func TestClaimsFor(t *testing.T) {
 	base := ClaimsInput{BaseURL: testBaseURL, Tenant: tenant, Client: client, Resource: arm, Audience: "https://management.azure.com",
 		CredentialKind: CredentialCertificate, IssuedAt: testNow, Lifetime: time.Hour, TokenID: "uti-1", AIO: "aio-1"}
 	rh := refreshHint(testTenantID, armAppID)
-	iss1 := testBaseURL + "/" + testTenantID + "/"
+	iss1 := "https://sts.windows.net/" + testTenantID + "/"
 	tests := []struct {
 		name string
 		in   func(ClaimsInput) ClaimsInput
@@ -36,7 +36,7 @@ func TestClaimsFor(t *testing.T) {
 			"aio": "aio-1", "appid": appClientID, "appidacr": "1", "idtyp": "app", "oid": appObjectID, "sub": appObjectID,
 			"rh": rh, "tid": testTenantID, "uti": "uti-1", "ver": "1.0", "roles": []string{"r"}, "xms_tcdt": testTenantCreated.Unix()}},
 		{"v2 resource", func(in ClaimsInput) ClaimsInput { in.Resource, in.Audience = api, "api://x"; return in }, Claims{
-			"aud": apiAppID, "iss": testBaseURL + "/" + testTenantID + "/v2.0", "iat": iat, "nbf": iat, "exp": iat + 3600,
+			"aud": apiAppID, "iss": "https://login.microsoftonline.com/" + testTenantID + "/v2.0", "iat": iat, "nbf": iat, "exp": iat + 3600,
 			"aio": "aio-1", "azp": appClientID, "azpacr": "2", "idtyp": "app", "oid": appObjectID, "sub": appObjectID,
 			"rh": refreshHint(testTenantID, apiAppID), "tid": testTenantID, "uti": "uti-1", "ver": "2.0"}},
 		{"managed identity", func(in ClaimsInput) ClaimsInput {
@@ -71,7 +71,7 @@ func TestClaimsFor(t *testing.T) {
 }
 
 func TestRefreshHintLayout(t *testing.T) {
-	// The rh of a real ARM token for tenant 90a38eda-... (arm-rbac-tokens.md §6.1).
+	// The rh of a real ARM token for tenant 90a38eda-... (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
 	const real = "0.AFEA2o6jkAZA1U2STGylXKzBTUZIf3kAutdPukPawfj2MBPQAAA."
 	if got := refreshHint("90a38eda-4006-4dd5-924c-6ca55cacc14d", armAppID); got != real {
 		t.Errorf("rh %s, want %s", got, real)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mint-id/mint/internal/bearer"
 )
 
 // openIDConfigV2 is the v2 OpenID configuration document, fields in Entra's order.
@@ -111,7 +113,7 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 			IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 			ResponseTypesSupported:            responseTypesV2,
 			ScopesSupported:                   scopesV2,
-			Issuer:                            base + "/" + issuerTenant + "/v2.0",
+			Issuer:                            bearer.V2Issuer(issuerTenant), // Entra's, whatever host answers (MSAL Go trusts its host)
 			UserinfoEndpoint:                  "https://graph.microsoft.com/oidc/userinfo",
 			AuthorizationEndpoint:             authority + "/oauth2/v2.0/authorize",
 			DeviceAuthorizationEndpoint:       authority + "/oauth2/v2.0/devicecode",
@@ -136,7 +138,7 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 			IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 			ResponseTypesSupported:            responseTypesV1,
 			ScopesSupported:                   scopesV1,
-			Issuer:                            base + "/" + issuerTenant + "/",
+			Issuer:                            bearer.V1Issuer(issuerTenant),
 			MicrosoftMultiRefreshToken:        true,
 			AuthorizationEndpoint:             authority + "/oauth2/authorize",
 			DeviceAuthorizationEndpoint:       authority + "/oauth2/devicecode",
@@ -161,7 +163,7 @@ func (s *Server) serveOpenID(w http.ResponseWriter, r *http.Request, seg string,
 // one of Entra's host names (through the Azure-name proxy). Then the documents name that host,
 // because MSAL checks that the issuer's host is the authority's: a client that keeps
 // login.microsoftonline.com as its authority must get documents about login.microsoftonline.com.
-// Tokens' iss stays BaseURL-based.
+// The issuer is Entra's in every case (bearer.V1Issuer, V2Issuer), as in tokens.
 func (s *Server) discoveryBase(r *http.Request) string {
 	host := r.Host
 	if h, port, ok := strings.Cut(host, ":"); ok && port == "443" {

@@ -77,23 +77,23 @@ func TestOpenIDConfiguration(t *testing.T) {
 		want map[string]any
 	}{
 		{"v2 by id", "/" + testTenantID + "/v2.0/.well-known/openid-configuration?",
-			wantOpenIDV2(tenantAuthority, tenantAuthority+"/v2.0", "NA")},
+			wantOpenIDV2(tenantAuthority, entraV2Issuer, "NA")},
 		{"v2 by upper-case id", "/" + strings.ToUpper(testTenantID) + "/v2.0/.well-known/openid-configuration",
-			wantOpenIDV2(tenantAuthority, tenantAuthority+"/v2.0", "NA")},
+			wantOpenIDV2(tenantAuthority, entraV2Issuer, "NA")},
 		{"v2 by domain, any case", "/Mint.LocalHost/v2.0/.well-known/openid-configuration",
-			wantOpenIDV2(tenantAuthority, tenantAuthority+"/v2.0", "NA")},
+			wantOpenIDV2(tenantAuthority, entraV2Issuer, "NA")},
 		{"v2 path case-insensitive, trailing slash", "/" + testDomain + "/V2.0/.Well-Known/OpenID-Configuration/",
-			wantOpenIDV2(tenantAuthority, tenantAuthority+"/v2.0", "NA")},
+			wantOpenIDV2(tenantAuthority, entraV2Issuer, "NA")},
 		{"v2 common", "/common/v2.0/.well-known/openid-configuration",
-			wantOpenIDV2(testBaseURL+"/common", testBaseURL+"/{tenantid}/v2.0", nil)},
+			wantOpenIDV2(testBaseURL+"/common", "https://login.microsoftonline.com/{tenantid}/v2.0", nil)},
 		{"v2 organizations", "/Organizations/v2.0/.well-known/openid-configuration",
-			wantOpenIDV2(testBaseURL+"/organizations", testBaseURL+"/{tenantid}/v2.0", nil)},
+			wantOpenIDV2(testBaseURL+"/organizations", "https://login.microsoftonline.com/{tenantid}/v2.0", nil)},
 		{"v1 by id", "/" + testTenantID + "/.well-known/openid-configuration",
-			wantOpenIDV1(tenantAuthority, tenantAuthority+"/", "NA")},
+			wantOpenIDV1(tenantAuthority, entraV1Issuer, "NA")},
 		{"v1 by domain", "/MINT.LOCALHOST/.well-known/openid-configuration",
-			wantOpenIDV1(tenantAuthority, tenantAuthority+"/", "NA")},
+			wantOpenIDV1(tenantAuthority, entraV1Issuer, "NA")},
 		{"v1 common", "/common/.well-known/openid-configuration",
-			wantOpenIDV1(testBaseURL+"/common", testBaseURL+"/{tenantid}/", nil)},
+			wantOpenIDV1(testBaseURL+"/common", "https://sts.windows.net/{tenantid}/", nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +227,15 @@ func TestInstanceDiscovery(t *testing.T) {
 	}
 }
 
+// Entra's issuers, which every discovery document names as Entra's do (MSAL Go accepts an issuer
+// on login.microsoftonline.com whatever the authority's host: it is a trusted host).
+const (
+	entraV2Issuer = "https://login.microsoftonline.com/" + testTenantID + "/v2.0"
+	entraV1Issuer = "https://sts.windows.net/" + testTenantID + "/"
+)
+
 // Through the Azure-name proxy a client that keeps login.microsoftonline.com as its authority
-// fetches the document from that host; MSAL then requires the issuer on that host too.
+// fetches the document from that host; the endpoints are on that host too.
 func TestOpenIDConfigurationThroughEntraHostName(t *testing.T) {
 	f := newFixture(t)
 	for _, host := range []string{"login.microsoftonline.com", "LOGIN.MICROSOFTONLINE.COM:443", "login.windows.net"} {
@@ -240,7 +247,7 @@ func TestOpenIDConfigurationThroughEntraHostName(t *testing.T) {
 			t.Fatal(err)
 		}
 		base := "https://" + strings.ToLower(strings.TrimSuffix(host, ":443"))
-		if got["issuer"] != base+"/"+testTenantID+"/v2.0" || got["token_endpoint"] != base+"/"+testTenantID+"/oauth2/v2.0/token" {
+		if got["issuer"] != entraV2Issuer || got["token_endpoint"] != base+"/"+testTenantID+"/oauth2/v2.0/token" {
 			t.Errorf("%s: issuer %v token_endpoint %v", host, got["issuer"], got["token_endpoint"])
 		}
 	}
@@ -248,7 +255,7 @@ func TestOpenIDConfigurationThroughEntraHostName(t *testing.T) {
 	req.Host = "evil.example"
 	var got map[string]any
 	_ = json.Unmarshal(serve(f, req).Body.Bytes(), &got)
-	if got["issuer"] != testBaseURL+"/"+testTenantID+"/v2.0" {
+	if got["issuer"] != entraV2Issuer || got["token_endpoint"] != testBaseURL+"/"+testTenantID+"/oauth2/v2.0/token" {
 		t.Errorf("other Host header: issuer %v", got["issuer"])
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -82,7 +83,7 @@ type FederatedRequest struct {
 	Now       time.Time
 }
 
-// Broker decides the node agents' broker grant (GrantManagedIdentity): whether node, an
+// Broker decides the node agents' broker grant (nodewire.GrantManagedIdentity): whether node, an
 // authenticated client, may act for the resource hostResourceID, and which of that resource's
 // managed identities the selector names. A refusal is an *Error (BrokerError builds one).
 type Broker interface {
@@ -202,13 +203,13 @@ func clampDuration(d, def, lo, hi time.Duration) time.Duration {
 // BaseURL returns the authority host the server was configured with, without a trailing slash.
 func (s *Server) BaseURL() string { return s.baseURL }
 
-// Issuer returns the iss claim of tokens of version v for the tenant: BaseURL/{tid}/ for v1 and
-// BaseURL/{tid}/v2.0 for v2. Token validators (vault, control plane) compare against it.
+// Issuer returns the iss claim of tokens of version v for the tenant: Entra's,
+// https://sts.windows.net/{tid}/ for v1 and https://login.microsoftonline.com/{tid}/v2.0 for v2.
 func (s *Server) Issuer(tenantID string, v Version) string {
 	if v == V2 {
-		return s.baseURL + "/" + tenantID + "/v2.0"
+		return bearer.V2Issuer(tenantID)
 	}
-	return s.baseURL + "/" + tenantID + "/"
+	return bearer.V1Issuer(tenantID)
 }
 
 // Handler returns the http.Handler for every STS route; mount it at the root of the login host.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -108,7 +109,7 @@ func TestTokenClaimsV1(t *testing.T) {
 	if hdr["alg"] != "RS256" || hdr["kid"] != "kid-1" || hdr["x5t"] != "kid-1" {
 		t.Errorf("header %v", hdr)
 	}
-	iss := testBaseURL + "/" + testTenantID + "/"
+	iss := "https://sts.windows.net/" + testTenantID + "/"
 	want := map[string]any{
 		"aud": "https://management.azure.com/", "iss": iss, "idp": iss,
 		"iat": json.Number(strconv.FormatInt(testNow.Unix(), 10)), "nbf": json.Number(strconv.FormatInt(testNow.Unix(), 10)),
@@ -153,7 +154,7 @@ func TestTokenClaimsV2(t *testing.T) {
 				t.Errorf("v2 header %v: kid only", hdr)
 			}
 			want := map[string]any{
-				"aud": apiAppID, "iss": testBaseURL + "/" + testTenantID + "/v2.0",
+				"aud": apiAppID, "iss": "https://login.microsoftonline.com/" + testTenantID + "/v2.0",
 				"iat": json.Number(strconv.FormatInt(testNow.Unix(), 10)), "nbf": json.Number(strconv.FormatInt(testNow.Unix(), 10)),
 				"exp": json.Number(strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10)),
 				"azp": appClientID, "azpacr": "1", "idtyp": "app", "oid": appObjectID, "sub": appObjectID,
@@ -365,7 +366,7 @@ func TestTokenErrors(t *testing.T) {
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "secret and assertion", form: base(func(v url.Values) {
 			v.Set("client_assertion", "a.b.c")
-			v.Set("client_assertion_type", AssertionTypeJWTBearer)
+			v.Set("client_assertion_type", nodewire.AssertionTypeJWTBearer)
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "directory down", form: base(nil), setup: func(f *fixture) { f.dir.failWith = errStoreDown },
 			status: 500, err: "server_error", code: 50000, contains: "There was an error issuing a token"},

@@ -180,7 +180,7 @@ func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc
 func runAgent(t *testing.T, dir string, extra ...string) *agentProc {
 	t.Helper()
 	args := append([]string{"agent", "--data-dir", dir, "--addr", "127.0.0.1:0",
-		"--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
+		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
 	a := &agentProc{dataDir: dir, socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
 	a.cmd = exec.Command(mintBin, args...)
 	a.cmd.Env = cleanEnv()

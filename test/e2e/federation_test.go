@@ -179,7 +179,7 @@ func TestMintRunFederatedTokenFile(t *testing.T) {
 	mustJSON(t, m.mustCLI("identity", "create", "-g", "fed", "-n", "run-id"), &id)
 	var app struct{ ID string }
 	mustJSON(t, m.mustCLI("resource", "create", "--type", "Microsoft.App/containerApps", "-g", "fed", "-n", "web"), &app)
-	mintIssuer := strings.TrimSuffix(m.Env["AZURE_AUTHORITY_HOST"], "/") + "/" + m.Env["AZURE_TENANT_ID"] + "/v2.0"
+	mintIssuer := "https://login.microsoftonline.com/" + m.Env["AZURE_TENANT_ID"] + "/v2.0" // Entra's v2 issuer, as mint's tokens carry it
 	m.mustCLI("identity", "federated-credential", "create", "-g", "fed", "--identity-name", "run-id", "-n", "mint-run",
 		"--issuer", mintIssuer, "--subject", "mint:resource:"+app.ID)
 

@@ -261,9 +261,16 @@ func wantJSClaims(t *testing.T, m *mint, tok jsEvent, audience string, claims ma
 			t.Errorf("claim %s = %v, want %s (claims %v)", k, got, v, tok.Claims)
 		}
 	}
-	if tok.Claims["aud"] != audience || tok.Claims["tid"] != m.Env["AZURE_TENANT_ID"] || !strings.HasPrefix(fmt.Sprint(tok.Claims["iss"]), m.URL+"/") {
+	if tok.Claims["aud"] != audience || tok.Claims["tid"] != m.Env["AZURE_TENANT_ID"] || !isEntraIssuer(tok.Claims["iss"], m.Env["AZURE_TENANT_ID"]) {
 		t.Errorf("claims %v: want mint's token for %s in tenant %s", tok.Claims, audience, m.Env["AZURE_TENANT_ID"])
 	}
+}
+
+// isEntraIssuer reports whether iss is one of Entra's issuers for the tenant, which mint's tokens
+// carry (v1 https://sts.windows.net/{tid}/, v2 https://login.microsoftonline.com/{tid}/v2.0).
+func isEntraIssuer(iss any, tenantID string) bool {
+	s := fmt.Sprint(iss)
+	return s == "https://sts.windows.net/"+tenantID+"/" || s == "https://login.microsoftonline.com/"+tenantID+"/v2.0"
 }
 
 // loggedRequest is one request in @azure/identity's and core-rest-pipeline's request log

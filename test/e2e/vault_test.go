@@ -266,7 +266,7 @@ func (m *mint) rgID(group string) string {
 	return "/subscriptions/" + m.Env["AZURE_SUBSCRIPTION_ID"] + "/resourceGroups/" + group
 }
 
-// TestVaultSecretsWithAzsecrets runs every operation of keyvault.md §4 through the real client,
+// TestVaultSecretsWithAzsecrets runs every operation of https://learn.microsoft.com/rest/api/keyvault/secrets/operation-groups through the real client,
 // and checks the roles, the challenge, revocation and encryption at rest.
 func TestVaultSecretsWithAzsecrets(t *testing.T) {
 	for _, sk := range stores(t) {

@@ -62,6 +62,7 @@ func TestParseIMDS(t *testing.T) {
 			want: Request{Kind: IMDS, APIVersion: "2018-02-01", Resource: "r"}},
 		{name: "probe", target: "/metadata/identity/oauth2/token", status: 400,
 			body: `{"error":"invalid_request","error_description":"Required metadata header not specified"}`},
+		{name: "metadata True", target: "/x?api-version=2018-02-01&resource=r", headers: []string{"Metadata", "True"}, status: 400, body: "Required metadata header"},
 		{name: "metadata false", target: "/x?api-version=2018-02-01&resource=r", headers: []string{"Metadata", "false"}, status: 400, body: "Required metadata header"},
 		{name: "post", method: "POST", target: "/x?api-version=2018-02-01&resource=r", headers: md, status: 405},
 		{name: "x-forwarded-for", target: "/x?api-version=2018-02-01&resource=r", headers: []string{"Metadata", "true", "X-Forwarded-For", "10.0.0.1"}, status: 400, body: "X-Forwarded-For"},
@@ -297,12 +298,30 @@ func TestAppendToken(t *testing.T) {
 	if got != want {
 		t.Errorf("IMDS body\n got %s\nwant %s", got, want)
 	}
-	b.RefreshIn, b.EchoName, b.EchoValue = true, "msi_res_id", "/u\"1"
+	// Each endpoint's own field set; no "refresh_in" anywhere (MSAL for Python adds it to now as a
+	// number, so a string crashes azure-identity).
+	for _, tt := range []struct {
+		kind Kind
+		want string
+	}{
+		{AppService, `{"access_token":"eyJ.x.y","client_id":"cid","expires_on":"1795390000","not_before":"1795303300","resource":"https://vault.azure.net","token_type":"Bearer"}`},
+		{AzureML, `{"access_token":"eyJ.x.y","expires_on":"1795390000","resource":"https://vault.azure.net","token_type":"Bearer"}`},
+		{ServiceFabric, `{"access_token":"eyJ.x.y","expires_on":1795390000,"resource":"https://vault.azure.net","token_type":"Bearer"}`},
+		{CloudShell, want},
+		{Arc, want},
+		{IMDS, want},
+	} {
+		b.Fields = tt.kind.Fields()
+		if got := string(AppendToken(nil, &b)); got != tt.want {
+			t.Errorf("%v body\n got %s\nwant %s", tt.kind, got, tt.want)
+		}
+	}
+	b.Fields, b.EchoName, b.EchoValue = FieldsIMDS, "msi_res_id", "/u\"1"
 	var m map[string]any
 	if err := json.Unmarshal(AppendToken(nil, &b), &m); err != nil {
 		t.Fatal(err)
 	}
-	if m["refresh_in"] != "43199" || m["msi_res_id"] != `/u"1` || m["token_type"] != "Bearer" {
+	if m["msi_res_id"] != `/u"1` || m["token_type"] != "Bearer" {
 		t.Errorf("%v", m)
 	}
 	// Escaping: control characters, quotes, invalid UTF-8.

@@ -44,7 +44,9 @@ func parseIMDSLike(k Kind, r *http.Request, versions []string) (Request, *Error)
 	if _, ok := r.Header["X-Forwarded-For"]; ok {
 		return req, Forwarded(k)
 	}
-	if md, _ := header(r.Header, "Metadata"); !strings.EqualFold(md, "true") {
+	if md, _ := header(r.Header, "Metadata"); md != "true" {
+		// IMDS documents the value "in all lower case"; accepting "True" would let a program
+		// work against mint and fail in Azure.
 		return req, MetadataRequired(k)
 	}
 	q, problem, dup := parseQuery(r.URL.RawQuery, k == IMDS)
@@ -127,7 +129,7 @@ func ParseCloudShell(r *http.Request) (Request, *Error) {
 	if r.Method != http.MethodPost {
 		return req, MethodNotAllowed(CloudShell, r.Method)
 	}
-	if md, _ := header(r.Header, "Metadata"); !strings.EqualFold(md, "true") {
+	if md, _ := header(r.Header, "Metadata"); md != "true" { // lower case only, as IMDS
 		return req, MetadataRequired(CloudShell)
 	}
 	var body []byte

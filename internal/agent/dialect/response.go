@@ -8,25 +8,61 @@ import (
 	"unicode/utf8"
 )
 
+// Fields names the field set of one endpoint's 200 body. Each real endpoint sends its own set,
+// and clients break on fields they do not expect: MSAL for Python computes now + refresh_in when
+// it caches a token, so a "refresh_in" string (which no managed-identity endpoint sends) makes
+// azure-identity fail with a TypeError.
+type Fields uint8
+
+// The field sets.
+const (
+	// FieldsIMDS: access_token, client_id, expires_in, expires_on, ext_expires_in, not_before,
+	// resource, token_type, every number a string (IMDS's observed body; Arc's HIMDS mirrors IMDS,
+	// and Cloud Shell's body is not documented, so it gets IMDS's).
+	FieldsIMDS Fields = iota
+	// FieldsAppService: access_token, client_id, expires_on, not_before, resource, token_type, the
+	// numbers strings (the App Service 2019-08-01 documentation's response table).
+	FieldsAppService
+	// FieldsLegacy: access_token, expires_on, resource, token_type (the App Service 2017-09-01
+	// sample, which Azure ML's endpoint speaks). expires_on is unix seconds, not the old date
+	// string: MSAL Go cannot parse that string.
+	FieldsLegacy
+	// FieldsServiceFabric: access_token, expires_on as a JSON number, resource, token_type (the
+	// Service Fabric managed-identity documentation's response).
+	FieldsServiceFabric
+	// NumFields counts the field sets.
+	NumFields
+)
+
+// Fields returns the field set of k's 200 body.
+func (k Kind) Fields() Fields {
+	switch k {
+	case AppService:
+		return FieldsAppService
+	case AzureML:
+		return FieldsLegacy
+	case ServiceFabric:
+		return FieldsServiceFabric
+	}
+	return FieldsIMDS
+}
+
 // TokenBody is what a 200 response carries.
 type TokenBody struct {
+	Fields      Fields
 	AccessToken string
 	ClientID    string
 	Resource    string // echoed exactly as the client sent it
 	ExpiresOn   int64  // unix seconds (= the token's exp)
 	NotBefore   int64  // unix seconds (= nbf)
 	Now         int64  // unix seconds; expires_in counts down from it, as IMDS's does
-	// RefreshIn adds "refresh_in" (half the remaining life). Go's MSAL honours it, JS and Python
-	// ignore it; IMDS never sends it, so IMDS bodies leave it out.
-	RefreshIn bool
 	// EchoName/EchoValue add one field confirming a user-assigned identity, which Arc clients
 	// require ("object_id" or "msi_res_id"; client_id is always present).
 	EchoName, EchoValue string
 }
 
-// AppendToken renders the 200 body. Every number is a string, as IMDS sends them: MSAL Go, MSAL
-// Node and azure-identity (Python) all accept unix-second strings for expires_on and integer
-// strings for expires_in; none accepts null or floats. Keys are in IMDS's (alphabetical) order.
+// AppendToken renders the 200 body with b.Fields' field set. Keys are in alphabetical order, as
+// IMDS sends them.
 func AppendToken(dst []byte, b *TokenBody) []byte {
 	in := b.ExpiresOn - b.Now
 	if in < 0 {
@@ -34,20 +70,30 @@ func AppendToken(dst []byte, b *TokenBody) []byte {
 	}
 	dst = append(dst, `{"access_token":`...)
 	dst = appendString(dst, b.AccessToken)
-	dst = append(dst, `,"client_id":`...)
-	dst = appendString(dst, b.ClientID)
-	dst = appendNumString(dst, `,"expires_in":"`, in)
-	dst = appendNumString(dst, `,"expires_on":"`, b.ExpiresOn)
-	dst = appendNumString(dst, `,"ext_expires_in":"`, in)
-	dst = appendNumString(dst, `,"not_before":"`, b.NotBefore)
+	if b.Fields == FieldsIMDS || b.Fields == FieldsAppService {
+		dst = append(dst, `,"client_id":`...)
+		dst = appendString(dst, b.ClientID)
+	}
+	if b.Fields == FieldsIMDS {
+		dst = appendNumString(dst, `,"expires_in":"`, in)
+	}
+	if b.Fields == FieldsServiceFabric {
+		dst = append(dst, `,"expires_on":`...)
+		dst = strconv.AppendInt(dst, b.ExpiresOn, 10)
+	} else {
+		dst = appendNumString(dst, `,"expires_on":"`, b.ExpiresOn)
+	}
+	if b.Fields == FieldsIMDS {
+		dst = appendNumString(dst, `,"ext_expires_in":"`, in)
+	}
+	if b.Fields == FieldsIMDS || b.Fields == FieldsAppService {
+		dst = appendNumString(dst, `,"not_before":"`, b.NotBefore)
+	}
 	if b.EchoName != "" {
 		dst = append(dst, ',')
 		dst = appendString(dst, b.EchoName)
 		dst = append(dst, ':')
 		dst = appendString(dst, b.EchoValue)
-	}
-	if b.RefreshIn {
-		dst = appendNumString(dst, `,"refresh_in":"`, in/2)
 	}
 	dst = append(dst, `,"resource":`...)
 	dst = appendString(dst, b.Resource)

@@ -1,11 +1,15 @@
 // Package postgres is mint's shared store: store.Store on PostgreSQL through pgx, for
 // installations that run several mint servers (or want PostgreSQL's operations story). It keeps
 // no cache, so every server sees every other's writes as soon as they return.
+//
+// The queries are the SQL layer's (internal/store/internal/sqlstore), shared with SQLite, run on
+// pgx's native interface; this package connects, applies its migrations (the DDL is PostgreSQL's own) and gives the layer
+// PostgreSQL's dialect: row locks, so that the limits and read-then-write steps hold across
+// servers.
 package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,10 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mint-id/mint/internal/store"
-	"github.com/mint-id/mint/internal/store/internal/migration"
 	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
@@ -57,7 +59,6 @@ type Store struct {
 	*sqlstore.Store
 
 	pool      *pgxpool.Pool
-	db        *sql.DB // database/sql over pool, for the SQL layer
 	closeOnce sync.Once
 }
 
@@ -85,11 +86,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
 	}
-	// database/sql over the pool: every statement takes a pool connection and gives it back, so
-	// the pool's size and health checks stay in charge, and pgx still prepares and caches each
-	// statement per connection.
-	db := stdlib.OpenDBFromPool(pool)
-	s := &Store{Store: sqlstore.New(db, db, dialect), pool: pool, db: db}
+	db := newPgxDB(pool)
+	s := &Store{Store: sqlstore.New(db, db, dialect), pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
@@ -100,17 +98,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Close closes the connections, waiting for those in use to be returned. It is safe to call more
 // than once; calls made after it fail.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.db.Close()
-		s.pool.Close()
-	})
+	s.closeOnce.Do(s.pool.Close)
 	return nil
 }
 
 // migrate applies the migrations. Two servers starting at once: the second waits on the advisory
 // lock, then finds the work done.
 func (s *Store) migrate(ctx context.Context) error {
-	return migration.Migrate(ctx, s.db, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return sqlstore.Migrate(ctx, newPgxDB(s.pool), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now()

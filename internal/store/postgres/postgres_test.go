@@ -19,12 +19,13 @@ import (
 )
 
 // adminURL is a superuser URL to an administrative database, from MINT_TEST_POSTGRES_URL.
-// scripts/with-postgres.sh sets it. CI must never skip these tests silently.
+// scripts/with-postgres.sh sets it. CI and ./test.sh (MINT_TEST_REQUIRE_POSTGRES=1) never skip these
+// tests silently.
 func adminURL(t testing.TB) string {
 	u := os.Getenv("MINT_TEST_POSTGRES_URL")
 	if u == "" {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests: use scripts/with-postgres.sh go test ./...")
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci || os.Getenv("MINT_TEST_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and this run must test PostgreSQL (CI, or ./test.sh): use scripts/with-postgres.sh go test ./...")
 		}
 		t.Skip("MINT_TEST_POSTGRES_URL is not set; run under scripts/with-postgres.sh to test PostgreSQL")
 	}
@@ -68,15 +69,7 @@ func freshDatabase(t testing.TB) string {
 	return u.String()
 }
 
-func openAt(t testing.TB, url string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, url string) *Store { return sqltest.Open(t, Open, url) }
 
 func TestConformance(t *testing.T) {
 	adminURL(t)
@@ -121,7 +114,7 @@ func TestConcurrentMigration(t *testing.T) {
 
 func assertMigratedOnce(t *testing.T, s *Store) {
 	t.Helper()
-	sqltest.MigratedOnce(t, s.db, migrations)
+	sqltest.MigratedOnce(t, newPgxDB(s.pool), migrations)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -149,12 +142,12 @@ func TestReopenKeepsData(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	url := freshDatabase(t)
 	s := openAt(t, url)
-	sqltest.NewerSchemaRefused(t, s.db, s.Close, func() (store.Store, error) { return Open(context.Background(), url) })
+	sqltest.NewerSchemaRefused(t, newPgxDB(s.pool), s.Close, func() (store.Store, error) { return Open(context.Background(), url) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
 	s := openAt(t, freshDatabase(t))
-	sqltest.ExpiredAssertionsRemoved(t, s, s.db)
+	sqltest.ExpiredAssertionsRemoved(t, s, newPgxDB(s.pool))
 }
 
 // TestPoolRecoversFromBrokenConnections checks that a connection the server killed is not handed
@@ -187,4 +180,8 @@ func BenchmarkCreatePrincipal(b *testing.B) {
 
 func BenchmarkGetPrincipalByAppID(b *testing.B) {
 	sqltest.BenchmarkGetPrincipalByAppID(b, openAt(b, freshDatabase(b)))
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, freshDatabase(b)))
 }

@@ -7,6 +7,10 @@
 // of the same file is a second writer; BEGIN IMMEDIATE and busy_timeout make it wait its turn.
 // With synchronous=FULL a write that has returned survives a crash or kill -9.
 //
+// The queries are the SQL layer's (internal/store/internal/sqlstore), shared with PostgreSQL; this
+// package opens the file, applies its migrations (the DDL is SQLite's own) and gives the layer
+// the writer, the read pool behind a prepared-statement cache, and SQLite's dialect.
+//
 // It is not for ":memory:" databases: each connection would get its own.
 package sqlite
 
@@ -26,7 +30,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mint-id/mint/internal/store"
-	"github.com/mint-id/mint/internal/store/internal/migration"
 	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
@@ -106,7 +109,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	stmts := newStmtCache(read)
-	return &Store{Store: sqlstore.New(write, stmts, dialect), write: write, read: read, stmts: stmts}, nil
+	return &Store{Store: sqlstore.New(sqlstore.SQLDB(write), stmts, dialect), write: write, read: read, stmts: stmts}, nil
 }
 
 // dialect is SQLite's: one writer, so no row locks and no writable CTEs.
@@ -157,7 +160,7 @@ func (s *Store) Close() error {
 // serialises two processes migrating the same file at once: the second waits, then finds the work
 // done.
 func migrate(ctx context.Context, db *sql.DB) error {
-	return migration.Migrate(ctx, db, migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return sqlstore.Migrate(ctx, sqlstore.SQLDB(db), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at INTEGER NOT NULL

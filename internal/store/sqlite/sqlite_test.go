@@ -18,15 +18,7 @@ import (
 	"github.com/mint-id/mint/internal/store/storetest"
 )
 
-func openAt(t testing.TB, path string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, path string) *Store { return sqltest.Open(t, Open, path) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
@@ -74,7 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if v, err := s.GetSetting(ctx, "bootstrap"); err != nil || v != "done" {
 			t.Fatalf("setting after reopen: %q, %v", v, err)
 		}
-		sqltest.MigratedOnce(t, s.read, migrations)
+		sqltest.MigratedOnce(t, s.stmts, migrations)
 		s.Close()
 	}
 }
@@ -161,12 +153,12 @@ func TestPragmas(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mint.db")
 	s := openAt(t, path)
-	sqltest.NewerSchemaRefused(t, s.write, s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
+	sqltest.NewerSchemaRefused(t, sqlstore.SQLDB(s.write), s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
 	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
-	sqltest.ExpiredAssertionsRemoved(t, s, s.read)
+	sqltest.ExpiredAssertionsRemoved(t, s, s.stmts)
 }
 
 func BenchmarkCreatePrincipal(b *testing.B) {
@@ -216,4 +208,8 @@ func TestListResourcesPlan(t *testing.T) {
 			t.Errorf("filter %+v: plan sorts: %s", f, joined)
 		}
 	}
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,7 +44,7 @@ func (s *Store) PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bo
 	}
 	subKey, nameKey := column.Key(g.SubscriptionID), column.Key(g.Name)
 	var created bool
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		var err error
 		created, err = s.upsert(ctx, tx, groupExists, []any{subKey, nameKey}, `INSERT INTO resource_groups (subscription_key,
 			name_key, subscription_id, name, location, tags, managed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -80,9 +79,9 @@ func (s *Store) ListResourceGroups(ctx context.Context, subscriptionID string) (
 
 // lockGroup locks a resource group's row (mode "UPDATE" or "KEY SHARE"); ErrNotFound if there
 // is none.
-func (s *Store) lockGroup(ctx context.Context, tx *sql.Tx, subKey, nameKey, mode string) error {
+func (s *Store) lockGroup(ctx context.Context, tx Tx, subKey, nameKey, mode string) error {
 	var one int
-	return tx.QueryRowContext(ctx, `SELECT 1 FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`+s.lock(mode),
+	return tx.QueryRow(ctx, `SELECT 1 FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`+s.lock(mode),
 		subKey, nameKey).Scan(&one)
 }
 
@@ -91,7 +90,7 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 	groupKey := column.ResourceGroupKey(subscriptionID, name)
 	lo, hi := column.Below(groupKey)
 	var deleted []store.Resource
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		if err := s.lockGroup(ctx, tx, subKey, nameKey, "UPDATE"); err != nil {
 			return err
 		}
@@ -106,7 +105,7 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 		if err := deleteAssignmentsAtOrBelow(ctx, tx, groupKey); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`, subKey, nameKey)
+		_, err = tx.Exec(ctx, `DELETE FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`, subKey, nameKey)
 		return err
 	})
 	if err != nil {
@@ -131,7 +130,7 @@ func resourceDest(r *store.Resource) (dest []any, finish func() error) {
 			if r.Tags, err = column.ParseTags(tags); err != nil {
 				return err
 			}
-			if r.UserAssignedIdentities, err = column.ParseStrings(identities); err != nil {
+			if r.UserAssignedIdentities, err = column.ParseList[string](identities); err != nil {
 				return err
 			}
 			r.Properties = column.Bytes(r.Properties)
@@ -168,18 +167,20 @@ func sortResources(rs []store.Resource, first string) {
 
 // deletePrincipals deletes principals by object id in tx; their credentials, identifier URIs and
 // app role assignments go with them (ON DELETE CASCADE).
-func deletePrincipals(ctx context.Context, tx *sql.Tx, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+func deletePrincipals(ctx context.Context, tx Tx, ids []string) error {
+	// In batches: a resource group may own more principals than a statement takes parameters.
+	for batch := range slices.Chunk(ids, 500) {
+		var w where
+		if _, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(batch), w.args...); err != nil {
+			return err
+		}
 	}
-	var w where
-	_, err := tx.ExecContext(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(ids), w.args...)
-	return err
+	return nil
 }
 
 // deleteResources deletes the resources matching cond, the principals they own and (through
 // ON DELETE CASCADE) their attachment rows, and returns them.
-func deleteResources(ctx context.Context, tx *sql.Tx, cond string, args ...any) ([]store.Resource, error) {
+func deleteResources(ctx context.Context, tx Tx, cond string, args ...any) ([]store.Resource, error) {
 	// A vault among them is kept as deleted (Key Vault's soft delete) before the cascade.
 	if err := keepDeletedVaults(ctx, tx, cond, args...); err != nil {
 		return nil, err
@@ -201,9 +202,9 @@ func deleteResources(ctx context.Context, tx *sql.Tx, cond string, args ...any) 
 }
 
 // deleteAssignmentsAtOrBelow deletes the role assignments scoped at key or below it.
-func deleteAssignmentsAtOrBelow(ctx context.Context, tx *sql.Tx, key string) error {
+func deleteAssignmentsAtOrBelow(ctx context.Context, tx Tx, key string) error {
 	lo, hi := column.Below(key)
-	_, err := tx.ExecContext(ctx, `DELETE FROM role_assignments WHERE scope_key = $1 OR (scope_key >= $2 AND scope_key < $3)`, key, lo, hi)
+	_, err := tx.Exec(ctx, `DELETE FROM role_assignments WHERE scope_key = $1 OR (scope_key >= $2 AND scope_key < $3)`, key, lo, hi)
 	return err
 }
 
@@ -212,14 +213,14 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
-	identities, err := column.Strings(r.UserAssignedIdentities)
+	identities, err := column.List(r.UserAssignedIdentities)
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
 	key := column.ScopeKey(r.ID)
 	subKey, groupKey := column.Key(r.SubscriptionID), column.Key(r.ResourceGroup)
 	var created bool
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		if err := s.lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
 			return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, s.err(ctx, err))
 		}
@@ -239,7 +240,7 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM resource_identities WHERE resource_key = $1`, key); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM resource_identities WHERE resource_key = $1`, key); err != nil {
 			return err
 		}
 		if len(r.UserAssignedIdentities) > 0 {
@@ -249,7 +250,7 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 			for i, id := range r.UserAssignedIdentities {
 				rows[i] = `(` + k + `, ` + w.p(column.ScopeKey(id)) + `)`
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO resource_identities (resource_key, identity_key) VALUES `+
+			if _, err := tx.Exec(ctx, `INSERT INTO resource_identities (resource_key, identity_key) VALUES `+
 				strings.Join(rows, `, `)+` ON CONFLICT DO NOTHING`, w.args...); err != nil {
 				return err
 			}
@@ -331,9 +332,9 @@ func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource
 	key := column.ScopeKey(id)
 	lo, hi := column.Below(key)
 	var deleted []store.Resource
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		var subKey, groupKey string
-		if err := tx.QueryRowContext(ctx, `SELECT subscription_key, resource_group_key FROM resources WHERE id_key = $1`, key).
+		if err := tx.QueryRow(ctx, `SELECT subscription_key, resource_group_key FROM resources WHERE id_key = $1`, key).
 			Scan(&subKey, &groupKey); err != nil {
 			return err // no row: ErrNotFound
 		}
@@ -371,19 +372,19 @@ func scanRoleDefinition(row scanner) (store.RoleDefinition, error) {
 		return store.RoleDefinition{}, err
 	}
 	var err error
-	d.AssignableScopes, err = column.ParseStrings(scopes)
+	d.AssignableScopes, err = column.ParseList[string](scopes)
 	d.Permissions = column.Bytes(d.Permissions)
 	return d, err
 }
 
 func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (bool, error) {
-	scopes, err := column.Strings(d.AssignableScopes)
+	scopes, err := column.List(d.AssignableScopes)
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
 	key := column.Key(d.ID)
 	var created bool
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		// A name another definition holds fails the unique role_name_key: ErrConflict.
 		var err error
 		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
@@ -498,7 +499,7 @@ func (s *Store) ListRoleAssignmentsForPrincipal(ctx context.Context, principalID
 }
 
 func (s *Store) DeleteRoleAssignment(ctx context.Context, id string) (store.RoleAssignment, error) {
-	a, err := scanRoleAssignment(s.write.QueryRowContext(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id)))
+	a, err := scanRoleAssignment(s.write.QueryRow(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id)))
 	if err != nil {
 		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, s.err(ctx, err))
 	}
@@ -511,22 +512,25 @@ func (s *Store) AppendActivity(ctx context.Context, events ...store.ActivityEven
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		return insertRows(ctx, tx, `INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id,
-			subscription_key, resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name,
-			status, sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)`, 20, len(events),
-			func(i int) []any {
-				e := events[i]
-				return []any{e.ID, e.OperationID, e.CorrelationID, e.Time, e.SubscriptionID,
-					column.Key(e.SubscriptionID), e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID),
-					e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
-					e.HTTPMethod, e.Message}
-			})
-	})
-	if err != nil {
+	if err := s.inTx(ctx, func(tx Tx) error { return appendActivity(ctx, tx, events) }); err != nil {
 		return fmt.Errorf("append %d activity events: %w", len(events), err)
 	}
 	return nil
+}
+
+// appendActivity inserts events in tx, so that a write and its activity record can commit
+// together.
+func appendActivity(ctx context.Context, tx Tx, events []store.ActivityEvent) error {
+	return insertRows(ctx, tx, `INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id,
+		subscription_key, resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name,
+		status, sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)`, 20, len(events),
+		func(i int) []any {
+			e := events[i]
+			return []any{e.ID, e.OperationID, e.CorrelationID, e.Time, e.SubscriptionID,
+				column.Key(e.SubscriptionID), e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID),
+				e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
+				e.HTTPMethod, e.Message}
+		})
 }
 
 const activityColumns = `id, operation_id, correlation_id, at, subscription_id, resource_group, resource_id, resource_type,

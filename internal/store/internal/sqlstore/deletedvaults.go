@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -57,7 +56,7 @@ func ptrTime(t *time.Time) time.Time {
 
 // keepDeletedVaults copies the vaults of the resources matching cond (a condition on resources'
 // columns) into deleted_vaults, with their secrets; the caller then deletes the resources.
-func keepDeletedVaults(ctx context.Context, tx *sql.Tx, cond string, args ...any) error {
+func keepDeletedVaults(ctx context.Context, tx Tx, cond string, args ...any) error {
 	type vaultRow struct {
 		nameKey, name, resourceID string
 		dataKey                   []byte
@@ -105,7 +104,7 @@ func keepDeletedVaults(ctx context.Context, tx *sql.Tx, cond string, args ...any
 		if retention.Days <= 0 {
 			retention.Days = defaultVaultRetentionDays
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deleted_vaults (name_key, name, resource_id, subscription_key, location, tags,
+		if _, err := tx.Exec(ctx, `INSERT INTO deleted_vaults (name_key, name, resource_id, subscription_key, location, tags,
 			properties, data_key, vault_created_at, secrets, deleted_at, purge_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			v.nameKey, v.name, v.r.ID, column.Key(v.r.SubscriptionID), v.r.Location, tags, props, v.dataKey, v.created, blob,
 			now, now.Add(time.Duration(retention.Days)*24*time.Hour)); err != nil {
@@ -115,7 +114,7 @@ func keepDeletedVaults(ctx context.Context, tx *sql.Tx, cond string, args ...any
 	return nil
 }
 
-func readKeptSecrets(ctx context.Context, tx *sql.Tx, vaultKey string) ([]keptSecret, error) {
+func readKeptSecrets(ctx context.Context, tx Tx, vaultKey string) ([]keptSecret, error) {
 	secrets, err := all(ctx, tx, func(row scanner) (keptSecret, error) {
 		var k keptSecret
 		var deleted, purge time.Time
@@ -227,9 +226,9 @@ func (s *Store) PurgeDeletedVaults(ctx context.Context, now time.Time) (int, err
 func (s *Store) RecoverVault(ctx context.Context, r store.Resource) (store.Vault, error) {
 	nameKey := column.Key(r.Name)
 	var v store.Vault
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		var blob []byte
-		if err := tx.QueryRowContext(ctx, `DELETE FROM deleted_vaults WHERE name_key = $1 RETURNING name, data_key, vault_created_at, secrets`,
+		if err := tx.QueryRow(ctx, `DELETE FROM deleted_vaults WHERE name_key = $1 RETURNING name, data_key, vault_created_at, secrets`,
 			nameKey).Scan(&v.Name, &v.DataKey, tm(&v.CreatedAt), &blob); err != nil {
 			return err // no row: ErrNotFound
 		}
@@ -242,18 +241,18 @@ func (s *Store) RecoverVault(ctx context.Context, r store.Resource) (store.Vault
 			return err
 		}
 		v.ResourceID = r.ID
-		if _, err := tx.ExecContext(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
+		if _, err := tx.Exec(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, nameKey, v.Name, column.ScopeKey(r.ID), r.ID, v.DataKey, v.CreatedAt); err != nil {
 			return err
 		}
 		for _, sec := range secrets {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq, deleted_at, purge_at)
+			if _, err := tx.Exec(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq, deleted_at, purge_at)
 				VALUES ($1, $2, $3, $4, $5, $6)`, nameKey, sec.NameKey, sec.Name, sec.LastSeq,
 				nullTime(ptrTime(sec.DeletedAt)), nullTime(ptrTime(sec.PurgeAt))); err != nil {
 				return err
 			}
 			for _, ver := range sec.Versions {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO secret_versions (vault_key, name_key, version, seq, value, content_type, tags,
+				if _, err := tx.Exec(ctx, `INSERT INTO secret_versions (vault_key, name_key, version, seq, value, content_type, tags,
 					enabled, not_before, expires, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 					nameKey, sec.NameKey, ver.Version, ver.Seq, ver.Value, ver.ContentType, ver.Tags, ver.Enabled,
 					nullTime(ptrTime(ver.NotBefore)), nullTime(ptrTime(ver.Expires)), ver.Created, ver.Updated); err != nil {
@@ -271,7 +270,7 @@ func (s *Store) RecoverVault(ctx context.Context, r store.Resource) (store.Vault
 
 // insertResource creates a resource without identities (a recovered vault's) in tx: ErrConflict
 // when the id is taken, ErrNotFound when its resource group does not exist.
-func (s *Store) insertResource(ctx context.Context, tx *sql.Tx, r store.Resource) error {
+func (s *Store) insertResource(ctx context.Context, tx Tx, r store.Resource) error {
 	tags, err := column.Tags(r.Tags)
 	if err != nil {
 		return err
@@ -280,7 +279,7 @@ func (s *Store) insertResource(ctx context.Context, tx *sql.Tx, r store.Resource
 	if err := s.lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
 		return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, s.err(ctx, err))
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO resources (id_key, id, subscription_id, subscription_key, resource_group,
+	_, err = tx.Exec(ctx, `INSERT INTO resources (id_key, id, subscription_id, subscription_key, resource_group,
 		resource_group_key, type, type_key, name, location, tags, properties, principal_id, user_assigned_identities, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		column.ScopeKey(r.ID), r.ID, r.SubscriptionID, subKey, r.ResourceGroup, groupKey, r.Type, column.Key(r.Type), r.Name,

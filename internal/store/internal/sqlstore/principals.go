@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/mint-id/mint/internal/store"
@@ -22,13 +21,13 @@ func scanPrincipal(row scanner) (store.ServicePrincipal, error) {
 		return store.ServicePrincipal{}, err
 	}
 	var err error
-	if sp.IdentifierURIs, err = column.ParseStrings(uris); err != nil {
+	if sp.IdentifierURIs, err = column.ParseList[string](uris); err != nil {
 		return store.ServicePrincipal{}, err
 	}
-	if sp.AppRoles, err = column.ParseAppRoles(roles); err != nil {
+	if sp.AppRoles, err = column.ParseList[store.AppRole](roles); err != nil {
 		return store.ServicePrincipal{}, err
 	}
-	if sp.AlternativeNames, err = column.ParseStrings(names); err != nil {
+	if sp.AlternativeNames, err = column.ParseList[string](names); err != nil {
 		return store.ServicePrincipal{}, err
 	}
 	return sp, nil
@@ -36,13 +35,13 @@ func scanPrincipal(row scanner) (store.ServicePrincipal, error) {
 
 // principalLists encodes the list columns of a principal.
 func principalLists(sp store.ServicePrincipal) (uris, roles, names string, err error) {
-	if uris, err = column.Strings(sp.IdentifierURIs); err != nil {
+	if uris, err = column.List(sp.IdentifierURIs); err != nil {
 		return "", "", "", err
 	}
-	if roles, err = column.AppRoles(sp.AppRoles); err != nil {
+	if roles, err = column.List(sp.AppRoles); err != nil {
 		return "", "", "", err
 	}
-	if names, err = column.Strings(sp.AlternativeNames); err != nil {
+	if names, err = column.List(sp.AlternativeNames); err != nil {
 		return "", "", "", err
 	}
 	return uris, roles, names, nil
@@ -50,9 +49,9 @@ func principalLists(sp store.ServicePrincipal) (uris, roles, names string, err e
 
 // claimIdentifierURIs reserves the principal's URIs in its tenant; the primary key of
 // identifier_uris turns a URI taken (in any case) into ErrConflict.
-func (s *Store) claimIdentifierURIs(ctx context.Context, tx *sql.Tx, sp store.ServicePrincipal, tenantKey string) error {
+func (s *Store) claimIdentifierURIs(ctx context.Context, tx Tx, sp store.ServicePrincipal, tenantKey string) error {
 	for _, uri := range sp.IdentifierURIs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO identifier_uris (tenant_key, uri_key, principal_id) VALUES ($1, $2, $3)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO identifier_uris (tenant_key, uri_key, principal_id) VALUES ($1, $2, $3)`,
 			tenantKey, column.Key(uri), sp.ObjectID); err != nil {
 			return fmt.Errorf("identifier URI %s: %w", uri, s.err(ctx, err))
 		}
@@ -61,13 +60,13 @@ func (s *Store) claimIdentifierURIs(ctx context.Context, tx *sql.Tx, sp store.Se
 }
 
 // insertPrincipal stores sp and creds (already checked to belong to it) in tx.
-func (s *Store) insertPrincipal(ctx context.Context, tx *sql.Tx, sp store.ServicePrincipal, creds []store.Credential) error {
+func (s *Store) insertPrincipal(ctx context.Context, tx Tx, sp store.ServicePrincipal, creds []store.Credential) error {
 	uris, roles, names, err := principalLists(sp)
 	if err != nil {
 		return err
 	}
 	tenantKey := column.Key(sp.TenantID)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
+	if _, err := tx.Exec(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
 		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		sp.ObjectID, sp.TenantID, tenantKey, sp.AppID, column.Key(sp.AppID), string(sp.Kind),
@@ -92,7 +91,7 @@ func (s *Store) CreatePrincipal(ctx context.Context, sp store.ServicePrincipal, 
 			return fmt.Errorf("create principal %s: credential %s belongs to principal %s", sp.ObjectID, creds[i].KeyID, creds[i].PrincipalID)
 		}
 	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertPrincipal(ctx, tx, sp, creds) }); err != nil {
+	if err := s.inTx(ctx, func(tx Tx) error { return s.insertPrincipal(ctx, tx, sp, creds) }); err != nil {
 		return fmt.Errorf("create principal %s: %w", sp.ObjectID, err)
 	}
 	return nil
@@ -143,16 +142,16 @@ func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) 
 	if err != nil {
 		return fmt.Errorf("update principal %s: %w", sp.ObjectID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		// The tenant is the stored one: an update cannot move a principal.
 		var tenantKey string
-		if err := tx.QueryRowContext(ctx, `UPDATE principals SET display_name = $1, identifier_uris = $2,
+		if err := tx.QueryRow(ctx, `UPDATE principals SET display_name = $1, identifier_uris = $2,
 			access_token_version = $3, app_roles = $4, alternative_names = $5
 			WHERE object_id = $6 RETURNING tenant_key`,
 			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.ObjectID).Scan(&tenantKey); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM identifier_uris WHERE principal_id = $1`, sp.ObjectID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM identifier_uris WHERE principal_id = $1`, sp.ObjectID); err != nil {
 			return err
 		}
 		return s.claimIdentifierURIs(ctx, tx, sp, tenantKey)
@@ -174,8 +173,8 @@ func (s *Store) DeletePrincipal(ctx context.Context, objectID string) error {
 
 // Credentials
 
-func (s *Store) insertCredential(ctx context.Context, tx *sql.Tx, c store.Credential) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (key_id, principal_id, type, display_name, hint,
+func (s *Store) insertCredential(ctx context.Context, tx Tx, c store.Credential) error {
+	_, err := tx.Exec(ctx, `INSERT INTO credentials (key_id, principal_id, type, display_name, hint,
 		secret_hash, certificate, thumbprint, starts_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		c.KeyID, c.PrincipalID, string(c.Type), c.DisplayName, c.Hint,
@@ -184,7 +183,7 @@ func (s *Store) insertCredential(ctx context.Context, tx *sql.Tx, c store.Creden
 }
 
 func (s *Store) AddCredential(ctx context.Context, c store.Credential) error {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.insertCredential(ctx, tx, c) }); err != nil {
+	if err := s.inTx(ctx, func(tx Tx) error { return s.insertCredential(ctx, tx, c) }); err != nil {
 		return fmt.Errorf("add credential %s to principal %s: %w", c.KeyID, c.PrincipalID, err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -60,7 +59,7 @@ func (s *Store) RecordSignIns(ctx context.Context, entries []store.SignIn) error
 	if len(entries) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		return insertRows(ctx, tx, `INSERT INTO sign_ins (id, at, tenant_id, tenant_key, principal_id, app_id, app_key,
 			resource, grant_type, result, error_code, reason, correlation_id, token_id, resource_id)`, 15, len(entries),
 			func(i int) []any {
@@ -135,14 +134,12 @@ func (s *Store) UseAssertion(ctx context.Context, key string, expiresAt time.Tim
 			key, expiresAt, now)
 	} else {
 		// Both in one transaction of the single writer: one sync to disk.
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, purgeAssertions("$1", "$2")+`)`, now, key); err != nil {
+		err = s.inTx(ctx, func(tx Tx) error {
+			if _, err := tx.Exec(ctx, purgeAssertions("$1", "$2")+`)`, now, key); err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, upsertAssertion, key, expiresAt, now)
-			if err == nil {
-				n, err = res.RowsAffected()
-			}
+			var err error
+			n, err = tx.Exec(ctx, upsertAssertion, key, expiresAt, now)
 			return err
 		})
 	}

@@ -39,16 +39,16 @@ func scanVault(row scanner) (store.Vault, error) {
 }
 
 func (s *Store) CreateVault(ctx context.Context, v store.Vault) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		// A deleted vault keeps its name until it is purged or recovered.
 		var deleted int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deleted_vaults WHERE name_key = $1`, column.Key(v.Name)).Scan(&deleted); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM deleted_vaults WHERE name_key = $1`, column.Key(v.Name)).Scan(&deleted); err != nil {
 			return err
 		}
 		if deleted > 0 {
 			return fmt.Errorf("%w: a deleted vault has the name", store.ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
+		_, err := tx.Exec(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			column.Key(v.Name), v.Name, column.ScopeKey(v.ResourceID), v.ResourceID, v.DataKey, v.CreatedAt)
 		return err
@@ -123,12 +123,12 @@ func parseSecretTags(s string) (map[string]string, error) {
 }
 
 // insertVersion writes one version row with the given seq.
-func insertVersion(ctx context.Context, tx *sql.Tx, vaultKey, nameKey string, seq int64, v store.SecretVersion) error {
+func insertVersion(ctx context.Context, tx Tx, vaultKey, nameKey string, seq int64, v store.SecretVersion) error {
 	tags, err := column.Tags(v.Tags)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO secret_versions (vault_key, name_key, version, seq, value, content_type, tags,
+	_, err = tx.Exec(ctx, `INSERT INTO secret_versions (vault_key, name_key, version, seq, value, content_type, tags,
 		enabled, not_before, expires, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		vaultKey, nameKey, column.Key(v.Version), seq, v.Value, v.ContentType, tags, v.Enabled,
 		nullTime(v.NotBefore), nullTime(v.Expires), v.Created, v.Updated)
@@ -137,10 +137,10 @@ func insertVersion(ctx context.Context, tx *sql.Tx, vaultKey, nameKey string, se
 
 func (s *Store) PutSecretVersion(ctx context.Context, v store.SecretVersion) (store.SecretVersion, error) {
 	vaultKey, nameKey := column.Key(v.VaultName), column.Key(v.Name)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		// The upsert takes the next seq of a live secret; a deleted one updates nothing and
 		// returns no row.
-		err := tx.QueryRowContext(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, 1)
+		err := tx.QueryRow(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, 1)
 			ON CONFLICT (vault_key, name_key) DO UPDATE SET last_seq = secrets.last_seq + 1 WHERE secrets.deleted_at IS NULL
 			RETURNING last_seq, name`, vaultKey, nameKey, v.Name).Scan(&v.Seq, &v.Name)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -227,13 +227,13 @@ func (s *Store) UpdateSecretVersion(ctx context.Context, v store.SecretVersion) 
 func markSecret[T any](ctx context.Context, s *Store, vaultName, name, set, cond string, setArgs []any, cols string, scan func(scanner) (T, error)) (T, error) {
 	keys := []any{column.Key(vaultName), column.Key(name)}
 	var v T
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := affected(tx.ExecContext(ctx, `UPDATE secrets SET `+set+` WHERE vault_key = $1 AND name_key = $2 AND `+cond,
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `UPDATE secrets SET `+set+` WHERE vault_key = $1 AND name_key = $2 AND `+cond,
 			append(keys, setArgs...)...)); err != nil {
 			return err
 		}
 		var err error
-		v, err = scan(tx.QueryRowContext(ctx, `SELECT `+cols+latestJoin+` WHERE s.vault_key = $1 AND s.name_key = $2`, keys...))
+		v, err = scan(tx.QueryRow(ctx, `SELECT `+cols+latestJoin+` WHERE s.vault_key = $1 AND s.name_key = $2`, keys...))
 		return err
 	})
 	return v, err
@@ -299,9 +299,9 @@ func (s *Store) RestoreSecret(ctx context.Context, vaultName string, versions []
 	}
 	name := versions[0].Name
 	vaultKey, nameKey := column.Key(vaultName), column.Key(name)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		// The primary key makes an existing secret, deleted or not, a conflict.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, $4)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, $4)`,
 			vaultKey, nameKey, name, len(versions)); err != nil {
 			return err
 		}
