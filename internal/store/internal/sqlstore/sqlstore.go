@@ -44,6 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -304,6 +306,20 @@ func (c *timeCol) Scan(src any) error {
 	default:
 		return fmt.Errorf("scan time column: unexpected %T", src)
 	}
+	return nil
+}
+
+// ScanTimestamptz lets pgx decode a timestamptz straight into the column, without going through
+// database/sql's driver.Value (an allocation and a scan plan per read on PostgreSQL's token path).
+func (c *timeCol) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*c = timeCol{}
+		return nil
+	}
+	if v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("scan time column: infinite timestamp")
+	}
+	*c = timeCol(v.Time.UTC().Truncate(time.Microsecond))
 	return nil
 }
 
