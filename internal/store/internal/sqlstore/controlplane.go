@@ -43,16 +43,11 @@ func (s *Store) PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bo
 		return false, fmt.Errorf("put resource group %s: %w", g.Name, err)
 	}
 	subKey, nameKey := column.Key(g.SubscriptionID), column.Key(g.Name)
-	var created bool
-	err = s.inTx(ctx, func(tx Tx) error {
-		var err error
-		created, err = s.upsert(ctx, tx, groupExists, []any{subKey, nameKey}, `INSERT INTO resource_groups (subscription_key,
-			name_key, subscription_id, name, location, tags, managed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (subscription_key, name_key) DO UPDATE SET
-				location = excluded.location, tags = excluded.tags, managed_by = excluded.managed_by`,
-			subKey, nameKey, g.SubscriptionID, g.Name, g.Location, tags, g.ManagedBy, g.CreatedAt)
-		return err
-	})
+	created, err := s.putOne(ctx, groupExists, []any{subKey, nameKey}, `INSERT INTO resource_groups (subscription_key,
+		name_key, subscription_id, name, location, tags, managed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (subscription_key, name_key) DO UPDATE SET
+			location = excluded.location, tags = excluded.tags, managed_by = excluded.managed_by`,
+		subKey, nameKey, g.SubscriptionID, g.Name, g.Location, tags, g.ManagedBy, g.CreatedAt)
 	if err != nil {
 		return false, fmt.Errorf("put resource group %s: %w", g.Name, err)
 	}
@@ -383,22 +378,17 @@ func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
 	key := column.Key(d.ID)
-	var created bool
-	err = s.inTx(ctx, func(tx Tx) error {
-		// A name another definition holds fails the unique role_name_key: ErrConflict.
-		var err error
-		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
-			`INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
-			description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT (id_key) DO UPDATE SET scope = excluded.scope, role_name = excluded.role_name,
-				role_name_key = excluded.role_name_key, description = excluded.description,
-				assignable_scopes = excluded.assignable_scopes, permissions = excluded.permissions,
-				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-			key, d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
-			d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.UpdatedBy)
-		return err
-	})
+	// A name another definition holds fails the unique role_name_key: ErrConflict.
+	created, err := s.putOne(ctx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
+		`INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
+		description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (id_key) DO UPDATE SET scope = excluded.scope, role_name = excluded.role_name,
+			role_name_key = excluded.role_name_key, description = excluded.description,
+			assignable_scopes = excluded.assignable_scopes, permissions = excluded.permissions,
+			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		key, d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
+		d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.UpdatedBy)
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}

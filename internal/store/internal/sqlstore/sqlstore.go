@@ -44,6 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -268,22 +270,39 @@ func all[T any](ctx context.Context, q Reader, scan func(scanner) (T, error), qu
 	return vs, nil
 }
 
-// upsert runs an INSERT ... ON CONFLICT DO UPDATE in tx and tells whether it inserted the row.
-// exists counts the row the upsert would update. With row locks, RETURNING (xmax = 0) is true
-// only for the row version an INSERT wrote, so of concurrent puts of one new key exactly one is
-// told it created it; the single writer sees nothing between the count and the upsert.
-func (s *Store) upsert(ctx context.Context, tx Tx, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
+// upsert runs an INSERT ... ON CONFLICT DO UPDATE on q (a transaction; with row locks the writer
+// will do) and tells whether it inserted the row. exists counts the row the upsert would update.
+// With row locks, RETURNING (xmax = 0) is true only for the row version an INSERT wrote, so of
+// concurrent puts of one new key exactly one is told it created it; the single writer sees
+// nothing between the count and the upsert.
+func (s *Store) upsert(ctx context.Context, q Querier, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
 	if s.d.RowLocks {
 		var created bool
-		err := tx.QueryRow(ctx, upsert+` RETURNING (xmax = 0)`, args...).Scan(&created)
+		err := q.QueryRow(ctx, upsert+` RETURNING (xmax = 0)`, args...).Scan(&created)
 		return created, err
 	}
 	var n int
-	if err := tx.QueryRow(ctx, exists, existsArgs...).Scan(&n); err != nil {
+	if err := q.QueryRow(ctx, exists, existsArgs...).Scan(&n); err != nil {
 		return false, err
 	}
-	_, err := tx.Exec(ctx, upsert, args...)
+	_, err := q.Exec(ctx, upsert, args...)
 	return n == 0, err
+}
+
+// putOne runs a lone upsert and tells whether it inserted the row (see upsert): one statement
+// with row locks; the count and the upsert in one transaction of the single writer otherwise.
+func (s *Store) putOne(ctx context.Context, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
+	if s.d.RowLocks {
+		created, err := s.upsert(ctx, s.write, exists, existsArgs, upsert, args...)
+		return created, s.err(ctx, err)
+	}
+	var created bool
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		created, err = s.upsert(ctx, tx, exists, existsArgs, upsert, args...)
+		return err
+	})
+	return created, err
 }
 
 // timeCol scans a time column: INTEGER microseconds (SQLite) or a timestamp (PostgreSQL), in
@@ -304,6 +323,20 @@ func (c *timeCol) Scan(src any) error {
 	default:
 		return fmt.Errorf("scan time column: unexpected %T", src)
 	}
+	return nil
+}
+
+// ScanTimestamptz lets pgx decode a timestamptz straight into the column, without going through
+// database/sql's driver.Value (an allocation and a scan plan per read on PostgreSQL's token path).
+func (c *timeCol) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*c = timeCol{}
+		return nil
+	}
+	if v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("scan time column: infinite timestamp")
+	}
+	*c = timeCol(v.Time.UTC().Truncate(time.Microsecond))
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // recorder is a Tx that records the statements run on it.
@@ -69,6 +71,15 @@ func TestTimeColumn(t *testing.T) {
 	}
 	if err := tm(&got).Scan("2026-12-06"); err == nil {
 		t.Error("Scan of a string succeeded")
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{Time: want.Add(789), Valid: true}); err != nil || !got.Equal(want) {
+		t.Errorf("ScanTimestamptz = %v, %v; want %v", got, err, want)
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{}); err != nil || !got.IsZero() {
+		t.Errorf("ScanTimestamptz(NULL) = %v, %v; want the zero time", got, err)
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}); err == nil {
+		t.Error("ScanTimestamptz of infinity succeeded")
 	}
 }
 
