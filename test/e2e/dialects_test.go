@@ -130,11 +130,9 @@ func TestEveryDialectThroughMintRun(t *testing.T) {
 		})
 	}
 
-	// Python's ManagedIdentityCredential (Debian's python3-azure, azure-identity 1.13.0b2),
-	// system-assigned. Only IMDS for now: on the other dialects that build fails to parse the
-	// token body mint's agent answers today ("unsupported operand type(s) for +: 'int' and
-	// 'str'"), which is the agent's response body to fix, not mint run's.
-	for _, d := range []string{"imds"} {
+	// Python's ManagedIdentityCredential (Debian's python3-azure, azure-identity 1.13.0b2) on
+	// each dialect, system-assigned.
+	for _, d := range dialects {
 		t.Run("Python "+d+" system-assigned", func(t *testing.T) {
 			out, stderr, code := runAs(t, d, "/usr/bin/python3", "pyclient/mitoken.py", "https://vault.azure.net/.default")
 			if code != 0 {
