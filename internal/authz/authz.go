@@ -231,6 +231,11 @@ var ensureNamespace = uuid.MustParse("5e7b1f6c-2f0e-4c4e-9a53-6d1b0c3a8e21")
 // already holds that role there or above. It is idempotent and safe to run from several
 // replicas at once.
 func EnsureRole(ctx context.Context, st AssignmentStore, principalID, roleID, scope, description string) error {
+	return EnsureRoleFor(ctx, st, principalID, "ServicePrincipal", roleID, scope, description)
+}
+
+// EnsureRoleFor is EnsureRole for a principal of any type (User, Group, ServicePrincipal).
+func EnsureRoleFor(ctx context.Context, st AssignmentStore, principalID, principalType, roleID, scope, description string) error {
 	principalID = strings.ToLower(principalID)
 	held, err := st.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: principalID, AtOrAbove: scope})
 	if err != nil {
@@ -251,7 +256,7 @@ func EnsureRole(ctx context.Context, st AssignmentStore, principalID, roleID, sc
 		Scope:            scope,
 		RoleDefinitionID: roleID,
 		PrincipalID:      principalID,
-		PrincipalType:    "ServicePrincipal",
+		PrincipalType:    principalType,
 		Description:      description,
 		CreatedAt:        now,
 		UpdatedAt:        now,
