@@ -129,6 +129,13 @@ func TestPersonSignsInWithAzureCLIPassword(t *testing.T) {
 	}
 }
 
+// upOptions point a user credential at mint's own host (AZURE_AUTHORITY_HOST); MSAL's instance
+// discovery would ask login.microsoftonline.com, as it does for any custom authority.
+func upOptions(m *mint) *azidentity.UsernamePasswordCredentialOptions {
+	return &azidentity.UsernamePasswordCredentialOptions{DisableInstanceDiscovery: true,
+		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: m.Env["AZURE_AUTHORITY_HOST"]}}}
+}
+
 func TestPersonSignsInWithSDKUsernamePassword(t *testing.T) {
 	m := startMint(t, options{})
 	dev := readDeveloper(t, m)
@@ -137,7 +144,7 @@ func TestPersonSignsInWithSDKUsernamePassword(t *testing.T) {
 	// azidentity (MSAL Go): /common/UserRealm/{upn} on mint's own host and port, then ROPC.
 	//lint:ignore SA1019 UsernamePasswordCredential is deprecated in Azure, still used and supported
 	cred, err := azidentity.NewUsernamePasswordCredential(tenant, azureCLIClientID, dev.UserPrincipalName, dev.Password,
-		&azidentity.UsernamePasswordCredentialOptions{ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: m.Env["AZURE_AUTHORITY_HOST"]}}})
+		upOptions(m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +164,7 @@ func TestPersonSignsInWithSDKUsernamePassword(t *testing.T) {
 	}
 	//lint:ignore SA1019 see above
 	wrong, _ := azidentity.NewUsernamePasswordCredential(tenant, azureCLIClientID, dev.UserPrincipalName, "wrong",
-		&azidentity.UsernamePasswordCredentialOptions{ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: m.Env["AZURE_AUTHORITY_HOST"]}}})
+		upOptions(m))
 	if _, err := wrong.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}}); err == nil || !strings.Contains(err.Error(), "AADSTS50126") {
 		t.Errorf("a wrong password: %v", err)
 	}
