@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/google/uuid"
 )
 
 // People sign in at mint's STS with the real clients, unmodified: the Azure CLI (az login -u -p,
@@ -117,7 +118,11 @@ func TestPersonSignsInWithAzureCLIPassword(t *testing.T) {
 			vaultName := "kvdev" + strings.ReplaceAll(sk.name, "sql", "")[:3]
 			var vault struct{ ID string }
 			mustAz(t, env, az, &vault, "keyvault", "create", "-g", "people", "-n", vaultName, "-l", "eastus", "--enable-rbac-authorization", "true", "-o", "json")
-			m.mustCLI("role", "assignment", "create", "--assignee", dev.ObjectID, "--role", "Key Vault Secrets Officer", "--scope", vault.ID)
+			// The developer, Owner of the subscription, grants itself a data role (az role
+			// assignment cannot run in Debian's az, see azcli_test.go: az rest sends the same PUT).
+			assignment := "https://management.azure.com" + vault.ID + "/providers/Microsoft.Authorization/roleAssignments/" + uuid.NewString() + "?api-version=2022-04-01"
+			mustAz(t, env, az, nil, "rest", "--method", "put", "--url", assignment, "--body", `{"properties":{"roleDefinitionId":"/subscriptions/`+sub+
+				`/providers/Microsoft.Authorization/roleDefinitions/b86a8fe4-44ce-4948-aee5-eccb2c155cd7","principalId":"`+dev.ObjectID+`","principalType":"User"}}`)
 			secretURL := "https://" + vaultName + ".vault.azure.net/secrets/db-password?api-version=7.4"
 			mustAz(t, env, az, nil, "rest", "--method", "put", "--url", secretURL, "--resource", "https://vault.azure.net", "--body", `{"value":"`+readerSecret+`"}`)
 			progEnv := append(slices.Clip(env), "AZURE_TOKEN_CREDENTIALS=dev")
