@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 )
 
@@ -195,5 +199,75 @@ print(json.dumps({"token": t.token, "expires_on": t.expires_on}))
 	}
 	if c := jwtClaims(t, got.Token); c["oid"] != dev.ObjectID || c["aud"] != "https://vault.azure.net" {
 		t.Errorf("python token %v", c)
+	}
+}
+
+// deviceCodeRe finds the code in the device-code message every client prints.
+var deviceCodeRe = regexp.MustCompile(`open the page (\S+) and enter the code (\S+) to authenticate`)
+
+// approveDeviceCode types a device code into mint's verification page, signs in and approves.
+func approveDeviceCode(t *testing.T, browser context.Context, page, code string, dev developer) {
+	t.Helper()
+	browse(t, browser, "open "+page, chromedp.Navigate(page),
+		chromedp.SendKeys("", code, byRole("textbox", "Code")),
+		chromedp.Click("", byRole("button", "Next")))
+	signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
+	browse(t, browser, "approve the device code",
+		chromedp.Click("", byRole("button", "Continue")),
+		chromedp.WaitVisible("", byRole("heading", "Microsoft Azure CLI")))
+}
+
+// lineWatcher collects a process's output and reports the first match of re.
+type lineWatcher struct {
+	lockedBuffer
+	re    *regexp.Regexp
+	found chan []string
+	once  sync.Once
+}
+
+func (l *lineWatcher) Write(p []byte) (int, error) {
+	n, err := l.lockedBuffer.Write(p)
+	if m := l.re.FindStringSubmatch(l.String()); m != nil {
+		l.once.Do(func() { l.found <- m })
+	}
+	return n, err
+}
+
+func TestPersonSignsInWithAzureCLIDeviceCode(t *testing.T) {
+	az := needAz(t)
+	m := startMint(t, options{})
+	dev := readDeveloper(t, m)
+	env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+	browser := newBrowser(t, "")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, az, "login", "--use-device-code", "-o", "json")
+	cmd.Env = env
+	var stdout bytes.Buffer
+	stderr := &lineWatcher{re: deviceCodeRe, found: make(chan []string, 1)}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var m2 []string
+	select {
+	case m2 = <-stderr.found:
+	case <-ctx.Done():
+		t.Fatalf("az printed no device code:\n%s", stderr.String())
+	}
+	approveDeviceCode(t, browser, m2[1], m2[2], dev)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("az login --use-device-code: %v\n%s", err, stderr.String())
+	}
+	var accounts []azAccount
+	if err := json.Unmarshal(stdout.Bytes(), &accounts); err != nil || len(accounts) != 1 || accounts[0].User.Name != dev.UserPrincipalName ||
+		accounts[0].ID != m.Env["AZURE_SUBSCRIPTION_ID"] {
+		t.Fatalf("az login --use-device-code printed %s (%v)", stdout.String(), err)
+	}
+	var at struct{ AccessToken string }
+	mustAz(t, env, az, &at, "account", "get-access-token", "--resource", "https://vault.azure.net", "-o", "json")
+	if c := jwtClaims(t, at.AccessToken); c["oid"] != dev.ObjectID {
+		t.Errorf("token after device code: %v", c)
 	}
 }
