@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,4 +103,53 @@ func signInOnPage(t *testing.T, ctx context.Context, user, password string) {
 		chromedp.SendKeys("", password, byRole("textbox", "Password")),
 		chromedp.Click("", byRole("button", "Sign in")),
 	)
+}
+
+// browserOpener makes a directory with an executable named name (a browser launcher such as
+// xdg-open, or the script BROWSER names) that hands the URL it is given to the test: the
+// program under test "opens a browser", and the test's Chromium goes there. The returned
+// channel yields each URL.
+func browserOpener(t *testing.T, name string) (dir string, urls <-chan string) {
+	t.Helper()
+	dir = t.TempDir()
+	fifo := filepath.Join(dir, "urls")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nprintf '%s\\n' \"$1\" > '" + fifo + "'\n"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string, 4)
+	go func() {
+		for {
+			f, err := os.Open(fifo) // blocks until a launcher writes
+			if err != nil {
+				return
+			}
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				ch <- sc.Text()
+			}
+			f.Close()
+		}
+	}()
+	t.Cleanup(func() { // unblock the reader
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	return dir, ch
+}
+
+// nextURL waits for the program under test to open a browser.
+func nextURL(t *testing.T, urls <-chan string, what string) string {
+	t.Helper()
+	select {
+	case u := <-urls:
+		return u
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s opened no browser within 60 s", what)
+	}
+	return ""
 }

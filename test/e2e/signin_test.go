@@ -206,12 +206,17 @@ print(json.dumps({"token": t.token, "expires_on": t.expires_on}))
 var deviceCodeRe = regexp.MustCompile(`open the page (\S+) and enter the code (\S+) to authenticate`)
 
 // approveDeviceCode types a device code into mint's verification page, signs in and approves.
-func approveDeviceCode(t *testing.T, browser context.Context, page, code string, dev developer) {
+// With signedIn, the browser already has a session: the person picks the account instead.
+func approveDeviceCode(t *testing.T, browser context.Context, page, code string, dev developer, signedIn bool) {
 	t.Helper()
 	browse(t, browser, "open "+page, chromedp.Navigate(page),
 		chromedp.SendKeys("", code, byRole("textbox", "Code")),
 		chromedp.Click("", byRole("button", "Next")))
-	signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
+	if signedIn {
+		browse(t, browser, "pick the signed-in account", chromedp.Click("", byRole("button", "mint developer ("+dev.UserPrincipalName+")")))
+	} else {
+		signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
+	}
 	browse(t, browser, "approve the device code",
 		chromedp.Click("", byRole("button", "Continue")),
 		chromedp.WaitVisible("", byRole("heading", "Microsoft Azure CLI")))
@@ -256,7 +261,7 @@ func TestPersonSignsInWithAzureCLIDeviceCode(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("az printed no device code:\n%s", stderr.String())
 	}
-	approveDeviceCode(t, browser, m2[1], m2[2], dev)
+	approveDeviceCode(t, browser, m2[1], m2[2], dev, false)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("az login --use-device-code: %v\n%s", err, stderr.String())
 	}
@@ -269,5 +274,131 @@ func TestPersonSignsInWithAzureCLIDeviceCode(t *testing.T) {
 	mustAz(t, env, az, &at, "account", "get-access-token", "--resource", "https://vault.azure.net", "-o", "json")
 	if c := jwtClaims(t, at.AccessToken); c["oid"] != dev.ObjectID {
 		t.Errorf("token after device code: %v", c)
+	}
+}
+
+func TestPersonSignsInWithAzureCLIBrowser(t *testing.T) {
+	az := needAz(t)
+	m := startMint(t, options{})
+	dev := readDeveloper(t, m)
+	openerDir, urls := browserOpener(t, "open-browser")
+	env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t),
+		"BROWSER="+filepath.Join(openerDir, "open-browser"))
+	browser := newBrowser(t, m.Env["HTTPS_PROXY"])
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, az, "login", "-o", "json")
+	cmd.Env = env
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	authorize := nextURL(t, urls, "az login")
+	if !strings.HasPrefix(authorize, "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?") {
+		t.Fatalf("az opened %s", authorize)
+	}
+	browse(t, browser, "open the authorize URL", chromedp.Navigate(authorize))
+	signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("az login (browser): %v\n%s", err, stderr.String())
+	}
+	var accounts []azAccount
+	if err := json.Unmarshal([]byte(stdout.String()), &accounts); err != nil || len(accounts) != 1 || accounts[0].User.Name != dev.UserPrincipalName {
+		t.Fatalf("az login printed %s (%v)\n%s", stdout.String(), err, stderr.String())
+	}
+	var at struct{ AccessToken string }
+	mustAz(t, env, az, &at, "account", "get-access-token", "--resource", "https://vault.azure.net", "-o", "json")
+	if c := jwtClaims(t, at.AccessToken); c["oid"] != dev.ObjectID {
+		t.Errorf("token after browser sign-in: %v", c)
+	}
+
+	// The browser session is shared: a second az (another config dir) signs in with the account
+	// picker, no password.
+	env2 := append(slices.Clip(env[:len(env)-2]), azConfigDir(t), "BROWSER="+filepath.Join(openerDir, "open-browser"))
+	cmd = exec.CommandContext(ctx, az, "login", "-o", "json")
+	cmd.Env = env2
+	stdout, stderr = lockedBuffer{}, lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	browse(t, browser, "pick the signed-in account", chromedp.Navigate(nextURL(t, urls, "the second az login")),
+		chromedp.Click("", byRole("button", "mint developer ("+dev.UserPrincipalName+")")))
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), dev.UserPrincipalName) {
+		t.Fatalf("second az login: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+}
+
+func TestPersonSignsInWithSDKInteractiveCredentials(t *testing.T) {
+	m := startMint(t, options{})
+	dev := readDeveloper(t, m)
+	browser := newBrowser(t, "")
+	openerDir, urls := browserOpener(t, "xdg-open")
+	t.Setenv("PATH", openerDir+string(os.PathListSeparator)+os.Getenv("PATH")) // azidentity opens the browser with xdg-open
+	clientOptions := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: m.Env["AZURE_AUTHORITY_HOST"]}}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	// InteractiveBrowserCredential: authorization code + PKCE, response_mode form_post to
+	// MSAL Go's loopback listener.
+	ibc, err := azidentity.NewInteractiveBrowserCredential(&azidentity.InteractiveBrowserCredentialOptions{
+		ClientOptions: clientOptions, TenantID: m.Env["AZURE_TENANT_ID"], DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		tok azcore.AccessToken
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := ibc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+		done <- result{tok, err}
+	}()
+	authorize := nextURL(t, urls, "InteractiveBrowserCredential")
+	browse(t, browser, "open the authorize URL", chromedp.Navigate(authorize))
+	signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("InteractiveBrowserCredential: %v", r.err)
+	}
+	if c := jwtClaims(t, r.tok.Token); c["oid"] != dev.ObjectID || c["aud"] != "https://vault.azure.net" {
+		t.Errorf("InteractiveBrowserCredential token %v", c)
+	}
+
+	// DeviceCodeCredential: its prompt callback hands the code to the browser, which is signed
+	// in already (the session cookie of the sign-in above): the person picks the account.
+	prompts := make(chan azidentity.DeviceCodeMessage, 1)
+	dcc, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
+		ClientOptions: clientOptions, TenantID: m.Env["AZURE_TENANT_ID"], DisableInstanceDiscovery: true,
+		UserPrompt: func(ctx context.Context, msg azidentity.DeviceCodeMessage) error {
+			prompts <- msg
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		tok, err := dcc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+		done <- result{tok, err}
+	}()
+	var msg azidentity.DeviceCodeMessage
+	select {
+	case msg = <-prompts:
+	case r := <-done:
+		t.Fatalf("DeviceCodeCredential ended before prompting: %v", r.err)
+	}
+	if !strings.Contains(msg.Message, msg.UserCode) || !strings.Contains(msg.Message, msg.VerificationURL) {
+		t.Errorf("device code message %q", msg.Message)
+	}
+	approveDeviceCode(t, browser, msg.VerificationURL, msg.UserCode, dev, true)
+	r = <-done
+	if r.err != nil {
+		t.Fatalf("DeviceCodeCredential: %v", r.err)
+	}
+	if c := jwtClaims(t, r.tok.Token); c["oid"] != dev.ObjectID || c["idtyp"] != "user" {
+		t.Errorf("DeviceCodeCredential token %v", c)
 	}
 }
