@@ -402,3 +402,56 @@ func TestPersonSignsInWithSDKInteractiveCredentials(t *testing.T) {
 		t.Errorf("DeviceCodeCredential token %v", c)
 	}
 }
+
+func TestJavaScriptSDKPersonSignIn(t *testing.T) {
+	node, npm := needNode(t)
+	installed := startJSClientInstall(t, npm)
+	az := needAz(t)
+	m := startMint(t, options{})
+	dev := readDeveloper(t, m)
+	browser := newBrowser(t, "")
+	config := azConfigDir(t)
+	azEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), config)
+	mustAz(t, azEnv, az, nil, "login", "-u", dev.UserPrincipalName, "-p", dev.Password, "-o", "none")
+	dir := installed()
+
+	// AzureCliCredential: the developer's az sign-in, nothing else.
+	cliEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE"), config)
+	r := runJSClient(t, cliEnv, node, dir, "--credential", "cli", "--scope", "https://vault.azure.net/.default")
+	if r.code != 0 || len(r.tokens) != 1 || r.tokens[0].Claims["oid"] != dev.ObjectID || r.tokens[0].Claims["aud"] != "https://vault.azure.net" {
+		t.Fatalf("AzureCliCredential: %s", r)
+	}
+
+	// DeviceCodeCredential (msal-node): the code typed into mint's page; msal-node treats any
+	// polling error but authorization_pending as fatal, so this fails if mint ever says slow_down.
+	dcEnv := m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS", "AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, jsCommand(node, dir, "--credential", "devicecode", "--scope", "https://management.azure.com/.default")[1:]...)
+	cmd.Env = dcEnv
+	stdout := &lineWatcher{re: regexp.MustCompile(`"userCode":"([^"]+)","verificationUri":"([^"]+)"`), found: make(chan []string, 1)}
+	var stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var code []string
+	select {
+	case code = <-stdout.found:
+	case <-ctx.Done():
+		t.Fatalf("DeviceCodeCredential printed no code:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	approveDeviceCode(t, browser, code[2], code[1], dev, false)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("DeviceCodeCredential: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var tok jsEvent
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if err := json.Unmarshal([]byte(line), &tok); err == nil && tok.Event == "token" {
+			break
+		}
+	}
+	if tok.Event != "token" || tok.Claims["oid"] != dev.ObjectID || tok.Claims["idtyp"] != "user" {
+		t.Fatalf("DeviceCodeCredential printed %s", stdout.String())
+	}
+}
