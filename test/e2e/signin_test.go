@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -453,5 +454,51 @@ func TestJavaScriptSDKPersonSignIn(t *testing.T) {
 	}
 	if tok.Event != "token" || tok.Claims["oid"] != dev.ObjectID || tok.Claims["idtyp"] != "user" {
 		t.Fatalf("DeviceCodeCredential printed %s", stdout.String())
+	}
+}
+
+func TestPersonRefusedAfterPasswordResetAndDisable(t *testing.T) {
+	az := needAz(t)
+	m := startMint(t, options{})
+	dev := readDeveloper(t, m)
+	env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+	mustAz(t, env, az, nil, "login", "-u", dev.UserPrincipalName, "-p", dev.Password, "-o", "none")
+	mustAz(t, env, az, nil, "account", "get-access-token", "--resource", "https://vault.azure.net", "-o", "none")
+
+	// The developer (the directory's administrator) resets its own password through Graph; the
+	// refresh tokens az holds are revoked with it.
+	user := "https://graph.microsoft.com/v1.0/users/" + dev.ObjectID
+	const newPassword = "N3w-Passw0rd!for-mint"
+	mustAz(t, env, az, nil, "rest", "--method", "patch", "--url", user, "--body",
+		`{"passwordProfile":{"password":"`+newPassword+`","forceChangePasswordNextSignIn":false}}`)
+	r := runAz(t, env, az, "account", "get-access-token", "--resource", "https://storage.azure.com", "-o", "json")
+	if r.code == 0 || !strings.Contains(r.stderr, "AADSTS50173") || !strings.Contains(r.stderr, "az login") {
+		t.Fatalf("a refresh token after a password reset: exit %d\n%s", r.code, r.stderr)
+	}
+	// The old password is refused, the new one works.
+	if r := runAz(t, env, az, "login", "-u", dev.UserPrincipalName, "-p", dev.Password, "-o", "none"); r.code == 0 || !strings.Contains(r.stderr, "AADSTS50126") {
+		t.Fatalf("the old password: exit %d\n%s", r.code, r.stderr)
+	}
+	mustAz(t, env, az, nil, "login", "-u", dev.UserPrincipalName, "-p", newPassword, "-o", "none")
+
+	// Disabled (by the admin application, through Graph): sign-in refused with AADSTS50057.
+	admin := m.adminCredential(t)
+	tok, err := admin.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPatch, m.URL+"/v1.0/users/"+dev.ObjectID, strings.NewReader(`{"accountEnabled":false}`))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH accountEnabled false: %d", resp.StatusCode)
+	}
+	if r := runAz(t, env, az, "login", "-u", dev.UserPrincipalName, "-p", newPassword, "-o", "none"); r.code == 0 || !strings.Contains(r.stderr, "AADSTS50057") {
+		t.Fatalf("a disabled user: exit %d\n%s", r.code, r.stderr)
 	}
 }
