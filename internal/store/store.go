@@ -40,6 +40,7 @@ type Store interface {
 	Vaults
 	Users
 	Groups
+	DeviceCodes
 	Close() error
 }
 
