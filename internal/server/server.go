@@ -193,7 +193,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		People:                       s.Directory,
 		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
 		// sessions sealed by one are good at all of them.
-		SealKey: s.KEK.DeriveKey("sts-user-sessions"),
+		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
+		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 

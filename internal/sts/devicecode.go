@@ -3,7 +3,10 @@ package sts
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,9 +15,9 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// Device-code flows (RFC 8628) live in this server's memory: a person must approve a code on
-// the same server the client polls. That holds for one mint server; behind a load balancer
-// without affinity the device-code flow needs sticky sessions (docs/compatibility.md says so).
+// Device-code sign-ins (RFC 8628) are kept in the store (store.DeviceCodes), so the client may
+// poll one server while the person types the code at another. Only the device code's SHA-256 is
+// stored. Without a store (Config.DeviceCodes nil) they are kept in this server's memory.
 const (
 	deviceCodeLifetime = 15 * time.Minute
 	deviceCodeInterval = 5 // seconds
@@ -23,68 +26,9 @@ const (
 	userCodeLength     = 9
 )
 
-type deviceState int
-
-const (
-	devicePending deviceState = iota
-	deviceApproved
-	deviceDeclined
-	deviceRedeemed
-)
-
-type deviceFlow struct {
-	deviceCode string
-	userCode   string
-	clientID   string
-	clientName string
-	version    Version
-	tenantSeg  string // the authority's tenant segment; a tenant restricts who may approve
-	scope      string // v2
-	resource   string // v1
-	expiry     time.Time
-	state      deviceState
-	userID     string
-	tenantID   string
-	authTime   time.Time
-}
-
-type deviceFlows struct {
-	mu         sync.Mutex
-	byDevice   map[string]*deviceFlow
-	byUserCode map[string]*deviceFlow
-}
-
-func newDeviceFlows() *deviceFlows {
-	return &deviceFlows{byDevice: map[string]*deviceFlow{}, byUserCode: map[string]*deviceFlow{}}
-}
-
-// add stores a new flow with fresh codes; false when too many flows are pending.
-func (d *deviceFlows) add(f *deviceFlow, now time.Time) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.byDevice) >= maxDeviceFlows {
-		for k, old := range d.byDevice {
-			if now.After(old.expiry) {
-				delete(d.byDevice, k)
-				delete(d.byUserCode, old.userCode)
-			}
-		}
-		if len(d.byDevice) >= maxDeviceFlows {
-			return false
-		}
-	}
-	for {
-		f.userCode = newUserCode()
-		if _, taken := d.byUserCode[f.userCode]; !taken {
-			break
-		}
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	f.deviceCode = "DAQABIQEAAAD" + base64.RawURLEncoding.EncodeToString(b[:])
-	d.byDevice[f.deviceCode] = f
-	d.byUserCode[f.userCode] = f
-	return true
+func hashDeviceCode(deviceCode string) string {
+	h := sha256.Sum256([]byte(deviceCode))
+	return hex.EncodeToString(h[:])
 }
 
 func newUserCode() string {
@@ -94,6 +38,12 @@ func newUserCode() string {
 		b[i] = userCodeAlphabet[int(b[i])%len(userCodeAlphabet)]
 	}
 	return string(b[:])
+}
+
+func newDeviceCode() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "DAQABIQEAAAD" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // NormalizeUserCode uppercases a typed user code and drops spaces and dashes.
@@ -111,55 +61,84 @@ func NormalizeUserCode(s string) string {
 	return b.String()
 }
 
-// byCode returns a copy of the pending, unexpired flow a person typed the code of.
-func (d *deviceFlows) byCode(userCode string, now time.Time) (deviceFlow, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	f, ok := d.byUserCode[NormalizeUserCode(userCode)]
-	if !ok || f.state != devicePending || now.After(f.expiry) {
-		return deviceFlow{}, false
-	}
-	return *f, true
+// memDeviceCodes is store.DeviceCodes in one process's memory, for an STS without a store.
+type memDeviceCodes struct {
+	mu     sync.Mutex
+	byHash map[string]*store.DeviceCode
 }
 
-// decide approves (userID set) or declines a pending flow; false when it is no longer pending.
-func (d *deviceFlows) decide(deviceCode string, approve bool, userID, tenantID string, authTime, now time.Time) bool {
+func newMemDeviceCodes() *memDeviceCodes { return &memDeviceCodes{byHash: map[string]*store.DeviceCode{}} }
+
+func (d *memDeviceCodes) CreateDeviceCode(_ context.Context, c store.DeviceCode) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	f, ok := d.byDevice[deviceCode]
-	if !ok || f.state != devicePending || now.After(f.expiry) {
-		return false
+	for k, old := range d.byHash {
+		if old.ExpiresAt.Before(c.CreatedAt) {
+			delete(d.byHash, k)
+		}
 	}
-	if approve {
-		f.state, f.userID, f.tenantID, f.authTime = deviceApproved, userID, tenantID, authTime
-	} else {
-		f.state = deviceDeclined
+	if len(d.byHash) >= maxDeviceFlows {
+		return errors.New("too many device codes pending")
 	}
-	return true
+	for _, old := range d.byHash {
+		if old.UserCode == c.UserCode {
+			return store.ErrConflict
+		}
+	}
+	if _, ok := d.byHash[c.DeviceCodeHash]; ok {
+		return store.ErrConflict
+	}
+	d.byHash[c.DeviceCodeHash] = &c
+	return nil
 }
 
-// poll returns the flow's state for a polling client; an approved flow is redeemed once.
-func (d *deviceFlows) poll(deviceCode string, now time.Time) (deviceFlow, bool) {
+func (d *memDeviceCodes) GetDeviceCodeByUserCode(_ context.Context, userCode string) (store.DeviceCode, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	f, ok := d.byDevice[deviceCode]
+	for _, c := range d.byHash {
+		if c.UserCode == userCode {
+			return *c, nil
+		}
+	}
+	return store.DeviceCode{}, store.ErrNotFound
+}
+
+func (d *memDeviceCodes) DecideDeviceCode(_ context.Context, hash string, state store.DeviceCodeState, userID, tenantID string, authTime, now time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.byHash[hash]
+	if !ok || c.State != store.DeviceCodePending || now.After(c.ExpiresAt) {
+		return store.ErrNotFound
+	}
+	c.State, c.UserID, c.TenantID, c.AuthTime = state, userID, tenantID, authTime
+	return nil
+}
+
+func (d *memDeviceCodes) PollDeviceCode(_ context.Context, hash string) (store.DeviceCode, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.byHash[hash]
 	if !ok {
-		return deviceFlow{}, false
+		return store.DeviceCode{}, store.ErrNotFound
 	}
-	out := *f
-	if f.state == deviceApproved && !now.After(f.expiry) {
-		f.state = deviceRedeemed
+	out := *c
+	if c.State == store.DeviceCodeApproved {
+		c.State = store.DeviceCodeRedeemed
 	}
-	return out, true
+	return out, nil
 }
 
 func (s *Server) redeemDeviceCode(ctx context.Context, at *attempt, client userClient, req UserTokenRequest) (signedIn, *Error) {
-	f, ok := s.devices.poll(req.DeviceCode, at.now)
-	if !ok || !strings.EqualFold(f.clientID, client.appID) {
+	f, err := s.devices.PollDeviceCode(ctx, hashDeviceCode(req.DeviceCode))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.ErrorContext(ctx, "device code lookup failed", "trace_id", at.traceID, "err", err)
+		return signedIn{}, errServer()
+	}
+	if err != nil || !strings.EqualFold(f.ClientID, client.appID) {
 		return signedIn{}, NewError(http.StatusBadRequest, "bad_verification_code", codeBadDeviceCode,
 			"The code that you entered has expired or is not valid. Request a new device code and sign in again.")
 	}
-	if at.now.After(f.expiry) {
+	if at.now.After(f.ExpiresAt) {
 		oauthErr := "expired_token"
 		if req.Endpoint == V1 {
 			oauthErr = "code_expired"
@@ -167,23 +146,23 @@ func (s *Server) redeemDeviceCode(ctx context.Context, at *attempt, client userC
 		return signedIn{}, NewError(http.StatusBadRequest, oauthErr, codeDeviceExpired,
 			"The provided authorization code or refresh token has expired due to inactivity. This device code has expired. Request a new device code.")
 	}
-	switch f.state {
-	case devicePending:
+	switch f.State {
+	case store.DeviceCodePending:
 		// Never slow_down: msal-node treats every polling error but authorization_pending as fatal.
 		return signedIn{}, NewError(http.StatusBadRequest, "authorization_pending", codePending,
 			"OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
-	case deviceDeclined:
+	case store.DeviceCodeDeclined:
 		return signedIn{}, NewError(http.StatusBadRequest, "authorization_declined", codeDeclined,
 			"The user declined to authorize the application on the device code page.")
-	case deviceRedeemed:
+	case store.DeviceCodeRedeemed:
 		return signedIn{}, NewError(http.StatusBadRequest, "invalid_grant", codeCodeRedeemed,
 			"The device code was already redeemed. Request a new device code.")
 	}
-	u, t, e := s.loadUser(ctx, at, f.userID, f.tenantID, f.authTime)
+	u, t, e := s.loadUser(ctx, at, f.UserID, f.TenantID, f.AuthTime)
 	if e != nil {
 		return signedIn{}, e
 	}
-	return signedIn{user: u, tenant: t, authTime: f.authTime, amr: []string{"pwd"}, scope: f.scope, resource: f.resource}, nil
+	return signedIn{user: u, tenant: t, authTime: f.AuthTime, amr: []string{"pwd"}, scope: f.Scope, resource: f.Resource}, nil
 }
 
 // deviceCodeResponse is the /devicecode answer; the integers are JSON numbers (MSAL Go
@@ -243,11 +222,12 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 				"the device code flow is for public clients such as the Azure CLI.", truncate(clientID, 200)))
 		return
 	}
-	f := &deviceFlow{clientID: pc.AppID, clientName: pc.DisplayName, version: v, tenantSeg: seg, expiry: at.now.Add(deviceCodeLifetime)}
+	f := store.DeviceCode{ClientID: pc.AppID, ClientName: pc.DisplayName, Version: int(v), TenantSegment: seg,
+		ExpiresAt: at.now.Add(deviceCodeLifetime), State: store.DeviceCodePending, CreatedAt: at.now}
 	if v == V2 {
-		f.scope = strings.TrimSpace(form.Get("scope"))
-		us, e := ParseUserScope(f.scope)
-		if e == nil && len(f.scope) > 2000 {
+		f.Scope = strings.TrimSpace(form.Get("scope"))
+		us, e := ParseUserScope(f.Scope)
+		if e == nil && len(f.Scope) > 2000 {
 			e = errMalformed("The 'scope' parameter is too long.")
 		}
 		if e != nil {
@@ -256,17 +236,27 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 		}
 		at.resource = us.Resource
 	} else {
-		f.resource = truncate(strings.TrimSpace(form.Get("resource")), 2000)
-		at.resource = f.resource
+		f.Resource = truncate(strings.TrimSpace(form.Get("resource")), 2000)
+		at.resource = f.Resource
 	}
-	if !s.devices.add(f, at.now) {
-		s.refuse(ctx, w, &at, NewError(http.StatusServiceUnavailable, "temporarily_unavailable", 0,
-			"Too many device codes are waiting to be approved. Try again in a few minutes."))
-		return
+	deviceCode := ""
+	for attempt := 0; ; attempt++ {
+		deviceCode = newDeviceCode()
+		f.DeviceCodeHash, f.UserCode = hashDeviceCode(deviceCode), newUserCode()
+		err := s.devices.CreateDeviceCode(ctx, f)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt == 4 {
+			s.log.ErrorContext(ctx, "device code creation failed", "trace_id", at.traceID, "err", err)
+			s.refuse(ctx, w, &at, NewError(http.StatusServiceUnavailable, "temporarily_unavailable", codeServerError,
+				"The device code could not be created. Try again in a few minutes."))
+			return
+		}
 	}
 	page := s.baseURL + "/devicelogin"
-	resp := deviceCodeResponse{UserCode: f.userCode, DeviceCode: f.deviceCode, ExpiresIn: int(deviceCodeLifetime / time.Second), Interval: deviceCodeInterval,
-		Message: "To sign in, use a web browser to open the page " + page + " and enter the code " + f.userCode + " to authenticate."}
+	resp := deviceCodeResponse{UserCode: f.UserCode, DeviceCode: deviceCode, ExpiresIn: int(deviceCodeLifetime / time.Second), Interval: deviceCodeInterval,
+		Message: "To sign in, use a web browser to open the page " + page + " and enter the code " + f.UserCode + " to authenticate."}
 	if v == V2 {
 		resp.VerificationURI = page
 	} else {
@@ -275,7 +265,32 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 	s.writeJSON(w, resp, at.traceID, "no-store")
 }
 
-// approveDevice records a person's decision on a device code, for the verification page.
-func (s *Server) approveDevice(f deviceFlow, approve bool, u store.User, authTime, now time.Time) bool {
-	return s.devices.decide(f.deviceCode, approve, u.ObjectID, u.TenantID, authTime, now)
+// pendingDeviceCode finds the pending, unexpired code a person typed.
+func (s *Server) pendingDeviceCode(ctx context.Context, userCode string, now time.Time) (store.DeviceCode, bool, error) {
+	code := NormalizeUserCode(userCode)
+	if code == "" {
+		return store.DeviceCode{}, false, nil
+	}
+	f, err := s.devices.GetDeviceCodeByUserCode(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	return f, f.State == store.DeviceCodePending && !now.After(f.ExpiresAt), nil
+}
+
+// decideDevice records a person's decision on a device code (by its hash); false when the code
+// is no longer pending.
+func (s *Server) decideDevice(ctx context.Context, hash string, approve bool, u store.User, authTime, now time.Time) (bool, error) {
+	state := store.DeviceCodeDeclined
+	if approve {
+		state = store.DeviceCodeApproved
+	}
+	err := s.devices.DecideDeviceCode(ctx, hash, state, u.ObjectID, u.TenantID, authTime, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -62,7 +62,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string)
 type loginContext struct {
 	Seg      string           `json:"g"`
 	Req      AuthorizeRequest `json:"q"`
-	Device   string           `json:"d,omitempty"` // device-code flow: the device code
+	Device   string           `json:"d,omitempty"` // device-code flow: the device code's hash
 	AppName  string           `json:"an"`
 	UserID   string           `json:"u,omitempty"` // device-code flow, after sign-in
 	AuthTime int64            `json:"a,omitempty"`
@@ -620,17 +620,22 @@ func (s *Server) serveDeviceLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.clock()
-	f, ok := s.devices.byCode(form.Get("otc"), now)
+	f, ok, err := s.pendingDeviceCode(r.Context(), form.Get("otc"), now)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "device code lookup failed", "err", err)
+		s.errorPage(w, r, errServer())
+		return
+	}
 	if !ok {
 		s.writePage(w, http.StatusBadRequest, "devicecode", pageData{Title: "Enter code", CSRF: s.csrfToken(w, r),
 			Error: "That code didn't work. Check the code and try again, or request a new code. (AADSTS70018)"})
 		return
 	}
-	seg := f.tenantSeg
+	seg := f.TenantSegment
 	if classifySegment(seg) == segmentInvalid {
 		seg = "organizations"
 	}
-	lc := loginContext{Seg: strings.ToLower(seg), Device: f.deviceCode, AppName: f.clientName, Req: AuthorizeRequest{ClientID: f.clientID},
+	lc := loginContext{Seg: strings.ToLower(seg), Device: f.DeviceCodeHash, AppName: f.ClientName, Req: AuthorizeRequest{ClientID: f.ClientID},
 		Expiry: now.Add(loginContextLife).Unix()}
 	tenantID := ""
 	if classifySegment(seg) == segmentTenant {
@@ -657,7 +662,11 @@ func (s *Server) deviceDecision(w http.ResponseWriter, r *http.Request, lc login
 	}
 	ok := false
 	if err == nil && userUsable(u, time.Unix(lc.AuthTime, 0)) == nil {
-		ok = s.approveDevice(deviceFlow{deviceCode: lc.Device}, approve, u, time.Unix(lc.AuthTime, 0), now)
+		if ok, err = s.decideDevice(r.Context(), lc.Device, approve, u, time.Unix(lc.AuthTime, 0), now); err != nil {
+			s.log.ErrorContext(r.Context(), "device code decision failed", "err", err)
+			s.errorPage(w, r, errServer())
+			return
+		}
 	}
 	switch {
 	case !ok:

@@ -130,6 +130,9 @@ type Config struct {
 	// UserTokenLifetime is the lifetime of people's access and ID tokens: default 75 min (Entra
 	// issues 60-90 min), clamped to [5m, 24h].
 	UserTokenLifetime time.Duration
+	// DeviceCodes keeps device-code sign-ins where every server sees them; nil keeps them in
+	// this process's memory.
+	DeviceCodes store.DeviceCodes
 }
 
 const (
@@ -167,7 +170,7 @@ type Server struct {
 	people       People
 	seal         *sealer
 	lock         *lockout
-	devices      *deviceFlows
+	devices      store.DeviceCodes
 	userLifetime time.Duration
 	csrfKey      []byte
 	idTokens     idTokenCache
@@ -194,11 +197,14 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		people:       cfg.People,
 		seal:         newSealer(cfg.SealKey),
 		lock:         newLockout(),
-		devices:      newDeviceFlows(),
+		devices:      cfg.DeviceCodes,
 		userLifetime: clampDuration(cfg.UserTokenLifetime, 75*time.Minute, minTokenLifetime, maxAppTokenLifetime),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.devices == nil {
+		s.devices = newMemDeviceCodes()
 	}
 	if len(cfg.SealKey) == 32 { // every server of the installation checks the others' CSRF tokens
 		m := hmac.New(sha256.New, cfg.SealKey)
