@@ -502,3 +502,93 @@ func TestPersonRefusedAfterPasswordResetAndDisable(t *testing.T) {
 		t.Fatalf("a disabled user: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestDeviceCodeAcrossTwoServers(t *testing.T) {
+	if os.Getenv("MINT_TEST_POSTGRES_URL") == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("MINT_TEST_POSTGRES_URL is not set")
+		}
+		t.Skip("needs PostgreSQL: run through ./test.sh")
+	}
+	url := freshDatabase(t)
+	a := startMint(t, options{mode: "server", store: url, extra: []string{"--print-admin-secret"}})
+	b := startMint(t, options{mode: "server", store: url})
+	vars := map[string]string{}
+	for _, line := range strings.Split(a.log.String(), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "AZURE_") {
+			vars[k] = v
+		}
+	}
+	for _, s := range []*mint{a, b} {
+		s.Env = map[string]string{"AZURE_AUTHORITY_HOST": s.URL, "MINT_ENDPOINT": s.URL, "AZURE_TENANT_ID": vars["AZURE_TENANT_ID"],
+			"AZURE_CLIENT_ID": vars["AZURE_CLIENT_ID"], "AZURE_CLIENT_SECRET": vars["AZURE_CLIENT_SECRET"]}
+	}
+	// A person, created through Graph at A by the admin application.
+	admin := a.secretCredential(t, vars["AZURE_CLIENT_ID"], vars["AZURE_CLIENT_SECRET"])
+	call := func(method, target string, scope string, body string) []byte {
+		t.Helper()
+		tok := getToken(t, admin, scope)
+		req, _ := http.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := httpClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, target, resp.StatusCode, buf.String())
+		}
+		return buf.Bytes()
+	}
+	var tenants struct{ Value []struct{ DefaultDomain string } }
+	json.Unmarshal(call("GET", a.URL+"/tenants?api-version=2020-01-01", "https://management.azure.com/.default", ""), &tenants)
+	if len(tenants.Value) != 1 {
+		t.Fatalf("tenants %+v", tenants)
+	}
+	person := developer{UserPrincipalName: "ada@" + tenants.Value[0].DefaultDomain, Password: "Shared-Servers-9!x"}
+	var created struct{ ID string }
+	json.Unmarshal(call("POST", a.URL+"/v1.0/users", "https://graph.microsoft.com/.default", `{"accountEnabled":true,"displayName":"mint developer",`+
+		`"mailNickname":"ada","userPrincipalName":"`+person.UserPrincipalName+`","passwordProfile":{"password":"`+person.Password+`","forceChangePasswordNextSignIn":false}}`), &created)
+	person.ObjectID = created.ID
+
+	// DeviceCodeCredential asks B for the code and polls B; the person types it at A.
+	prompts := make(chan azidentity.DeviceCodeMessage, 1)
+	dcc, err := azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: b.URL}},
+		TenantID:      vars["AZURE_TENANT_ID"], DisableInstanceDiscovery: true,
+		UserPrompt: func(ctx context.Context, msg azidentity.DeviceCodeMessage) error { prompts <- msg; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	type result struct {
+		tok azcore.AccessToken
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := dcc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
+		done <- result{tok, err}
+	}()
+	var msg azidentity.DeviceCodeMessage
+	select {
+	case msg = <-prompts:
+	case r := <-done:
+		t.Fatalf("DeviceCodeCredential ended before prompting: %v", r.err)
+	}
+	if !strings.HasPrefix(msg.VerificationURL, b.URL+"/") {
+		t.Errorf("verification URL %s, want B's", msg.VerificationURL)
+	}
+	approveDeviceCode(t, newBrowser(t, ""), a.URL+"/devicelogin", msg.UserCode, person, false)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("DeviceCodeCredential polling B after approval at A: %v", r.err)
+	}
+	if c := jwtClaims(t, r.tok.Token); c["oid"] != person.ObjectID {
+		t.Errorf("token %v", c)
+	}
+}
