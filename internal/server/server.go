@@ -194,6 +194,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:                       s.log,
 		Broker:                       nodes.NewBroker(s.Store),
 		Federated:                    federation.New(s.Store, federation.Options{BaseURL: s.BaseURL, LocalKeys: s.Keys.JWKS, Logger: s.log}),
+		People:                       s.Directory,
+		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
+		// sessions sealed by one are good at all of them.
+		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
+		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
@@ -204,6 +209,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
+	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
