@@ -33,6 +33,15 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 			env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
 			mustAz(t, env, az, nil, "login", "--service-principal", "-u", adminID, "-p", m.Env["AZURE_CLIENT_SECRET"], "--tenant", tenant, "-o", "none")
 
+			// ARM's tenant list, which az reads after a person signs in.
+			var tenants struct {
+				Value []struct{ ID, TenantID, TenantCategory, DefaultDomain string }
+			}
+			mustAz(t, env, az, &tenants, "rest", "--method", "get", "--url", "https://management.azure.com/tenants?api-version=2019-11-01", "-o", "json")
+			if len(tenants.Value) != 1 || tenants.Value[0].TenantID != tenant || tenants.Value[0].ID != "/tenants/"+tenant || tenants.Value[0].TenantCategory != "Home" {
+				t.Errorf("GET /tenants: %+v", tenants)
+			}
+
 			// The developer mint dev made is in the directory, with its password file 0600.
 			devFile := filepath.Join(m.dataDir, "developer.json")
 			fi, err := os.Stat(devFile)
