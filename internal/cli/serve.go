@@ -93,6 +93,7 @@ served. Reusing a --data-dir keeps all state.`,
 				}
 				fmt.Fprintf(out, "\n# Load it in another shell with:  . %s\n", path)
 				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
+				fmt.Fprintf(out, "\n# The portal (sign in as a person of the directory): %s/portal/\n", s.BaseURL)
 				return nil
 			})
 		},

@@ -27,6 +27,7 @@ import (
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
+	"github.com/mint-id/mint/internal/portal"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -89,6 +90,7 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
 	Vault     *vault.Server
+	Portal    *portal.Portal
 
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
@@ -209,6 +211,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.Handle("/", s.Metrics.Instrument("sts", tokenService.Handler()))
+	// The portal calls mint's own handler in-process (the same one clients reach over TLS), with
+	// the signed-in person's token; it has no other way in.
+	if s.Portal, err = portal.New(portal.Config{BaseURL: s.BaseURL, Logger: s.log,
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Handler.ServeHTTP(w, r) })}); err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	mux.Handle("/portal/", s.Metrics.Instrument("portal", s.Portal))
 
 	leaf, err := s.serverCert()
 	if err != nil {
@@ -236,6 +246,11 @@ func (s *Server) Bootstrap(ctx context.Context) (directory.Installation, error) 
 	if err := arm.EnsureOwner(ctx, s.Store, in.Admin.ObjectID, in.Subscription.ID); err != nil {
 		return in, err
 	}
+	clientID, secret, err := portal.Register(ctx, s.Directory, s.Store, s.KEK, in.Tenant.ID)
+	if err != nil {
+		return in, err
+	}
+	s.Portal.SetClient(in.Tenant.ID, clientID, secret)
 	return in, nil
 }
 
@@ -324,3 +339,7 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// Handler is the process's whole HTTP handler (what the TLS listener serves), for in-process
+// callers such as tests.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
