@@ -170,9 +170,10 @@ const CodeUnsupportedQuery = "UnsupportedQuery"
 type roleAssignmentFilter struct {
 	// AtScope: only assignments at or above the scope (atScope()).
 	AtScope bool
-	// PrincipalID: only this principal's assignments (principalId eq '{id}', or assignedTo('{id}'),
-	// which is the same thing in mint, where there are no groups).
+	// PrincipalID: only this principal's assignments (principalId eq '{id}'), and with
+	// AssignedTo (assignedTo('{id}')) those of the groups it belongs to, transitively.
 	PrincipalID string
+	AssignedTo  bool
 }
 
 const roleAssignmentFilterHelp = "Supported filters are either 'atScope()' or 'principalId eq '{value}'' or 'assignedTo('{value}')', optionally combined with 'atScope()' using 'and'."
@@ -191,6 +192,7 @@ func parseRoleAssignmentFilter(filter string) (roleAssignmentFilter, *Error) {
 		case (c.Func && strings.EqualFold(c.Name, "assignedTo") || !c.Func && strings.EqualFold(c.Name, "principalId") && c.Op == "eq") &&
 			c.Value != "" && f.PrincipalID == "":
 			f.PrincipalID = strings.TrimSpace(c.Value)
+			f.AssignedTo = c.Func
 		default:
 			return f, unsupportedQuery(filter, roleAssignmentFilterHelp)
 		}

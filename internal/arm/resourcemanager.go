@@ -36,6 +36,7 @@ var resourceManagerAPIVersions = []string{
 
 func (s *Server) registerResourceManager() {
 	s.register(subscriptionsProvider{}, armid.SubscriptionType)
+	s.register(tenantsProvider{}, tenantsType)
 	s.register(resourceGroupsProvider{}, armid.ResourceGroupType)
 	s.register(genericResourcesProvider{}, genericResourcesType)
 }
@@ -114,16 +115,16 @@ func listSubscriptions(c *call) {
 		c.failErr(err)
 		return
 	}
-	assignments, err := c.s.st.ListRoleAssignmentsForPrincipal(c.ctx, c.principalID())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
 	out := []Subscription{}
 	for _, sub := range subs {
 		id := armid.Subscription(sub.ID)
 		visible := c.canRead(armid.SubscriptionType, id.String())
-		for _, a := range assignments {
+		if c.access == nil {
+			c.failErr(errors.New("the caller's role assignments could not be loaded"))
+			return
+		}
+		// The caller's own assignments and those of the groups it belongs to.
+		for _, a := range c.access.Assignments() {
 			if visible {
 				break
 			}
@@ -504,4 +505,42 @@ func (f listFilter) matchTags(tags map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// tenantsType is GET /tenants: the tenants the caller may use. The Azure CLI lists them after a
+// person signs in without --tenant, then asks each for a token and its subscriptions.
+const tenantsType = "Microsoft.Resources/tenants"
+
+// Tenant is ARM's TenantIdDescription.
+type Tenant struct {
+	ID             string   `json:"id"`
+	TenantID       string   `json:"tenantId"`
+	TenantCategory string   `json:"tenantCategory"`
+	CountryCode    string   `json:"countryCode"`
+	DisplayName    string   `json:"displayName"`
+	Domains        []string `json:"domains"`
+	DefaultDomain  string   `json:"defaultDomain"`
+	TenantType     string   `json:"tenantType"`
+}
+
+type tenantsProvider struct{}
+
+func (tenantsProvider) apiVersions() []string { return resourceManagerAPIVersions }
+
+// serve lists the caller's home tenant: mint has no guest accounts, so a principal belongs to
+// exactly one tenant, the token's.
+func (tenantsProvider) serve(c *call) {
+	if c.r.Method != http.MethodGet || !c.collection {
+		c.fail(MethodNotAllowed(c.r.Method))
+		return
+	}
+	t, err := c.s.dir.Tenant(c.ctx, c.caller.TenantID)
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	WriteList(c.w, c.r, c.s.cfg.BaseURL, []Tenant{{
+		ID: "/tenants/" + t.ID, TenantID: t.ID, TenantCategory: "Home", CountryCode: "US", DisplayName: t.DisplayName,
+		Domains: []string{t.DefaultDomain}, DefaultDomain: t.DefaultDomain, TenantType: "AAD",
+	}})
 }

@@ -426,6 +426,10 @@ func (s *Server) route(c *call) *Error {
 
 // routeResources routes the paths without a providers section: subscriptions and groups.
 func (s *Server) routeResources(c *call, segs []string) *Error {
+	if len(segs) == 1 && strings.EqualFold(segs[0], "tenants") {
+		c.resourceType, c.collection = tenantsType, true
+		return nil
+	}
 	if !strings.EqualFold(segs[0], "subscriptions") {
 		return NewError(http.StatusNotFound, "NotFound", "The path '"+c.r.URL.Path+"' is not served here.")
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +93,8 @@ served. Reusing a --data-dir keeps all state.`,
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
 				}
 				fmt.Fprintf(out, "\n# Load it in another shell with:  . %s\n", path)
+				fmt.Fprintf(out, "\n# Your own sign-in (a user, Owner of the subscription): name and password in %s\n",
+					filepath.Join(f.cfg.DataDir, server.DeveloperFile))
 				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
 				fmt.Fprintf(out, "\n# The portal (sign in as a person of the directory): %s/portal/\n", s.BaseURL)
 				return nil

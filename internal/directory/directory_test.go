@@ -41,7 +41,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	roles, err := d.AppRoles(context.Background(), in.Admin.ObjectID, graph)
-	if err != nil || len(roles) != 3 {
+	if err != nil || len(roles) != 5 {
 		t.Fatalf("admin Graph roles = %v, %v", roles, err)
 	}
 }

@@ -35,6 +35,11 @@ type handlerStore struct {
 	uris        map[string]bool
 }
 
+// ListMemberOf: no groups here.
+func (h *handlerStore) ListMemberOf(context.Context, string) ([]store.GroupMember, error) {
+	return nil, nil
+}
+
 func (h *handlerStore) GetResource(ctx context.Context, id string) (store.Resource, error) {
 	return h.fakeStore.GetResource(ctx, id)
 }

@@ -1,5 +1,6 @@
 // Package graph serves the slice of Microsoft Graph that mint's directory needs: applications,
-// their secrets, certificates and federated identity credentials, service principals, app role grants and the sign-in log,
+// their secrets, certificates and federated identity credentials, service principals, app role
+// grants, users, security groups and their members, and the sign-in log,
 // under /v1.0 with Graph's JSON and error shapes. Callers present a Graph token from mint's STS
 // carrying the application permissions Graph would require (Application.ReadWrite.All, ...).
 //
@@ -93,6 +94,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case seg[0] == "servicePrincipals":
 		s.servicePrincipals(w, r, caller, seg)
+	case seg[0] == "users" || seg[0] == "me" || seg[0] == "groups" || seg[0] == "directoryObjects":
+		s.people(w, r, caller, seg)
 	case seg[0] == "auditLogs" && len(seg) == 2 && seg[1] == "signIns" && r.Method == http.MethodGet:
 		s.listSignIns(w, r, caller)
 	default:
@@ -497,6 +500,10 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if require(w, r, c, readApps...) {
 			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
 		}
+	case len(seg) == 3 && seg[2] != "appRoleAssignments":
+		if s.allow(w, r, c, false, readObjects...) {
+			s.membershipAction(w, r, c, sp.ObjectID, seg[2:])
+		}
 	case len(seg) == 3 && seg[2] == "appRoleAssignments" && r.Method == http.MethodPost:
 		if !require(w, r, c, writeApps...) {
 			return
@@ -538,6 +545,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 
 func servicePrincipalJSON(sp store.ServicePrincipal) map[string]any {
 	return map[string]any{
+		"@odata.type":            "#microsoft.graph.servicePrincipal",
 		"id":                     sp.ObjectID,
 		"appId":                  sp.AppID,
 		"displayName":            sp.DisplayName,

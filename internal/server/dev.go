@@ -3,12 +3,17 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
 )
 
 // EnvVar is one line of the environment a client needs.
@@ -37,6 +42,9 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.EnsureDeveloper(ctx, in); err != nil {
+		return nil, err
+	}
 	endpoints, socket, err := s.StartDevAgent(ctx, in)
 	if err != nil {
 		return nil, err
@@ -49,6 +57,56 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 		EnvVar{"MINT_AGENT_ENDPOINT", endpoints.IMDSProxy},
 		EnvVar{"MINT_AGENT_SOCKET", socket},
 	), proxyEnv...), nil
+}
+
+// DeveloperFile is where mint dev keeps its developer's sign-in name and password (mode 0600),
+// relative to the data directory.
+const DeveloperFile = "developer.json"
+
+// DeveloperCredentials is the content of DeveloperFile.
+type DeveloperCredentials struct {
+	UserPrincipalName string `json:"userPrincipalName"`
+	Password          string `json:"password"`
+	ObjectID          string `json:"objectId"`
+	TenantID          string `json:"tenantId"`
+}
+
+// EnsureDeveloper makes sure mint dev's developer exists (a user dev@<default domain>, Owner of
+// the default subscription, the directory's administrator) and that <data-dir>/developer.json
+// (mode 0600) holds a password that works: the one already there, or a new one. The password is
+// never logged; it returns the file's path.
+func (s *Server) EnsureDeveloper(ctx context.Context, in directory.Installation) (string, error) {
+	path := filepath.Join(s.cfg.DataDir, DeveloperFile)
+	var held DeveloperCredentials
+	if data, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(data, &held)
+	}
+	dev, err := s.Directory.EnsureDeveloper(ctx, in, func(u store.User) bool {
+		if held.Password == "" || !strings.EqualFold(held.UserPrincipalName, u.UserPrincipalName) {
+			return false
+		}
+		ok, err := s.Directory.VerifyPassword(ctx, u, held.Password)
+		return err == nil && ok
+	})
+	if err != nil {
+		return "", fmt.Errorf("developer: %w", err)
+	}
+	if err := authz.EnsureRoleFor(ctx, s.Store, dev.User.ObjectID, "User", rbac.OwnerRoleID,
+		armid.Subscription(in.Subscription.ID).String(), "mint: the developer owns the subscription"); err != nil {
+		return "", err
+	}
+	if dev.Password == "" {
+		return path, nil
+	}
+	data, err := json.MarshalIndent(DeveloperCredentials{UserPrincipalName: dev.User.UserPrincipalName, Password: dev.Password,
+		ObjectID: dev.User.ObjectID, TenantID: in.Tenant.ID}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
 }
 
 // AdminSecret adds a new client secret to the admin application (`mint server

@@ -192,6 +192,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:                       s.log,
 		Broker:                       nodes.NewBroker(s.Store),
 		Federated:                    federation.New(s.Store, federation.Options{BaseURL: s.BaseURL, LocalKeys: s.Keys.JWKS, Logger: s.log}),
+		People:                       s.Directory,
+		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
+		// sessions sealed by one are good at all of them.
+		SealKey: s.KEK.DeriveKey("sts-user-sessions"),
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 

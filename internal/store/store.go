@@ -38,6 +38,8 @@ type Store interface {
 	Settings
 	ControlPlane
 	Vaults
+	Users
+	Groups
 	Close() error
 }
 

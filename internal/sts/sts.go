@@ -16,6 +16,9 @@ package sts
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -117,6 +120,16 @@ type Config struct {
 	Federated FederatedVerifier
 	// Broker decides the node agents' broker grant; nil refuses the grant.
 	Broker Broker
+	// People signs people in (password, authorization code, device code, refresh token); nil
+	// refuses every user grant and the sign-in pages.
+	People People
+	// SealKey (32 bytes) seals refresh tokens, authorization codes and the browser session
+	// cookie. Every server of one installation must have the same key; nil makes a random one,
+	// so those do not survive a restart.
+	SealKey []byte
+	// UserTokenLifetime is the lifetime of people's access and ID tokens: default 75 min (Entra
+	// issues 60-90 min), clamped to [5m, 24h].
+	UserTokenLifetime time.Duration
 }
 
 const (
@@ -150,6 +163,13 @@ type Server struct {
 	appLifetime time.Duration
 	miLifetime  time.Duration
 	maxBody     int64
+
+	people       People
+	seal         *sealer
+	lock         *lockout
+	devices      *deviceFlows
+	userLifetime time.Duration
+	csrfKey      []byte
 }
 
 // New returns a Server. signins and assertions may be nil (no sign-in log; certificate
@@ -169,9 +189,23 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		appLifetime: clampDuration(cfg.AppTokenLifetime, defaultAppTokenLifetime, minTokenLifetime, maxAppTokenLifetime),
 		miLifetime:  clampDuration(cfg.ManagedIdentityTokenLifetime, defaultMITokenLifetime, minTokenLifetime, maxMITokenLifetime),
 		maxBody:     cfg.MaxBodyBytes,
+
+		people:       cfg.People,
+		seal:         newSealer(cfg.SealKey),
+		lock:         newLockout(),
+		devices:      newDeviceFlows(),
+		userLifetime: clampDuration(cfg.UserTokenLifetime, 75*time.Minute, minTokenLifetime, maxAppTokenLifetime),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.SealKey) == 32 { // every server of the installation checks the others' CSRF tokens
+		m := hmac.New(sha256.New, cfg.SealKey)
+		m.Write([]byte("mint-sts csrf v1"))
+		s.csrfKey = m.Sum(nil)
+	} else {
+		s.csrfKey = make([]byte, 32)
+		_, _ = rand.Read(s.csrfKey)
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -227,6 +261,13 @@ const (
 	routeKeysV2
 	routeKeysV1
 	routeInstance
+	routeDeviceCodeV2
+	routeDeviceCodeV1
+	routeAuthorizeV2
+	routeAuthorizeV1
+	routeLogoutV2
+	routeLogoutV1
+	routeLogin
 )
 
 // routes are matched case-insensitively against the path after the tenant segment.
@@ -241,6 +282,13 @@ var routes = [...]struct {
 	{"/discovery/v2.0/keys", routeKeysV2},
 	{"/discovery/keys", routeKeysV1},
 	{"/discovery/instance", routeInstance},
+	{"/oauth2/v2.0/devicecode", routeDeviceCodeV2},
+	{"/oauth2/devicecode", routeDeviceCodeV1},
+	{"/oauth2/v2.0/authorize", routeAuthorizeV2},
+	{"/oauth2/authorize", routeAuthorizeV1},
+	{"/oauth2/v2.0/logout", routeLogoutV2},
+	{"/oauth2/logout", routeLogoutV1},
+	{"/login", routeLogin},
 }
 
 // ServeHTTP routes by hand: no regexps, no ServeMux redirects, tenant segment and path matched
@@ -255,6 +303,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if i := strings.IndexByte(p[1:], '/'); i > 0 {
 			seg, rest = p[1:i+1], p[i+1:]
 		}
+	}
+	switch {
+	case strings.EqualFold(p, deviceLoginPath):
+		s.serveDeviceLogin(w, r)
+		return
+	case strings.HasPrefix(p, assetPrefix):
+		s.serveAsset(w, r, p[len(assetPrefix):])
+		return
+	}
+	if len(rest) > len(userRealmPrefix) && strings.EqualFold(rest[:len(userRealmPrefix)], userRealmPrefix) {
+		s.serveUserRealm(w, r, rest[len(userRealmPrefix):])
+		return
 	}
 	var rt route
 	if seg != "" {
@@ -278,6 +338,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveKeys(w, r, seg)
 	case routeInstance:
 		s.serveInstanceDiscovery(w, r)
+	case routeDeviceCodeV2:
+		s.serveDeviceCode(w, r, seg, V2)
+	case routeDeviceCodeV1:
+		s.serveDeviceCode(w, r, seg, V1)
+	case routeAuthorizeV2:
+		s.serveAuthorize(w, r, seg, V2)
+	case routeAuthorizeV1:
+		s.serveAuthorize(w, r, seg, V1)
+	case routeLogoutV2, routeLogoutV1:
+		s.serveLogout(w, r, seg)
+	case routeLogin:
+		s.serveLogin(w, r, seg)
 	default:
 		s.serveNotFound(w, r)
 	}
@@ -287,7 +359,8 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 	e := &Error{Status: http.StatusNotFound, Err: "not_found", Description: "The path '" + r.URL.Path +
 		"' is not an endpoint of this token service. Endpoints: /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/token, " +
 		"/{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/.well-known/openid-configuration, " +
-		"/{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/instance."}
+		"/{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/instance, /{tenant}/oauth2/v2.0/authorize, " +
+		"/{tenant}/oauth2/v2.0/devicecode, /{tenant}/oauth2/v2.0/logout, /common/userrealm/{user}, /devicelogin."}
 	s.writeError(w, e, newUUID(), correlationFromHeader(r), s.clock())
 }
 

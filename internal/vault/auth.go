@@ -99,7 +99,19 @@ func (s *Server) revocation(ctx context.Context, c bearer.Claims) (string, error
 	}
 	sp, err := s.st.GetPrincipal(ctx, c.ObjectID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "principal " + c.ObjectID + " no longer exists", nil
+		// A person's token (a user signed in through az or an SDK's developer credential).
+		u, uerr := s.st.GetUser(ctx, c.ObjectID)
+		switch {
+		case errors.Is(uerr, store.ErrNotFound):
+			return "principal " + c.ObjectID + " no longer exists", nil
+		case uerr != nil:
+			return "", uerr
+		case !strings.EqualFold(u.TenantID, c.TenantID):
+			return "user " + c.ObjectID + " is not in tenant " + c.TenantID, nil
+		case !u.AccountEnabled:
+			return "user " + u.UserPrincipalName + " is disabled", nil
+		}
+		return "", nil
 	}
 	if err != nil {
 		return "", err

@@ -28,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/keys"
@@ -79,8 +80,8 @@ type Store interface {
 	store.Vaults
 	GetPrincipal(ctx context.Context, objectID string) (store.ServicePrincipal, error)
 	GetResource(ctx context.Context, id string) (store.Resource, error)
-	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error)
-	GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error)
+	GetUser(ctx context.Context, objectID string) (store.User, error)
+	authz.Store
 }
 
 // Server serves every vault's data plane. It is safe for concurrent use.
