@@ -59,12 +59,13 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscri
 	if len(todo) == 0 {
 		return out
 	}
-	graphOK := true
+	refused := map[string]bool{} // Graph collections the person may not read
+	notFound := map[string]int{}  // per id, how many collections said 404
 	for _, id := range todo {
-		if !graphOK {
-			break
-		}
-		for _, kind := range []string{"servicePrincipals", "users", "groups"} {
+		for _, kind := range []string{"users", "groups", "servicePrincipals"} {
+			if refused[kind] {
+				continue
+			}
 			var obj struct {
 				DisplayName          string `json:"displayName"`
 				AppID                string `json:"appId"`
@@ -88,12 +89,25 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscri
 				out[id] = pr
 				break
 			}
-			if ae, ok := err.(*APIError); ok && (ae.Status == http.StatusForbidden || ae.Status == http.StatusUnauthorized) {
-				graphOK = false // the person cannot read the directory: ask ARM instead
-				break
+			if ae, ok := err.(*APIError); ok && ae.Status == http.StatusNotFound {
+				notFound[id]++
+				continue
 			}
+			refused[kind] = true // the person cannot read this part of the directory: skip it from now on
 		}
 	}
+	defer func() {
+		for _, id := range todo {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			if notFound[id] == 3 {
+				out[id] = principal{ID: id, Name: "Identity not found", Detail: id}
+			} else {
+				out[id] = principal{ID: id, Name: id, Detail: "name not readable with your permissions"}
+			}
+		}
+	}()
 	var missing []string
 	for _, id := range todo {
 		if _, ok := out[id]; !ok {

@@ -73,6 +73,12 @@ func (p *Portal) SetClient(tenantID, clientID, clientSecret string) {
 	p.reg.Store(&registration{TenantID: tenantID, ClientID: clientID, ClientSecret: clientSecret})
 }
 
+// Registered reports whether appID in tenantID is the portal's own application.
+func (p *Portal) Registered(tenantID, appID string) bool {
+	r := p.client()
+	return r.ClientID != "" && strings.EqualFold(r.ClientID, appID) && strings.EqualFold(r.TenantID, tenantID)
+}
+
 func (p *Portal) client() registration {
 	if r := p.reg.Load(); r != nil {
 		return *r

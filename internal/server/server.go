@@ -196,6 +196,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
 		// sessions sealed by one are good at all of them.
 		SealKey: s.KEK.DeriveKey("sts-user-sessions"),
+		// The portal's application has one reply URL, its sign-in callback.
+		RedirectURIs: func(_ context.Context, tenantID, appID string) []string {
+			if s.Portal != nil && s.Portal.Registered(tenantID, appID) {
+				return []string{portal.RedirectURI(s.BaseURL)}
+			}
+			return nil
+		},
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 

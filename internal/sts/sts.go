@@ -130,6 +130,10 @@ type Config struct {
 	// UserTokenLifetime is the lifetime of people's access and ID tokens: default 75 min (Entra
 	// issues 60-90 min), clamped to [5m, 24h].
 	UserTokenLifetime time.Duration
+	// RedirectURIs gives the registered reply URLs of an application of the directory (mint's
+	// portal registers its own); nil, or no URIs, leaves the browser flow to the first-party
+	// public clients.
+	RedirectURIs func(ctx context.Context, tenantID, appID string) []string
 }
 
 const (
@@ -165,6 +169,7 @@ type Server struct {
 	maxBody     int64
 
 	people       People
+	redirectURIs func(ctx context.Context, tenantID, appID string) []string
 	seal         *sealer
 	lock         *lockout
 	devices      *deviceFlows
@@ -191,6 +196,7 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		maxBody:     cfg.MaxBodyBytes,
 
 		people:       cfg.People,
+		redirectURIs: cfg.RedirectURIs,
 		seal:         newSealer(cfg.SealKey),
 		lock:         newLockout(),
 		devices:      newDeviceFlows(),
