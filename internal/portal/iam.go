@@ -60,7 +60,7 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscri
 		return out
 	}
 	refused := map[string]bool{} // Graph collections the person may not read
-	notFound := map[string]int{}  // per id, how many collections said 404
+	notFound := map[string]int{} // per id, how many collections said 404
 	for _, id := range todo {
 		for _, kind := range []string{"users", "groups", "servicePrincipals"} {
 			if refused[kind] {
