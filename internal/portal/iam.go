@@ -254,6 +254,9 @@ func (p *Portal) assignmentsTab(ctx context.Context, c *apiClient, id armid.Reso
 		if !ok {
 			pr = principal{Name: "Identity not found", Type: principalTypeWords(a.Properties.PrincipalType)}
 		}
+		if pr.Type == "" {
+			pr.Type = principalTypeWords(a.Properties.PrincipalType)
+		}
 		label, here := scopeLabel(a.Properties.Scope, id)
 		row := assignmentRow{ID: a.ID, PrincipalName: pr.Name, PrincipalID: a.Properties.PrincipalID, Detail: pr.Detail, Type: pr.Type,
 			Scope: label, Here: here, Condition: "None"}
