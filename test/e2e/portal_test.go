@@ -55,7 +55,9 @@ func byRole(role, name string) chromedp.QueryOption {
 }
 
 // el names an element for chromedp's messages and selects it by role and name.
-func el(role, name string) (string, chromedp.QueryOption) { return role + " " + fmt.Sprintf("%q", name), byRole(role, name) }
+func el(role, name string) (string, chromedp.QueryOption) {
+	return role + " " + fmt.Sprintf("%q", name), byRole(role, name)
+}
 
 func click(role, name string) chromedp.Action {
 	sel, by := el(role, name)
