@@ -38,6 +38,22 @@ if ! command -v az >/dev/null 2>&1; then
 	fi
 fi
 
+# TestPortalSeedsWalkthrough drives Debian's Chromium (headless, through chromedp) and fails,
+# never skips, without it. Root (or CI=true) installs it.
+if [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+		echo "== installing Chromium (apt-get install chromium)"
+		sudo=""
+		[ "$(id -u)" = 0 ] || sudo=sudo
+		$sudo apt-get update -qq
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+	else
+		echo "Chromium (/usr/bin/chromium) is missing; the portal's browser test runs it. Install it, then run ./test.sh again:" >&2
+		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends chromium    # Debian" >&2
+		exit 1
+	fi
+fi
+
 echo "== tests (SQLite and PostgreSQL)"
 scripts/with-postgres.sh go test -count=1 -timeout 20m ./...
 
