@@ -2,7 +2,7 @@
 # Runs every test mint has, from a fresh clone, with no set-up beforehand: formatting and vet,
 # the unit tests, the store conformance suite and the end-to-end tests (real Azure SDK clients
 # against a started mint) on SQLite and on a throw-away PostgreSQL 15, then each fuzz target
-# briefly. When the Azure CLI is missing it is installed first (apt-get, as root or with CI=true).
+# briefly. When the Azure CLI or Chromium is missing it is installed first (apt-get, as root or with CI=true).
 # Set MINT_FUZZ_EXECS (default 100000 inputs per target) to fuzz longer, or 0 to skip.
 #
 # Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
@@ -21,19 +21,23 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-# TestAzureCLIThroughProxy runs the real Azure CLI (Debian bookworm's azure-cli 2.45.0) and fails,
-# never skips, without it. Root (CI runs as root with CI=true on Debian bookworm) installs it:
-# about 30 MB, 102 packages, a little over a minute.
-if ! command -v az >/dev/null 2>&1; then
+# The end-to-end tests run the real Azure CLI (Debian bookworm's azure-cli 2.45.0) and a real
+# headless Chromium (the person at mint's sign-in pages, driven with chromedp), and fail, never
+# skip, without them. Root (CI runs as root with CI=true on Debian bookworm) installs what is
+# missing: azure-cli is about 30 MB, 102 packages; chromium about 100 MB.
+need=()
+command -v az >/dev/null 2>&1 || need+=(azure-cli)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
-		echo "== installing the Azure CLI (apt-get install azure-cli)"
+		echo "== installing ${need[*]} (apt-get install)"
 		sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		$sudo apt-get update -qq
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends azure-cli
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 	else
-		echo "the Azure CLI (az) is missing; the end-to-end tests run it. Install it, then run ./test.sh again:" >&2
-		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends azure-cli    # Debian, Ubuntu" >&2
+		echo "${need[*]} missing; the end-to-end tests run them. Install, then run ./test.sh again:" >&2
+		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends ${need[*]}    # Debian, Ubuntu" >&2
 		exit 1
 	fi
 fi

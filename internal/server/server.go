@@ -213,6 +213,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
+	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log)))

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +93,7 @@ func (p *fakePeople) update(id string, f func(*store.User)) {
 	p.users[id] = u
 }
 
-func newSignInFixture(t *testing.T) (*fixture, *fakePeople) {
+func newSignInFixture(t testing.TB) (*fixture, *fakePeople) {
 	people := newFakePeople()
 	f := newFixture(t, func(c *Config) { c.People = people; c.SealKey = make([]byte, 32) })
 	return f, people
@@ -486,5 +487,29 @@ func wantError(t *testing.T, w *httptest.ResponseRecorder, wantErr string, wantC
 	if e.Error != wantErr || len(e.ErrorCodes) != 1 || e.ErrorCodes[0] != wantCode || w.Code/100 != 4 ||
 		!strings.HasPrefix(e.ErrorDescription, "AADSTS") || !isGUID(e.TraceID) {
 		t.Fatalf("got %d %s %v (%s), want %s %d", w.Code, e.Error, e.ErrorCodes, e.ErrorDescription, wantErr, wantCode)
+	}
+}
+
+func TestIDTokenReusedOnlyBriefly(t *testing.T) {
+	f, people := newSignInFixture(t)
+	first := decodeTokens(t, f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, alicePass)))
+	refresh := func() userTokens {
+		return decodeTokens(t, f.post("/"+testTenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {azCLI},
+			"refresh_token": {first.RefreshToken}, "scope": {vaultScope}}))
+	}
+	f.now = f.now.Add(time.Minute)
+	if got := refresh(); got.IDToken != first.IDToken {
+		t.Error("an ID token a minute old was not reused")
+	}
+	people.update(aliceID, func(u *store.User) { u.DisplayName = "Alice B." })
+	renamed := refresh()
+	if _, c := decodeJWT(t, renamed.IDToken); c["name"] != "Alice B." {
+		t.Errorf("a renamed user got a stale ID token: %v", c["name"])
+	}
+	f.now = f.now.Add(idTokenReuse)
+	if got := refresh(); got.IDToken == renamed.IDToken {
+		t.Error("an ID token older than the reuse window was handed out again")
+	} else if _, c := decodeJWT(t, got.IDToken); c["iat"] != json.Number(strconv.FormatInt(f.now.Unix(), 10)) {
+		t.Errorf("fresh ID token iat %v", c["iat"])
 	}
 }

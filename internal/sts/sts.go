@@ -175,6 +175,7 @@ type Server struct {
 	devices      *deviceFlows
 	userLifetime time.Duration
 	csrfKey      []byte
+	idTokens     idTokenCache
 }
 
 // New returns a Server. signins and assertions may be nil (no sign-in log; certificate

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
@@ -421,14 +422,13 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 		resp.Resource = resourceName
 	}
 	if openID {
-		idUTI, idAIO := NewTokenIdentifiers()
 		issuer := s.discoveryBase(r) + "/" + si.tenant.ID + "/"
 		if v == V2 {
 			issuer += "v2.0"
 		}
-		if resp.IDToken, err = s.signer.Sign(IDTokenClaims(IDTokenInput{Issuer: issuer, Version: v, Tenant: si.tenant, User: si.user,
-			ClientID: client.appID, Nonce: si.nonce, AMR: si.amr, AuthTime: si.authTime, IssuedAt: at.now, Lifetime: time.Hour,
-			TokenID: idUTI, AIO: idAIO}), false); err != nil {
+		in := IDTokenInput{Issuer: issuer, Version: v, Tenant: si.tenant, User: si.user, ClientID: client.appID, Nonce: si.nonce,
+			AMR: si.amr, AuthTime: si.authTime, IssuedAt: at.now, Lifetime: idTokenLifetime}
+		if resp.IDToken, err = s.idToken(in); err != nil {
 			s.log.ErrorContext(ctx, "ID token signing failed", "trace_id", at.traceID, "err", err)
 			s.refuse(ctx, w, at, errServer())
 			return
@@ -467,4 +467,50 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// ID tokens last an hour. One issued for the same person, client and sign-in less than
+// idTokenReuse ago is handed out again instead of signing a new one: a refresh then costs one
+// signature, not two. The clients check only aud, exp, nbf (±2 min) and nonce of an ID token; a
+// token with a nonce is never reused.
+const (
+	idTokenLifetime = time.Hour
+	idTokenReuse    = 5 * time.Minute
+	maxIDTokens     = 10_000
+)
+
+type idTokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedIDToken
+}
+
+type cachedIDToken struct {
+	token    string
+	issuedAt time.Time
+}
+
+func (s *Server) idToken(in IDTokenInput) (string, error) {
+	key := ""
+	if in.Nonce == "" {
+		key = strings.Join([]string{in.Issuer, strconv.Itoa(int(in.Version)), in.Tenant.ID, in.User.ObjectID, in.User.UserPrincipalName,
+			in.User.DisplayName, in.ClientID, strconv.FormatInt(in.AuthTime.Unix(), 10), strings.Join(in.AMR, ",")}, "\x00")
+		s.idTokens.mu.Lock()
+		c, ok := s.idTokens.m[key]
+		s.idTokens.mu.Unlock()
+		if ok && !in.IssuedAt.Before(c.issuedAt) && in.IssuedAt.Sub(c.issuedAt) < idTokenReuse {
+			return c.token, nil
+		}
+	}
+	in.TokenID, in.AIO = NewTokenIdentifiers()
+	tok, err := s.signer.Sign(IDTokenClaims(in), false)
+	if err != nil || key == "" {
+		return tok, err
+	}
+	s.idTokens.mu.Lock()
+	if s.idTokens.m == nil || len(s.idTokens.m) >= maxIDTokens {
+		s.idTokens.m = make(map[string]cachedIDToken)
+	}
+	s.idTokens.m[key] = cachedIDToken{token: tok, issuedAt: in.IssuedAt}
+	s.idTokens.mu.Unlock()
+	return tok, nil
 }

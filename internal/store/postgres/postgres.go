@@ -5,6 +5,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/migration"
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -31,9 +34,29 @@ const migrationLock = 0x6d696e74
 // the server closed meanwhile (restart, idle timeout) is replaced rather than failing a call.
 const checkAfter = time.Second
 
+// dialect is PostgreSQL's: other servers write at once, so transactions lock the rows they read.
+var dialect = sqlstore.Dialect{ErrorKind: errorKind, RowLocks: true, WritableCTE: true}
+
+// errorKind classifies PostgreSQL's constraint errors for the SQL layer.
+func errorKind(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return store.ErrConflict
+		case "23503": // foreign_key_violation
+			return store.ErrNotFound
+		}
+	}
+	return nil
+}
+
 // Store is a store.Store in a PostgreSQL database.
 type Store struct {
+	*sqlstore.Store
+
 	pool      *pgxpool.Pool
+	db        *sql.DB // database/sql over pool, for the SQL layer
 	closeOnce sync.Once
 }
 
@@ -61,7 +84,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
 	}
-	s := &Store{pool: pool}
+	// database/sql over the pool: every statement takes a pool connection and gives it back, so
+	// the pool's size and health checks stay in charge, and pgx still prepares and caches each
+	// statement per connection.
+	db := stdlib.OpenDBFromPool(pool)
+	s := &Store{Store: sqlstore.New(db, db, dialect), pool: pool, db: db}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open postgres store %s@%s/%s: %w", conn.User, conn.Host, conn.Database, err)
@@ -72,7 +99,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // Close closes the connections, waiting for those in use to be returned. It is safe to call more
 // than once; calls made after it fail.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		s.db.Close()
+		s.pool.Close()
+	})
 	return nil
 }
 

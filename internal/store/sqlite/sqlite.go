@@ -27,6 +27,7 @@ import (
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/migration"
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -37,6 +38,8 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store in one SQLite file.
 type Store struct {
+	*sqlstore.Store
+
 	write *sql.DB    // one connection: the only writer this Store has
 	read  *sql.DB    // query_only connections
 	stmts *stmtCache // prepared statements on read
@@ -102,7 +105,25 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		read.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{write: write, read: read, stmts: newStmtCache(read)}, nil
+	stmts := newStmtCache(read)
+	return &Store{Store: sqlstore.New(write, stmts, dialect), write: write, read: read, stmts: stmts}, nil
+}
+
+// dialect is SQLite's: one writer, so no row locks and no writable CTEs.
+var dialect = sqlstore.Dialect{ErrorKind: errorKind}
+
+// errorKind classifies SQLite's constraint errors for the SQL layer.
+func errorKind(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return store.ErrConflict
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return store.ErrNotFound
+		}
+	}
+	return nil
 }
 
 // dsn sets the pragmas on every connection the pools open: they are per connection, except
@@ -111,6 +132,8 @@ func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	// Times bound as arguments are stored as INTEGER microseconds (the schema's time columns).
+	q.Set("_time_integer_format", "unix_micro")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {

@@ -57,18 +57,28 @@ func (c *stmtCache) close() error {
 	return nil
 }
 
-// queryRow runs a read-only single-row query on the read connections, prepared.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := s.stmts.get(ctx, query); st != nil {
+// QueryRowContext runs a read-only single-row query on the read connections, prepared.
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.get(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return s.read.QueryRowContext(ctx, query, args...)
+	return c.db.QueryRowContext(ctx, query, args...)
+}
+
+// QueryContext runs a read-only query on the read connections, prepared.
+func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := c.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a read-only single-row query on the read connections, prepared.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.stmts.QueryRowContext(ctx, query, args...)
 }
 
 // query runs a read-only query on the read connections, prepared.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := s.stmts.get(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return s.read.QueryContext(ctx, query, args...)
+	return s.stmts.QueryContext(ctx, query, args...)
 }

@@ -1,10 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
@@ -17,24 +16,24 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 	if err != nil {
 		return fmt.Errorf("add federated credential %s: %w", c.ID, err)
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// Locking the application's row serialises the writers of its credentials, on every
 		// replica: the count cannot change between this read and the insert.
 		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM principals WHERE object_id = $1 FOR UPDATE`, c.PrincipalID).Scan(&one); err != nil {
-			return dbErr(ctx, err)
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM principals WHERE object_id = $1`+s.lock("UPDATE"), c.PrincipalID).Scan(&one); err != nil {
+			return err
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
-			return dbErr(ctx, err)
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
+			return err
 		}
 		if n >= limit {
 			return store.ErrLimitReached
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
+		_, err := tx.ExecContext(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
 			claims_expression, audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, column.Time(c.CreatedAt))
-		return dbErr(ctx, err)
+			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, c.CreatedAt)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("add federated credential %s to principal %s: %w", c.Name, c.PrincipalID, err)
@@ -42,17 +41,16 @@ func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCre
 	return nil
 }
 
-func scanFederatedCredential(row pgx.Row) (store.FederatedCredential, error) {
+func scanFederatedCredential(row scanner) (store.FederatedCredential, error) {
 	var c store.FederatedCredential
 	var audiences string
-	if err := row.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &c.ClaimsMatchingExpression, &audiences, &c.Description, &c.CreatedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.PrincipalID, &c.Name, &c.Issuer, &c.Subject, &c.ClaimsMatchingExpression, &audiences, &c.Description, tm(&c.CreatedAt)); err != nil {
 		return c, err
 	}
 	var err error
 	if c.Audiences, err = column.ParseStrings(audiences); err != nil {
 		return c, fmt.Errorf("federated credential %s: %w", c.ID, err)
 	}
-	c.CreatedAt = column.Time(c.CreatedAt)
 	return c, nil
 }
 
