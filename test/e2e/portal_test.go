@@ -18,9 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -32,26 +30,30 @@ import (
 // for a state, never a sleep. Each step's screenshot is saved to a directory the test prints and
 // checked to be non-blank.
 
-const chromiumPath = "/usr/bin/chromium"
+// act is one browser step.
+type act = chromedp.Action[chromedp.Void]
 
-// byRole selects the elements whose computed role and accessible name are role and name.
-func byRole(role, name string) chromedp.QueryOption {
-	return chromedp.ByFunc(func(ctx context.Context, n *cdp.Node) ([]cdp.NodeID, error) {
-		ax, err := accessibility.QueryAXTree().WithNodeID(n.NodeID).WithRole(role).WithAccessibleName(name).Do(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var backend []cdp.BackendNodeID
-		for _, a := range ax {
-			if !a.Ignored && a.BackendDOMNodeID != 0 {
-				backend = append(backend, a.BackendDOMNodeID)
+// seq runs steps in order as one step.
+func seq(steps ...act) act {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for _, s := range steps {
+			if _, err := s(ctx, t); err != nil {
+				return chromedp.Void{}, err
 			}
 		}
-		if len(backend) == 0 {
-			return nil, nil
+		return chromedp.Void{}, nil
+	}
+}
+
+// into runs a that yields a value and stores it in out.
+func into[T any](out *T, a chromedp.Action[T]) act {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := a(ctx, t)
+		if err == nil {
+			*out = v
 		}
-		return dom.PushNodesByBackendIDsToFrontend(backend).Do(ctx)
-	})
+		return chromedp.Void{}, err
+	}
 }
 
 // el names an element for chromedp's messages and selects it by role and name.
@@ -59,30 +61,30 @@ func el(role, name string) (string, chromedp.QueryOption) {
 	return role + " " + fmt.Sprintf("%q", name), byRole(role, name)
 }
 
-func click(role, name string) chromedp.Action {
+func click(role, name string) act {
 	sel, by := el(role, name)
 	return chromedp.Click(sel, by, chromedp.NodeVisible)
 }
 
-func fill(role, name, value string) chromedp.Action {
+func fill(role, name, value string) act {
 	sel, by := el(role, name)
-	return chromedp.Tasks{chromedp.Clear(sel, by), chromedp.SendKeys(sel, value, by)}
+	return seq(chromedp.Clear(sel, by), chromedp.SendKeys(sel, value, by))
 }
 
-func waitRole(role, name string) chromedp.Action {
+func waitRole(role, name string) act {
 	sel, by := el(role, name)
 	return chromedp.WaitVisible(sel, by)
 }
 
 // waitText waits for a live region (role status or alert, whose accessible name is not taken from
 // its content) showing exactly text.
-func waitText(role, text string) chromedp.Action {
-	return chromedp.WaitVisible(fmt.Sprintf(`//*[@role=%q and normalize-space()=%q]`, role, text), chromedp.BySearch)
+func waitText(role, text string) act {
+	return chromedp.WaitVisible(fmt.Sprintf(`//*[@role=%q and normalize-space()=%q]`, role, text))
 }
 
-func textOf(role, name string, out *string) chromedp.Action {
+func textOf(role, name string, out *string) act {
 	sel, by := el(role, name)
-	return chromedp.Text(sel, out, by, chromedp.NodeVisible)
+	return into(out, chromedp.Text(sel, by, chromedp.NodeVisible))
 }
 
 // browserSession is one Chromium with a fresh profile.
@@ -106,13 +108,10 @@ func spkiHash(t *testing.T, base string) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func newBrowser(t *testing.T, m *mint, shots string) *browserSession {
+func newPortalBrowser(t *testing.T, m *mint, shots string) *browserSession {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium is not installed at %s (test.sh installs Debian's chromium): %v", chromiumPath, err)
-	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(needChromium(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
@@ -128,20 +127,20 @@ func newBrowser(t *testing.T, m *mint, shots string) *browserSession {
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Run(ctx); err != nil {
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return &browserSession{t: t, ctx: ctx, shots: shots}
 }
 
 // run runs actions, failing with the page's text when they do not complete.
-func (b *browserSession) run(what string, actions ...chromedp.Action) {
+func (b *browserSession) run(what string, actions ...act) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		var loc, body string
-		chromedp.Run(b.ctx, chromedp.Location(&loc), chromedp.Text("body", &body, chromedp.ByQuery))
+		chromedp.Do(b.ctx, into(&loc, chromedp.Location()), into(&body, chromedp.Text(chromedp.CSS("body"))))
 		b.t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
 	}
 }
@@ -150,7 +149,7 @@ func (b *browserSession) run(what string, actions ...chromedp.Action) {
 func (b *browserSession) shot(name string) {
 	b.t.Helper()
 	var buf []byte
-	b.run("screenshot "+name, chromedp.FullScreenshot(&buf, 100))
+	b.run("screenshot "+name, into(&buf, chromedp.FullScreenshot(100)))
 	b.step++
 	path := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.step, name))
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
@@ -194,12 +193,13 @@ func (b *browserSession) signIn(base, login, password string) {
 // person is still signed in there), its password page, or straight back to the portal.
 func (b *browserSession) continueSignIn(login, password string) {
 	b.t.Helper()
-	b.run("sign-in continues", chromedp.WaitVisible(`//button[normalize-space()="Sign out"] | //button[contains(., `+fmt.Sprintf("%q", login)+`)] | //input[@type="password"]`, chromedp.BySearch))
+	b.run("sign-in continues", chromedp.WaitVisible(`//button[normalize-space()="Sign out"] | //button[contains(., `+fmt.Sprintf("%q", login)+`)] | //input[@type="password"]`))
 	var picker, passwordPage bool
-	b.run("which page", chromedp.Evaluate(`document.title.startsWith("Pick an account")`, &picker), chromedp.Evaluate(`document.querySelector("input[type=password]") !== null`, &passwordPage))
+	b.run("which page", into(&picker, chromedp.Evaluate[bool](`document.title.startsWith("Pick an account")`)),
+		into(&passwordPage, chromedp.Evaluate[bool](`document.querySelector("input[type=password]") !== null`)))
 	switch {
 	case picker:
-		b.run("pick the account", chromedp.Click(`//button[contains(., `+fmt.Sprintf("%q", login)+`)]`, chromedp.BySearch), waitRole("button", "Sign out"))
+		b.run("pick the account", chromedp.Click(`//button[contains(., `+fmt.Sprintf("%q", login)+`)]`), waitRole("button", "Sign out"))
 	case passwordPage:
 		b.run("password again", fill("textbox", "Sign-in name", login), fill("textbox", "Password", password), click("button", "Sign in"), waitRole("button", "Sign out"))
 	}
@@ -214,7 +214,7 @@ func (b *browserSession) search(text, result string) {
 
 func (b *browserSession) alertText() string {
 	var s string
-	b.run("read the alert", chromedp.Text(`//*[@role="alert"]`, &s, chromedp.BySearch, chromedp.NodeVisible))
+	b.run("read the alert", into(&s, chromedp.Text(`//*[@role="alert"]`, chromedp.NodeVisible)))
 	return s
 }
 
@@ -242,7 +242,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	m.mustCLI("role", "assignment", "create", "--assignee", m.Env["AZURE_CLIENT_ID"], "--role", "Key Vault Secrets Officer", "--scope", kv.ID)
 	m.mustCLI("keyvault", "secret", "set", "--vault-name", "kv1", "-n", "db-password", "--value", readerSecret)
 
-	b := newBrowser(t, m, shots)
+	b := newPortalBrowser(t, m, shots)
 	b.signIn(m.URL, dev.UserPrincipalName, dev.Password)
 	b.shot("home")
 
@@ -260,7 +260,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	var pwned bool
 	b.run("go to resource", click("link", "Go to resource"), waitRole("definition", "Client ID"),
 		textOf("definition", "Client ID", &clientID), textOf("definition", "note", &tagText),
-		chromedp.Evaluate(`window.pwned === 1`, &pwned))
+		into(&pwned, chromedp.Evaluate[bool](`window.pwned === 1`)))
 	b.shot("identity-overview")
 	clientID = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(clientID), "Copy"))
 	if len(clientID) != 36 {
@@ -320,7 +320,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	b.run("open redirect", chromedp.Navigate(m.URL+"/portal/signin?return="+url.QueryEscape("https://example.invalid/")))
 	b.continueSignIn(dev.UserPrincipalName, dev.Password)
 	var loc string
-	b.run("where sign-in returned", waitRole("button", "Sign out"), chromedp.Location(&loc))
+	b.run("where sign-in returned", waitRole("button", "Sign out"), into(&loc, chromedp.Location()))
 	if !strings.HasPrefix(loc, m.URL+"/portal/") {
 		t.Fatalf("sign-in returned to %s", loc)
 	}
@@ -345,7 +345,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	mustJSON(t, m.mustCLI("ad", "user", "create", "--display-name", "Rita Reader", "--user-principal-name", "rita@"+strings.SplitN(dev.UserPrincipalName, "@", 2)[1],
 		"--password", readerPassword), &reader)
 	m.mustCLI("role", "assignment", "create", "--assignee-object-id", reader.ID, "--assignee-principal-type", "User", "--role", "Reader", "--scope", "/subscriptions/"+m.Env["AZURE_SUBSCRIPTION_ID"])
-	r := newBrowser(t, m, shots)
+	r := newPortalBrowser(t, m, shots)
 	r.signIn(m.URL, "rita@"+strings.SplitN(dev.UserPrincipalName, "@", 2)[1], readerPassword)
 	r.search("Managed Identities", "Managed Identities")
 	r.run("reader create", waitRole("rowheader", "web-id"), click("link", "+ Create"),
@@ -386,11 +386,11 @@ func wantRefusal(t *testing.T, alert string, want ...string) {
 func checkCSRF(t *testing.T, b *browserSession, m *mint) {
 	t.Helper()
 	var cookies []*network.Cookie
-	b.run("cookies", chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{m.URL + "/portal/"}).Do(ctx)
-		return err
-	}))
+	b.run("cookies", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{m.URL + "/portal/"}})
+		cookies = res.Cookies
+		return chromedp.Void{}, err
+	})
 	var session string
 	for _, c := range cookies {
 		if c.Name == "__Host-mint-portal" {
