@@ -99,6 +99,9 @@ type ExplainedAssignment struct {
 	GrantsAction     bool   `json:"grantsAction"`
 	Conditional      bool   `json:"conditional"`
 	Note             string `json:"note"`
+	// Via names the groups through which the principal holds the assignment ("group A ⊃ B");
+	// absent for the principal's own.
+	Via string `json:"via,omitempty"`
 }
 
 // RoleSuggestion is the least-privileged built-in role that would allow the action at Scope.
@@ -153,6 +156,7 @@ func explainedWire(e rbac.ExplainedAssignment) ExplainedAssignment {
 		GrantsAction:     e.GrantsAction,
 		Conditional:      e.Conditional,
 		Note:             e.Note,
+		Via:              e.Via,
 	}
 }
 
@@ -190,7 +194,7 @@ func (s *Server) serveExplainAccess(c *call) {
 		c.failErr(err)
 		return
 	}
-	if _, err := s.st.GetPrincipal(c.ctx, q.PrincipalID); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.dir.Object(c.ctx, c.caller.TenantID, q.PrincipalID); errors.Is(err, store.ErrNotFound) {
 		x.Summary += "; note that no principal with id " + q.PrincipalID + " exists in the directory"
 	}
 	c.json(http.StatusOK, explanationWire(x))

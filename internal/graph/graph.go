@@ -47,7 +47,9 @@ func New(dir *directory.Directory, st store.Store, keys bearer.KeySource, issuer
 	}
 }
 
-const maxBody = 1 << 20
+// maxBody is Graph's own request size limit (4 MB), so that an oversized field (a 1 MB password)
+// is refused for what it is, by the property's own rule, rather than as an oversized request.
+const maxBody = 4 << 20
 
 // ServeHTTP handles every path under /v1.0/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

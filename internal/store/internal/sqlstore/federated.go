@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/mint-id/mint/internal/store"
@@ -12,25 +11,25 @@ import (
 // Applications' federated identity credentials
 
 func (s *Store) AddFederatedCredential(ctx context.Context, c store.FederatedCredential, limit int) error {
-	audiences, err := column.Strings(c.Audiences)
+	audiences, err := column.List(c.Audiences)
 	if err != nil {
 		return fmt.Errorf("add federated credential %s: %w", c.ID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx Tx) error {
 		// Locking the application's row serialises the writers of its credentials, on every
 		// replica: the count cannot change between this read and the insert.
 		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM principals WHERE object_id = $1`+s.lock("UPDATE"), c.PrincipalID).Scan(&one); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM principals WHERE object_id = $1`+s.lock("UPDATE"), c.PrincipalID).Scan(&one); err != nil {
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM federated_credentials WHERE principal_id = $1`, c.PrincipalID).Scan(&n); err != nil {
 			return err
 		}
 		if n >= limit {
 			return store.ErrLimitReached
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
+		_, err := tx.Exec(ctx, `INSERT INTO federated_credentials (id, principal_id, name_key, name, issuer, subject,
 			claims_expression, audiences, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			c.ID, c.PrincipalID, column.Key(c.Name), c.Name, c.Issuer, c.Subject, c.ClaimsMatchingExpression, audiences, c.Description, c.CreatedAt)
 		return err
@@ -48,7 +47,7 @@ func scanFederatedCredential(row scanner) (store.FederatedCredential, error) {
 		return c, err
 	}
 	var err error
-	if c.Audiences, err = column.ParseStrings(audiences); err != nil {
+	if c.Audiences, err = column.ParseList[string](audiences); err != nil {
 		return c, fmt.Errorf("federated credential %s: %w", c.ID, err)
 	}
 	return c, nil
@@ -64,7 +63,7 @@ func (s *Store) ListFederatedCredentials(ctx context.Context, principalID string
 }
 
 func (s *Store) UpdateFederatedCredential(ctx context.Context, c store.FederatedCredential) error {
-	audiences, err := column.Strings(c.Audiences)
+	audiences, err := column.List(c.Audiences)
 	if err != nil {
 		return fmt.Errorf("update federated credential %s: %w", c.ID, err)
 	}

@@ -1,33 +1,37 @@
 // Package sqlstore is mint's one SQL layer: every aggregate of store.Store written once, in SQL
-// both SQLite and PostgreSQL accept, over database/sql. The sqlite and postgres packages open
-// their database, apply their own migrations (the DDL is per database) and hand New the pools and
-// a Dialect: the few things that really differ.
+// both SQLite and PostgreSQL accept. The sqlite and postgres packages open their database, apply
+// their own migrations (the DDL is per database) and hand New a DB (where writes and transactions
+// run: database/sql for SQLite through SQLDB, pgx's native pool for PostgreSQL), a Reader (where
+// the other reads run) and a Dialect: the few things that really differ.
 //
 // What the Dialect covers, and nothing else:
 //   - errors: which driver error is a unique violation (store.ErrConflict) or a foreign key
 //     violation (store.ErrNotFound);
 //   - row locks: PostgreSQL has other writers (other servers), so a transaction that reads before
-//     it writes locks what it read (Lock: FOR UPDATE, FOR KEY SHARE) and an upsert tells a new row
-//     by xmax; SQLite has one writer whose transaction excludes every other, and no such syntax;
+//     it writes locks what it read (s.lock("UPDATE"), s.lock("KEY SHARE")) and an upsert tells a
+//     new row by xmax (s.upsert); SQLite has one writer whose transaction excludes every other,
+//     and no such syntax;
 //   - writable CTEs: a DELETE inside WITH, which PostgreSQL has and SQLite has not.
 //
 // Times, the other difference, need no code here: pass time.Time as an argument (SQLite's driver
-// is opened to bind it as INTEGER microseconds, pgx binds timestamptz) and scan a time column
-// through tm(&field), which reads either and NULL as the zero time. Write placeholders as $1, $2
-// ...: both drivers take them, and a $N used twice is one argument.
+// is opened to bind it as INTEGER microseconds, pgx binds timestamptz; nullTime for a time that
+// may be absent) and scan a time column through tm(&field), which reads either and NULL as the
+// zero time. Write placeholders as $1, $2 ...: both drivers take them, and a $N used twice is one
+// argument. Fold case-insensitive ids in Go (column.Key), not with SQL lower().
 //
-// Reads outside a transaction go to Store.read, writes and transactions to Store.write. On SQLite
-// those are a pool of read-only connections whose statements stay prepared and a single writer
-// connection; keep read queries constant strings (or built from a small set of pieces, as the
-// filters are) so that the prepared-statement cache serves them: the token path
-// (GetTenant, GetPrincipalByAppID, ListCredentials ...) depends on it.
+// Reads outside a transaction go to s.read, writes and transactions to s.write. On SQLite those
+// are a pool of read-only connections whose statements stay prepared and a single writer
+// connection; keep read queries constant strings (or built from a few fixed pieces with where, as
+// the filters are) so that the prepared-statement cache serves them: the token path (GetTenant,
+// GetPrincipalByAppID, ListCredentials ...) depends on it.
 //
-// To add an aggregate: write its methods on *Store in a file of this package, named after it
-// (users.go), with get/list/exec/execOne for single statements and s.inTx for several; wrap errors
-// with what was asked ("get user %s: %w") after s.err turned the driver's into the store's
-// sentinels (the helpers do that). Add its tables to both migrations directories (sqlite/ and
-// postgres/, same number, next free), add the interface to store.Store, and run the conformance
-// suite (internal/store/storetest) on both: `go test ./internal/store/...` and
+// To add an aggregate (users.go, groups.go): write its methods on *Store in a file of this
+// package named after it, with get/list for reads, exec/execOne for one write, s.inTx for
+// several (tx.Exec, tx.QueryRow, all(ctx, tx, ...)), insertRows for a batch; the helpers turn
+// driver errors into the store's sentinels (s.err), and each method wraps them with what was
+// asked ("get user %s: %w"). Add its tables to both migrations directories (sqlite/migrations and
+// postgres/migrations, the same next free number), add its interface to store.Store, and run the
+// conformance suite (internal/store/storetest) on both: `go test ./internal/store/...` and
 // `scripts/with-postgres.sh go test ./internal/store/...`.
 package sqlstore
 
@@ -56,29 +60,112 @@ type Dialect struct {
 	WritableCTE bool
 }
 
-// Reader runs the reads made outside transactions: *sql.DB, or SQLite's statement cache.
-type Reader interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// Row is one row of a query (*sql.Row, pgx.Row).
+type Row interface {
+	Scan(dest ...any) error
 }
 
-// querier is what a statement runs on: the write pool or a transaction.
-type querier interface {
+// Rows are the rows of a query (*sql.Rows, or pgx.Rows behind an adapter).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// Reader runs queries: what the reads outside transactions run on.
+type Reader interface {
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Querier runs statements: a database or a transaction.
+type Querier interface {
 	Reader
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	// Exec runs a statement and returns how many rows it touched.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+// DB is where writes and transactions run. SQLDB makes one of a *sql.DB; the PostgreSQL store
+// adapts its pgxpool.Pool, so that pgx's native protocol serves PostgreSQL.
+type DB interface {
+	Querier
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is a transaction.
+type Tx interface {
+	Querier
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
 }
 
 // Store implements store.Store but Close, which the opening package owns.
 type Store struct {
-	write *sql.DB // writes and transactions
-	read  Reader  // reads outside transactions
+	write DB     // writes and transactions
+	read  Reader // reads outside transactions
 	d     Dialect
 }
 
 // New returns the store over write (where writes and transactions run) and read (where the other
 // reads run; write itself will do).
-func New(write *sql.DB, read Reader, d Dialect) *Store {
+func New(write DB, read Reader, d Dialect) *Store {
 	return &Store{write: write, read: read, d: d}
+}
+
+// SQLDB is a DB on a database/sql pool.
+type SQLDB struct{ DB *sql.DB }
+
+func (db SQLDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(db.DB.ExecContext(ctx, query, args...))
+}
+
+func (db SQLDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return sqlRows(db.DB.QueryContext(ctx, query, args...))
+}
+
+func (db SQLDB) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return db.DB.QueryRowContext(ctx, query, args...)
+}
+
+func (db SQLDB) Begin(ctx context.Context) (Tx, error) {
+	tx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return sqlTx{tx}, nil
+}
+
+type sqlTx struct{ tx *sql.Tx }
+
+func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return rowsAffected(t.tx.ExecContext(ctx, query, args...))
+}
+
+func (t sqlTx) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return sqlRows(t.tx.QueryContext(ctx, query, args...))
+}
+
+func (t sqlTx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t sqlTx) Commit(context.Context) error   { return t.tx.Commit() }
+func (t sqlTx) Rollback(context.Context) error { return t.tx.Rollback() }
+
+// sqlRows returns rows as Rows, and no rows (rather than a nil *sql.Rows) with an error.
+func sqlRows(rows *sql.Rows, err error) (Rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // lock is the clause that locks the rows a SELECT in a write transaction reads (mode "UPDATE",
@@ -91,16 +178,16 @@ func (s *Store) lock(mode string) string {
 }
 
 // inTx runs fn in a write transaction and commits it.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx Tx) error) error {
+	tx, err := s.write.Begin(ctx)
 	if err != nil {
 		return s.err(ctx, err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		tx.Rollback(context.WithoutCancel(ctx))
 		return s.err(ctx, err)
 	}
-	return s.err(ctx, tx.Commit())
+	return s.err(ctx, tx.Commit(ctx))
 }
 
 // err turns driver errors into the store's sentinels, keeping the driver's message: a unique
@@ -127,11 +214,7 @@ func (s *Store) err(ctx context.Context, err error) error {
 
 // exec runs one statement on the writer, its own transaction, and returns the rows it touched.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := s.write.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, s.err(ctx, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.write.Exec(ctx, query, args...)
 	return n, s.err(ctx, err)
 }
 
@@ -145,11 +228,7 @@ func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
 }
 
 // affected reports ErrNotFound when a statement in a transaction touched no row.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
+func affected(n int64, err error) error {
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
@@ -160,7 +239,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // get reads one row on the read side.
 func get[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) (T, error) {
-	v, err := scan(s.read.QueryRowContext(ctx, query, args...))
+	v, err := scan(s.read.QueryRow(ctx, query, args...))
 	return v, s.err(ctx, err)
 }
 
@@ -173,7 +252,7 @@ func list[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), q
 // all reads every row of a query (on the read side or in a transaction); none is nil. Errors
 // are the driver's.
 func all[T any](ctx context.Context, q Reader, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,17 +275,17 @@ func all[T any](ctx context.Context, q Reader, scan func(scanner) (T, error), qu
 // exists counts the row the upsert would update. With row locks, RETURNING (xmax = 0) is true
 // only for the row version an INSERT wrote, so of concurrent puts of one new key exactly one is
 // told it created it; the single writer sees nothing between the count and the upsert.
-func (s *Store) upsert(ctx context.Context, tx *sql.Tx, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
+func (s *Store) upsert(ctx context.Context, tx Tx, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
 	if s.d.RowLocks {
 		var created bool
-		err := tx.QueryRowContext(ctx, upsert+` RETURNING (xmax = 0)`, args...).Scan(&created)
+		err := tx.QueryRow(ctx, upsert+` RETURNING (xmax = 0)`, args...).Scan(&created)
 		return created, err
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, exists, existsArgs...).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, exists, existsArgs...).Scan(&n); err != nil {
 		return false, err
 	}
-	_, err := tx.ExecContext(ctx, upsert, args...)
+	_, err := tx.Exec(ctx, upsert, args...)
 	return n == 0, err
 }
 
@@ -299,7 +378,7 @@ func values(rows, cols int) string {
 // insertRows inserts rows in batches of one multi-row INSERT each, in tx: one statement (and, on
 // PostgreSQL, one round trip) per batch. insert is the statement up to VALUES; row returns the
 // arguments of row i.
-func insertRows(ctx context.Context, tx *sql.Tx, insert string, cols, n int, row func(i int) []any) error {
+func insertRows(ctx context.Context, tx Tx, insert string, cols, n int, row func(i int) []any) error {
 	// Under SQLite's and PostgreSQL's bounds on parameters per statement (32766, 65535).
 	batch := max(1, 30000/cols)
 	for start := 0; start < n; start += batch {
@@ -308,7 +387,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, insert string, cols, n int, row
 		for i := start; i < end; i++ {
 			args = append(args, row(i)...)
 		}
-		if _, err := tx.ExecContext(ctx, insert+` VALUES `+values(end-start, cols), args...); err != nil {
+		if _, err := tx.Exec(ctx, insert+` VALUES `+values(end-start, cols), args...); err != nil {
 			return err
 		}
 	}

@@ -1,21 +1,21 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
 )
 
 // The Key Vault data plane: vaults and their secrets. A new version takes its seq by updating the
-// secret's row (INSERT ... ON CONFLICT DO UPDATE), whose row lock serialises the writers of one
-// secret across servers.
+// secret's row (INSERT ... ON CONFLICT DO UPDATE), which serialises the writers of one secret:
+// by its row lock on PostgreSQL, by the single writer on SQLite.
 
 // qualify prefixes each column of a comma-separated list with a table alias.
 func qualify(alias, cols string) string {
@@ -26,51 +26,22 @@ func qualify(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// nullTime stores a time that may be absent: NULL for the zero time.
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return column.Time(t)
-}
-
-func fromNullTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return column.Time(*t)
-}
-
 var vaultColumns = `v.name, v.resource_id, v.data_key, v.created_at, ` + qualify("r", resourceColumns)
 
-func scanVault(row pgx.Row) (store.Vault, error) {
+func scanVault(row scanner) (store.Vault, error) {
 	var v store.Vault
-	var r store.Resource
-	var tags, identities string
-	if err := row.Scan(&v.Name, &v.ResourceID, &v.DataKey, &v.CreatedAt,
-		&r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Type, &r.Name, &r.Location, &tags, &r.Properties,
-		&r.PrincipalID, &identities, &r.CreatedAt, &r.UpdatedAt); err != nil {
+	rdest, finish := resourceDest(&v.Resource)
+	if err := row.Scan(append([]any{&v.Name, &v.ResourceID, &v.DataKey, tm(&v.CreatedAt)}, rdest...)...); err != nil {
 		return store.Vault{}, err
 	}
-	var err error
-	if r.Tags, err = column.ParseTags(tags); err != nil {
-		return store.Vault{}, err
-	}
-	if r.UserAssignedIdentities, err = column.ParseStrings(identities); err != nil {
-		return store.Vault{}, err
-	}
-	r.Properties = column.Bytes(r.Properties)
-	r.CreatedAt, r.UpdatedAt = column.Time(r.CreatedAt), column.Time(r.UpdatedAt)
 	v.DataKey = column.Bytes(v.DataKey)
-	v.CreatedAt = column.Time(v.CreatedAt)
-	v.Resource = r
-	return v, nil
+	return v, finish()
 }
 
 func (s *Store) CreateVault(ctx context.Context, v store.Vault) error {
 	_, err := s.exec(ctx, `INSERT INTO vaults (name_key, name, resource_key, resource_id, data_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
-		column.Key(v.Name), v.Name, column.ScopeKey(v.ResourceID), v.ResourceID, v.DataKey, column.Time(v.CreatedAt))
+		column.Key(v.Name), v.Name, column.ScopeKey(v.ResourceID), v.ResourceID, v.DataKey, v.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("create vault %s: %w", v.Name, err)
 	}
@@ -95,50 +66,53 @@ const secretVersionColumns = `s.name, sv.version, sv.seq, sv.value, sv.content_t
 const latestJoin = ` FROM secrets s JOIN secret_versions sv
 	ON sv.vault_key = s.vault_key AND sv.name_key = s.name_key AND sv.seq = s.last_seq`
 
-func scanSecretVersion(vaultName string) func(row pgx.Row) (store.SecretVersion, error) {
-	return func(row pgx.Row) (store.SecretVersion, error) {
-		v := store.SecretVersion{VaultName: vaultName}
-		var tags string
-		var nbf, exp *time.Time
-		if err := row.Scan(&v.Name, &v.Version, &v.Seq, &v.Value, &v.ContentType, &tags, &v.Enabled, &nbf, &exp, &v.Created, &v.Updated); err != nil {
-			return store.SecretVersion{}, err
-		}
-		return finishSecretVersion(v, tags, nbf, exp)
-	}
-}
+// versionsJoin joins each secret to all its versions.
+const versionsJoin = ` FROM secrets s JOIN secret_versions sv ON sv.vault_key = s.vault_key AND sv.name_key = s.name_key`
 
-func finishSecretVersion(v store.SecretVersion, tags string, nbf, exp *time.Time) (store.SecretVersion, error) {
+const deletedSecretColumns = secretVersionColumns + `, s.deleted_at, s.purge_at`
+
+// scanSecret scans secretVersionColumns and then extra into d.
+func scanSecret(row scanner, vaultName string, d *store.DeletedSecret, extra ...any) error {
+	v := &d.SecretVersion
+	v.VaultName = vaultName
+	var tags string
+	if err := row.Scan(append([]any{&v.Name, &v.Version, &v.Seq, &v.Value, &v.ContentType, &tags, &v.Enabled,
+		tm(&v.NotBefore), tm(&v.Expires), tm(&v.Created), tm(&v.Updated)}, extra...)...); err != nil {
+		return err
+	}
 	var err error
-	if v.Tags, err = parseSecretTags(tags); err != nil {
-		return store.SecretVersion{}, err
-	}
+	v.Tags, err = parseSecretTags(tags)
 	v.Value = column.Bytes(v.Value)
-	v.NotBefore, v.Expires = fromNullTime(nbf), fromNullTime(exp)
-	v.Created, v.Updated = column.Time(v.Created), column.Time(v.Updated)
-	return v, nil
+	return err
 }
 
-func scanDeletedSecret(vaultName string) func(row pgx.Row) (store.DeletedSecret, error) {
-	return func(row pgx.Row) (store.DeletedSecret, error) {
+func scanSecretVersion(vaultName string) func(row scanner) (store.SecretVersion, error) {
+	return func(row scanner) (store.SecretVersion, error) {
 		var d store.DeletedSecret
-		v := store.SecretVersion{VaultName: vaultName}
-		var tags string
-		var nbf, exp *time.Time
-		if err := row.Scan(&v.Name, &v.Version, &v.Seq, &v.Value, &v.ContentType, &tags, &v.Enabled, &nbf, &exp, &v.Created, &v.Updated,
-			&d.DeletedAt, &d.PurgeAt); err != nil {
-			return store.DeletedSecret{}, err
-		}
-		var err error
-		if d.SecretVersion, err = finishSecretVersion(v, tags, nbf, exp); err != nil {
-			return store.DeletedSecret{}, err
-		}
-		d.DeletedAt, d.PurgeAt = column.Time(d.DeletedAt), column.Time(d.PurgeAt)
-		return d, nil
+		err := scanSecret(row, vaultName, &d)
+		return d.SecretVersion, err
 	}
+}
+
+func scanDeletedSecret(vaultName string) func(row scanner) (store.DeletedSecret, error) {
+	return func(row scanner) (store.DeletedSecret, error) {
+		var d store.DeletedSecret
+		err := scanSecret(row, vaultName, &d, tm(&d.DeletedAt), tm(&d.PurgeAt))
+		return d, err
+	}
+}
+
+// parseSecretTags is column.ParseTags without decoding the common "{}" (a secret read is on the
+// data plane's hot path).
+func parseSecretTags(s string) (map[string]string, error) {
+	if s == "{}" {
+		return nil, nil
+	}
+	return column.ParseTags(s)
 }
 
 // insertVersion writes one version row with the given seq.
-func insertVersion(ctx context.Context, tx pgx.Tx, vaultKey, nameKey string, seq int64, v store.SecretVersion) error {
+func insertVersion(ctx context.Context, tx Tx, vaultKey, nameKey string, seq int64, v store.SecretVersion) error {
 	tags, err := column.Tags(v.Tags)
 	if err != nil {
 		return err
@@ -146,19 +120,19 @@ func insertVersion(ctx context.Context, tx pgx.Tx, vaultKey, nameKey string, seq
 	_, err = tx.Exec(ctx, `INSERT INTO secret_versions (vault_key, name_key, version, seq, value, content_type, tags,
 		enabled, not_before, expires, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		vaultKey, nameKey, column.Key(v.Version), seq, v.Value, v.ContentType, tags, v.Enabled,
-		nullTime(v.NotBefore), nullTime(v.Expires), column.Time(v.Created), column.Time(v.Updated))
+		nullTime(v.NotBefore), nullTime(v.Expires), v.Created, v.Updated)
 	return err
 }
 
 func (s *Store) PutSecretVersion(ctx context.Context, v store.SecretVersion) (store.SecretVersion, error) {
 	vaultKey, nameKey := column.Key(v.VaultName), column.Key(v.Name)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// The upsert takes the next seq of a live secret (and its row lock); a deleted one
-		// updates nothing and returns no row.
+	err := s.inTx(ctx, func(tx Tx) error {
+		// The upsert takes the next seq of a live secret; a deleted one updates nothing and
+		// returns no row.
 		err := tx.QueryRow(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, 1)
 			ON CONFLICT (vault_key, name_key) DO UPDATE SET last_seq = secrets.last_seq + 1 WHERE secrets.deleted_at IS NULL
 			RETURNING last_seq, name`, vaultKey, nameKey, v.Name).Scan(&v.Seq, &v.Name)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("secret %s is deleted: %w", v.Name, store.ErrConflict)
 		}
 		if err != nil {
@@ -180,8 +154,7 @@ func (s *Store) GetSecretVersion(ctx context.Context, vaultName, name, version s
 		v, err = get(ctx, s, scanSecretVersion(vaultName), `SELECT `+secretVersionColumns+latestJoin+`
 			WHERE s.vault_key = $1 AND s.name_key = $2 AND s.deleted_at IS NULL`, column.Key(vaultName), column.Key(name))
 	} else {
-		v, err = get(ctx, s, scanSecretVersion(vaultName), `SELECT `+secretVersionColumns+` FROM secrets s
-			JOIN secret_versions sv ON sv.vault_key = s.vault_key AND sv.name_key = s.name_key
+		v, err = get(ctx, s, scanSecretVersion(vaultName), `SELECT `+secretVersionColumns+versionsJoin+`
 			WHERE s.vault_key = $1 AND s.name_key = $2 AND s.deleted_at IS NULL AND sv.version = $3`,
 			column.Key(vaultName), column.Key(name), column.Key(version))
 	}
@@ -191,12 +164,13 @@ func (s *Store) GetSecretVersion(ctx context.Context, vaultName, name, version s
 	return v, nil
 }
 
-// limitArg turns a limit (<= 0: all) into a LIMIT value (NULL: no limit).
-func limitArg(limit int) any {
+// limitArg turns a limit (<= 0: all) into a LIMIT value both databases take (SQLite's "no
+// limit" is negative, PostgreSQL's NULL).
+func limitArg(limit int) int64 {
 	if limit <= 0 {
-		return nil
+		return math.MaxInt64
 	}
-	return limit
+	return int64(limit)
 }
 
 func (s *Store) ListSecrets(ctx context.Context, vaultName, afterName string, limit int) ([]store.SecretVersion, error) {
@@ -210,8 +184,7 @@ func (s *Store) ListSecrets(ctx context.Context, vaultName, afterName string, li
 }
 
 func (s *Store) ListSecretVersions(ctx context.Context, vaultName, name string, afterSeq int64, limit int) ([]store.SecretVersion, error) {
-	vs, err := list(ctx, s, scanSecretVersion(vaultName), `SELECT `+secretVersionColumns+` FROM secrets s
-		JOIN secret_versions sv ON sv.vault_key = s.vault_key AND sv.name_key = s.name_key
+	vs, err := list(ctx, s, scanSecretVersion(vaultName), `SELECT `+secretVersionColumns+versionsJoin+`
 		WHERE s.vault_key = $1 AND s.name_key = $2 AND s.deleted_at IS NULL AND sv.seq > $3 ORDER BY sv.seq LIMIT $4`,
 		column.Key(vaultName), column.Key(name), afterSeq, limitArg(limit))
 	if err != nil {
@@ -225,12 +198,11 @@ func (s *Store) UpdateSecretVersion(ctx context.Context, v store.SecretVersion) 
 	if err != nil {
 		return fmt.Errorf("update secret %s/%s: %w", v.Name, v.Version, err)
 	}
-	err = s.execOne(ctx, `UPDATE secret_versions sv SET content_type = $1, tags = $2, enabled = $3, not_before = $4,
+	err = s.execOne(ctx, `UPDATE secret_versions SET content_type = $1, tags = $2, enabled = $3, not_before = $4,
 		expires = $5, updated_at = $6
-		FROM secrets s
-		WHERE s.vault_key = sv.vault_key AND s.name_key = sv.name_key AND s.deleted_at IS NULL
-			AND sv.vault_key = $7 AND sv.name_key = $8 AND sv.version = $9`,
-		v.ContentType, tags, v.Enabled, nullTime(v.NotBefore), nullTime(v.Expires), column.Time(v.Updated),
+		WHERE vault_key = $7 AND name_key = $8 AND version = $9 AND EXISTS (SELECT 1 FROM secrets s
+			WHERE s.vault_key = secret_versions.vault_key AND s.name_key = secret_versions.name_key AND s.deleted_at IS NULL)`,
+		v.ContentType, tags, v.Enabled, nullTime(v.NotBefore), nullTime(v.Expires), v.Updated,
 		column.Key(v.VaultName), column.Key(v.Name), column.Key(v.Version))
 	if err != nil {
 		return fmt.Errorf("update secret %s/%s in vault %s: %w", v.Name, v.Version, v.VaultName, err)
@@ -238,29 +210,40 @@ func (s *Store) UpdateSecretVersion(ctx context.Context, v store.SecretVersion) 
 	return nil
 }
 
-const deletedSecretColumns = secretVersionColumns + `, s.deleted_at, s.purge_at`
-
-func (s *Store) DeleteSecret(ctx context.Context, vaultName, name string, deletedAt, purgeAt time.Time) (store.DeletedSecret, error) {
-	vaultKey, nameKey := column.Key(vaultName), column.Key(name)
-	var d store.DeletedSecret
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE secrets SET deleted_at = $1, purge_at = $2
-			WHERE vault_key = $3 AND name_key = $4 AND deleted_at IS NULL`,
-			column.Time(deletedAt), column.Time(purgeAt), vaultKey, nameKey)
-		if err != nil {
+// markSecret sets a secret's deletion columns (set, whose values are $3 and $4 of args after the
+// vault and name keys) where cond holds, then reads the secret back as cols with scan.
+// ErrNotFound when no secret matched.
+func markSecret[T any](ctx context.Context, s *Store, vaultName, name, set, cond string, setArgs []any, cols string, scan func(scanner) (T, error)) (T, error) {
+	keys := []any{column.Key(vaultName), column.Key(name)}
+	var v T
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `UPDATE secrets SET `+set+` WHERE vault_key = $1 AND name_key = $2 AND `+cond,
+			append(keys, setArgs...)...)); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		d, err = scanDeletedSecret(vaultName)(tx.QueryRow(ctx, `SELECT `+deletedSecretColumns+latestJoin+`
-			WHERE s.vault_key = $1 AND s.name_key = $2`, vaultKey, nameKey))
+		var err error
+		v, err = scan(tx.QueryRow(ctx, `SELECT `+cols+latestJoin+` WHERE s.vault_key = $1 AND s.name_key = $2`, keys...))
 		return err
 	})
+	return v, err
+}
+
+func (s *Store) DeleteSecret(ctx context.Context, vaultName, name string, deletedAt, purgeAt time.Time) (store.DeletedSecret, error) {
+	d, err := markSecret(ctx, s, vaultName, name, `deleted_at = $3, purge_at = $4`, `deleted_at IS NULL`,
+		[]any{deletedAt, purgeAt}, deletedSecretColumns, scanDeletedSecret(vaultName))
 	if err != nil {
 		return store.DeletedSecret{}, fmt.Errorf("delete secret %s in vault %s: %w", name, vaultName, err)
 	}
 	return d, nil
+}
+
+func (s *Store) RecoverSecret(ctx context.Context, vaultName, name string) (store.SecretVersion, error) {
+	v, err := markSecret(ctx, s, vaultName, name, `deleted_at = NULL, purge_at = NULL`, `deleted_at IS NOT NULL`,
+		nil, secretVersionColumns, scanSecretVersion(vaultName))
+	if err != nil {
+		return store.SecretVersion{}, fmt.Errorf("recover secret %s in vault %s: %w", name, vaultName, err)
+	}
+	return v, nil
 }
 
 func (s *Store) GetDeletedSecret(ctx context.Context, vaultName, name string) (store.DeletedSecret, error) {
@@ -282,28 +265,6 @@ func (s *Store) ListDeletedSecrets(ctx context.Context, vaultName, afterName str
 	return ds, nil
 }
 
-func (s *Store) RecoverSecret(ctx context.Context, vaultName, name string) (store.SecretVersion, error) {
-	vaultKey, nameKey := column.Key(vaultName), column.Key(name)
-	var v store.SecretVersion
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE secrets SET deleted_at = NULL, purge_at = NULL
-			WHERE vault_key = $1 AND name_key = $2 AND deleted_at IS NOT NULL`, vaultKey, nameKey)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		v, err = scanSecretVersion(vaultName)(tx.QueryRow(ctx, `SELECT `+secretVersionColumns+latestJoin+`
-			WHERE s.vault_key = $1 AND s.name_key = $2`, vaultKey, nameKey))
-		return err
-	})
-	if err != nil {
-		return store.SecretVersion{}, fmt.Errorf("recover secret %s in vault %s: %w", name, vaultName, err)
-	}
-	return v, nil
-}
-
 func (s *Store) PurgeSecret(ctx context.Context, vaultName, name string) error {
 	err := s.execOne(ctx, `DELETE FROM secrets WHERE vault_key = $1 AND name_key = $2 AND deleted_at IS NOT NULL`,
 		column.Key(vaultName), column.Key(name))
@@ -314,11 +275,11 @@ func (s *Store) PurgeSecret(ctx context.Context, vaultName, name string) error {
 }
 
 func (s *Store) PurgeDeletedSecrets(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.exec(ctx, `DELETE FROM secrets WHERE deleted_at IS NOT NULL AND purge_at <= $1`, column.Time(now))
+	n, err := s.exec(ctx, `DELETE FROM secrets WHERE deleted_at IS NOT NULL AND purge_at <= $1`, now)
 	if err != nil {
 		return 0, fmt.Errorf("purge deleted secrets: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }
 
 func (s *Store) RestoreSecret(ctx context.Context, vaultName string, versions []store.SecretVersion) error {
@@ -327,7 +288,7 @@ func (s *Store) RestoreSecret(ctx context.Context, vaultName string, versions []
 	}
 	name := versions[0].Name
 	vaultKey, nameKey := column.Key(vaultName), column.Key(name)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		// The primary key makes an existing secret, deleted or not, a conflict.
 		if _, err := tx.Exec(ctx, `INSERT INTO secrets (vault_key, name_key, name, last_seq) VALUES ($1, $2, $3, $4)`,
 			vaultKey, nameKey, name, len(versions)); err != nil {
@@ -347,13 +308,4 @@ func (s *Store) RestoreSecret(ctx context.Context, vaultName string, versions []
 		return fmt.Errorf("restore secret %s in vault %s: %w", name, vaultName, err)
 	}
 	return nil
-}
-
-// parseSecretTags is column.ParseTags without decoding the common "{}" (a secret read is on the
-// data plane's hot path).
-func parseSecretTags(s string) (map[string]string, error) {
-	if s == "{}" {
-		return nil, nil
-	}
-	return column.ParseTags(s)
 }

@@ -1,14 +1,15 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
 )
+
+// People: users, security groups and direct memberships. Object ids are folded with column.Key,
+// as every id mint generates is lower case already and a pasted one may not be.
 
 // Users
 
@@ -17,8 +18,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		column.Key(u.ObjectID), u.TenantID, column.Key(u.TenantID), u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
-		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn,
-		column.Time(u.TokensValidAfter), column.Time(u.CreatedAt))
+		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ObjectID, err)
 	}
@@ -28,14 +28,11 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 const userColumns = `object_id, tenant_id, upn, display_name, mail_nickname, account_enabled, password_hash, force_change,
 	tokens_valid_after, created_at`
 
-func scanUser(row pgx.Row) (store.User, error) {
+func scanUser(row scanner) (store.User, error) {
 	var u store.User
-	if err := row.Scan(&u.ObjectID, &u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.MailNickname, &u.AccountEnabled,
-		&u.PasswordHash, &u.ForceChangePasswordNextSignIn, &u.TokensValidAfter, &u.CreatedAt); err != nil {
-		return store.User{}, err
-	}
-	u.TokensValidAfter, u.CreatedAt = column.Time(u.TokensValidAfter), column.Time(u.CreatedAt)
-	return u, nil
+	err := row.Scan(&u.ObjectID, &u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.MailNickname, &u.AccountEnabled,
+		&u.PasswordHash, &u.ForceChangePasswordNextSignIn, tm(&u.TokensValidAfter), tm(&u.CreatedAt))
+	return u, err
 }
 
 func (s *Store) GetUser(ctx context.Context, objectID string) (store.User, error) {
@@ -67,26 +64,22 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	err := s.execOne(ctx, `UPDATE users SET upn = $1, upn_key = $2, display_name = $3, mail_nickname = $4,
 		account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8 WHERE object_id = $9`,
 		u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName, u.MailNickname, u.AccountEnabled, u.PasswordHash,
-		u.ForceChangePasswordNextSignIn, column.Time(u.TokensValidAfter), column.Key(u.ObjectID))
+		u.ForceChangePasswordNextSignIn, u.TokensValidAfter, column.Key(u.ObjectID))
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.ObjectID, err)
 	}
 	return nil
 }
 
-// deleteWithMemberships deletes the row of table with object id, and the memberships it holds
-// as a member, in one transaction.
+// deleteWithMemberships deletes the row of table (users or groups) with the object id, and the
+// memberships it holds as a member, in one transaction.
 func (s *Store) deleteWithMemberships(ctx context.Context, table, objectID string) error {
 	id := column.Key(objectID)
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE object_id = $1`, id)
-		if err != nil {
+	return s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `DELETE FROM `+table+` WHERE object_id = $1`, id)); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM group_members WHERE member_id = $1`, id)
+		_, err := tx.Exec(ctx, `DELETE FROM group_members WHERE member_id = $1`, id)
 		return err
 	})
 }
@@ -104,7 +97,7 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	_, err := s.exec(ctx, `INSERT INTO groups (object_id, tenant_id, tenant_key, display_name, mail_nickname,
 		description, security_enabled, mail_enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		column.Key(g.ObjectID), g.TenantID, column.Key(g.TenantID), g.DisplayName, g.MailNickname, g.Description,
-		g.SecurityEnabled, g.MailEnabled, column.Time(g.CreatedAt))
+		g.SecurityEnabled, g.MailEnabled, g.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("create group %s: %w", g.ObjectID, err)
 	}
@@ -113,13 +106,10 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 
 const groupColumns = `object_id, tenant_id, display_name, mail_nickname, description, security_enabled, mail_enabled, created_at`
 
-func scanGroup(row pgx.Row) (store.Group, error) {
+func scanGroup(row scanner) (store.Group, error) {
 	var g store.Group
-	if err := row.Scan(&g.ObjectID, &g.TenantID, &g.DisplayName, &g.MailNickname, &g.Description, &g.SecurityEnabled, &g.MailEnabled, &g.CreatedAt); err != nil {
-		return store.Group{}, err
-	}
-	g.CreatedAt = column.Time(g.CreatedAt)
-	return g, nil
+	err := row.Scan(&g.ObjectID, &g.TenantID, &g.DisplayName, &g.MailNickname, &g.Description, &g.SecurityEnabled, &g.MailEnabled, tm(&g.CreatedAt))
+	return g, err
 }
 
 func (s *Store) GetGroup(ctx context.Context, objectID string) (store.Group, error) {
@@ -156,7 +146,7 @@ func (s *Store) DeleteGroup(ctx context.Context, objectID string) error {
 
 func (s *Store) AddGroupMember(ctx context.Context, m store.GroupMember) error {
 	_, err := s.exec(ctx, `INSERT INTO group_members (group_id, member_id, member_type, created_at) VALUES ($1, $2, $3, $4)`,
-		column.Key(m.GroupID), column.Key(m.MemberID), string(m.MemberType), column.Time(m.CreatedAt))
+		column.Key(m.GroupID), column.Key(m.MemberID), string(m.MemberType), m.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("add %s to group %s: %w", m.MemberID, m.GroupID, err)
 	}
@@ -171,14 +161,12 @@ func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberID string)
 	return nil
 }
 
-func scanMember(row pgx.Row) (store.GroupMember, error) {
+func scanMember(row scanner) (store.GroupMember, error) {
 	var m store.GroupMember
 	var typ string
-	if err := row.Scan(&m.GroupID, &m.MemberID, &typ, &m.CreatedAt); err != nil {
-		return m, err
-	}
-	m.MemberType, m.CreatedAt = store.MemberType(typ), column.Time(m.CreatedAt)
-	return m, nil
+	err := row.Scan(&m.GroupID, &m.MemberID, &typ, tm(&m.CreatedAt))
+	m.MemberType = store.MemberType(typ)
+	return m, err
 }
 
 func (s *Store) ListGroupMembers(ctx context.Context, groupID string) ([]store.GroupMember, error) {

@@ -1,105 +1,58 @@
-package postgres
+package sqlstore
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
 )
 
 // The control plane: resource groups, resources, role definitions, role assignments and the
-// activity log. Upserts report creation with RETURNING (xmax = 0), true only for the row version
-// an INSERT wrote, so that of concurrent puts of one new key exactly one is told it created it.
+// activity log. Every write that touches more than one row runs in one transaction.
 //
-// Locks: a resource write holds its group's row FOR KEY SHARE (explicitly, and through the
-// foreign key); deleting a group or a resource takes the group's row FOR UPDATE first, so it
-// waits for the writes in flight in that group, sees them, and makes later ones wait for it.
-
-// txAll reads every row of a query in tx; none is nil. Errors are the driver's.
-func txAll[T any](ctx context.Context, tx pgx.Tx, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var vs []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return vs, nil
-}
-
-// where collects conditions and their numbered parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// p adds a parameter and returns its placeholder.
-func (w *where) p(v any) string {
-	w.args = append(w.args, v)
-	return "$" + strconv.Itoa(len(w.args))
-}
-
-func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
-
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return ` WHERE ` + strings.Join(w.conds, ` AND `)
-}
+// Locks (with Dialect.RowLocks): a resource write holds its group's row FOR KEY SHARE
+// (explicitly, and through the foreign key); deleting a group or a resource takes the group's
+// row FOR UPDATE first, so it waits for the writes in flight in that group, sees them, and makes
+// later ones wait for it. Without row locks the single writer gives the same order.
 
 // Resource groups
 
 const resourceGroupColumns = `subscription_id, name, location, tags, managed_by, created_at`
 
-func scanResourceGroup(row pgx.Row) (store.ResourceGroup, error) {
+func scanResourceGroup(row scanner) (store.ResourceGroup, error) {
 	var g store.ResourceGroup
 	var tags string
-	if err := row.Scan(&g.SubscriptionID, &g.Name, &g.Location, &tags, &g.ManagedBy, &g.CreatedAt); err != nil {
+	if err := row.Scan(&g.SubscriptionID, &g.Name, &g.Location, &tags, &g.ManagedBy, tm(&g.CreatedAt)); err != nil {
 		return store.ResourceGroup{}, err
 	}
 	var err error
-	if g.Tags, err = column.ParseTags(tags); err != nil {
-		return store.ResourceGroup{}, err
-	}
-	g.CreatedAt = column.Time(g.CreatedAt)
-	return g, nil
+	g.Tags, err = column.ParseTags(tags)
+	return g, err
 }
 
-func scanBool(row pgx.Row) (bool, error) {
-	var b bool
-	err := row.Scan(&b)
-	return b, err
-}
+// groupExists counts a resource group's row ($1 subscription key, $2 name key).
+const groupExists = `SELECT COUNT(*) FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`
 
 func (s *Store) PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bool, error) {
 	tags, err := column.Tags(g.Tags)
 	if err != nil {
 		return false, fmt.Errorf("put resource group %s: %w", g.Name, err)
 	}
-	created, err := get(ctx, s, scanBool, `INSERT INTO resource_groups (subscription_key, name_key, subscription_id, name,
-		location, tags, managed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (subscription_key, name_key) DO UPDATE SET
-			location = EXCLUDED.location, tags = EXCLUDED.tags, managed_by = EXCLUDED.managed_by
-		RETURNING (xmax = 0)`,
-		column.Key(g.SubscriptionID), column.Key(g.Name), g.SubscriptionID, g.Name, g.Location, tags, g.ManagedBy, column.Time(g.CreatedAt))
+	subKey, nameKey := column.Key(g.SubscriptionID), column.Key(g.Name)
+	var created bool
+	err = s.inTx(ctx, func(tx Tx) error {
+		var err error
+		created, err = s.upsert(ctx, tx, groupExists, []any{subKey, nameKey}, `INSERT INTO resource_groups (subscription_key,
+			name_key, subscription_id, name, location, tags, managed_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (subscription_key, name_key) DO UPDATE SET
+				location = excluded.location, tags = excluded.tags, managed_by = excluded.managed_by`,
+			subKey, nameKey, g.SubscriptionID, g.Name, g.Location, tags, g.ManagedBy, g.CreatedAt)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("put resource group %s: %w", g.Name, err)
 	}
@@ -124,15 +77,12 @@ func (s *Store) ListResourceGroups(ctx context.Context, subscriptionID string) (
 	return gs, nil
 }
 
-// lockGroup locks a resource group's row; ErrNotFound if there is none.
-func lockGroup(ctx context.Context, tx pgx.Tx, subKey, nameKey, mode string) error {
+// lockGroup locks a resource group's row (mode "UPDATE" or "KEY SHARE"); ErrNotFound if there
+// is none.
+func (s *Store) lockGroup(ctx context.Context, tx Tx, subKey, nameKey, mode string) error {
 	var one int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM resource_groups WHERE subscription_key = $1 AND name_key = $2 FOR `+mode,
+	return tx.QueryRow(ctx, `SELECT 1 FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`+s.lock(mode),
 		subKey, nameKey).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
 }
 
 func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name string) ([]store.Resource, error) {
@@ -140,8 +90,8 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 	groupKey := column.ResourceGroupKey(subscriptionID, name)
 	lo, hi := column.Below(groupKey)
 	var deleted []store.Resource
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockGroup(ctx, tx, subKey, nameKey, "UPDATE"); err != nil {
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := s.lockGroup(ctx, tx, subKey, nameKey, "UPDATE"); err != nil {
 			return err
 		}
 		// The resources recorded in the group and those whose id is below it: the same set,
@@ -170,23 +120,31 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 const resourceColumns = `id, subscription_id, resource_group, type, name, location, tags, properties, principal_id,
 	user_assigned_identities, created_at, updated_at`
 
-func scanResource(row pgx.Row) (store.Resource, error) {
-	var r store.Resource
+// resourceDest returns the scan destinations of resourceColumns into r, and finish decodes the
+// list columns once scanned.
+func resourceDest(r *store.Resource) (dest []any, finish func() error) {
 	var tags, identities string
-	if err := row.Scan(&r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Type, &r.Name, &r.Location, &tags, &r.Properties,
-		&r.PrincipalID, &identities, &r.CreatedAt, &r.UpdatedAt); err != nil {
+	return []any{&r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Type, &r.Name, &r.Location, &tags, &r.Properties,
+			&r.PrincipalID, &identities, tm(&r.CreatedAt), tm(&r.UpdatedAt)}, func() error {
+			var err error
+			if r.Tags, err = column.ParseTags(tags); err != nil {
+				return err
+			}
+			if r.UserAssignedIdentities, err = column.ParseList[string](identities); err != nil {
+				return err
+			}
+			r.Properties = column.Bytes(r.Properties)
+			return nil
+		}
+}
+
+func scanResource(row scanner) (store.Resource, error) {
+	var r store.Resource
+	dest, finish := resourceDest(&r)
+	if err := row.Scan(dest...); err != nil {
 		return store.Resource{}, err
 	}
-	var err error
-	if r.Tags, err = column.ParseTags(tags); err != nil {
-		return store.Resource{}, err
-	}
-	if r.UserAssignedIdentities, err = column.ParseStrings(identities); err != nil {
-		return store.Resource{}, err
-	}
-	r.Properties = column.Bytes(r.Properties)
-	r.CreatedAt, r.UpdatedAt = column.Time(r.CreatedAt), column.Time(r.UpdatedAt)
-	return r, nil
+	return r, finish()
 }
 
 // sortResources orders deleted resources as the store returns them: first the one whose key is
@@ -207,10 +165,21 @@ func sortResources(rs []store.Resource, first string) {
 	})
 }
 
-// deleteResources deletes the resources matching where, the principals they own and (through
+// deletePrincipals deletes principals by object id in tx; their credentials, identifier URIs and
+// app role assignments go with them (ON DELETE CASCADE).
+func deletePrincipals(ctx context.Context, tx Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var w where
+	_, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id IN `+w.in(ids), w.args...)
+	return err
+}
+
+// deleteResources deletes the resources matching cond, the principals they own and (through
 // ON DELETE CASCADE) their attachment rows, and returns them.
-func deleteResources(ctx context.Context, tx pgx.Tx, where string, args ...any) ([]store.Resource, error) {
-	rs, err := txAll(ctx, tx, scanResource, `DELETE FROM resources WHERE `+where+` RETURNING `+resourceColumns, args...)
+func deleteResources(ctx context.Context, tx Tx, cond string, args ...any) ([]store.Resource, error) {
+	rs, err := all(ctx, tx, scanResource, `DELETE FROM resources WHERE `+cond+` RETURNING `+resourceColumns, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -220,75 +189,73 @@ func deleteResources(ctx context.Context, tx pgx.Tx, where string, args ...any) 
 			owned = append(owned, r.PrincipalID)
 		}
 	}
-	if len(owned) > 0 {
-		// Credentials, identifier URIs and app role assignments go with them (ON DELETE CASCADE).
-		if _, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id = ANY($1)`, owned); err != nil {
-			return nil, fmt.Errorf("owned principals: %w", err)
-		}
+	if err := deletePrincipals(ctx, tx, owned); err != nil {
+		return nil, fmt.Errorf("owned principals: %w", err)
 	}
 	return rs, nil
 }
 
 // deleteAssignmentsAtOrBelow deletes the role assignments scoped at key or below it.
-func deleteAssignmentsAtOrBelow(ctx context.Context, tx pgx.Tx, key string) error {
+func deleteAssignmentsAtOrBelow(ctx context.Context, tx Tx, key string) error {
 	lo, hi := column.Below(key)
 	_, err := tx.Exec(ctx, `DELETE FROM role_assignments WHERE scope_key = $1 OR (scope_key >= $2 AND scope_key < $3)`, key, lo, hi)
 	return err
 }
 
-func (s *Store) PutResource(ctx context.Context, r store.Resource, create []store.ServicePrincipal, deletePrincipals []string) (bool, error) {
+func (s *Store) PutResource(ctx context.Context, r store.Resource, create []store.ServicePrincipal, deletePrincipalIDs []string) (bool, error) {
 	tags, err := column.Tags(r.Tags)
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
-	identities, err := column.Strings(r.UserAssignedIdentities)
+	identities, err := column.List(r.UserAssignedIdentities)
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
 	key := column.ScopeKey(r.ID)
 	subKey, groupKey := column.Key(r.SubscriptionID), column.Key(r.ResourceGroup)
-	attached := make([]string, len(r.UserAssignedIdentities))
-	for i, id := range r.UserAssignedIdentities {
-		attached[i] = column.ScopeKey(id)
-	}
 	var created bool
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
-			return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, err)
+	err = s.inTx(ctx, func(tx Tx) error {
+		if err := s.lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
+			return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, s.err(ctx, err))
 		}
 		// An update keeps the resource's identity (id, name, subscription and group as first
 		// written) and CreatedAt.
-		if err := tx.QueryRow(ctx, `INSERT INTO resources (id_key, id, subscription_id, subscription_key,
-			resource_group, resource_group_key, type, type_key, name, location, tags, properties, principal_id,
-			user_assigned_identities, created_at, updated_at)
+		var err error
+		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM resources WHERE id_key = $1`, []any{key}, `INSERT INTO resources
+			(id_key, id, subscription_id, subscription_key, resource_group, resource_group_key, type, type_key, name, location,
+			tags, properties, principal_id, user_assigned_identities, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-			ON CONFLICT (id_key) DO UPDATE SET type = EXCLUDED.type, type_key = EXCLUDED.type_key,
-				location = EXCLUDED.location, tags = EXCLUDED.tags, properties = EXCLUDED.properties,
-				principal_id = EXCLUDED.principal_id, user_assigned_identities = EXCLUDED.user_assigned_identities,
-				updated_at = EXCLUDED.updated_at
-			RETURNING (xmax = 0)`,
+			ON CONFLICT (id_key) DO UPDATE SET type = excluded.type, type_key = excluded.type_key,
+				location = excluded.location, tags = excluded.tags, properties = excluded.properties,
+				principal_id = excluded.principal_id, user_assigned_identities = excluded.user_assigned_identities,
+				updated_at = excluded.updated_at`,
 			key, r.ID, r.SubscriptionID, subKey, r.ResourceGroup, groupKey, r.Type, column.Key(r.Type), r.Name, r.Location,
-			tags, column.Bytes(r.Properties), r.PrincipalID, identities, column.Time(r.CreatedAt), column.Time(r.UpdatedAt)).Scan(&created); err != nil {
+			tags, column.Bytes(r.Properties), r.PrincipalID, identities, r.CreatedAt, r.UpdatedAt)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM resource_identities WHERE resource_key = $1`, key); err != nil {
 			return err
 		}
-		if len(attached) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO resource_identities (resource_key, identity_key)
-				SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, key, attached); err != nil {
+		if len(r.UserAssignedIdentities) > 0 {
+			var w where
+			k := w.p(key)
+			rows := make([]string, len(r.UserAssignedIdentities))
+			for i, id := range r.UserAssignedIdentities {
+				rows[i] = `(` + k + `, ` + w.p(column.ScopeKey(id)) + `)`
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO resource_identities (resource_key, identity_key) VALUES `+
+				strings.Join(rows, `, `)+` ON CONFLICT DO NOTHING`, w.args...); err != nil {
 				return err
 			}
 		}
 		for _, sp := range create {
-			if err := insertPrincipal(ctx, tx, sp, nil); err != nil {
-				return fmt.Errorf("create principal %s: %w", sp.ObjectID, dbErr(ctx, err))
+			if err := s.insertPrincipal(ctx, tx, sp, nil); err != nil {
+				return fmt.Errorf("create principal %s: %w", sp.ObjectID, s.err(ctx, err))
 			}
 		}
-		if len(deletePrincipals) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM principals WHERE object_id = ANY($1)`, deletePrincipals); err != nil {
-				return fmt.Errorf("delete principals: %w", err)
-			}
+		if err := deletePrincipals(ctx, tx, deletePrincipalIDs); err != nil {
+			return fmt.Errorf("delete principals: %w", err)
 		}
 		return nil
 	})
@@ -307,13 +274,30 @@ func (s *Store) GetResource(ctx context.Context, id string) (store.Resource, err
 }
 
 func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]store.Resource, error) {
+	q, args, err := ListResourcesQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	rs, err := list(ctx, s, scanResource, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	return rs, nil
+}
+
+// ListResourcesQuery is ListResources' SQL and arguments (exported for the SQLite store's test
+// of its query plan).
+func ListResourcesQuery(f store.ResourceFilter) (string, []any, error) {
 	var w where
 	if f.After != "" {
 		at, key, err := store.ParseResourceCursor(f.After)
 		if err != nil {
-			return nil, fmt.Errorf("list resources: %w", err)
+			return "", nil, err
 		}
-		w.add(`(created_at, id_key) > (` + w.p(at) + `, ` + w.p(key) + `)`)
+		// The leading created_at >= $n bounds the index range scan; the rest is the row-value
+		// comparison (created_at, id_key) > ($n, $m) spelled out.
+		t := w.p(at)
+		w.add(`created_at >= ` + t + ` AND (created_at > ` + t + ` OR id_key > ` + w.p(key) + `)`)
 	}
 	if f.SubscriptionID != "" {
 		w.add(`subscription_key = ` + w.p(column.Key(f.SubscriptionID)))
@@ -335,25 +319,21 @@ func (s *Store) ListResources(ctx context.Context, f store.ResourceFilter) ([]st
 	if f.Limit > 0 {
 		q += ` LIMIT ` + w.p(f.Limit)
 	}
-	rs, err := list(ctx, s, scanResource, q, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	return rs, nil
+	return q, w.args, nil
 }
 
 func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource, error) {
 	key := column.ScopeKey(id)
 	lo, hi := column.Below(key)
 	var deleted []store.Resource
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx Tx) error {
 		var subKey, groupKey string
 		if err := tx.QueryRow(ctx, `SELECT subscription_key, resource_group_key FROM resources WHERE id_key = $1`, key).
 			Scan(&subKey, &groupKey); err != nil {
 			return err // no row: ErrNotFound
 		}
 		// Wait for the writes in flight in the group, so that a child being created is seen.
-		if err := lockGroup(ctx, tx, subKey, groupKey, "UPDATE"); err != nil {
+		if err := s.lockGroup(ctx, tx, subKey, groupKey, "UPDATE"); err != nil {
 			return err
 		}
 		var err error
@@ -378,38 +358,41 @@ func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource
 const roleDefinitionColumns = `id, scope, role_name, description, assignable_scopes, permissions, created_at, updated_at,
 	created_by, updated_by`
 
-func scanRoleDefinition(row pgx.Row) (store.RoleDefinition, error) {
+func scanRoleDefinition(row scanner) (store.RoleDefinition, error) {
 	var d store.RoleDefinition
 	var scopes string
-	if err := row.Scan(&d.ID, &d.Scope, &d.RoleName, &d.Description, &scopes, &d.Permissions, &d.CreatedAt, &d.UpdatedAt,
+	if err := row.Scan(&d.ID, &d.Scope, &d.RoleName, &d.Description, &scopes, &d.Permissions, tm(&d.CreatedAt), tm(&d.UpdatedAt),
 		&d.CreatedBy, &d.UpdatedBy); err != nil {
 		return store.RoleDefinition{}, err
 	}
 	var err error
-	if d.AssignableScopes, err = column.ParseStrings(scopes); err != nil {
-		return store.RoleDefinition{}, err
-	}
+	d.AssignableScopes, err = column.ParseList[string](scopes)
 	d.Permissions = column.Bytes(d.Permissions)
-	d.CreatedAt, d.UpdatedAt = column.Time(d.CreatedAt), column.Time(d.UpdatedAt)
-	return d, nil
+	return d, err
 }
 
 func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (bool, error) {
-	scopes, err := column.Strings(d.AssignableScopes)
+	scopes, err := column.List(d.AssignableScopes)
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
-	// A name another definition holds fails the unique role_name_key: ErrConflict.
-	created, err := get(ctx, s, scanBool, `INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
-		description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		ON CONFLICT (id_key) DO UPDATE SET scope = EXCLUDED.scope, role_name = EXCLUDED.role_name,
-			role_name_key = EXCLUDED.role_name_key, description = EXCLUDED.description,
-			assignable_scopes = EXCLUDED.assignable_scopes, permissions = EXCLUDED.permissions,
-			updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
-		RETURNING (xmax = 0)`,
-		column.Key(d.ID), d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
-		column.Time(d.CreatedAt), column.Time(d.UpdatedAt), d.CreatedBy, d.UpdatedBy)
+	key := column.Key(d.ID)
+	var created bool
+	err = s.inTx(ctx, func(tx Tx) error {
+		// A name another definition holds fails the unique role_name_key: ErrConflict.
+		var err error
+		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
+			`INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
+			description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (id_key) DO UPDATE SET scope = excluded.scope, role_name = excluded.role_name,
+				role_name_key = excluded.role_name_key, description = excluded.description,
+				assignable_scopes = excluded.assignable_scopes, permissions = excluded.permissions,
+				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+			key, d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
+			d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.UpdatedBy)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
@@ -444,14 +427,11 @@ func (s *Store) DeleteRoleDefinition(ctx context.Context, id string) error {
 const roleAssignmentColumns = `id, scope, role_definition_id, principal_id, principal_type, description, condition,
 	condition_version, created_at, updated_at, created_by, updated_by`
 
-func scanRoleAssignment(row pgx.Row) (store.RoleAssignment, error) {
+func scanRoleAssignment(row scanner) (store.RoleAssignment, error) {
 	var a store.RoleAssignment
-	if err := row.Scan(&a.ID, &a.Scope, &a.RoleDefinitionID, &a.PrincipalID, &a.PrincipalType, &a.Description, &a.Condition,
-		&a.ConditionVersion, &a.CreatedAt, &a.UpdatedAt, &a.CreatedBy, &a.UpdatedBy); err != nil {
-		return store.RoleAssignment{}, err
-	}
-	a.CreatedAt, a.UpdatedAt = column.Time(a.CreatedAt), column.Time(a.UpdatedAt)
-	return a, nil
+	err := row.Scan(&a.ID, &a.Scope, &a.RoleDefinitionID, &a.PrincipalID, &a.PrincipalType, &a.Description, &a.Condition,
+		&a.ConditionVersion, tm(&a.CreatedAt), tm(&a.UpdatedAt), &a.CreatedBy, &a.UpdatedBy)
+	return a, err
 }
 
 func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment) error {
@@ -461,7 +441,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		column.Key(a.ID), a.ID, a.Scope, column.ScopeKey(a.Scope), a.RoleDefinitionID, column.RoleDefinitionKey(a.RoleDefinitionID),
 		a.PrincipalID, column.Key(a.PrincipalID), a.PrincipalType, a.Description, a.Condition, a.ConditionVersion,
-		column.Time(a.CreatedAt), column.Time(a.UpdatedAt), a.CreatedBy, a.UpdatedBy)
+		a.CreatedAt, a.UpdatedAt, a.CreatedBy, a.UpdatedBy)
 	if err != nil {
 		return fmt.Errorf("create role assignment %s: %w", a.ID, err)
 	}
@@ -485,7 +465,7 @@ func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentF
 	if below := column.ScopeKey(f.Below); f.Below == "" || below != "/" {
 		var scopes []string
 		if f.AtOrAbove != "" {
-			scopes = append(scopes, `scope_key = ANY(`+w.p(column.ScopeAncestors(column.ScopeKey(f.AtOrAbove)))+`)`)
+			scopes = append(scopes, `scope_key IN `+w.in(column.ScopeAncestors(column.ScopeKey(f.AtOrAbove))))
 		}
 		if f.Below != "" {
 			lo, hi := column.Below(below)
@@ -513,9 +493,9 @@ func (s *Store) ListRoleAssignmentsForPrincipal(ctx context.Context, principalID
 }
 
 func (s *Store) DeleteRoleAssignment(ctx context.Context, id string) (store.RoleAssignment, error) {
-	a, err := get(ctx, s, scanRoleAssignment, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id))
+	a, err := scanRoleAssignment(s.write.QueryRow(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id)))
 	if err != nil {
-		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, err)
+		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, s.err(ctx, err))
 	}
 	return a, nil
 }
@@ -526,27 +506,17 @@ func (s *Store) AppendActivity(ctx context.Context, events ...store.ActivityEven
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// One round trip for the batch; the transaction makes it all or nothing.
-		b := &pgx.Batch{}
-		for _, e := range events {
-			b.Queue(`INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id, subscription_key,
-				resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name, status,
-				sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
-				e.ID, e.OperationID, e.CorrelationID, column.Time(e.Time), e.SubscriptionID, column.Key(e.SubscriptionID),
-				e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID), e.ResourceType,
-				e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
-				e.HTTPMethod, e.Message)
-		}
-		br := tx.SendBatch(ctx, b)
-		for _, e := range events {
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return fmt.Errorf("event %s: %w", e.ID, dbErr(ctx, err))
-			}
-		}
-		return br.Close()
+	err := s.inTx(ctx, func(tx Tx) error {
+		return insertRows(ctx, tx, `INSERT INTO activity (id, operation_id, correlation_id, at, subscription_id,
+			subscription_key, resource_group, resource_group_key, resource_id, resource_key, resource_type, operation_name,
+			status, sub_status, http_status, caller, caller_key, caller_app_id, http_method, message)`, 20, len(events),
+			func(i int) []any {
+				e := events[i]
+				return []any{e.ID, e.OperationID, e.CorrelationID, e.Time, e.SubscriptionID,
+					column.Key(e.SubscriptionID), e.ResourceGroup, column.Key(e.ResourceGroup), e.ResourceID, column.IDKey(e.ResourceID),
+					e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
+					e.HTTPMethod, e.Message}
+			})
 	})
 	if err != nil {
 		return fmt.Errorf("append %d activity events: %w", len(events), err)
@@ -557,15 +527,12 @@ func (s *Store) AppendActivity(ctx context.Context, events ...store.ActivityEven
 const activityColumns = `id, operation_id, correlation_id, at, subscription_id, resource_group, resource_id, resource_type,
 	operation_name, status, sub_status, http_status, caller, caller_app_id, http_method, message`
 
-func scanActivity(row pgx.Row) (store.ActivityEvent, error) {
+func scanActivity(row scanner) (store.ActivityEvent, error) {
 	var e store.ActivityEvent
-	if err := row.Scan(&e.ID, &e.OperationID, &e.CorrelationID, &e.Time, &e.SubscriptionID, &e.ResourceGroup, &e.ResourceID,
+	err := row.Scan(&e.ID, &e.OperationID, &e.CorrelationID, tm(&e.Time), &e.SubscriptionID, &e.ResourceGroup, &e.ResourceID,
 		&e.ResourceType, &e.OperationName, &e.Status, &e.SubStatus, &e.HTTPStatus, &e.Caller, &e.CallerAppID,
-		&e.HTTPMethod, &e.Message); err != nil {
-		return store.ActivityEvent{}, err
-	}
-	e.Time = column.Time(e.Time)
-	return e, nil
+		&e.HTTPMethod, &e.Message)
+	return e, err
 }
 
 func (s *Store) ListActivity(ctx context.Context, f store.ActivityFilter) ([]store.ActivityEvent, error) {
@@ -584,13 +551,12 @@ func (s *Store) ListActivity(ctx context.Context, f store.ActivityFilter) ([]sto
 		w.add(`caller_key = ` + w.p(column.Key(f.Caller)))
 	}
 	if !f.Since.IsZero() {
-		w.add(`at >= ` + w.p(column.Time(f.Since)))
+		w.add(`at >= ` + w.p(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add(`at < ` + w.p(column.Time(f.Until)))
+		w.add(`at < ` + w.p(f.Until))
 	}
-	q := `SELECT ` + activityColumns + ` FROM activity` + w.sql()
-	q += ` ORDER BY at DESC, id LIMIT ` + w.p(column.ActivityLimit(f.Limit))
+	q := `SELECT ` + activityColumns + ` FROM activity` + w.sql() + ` ORDER BY at DESC, id LIMIT ` + w.p(column.ActivityLimit(f.Limit))
 	es, err := list(ctx, s, scanActivity, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list activity: %w", err)
