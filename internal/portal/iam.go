@@ -45,7 +45,10 @@ func principalTypeWords(t string) string {
 // resolvePrincipals names principal ids through the APIs the person can read: Graph first (users,
 // groups, service principals), then the managed identities and identity-holding resources of the
 // subscription (ARM). Unresolved ids are shown as "Identity not found" with their id.
-func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscriptionID string) map[string]principal {
+//
+// types gives, per id, the ARM principalType when known (User, Group, ServicePrincipal), so that
+// only that part of the directory is asked.
+func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, types map[string]string, subscriptionID string) map[string]principal {
 	out := map[string]principal{}
 	var todo []string
 	seen := map[string]bool{}
@@ -56,13 +59,25 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscri
 			todo = append(todo, k)
 		}
 	}
+	kindsFor := func(id string) []string {
+		switch types[id] {
+		case "User":
+			return []string{"users"}
+		case "Group":
+			return []string{"groups"}
+		case "ServicePrincipal":
+			return []string{"servicePrincipals"}
+		}
+		return []string{"users", "groups", "servicePrincipals"}
+	}
 	if len(todo) == 0 {
 		return out
 	}
 	refused := map[string]bool{} // Graph collections the person may not read
 	notFound := map[string]int{} // per id, how many collections said 404
 	for _, id := range todo {
-		for _, kind := range []string{"users", "groups", "servicePrincipals"} {
+		kinds := kindsFor(id)
+		for _, kind := range kinds {
 			if refused[kind] {
 				continue
 			}
@@ -101,7 +116,7 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, subscri
 			if _, ok := out[id]; ok {
 				continue
 			}
-			if notFound[id] == 3 {
+			if notFound[id] == len(kindsFor(id)) {
 				out[id] = principal{ID: id, Name: "Identity not found", Detail: id}
 			} else {
 				out[id] = principal{ID: id, Name: id, Detail: "name not readable with your permissions"}
@@ -240,10 +255,12 @@ func (p *Portal) assignmentsTab(ctx context.Context, c *apiClient, id armid.Reso
 		}
 	}
 	var ids []string
+	types := map[string]string{}
 	for _, a := range list {
 		ids = append(ids, a.Properties.PrincipalID)
+		types[strings.ToLower(a.Properties.PrincipalID)] = a.Properties.PrincipalType
 	}
-	names := c.resolvePrincipals(ctx, ids, id.SubscriptionID)
+	names := c.resolvePrincipals(ctx, ids, types, id.SubscriptionID)
 	byRole := map[string]*roleGroup{}
 	for _, a := range list {
 		role := roles[roleGUID(a.Properties.RoleDefinitionID)]
@@ -400,10 +417,12 @@ func (p *Portal) addRoleWizard(w http.ResponseWriter, r *http.Request, s *Sessio
 	}
 	if len(d.Members) > 0 {
 		var ids []string
+		types := map[string]string{}
 		for _, m := range d.Members {
 			ids = append(ids, m.ID)
+			types[m.ID] = m.Type
 		}
-		names := c.resolvePrincipals(ctx, ids, id.SubscriptionID)
+		names := c.resolvePrincipals(ctx, ids, types, id.SubscriptionID)
 		for i := range d.Members {
 			if pr, ok := names[d.Members[i].ID]; ok {
 				d.Members[i].Name, d.Members[i].Detail = pr.Name, pr.Type

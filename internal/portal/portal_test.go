@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mint-id/mint/internal/authz"
@@ -38,9 +39,16 @@ type env struct {
 type clientCredentials struct {
 	h                        http.Handler
 	base, tenant, id, secret string
+	mu                       sync.Mutex
+	cache                    map[string]string // by scope, as the portal's own token source caches
 }
 
 func (c *clientCredentials) Token(ctx context.Context, scope string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tok, ok := c.cache[scope]; ok {
+		return tok, nil
+	}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.id}, "client_secret": {c.secret}, "scope": {scope}}
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, c.base+"/"+c.tenant+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -52,6 +60,10 @@ func (c *clientCredentials) Token(ctx context.Context, scope string) (string, er
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &tr) != nil {
 		return "", fmt.Errorf("token: %d %s", rec.Code, rec.Body.String())
 	}
+	if c.cache == nil {
+		c.cache = map[string]string{}
+	}
+	c.cache[scope] = tr.AccessToken
 	return tr.AccessToken, nil
 }
 
