@@ -56,3 +56,20 @@ func TestPKCEChallengeIsS256(t *testing.T) {
 		t.Fatalf("challenge %s", got)
 	}
 }
+
+// FuzzParseMember: the wizard's member values come from the browser; anything but
+// "<User|Group|ServicePrincipal>:<guid>" is dropped.
+func FuzzParseMember(f *testing.F) {
+	for _, s := range []string{"ServicePrincipal:6f1b2c3d-0000-4000-8000-000000000001", "User:x", ":", "Group:6F1B2C3D-0000-4000-8000-000000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		m, ok := parseMember(in)
+		if !ok {
+			return
+		}
+		if m.Type != "User" && m.Type != "Group" && m.Type != "ServicePrincipal" || len(m.ID) != 36 || m.ID != strings.ToLower(m.ID) {
+			t.Fatalf("parseMember(%q) = %+v", in, m)
+		}
+	})
+}
