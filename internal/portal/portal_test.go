@@ -323,6 +323,12 @@ func TestIdentityBladeAndRoleAssignmentWizard(t *testing.T) {
 	_, body = b.get(h.Get("Location"))
 	mustContain(t, body, "Added role assignment", "Key Vault Secrets User (1)", "web-id", "This resource")
 
+	// The identity's own "Azure role assignments" lists it; the Roles tab shows the role's permissions.
+	_, body = b.get("/portal/resource" + miID + "?view=roles")
+	mustContain(t, body, "Key Vault Secrets User", "/providers/Microsoft.KeyVault/vaults/kv1")
+	_, body = b.get("/portal/resource" + vaultID + "?view=iam&tab=roles&role=4633458b-17de-408a-b874-0445c86b69e6")
+	mustContain(t, body, "Key Vault Secrets User: Permissions", "Microsoft.KeyVault/vaults/secrets/getSecret/action")
+
 	// Check access explains it.
 	_, body = b.get("/portal/resource" + vaultID + "?view=iam&tab=check&principal=" + miPrincipal + "&action=Microsoft.KeyVault%2Fvaults%2Fsecrets%2FgetSecret%2Faction&data=on")
 	mustContain(t, body, "<h2 id=\"result-title\">Allowed</h2>", "Key Vault Secrets User")
