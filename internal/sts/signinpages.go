@@ -222,12 +222,19 @@ func (s *Server) writeSession(w http.ResponseWriter, sess session, u store.User,
 	http.SetCookie(w, c)
 }
 
-// clientForAuthorize finds the app of an authorize request and its registered redirect URIs.
-// Applications of the directory have no registered redirect URIs in mint yet, so only the
-// first-party public clients can use the browser flow.
-func (s *Server) clientForAuthorize(clientID, seg string) (userClient, *Error) {
+// clientForAuthorize finds the app of an authorize request and its registered redirect URIs:
+// a first-party public client, or an application of the tenant with reply URLs registered through
+// Config.RedirectURIs (mint's portal).
+func (s *Server) clientForAuthorize(ctx context.Context, clientID, tenantID, seg string) (userClient, *Error) {
 	if pc, ok := publicClient(clientID); ok {
 		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, redirects: pc.RedirectURIs}, nil
+	}
+	if s.redirectURIs != nil && tenantID != "" {
+		if sp, err := s.dir.Client(ctx, tenantID, clientID); err == nil {
+			if uris := s.redirectURIs(ctx, tenantID, sp.AppID); len(uris) > 0 {
+				return userClient{appID: sp.AppID, displayName: sp.DisplayName, redirects: uris}, nil
+			}
+		}
 	}
 	return userClient{appID: clientID}, NewError(http.StatusBadRequest, "unauthorized_client", codeClientNotFound,
 		"Application with identifier '%s' was not found in the directory '%s' as an application with registered redirect URIs. "+
@@ -260,7 +267,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request, seg stri
 		s.errorPage(w, r, e)
 		return
 	}
-	client, e := s.clientForAuthorize(req.ClientID, seg)
+	client, e := s.clientForAuthorize(r.Context(), req.ClientID, tenantID, seg)
 	if e != nil {
 		s.errorPage(w, r, e)
 		return

@@ -134,6 +134,10 @@ type Config struct {
 	// DeviceCodes keeps device-code sign-ins where every server sees them; nil keeps them in
 	// this process's memory.
 	DeviceCodes store.DeviceCodes
+	// RedirectURIs gives the registered reply URLs of an application of the directory (mint's
+	// portal registers its own); nil, or no URIs, leaves the browser flow to the first-party
+	// public clients.
+	RedirectURIs func(ctx context.Context, tenantID, appID string) []string
 }
 
 const (
@@ -169,6 +173,7 @@ type Server struct {
 	maxBody     int64
 
 	people       People
+	redirectURIs func(ctx context.Context, tenantID, appID string) []string
 	seal         *sealer
 	lock         *lockout
 	devices      store.DeviceCodes
@@ -196,6 +201,7 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		maxBody:     cfg.MaxBodyBytes,
 
 		people:       cfg.People,
+		redirectURIs: cfg.RedirectURIs,
 		seal:         newSealer(cfg.SealKey),
 		lock:         newLockout(),
 		devices:      cfg.DeviceCodes,
