@@ -67,7 +67,9 @@ type memDeviceCodes struct {
 	byHash map[string]*store.DeviceCode
 }
 
-func newMemDeviceCodes() *memDeviceCodes { return &memDeviceCodes{byHash: map[string]*store.DeviceCode{}} }
+func newMemDeviceCodes() *memDeviceCodes {
+	return &memDeviceCodes{byHash: map[string]*store.DeviceCode{}}
+}
 
 func (d *memDeviceCodes) CreateDeviceCode(_ context.Context, c store.DeviceCode) error {
 	d.mu.Lock()

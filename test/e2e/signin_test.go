@@ -543,7 +543,9 @@ func TestDeviceCodeAcrossTwoServers(t *testing.T) {
 		}
 		return buf.Bytes()
 	}
-	var tenants struct{ Value []struct{ DefaultDomain string } }
+	var tenants struct {
+		Value []struct{ DefaultDomain string }
+	}
 	json.Unmarshal(call("GET", a.URL+"/tenants?api-version=2020-01-01", "https://management.azure.com/.default", ""), &tenants)
 	if len(tenants.Value) != 1 {
 		t.Fatalf("tenants %+v", tenants)
