@@ -111,6 +111,13 @@ func TestPersonSignsInWithAzureCLIPassword(t *testing.T) {
 				c["appid"] != azureCLIClientID || c["tid"] != tenant || at.Tenant != tenant {
 				t.Errorf("az account get-access-token --resource https://vault.azure.net: %v", c)
 			}
+			// Graph knows the person: a delegated token for graph.microsoft.com from the same
+			// refresh token.
+			var me struct{ ID, UserPrincipalName string }
+			mustAz(t, env, az, &me, "ad", "signed-in-user", "show", "-o", "json")
+			if me.ID != dev.ObjectID || me.UserPrincipalName != dev.UserPrincipalName {
+				t.Errorf("az ad signed-in-user show: %+v", me)
+			}
 			// ARM knows the person: the developer owns the subscription and creates a group.
 			var group struct{ ID string }
 			mustAz(t, env, az, &group, "group", "create", "-n", "people", "-l", "eastus", "-o", "json")
