@@ -96,6 +96,7 @@ served. Reusing a --data-dir keeps all state.`,
 				fmt.Fprintf(out, "\n# Your own sign-in (a user, Owner of the subscription): name and password in %s\n",
 					filepath.Join(f.cfg.DataDir, server.DeveloperFile))
 				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
+				fmt.Fprintf(out, "\n# The portal (sign in as a person of the directory): %s/portal/\n", s.BaseURL)
 				return nil
 			})
 		},

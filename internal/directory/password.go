@@ -134,7 +134,7 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// ErrWeakPassword is Graph's refusal of a password that breaks the tenant's password policy.
+// weakPasswordMessage is Graph's refusal of a password that breaks the tenant's password policy.
 const weakPasswordMessage = "The specified password does not comply with password complexity requirements. Please provide a different password."
 
 // CheckPasswordComplexity applies Entra's cloud password policy: 8 to 256 characters, and at

@@ -240,3 +240,21 @@ func TestGroupsNestAndCycle(t *testing.T) {
 		t.Fatalf("groups after removal = %v", ids)
 	}
 }
+
+func FuzzCheckUPN(f *testing.F) {
+	t := store.Tenant{ID: "t", DefaultDomain: "mint.localhost"}
+	for _, s := range []string{"ada@mint.localhost", "a.b@MINT.localhost", "@mint.localhost", "a@b@mint.localhost", "a..b@mint.localhost", " x@mint.localhost "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(tt *testing.T, upn string) {
+		got, err := checkUPN(upn, t)
+		if err != nil {
+			return
+		}
+		alias, domain, ok := strings.Cut(got, "@")
+		if !ok || alias == "" || len(alias) > maxUPNAliasLen || len(got) > maxUPNLen || !strings.EqualFold(domain, t.DefaultDomain) ||
+			strings.ContainsAny(alias, "@ <>()\"\\") || strings.HasPrefix(alias, ".") || strings.Contains(alias, "..") {
+			tt.Fatalf("checkUPN accepted %q as %q", upn, got)
+		}
+	})
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
 	"github.com/mint-id/mint/internal/nodewire"
+	"github.com/mint-id/mint/internal/portal"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -93,6 +94,7 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
 	Vault     *vault.Server
+	Portal    *portal.Portal
 
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
@@ -194,6 +196,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:                       s.log,
 		Broker:                       nodes.NewBroker(s.Store),
 		Federated:                    federation.New(s.Store, federation.Options{BaseURL: s.BaseURL, LocalKeys: s.Keys.JWKS, Logger: s.log}),
+		People:                       s.Directory,
+		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
+		// sessions sealed by one are good at all of them.
+		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
+		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
+		// The portal's application has one reply URL, its sign-in callback.
+		RedirectURIs: func(_ context.Context, tenantID, appID string) []string {
+			if s.Portal != nil && s.Portal.Registered(tenantID, appID) {
+				return []string{portal.RedirectURI(s.BaseURL)}
+			}
+			return nil
+		},
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
@@ -204,6 +218,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
+	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
@@ -214,6 +229,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.Handle("/", s.Metrics.Instrument("sts", tokenService.Handler()))
+	// The portal calls mint's own handler in-process (the same one clients reach over TLS), with
+	// the signed-in person's token; it has no other way in.
+	if s.Portal, err = portal.New(portal.Config{BaseURL: s.BaseURL, Logger: s.log,
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Handler.ServeHTTP(w, r) })}); err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	mux.Handle("/portal/", s.Metrics.Instrument("portal", s.Portal))
 
 	leaf, err := s.serverCert()
 	if err != nil {
@@ -241,6 +264,11 @@ func (s *Server) Bootstrap(ctx context.Context) (directory.Installation, error) 
 	if err := arm.EnsureOwner(ctx, s.Store, in.Admin.ObjectID, in.Subscription.ID); err != nil {
 		return in, err
 	}
+	clientID, secret, err := portal.Register(ctx, s.Directory, s.Store, s.KEK, in.Tenant.ID)
+	if err != nil {
+		return in, err
+	}
+	s.Portal.SetClient(in.Tenant.ID, clientID, secret)
 	return in, nil
 }
 
@@ -329,3 +357,7 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// Handler is the process's whole HTTP handler (what the TLS listener serves), for in-process
+// callers such as tests.
+func (s *Server) Handler() http.Handler { return s.http.Handler }

@@ -42,6 +42,7 @@ type Store interface {
 	Vaults
 	Users
 	Groups
+	DeviceCodes
 	Close() error
 }
 

@@ -211,6 +211,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 		at.grant = truncate(form.Get("grant_type"), 100)
 	}
 
+	if isUserGrant(form.Get("grant_type")) {
+		s.serveUserToken(w, r, &at, seg, v, form)
+		return
+	}
+
 	var tenant store.Tenant
 	switch classifySegment(seg) {
 	case segmentInvalid:

@@ -33,6 +33,15 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 			env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
 			mustAz(t, env, az, nil, "login", "--service-principal", "-u", adminID, "-p", m.Env["AZURE_CLIENT_SECRET"], "--tenant", tenant, "-o", "none")
 
+			// ARM's tenant list, which az reads after a person signs in.
+			var tenants struct {
+				Value []struct{ ID, TenantID, TenantCategory, DefaultDomain string }
+			}
+			mustAz(t, env, az, &tenants, "rest", "--method", "get", "--url", "https://management.azure.com/tenants?api-version=2019-11-01", "-o", "json")
+			if len(tenants.Value) != 1 || tenants.Value[0].TenantID != tenant || tenants.Value[0].ID != "/tenants/"+tenant || tenants.Value[0].TenantCategory != "Home" {
+				t.Errorf("GET /tenants: %+v", tenants)
+			}
+
 			// The developer mint dev made is in the directory, with its password file 0600.
 			devFile := filepath.Join(m.dataDir, "developer.json")
 			fi, err := os.Stat(devFile)
@@ -254,6 +263,56 @@ func TestGroupRoleReachesNestedManagedIdentity(t *testing.T) {
 				if started.Sub(removed) > time.Second {
 					t.Fatalf("still reads the secret (%q) %v after leaving the group", stdout, started.Sub(removed))
 				}
+			}
+		})
+	}
+}
+
+// A person signed in with az (mint dev's developer, then an ordinary user): /me, and who may
+// change the directory with a delegated token.
+func TestPersonManagesTheDirectory(t *testing.T) {
+	az := needAz(t)
+	for _, sk := range stores(t) {
+		t.Run(sk.name, func(t *testing.T) {
+			m := startMint(t, options{store: sk.url(t)})
+			dev := readDeveloper(t, m)
+			domain := strings.TrimPrefix(dev.UserPrincipalName, "dev@")
+			devEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+			mustAz(t, devEnv, az, nil, "login", "-u", dev.UserPrincipalName, "-p", dev.Password, "-o", "none")
+
+			var me azADUser
+			mustAz(t, devEnv, az, &me, "ad", "signed-in-user", "show", "-o", "json")
+			if me.ID != dev.ObjectID || me.UserPrincipalName != dev.UserPrincipalName || me.ODataType != "#microsoft.graph.user" {
+				t.Fatalf("az ad signed-in-user show: %+v, want %s", me, dev.UserPrincipalName)
+			}
+			// The developer administers the directory: creates a user and a group, adds a member.
+			var bob azADUser
+			mustAz(t, devEnv, az, &bob, "ad", "user", "create", "--display-name", "Bob", "--user-principal-name", "bob@"+domain,
+				"--password", "B0b-the-builder", "-o", "json")
+			var grp struct{ ID string }
+			mustAz(t, devEnv, az, &grp, "ad", "group", "create", "--display-name", "Builders", "--mail-nickname", "builders", "-o", "json")
+			mustAz(t, devEnv, az, nil, "ad", "group", "member", "add", "--group", grp.ID, "--member-id", bob.ID)
+			var groups []string
+			mustAz(t, devEnv, az, &groups, "ad", "user", "get-member-groups", "--id", bob.ID, "--query", "[].id", "-o", "json")
+			if len(groups) != 1 || groups[0] != grp.ID {
+				t.Errorf("az ad user get-member-groups (getMemberGroups, then getByIds): %v, want [%s]", groups, grp.ID)
+			}
+
+			// Bob, an ordinary person, may read the directory (and himself) but not change it.
+			bobEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+			mustAz(t, bobEnv, az, nil, "login", "-u", "bob@"+domain, "-p", "B0b-the-builder", "--allow-no-subscriptions", "-o", "none")
+			mustAz(t, bobEnv, az, &me, "ad", "signed-in-user", "show", "-o", "json")
+			if me.ID != bob.ID {
+				t.Errorf("az ad signed-in-user show as bob: %+v", me)
+			}
+			var shown azADUser
+			mustAz(t, bobEnv, az, &shown, "ad", "user", "show", "--id", dev.UserPrincipalName, "-o", "json")
+			if shown.ID != dev.ObjectID {
+				t.Errorf("bob reads the developer: %+v", shown)
+			}
+			r := runAz(t, bobEnv, az, "ad", "user", "create", "--display-name", "Eve", "--user-principal-name", "eve@"+domain, "--password", "Ev3-the-intruder")
+			if r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges") {
+				t.Errorf("bob creating a user: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
 			}
 		})
 	}

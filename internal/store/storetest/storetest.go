@@ -199,6 +199,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SecretConcurrency", testSecretConcurrency},
 		{"Users", testUsers},
 		{"Groups", testGroups},
+		{"DeviceCodes", testDeviceCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
