@@ -165,15 +165,45 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 		return
 	}
 	users, err := s.dir.Users(r.Context(), c.TenantID)
+	writeItems(s, w, r, "users", users, err, userJSON)
+}
+
+// writeItems writes what the directory listed (items, or err) as the collection what, after
+// the request's $filter.
+func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, items []T, err error, toJSON func(T) map[string]any) {
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	out := []map[string]any{}
-	for _, u := range users {
-		out = append(out, userJSON(u))
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		out = append(out, toJSON(it))
 	}
-	s.writeList(w, r, "users", out)
+	s.writeList(w, r, what, out)
+}
+
+// writeEntity writes one object of the entity set set, as Graph answers a read or a create.
+func writeEntity(w http.ResponseWriter, r *http.Request, status int, set string, out map[string]any) {
+	out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#" + set + "/$entity"
+	writeJSON(w, r, status, out)
+}
+
+// noContent answers a change to the directory: 204 No Content, or its failure in Graph's shape.
+func (s *Server) noContent(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// memberChanged answers a change to a group's members, where a missing member (ref) is 404.
+func (s *Server) memberChanged(w http.ResponseWriter, r *http.Request, ref string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.notFound(w, r, ref, err)
+		return
+	}
+	s.noContent(w, r, err)
 }
 
 // writeList writes a collection after the request's $filter.
@@ -234,9 +264,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		return
 	}
 	w.Header().Set("Location", "https://graph.microsoft.com/v2/"+c.TenantID+"/directoryObjects/"+u.ObjectID+"/Microsoft.DirectoryServices.User")
-	out := userJSON(u)
-	out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#users/$entity"
-	writeJSON(w, r, http.StatusCreated, out)
+	writeEntity(w, r, http.StatusCreated, "users", userJSON(u))
 }
 
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, u store.User, rest []string) {
@@ -245,19 +273,13 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
 		if self || s.allow(w, r, c, false, readUsers...) {
-			out := userJSON(u)
-			out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#users/$entity"
-			writeJSON(w, r, http.StatusOK, out)
+			writeEntity(w, r, http.StatusOK, "users", userJSON(u))
 		}
 	case len(rest) == 0 && r.Method == http.MethodDelete:
 		if !s.allow(w, r, c, true, writeUsers...) {
 			return
 		}
-		if err := s.dir.DeleteUser(ctx, u.ObjectID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.noContent(w, r, s.dir.DeleteUser(ctx, u.ObjectID))
 	case len(rest) == 0 && r.Method == http.MethodPatch:
 		if !s.allow(w, r, c, true, writeUsers...) {
 			return
@@ -277,11 +299,8 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		if p := body.PasswordProfile; p != nil {
 			up.Password, up.ForceChangePasswordNextSignIn = p.Password, p.ForceChangePasswordNextSignIn
 		}
-		if _, err := s.dir.UpdateUser(ctx, u.ObjectID, up); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.dir.UpdateUser(ctx, u.ObjectID, up)
+		s.noContent(w, r, err)
 	case len(rest) == 1 && rest[0] == "revokeSignInSessions" && r.Method == http.MethodPost:
 		if !self && !s.allow(w, r, c, true, writeUsers...) {
 			return
@@ -318,15 +337,7 @@ func (s *Server) membershipAction(w http.ResponseWriter, r *http.Request, c bear
 		} else {
 			groups, err = s.dir.TransitiveMemberOf(ctx, objectID)
 		}
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		out := []map[string]any{}
-		for _, g := range groups {
-			out = append(out, groupJSON(g))
-		}
-		s.writeList(w, r, "directoryObjects", out)
+		writeItems(s, w, r, "directoryObjects", groups, err, groupJSON)
 	case (rest[0] == "getMemberGroups" || rest[0] == "getMemberObjects") && r.Method == http.MethodPost:
 		var body struct {
 			SecurityEnabledOnly *bool `json:"securityEnabledOnly"`
@@ -377,15 +388,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		return
 	}
 	groups, err := s.dir.Groups(r.Context(), c.TenantID)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := []map[string]any{}
-	for _, g := range groups {
-		out = append(out, groupJSON(g))
-	}
-	s.writeList(w, r, "groups", out)
+	writeItems(s, w, r, "groups", groups, err, groupJSON)
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
@@ -428,9 +431,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Cl
 		s.fail(w, r, err)
 		return
 	}
-	out := groupJSON(g)
-	out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#groups/$entity"
-	writeJSON(w, r, http.StatusCreated, out)
+	writeEntity(w, r, http.StatusCreated, "groups", groupJSON(g))
 }
 
 func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, g store.Group, rest []string) {
@@ -438,19 +439,13 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
 		if s.allow(w, r, c, false, readGroups...) {
-			out := groupJSON(g)
-			out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#groups/$entity"
-			writeJSON(w, r, http.StatusOK, out)
+			writeEntity(w, r, http.StatusOK, "groups", groupJSON(g))
 		}
 	case len(rest) == 0 && r.Method == http.MethodDelete:
 		if !s.allow(w, r, c, true, writeGroups...) {
 			return
 		}
-		if err := s.dir.DeleteGroup(ctx, g.ObjectID); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.noContent(w, r, s.dir.DeleteGroup(ctx, g.ObjectID))
 	case len(rest) == 0 && r.Method == http.MethodPatch:
 		if !s.allow(w, r, c, true, writeGroups...) {
 			return
@@ -463,11 +458,8 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 		if !decode(w, r, &body, false) {
 			return
 		}
-		if _, err := s.dir.UpdateGroup(ctx, g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description}); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.dir.UpdateGroup(ctx, g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})
+		s.noContent(w, r, err)
 	case (len(rest) == 1 && (rest[0] == "members" || rest[0] == "transitiveMembers")) && r.Method == http.MethodGet:
 		if !s.allow(w, r, c, false, readGroups...) {
 			return
@@ -512,28 +504,12 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 			return
 		}
 		id := ref[strings.LastIndexByte(ref, '/')+1:]
-		if err := s.dir.AddMember(ctx, g.ObjectID, id); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				s.notFound(w, r, id, err)
-				return
-			}
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.memberChanged(w, r, id, s.dir.AddMember(ctx, g.ObjectID, id))
 	case len(rest) == 3 && rest[0] == "members" && rest[2] == "$ref" && r.Method == http.MethodDelete:
 		if !s.allow(w, r, c, true, writeMembers...) {
 			return
 		}
-		if err := s.dir.RemoveMember(ctx, g.ObjectID, rest[1]); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				s.notFound(w, r, rest[1], err)
-				return
-			}
-			s.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.memberChanged(w, r, rest[1], s.dir.RemoveMember(ctx, g.ObjectID, rest[1]))
 	case len(rest) >= 1:
 		if s.allow(w, r, c, false, readGroups...) {
 			s.membershipAction(w, r, c, g.ObjectID, rest)
