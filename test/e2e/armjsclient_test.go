@@ -16,10 +16,11 @@ import (
 // The Azure SDK for JavaScript's management libraries, unmodified: test/e2e/armjsclient is a
 // small Node program using @azure/arm-authorization, @azure/arm-resources and @azure/identity
 // (the versions locked in its package-lock.json), installed with `npm ci` once per test binary
-// and run with guard.mjs preloaded (it ends the program before it connects beyond 127.0.0.1).
+// and run with test/e2e/jsclient/guard.mjs preloaded (see jsGuard: it ends the program before it
+// connects beyond 127.0.0.1).
 // It reaches login.microsoftonline.com and management.azure.com through mint's Azure-name proxy.
 
-var armJSInstall = &npmProject{name: "armjsclient", files: []string{"package.json", "package-lock.json", "main.mjs", "guard.mjs"}}
+var armJSInstall = &npmProject{name: "armjsclient", files: []string{"package.json", "package-lock.json", "main.mjs"}}
 
 // armJSResult is what one run of armjsclient printed.
 type armJSResult struct {
@@ -37,7 +38,7 @@ func armJS(t *testing.T, env []string, node, dir, op string, args ...string) arm
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	full := append([]string{"--import", filepath.Join(dir, "guard.mjs"), filepath.Join(dir, "main.mjs"), op}, args...)
+	full := append([]string{"--import", jsGuard(), filepath.Join(dir, "main.mjs"), op}, args...)
 	cmd := exec.CommandContext(ctx, node, full...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer

@@ -24,8 +24,17 @@ import (
 // beyond 127.0.0.1. Every run of the program preloads guard.mjs, which ends it before it
 // connects anywhere else (the real IMDS address included).
 
-// jsClientFiles are the committed files of test/e2e/jsclient (never its node_modules).
-var jsClientFiles = []string{"package.json", "package-lock.json", "main.mjs", "guard.mjs"}
+// jsClientFiles are the committed files of test/e2e/jsclient (never its node_modules) that
+// its install needs: guard.mjs is run from where it is committed (see jsGuard).
+var jsClientFiles = []string{"package.json", "package-lock.json", "main.mjs"}
+
+// jsGuard is the absolute path of test/e2e/jsclient/guard.mjs, which every Node program of the
+// tests (jsclient's and armjsclient's) preloads with --import: it ends the program before it
+// connects anywhere but 127.0.0.1. It imports only node:net, so one copy serves every project.
+func jsGuard() string {
+	p, _ := filepath.Abs(filepath.Join("jsclient", "guard.mjs"))
+	return p
+}
 
 // needNode returns the paths of node and npm, or fails the test: this check is part of the
 // suite and must not be skipped.
@@ -169,7 +178,7 @@ type jsRun struct {
 // jsCommand is the command line that runs main.mjs with args, guard.mjs preloaded: the program
 // is ended before it connects anywhere but 127.0.0.1 (see guard.mjs).
 func jsCommand(node, dir string, args ...string) []string {
-	return append([]string{node, "--import", filepath.Join(dir, "guard.mjs"), filepath.Join(dir, "main.mjs")}, args...)
+	return append([]string{node, "--import", jsGuard(), filepath.Join(dir, "main.mjs")}, args...)
 }
 
 // runJSClientAs runs main.mjs under `mint run --proxy --resource resource` with env (which

@@ -1,5 +1,6 @@
-// A safety net, not part of the program: test/e2e/jsclient_test.go preloads it
-// (`node --import guard.mjs main.mjs ...`) so that the SDK can only ever connect to this machine.
+// A safety net, not part of the program: test/e2e/jsclient_test.go and armjsclient_test.go
+// preload it into both npm projects' programs (`node --import .../jsclient/guard.mjs main.mjs ...`)
+// so that the SDK can only ever connect to this machine.
 // Every outgoing TCP connection in Node starts in net.Socket.prototype.connect (http, https,
 // the proxy agents, fetch); this wrapper lets through connections to 127.0.0.1, ::1 and
 // localhost (mint, its agent and its proxy) and Unix sockets, and ends the process, before the
