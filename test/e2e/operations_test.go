@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -64,30 +62,7 @@ func TestOperationsWalkthrough(t *testing.T) {
 		"MINT_STORE="+freshDatabase(t), "REPLICA_1="+freeAddr(t), "REPLICA_2="+freeAddr(t),
 		"MINT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
 
-	scriptFile := filepath.Join(t.TempDir(), "walkthrough.sh")
-	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", scriptFile)
-	cmd.Dir, cmd.Env = root, env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	runErr := cmd.Run()
-	if cmd.Process != nil {
-		pgid := cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				syscall.Kill(-pgid, syscall.SIGKILL)
-				break
-			}
-		}
-	}
-	output := out.String()
+	output, runErr, _ := runDocScript(t, "walkthrough.sh", script, root, env, 4*time.Minute)
 	if runErr != nil {
 		t.Fatalf("the walkthrough failed: %v\n%s", runErr, output)
 	}

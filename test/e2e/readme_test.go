@@ -177,37 +177,13 @@ func TestReadmeQuickstart(t *testing.T) {
 	// The one thing the README does not say: free ports instead of 8443-8445.
 	env = append(env, "MINT_ADDR=127.0.0.1:0", "MINT_AGENT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
 
-	scriptFile := filepath.Join(t.TempDir(), "quickstart.sh")
-	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", scriptFile)
-	cmd.Dir, cmd.Env = root, env
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so that a mint dev the script left running is stopped with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	runErr := cmd.Run()
-	if cmd.Process != nil {
-		// The script stops mint dev with `kill %1` but does not wait for it: wait here, so that
-		// nothing writes into the temporary HOME while it is removed.
-		pgid := cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				syscall.Kill(-pgid, syscall.SIGKILL)
-				t.Errorf("mint dev did not stop within 15 s of SIGTERM")
-				break
-			}
-		}
+	output, runErr, stuck := runDocScript(t, "quickstart.sh", script, root, env, 5*time.Minute)
+	if stuck {
+		t.Errorf("mint dev did not stop within 15 s of SIGTERM")
 	}
 	if runErr != nil {
-		t.Fatalf("the quickstart failed: %v\n%s", runErr, out.String())
+		t.Fatalf("the quickstart failed: %v\n%s", runErr, output)
 	}
-	output := out.String()
 	if missing := matchInOrder(expected, output); missing != "" {
 		t.Fatalf("the quickstart did not print (in order)\n  %s\noutput:\n%s", missing, output)
 	}
@@ -230,4 +206,39 @@ func TestReadmeQuickstart(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", output)
 	}
+}
+
+// runDocScript runs a doc's shell blocks (script, written to a file named name) with
+// `bash -euo pipefail` in root with exactly env, bounded by timeout, and returns what it printed
+// (stdout and stderr together) and how it ended. It runs in its own process group, so that what
+// the script left running (a mint dev it stops with `kill %1` without waiting) is stopped with
+// it: SIGTERM, then SIGKILL after 15 s (stuck), so that nothing writes into the temporary HOME
+// while it is removed.
+func runDocScript(t *testing.T, name, script, root string, env []string, timeout time.Duration) (output string, runErr error, stuck bool) {
+	t.Helper()
+	scriptFile := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", scriptFile)
+	cmd.Dir, cmd.Env = root, env
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	runErr = cmd.Run()
+	if cmd.Process != nil {
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+				stuck = true
+				break
+			}
+		}
+	}
+	return out.String(), runErr, stuck
 }
