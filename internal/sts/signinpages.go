@@ -162,6 +162,27 @@ func (s *Server) csrfOK(r *http.Request, token string) bool {
 	return hmac.Equal([]byte(s.csrfFor(c.Value)), []byte(token))
 }
 
+// readPageForm reads a form posted by a sign-in page (at most maxBytes) and checks its CSRF
+// token; a failure is answered with the error page, whose anti-forgery message ends with again
+// (what the person should do next), and ok is false.
+func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request, maxBytes int64, again string) (form url.Values, ok bool) {
+	if s.people == nil {
+		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", codeUnsupportedGrant, "This server has no directory of people configured."))
+		return nil, false
+	}
+	form, e := ReadForm(r, maxBytes)
+	if e != nil {
+		s.errorPage(w, r, e)
+		return nil, false
+	}
+	if !s.csrfOK(r, form.Get("csrf")) {
+		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", 90023,
+			"Invalid request: the form's anti-forgery token is missing or does not match this browser. %s", again))
+		return nil, false
+	}
+	return form, true
+}
+
 // readSession returns the browser's session (empty when none or invalid).
 func (s *Server) readSession(r *http.Request, now time.Time) session {
 	var sess session
@@ -391,18 +412,8 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request, seg string) 
 		s.errorPage(w, r, errMethod("POST", r.Method))
 		return
 	}
-	if s.people == nil {
-		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", codeUnsupportedGrant, "This server has no directory of people configured."))
-		return
-	}
-	form, e := ReadForm(r, 16<<10)
-	if e != nil {
-		s.errorPage(w, r, e)
-		return
-	}
-	if !s.csrfOK(r, form.Get("csrf")) {
-		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", 90023,
-			"Invalid request: the form's anti-forgery token is missing or does not match this browser. Start the sign-in again from the application."))
+	form, ok := s.readPageForm(w, r, 16<<10, "Start the sign-in again from the application.")
+	if !ok {
 		return
 	}
 	now := s.clock()
@@ -612,18 +623,8 @@ func (s *Server) serveDeviceLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, errMethod("GET", r.Method))
 		return
 	}
-	if s.people == nil {
-		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", codeUnsupportedGrant, "This server has no directory of people configured."))
-		return
-	}
-	form, e := ReadForm(r, 4<<10)
-	if e != nil {
-		s.errorPage(w, r, e)
-		return
-	}
-	if !s.csrfOK(r, form.Get("csrf")) {
-		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", 90023,
-			"Invalid request: the form's anti-forgery token is missing or does not match this browser. Open the page again."))
+	form, ok := s.readPageForm(w, r, 4<<10, "Open the page again.")
+	if !ok {
 		return
 	}
 	now := s.clock()
