@@ -356,15 +356,7 @@ func TestPersonSignsInWithSDKInteractiveCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		tok azcore.AccessToken
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		tok, err := ibc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
-		done <- result{tok, err}
-	}()
+	done := getTokenAsync(ctx, ibc, "https://vault.azure.net/.default")
 	authorize := nextURL(t, urls, "InteractiveBrowserCredential")
 	browse(t, browser, "open the authorize URL", chromedp.Navigate(authorize))
 	signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
@@ -388,16 +380,8 @@ func TestPersonSignsInWithSDKInteractiveCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		tok, err := dcc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
-		done <- result{tok, err}
-	}()
-	var msg azidentity.DeviceCodeMessage
-	select {
-	case msg = <-prompts:
-	case r := <-done:
-		t.Fatalf("DeviceCodeCredential ended before prompting: %v", r.err)
-	}
+	done = getTokenAsync(ctx, dcc, "https://management.azure.com/.default")
+	msg := devicePrompt(t, prompts, done)
 	if !strings.Contains(msg.Message, msg.UserCode) || !strings.Contains(msg.Message, msg.VerificationURL) {
 		t.Errorf("device code message %q", msg.Message)
 	}
@@ -574,21 +558,8 @@ func TestDeviceCodeAcrossTwoServers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	type result struct {
-		tok azcore.AccessToken
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		tok, err := dcc.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
-		done <- result{tok, err}
-	}()
-	var msg azidentity.DeviceCodeMessage
-	select {
-	case msg = <-prompts:
-	case r := <-done:
-		t.Fatalf("DeviceCodeCredential ended before prompting: %v", r.err)
-	}
+	done := getTokenAsync(ctx, dcc, "https://vault.azure.net/.default")
+	msg := devicePrompt(t, prompts, done)
 	if !strings.HasPrefix(msg.VerificationURL, b.URL+"/") {
 		t.Errorf("verification URL %s, want B's", msg.VerificationURL)
 	}
@@ -600,4 +571,34 @@ func TestDeviceCodeAcrossTwoServers(t *testing.T) {
 	if c := jwtClaims(t, r.tok.Token); c["oid"] != person.ObjectID {
 		t.Errorf("token %v", c)
 	}
+}
+
+// tokenResult is what a credential's GetToken returned.
+type tokenResult struct {
+	tok azcore.AccessToken
+	err error
+}
+
+// getTokenAsync starts cred.GetToken for scope and returns where its result will arrive: the
+// credential waits meanwhile for a browser or a person the test drives.
+func getTokenAsync(ctx context.Context, cred azcore.TokenCredential, scope string) <-chan tokenResult {
+	done := make(chan tokenResult, 1)
+	go func() {
+		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+		done <- tokenResult{tok, err}
+	}()
+	return done
+}
+
+// devicePrompt waits for DeviceCodeCredential's prompt (its UserPrompt sends it on prompts),
+// failing the test if GetToken ends (done) before it prompts.
+func devicePrompt(t *testing.T, prompts <-chan azidentity.DeviceCodeMessage, done <-chan tokenResult) azidentity.DeviceCodeMessage {
+	t.Helper()
+	select {
+	case msg := <-prompts:
+		return msg
+	case r := <-done:
+		t.Fatalf("DeviceCodeCredential ended before prompting: %v", r.err)
+	}
+	return azidentity.DeviceCodeMessage{}
 }
