@@ -48,21 +48,9 @@ func TestEveryDialectThroughMintRun(t *testing.T) {
 	system := map[string]string{"oid": sc.systemPrincipal, "xms_mirid": mirid(sc.appID)}
 	ua := map[string]string{"oid": sc.uaPrincipal, "appid": sc.uaClientID, "xms_mirid": mirid(sc.uaID), "xms_az_rid": mirid(sc.appID)}
 
-	// runAs runs prog under `mint run --dialect d --resource <app>` with only PATH and HOME.
 	runAs := func(t *testing.T, d string, prog ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		args := append([]string{"run", "--socket", socket, "--dialect", d, "--resource", sc.appID, "--"}, prog...)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, mintBin, args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		if _, ok := err.(*exec.ExitError); err != nil && !ok {
-			t.Fatalf("mint run: %v", err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+		return runWithDialect(t, socket, d, sc.appID, prog...)
 	}
 	wantClaims := func(t *testing.T, claims map[string]any, want map[string]string) {
 		t.Helper()
@@ -183,15 +171,7 @@ func TestDialectsUnderMintAgent(t *testing.T) {
 	a := startAgent(t, m, "/subscriptions/"+sc.sub, "--service-fabric-addr", "127.0.0.1:0")
 	run := func(t *testing.T, a *agentProc, d string, prog ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(mintBin, append([]string{"run", "--socket", a.socket, "--dialect", d, "--resource", sc.appID, "--"}, prog...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		if _, ok := err.(*exec.ExitError); err != nil && !ok {
-			t.Fatalf("mint run: %v", err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+		return runWithDialect(t, a.socket, d, sc.appID, prog...)
 	}
 	for _, d := range []string{"cloudshell", "arc", "servicefabric"} {
 		t.Run("Go "+d, func(t *testing.T) {
@@ -232,6 +212,24 @@ func TestDialectsUnderMintAgent(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(a.dataDir, "service-fabric.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the Service Fabric key file: %v %v", fi, err)
 	}
+}
+
+// runWithDialect runs prog under `mint run --socket socket --dialect d --resource resource` with
+// only PATH and HOME, bounded to a minute, and returns what it printed and its exit code.
+func runWithDialect(t *testing.T, socket, d, resource string, prog ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	args := append([]string{"run", "--socket", socket, "--dialect", d, "--resource", resource, "--"}, prog...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mintBin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("mint run: %v", err)
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
 }
 
 // removeArcTokenDirAtEnd removes Arc's key directory (/var/opt/azcmagent/tokens, which the agent
