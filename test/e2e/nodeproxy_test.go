@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mint-id/mint/internal/server"
 )
@@ -73,20 +68,9 @@ func TestProductionNodeServesAzureNamesThroughItsProxy(t *testing.T) {
 				wantData(t, lines, stderr, "get", map[string]string{"db-password": readerSecret})
 			})
 			t.Run("the node's proxy refuses other names without dialing", func(t *testing.T) {
-				conn, err := net.DialTimeout("tcp", strings.TrimPrefix(agentEnv["HTTPS_PROXY"], "http://"), 5*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				fmt.Fprintf(conn, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
-				resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "never forwards") {
-					t.Errorf("CONNECT example.com:443 through the node's proxy: %d %s", resp.StatusCode, body)
+				status, body := connectThrough(t, agentEnv["HTTPS_PROXY"], "example.com:443")
+				if status != http.StatusForbidden || !strings.Contains(body, "never forwards") {
+					t.Errorf("CONNECT example.com:443 through the node's proxy: %d %s", status, body)
 				}
 			})
 		})

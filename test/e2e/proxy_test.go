@@ -185,22 +185,9 @@ func TestProxyIMDSThroughTheDevAgent(t *testing.T) {
 
 func TestProxyRefusesEverythingElse(t *testing.T) {
 	m := startMint(t, options{})
-	proxyAddr := strings.TrimPrefix(m.Env["HTTPS_PROXY"], "http://")
-
-	conn, err := net.DialTimeout("tcp", proxyAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "example.com:443") || !strings.Contains(string(body), "never forwards") {
-		t.Errorf("CONNECT example.com:443: %d %s", resp.StatusCode, body)
+	status, body := connectThrough(t, m.Env["HTTPS_PROXY"], "example.com:443")
+	if status != http.StatusForbidden || !strings.Contains(body, "example.com:443") || !strings.Contains(body, "never forwards") {
+		t.Errorf("CONNECT example.com:443: %d %s", status, body)
 	}
 
 	c := m.proxiedClient(t)
@@ -304,4 +291,23 @@ func TestProxyVaultSecretThroughAzureNames(t *testing.T) {
 	if got["value"] != "s3cr3t through the proxy" {
 		t.Errorf("ManagedIdentityCredential under mint run read %v", got)
 	}
+}
+
+// connectThrough asks the proxy at proxyURL (http://host:port, as HTTPS_PROXY names it) to
+// CONNECT to target and returns its answer's status and body.
+func connectThrough(t *testing.T, proxyURL, target string) (status int, body string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(proxyURL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
