@@ -197,7 +197,15 @@ func runJSClient(t *testing.T, env []string, node, dir string, args ...string) j
 
 func runJS(t *testing.T, env []string, prog string, full, args []string) jsRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runClient(t, "node main.mjs "+strings.Join(args, " "), "guard.mjs", 60*time.Second, env, prog, full)
+}
+
+// runClient runs one of the client programs (what names it and its arguments in messages) as
+// prog full... with exactly env, bounded by timeout, and parses what it printed; guard names
+// the safety net that ends it before it connects beyond 127.0.0.1.
+func runClient(t *testing.T, what, guard string, timeout time.Duration, env []string, prog string, full []string) jsRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, full...)
 	cmd.Env = env
@@ -208,23 +216,30 @@ func runJS(t *testing.T, env []string, prog string, full, args []string) jsRun {
 		t.Fatalf("%s %s: %v", prog, strings.Join(full, " "), err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("node main.mjs %s did not finish within 60 s; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
+		t.Fatalf("%s did not finish within %v; stdout:\n%s\nstderr:\n%s", what, timeout, stdout.String(), stderr.String())
 	}
-	t.Logf("node main.mjs %s: exit %d\n%s%s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
-	return parseJSRun(t, stdout.String(), stderr.String(), cmd.ProcessState.ExitCode())
+	t.Logf("%s: exit %d\n%s%s", what, cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+	return parseClientRun(t, what, guard, stdout.String(), stderr.String(), cmd.ProcessState.ExitCode())
 }
 
 // parseJSRun parses what one run of main.mjs printed.
 func parseJSRun(t *testing.T, stdout, stderr string, code int) jsRun {
 	t.Helper()
+	return parseClientRun(t, "node main.mjs", "guard.mjs", stdout, stderr, code)
+}
+
+// parseClientRun parses what one run of a client program (main.mjs or main.py) printed: a JSON
+// event a line.
+func parseClientRun(t *testing.T, what, guard, stdout, stderr string, code int) jsRun {
+	t.Helper()
 	r := jsRun{stderr: stderr, code: code}
 	if strings.Contains(r.stderr, "mint-e2e-guard:") {
-		t.Fatalf("the SDK tried to connect beyond 127.0.0.1 (guard.mjs ended it before it did): %s", r.stderr)
+		t.Fatalf("the SDK tried to connect beyond 127.0.0.1 (%s ended it before it did): %s", guard, r.stderr)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var ev jsEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("node main.mjs printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", line, r.code, stdout, r.stderr)
+			t.Fatalf("%s printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", what, line, r.code, stdout, r.stderr)
 		}
 		if ev.Event == "token" {
 			r.tokens = append(r.tokens, ev)

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -60,36 +57,7 @@ func runPyClient(t *testing.T, env []string, args ...string) jsRun {
 
 func runPy(t *testing.T, env []string, prog string, full, args []string) jsRun {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, full...)
-	cmd.Env = pyEnv(env)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("%s %s: %v", prog, strings.Join(full, " "), err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("main.py %s did not finish within 90 s; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
-	}
-	r := jsRun{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	t.Logf("main.py %s: exit %d\n%s%s", strings.Join(args, " "), r.code, stdout.String(), r.stderr)
-	if strings.Contains(r.stderr, "mint-e2e-guard:") {
-		t.Fatalf("the SDK tried to connect beyond 127.0.0.1 (the guard ended it before it did): %s", r.stderr)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		var ev jsEvent
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("main.py %s printed a line that is not JSON: %q (exit %d)\nstderr:\n%s", strings.Join(args, " "), line, r.code, r.stderr)
-		}
-		if ev.Event == "token" {
-			r.tokens = append(r.tokens, ev)
-		} else {
-			r.last = ev
-		}
-	}
-	return r
+	return runClient(t, "main.py "+strings.Join(args, " "), "the guard", 90*time.Second, pyEnv(env), prog, full)
 }
 
 // wantPyForbiddenByRbac checks Key Vault's refusal as azure-keyvault-secrets raises it: an
