@@ -67,15 +67,25 @@ type CreateTokenResponse struct {
 	ExpiresOn time.Time `json:"expiresOn"`
 }
 
-func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
+// caller validates the request's bearer token (for the management endpoint); a missing or
+// invalid one is answered 401 and ok is false.
+func (h *Handler) caller(w http.ResponseWriter, r *http.Request) (claims bearer.Claims, ok bool) {
 	tok, err := bearer.FromRequest(r)
 	if err != nil {
 		writeError(w, &InputError{http.StatusUnauthorized, "AuthenticationFailed", err.Error()})
-		return
+		return claims, false
 	}
-	claims, err := h.tokens.Validate(tok)
+	claims, err = h.tokens.Validate(tok)
 	if err != nil {
 		writeError(w, &InputError{http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error()})
+		return claims, false
+	}
+	return claims, true
+}
+
+func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
+	claims, ok := h.caller(w, r)
+	if !ok {
 		return
 	}
 	var req CreateTokenRequest
@@ -84,6 +94,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := time.Hour
 	if req.TTL != "" {
+		var err error
 		if ttl, err = time.ParseDuration(req.TTL); err != nil {
 			writeError(w, &InputError{http.StatusBadRequest, "InvalidTTL", fmt.Sprintf("ttl %q is not a duration like 1h", req.TTL)})
 			return

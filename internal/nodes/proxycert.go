@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/authz"
-	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/rbac"
 )
@@ -38,14 +37,8 @@ func (h *Handler) proxyCertificate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &InputError{http.StatusNotFound, "NotFound", "this server issues no proxy certificates"})
 		return
 	}
-	tok, err := bearer.FromRequest(r)
-	if err != nil {
-		writeError(w, &InputError{http.StatusUnauthorized, "AuthenticationFailed", err.Error()})
-		return
-	}
-	claims, err := h.tokens.Validate(tok)
-	if err != nil {
-		writeError(w, &InputError{http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error()})
+	claims, ok := h.caller(w, r)
+	if !ok {
 		return
 	}
 	var req proxy.NodeCertificateRequest
