@@ -265,34 +265,10 @@ const managementResource = "https://management.azure.com/"
 // WorkloadToken implements agent.WorkloadTokens: the node, which holds the broker role over the
 // resources it hosts, asks for a federated token about one of them.
 func (u *Upstream) WorkloadToken(ctx context.Context, resourceID, audience string) (agent.WorkloadToken, error) {
-	bearer, err := u.managementToken(ctx)
+	data, err := u.postManagement(ctx, nodewire.WorkloadTokensPath,
+		nodewire.WorkloadTokenRequest{ResourceID: resourceID, Audience: audience}, "a workload token for "+resourceID)
 	if err != nil {
 		return agent.WorkloadToken{}, err
-	}
-	body, _ := json.Marshal(nodewire.WorkloadTokenRequest{ResourceID: resourceID, Audience: audience})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+nodewire.WorkloadTokensPath, bytes.NewReader(body))
-	if err != nil {
-		return agent.WorkloadToken{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := u.hc.Do(req)
-	if err != nil {
-		return agent.WorkloadToken{}, fmt.Errorf("mint server unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return agent.WorkloadToken{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return agent.WorkloadToken{}, fmt.Errorf("the mint server refused a workload token for %s: %s: %s", resourceID, e.Error.Code, e.Error.Message)
-		}
-		return agent.WorkloadToken{}, fmt.Errorf("the mint server refused a workload token for %s: HTTP %d", resourceID, resp.StatusCode)
 	}
 	var t nodewire.WorkloadToken
 	if err := json.Unmarshal(data, &t); err != nil || t.Token == "" {
@@ -300,6 +276,42 @@ func (u *Upstream) WorkloadToken(ctx context.Context, resourceID, audience strin
 	}
 	return agent.WorkloadToken{Token: t.Token, Issuer: t.Issuer, Subject: t.Subject, Audience: t.Audience, TenantID: t.TenantID,
 		AuthorityHost: u.id.ServerURL, ExpiresOn: time.Unix(t.ExpiresOn, 0)}, nil
+}
+
+// postManagement posts in, as JSON, to the server's management path signed in as the node (its
+// managementToken) and returns the body of a 200 answer; any other answer is an error saying
+// that the server refused what, with the server's error code and message when it gave them.
+func (u *Upstream) postManagement(ctx context.Context, path string, in any, what string) ([]byte, error) {
+	bearer, err := u.managementToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := u.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mint server unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return nil, fmt.Errorf("the mint server refused %s: %s: %s", what, e.Error.Code, e.Error.Message)
+		}
+		return nil, fmt.Errorf("the mint server refused %s: HTTP %d", what, resp.StatusCode)
+	}
+	return data, nil
 }
 
 // managementToken is the node's own token for mint's management endpoints (client credentials

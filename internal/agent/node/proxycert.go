@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,10 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -128,34 +125,10 @@ func (p *ProxyCertificates) IssueServerCert(dnsNames []string, ips []net.IP, _ t
 
 // proxyCertificate asks the server, signed in as the node, to certify the key of csr.
 func (u *Upstream) proxyCertificate(ctx context.Context, csr []byte) (leaf, ca *x509.Certificate, err error) {
-	bearer, err := u.managementToken(ctx)
+	data, err := u.postManagement(ctx, proxy.NodeCertificatePath,
+		proxy.NodeCertificateRequest{CSR: base64.StdEncoding.EncodeToString(csr)}, "this node's proxy certificate")
 	if err != nil {
 		return nil, nil, err
-	}
-	body, _ := json.Marshal(proxy.NodeCertificateRequest{CSR: base64.StdEncoding.EncodeToString(csr)})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+proxy.NodeCertificatePath, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := u.hc.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mint server unreachable: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return nil, nil, fmt.Errorf("the mint server refused this node's proxy certificate: %s: %s", e.Error.Code, e.Error.Message)
-		}
-		return nil, nil, fmt.Errorf("the mint server refused this node's proxy certificate: HTTP %d", resp.StatusCode)
 	}
 	var r proxy.NodeCertificateResponse
 	if err := json.Unmarshal(data, &r); err != nil {
