@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/spf13/cobra"
 )
 
@@ -252,9 +251,9 @@ func (v *vaultClient) do(ctx context.Context, method, path string, body, out any
 			return err
 		}
 	}
-	tok, err := v.api.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{v.scope}})
+	tok, err := v.api.token(ctx, v.scope)
 	if err != nil {
-		return fmt.Errorf("sign in for %s: %w", v.scope, err)
+		return err
 	}
 	var rd io.Reader
 	if body != nil {

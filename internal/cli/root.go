@@ -55,7 +55,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newInitCmd(), newKeysCmd(), newADCmd(), newSignInLogCmd(), newBenchCmd(), newAgentCmd(), newRunCmd(), newNodeCmd())
-	root.AddCommand(newEnvCmd())
+	root.AddCommand(newEnvCmd(), newLoginCmd(), newLogoutCmd())
 	root.AddCommand(newRoleCmd(), newActivityLogCmd())
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
