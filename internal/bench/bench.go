@@ -44,6 +44,9 @@ import (
 type Options struct {
 	// Binary is the mint executable to start (default: this executable).
 	Binary string
+	// AgentBinary is the lean node agent (cmd/mint-agent) whose RSS is the agent figure; empty:
+	// mint-agent beside Binary if it is there, else `mint agent` (the whole binary) is measured.
+	AgentBinary string
 	// Duration of each throughput measurement.
 	Duration time.Duration
 	// Concurrency of the HTTP load (default 4 × GOMAXPROCS).
@@ -144,6 +147,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		o.Binary = exe
+	}
+	if o.AgentBinary == "" {
+		if beside := filepath.Join(filepath.Dir(o.Binary), "mint-agent"); isExecutable(beside) {
+			o.AgentBinary = beside
+		}
 	}
 	if o.Duration == 0 {
 		o.Duration = 5 * time.Second
@@ -565,4 +573,9 @@ func tokenFigures(ctx context.Context, inst *instance, d time.Duration, concurre
 		issued = issued.add(s)
 	}
 	return issued, raw, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }

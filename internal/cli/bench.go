@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var duration time.Duration
-	var jsonOut, markdownOut, svgOut, postgresURL string
+	var jsonOut, markdownOut, svgOut, postgresURL, agentBinary string
 	var short bool
 	var only []string
 	cmd := &cobra.Command{
@@ -41,7 +41,7 @@ well under one. docs/benchmarks.md explains each figure.`,
 			if postgresURL == "" {
 				postgresURL = os.Getenv("MINT_TEST_POSTGRES_URL")
 			}
-			opts := bench.Options{Duration: duration, Log: cmd.ErrOrStderr(), Short: short, PostgresURL: postgresURL, Only: only}
+			opts := bench.Options{AgentBinary: agentBinary, Duration: duration, Log: cmd.ErrOrStderr(), Short: short, PostgresURL: postgresURL, Only: only}
 			if short {
 				opts.ColdStarts = 2
 				if !cmd.Flags().Changed("duration") {
@@ -87,6 +87,7 @@ well under one. docs/benchmarks.md explains each figure.`,
 	cmd.Flags().StringVar(&svgOut, "svg", "", "draw each figure against its ceiling or goal as an SVG chart in this file (docs/benchmarks.svg)")
 	cmd.Flags().BoolVar(&short, "short", false, "a quick run at small scales that checks every figure is produced (CI)")
 	cmd.Flags().StringVar(&postgresURL, "postgres-url", "", "PostgreSQL superuser URL; the run creates and drops a database there for the PostgreSQL figure (default $MINT_TEST_POSTGRES_URL)")
+	cmd.Flags().StringVar(&agentBinary, "agent-binary", "", "the lean node agent whose RSS is the agent figure (default: mint-agent beside this mint, if there; else `mint agent` is measured)")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "measure only these groups: "+strings.Join(bench.Groups, ", "))
 	return cmd
 }
