@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mint-id/mint/internal/store/internal/column"
 	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/column"
 )
 
 // SeedManagedIdentities writes resources that are identities (each with its principal, which
