@@ -36,7 +36,7 @@ func (s *Store) SeedManagedIdentities(ctx context.Context, resources []store.Res
 	}
 	identities, _ := column.List[string](nil)
 	err := s.inTx(ctx, func(tx Tx) error {
-		if err := insertRows(ctx, tx, `INSERT INTO resources (id_key, id, subscription_id, subscription_key, resource_group,
+		if err := insertSmallRows(ctx, tx, `INSERT INTO resources (id_key, id, subscription_id, subscription_key, resource_group,
 			resource_group_key, type, type_key, name, location, tags, properties, principal_id, user_assigned_identities,
 			created_at, updated_at)`, 16, len(resources), func(i int) []any {
 			r := resources[i]
@@ -46,7 +46,7 @@ func (s *Store) SeedManagedIdentities(ctx context.Context, resources []store.Res
 			return fmt.Errorf("resources: %w", err)
 		}
 		var listErr error
-		if err := insertRows(ctx, tx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
+		if err := insertSmallRows(ctx, tx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
 			display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at)`, 13, len(principals), func(i int) []any {
 			sp := principals[i]
 			uris, roles, names, err := principalLists(sp)
@@ -61,7 +61,7 @@ func (s *Store) SeedManagedIdentities(ctx context.Context, resources []store.Res
 		if listErr != nil {
 			return fmt.Errorf("principals: %w", listErr)
 		}
-		if err := insertRows(ctx, tx, `INSERT INTO role_assignments (id_key, id, scope, scope_key, role_definition_id,
+		if err := insertSmallRows(ctx, tx, `INSERT INTO role_assignments (id_key, id, scope, scope_key, role_definition_id,
 			role_key, principal_id, principal_key, principal_type, description, condition, condition_version,
 			created_at, updated_at, created_by, updated_by)`, 16, len(assignments), func(i int) []any {
 			a := assignments[i]
@@ -75,6 +75,22 @@ func (s *Store) SeedManagedIdentities(ctx context.Context, resources []store.Res
 	})
 	if err != nil {
 		return fmt.Errorf("seed %d managed identities: %w", len(resources), s.err(ctx, err))
+	}
+	return nil
+}
+
+// seedParamsPerStatement bounds the parameters of one bulk-load statement. SQLite looks up each
+// numbered parameter ($N) in a list it scans, so a statement's cost grows with the square of its
+// parameters: at insertRows' 30,000 a load of a million identities takes hours, at 2,000 minutes.
+const seedParamsPerStatement = 2000
+
+// insertSmallRows is insertRows with statements of at most seedParamsPerStatement parameters.
+func insertSmallRows(ctx context.Context, tx Tx, insert string, cols, n int, row func(i int) []any) error {
+	per := max(1, seedParamsPerStatement/cols)
+	for start := 0; start < n; start += per {
+		if err := insertRows(ctx, tx, insert, cols, min(per, n-start), func(i int) []any { return row(start + i) }); err != nil {
+			return err
+		}
 	}
 	return nil
 }
