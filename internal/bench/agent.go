@@ -71,7 +71,7 @@ func startAgent(ctx context.Context, command []string, c *mgmt) (*standaloneAgen
 	}
 	a := &standaloneAgent{dir: dir, socket: filepath.Join(dir, "agent.sock"), metrics: "http://" + metricsAddr + "/metrics", out: &bytes.Buffer{}, done: make(chan struct{})}
 	args := append(slices.Clone(command[1:]), "--server", c.endpoint, "--join-token", jt.JoinToken, "--data-dir", dir,
-		"--addr", "127.0.0.1:0", "--ca-file", c.env["MINT_CA_FILE"], "--rate-limit", "1e9", "--rate-burst", "1000000000", "--metrics-addr", metricsAddr)
+		"--addr", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0", "--ca-file", c.env["MINT_CA_FILE"], "--rate-limit", "1e9", "--rate-burst", "1000000000", "--metrics-addr", metricsAddr)
 	a.cmd = exec.CommandContext(ctx, command[0], args...)
 	a.cmd.Env = cleanEnv()
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
