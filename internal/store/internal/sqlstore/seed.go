@@ -81,8 +81,10 @@ func (s *Store) SeedManagedIdentities(ctx context.Context, resources []store.Res
 
 // seedParamsPerStatement bounds the parameters of one bulk-load statement. SQLite looks up each
 // numbered parameter ($N) in a list it scans, so a statement's cost grows with the square of its
-// parameters: at insertRows' 30,000 a load of a million identities takes hours, at 2,000 minutes.
-const seedParamsPerStatement = 2000
+// parameters: at insertRows' 30,000 a load of a million identities takes hours; at 500 the rows'
+// own insertion dominates (20,000 identities in 6 s on a loaded two-core machine, 22 times
+// faster than at 30,000 and 3 times faster than at 2,000).
+const seedParamsPerStatement = 500
 
 // insertSmallRows is insertRows with statements of at most seedParamsPerStatement parameters.
 func insertSmallRows(ctx context.Context, tx Tx, insert string, cols, n int, row func(i int) []any) error {
