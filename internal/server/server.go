@@ -21,6 +21,7 @@ import (
 	"github.com/mint-id/mint/internal/arm"
 	"github.com/mint-id/mint/internal/audit"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/connlimit"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/federation"
 	"github.com/mint-id/mint/internal/graph"
@@ -51,6 +52,11 @@ type Config struct {
 	KEK     string
 	// CreateKEK generates the KEK file when it is missing (mint dev); a server refuses to start.
 	CreateKEK bool
+	// MaxConns and MaxConnsPerClient bound the TLS listener's open connections, in total and
+	// from one IP address (0: connlimit's defaults); the excess is closed at accept.
+	MaxConns, MaxConnsPerClient int
+	// ReadTimeout bounds reading a whole request, body included (0: 30 s).
+	ReadTimeout time.Duration
 	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
 	// endpoints (loopback only; port 0 picks a free one).
 	AgentAddr string
@@ -162,10 +168,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.Store.Close()
 		}
 	}()
-	s.listener, err = net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	s.listener = connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConnsPerClient}, s.log)
 	s.BaseURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if s.BaseURL == "" {
 		s.BaseURL = "https://" + s.listener.Addr().String()
@@ -216,12 +223,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:           s.withVaults(mux),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		Handler:   s.withVaults(mux),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	connlimit.Apply(s.http, cfg.ReadTimeout)
 	ok = true
 	return s, nil
 }
