@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -649,6 +650,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool
 	}
 	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
 		return true
+	}
+	if !utf8.Valid(data) {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the payload is not valid UTF-8.")
+		return false
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
