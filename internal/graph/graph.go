@@ -257,6 +257,18 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp sto
 	if !decode(w, r, &body, false) {
 		return
 	}
+	if body.DisplayName != nil {
+		if err := directory.CheckDisplayName(*body.DisplayName); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if body.IdentifierURIs != nil {
+		if err := s.dir.CheckIdentifierURIs(ctx, sp.TenantID, sp.ObjectID, *body.IdentifierURIs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	if body.KeyCredentials != nil {
 		var ders [][]byte
 		keep := map[string]bool{}
