@@ -170,8 +170,7 @@ func serve(cmd *cobra.Command, cfg server.Config, start func(context.Context, *s
 		return err
 	}
 	cfg.Logger.Info("mint is ready", "url", s.BaseURL, "store", storeKind(cfg.Store), "startup", time.Since(began).Round(time.Millisecond).String())
-	err = <-done
-	s.ClearReady()
+	err = <-done // Serve removed ready before releasing the data directory
 	if err != nil && ctx.Err() == nil {
 		return err
 	}

@@ -99,10 +99,13 @@ type Server struct {
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
 	listener net.Listener
+	lock     *dataDirLock // SQLite: the data directory's lock, held until close
 	http     *http.Server
 	// BaseURL is the public base URL, without a trailing slash.
 	BaseURL string
 }
+
+func isSQLite(store string) bool { return store == "" || strings.HasPrefix(store, "sqlite:") }
 
 // OpenStore opens the store a Config names.
 func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
@@ -114,6 +117,9 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 		path = strings.TrimPrefix(path, "//")
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "mint.db")
+		}
+		if err := prepareSQLiteFiles(path); err != nil {
+			return nil, err
 		}
 		return sqlite.Open(ctx, path)
 	default:
@@ -150,6 +156,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	if isSQLite(cfg.Store) {
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.lock.release()
+		}
+	}()
+	removeStale(cfg.DataDir) // ours now: the lock is held (or the store is shared PostgreSQL)
 	var err error
 	if s.KEK, err = LoadKEK(cfg); err != nil {
 		return nil, err
@@ -162,7 +182,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Metrics = metrics.New()
 	s.Store = s.Metrics.Store(s.Store)
-	ok := false
 	defer func() {
 		if !ok {
 			s.Store.Close()
@@ -312,6 +331,8 @@ func (s *Server) close() {
 		s.log.Warn("sign-in log not fully written at shutdown", "err", err)
 	}
 	s.Store.Close()
+	s.ClearReady()
+	s.lock.release()
 }
 
 func maxDuration(ds ...time.Duration) time.Duration {
