@@ -51,8 +51,16 @@ within their --key-refresh interval.`,
 			if err := m.Ensure(ctx); err != nil {
 				return err
 			}
+			before := m.SigningKeyID()
 			if err := m.Rotate(ctx); err != nil {
 				return err
+			}
+			// Activation times are whole seconds: a rotation within the second of the previous
+			// one (or of the store's creation) activates at the next second. Wait for it, so that
+			// what is printed is the key that signs, and a rotation right after this one rotates
+			// again instead of re-activating this key.
+			for deadline := time.Now().Add(2 * time.Second); m.SigningKeyID() == before && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rotated: %s now signs\n", m.SigningKeyID())
 			return nil
