@@ -2,7 +2,7 @@
 # Runs every test mint has, from a fresh clone, with no set-up beforehand: formatting and vet,
 # the unit tests, the store conformance suite and the end-to-end tests (real Azure SDK clients
 # against a started mint) on SQLite and on a throw-away PostgreSQL 15, then each fuzz target
-# briefly. When the Azure CLI or the Azure SDK for Python is missing they are installed first (apt-get, as root or with CI=true).
+# briefly. When the Azure CLI, the Azure SDK for Python or Chromium is missing they are installed first (apt-get, as root or with CI=true).
 # Set MINT_FUZZ_EXECS (default 100000 inputs per target) to fuzz longer, or 0 to skip.
 #
 # Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
@@ -20,29 +20,52 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# test/e2e/daprclient is its own module (so that Dapr's and Kubernetes' modules are not mint's).
+(cd test/e2e/daprclient && go vet ./...)
 
-# TestAzureCLIThroughProxy runs the real Azure CLI (Debian bookworm's azure-cli 2.45.0) and the
-# TestPythonSDK* tests run the Azure SDK for Python (python3-azure, python3-msal) with Debian's
-# /usr/bin/python3; they fail, never skip, without them. Root (CI runs as root with CI=true on
-# Debian bookworm) installs them: about 30 MB, 102 packages, a little over a minute.
-apt_packages="azure-cli python3-azure python3-msal"
-if ! command -v az >/dev/null 2>&1 || ! /usr/bin/python3 -c 'import azure.identity, azure.keyvault.secrets, msal' >/dev/null 2>&1; then
+# The end-to-end tests run the real Azure CLI (Debian bookworm's azure-cli 2.45.0), the Azure SDK
+# for Python (python3-azure, python3-msal, with Debian's /usr/bin/python3) and a real headless
+# Chromium (the person at mint's sign-in pages and the portal, driven with chromedp), and fail,
+# never skip, without them. Root (CI runs as root with CI=true on Debian bookworm) installs what is
+# missing: azure-cli is about 30 MB, 102 packages; chromium about 100 MB.
+need=()
+command -v az >/dev/null 2>&1 || need+=(azure-cli)
+/usr/bin/python3 -c 'import azure.identity, azure.keyvault.secrets, azure.mgmt.resource, azure.mgmt.keyvault, msal' >/dev/null 2>&1 || need+=(python3-azure python3-msal)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
-		echo "== installing the Azure CLI and the Azure SDK for Python (apt-get install $apt_packages)"
+		echo "== installing ${need[*]} (apt-get install)"
 		sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		$sudo apt-get update -qq
-		# shellcheck disable=SC2086
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $apt_packages
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 	else
-		echo "the Azure CLI (az) or the Azure SDK for Python is missing; the end-to-end tests run them. Install them, then run ./test.sh again:" >&2
-		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends $apt_packages    # Debian, Ubuntu" >&2
+		echo "${need[*]} missing; the end-to-end tests run them. Install, then run ./test.sh again:" >&2
+		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends ${need[*]}    # Debian, Ubuntu" >&2
+		exit 1
+	fi
+fi
+
+# TestPortalSeedsWalkthrough drives Debian's Chromium (headless, through chromedp) and fails,
+# never skips, without it. Root (or CI=true) installs it.
+if [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+		echo "== installing Chromium (apt-get install chromium)"
+		sudo=""
+		[ "$(id -u)" = 0 ] || sudo=sudo
+		$sudo apt-get update -qq
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+	else
+		echo "Chromium (/usr/bin/chromium) is missing; the portal's browser test runs it. Install it, then run ./test.sh again:" >&2
+		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends chromium    # Debian" >&2
 		exit 1
 	fi
 fi
 
 echo "== tests (SQLite and PostgreSQL)"
-scripts/with-postgres.sh go test -count=1 -timeout 20m ./...
+# with-postgres.sh fails when PostgreSQL does not start; MINT_TEST_REQUIRE_POSTGRES=1 makes every
+# PostgreSQL-backed test fail rather than skip should MINT_TEST_POSTGRES_URL still be missing.
+MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh go test -count=1 -timeout 20m ./...
 
 execs=${MINT_FUZZ_EXECS:-100000}
 # Inputs per second differ 40x between targets; these run a fraction of the default so that

@@ -86,8 +86,8 @@ type Config struct {
 
 // Metrics receives optional measurements; the agent never blocks on them.
 type Metrics interface {
-	// Served is called once per answered token request.
-	Served(k dialect.Kind, status int, fromCache bool)
+	// Served is called once per answered token request, with the dialect's name (dialect.Kind.String).
+	Served(dialect string, status int, fromCache bool)
 	// UpstreamCall is called after each call to Upstream.
 	UpstreamCall(d time.Duration, err error)
 }
@@ -145,6 +145,9 @@ type Agent struct {
 	callMu  sync.Mutex // guards closed against calls.Add
 	closed  bool
 	calls   sync.WaitGroup
+	// waiting counts the requests waiting for an upstream call now (the singleflight's
+	// followers and leaders), so a test can tell every request has joined the call.
+	waiting atomic.Int64
 
 	connSeq   atomic.Uint64
 	connMu    sync.Mutex

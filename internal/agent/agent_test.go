@@ -309,19 +309,12 @@ func TestArcDialect(t *testing.T) {
 	if status, h, _ := get(t, nil, "GET", ep, nil, "Metadata", "true", "Authorization", "Basic "+key); status != 401 || h.Get("WWW-Authenticate") == "" {
 		t.Errorf("replayed key: %d", status)
 	}
-	// User-assigned: the response echoes the identity (MSAL Go checks it).
-	for _, q := range []struct{ query, field, want string }{
-		{"&client_id=" + vmUA.clientID, "client_id", vmUA.clientID},
-		{"&object_id=" + vmUA.objectID, "object_id", vmUA.objectID},
-		{"&msi_res_id=" + url.QueryEscape(vmUA.resourceID), "msi_res_id", vmUA.resourceID},
-	} {
-		key := challenge(q.query)
-		status, _, body := get(t, nil, "GET", ep+q.query, nil, "Metadata", "true", "Authorization", "Basic "+key)
-		if status != 200 {
-			t.Fatalf("%s: %d %s", q.query, status, body)
-		}
-		if m := checkTokenBody(t, dialect.Arc, body, vmUA.clientID, "r"); m[q.field] != q.want {
-			t.Errorf("%s not echoed: %s", q.field, body)
+	// User-assigned: an Arc-enabled server has only its system-assigned identity, so Arc
+	// refuses the request at once, without a challenge (no key file is written).
+	for _, q := range []string{"&client_id=" + vmUA.clientID, "&object_id=" + vmUA.objectID, "&msi_res_id=" + url.QueryEscape(vmUA.resourceID)} {
+		status, h, body := get(t, nil, "GET", ep+q, nil, "Metadata", "true")
+		if status != 400 || h.Get("WWW-Authenticate") != "" || !strings.Contains(string(body), "not supported by Azure Arc") {
+			t.Errorf("%s: %d %q %s, want 400 without a challenge", q, status, h.Get("WWW-Authenticate"), body)
 		}
 	}
 	// Redeemed keys are gone; the one challenge still open (answering the replay) goes at shutdown.
@@ -472,8 +465,7 @@ func TestSingleflight(t *testing.T) {
 			bodies[i] = body
 		}(i)
 	}
-	waitFor(t, func() bool { return up.calls.Load() >= 1 })
-	time.Sleep(100 * time.Millisecond) // let every request reach the agent
+	waitFor(t, func() bool { return a.waiting.Load() == n }) // every request has joined the one call
 	close(gate)
 	wg.Wait()
 	if c := up.calls.Load(); c != 1 {
@@ -727,4 +719,51 @@ func startSleeper(t *testing.T) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd
+}
+
+// TestRunURLs: `mint run --dialect cloudshell|arc|imds` reach the run's workload through its
+// secret in the URL or the proxy credentials, never the host binding.
+func TestRunURLs(t *testing.T) {
+	a := startAgent(t, newFakeUpstream(), func(c *Config) { c.ArcKeyDir = t.TempDir() + "/tokens" })
+	web, _ := a.Register(webID, 0)
+	base := strings.TrimSuffix(a.Endpoints().IdentityEndpoint, "/msi/token")
+	form := strings.NewReader("resource=r")
+	status, _, body := get(t, nil, "POST", base+RunPathPrefix+web.Secret+"/cloudshell", form, "Metadata", "true", "Content-Type", "application/x-www-form-urlencoded")
+	if status != 200 {
+		t.Fatalf("cloud shell: %d %s", status, body)
+	}
+	checkTokenBody(t, dialect.CloudShell, body, webSystem.clientID, "r")
+	if status, _, _ := get(t, nil, "POST", base+RunPathPrefix+"nope/cloudshell", strings.NewReader("resource=r"), "Metadata", "true"); status != 401 {
+		t.Errorf("unknown secret: %d", status)
+	}
+	if status, _, _ := get(t, nil, "GET", base+RunPathPrefix+web.Secret+"/lambda", nil); status != 400 {
+		t.Errorf("unknown dialect: %d", status)
+	}
+	// Arc: challenge first, then the run's token.
+	arc := base + RunPathPrefix + web.Secret + "/arc?api-version=2020-06-01&resource=r"
+	status, h, _ := get(t, nil, "GET", arc, nil, "Metadata", "true")
+	realm, _ := strings.CutPrefix(h.Get("WWW-Authenticate"), "Basic realm=")
+	key, err := os.ReadFile(realm)
+	if status != 401 || err != nil {
+		t.Fatalf("arc challenge: %d %v", status, err)
+	}
+	if status, _, body := get(t, nil, "GET", arc, nil, "Metadata", "true", "Authorization", "Basic "+string(key)); status != 200 {
+		t.Fatalf("arc: %d %s", status, body)
+	}
+	// IMDS with the run's secret as proxy credentials (no host binding exists).
+	imds := base + "/metadata/identity/oauth2/token" + "?api-version=2018-02-01&resource=r"
+	basic := "Basic " + basicCredentials("mint", web.Secret)
+	if status, _, body := get(t, nil, "GET", imds, nil, "Metadata", "true", "Proxy-Authorization", basic); status != 200 {
+		t.Fatalf("imds: %d %s", status, body)
+	}
+	if status, _, _ := get(t, nil, "GET", imds, nil, "Metadata", "true", "Proxy-Authorization", "Basic bWludDpub3Bl"); status != 401 {
+		t.Errorf("imds with an unknown secret: %d", status)
+	}
+}
+
+func basicCredentials(user, password string) string {
+	r, _ := http.NewRequest(http.MethodGet, "http://x", nil)
+	r.SetBasicAuth(user, password)
+	v, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Basic ")
+	return v
 }

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mint-id/mint/internal/agent/dialect"
@@ -23,6 +25,10 @@ func (a *Agent) serveMain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := r.URL.Path
+	if rest, ok := strings.CutPrefix(p, RunPathPrefix); ok {
+		a.serveRunPath(w, r, rest)
+		return
+	}
 	switch {
 	case dialect.MatchPath(p, dialect.AppServicePath):
 		switch {
@@ -45,6 +51,59 @@ func (a *Agent) serveMain(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, dialect.BadRequest(dialect.IMDS, "Bad request. The mint agent serves "+dialect.IMDSPath+" (IMDS), "+
 			dialect.AppServicePath+" (App Service, Azure ML), "+dialect.CloudShellPath+" (Cloud Shell) and "+dialect.ArcPath+" (Azure Arc)"), "")
 	}
+}
+
+// RunPathPrefix starts the per-run URLs of the dialects whose requests carry no secret of their
+// own (Cloud Shell, Arc): <prefix><secret>/cloudshell and <prefix><secret>/arc. `mint run
+// --dialect cloudshell|arc` hands them to the program as MSI_ENDPOINT or IDENTITY_ENDPOINT, which
+// the SDKs use as given, so the run's secret travels in the path.
+const RunPathPrefix = "/mint/run/"
+
+// Per-run dialect path suffixes (after the secret).
+const (
+	runCloudShellSuffix = "cloudshell"
+	runArcSuffix        = "arc"
+)
+
+// serveRunPath serves a per-run URL: rest is "<secret>/<dialect>[/]".
+func (a *Agent) serveRunPath(w http.ResponseWriter, r *http.Request, rest string) {
+	secret, kind, _ := strings.Cut(strings.TrimSuffix(rest, "/"), "/")
+	var k dialect.Kind
+	switch kind {
+	case runCloudShellSuffix:
+		k = dialect.CloudShell
+	case runArcSuffix:
+		k = dialect.Arc
+	default:
+		a.refuse(w, dialect.BadRequest(dialect.IMDS, "Bad request. A mint run URL is "+RunPathPrefix+"<secret>/cloudshell or "+RunPathPrefix+"<secret>/arc"), "")
+		return
+	}
+	wl := a.reg.lookup(secret)
+	if secret == "" || wl == nil {
+		a.refuse(w, dialect.UnknownSecret(k), "the run's URL names no registered workload")
+		return
+	}
+	a.serveBound(w, r, k, wl)
+}
+
+// runSecretFromProxyAuthorization is the secret `mint run --dialect imds` puts in the program's
+// HTTP_PROXY (http://mint:<secret>@<agent>): clients send it as Proxy-Authorization on their
+// absolute-form IMDS requests.
+func runSecretFromProxyAuthorization(r *http.Request) (string, bool) {
+	v := r.Header.Get("Proxy-Authorization")
+	if v == "" {
+		return "", false
+	}
+	const prefix = "Basic "
+	if len(v) < len(prefix) || !strings.EqualFold(v[:len(prefix)], prefix) {
+		return "", true
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v[len(prefix):]))
+	if err != nil {
+		return "", true
+	}
+	_, secret, _ := strings.Cut(string(raw), ":")
+	return secret, true
 }
 
 // serveArcListener serves Arc's own listener (Config.ArcAddr) at Arc's path.
@@ -92,7 +151,24 @@ func (a *Agent) serveSecret(w http.ResponseWriter, r *http.Request, k dialect.Ki
 }
 
 // serveHostBound serves the dialects that answer for the host binding: IMDS, Cloud Shell, Arc.
+// An IMDS request carrying a run's secret as Proxy-Authorization is that run's instead.
 func (a *Agent) serveHostBound(w http.ResponseWriter, r *http.Request, k dialect.Kind) {
+	if k == dialect.IMDS {
+		if secret, ok := runSecretFromProxyAuthorization(r); ok {
+			wl := a.reg.lookup(secret)
+			if secret == "" || wl == nil {
+				a.refuse(w, dialect.UnknownSecret(k), "the Proxy-Authorization of an IMDS request names no registered workload")
+				return
+			}
+			a.serveBound(w, r, k, wl)
+			return
+		}
+	}
+	a.serveBound(w, r, k, nil)
+}
+
+// serveBound serves IMDS, Cloud Shell and Arc for wl, or, when wl is nil, for the host binding.
+func (a *Agent) serveBound(w http.ResponseWriter, r *http.Request, k dialect.Kind, wl *workload) {
 	var req dialect.Request
 	var perr *dialect.Error
 	switch k {
@@ -107,7 +183,16 @@ func (a *Agent) serveHostBound(w http.ResponseWriter, r *http.Request, k dialect
 		a.refuse(w, perr, "")
 		return
 	}
-	host := a.reg.host.Load()
+	if k == dialect.Arc && !req.Identity.IsZero() {
+		// An Arc-enabled server has only its system-assigned identity (Azure's HIMDS serves no
+		// other; Python's client refuses to ask), so neither does mint's Arc.
+		a.refuse(w, dialect.BadRequest(k, "User-assigned managed identities are not supported by Azure Arc: an Arc-enabled server has only its system-assigned identity. Omit client_id, object_id and msi_res_id."), "")
+		return
+	}
+	host := wl
+	if host == nil {
+		host = a.reg.host.Load()
+	}
 	if host == nil {
 		a.refuse(w, dialect.IdentityNotFound(k, "No resource is bound to this host's identity endpoint (mint agent: BindHost)."),
 			"no resource is bound to this host")
@@ -209,9 +294,12 @@ func (a *Agent) obtain(ctx context.Context, e *entry, now time.Time) (*tokenStat
 		return st, nil
 	}
 	c := a.startCall(e)
+	a.waiting.Add(1)
 	select {
 	case <-c.done:
+		a.waiting.Add(-1)
 	case <-ctx.Done():
+		a.waiting.Add(-1)
 		if valid {
 			return st, nil
 		}
@@ -342,7 +430,7 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 		_, _ = w.Write(rb.body)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(req.Kind, http.StatusOK, cached)
+		a.metrics.Served(req.Kind.String(), http.StatusOK, cached)
 	}
 }
 
@@ -361,7 +449,7 @@ func (a *Agent) refuse(w http.ResponseWriter, e *dialect.Error, detail string) {
 		a.log.Debug("token request refused", "dialect", e.Kind.String(), "status", e.Status, "message", e.Message)
 	}
 	if a.metrics != nil {
-		a.metrics.Served(e.Kind, e.Status, false)
+		a.metrics.Served(e.Kind.String(), e.Status, false)
 	}
 	dialect.WriteError(w, e)
 }

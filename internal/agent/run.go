@@ -3,11 +3,15 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -112,9 +116,10 @@ type RunOptions struct {
 	Set []string
 	// DisableMSI leaves out MSI_ENDPOINT / MSI_SECRET (Azure ML / legacy App Service dialect).
 	DisableMSI bool
-	// ServiceFabric points IDENTITY_ENDPOINT at the agent's Service Fabric listener and sets
-	// IDENTITY_SERVER_THUMBPRINT (the agent must have one) instead of the App Service dialect.
-	ServiceFabric  bool
+	// ServiceFabric is Dialect RunServiceFabric (kept for callers that set it).
+	ServiceFabric bool
+	// Dialect is how the agent is presented to the program ("": RunAppService).
+	Dialect        RunDialect
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Started, if set, is called with the child's pid once it runs (tests, progress output).
@@ -124,10 +129,55 @@ type RunOptions struct {
 	FederatedToken *FederatedTokenOptions
 }
 
+// RunDialect is the managed-identity protocol `mint run` presents to the program, as the Azure
+// host it would run on does.
+type RunDialect string
+
+// The dialects `mint run` can present.
+const (
+	// RunAppService: IDENTITY_ENDPOINT / IDENTITY_HEADER, and MSI_ENDPOINT / MSI_SECRET unless
+	// DisableMSI (App Service, Functions, Container Apps). The default.
+	RunAppService RunDialect = "appservice"
+	// RunAzureML: MSI_ENDPOINT / MSI_SECRET only (Azure ML, App Service's 2017-09-01 protocol).
+	RunAzureML RunDialect = "azureml"
+	// RunCloudShell: MSI_ENDPOINT alone, a per-run URL (Cloud Shell's POST protocol).
+	RunCloudShell RunDialect = "cloudshell"
+	// RunArc: IDENTITY_ENDPOINT (a per-run URL) and IMDS_ENDPOINT (Azure Arc, with its key-file
+	// challenge; system-assigned identity only).
+	RunArc RunDialect = "arc"
+	// RunIMDS: no identity variable; HTTP_PROXY is the agent, carrying the run's secret as proxy
+	// credentials, so http://169.254.169.254 reaches the agent as the run (a VM).
+	RunIMDS RunDialect = "imds"
+	// RunServiceFabric: IDENTITY_ENDPOINT (the agent's https Service Fabric listener),
+	// IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT, and NODE_EXTRA_CA_CERTS naming a file that
+	// holds the listener's certificate.
+	RunServiceFabric RunDialect = "servicefabric"
+)
+
+// RunDialects lists every dialect, for flags and messages.
+var RunDialects = []RunDialect{RunAppService, RunAzureML, RunCloudShell, RunArc, RunIMDS, RunServiceFabric}
+
+// ParseRunDialect reads a dialect name (case-insensitive; "" is RunAppService).
+func ParseRunDialect(s string) (RunDialect, error) {
+	if s == "" {
+		return RunAppService, nil
+	}
+	for _, d := range RunDialects {
+		if strings.EqualFold(s, string(d)) {
+			return d, nil
+		}
+	}
+	names := make([]string, len(RunDialects))
+	for i, d := range RunDialects {
+		names[i] = string(d)
+	}
+	return "", fmt.Errorf("unknown dialect %q: use one of %s", s, strings.Join(names, ", "))
+}
+
 // identityEnv are the variables that select a managed-identity source in the Azure SDKs and the
 // Azure CLI (APPSETTING_WEBSITE_SITE_NAME: see appServiceEnv).
 var identityEnv = []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
-	"APPSETTING_WEBSITE_SITE_NAME"}
+	"APPSETTING_WEBSITE_SITE_NAME", "AZURE_POD_IDENTITY_AUTHORITY_HOST"}
 
 // appServiceEnv is what App Service sets beside MSI_ENDPOINT / MSI_SECRET in a web app (or
 // slot): WEBSITE_SITE_NAME, and, as for every app setting, APPSETTING_WEBSITE_SITE_NAME. The Azure
@@ -187,6 +237,17 @@ func Run(ctx context.Context, opts RunOptions) (int, error) {
 		}
 		defer stop()
 		opts.Set = append(slices.Clip(opts.Set), fedEnv...)
+	}
+	if opts.ServiceFabric {
+		opts.Dialect = RunServiceFabric
+	}
+	if opts.Dialect == RunServiceFabric {
+		caFile, err := serviceFabricTrustFile(ctx, reg.Endpoints, opts)
+		if err != nil {
+			return 0, err
+		}
+		defer os.Remove(caFile)
+		opts.Set = append(slices.Clip(opts.Set), "NODE_EXTRA_CA_CERTS="+caFile)
 	}
 	env, err := workloadEnv(opts, reg)
 	if err != nil {
@@ -267,24 +328,151 @@ func workloadEnv(opts RunOptions, reg Registration) ([]string, error) {
 		env = append(env, kv)
 	}
 	ep := reg.Endpoints
+	d := opts.Dialect
 	if opts.ServiceFabric {
-		if ep.ServiceFabricEndpoint == "" {
-			return nil, errors.New("mint run: the agent has no Service Fabric listener")
-		}
-		env = append(env, "IDENTITY_ENDPOINT="+ep.ServiceFabricEndpoint, "IDENTITY_HEADER="+reg.Secret,
-			"IDENTITY_SERVER_THUMBPRINT="+ep.ServiceFabricThumbprint)
-	} else {
+		d = RunServiceFabric
+	}
+	if d == "" {
+		d = RunAppService
+	}
+	agentURL, err := agentBase(ep.IdentityEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	switch d {
+	case RunAppService:
 		env = append(env, "IDENTITY_ENDPOINT="+ep.IdentityEndpoint, "IDENTITY_HEADER="+reg.Secret)
-	}
-	if !opts.DisableMSI {
-		env = append(env, "MSI_ENDPOINT="+ep.MSIEndpoint, "MSI_SECRET="+reg.Secret)
-	}
-	if !opts.ServiceFabric {
+		if !opts.DisableMSI {
+			env = append(env, "MSI_ENDPOINT="+ep.MSIEndpoint, "MSI_SECRET="+reg.Secret)
+		}
 		for _, kv := range appServiceEnv(opts.ResourceID) {
 			name, _, _ := strings.Cut(kv, "=")
 			env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") })
 			env = append(env, kv)
 		}
+	case RunAzureML:
+		env = append(env, "MSI_ENDPOINT="+ep.MSIEndpoint, "MSI_SECRET="+reg.Secret)
+	case RunCloudShell:
+		env = append(env, "MSI_ENDPOINT="+agentURL.String()+RunPathPrefix+reg.Secret+"/"+runCloudShellSuffix)
+	case RunArc:
+		env = append(env, "IDENTITY_ENDPOINT="+agentURL.String()+RunPathPrefix+reg.Secret+"/"+runArcSuffix, "IMDS_ENDPOINT="+agentURL.String())
+	case RunIMDS:
+		// The run's secret rides as proxy credentials on every proxy variable that can carry the
+		// IMDS request: HTTP_PROXY (the agent itself), and, under --proxy, HTTPS_PROXY too (Node
+		// sends plain http through it; mint's proxy hands IMDS requests to the agent unchanged).
+		agentProxy := *agentURL
+		agentProxy.User = url.UserPassword("mint", reg.Secret)
+		env = setProxyVar(env, "HTTP_PROXY", agentProxy.String())
+		for _, name := range []string{"HTTPS_PROXY", "ALL_PROXY"} {
+			if v := lookupEnv(env, name); v != "" {
+				if u, err := url.Parse(v); err == nil && u.Host != "" {
+					u.User = url.UserPassword("mint", reg.Secret)
+					env = setProxyVar(env, name, u.String())
+				}
+			}
+		}
+	case RunServiceFabric:
+		if ep.ServiceFabricEndpoint == "" {
+			return nil, errors.New("mint run: the agent has no Service Fabric listener (mint agent --service-fabric-addr, mint dev --service-fabric-addr)")
+		}
+		env = append(env, "IDENTITY_ENDPOINT="+ep.ServiceFabricEndpoint, "IDENTITY_HEADER="+reg.Secret,
+			"IDENTITY_SERVER_THUMBPRINT="+ep.ServiceFabricThumbprint)
+	default:
+		return nil, fmt.Errorf("mint run: unknown dialect %q", d)
 	}
 	return env, nil
+}
+
+// agentBase is the scheme and host of the agent's http listener, from its App Service URL.
+func agentBase(identityEndpoint string) (*url.URL, error) {
+	u, err := url.Parse(identityEndpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("mint run: the agent's identity endpoint %q is not a URL", identityEndpoint)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+func lookupEnv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// setProxyVar sets a proxy variable in both spellings (Python and curl read the lower-case one
+// first).
+func setProxyVar(env []string, name, value string) []string {
+	for _, n := range []string{name, strings.ToLower(name)} {
+		env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, n+"=") })
+		env = append(env, n+"="+value)
+	}
+	return env
+}
+
+// serviceFabricTrustFile writes a file for NODE_EXTRA_CA_CERTS: the certificate the agent's
+// Service Fabric listener presents (fetched from it and checked against the thumbprint the agent
+// gave over its socket, which Go's and Python's clients pin), after the CA file the program
+// would otherwise have trusted (NODE_EXTRA_CA_CERTS in opts.Set or the environment). Node,
+// unlike the other SDKs, verifies the listener's certificate as any https server's. The caller
+// removes the file when the program exits.
+func serviceFabricTrustFile(ctx context.Context, ep Endpoints, opts RunOptions) (string, error) {
+	if ep.ServiceFabricEndpoint == "" {
+		return "", errors.New("mint run: the agent has no Service Fabric listener (mint agent --service-fabric-addr, mint dev --service-fabric-addr)")
+	}
+	u, err := url.Parse(ep.ServiceFabricEndpoint)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("mint run: the Service Fabric endpoint %q is not a URL", ep.ServiceFabricEndpoint)
+	}
+	var leaf []byte
+	d := tls.Dialer{Config: &tls.Config{
+		InsecureSkipVerify: true, // #nosec G402 -- verified below: the thumbprint the agent named over its root-only socket.
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !strings.EqualFold(Thumbprint(raw[0]), ep.ServiceFabricThumbprint) {
+				return errors.New("the Service Fabric listener's certificate does not have the thumbprint the agent gave")
+			}
+			leaf = raw[0]
+			return nil
+		},
+	}}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", u.Host)
+	if err != nil {
+		return "", fmt.Errorf("mint run: read the Service Fabric listener's certificate: %w", err)
+	}
+	conn.Close()
+	var data []byte
+	existing := lookupEnv(opts.Set, "NODE_EXTRA_CA_CERTS")
+	if existing == "" {
+		base := opts.Env
+		if base == nil {
+			base = os.Environ()
+		}
+		existing = lookupEnv(base, "NODE_EXTRA_CA_CERTS")
+	}
+	if existing != "" {
+		if data, err = os.ReadFile(existing); err != nil {
+			return "", fmt.Errorf("mint run: NODE_EXTRA_CA_CERTS: %w", err)
+		}
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			data = append(data, '\n')
+		}
+	}
+	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf})...)
+	f, err := os.CreateTemp("", "mint-run-service-fabric-*.pem")
+	if err != nil {
+		return "", fmt.Errorf("mint run: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("mint run: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("mint run: %w", err)
+	}
+	return f.Name(), nil
 }

@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A shell that loaded mint dev's env file holds the admin application's secret; a workload
@@ -91,4 +94,90 @@ func TestWorkloadEnvNamesTheWebApp(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.resource, got, want)
 		}
 	}
+}
+
+// Each dialect mint run presents sets exactly the variables that make the SDKs pick that source.
+func TestWorkloadEnvPerDialect(t *testing.T) {
+	reg := Registration{Secret: "s3cret", Endpoints: Endpoints{IdentityEndpoint: "http://127.0.0.1:7/msi/token", MSIEndpoint: "http://127.0.0.1:7/msi/token",
+		ServiceFabricEndpoint: "https://127.0.0.1:8/metadata/identity/oauth2/token", ServiceFabricThumbprint: "AB"}}
+	cases := []struct {
+		dialect RunDialect
+		set     []string
+		want    []string
+		absent  []string
+	}{
+		{RunAppService, nil, []string{"IDENTITY_ENDPOINT=http://127.0.0.1:7/msi/token", "IDENTITY_HEADER=s3cret", "MSI_SECRET=s3cret"}, []string{"IMDS_ENDPOINT"}},
+		{RunAzureML, nil, []string{"MSI_ENDPOINT=http://127.0.0.1:7/msi/token", "MSI_SECRET=s3cret"}, []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"}},
+		{RunCloudShell, nil, []string{"MSI_ENDPOINT=http://127.0.0.1:7/mint/run/s3cret/cloudshell"}, []string{"MSI_SECRET", "IDENTITY_ENDPOINT"}},
+		{RunArc, nil, []string{"IDENTITY_ENDPOINT=http://127.0.0.1:7/mint/run/s3cret/arc", "IMDS_ENDPOINT=http://127.0.0.1:7"}, []string{"IDENTITY_HEADER", "MSI_ENDPOINT"}},
+		{RunIMDS, nil, []string{"HTTP_PROXY=http://mint:s3cret@127.0.0.1:7", "http_proxy=http://mint:s3cret@127.0.0.1:7"}, []string{"IDENTITY_ENDPOINT", "MSI_ENDPOINT", "HTTPS_PROXY"}},
+		{RunIMDS, []string{"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9"},
+			[]string{"HTTP_PROXY=http://mint:s3cret@127.0.0.1:7", "HTTPS_PROXY=http://mint:s3cret@127.0.0.1:9", "https_proxy=http://mint:s3cret@127.0.0.1:9"}, nil},
+		{RunServiceFabric, nil, []string{"IDENTITY_ENDPOINT=https://127.0.0.1:8/metadata/identity/oauth2/token", "IDENTITY_HEADER=s3cret", "IDENTITY_SERVER_THUMBPRINT=AB"}, []string{"MSI_ENDPOINT"}},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			env, err := workloadEnv(RunOptions{Env: []string{"PATH=/bin"}, Set: tc.set, Dialect: tc.dialect}, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(env, w) {
+					t.Errorf("lacks %s: %v", w, env)
+				}
+			}
+			for _, name := range tc.absent {
+				for _, kv := range env {
+					if strings.HasPrefix(kv, name+"=") {
+						t.Errorf("has %s: %v", kv, env)
+					}
+				}
+			}
+		})
+	}
+	if _, err := ParseRunDialect("lambda"); err == nil {
+		t.Error("ParseRunDialect(lambda): no error")
+	}
+	if d, err := ParseRunDialect("CloudShell"); err != nil || d != RunCloudShell {
+		t.Errorf("ParseRunDialect(CloudShell) = %q, %v", d, err)
+	}
+}
+
+func TestServiceFabricCertificateIsKept(t *testing.T) {
+	dir := t.TempDir()
+	crt, key := dir+"/sf.crt", dir+"/sf.key"
+	now := time.Now()
+	first, err := LoadOrCreateServiceFabricCertificate(crt, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v %v", fi, err)
+	}
+	again, err := LoadOrCreateServiceFabricCertificate(crt, key, now.Add(time.Hour))
+	if err != nil || Thumbprint(again.Certificate[0]) != Thumbprint(first.Certificate[0]) {
+		t.Fatalf("reloaded certificate differs: %v", err)
+	}
+	// Close to its expiry, it is replaced.
+	renewed, err := LoadOrCreateServiceFabricCertificate(crt, key, now.Add(350*24*time.Hour))
+	if err != nil || Thumbprint(renewed.Certificate[0]) == Thumbprint(first.Certificate[0]) {
+		t.Fatalf("a certificate 15 days from expiry was kept: %v", err)
+	}
+}
+
+func FuzzRunSecretFromProxyAuthorization(f *testing.F) {
+	for _, s := range []string{"", "Basic bWludDpzM2NyZXQ=", "basic !!", "Bearer x", "Basic "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r, _ := http.NewRequest(http.MethodGet, "http://169.254.169.254/metadata/identity/oauth2/token", nil)
+		r.Header.Set("Proxy-Authorization", h)
+		secret, present := runSecretFromProxyAuthorization(r)
+		if !present && r.Header.Get("Proxy-Authorization") != "" {
+			t.Fatalf("%q: not seen", h)
+		}
+		if secret != "" && !strings.HasPrefix(strings.ToLower(h), "basic ") {
+			t.Fatalf("%q: secret %q from a non-Basic header", h, secret)
+		}
+	})
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// Compute-like resources: the resource types that carry an "identity" block (reference §2) and
+// Compute-like resources: the resource types that carry an "identity" block (https://learn.microsoft.com/azure/templates/microsoft.web/sites#managedserviceidentity) and
 // that workloads run as. mint does not run them; it keeps what ARM keeps (location, tags, the
 // properties as given, the identities) so that the node agent can hand their identities to the
 // processes started as them.

@@ -119,6 +119,7 @@ const (
 	CodeMethodNotAllowed                    = "MethodNotAllowed"
 	CodeConflict                            = "Conflict"
 	CodeInternalServerError                 = "InternalServerError"
+	CodeServiceUnavailable                  = "ServiceUnavailable"
 	CodeInvalidSkipToken                    = "InvalidSkipToken"
 	CodeInvalidTopParameter                 = "InvalidTopParameter"
 	resourceNotFoundHelp                    = "For more details please go to https://aka.ms/ARMResourceNotFoundFix"
@@ -299,6 +300,17 @@ func InternalServerError(correlationID string) *Error {
 		msg += " Diagnostic information: request correlation id '" + correlationID + "'."
 	}
 	return NewError(http.StatusInternalServerError, CodeInternalServerError, msg)
+}
+
+// ServiceUnavailable is the 503 for a decision mint could not make because its store did not
+// answer (an authorization whose role assignments or definitions could not be read): the client
+// may retry, where a 403 would have told it something false.
+func ServiceUnavailable(correlationID string) *Error {
+	msg := "The request could not be authorized because mint's store did not answer; retry later."
+	if correlationID != "" {
+		msg += " Diagnostic information: request correlation id '" + correlationID + "'."
+	}
+	return NewError(http.StatusServiceUnavailable, CodeServiceUnavailable, msg)
 }
 
 // AsError turns an error from the packages below into the ARM error to answer with: *Error as

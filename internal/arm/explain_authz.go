@@ -12,7 +12,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// The access explainer (DESIGN.md, "going beyond Azure"): POST
+// The access explainer (mint's own, beyond Azure): POST
 // {scope}/providers/Microsoft.Authorization/explainAccess with {principalId, action, dataAction}
 // answers whether the principal may perform the action at the scope, which assignment grants it,
 // or which come closest and which built-in role would fix it. Anyone may explain their own access;
@@ -99,6 +99,9 @@ type ExplainedAssignment struct {
 	GrantsAction     bool   `json:"grantsAction"`
 	Conditional      bool   `json:"conditional"`
 	Note             string `json:"note"`
+	// Via names the groups through which the principal holds the assignment ("group A ⊃ B");
+	// absent for the principal's own.
+	Via string `json:"via,omitempty"`
 }
 
 // RoleSuggestion is the least-privileged built-in role that would allow the action at Scope.
@@ -153,6 +156,7 @@ func explainedWire(e rbac.ExplainedAssignment) ExplainedAssignment {
 		GrantsAction:     e.GrantsAction,
 		Conditional:      e.Conditional,
 		Note:             e.Note,
+		Via:              e.Via,
 	}
 }
 
@@ -190,7 +194,7 @@ func (s *Server) serveExplainAccess(c *call) {
 		c.failErr(err)
 		return
 	}
-	if _, err := s.st.GetPrincipal(c.ctx, q.PrincipalID); errors.Is(err, store.ErrNotFound) {
+	if _, err := s.dir.Object(c.ctx, c.caller.TenantID, q.PrincipalID); errors.Is(err, store.ErrNotFound) {
 		x.Summary += "; note that no principal with id " + q.PrincipalID + " exists in the directory"
 	}
 	c.json(http.StatusOK, explanationWire(x))
@@ -200,8 +204,11 @@ func (s *Server) serveExplainAccess(c *call) {
 // what is missing appended after Azure's own sentence (code and shape unchanged).
 func (c *call) authorizationFailed(action, scope string) *Error {
 	e := AuthorizationFailed(c.caller.ClientID(), c.principalID(), action, scope)
-	x, err := c.s.authz.Explain(c.ctx, rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: explainScope(c, scope)})
-	if err == nil && x.Summary != "" {
+	if err := c.loadAccess(); err != nil {
+		return e
+	}
+	x := c.access.Explain(rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: explainScope(c, scope)})
+	if x.Summary != "" {
 		e.Message += " mint: " + x.Summary + "."
 	}
 	return e

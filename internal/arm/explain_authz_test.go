@@ -2,6 +2,7 @@ package arm
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,7 +53,7 @@ func TestExplainRequestQuery(t *testing.T) {
 			if e != nil {
 				t.Fatal(e)
 			}
-			if q != tt.want {
+			if !reflect.DeepEqual(q, tt.want) {
 				t.Errorf("got %+v, want %+v", q, tt.want)
 			}
 		})

@@ -1,57 +1,12 @@
 package arm
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestParseFilter(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    []filterClause
-		wantErr string
-	}{
-		{in: "", want: nil},
-		{in: "   ", want: nil},
-		{in: "atScope()", want: []filterClause{{Name: "atScope", Func: true}}},
-		{in: "assignedTo('abc')", want: []filterClause{{Name: "assignedTo", Func: true, Value: "abc"}}},
-		{in: "assignedTo( 'abc' )", want: []filterClause{{Name: "assignedTo", Func: true, Value: "abc"}}},
-		{in: "principalId eq 'p1'", want: []filterClause{{Name: "principalId", Op: "eq", Value: "p1"}}},
-		{in: "atScope() and principalId eq 'p1'", want: []filterClause{{Name: "atScope", Func: true}, {Name: "principalId", Op: "eq", Value: "p1"}}},
-		{in: "roleName EQ 'Key Vault Secrets User'", want: []filterClause{{Name: "roleName", Op: "eq", Value: "Key Vault Secrets User"}}},
-		{in: "roleName eq 'Reads and writes'", want: []filterClause{{Name: "roleName", Op: "eq", Value: "Reads and writes"}}},
-		{in: "roleName eq 'O''Brien'", want: []filterClause{{Name: "roleName", Op: "eq", Value: "O'Brien"}}},
-		{in: "eventTimestamp ge '2024-01-01T00:00:00Z' AND eventTimestamp le 2024-01-02", want: []filterClause{
-			{Name: "eventTimestamp", Op: "ge", Value: "2024-01-01T00:00:00Z"}, {Name: "eventTimestamp", Op: "le", Value: "2024-01-02"}}},
-		{in: "atScope() or principalId eq 'x'", wantErr: "expected 'and'"},
-		{in: "principalId", wantErr: "expected an operator"},
-		{in: "principalId like 'x'", wantErr: "unknown operator"},
-		{in: "principalId eq 'x", wantErr: "not closed"},
-		{in: "atScope(", wantErr: "expected ')'"},
-		{in: "atScope() and", wantErr: "expected a space after 'and'"},
-		{in: "atScope() and ", wantErr: "ends where a clause was expected"},
-		{in: "(atScope())", wantErr: "unexpected"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseFilter(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
+	"github.com/mint-id/mint/internal/odata"
+)
 
 func TestParseRoleAssignmentFilter(t *testing.T) {
 	tests := []struct {
@@ -62,8 +17,8 @@ func TestParseRoleAssignmentFilter(t *testing.T) {
 		{in: "", want: roleAssignmentFilter{}},
 		{in: "atScope()", want: roleAssignmentFilter{AtScope: true}},
 		{in: "principalId eq 'P'", want: roleAssignmentFilter{PrincipalID: "P"}},
-		{in: "assignedTo('P')", want: roleAssignmentFilter{PrincipalID: "P"}},
-		{in: "atScope() and assignedTo('P')", want: roleAssignmentFilter{AtScope: true, PrincipalID: "P"}},
+		{in: "assignedTo('P')", want: roleAssignmentFilter{PrincipalID: "P", AssignedTo: true}},
+		{in: "atScope() and assignedTo('P')", want: roleAssignmentFilter{AtScope: true, PrincipalID: "P", AssignedTo: true}},
 		{in: "principalId eq 'P' and atScope()", want: roleAssignmentFilter{AtScope: true, PrincipalID: "P"}},
 		{in: "principalId eq 'P' and roleDefinitionId eq 'R'", bad: true},
 		{in: "principalId ne 'P'", bad: true},
@@ -194,8 +149,8 @@ func FuzzParseFilter(f *testing.F) {
 			return
 		}
 		for _, c := range clauses {
-			if c.Name == "" || c.Func == (c.Op != "") {
-				t.Fatalf("%q: malformed clause %+v", s, c)
+			if c.Kind == odata.Any || c.Property != "" {
+				t.Fatalf("%q: a clause ARM's lists do not take: %+v", s, c)
 			}
 		}
 		parseRoleAssignmentFilter(s)

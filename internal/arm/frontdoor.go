@@ -20,7 +20,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// Response header names ARM sets (reference §4.2).
+// Response header names ARM sets (https://learn.microsoft.com/rest/api/azure/#response-headers).
 const (
 	HeaderRequestID                   = "x-ms-request-id"
 	HeaderCorrelationRequestID        = "x-ms-correlation-request-id"
@@ -130,7 +130,7 @@ func WriteEmpty(w http.ResponseWriter, r *http.Request, status int) {
 }
 
 // SetLocation sets the Location header ARM puts on a synchronous 201: the resource ID, without
-// host (reference §1.3). Do not use it on an operation the SDKs treat as long-running (a
+// host (https://github.com/Azure/azure-resource-manager-rpc/blob/master/v1.0/resource-api-reference.md). Do not use it on an operation the SDKs treat as long-running (a
 // "Begin..." method, e.g. Key Vault's vaults CreateOrUpdate): azcore then polls Location, and a
 // relative URL fails there with "invalid polling URL".
 func SetLocation(w http.ResponseWriter, resourceID string) {

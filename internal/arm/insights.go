@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -16,7 +17,7 @@ import (
 // The activity log (Microsoft.Insights): GET
 // /subscriptions/{s}/providers/Microsoft.Insights/eventtypes/management/values?$filter=... lists
 // the Administrative events the front door recorded for every control-plane write, newest first,
-// in Azure's EventData shape (reference §4.3). mint records one terminal event per write (Azure
+// in Azure's EventData shape (https://learn.microsoft.com/azure/azure-monitor/essentials/activity-log-schema). mint records one terminal event per write (Azure
 // also records a BeginRequest "Started" event).
 
 const (
@@ -193,7 +194,7 @@ func parseActivityFilter(filter, subscriptionID string) (activityFilter, *Error)
 	}
 	for _, c := range clauses {
 		name := strings.ToLower(c.Name)
-		if c.Func {
+		if c.Kind != odata.Compare {
 			return f, bad("functions are not supported")
 		}
 		if name != "eventtimestamp" && c.Op != "eq" {

@@ -11,15 +11,15 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// Microsoft.KeyVault/vaults (keyvault.md §6.3): the control plane of the vaults whose secrets
+// Microsoft.KeyVault/vaults (https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/create-or-update): the control plane of the vaults whose secrets
 // the data plane (internal/vault) serves at https://<name>.<vault DNS suffix>.
 //
 // A vault is a store.Resource whose Properties hold the normalized vault properties in Azure's
 // wire names (tenantId, sku, accessPolicies, enableRbacAuthorization, enableSoftDelete,
 // softDeleteRetentionInDays, enablePurgeProtection, ...), which the data plane reads, plus a
 // store.Vault record: the name, unique across the installation, and the vault's data key.
-// Deleting the resource deletes the vault and every secret in it (the store cascades); mint
-// keeps no deleted vaults, so the name is free at once.
+// Deleting the resource keeps the vault, with its secrets, as a deleted vault until it is purged
+// or recovered (keyvault_deleted.go), as Key Vault's mandatory soft delete does.
 //
 // mint's defaults differ from Azure's in one place: enableRbacAuthorization is true unless the
 // request says false (Azure defaults it to true only from api-version 2026-02-01).
@@ -59,6 +59,7 @@ func (s *Server) ConfigureKeyVault(cfg KeyVaultConfig) {
 func (s *Server) registerKeyVault() {
 	p := &keyVaultProvider{locks: &keyedLocks{}}
 	s.register(p, keyVaultType, keyVaultAccessPoliciesTyp)
+	s.register(deletedVaultsProvider{}, deletedVaultsType, locationDeletedVaultsType, checkVaultNameType, deletedManagedHSMsType)
 }
 
 type keyVaultProvider struct {
@@ -230,7 +231,7 @@ func (p *keyVaultProvider) serve(c *call) {
 	}
 	c.id = canonicalResourceID(c.id, keyVaultType)
 	out := func(r store.Resource) any { return p.out(r) }
-	// A DELETE takes the vault and its secrets with it (the store cascades).
+	// A DELETE keeps the vault and its secrets as a deleted vault (the store does).
 	serveTracked(c, keyVaultType, p.locks, out, p.put, p.patch)
 }
 
@@ -375,6 +376,21 @@ func (p *keyVaultProvider) put(c *call) {
 	existing, found, ok := putTracked(c, &r, req.Location)
 	if !ok {
 		return
+	}
+	if !found {
+		recoverMode := req.Properties != nil && req.Properties.CreateMode != nil && strings.EqualFold(*req.Properties.CreateMode, createModeRecover)
+		if recoverMode {
+			p.recoverVault(c, req, tags)
+			return
+		}
+		// A deleted vault keeps its name until it is purged or recovered.
+		if _, err := c.s.st.GetDeletedVault(c.ctx, name); err == nil {
+			c.fail(vaultDeletedConflict())
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			c.failErr(err)
+			return
+		}
 	}
 	var props VaultProperties
 	if found {

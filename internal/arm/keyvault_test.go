@@ -127,13 +127,16 @@ func TestKeyVaultLifecycle(t *testing.T) {
 		t.Fatalf("subscription list with $top: %s", r.raw)
 	}
 
-	// Delete: the vault record goes with the resource and the name is free again.
+	// Delete: the vault record goes with the resource; the vault is kept as deleted, so the name
+	// is free again only once it is purged (keyvault_deleted_test.go).
 	e.must(200, "DELETE", path, kvVersion, nil)
 	e.must(204, "DELETE", path, kvVersion, nil)
 	if _, err := e.st.GetVault(ctx, "kv1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("vault record after delete: %v", err)
 	}
-	e.must(201, "PUT", e.vaultPath("other", "kv1"), kvVersion, map[string]any{"location": "westeurope"})
+	e.must(409, "PUT", e.vaultPath("other", "kv1"), kvVersion, map[string]any{"location": "westeurope"})
+	// Kv1 has purge protection (set above): it cannot be purged before its scheduled date.
+	e.must(409, "POST", e.subScope()+"/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1/purge", kvVersion, nil)
 }
 
 func TestKeyVaultAccessPolicies(t *testing.T) {

@@ -10,11 +10,12 @@ import (
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/federation"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 )
 
 // Microsoft.ManagedIdentity: user-assigned identities and their federated identity credentials,
-// the read of a resource's system-assigned identity, and the operations list (reference §1).
+// the read of a resource's system-assigned identity, and the operations list (https://learn.microsoft.com/rest/api/managedidentity/).
 //
 // A user-assigned identity is a store.Resource whose Properties hold {tenantId, principalId,
 // clientId, isolationScope} and whose PrincipalID is its service principal: both are written in
@@ -23,7 +24,7 @@ import (
 // claimsMatchingExpression]}.
 
 const (
-	userAssignedIdentityType = armid.ManagedIdentityNamespace + "/" + armid.UserAssignedIdentitiesType
+	userAssignedIdentityType = managedidentity.UserAssignedType
 	federatedCredentialType  = userAssignedIdentityType + "/federatedIdentityCredentials"
 	systemIdentityType       = armid.ManagedIdentityNamespace + "/identities"
 	msiOperationsType        = armid.ManagedIdentityNamespace + "/operations"
@@ -39,7 +40,7 @@ const (
 	defaultFICAudience = "api://AzureADTokenExchange"
 )
 
-// msiAPIVersions are the Microsoft.ManagedIdentity api-versions mint accepts (reference §1.1).
+// msiAPIVersions are the Microsoft.ManagedIdentity api-versions mint accepts (https://learn.microsoft.com/rest/api/managedidentity/).
 var msiAPIVersions = []string{
 	"2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview", "2023-01-31",
 	"2023-07-31-preview", "2024-11-30", "2025-01-31-preview", "2025-05-31-preview",
@@ -348,7 +349,7 @@ func listAssociatedResources(c *call) {
 	c.json(http.StatusOK, out)
 }
 
-// FederatedIdentityCredential is the child resource (reference §1.4).
+// FederatedIdentityCredential is the child resource (https://learn.microsoft.com/rest/api/managedidentity/federated-identity-credentials).
 type FederatedIdentityCredential struct {
 	ID         string                                `json:"id"`
 	Name       string                                `json:"name"`
@@ -618,7 +619,7 @@ func listFederatedCredentials(c *call, parent armid.ResourceID) {
 }
 
 // SystemAssignedIdentity is the read model of a resource's system-assigned identity
-// (reference §1.5).
+// (https://learn.microsoft.com/rest/api/managedidentity/operations/list).
 type SystemAssignedIdentity struct {
 	ID         string                           `json:"id"`
 	Name       string                           `json:"name"`

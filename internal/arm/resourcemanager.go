@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -36,6 +39,7 @@ var resourceManagerAPIVersions = []string{
 
 func (s *Server) registerResourceManager() {
 	s.register(subscriptionsProvider{}, armid.SubscriptionType)
+	s.register(tenantsProvider{}, tenantsType)
 	s.register(resourceGroupsProvider{}, armid.ResourceGroupType)
 	s.register(genericResourcesProvider{}, genericResourcesType)
 }
@@ -114,16 +118,16 @@ func listSubscriptions(c *call) {
 		c.failErr(err)
 		return
 	}
-	assignments, err := c.s.st.ListRoleAssignmentsForPrincipal(c.ctx, c.principalID())
-	if err != nil {
-		c.failErr(err)
-		return
-	}
 	out := []Subscription{}
 	for _, sub := range subs {
 		id := armid.Subscription(sub.ID)
 		visible := c.canRead(armid.SubscriptionType, id.String())
-		for _, a := range assignments {
+		if c.access == nil {
+			c.failErr(errors.New("the caller's role assignments could not be loaded"))
+			return
+		}
+		// The caller's own assignments and those of the groups it belongs to.
+		for _, a := range c.access.Assignments() {
 			if visible {
 				break
 			}
@@ -373,6 +377,35 @@ type GenericResource struct {
 	Location string            `json:"location,omitempty"`
 	Tags     map[string]string `json:"tags,omitempty"`
 	Identity any               `json:"identity,omitempty"`
+	// CreatedTime, ChangedTime and ProvisioningState are there when $expand asks for them.
+	CreatedTime       *time.Time `json:"createdTime,omitempty"`
+	ChangedTime       *time.Time `json:"changedTime,omitempty"`
+	ProvisioningState string     `json:"provisioningState,omitempty"`
+}
+
+// genericExpand is what a generic list's $expand asks for: a comma-separated list of
+// createdTime, changedTime and provisioningState (az resource list sends all three).
+type genericExpand struct{ createdTime, changedTime, provisioningState bool }
+
+func parseGenericExpand(expand string) (genericExpand, *Error) {
+	var x genericExpand
+	if strings.TrimSpace(expand) == "" {
+		return x, nil
+	}
+	for _, part := range strings.Split(expand, ",") {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "createdtime":
+			x.createdTime = true
+		case "changedtime":
+			x.changedTime = true
+		case "provisioningstate":
+			x.provisioningState = true
+		default:
+			return x, NewError(http.StatusBadRequest, "InvalidQueryParameterValue", fmt.Sprintf(
+				"The $expand '%s' is not valid. Valid values are a comma-separated list of createdTime, changedTime and provisioningState.", expand))
+		}
+	}
+	return x, nil
 }
 
 type genericResourcesProvider struct{}
@@ -385,12 +418,25 @@ func (genericResourcesProvider) serve(c *call) {
 		c.fail(MethodNotAllowed(c.r.Method))
 		return
 	}
-	f, e := parseListFilter(c.r.URL.Query().Get("$filter"), "resourceType", "name", "location", "tagName", "tagValue")
+	f, e := parseListFilter(c.r.URL.Query().Get("$filter"), "resourceType", "name", "location", "resourceGroup", "tagName", "tagValue")
 	if e != nil {
 		c.fail(e)
 		return
 	}
-	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: c.scope.ResourceGroup, Type: f.values["resourcetype"]})
+	expand, e := parseGenericExpand(c.r.URL.Query().Get("$expand"))
+	if e != nil {
+		c.fail(e)
+		return
+	}
+	group := c.scope.ResourceGroup
+	if rg, ok := f.values["resourcegroup"]; ok {
+		if group != "" && !strings.EqualFold(group, rg) {
+			WritePage(c.w, c.r, c.s.cfg.BaseURL, []GenericResource{}, "") // another group's resources: none here
+			return
+		}
+		group = rg
+	}
+	rs, next, ok := c.resourcePage(store.ResourceFilter{SubscriptionID: c.scope.SubscriptionID, ResourceGroup: group, Type: f.values["resourcetype"]})
 	if !ok {
 		return
 	}
@@ -405,6 +451,15 @@ func (genericResourcesProvider) serve(c *call) {
 			continue
 		}
 		g := GenericResource{ID: r.ID, Name: r.Name, Type: r.Type, Location: r.Location, Tags: r.Tags}
+		if expand.createdTime {
+			g.CreatedTime = &r.CreatedAt
+		}
+		if expand.changedTime {
+			g.ChangedTime = &r.UpdatedAt
+		}
+		if expand.provisioningState {
+			g.ProvisioningState = "Succeeded" // mint's writes complete before they answer
+		}
 		if t := computeTypes[strings.ToLower(r.Type)]; t != "" {
 			if ident := ir.identity(r, t); ident != nil {
 				g.Identity = ident
@@ -416,45 +471,29 @@ func (genericResourcesProvider) serve(c *call) {
 }
 
 // listFilter is a parsed $filter of ARM's list calls: clauses "field eq 'value'" joined by
-// "and". Fields are matched case-insensitively, values as ARM does (types, names and locations
-// ignoring case; tag names ignoring case, tag values exactly).
+// "and". Fields are matched case-insensitively, values as ARM does (types, names, groups and
+// locations ignoring case; tag names ignoring case, tag values exactly).
 type listFilter struct {
 	values map[string]string // lower-case field → value
 }
 
-// parseListFilter parses filter, allowing only the given fields. An empty filter matches all.
+// parseListFilter parses filter, allowing only the given fields, each once. An empty filter
+// matches all.
 func parseListFilter(filter string, allowed ...string) (listFilter, *Error) {
 	f := listFilter{values: map[string]string{}}
-	filter = strings.TrimSpace(filter)
-	if filter == "" {
-		return f, nil
-	}
 	bad := NewError(http.StatusBadRequest, "InvalidFilterInQueryString", fmt.Sprintf(
 		"Invalid $filter '%s' specified in the query string. Supported: clauses \"field eq 'value'\" joined by 'and', for the fields %s.", filter, strings.Join(allowed, ", ")))
-	for _, clause := range splitAnd(filter) {
-		field, rest, ok := strings.Cut(strings.TrimSpace(clause), " ")
-		if !ok {
+	clauses, err := odata.Parse(filter)
+	if err != nil {
+		return f, bad
+	}
+	for _, c := range clauses {
+		known := slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, c.Name) })
+		key := strings.ToLower(c.Name)
+		if _, repeated := f.values[key]; c.Kind != odata.Compare || c.Op != "eq" || !c.Quoted || !known || repeated {
 			return f, bad
 		}
-		rest = strings.TrimSpace(rest)
-		if len(rest) < 4 || !strings.EqualFold(rest[:3], "eq ") {
-			return f, bad
-		}
-		v := strings.TrimSpace(rest[3:])
-		if len(v) < 2 || v[0] != '\'' || v[len(v)-1] != '\'' {
-			return f, bad
-		}
-		v = strings.ReplaceAll(v[1:len(v)-1], "''", "'")
-		known := false
-		for _, a := range allowed {
-			if strings.EqualFold(a, field) {
-				known = true
-			}
-		}
-		if !known {
-			return f, bad
-		}
-		f.values[strings.ToLower(field)] = v
+		f.values[key] = c.Value
 	}
 	if _, ok := f.values["tagvalue"]; ok {
 		if _, ok := f.values["tagname"]; !ok {
@@ -462,24 +501,6 @@ func parseListFilter(filter string, allowed ...string) (listFilter, *Error) {
 		}
 	}
 	return f, nil
-}
-
-// splitAnd splits on the keyword "and" outside quotes.
-func splitAnd(s string) []string {
-	var parts []string
-	inQuote := false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\'':
-			inQuote = !inQuote
-		case !inQuote && i+5 <= len(s) && strings.EqualFold(s[i:i+5], " and "):
-			parts = append(parts, s[start:i])
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(parts, s[start:])
 }
 
 func (f listFilter) matchName(name string) bool {
@@ -504,4 +525,42 @@ func (f listFilter) matchTags(tags map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// tenantsType is GET /tenants: the tenants the caller may use. The Azure CLI lists them after a
+// person signs in without --tenant, then asks each for a token and its subscriptions.
+const tenantsType = "Microsoft.Resources/tenants"
+
+// Tenant is ARM's TenantIdDescription.
+type Tenant struct {
+	ID             string   `json:"id"`
+	TenantID       string   `json:"tenantId"`
+	TenantCategory string   `json:"tenantCategory"`
+	CountryCode    string   `json:"countryCode"`
+	DisplayName    string   `json:"displayName"`
+	Domains        []string `json:"domains"`
+	DefaultDomain  string   `json:"defaultDomain"`
+	TenantType     string   `json:"tenantType"`
+}
+
+type tenantsProvider struct{}
+
+func (tenantsProvider) apiVersions() []string { return resourceManagerAPIVersions }
+
+// serve lists the caller's home tenant: mint has no guest accounts, so a principal belongs to
+// exactly one tenant, the token's.
+func (tenantsProvider) serve(c *call) {
+	if c.r.Method != http.MethodGet || !c.collection {
+		c.fail(MethodNotAllowed(c.r.Method))
+		return
+	}
+	t, err := c.s.dir.Tenant(c.ctx, c.caller.TenantID)
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	WriteList(c.w, c.r, c.s.cfg.BaseURL, []Tenant{{
+		ID: "/tenants/" + t.ID, TenantID: t.ID, TenantCategory: "Home", CountryCode: "US", DisplayName: t.DisplayName,
+		Domains: []string{t.DefaultDomain}, DefaultDomain: t.DefaultDomain, TenantType: "AAD",
+	}})
 }

@@ -2,7 +2,9 @@ package arm
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -200,6 +202,56 @@ func TestLocationsAndIDs(t *testing.T) {
 	}{{"2024-11-30", "2024-11-30", true}, {"2025-01-31-preview", "2024-11-30", true}, {"2023-01-31", "2024-11-30", false}, {"2024-11-30", "2025-01-31", false}} {
 		if got := apiVersionAtLeast(tt.v, tt.min); got != tt.want {
 			t.Errorf("apiVersionAtLeast(%s, %s) = %v", tt.v, tt.min, got)
+		}
+	}
+}
+
+// az resource list -g rg1 [--resource-type T] lists /subscriptions/{sub}/resources with
+// $filter=resourceGroup eq 'rg1' [and resourceType eq 'T'] and
+// $expand=createdTime,changedTime,provisioningState; Azure takes both.
+func TestGenericListByResourceGroupFilter(t *testing.T) {
+	e := newTestEnv(t)
+	e.group("rg1", "rg2")
+	e.uami("rg1", "id1")
+	e.uami("rg2", "id2")
+	e.must(http.StatusCreated, "PUT", e.rg("rg1")+"/providers/Microsoft.Web/sites/web", "2023-12-01", map[string]any{"location": "eastus"})
+	names := func(r response) string {
+		var out []string
+		for _, v := range r.list() {
+			out = append(out, v["name"].(string))
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	const expand = "&$expand=createdTime,changedTime,provisioningState"
+	for _, tt := range []struct{ path, want string }{
+		{e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'rg1'"), "id1,web"},
+		{e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'RG1'") + expand, "id1,web"},
+		{e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'rg1' and resourceType eq 'Microsoft.Web/sites'") + expand, "web"},
+		{e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceType eq 'microsoft.managedidentity/userassignedidentities' and resourceGroup eq 'rg2'"), "id2"},
+		{e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'nope'"), ""},
+		{e.rg("rg1") + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'rg1'"), "id1,web"},
+		{e.rg("rg1") + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'rg2'"), ""},
+	} {
+		if got := names(e.must(http.StatusOK, "GET", tt.path, "2021-04-01", nil)); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.path, got, tt.want)
+		}
+	}
+	r := e.must(http.StatusOK, "GET", e.subScope()+"/resources?$filter="+url.QueryEscape("resourceGroup eq 'rg1' and name eq 'web'")+expand, "2021-04-01", nil)
+	if l := r.list(); len(l) != 1 || l[0]["provisioningState"] != "Succeeded" || l[0]["createdTime"] == nil || l[0]["changedTime"] == nil {
+		t.Errorf("expanded = %s", r.raw)
+	}
+	r = e.must(http.StatusOK, "GET", e.subScope()+"/resources?$filter="+url.QueryEscape("name eq 'web'"), "2021-04-01", nil)
+	if l := r.list(); len(l) != 1 || l[0]["createdTime"] != nil || l[0]["provisioningState"] != nil {
+		t.Errorf("not expanded = %s", r.raw)
+	}
+	for path, code := range map[string]string{
+		e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq 'rg1' and resourceGroup eq 'rg2'"): "InvalidFilterInQueryString",
+		e.subScope() + "/resources?$filter=" + url.QueryEscape("resourceGroup eq rg1"):                              "InvalidFilterInQueryString",
+		e.subScope() + "/resources?$expand=plan":                                                                    "InvalidQueryParameterValue",
+	} {
+		if r := e.as("GET", path, "2021-04-01", nil); r.status != http.StatusBadRequest || r.code() != code {
+			t.Errorf("%s: %d %s, want 400 %s", path, r.status, r.raw, code)
 		}
 	}
 }

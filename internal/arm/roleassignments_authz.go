@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -116,7 +117,7 @@ func assignmentFromBody(name string, scope armid.ResourceID, b roleAssignmentBod
 		return store.RoleAssignment{}, NewError(http.StatusBadRequest, "InvalidRoleDefinitionId", fmt.Sprintf(
 			"The role definition ID '%s' is not valid. Use /subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/{guid} (or the tenant-level /providers/... form).", p.RoleDefinitionID))
 	}
-	ptype := "User" // ARM's default (reference §3.2, §8.7)
+	ptype := "User" // ARM's default when the body names no principalType (https://learn.microsoft.com/rest/api/authorization/role-assignments/create)
 	if t := strings.TrimSpace(p.PrincipalType); t != "" {
 		i := slices.IndexFunc(principalTypes, func(s string) bool { return strings.EqualFold(s, t) })
 		if i < 0 {
@@ -334,8 +335,8 @@ func (s *Server) roleAssignmentExists(c *call, a store.RoleAssignment) *Error {
 }
 
 // checkPrincipal answers PrincipalNotFound, as ARM does, when the principal is not in the
-// directory of the scope's tenant, or is not of the principalType given. mint's directory holds
-// service principals only (applications and managed identities), so only ServicePrincipal matches.
+// directory of the scope's tenant, or is not of the principalType given (User, Group or
+// ServicePrincipal for applications and managed identities).
 func (s *Server) checkPrincipal(c *call, a store.RoleAssignment) *Error {
 	tenant := c.caller.TenantID
 	if sub := c.scope.SubscriptionID; sub != "" {
@@ -343,10 +344,23 @@ func (s *Server) checkPrincipal(c *call, a store.RoleAssignment) *Error {
 			tenant = rec.TenantID
 		}
 	}
-	sp, err := s.st.GetPrincipal(c.ctx, a.PrincipalID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !strings.EqualFold(sp.TenantID, tenant) {
+	obj, err := s.dir.Object(c.ctx, tenant, a.PrincipalID)
+	if errors.Is(err, store.ErrNotFound) {
 		return PrincipalNotFound(a.PrincipalID, tenant)
 	}
+	if err != nil {
+		return InternalServerError(c.correlationID)
+	}
+	if obj.Type != store.MemberServicePrincipal {
+		if a.PrincipalType != string(obj.Type) {
+			e := PrincipalNotFound(a.PrincipalID, tenant)
+			e.Message += fmt.Sprintf(" mint: %s is a %s (%q), not a %s; set principalType to %s.",
+				a.PrincipalID, strings.ToLower(string(obj.Type)), obj.DisplayName(), a.PrincipalType, obj.Type)
+			return e
+		}
+		return nil
+	}
+	sp := obj.ServicePrincipal
 	if err != nil {
 		return InternalServerError(c.correlationID)
 	}
@@ -392,6 +406,25 @@ func (s *Server) serveRoleAssignments(c *call) {
 	if err != nil {
 		c.failErr(err)
 		return
+	}
+	if f.AssignedTo {
+		// assignedTo('{id}') also lists the assignments of the groups the principal belongs to
+		// (`az role assignment list --assignee X --include-groups`).
+		groups, err := authz.TransitiveGroups(c.ctx, s.st, f.PrincipalID)
+		if err != nil {
+			c.failErr(err)
+			return
+		}
+		for _, g := range groups {
+			gf := f
+			gf.PrincipalID = g.GroupID
+			more, err := s.st.ListRoleAssignments(c.ctx, storeFilter(gf, scope))
+			if err != nil {
+				c.failErr(err)
+				return
+			}
+			list = append(list, more...)
+		}
 	}
 	slices.SortStableFunc(list, func(a, b store.RoleAssignment) int {
 		if x := a.CreatedAt.Compare(b.CreatedAt); x != 0 {

@@ -47,6 +47,7 @@ type Server struct {
 	tokens    *bearer.Validator
 	log       *slog.Logger
 	providers map[string]provider // lower-case full resource type → provider
+	types     []string            // the registered types in their canonical spelling
 }
 
 // provider serves one resource type (or several, sharing code). The front door has already
@@ -85,6 +86,7 @@ func ManagementAudiences(baseURL string) []string {
 func (s *Server) register(p provider, resourceTypes ...string) {
 	for _, t := range resourceTypes {
 		s.providers[strings.ToLower(t)] = p
+		s.types = append(s.types, t)
 	}
 }
 
@@ -109,6 +111,8 @@ type call struct {
 	scope armid.ResourceID
 	// action is a POST's verb (".../{name}/{action}"), e.g. "listAssociatedResources".
 	action string
+	// namespace is the resource provider namespace a provider metadata call names.
+	namespace string
 	// operation is the RBAC action authorized at the front door (and recorded in the activity log).
 	operation string
 	// access is the caller's assignments, loaded at the first authorization question of the
@@ -129,6 +133,9 @@ func (c *call) failErr(err error) {
 	switch {
 	case errors.As(err, &ae):
 		c.fail(ae)
+	case errors.Is(err, authz.ErrUnavailable):
+		c.s.log.Error("management request could not be authorized", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
+		c.fail(ServiceUnavailable(c.correlationID))
 	case errors.Is(err, store.ErrNotFound):
 		c.fail(ResourceNotFound(c.id))
 	default:
@@ -166,14 +173,23 @@ func (c *call) decode(v any) bool {
 
 // allowed evaluates an RBAC action for the caller at scope, without writing anything.
 func (c *call) allowed(action, scope string, dataAction bool) (bool, error) {
-	if c.access == nil {
-		p, err := c.s.authz.ForPrincipal(c.ctx, c.principalID())
-		if err != nil {
-			return false, err
-		}
-		c.access = p
+	if err := c.loadAccess(); err != nil {
+		return false, err
 	}
 	return c.access.Decide(rbac.Query{PrincipalID: c.principalID(), Action: action, Scope: scope, DataAction: dataAction}).Allowed, nil
+}
+
+// loadAccess loads the caller's assignments and roles once per request.
+func (c *call) loadAccess() error {
+	if c.access != nil {
+		return nil
+	}
+	p, err := c.s.authz.ForPrincipal(c.ctx, c.principalID())
+	if err != nil {
+		return err
+	}
+	c.access = p
+	return nil
 }
 
 // authorizeLinked checks an action the request needs on other scopes (e.g. the assign action on
@@ -243,6 +259,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !c.collection && !s.authorizeFrontDoor(c) {
 		return
+	}
+	// A list shows what the caller may read: load its access here, so that a store outage is a
+	// 503 rather than a list that silently leaves everything out.
+	if c.collection {
+		if err := c.loadAccess(); err != nil {
+			c.failErr(err)
+			return
+		}
 	}
 	if e := s.checkContainers(c); e != nil {
 		c.fail(e)
@@ -379,6 +403,9 @@ func (s *Server) route(c *call) *Error {
 			return BadRequest("The request path '" + c.r.URL.Path + "' has an empty segment.")
 		}
 	}
+	if s.routeProviderMetadata(c, segs) {
+		return nil
+	}
 	lastProv := -1
 	for i := len(segs) - 2; i >= 0; i-- {
 		if strings.EqualFold(segs[i], "providers") {
@@ -430,6 +457,10 @@ func (s *Server) route(c *call) *Error {
 
 // routeResources routes the paths without a providers section: subscriptions and groups.
 func (s *Server) routeResources(c *call, segs []string) *Error {
+	if len(segs) == 1 && strings.EqualFold(segs[0], "tenants") {
+		c.resourceType, c.collection = tenantsType, true
+		return nil
+	}
 	if !strings.EqualFold(segs[0], "subscriptions") {
 		return NewError(http.StatusNotFound, "NotFound", "The path '"+c.r.URL.Path+"' is not served here.")
 	}

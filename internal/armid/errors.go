@@ -8,7 +8,7 @@ import (
 const (
 	// CodeInvalidResourceID is mint's code for a malformed resource ID or scope.
 	CodeInvalidResourceID = "InvalidResourceId"
-	// CodeInvalidIdentityID is ARM's code for a malformed user-assigned identity ID (§2.1).
+	// CodeInvalidIdentityID is ARM's code for a malformed user-assigned identity ID (for example a user-assigned identity id in a resource's identity block that names another resource type).
 	CodeInvalidIdentityID = "InvalidIdentityId"
 	// CodeInvalidResourceGroup is the code ARM uses for a bad resource group name.
 	CodeInvalidResourceGroup = "InvalidResourceGroup"

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Naming limits (reference §1.6; Key Vault reference §6.3). Lengths are counted in UTF-16 code
+// Naming limits (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules; https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/create-or-update). Lengths are counted in UTF-16 code
 // units, as ARM (a .NET service) counts them; for names in the Basic Multilingual Plane that is
 // the number of characters.
 const (

@@ -21,6 +21,8 @@ import (
 type Store interface {
 	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error)
 	GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error)
+	MemberOfStore
+	GroupStore
 }
 
 // Authorizer evaluates against the store on every call, so a change made through any replica
@@ -29,50 +31,87 @@ type Authorizer struct{ st Store }
 
 func New(st Store) *Authorizer { return &Authorizer{st: st} }
 
-// Principal is one principal's assignments and roles, loaded once, for a request that asks many
-// questions about the same caller (a list filtered by read permission).
+// ErrUnavailable marks a decision that could not be made because the store did not answer
+// (anything but "not found"). Callers answer it as 503 in their API's shape: denying would hide
+// an outage behind a misleading 403.
+var ErrUnavailable = errors.New("authorization data unavailable")
+
+// Principal is one principal's assignments and the roles they name, loaded once, for a request
+// that asks many questions about the same caller (a list filtered by read permission) or for a
+// cache (the vault keeps one per principal for a short time).
 type Principal struct {
 	assignments []rbac.Assignment
+	groups      []rbac.Membership
 	lookup      rbac.RoleLookup
 }
 
-// ForPrincipal loads principalID's assignments and the roles they use.
+// ForPrincipal loads principalID's assignments, those of the groups it belongs to (transitively)
+// and the roles they use. An assignment of a custom role that has been deleted grants nothing;
+// any other store failure is an error wrapping ErrUnavailable.
 func (a *Authorizer) ForPrincipal(ctx context.Context, principalID string) (*Principal, error) {
-	assignments, lookup, err := a.load(ctx, principalID)
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{assignments: assignments, lookup: lookup}, nil
+	return Load(ctx, a.st, principalID)
 }
 
-// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal).
+// Decide answers q from what was loaded (q.PrincipalID must be the loaded principal); the
+// principal's groups count.
 func (p *Principal) Decide(q rbac.Query) rbac.Decision {
+	q.Groups = p.groups
 	return rbac.Decide(q, p.lookup, p.assignments)
 }
 
+// Explain explains q from what was loaded; groups are named by id (Authorizer.Explain names
+// them by display name).
+func (p *Principal) Explain(q rbac.Query) rbac.Explanation {
+	q.Groups = p.groups
+	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles())
+}
+
+// Assignments are the loaded assignments: the principal's own and its groups'.
+func (p *Principal) Assignments() []rbac.Assignment { return p.assignments }
+
+// Groups are the groups the principal belongs to, directly or through nested groups.
+func (p *Principal) Groups() []rbac.Membership { return p.groups }
+
 // Decide answers q.
 func (a *Authorizer) Decide(ctx context.Context, q rbac.Query) (rbac.Decision, error) {
-	assignments, lookup, err := a.load(ctx, q.PrincipalID)
+	p, err := Load(ctx, a.st, q.PrincipalID)
 	if err != nil {
 		return rbac.Decision{}, err
 	}
-	return rbac.Decide(q, lookup, assignments), nil
+	return p.Decide(q), nil
 }
 
 // Explain answers q and says why, with the closest assignments and a role that would fix a
-// denial.
+// denial; an assignment held through groups names them ("group A ⊃ B").
 func (a *Authorizer) Explain(ctx context.Context, q rbac.Query) (rbac.Explanation, error) {
-	assignments, lookup, err := a.load(ctx, q.PrincipalID)
+	p, err := Load(ctx, a.st, q.PrincipalID)
 	if err != nil {
 		return rbac.Explanation{}, err
 	}
-	return rbac.Explain(q, lookup, assignments, rbac.BuiltinRoles()), nil
+	if q.Groups, err = nameGroups(ctx, a.st, p.groups); err != nil {
+		return rbac.Explanation{}, err
+	}
+	return rbac.Explain(q, p.lookup, p.assignments, rbac.BuiltinRoles()), nil
 }
 
-func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assignment, rbac.RoleLookup, error) {
-	recs, err := a.st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+// Load is the one loader every authorization decision starts from. It reads what deciding for
+// principalID needs: the groups it belongs to (transitively), the role assignments of the
+// principal and of each of those groups, and the custom roles they name.
+func Load(ctx context.Context, st Store, principalID string) (*Principal, error) {
+	groups, err := TransitiveGroups(ctx, st, principalID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("role assignments of %s: %w", principalID, err)
+		return nil, fmt.Errorf("%w: groups of %s: %w", ErrUnavailable, principalID, err)
+	}
+	recs, err := st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: role assignments of %s: %w", ErrUnavailable, principalID, err)
+	}
+	for _, g := range groups {
+		more, err := st.ListRoleAssignmentsForPrincipal(ctx, g.GroupID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: role assignments of group %s: %w", ErrUnavailable, g.GroupID, err)
+		}
+		recs = append(recs, more...)
 	}
 	assignments := make([]rbac.Assignment, len(recs))
 	custom := map[string]rbac.RoleDefinition{}
@@ -85,9 +124,12 @@ func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assig
 		if _, seen := custom[id]; seen {
 			continue
 		}
-		def, err := a.st.GetRoleDefinition(ctx, id)
-		if err != nil {
+		def, err := st.GetRoleDefinition(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
 			continue // an assignment of a deleted custom role grants nothing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: role definition %s: %w", ErrUnavailable, id, err)
 		}
 		if rd, err := RoleFromStore(def); err == nil {
 			custom[id] = rd
@@ -101,7 +143,7 @@ func (a *Authorizer) load(ctx context.Context, principalID string) ([]rbac.Assig
 		r, ok := custom[rbac.RoleDefinitionGUID(id)]
 		return r, ok
 	}
-	return assignments, lookup, nil
+	return &Principal{assignments: assignments, groups: groups, lookup: lookup}, nil
 }
 
 // Role finds a role definition by GUID or full role definition id: a built-in one, else a custom
@@ -197,6 +239,11 @@ var ensureNamespace = uuid.MustParse("5e7b1f6c-2f0e-4c4e-9a53-6d1b0c3a8e21")
 // already holds that role there or above. It is idempotent and safe to run from several
 // replicas at once.
 func EnsureRole(ctx context.Context, st AssignmentStore, principalID, roleID, scope, description string) error {
+	return EnsureRoleFor(ctx, st, principalID, "ServicePrincipal", roleID, scope, description)
+}
+
+// EnsureRoleFor is EnsureRole for a principal of any type (User, Group, ServicePrincipal).
+func EnsureRoleFor(ctx context.Context, st AssignmentStore, principalID, principalType, roleID, scope, description string) error {
 	principalID = strings.ToLower(principalID)
 	held, err := st.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: principalID, AtOrAbove: scope})
 	if err != nil {
@@ -217,7 +264,7 @@ func EnsureRole(ctx context.Context, st AssignmentStore, principalID, roleID, sc
 		Scope:            scope,
 		RoleDefinitionID: roleID,
 		PrincipalID:      principalID,
-		PrincipalType:    "ServicePrincipal",
+		PrincipalType:    principalType,
 		Description:      description,
 		CreatedAt:        now,
 		UpdatedAt:        now,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mint-id/mint/internal/rbac"
@@ -14,6 +15,26 @@ import (
 type memStore struct {
 	assignments []store.RoleAssignment
 	roles       map[string]store.RoleDefinition
+	members     []store.GroupMember
+	groups      map[string]store.Group
+}
+
+func (m *memStore) ListMemberOf(_ context.Context, memberID string) ([]store.GroupMember, error) {
+	var out []store.GroupMember
+	for _, gm := range m.members {
+		if gm.MemberID == memberID {
+			out = append(out, gm)
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) GetGroup(_ context.Context, id string) (store.Group, error) {
+	g, ok := m.groups[id]
+	if !ok {
+		return g, store.ErrNotFound
+	}
+	return g, nil
 }
 
 func (m *memStore) ListRoleAssignmentsForPrincipal(_ context.Context, principalID string) ([]store.RoleAssignment, error) {
@@ -127,5 +148,51 @@ func TestWirePermissions(t *testing.T) {
 	back := PermissionsFromWire(got)
 	if len(back) != 1 || back[0].Actions[0] != "*" || back[0].NotDataActions == nil {
 		t.Errorf("%+v", back)
+	}
+}
+
+// A principal holds the roles of every group it belongs to, through any depth of nesting, and a
+// cycle of groups ends the walk. The explanation names the nesting.
+func TestGroupsAreTransitiveAndCycleSafe(t *testing.T) {
+	const (
+		mi    = "aaaaaaaa-0000-0000-0000-000000000001"
+		inner = "bbbbbbbb-0000-0000-0000-000000000002"
+		outer = "cccccccc-0000-0000-0000-000000000003"
+	)
+	vault := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv"
+	st := &memStore{
+		groups: map[string]store.Group{inner: {ObjectID: inner, DisplayName: "Inner"}, outer: {ObjectID: outer, DisplayName: "Outer"}},
+		members: []store.GroupMember{
+			{GroupID: inner, MemberID: mi, MemberType: store.MemberServicePrincipal},
+			{GroupID: outer, MemberID: inner, MemberType: store.MemberGroup},
+			{GroupID: inner, MemberID: outer, MemberType: store.MemberGroup}, // a cycle
+		},
+		assignments: []store.RoleAssignment{
+			{ID: "a1", Scope: vault, PrincipalID: outer, PrincipalType: "Group", RoleDefinitionID: rbac.KeyVaultSecretsUserRoleID},
+		},
+	}
+	groups, err := TransitiveGroups(context.Background(), st, mi)
+	if err != nil || len(groups) != 2 || groups[0].GroupID != inner || groups[1].GroupID != outer {
+		t.Fatalf("TransitiveGroups = %+v, %v; want inner then outer", groups, err)
+	}
+	if got := groups[1].Path; len(got) != 2 || got[0] != outer || got[1] != inner {
+		t.Fatalf("path to outer = %v, want [outer inner]", got)
+	}
+	a := New(st)
+	q := rbac.Query{PrincipalID: mi, Action: "Microsoft.KeyVault/vaults/secrets/getSecret/action", Scope: vault + "/secrets/s", DataAction: true}
+	d, err := a.Decide(context.Background(), q)
+	if err != nil || !d.Allowed {
+		t.Fatalf("Decide through nested groups = %+v, %v; want allowed", d, err)
+	}
+	x, err := a.Explain(context.Background(), q)
+	if err != nil || !x.Allowed {
+		t.Fatalf("Explain = %+v, %v", x, err)
+	}
+	if want := `through group "Outer" (` + outer + `) ⊃ "Inner" (` + inner + `)`; !strings.Contains(x.Summary, want) {
+		t.Fatalf("summary %q does not name the group path %q", x.Summary, want)
+	}
+	st.members = st.members[1:] // the identity leaves Inner
+	if d, _ := a.Decide(context.Background(), q); d.Allowed {
+		t.Fatalf("still allowed after leaving the group: %s", d.Reason)
 	}
 }

@@ -14,12 +14,12 @@ import (
 )
 
 func newADCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications and service principals (like az ad)"}
+	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications, service principals, users and groups (like az ad)"}
 	app := &cobra.Command{Use: "app", Short: "Manage application registrations"}
 	app.AddCommand(newAppCreateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd())
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	sp.AddCommand(newSPListCmd(), newSPShowCmd(), newSPAppRoleCmd())
-	cmd.AddCommand(app, sp)
+	cmd.AddCommand(app, sp, newADUserCmd(), newADGroupCmd())
 	return cmd
 }
 

@@ -2,141 +2,77 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/http"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mint-id/mint/internal/agent"
-	"github.com/mint-id/mint/internal/agent/node"
-	"github.com/mint-id/mint/internal/metrics"
+	"github.com/mint-id/mint/internal/server"
 )
 
 func newAgentCmd() *cobra.Command {
-	var server, joinToken, dataDir, addr, socket, caFile, name, sfAddr string
-	var bindHost, metricsAddr string
-	var rate agent.RateLimit
+	var cfg server.AgentConfig
+	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run a node agent: the managed-identity endpoints for this host's workloads",
+		Short: "Run a node agent: the managed-identity endpoints and the Azure-name proxy for this host's workloads",
 		Long: `Run a node agent. On first start it joins the mint server with a one-time join token
 (mint node join-token create) and keeps its own key in --data-dir; afterwards it signs in as its
 node principal. It serves the managed-identity endpoints (App Service, Azure ML, Cloud Shell, Arc,
 IMDS through HTTP_PROXY, optionally Service Fabric) on loopback, takes 'mint run' registrations on
-a root-only Unix socket, and keeps serving cached tokens while the server is unreachable.`,
+a root-only Unix socket, and keeps serving cached tokens while the server is unreachable.
+
+It also serves the Azure-name proxy on --proxy-addr (loopback), as mint dev does: programs that
+use https://<vault>.vault.azure.net, login.microsoftonline.com or management.azure.com reach the
+server through it ('mint run --proxy'). The server certifies a key the agent keeps for those
+names; the CA's key never leaves the server. The proxy's environment is in <data-dir>/env.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
-			}
-			if dataDir == "" {
-				return errors.New("--data-dir is required (the agent keeps its key there)")
 			}
 			if os.Getenv("GOGC") == "" {
 				// The agent is a small resident daemon on every host: trade a little GC CPU (its
 				// cached path allocates almost nothing) for a smaller footprint.
 				debug.SetGCPercent(50)
 			}
-			hc, err := httpClientTrusting(caFile)
-			if err != nil {
-				return err
-			}
+			var level slog.Level
+			_ = level.UnmarshalText([]byte(logLevel))
+			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.Out = cmd.OutOrStdout()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			id, err := node.Load(dataDir)
-			if errors.Is(err, fs.ErrNotExist) {
-				if server == "" || joinToken == "" {
-					return errors.New("this agent has not joined yet: give --server and --join-token (mint node join-token create --scope <scope>)")
-				}
-				if id, err = node.Join(ctx, hc, server, joinToken, name); err != nil {
-					return err
-				}
-				if err := id.Save(dataDir); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "joined %s as node %s (client id %s)\n", server, id.Name, id.ClientID)
-			} else if err != nil {
-				return err
-			}
-			if socket == "" {
-				socket = filepath.Join(dataDir, "agent.sock")
-			}
-			os.Remove(socket)
-			m := metrics.New()
-			a, err := agent.New(agent.Config{Upstream: node.NewUpstream(id, hc), ListenAddr: addr, SocketPath: socket,
-				ServiceFabricAddr: sfAddr, Metrics: m.Agent(), RateLimit: rate})
-			if err != nil {
-				return err
-			}
-			if metricsAddr != "" {
-				ms := &http.Server{Addr: metricsAddr, Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
-				go func() {
-					if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-						fmt.Fprintln(cmd.ErrOrStderr(), "metrics listener:", err)
-					}
-				}()
-				defer ms.Close()
-			}
-			if bindHost != "" {
-				if err := a.BindHost(bindHost); err != nil {
-					return err
-				}
-			}
-			ep := a.Endpoints()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "agent serving managed-identity endpoints for node %s\n", id.ClientID)
-			fmt.Fprintf(out, "  mint run socket:  %s\n  App Service:      IDENTITY_ENDPOINT=%s\n  IMDS:             HTTP_PROXY=%s\n", socket, ep.IdentityEndpoint, ep.IMDSProxy)
-			if ep.ServiceFabricEndpoint != "" {
-				fmt.Fprintf(out, "  Service Fabric:   IDENTITY_ENDPOINT=%s IDENTITY_SERVER_THUMBPRINT=%s\n", ep.ServiceFabricEndpoint, ep.ServiceFabricThumbprint)
-			}
-			return a.Serve(ctx)
+			return server.RunAgent(ctx, cfg)
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&server, "server", "", "mint server base URL (first start)")
-	fs.StringVar(&joinToken, "join-token", "", "one-time join token (first start)")
-	fs.StringVar(&name, "name", "", "node name (default: the join token's)")
-	fs.StringVar(&dataDir, "data-dir", "", "directory for the node's key and identity")
-	fs.StringVar(&addr, "addr", agent.DefaultListenAddr, "loopback address of the managed-identity endpoints")
-	fs.StringVar(&sfAddr, "service-fabric-addr", "", "loopback address of the https Service Fabric endpoint (off when empty)")
-	fs.StringVar(&socket, "socket", "", "Unix socket for mint run registrations (default <data-dir>/agent.sock)")
-	fs.StringVar(&caFile, "ca-file", "", "PEM file of the server's CA (default: system roots and SSL_CERT_FILE)")
-	fs.Float64Var(&rate.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
-	fs.IntVar(&rate.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
-	fs.StringVar(&metricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
-	fs.StringVar(&bindHost, "bind-host", "", "give every local process this VM-like resource's identities (IMDS, Azure's VM model)")
+	fs.StringVar(&cfg.Server, "server", "", "mint server base URL (first start)")
+	fs.StringVar(&cfg.JoinToken, "join-token", "", "one-time join token (first start)")
+	fs.StringSliceVar(&cfg.ServerAddrs, "server-addr", nil, "host:port of a server replica behind the server's name, tried in order (repeatable; fail-over without a load balancer)")
+	fs.StringVar(&cfg.Name, "name", "", "node name (default: the join token's)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the node's key and identity")
+	fs.StringVar(&cfg.Addr, "addr", agent.DefaultListenAddr, "loopback address of the managed-identity endpoints")
+	fs.StringVar(&cfg.ServiceFabricAddr, "service-fabric-addr", "", "loopback address of the https Service Fabric endpoint (off when empty)")
+	fs.StringVar(&cfg.SocketPath, "socket", "", "Unix socket for mint run registrations (default <data-dir>/agent.sock)")
+	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of the server's CA, e.g. <server data-dir>/ca.pem (default: system roots and SSL_CERT_FILE)")
+	fs.StringVar(&cfg.ProxyAddr, "proxy-addr", server.DefaultAgentProxyAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
+	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
+	fs.IntVar(&cfg.RateLimit.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
+	fs.StringVar(&cfg.BindHost, "bind-host", "", "give every local process this VM-like resource's identities (IMDS, Azure's VM model)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
-func httpClientTrusting(caFile string) (*http.Client, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-		}
-	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment}}, nil
-}
-
 func newRunCmd() *cobra.Command {
-	var resource, socket string
+	var resource, socket, dialectName string
 	var noMSI, serviceFabric, useProxy bool
 	var fed federatedTokenFlags
 	cmd := &cobra.Command{
@@ -157,6 +93,16 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 			if resource == "" {
 				return errors.New("--resource is required: the ARM id of the container app, web app or VM the program runs as")
 			}
+			dialect, err := agent.ParseRunDialect(dialectName)
+			if err != nil {
+				return fmt.Errorf("--dialect: %w", err)
+			}
+			if serviceFabric {
+				if dialectName != "" && dialect != agent.RunServiceFabric {
+					return errors.New("--service-fabric is --dialect servicefabric: give one of them")
+				}
+				dialect = agent.RunServiceFabric
+			}
 			if socket == "" {
 				socket = os.Getenv("MINT_AGENT_SOCKET")
 			}
@@ -168,10 +114,8 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 			}
 			var proxyVars []string
 			if useProxy {
-				dir := os.Getenv("MINT_DATA_DIR")
-				if dir == "" {
-					dir = filepath.Dir(socket) // mint dev's socket is <data-dir>/agent.sock
-				}
+				// The agent's own environment: mint dev's and mint agent's socket is <data-dir>/agent.sock.
+				dir := filepath.Dir(socket)
 				var err error
 				if proxyVars, err = proxyEnv(filepath.Join(dir, "env")); err != nil {
 					return err
@@ -183,7 +127,7 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 				return err
 			}
 			code, err := agent.Run(ctx, agent.RunOptions{SocketPath: socket, ResourceID: resource, Command: args, Set: proxyVars,
-				DisableMSI: noMSI, ServiceFabric: serviceFabric, FederatedToken: federated,
+				DisableMSI: noMSI, Dialect: dialect, FederatedToken: federated,
 				Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
@@ -198,8 +142,9 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 	cmd.Flags().StringVar(&resource, "resource", "", "ARM id of the resource the program runs as")
 	cmd.Flags().StringVar(&socket, "socket", "", "the agent's Unix socket (default $MINT_AGENT_SOCKET or $MINT_DATA_DIR/agent.sock)")
 	cmd.Flags().BoolVar(&noMSI, "no-msi", false, "do not set MSI_ENDPOINT / MSI_SECRET")
-	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "use the Service Fabric dialect (the agent must serve it)")
-	cmd.Flags().BoolVar(&useProxy, "proxy", false, "also give the program mint dev's Azure-name proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and CA trust, so Azure's own host names reach mint")
+	cmd.Flags().BoolVar(&serviceFabric, "service-fabric", false, "same as --dialect servicefabric")
+	cmd.Flags().StringVar(&dialectName, "dialect", "", "the managed-identity endpoint the program sees, as on that Azure host: appservice (default; also Functions, Container Apps), azureml, cloudshell, arc, imds (a VM, through HTTP_PROXY), servicefabric")
+	cmd.Flags().BoolVar(&useProxy, "proxy", false, "also give the program the agent's Azure-name proxy (mint dev's or mint agent's: HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and CA trust, so Azure's own host names reach mint")
 	fed.register(cmd.Flags())
 	return cmd
 }

@@ -14,7 +14,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var duration time.Duration
-	var jsonOut, markdownOut, postgresURL string
+	var jsonOut, markdownOut, svgOut, postgresURL string
 	var short bool
 	var only []string
 	cmd := &cobra.Command{
@@ -68,12 +68,23 @@ well under one. docs/benchmarks.md explains each figure.`,
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "table written to %s\n", markdownOut)
 			}
+			if svgOut != "" {
+				var b strings.Builder
+				if err := rep.WriteSVG(&b); err != nil {
+					return err
+				}
+				if err := os.WriteFile(svgOut, []byte(b.String()), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "chart written to %s\n", svgOut)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "length of each throughput measurement")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "write the report as JSON to this file")
 	cmd.Flags().StringVar(&markdownOut, "markdown", "", "write the figures as a Markdown table to this file (as docs/benchmarks.md shows them)")
+	cmd.Flags().StringVar(&svgOut, "svg", "", "draw each figure against its ceiling or goal as an SVG chart in this file (docs/benchmarks.svg)")
 	cmd.Flags().BoolVar(&short, "short", false, "a quick run at small scales that checks every figure is produced (CI)")
 	cmd.Flags().StringVar(&postgresURL, "postgres-url", "", "PostgreSQL superuser URL; the run creates and drops a database there for the PostgreSQL figure (default $MINT_TEST_POSTGRES_URL)")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "measure only these groups: "+strings.Join(bench.Groups, ", "))

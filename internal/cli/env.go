@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,10 +17,11 @@ func newEnvCmd() *cobra.Command {
 	var dataDir, shell string
 	cmd := &cobra.Command{
 		Use:   "env [--shell bash|fish|powershell]",
-		Short: "Print the environment of a running mint dev, for a shell to load",
-		Long: `Print the environment a running 'mint dev' printed at start (its <data-dir>/env): the
+		Short: "Print the environment of a mint dev or a mint server, for a shell to load",
+		Long: `Print the environment in <data-dir>/env: what a running 'mint dev' printed at start (the
 credentials and endpoints, the CA trust variables, and HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the
-Azure-name proxy. Load it with:
+Azure-name proxy), or what 'mint server --print-admin-secret' wrote for a server (MINT_ENDPOINT,
+the CA, the tenant and the admin's credential). Load it with:
 
   bash, zsh:   eval "$(mint env --data-dir DIR)"
   fish:        mint env --data-dir DIR --shell fish | source
@@ -32,18 +32,18 @@ Azure-name proxy. Load it with:
 				return err
 			}
 			if dataDir == "" {
-				return errors.New("which mint dev? Pass --data-dir (or set MINT_DATA_DIR) to the directory it runs on")
+				return errors.New("which mint? Pass --data-dir (or set MINT_DATA_DIR) to the directory mint dev or mint server runs on")
 			}
-			vars, err := readEnvFile(filepath.Join(dataDir, "env"))
+			vars, err := server.ReadEnvFile(filepath.Join(dataDir, "env"))
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no mint dev environment in %s (%s is missing): start one with 'mint dev --data-dir %s'",
-					dataDir, filepath.Join(dataDir, "env"), dataDir)
+				return fmt.Errorf("no environment in %s (%s is missing): start 'mint dev --data-dir %s', or have a server write one with 'mint server --data-dir %s --print-admin-secret'",
+					dataDir, filepath.Join(dataDir, "env"), dataDir, dataDir)
 			}
 			if err != nil {
 				return err
 			}
 			if _, err := os.Stat(filepath.Join(dataDir, "ready")); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: mint dev is not running on %s (no ready marker); this environment is the last one it wrote\n", dataDir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no mint is running on %s (no ready marker); this environment is the last one it wrote\n", dataDir)
 			}
 			text, err := formatEnv(shell, vars)
 			if err != nil {
@@ -53,47 +53,9 @@ Azure-name proxy. Load it with:
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the running mint dev (default $MINT_DATA_DIR)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the mint dev or mint server (default $MINT_DATA_DIR)")
 	cmd.Flags().StringVar(&shell, "shell", "bash", "syntax: bash (also sh, zsh), fish or powershell")
 	return cmd
-}
-
-// readEnvFile reads the `export NAME=value` lines `mint dev` writes, in order.
-func readEnvFile(path string) ([]server.EnvVar, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []server.EnvVar
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok || !validEnvName(name) {
-			continue
-		}
-		out = append(out, server.EnvVar{Name: name, Value: posixUnquote(value)})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // formatEnv writes vars in a shell's syntax.
@@ -101,7 +63,7 @@ func formatEnv(shell string, vars []server.EnvVar) (string, error) {
 	var line func(server.EnvVar) string
 	switch strings.ToLower(shell) {
 	case "bash", "sh", "zsh", "posix":
-		line = func(e server.EnvVar) string { return "export " + e.Name + "=" + posixQuote(e.Value) + "\n" }
+		line = func(e server.EnvVar) string { return "export " + e.Name + "=" + server.ShellQuote(e.Value) + "\n" }
 	case "fish":
 		line = func(e server.EnvVar) string { return "set -gx " + e.Name + " " + fishQuote(e.Value) + ";\n" }
 	case "powershell", "pwsh":
@@ -114,22 +76,6 @@ func formatEnv(shell string, vars []server.EnvVar) (string, error) {
 		b.WriteString(line(e))
 	}
 	return b.String(), nil
-}
-
-func posixQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func posixUnquote(s string) string {
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
-	}
-	return s
 }
 
 // fishQuote: inside fish's single quotes only \\ and \' are escapes.
@@ -148,16 +94,16 @@ var proxyVariables = []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT
 // proxyEnv is the child environment `mint run --proxy` adds: the Azure-name proxy (upper and
 // lower case, since some clients read only one) and CA trust, from mint dev's env file.
 func proxyEnv(envFile string) ([]string, error) {
-	vars, err := readEnvFile(envFile)
+	vars, err := server.ReadEnvFile(envFile)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy reads mint dev's environment: %w", err)
+		return nil, fmt.Errorf("--proxy reads the agent's environment (mint dev's or mint agent's <data-dir>/env; pass --socket <data-dir>/agent.sock or set MINT_DATA_DIR): %w", err)
 	}
 	got := map[string]string{}
 	for _, e := range vars {
 		got[e.Name] = e.Value
 	}
 	if got["HTTPS_PROXY"] == "" {
-		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev running with its proxy (not --proxy-addr '')?", envFile)
+		return nil, fmt.Errorf("--proxy: %s has no HTTPS_PROXY: is mint dev or mint agent running with its proxy (not --proxy-addr '')?", envFile)
 	}
 	var out []string
 	for _, name := range proxyVariables {

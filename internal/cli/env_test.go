@@ -14,7 +14,7 @@ func TestEnvFileAndShellSyntax(t *testing.T) {
 	// As server.WriteEnvFile writes it.
 	os.WriteFile(path, []byte("export AZURE_CLIENT_SECRET='a'\\''b c$x\\y'\nexport HTTPS_PROXY=http://127.0.0.1:8445\n"+
 		"export NO_PROXY=127.0.0.1,localhost\n# comment\nnot a line\nexport 1BAD=x\n"), 0o600)
-	vars, err := readEnvFile(path)
+	vars, err := server.ReadEnvFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

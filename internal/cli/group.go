@@ -16,7 +16,10 @@ var groupColumns = []column{{"Name", "name"}, {"Location", "location"}, {"Status
 
 func newGroupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "group", Short: "Manage resource groups (like az group)"}
-	cmd.AddCommand(newGroupCreateCmd(), newGroupShowCmd(), newGroupListCmd(), newGroupUpdateCmd(), newGroupDeleteCmd(), newGroupExistsCmd())
+	cmd.AddCommand(newGroupCreateCmd(), groupKind.showCommand(), newGroupListCmd(), newGroupUpdateCmd(),
+		groupKind.deleteCommand("Delete a resource group and everything in it", func(name string) string {
+			return fmt.Sprintf("Resource group '%s' and every resource and identity in it will be deleted.", name)
+		}), newGroupExistsCmd())
 	return cmd
 }
 
@@ -49,26 +52,6 @@ func newGroupCreateCmd() *cobra.Command {
 		}
 		var out map[string]any
 		if err := c.arm(ctx, http.MethodPut, groupPath(sub, name), resourcesAPIVersion, body, &out); err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
-	})
-}
-
-func newGroupShowCmd() *cobra.Command {
-	var a armFlags
-	var name string
-	return clientCommand("show", "Show a resource group", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
-		cmd.MarkFlagRequired("name")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		var out map[string]any
-		if err := c.arm(ctx, http.MethodGet, groupPath(sub, name), resourcesAPIVersion, nil, &out); err != nil {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, groupColumns)
@@ -111,9 +94,8 @@ func newGroupUpdateCmd() *cobra.Command {
 	var tags []string
 	return clientCommand("update", "Replace a resource group's tags", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
+		groupNameFlag(cmd, &name)
 		cmd.Flags().StringArrayVar(&tags, "tags", nil, "tag key=value (repeatable); --tags \"\" removes every tag")
-		cmd.MarkFlagRequired("name")
 		cmd.MarkFlagRequired("tags")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
@@ -132,35 +114,12 @@ func newGroupUpdateCmd() *cobra.Command {
 	})
 }
 
-func newGroupDeleteCmd() *cobra.Command {
-	var a armFlags
-	var name string
-	var yes, noWait bool
-	return clientCommand("delete", "Delete a resource group and everything in it", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
-		cmd.Flags().BoolVar(&noWait, "no-wait", false, "accepted for compatibility; mint deletes synchronously")
-		cmd.MarkFlagRequired("name")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		if err := confirm(cmd, yes, fmt.Sprintf("Resource group '%s' and every resource and identity in it will be deleted.", name)); err != nil {
-			return err
-		}
-		return c.arm(ctx, http.MethodDelete, groupPath(sub, name), resourcesAPIVersion, nil, nil)
-	})
-}
-
 func newGroupExistsCmd() *cobra.Command {
 	var a armFlags
 	var name string
 	return clientCommand("exists", "Print true if the resource group exists, false if not", func(cmd *cobra.Command) {
 		a.register(cmd)
-		cmd.Flags().StringVarP(&name, "name", "n", "", "group name (required)")
-		cmd.MarkFlagRequired("name")
+		groupNameFlag(cmd, &name)
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		sub, err := a.subscriptionID(ctx, c, f)
 		if err != nil {
@@ -170,14 +129,22 @@ func newGroupExistsCmd() *cobra.Command {
 		var ae *apiError
 		switch {
 		case err == nil:
-			fmt.Fprintln(cmd.OutOrStdout(), "true")
+			return printOut(cmd.OutOrStdout(), f.output, true, nil)
 		case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
-			fmt.Fprintln(cmd.OutOrStdout(), "false")
+			return printOut(cmd.OutOrStdout(), f.output, false, nil)
 		default:
 			return err
 		}
-		return nil
 	})
+}
+
+// groupNameFlag registers az's two names for the group a command acts on: --name/-n and
+// --resource-group/-g (az group show -g app).
+func groupNameFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVarP(name, "name", "n", "", "group name (required)")
+	cmd.Flags().StringVarP(name, "resource-group", "g", "", "group name (az accepts either)")
+	cmd.MarkFlagsOneRequired("name", "resource-group")
+	cmd.MarkFlagsMutuallyExclusive("name", "resource-group")
 }
 
 // quoteOData doubles single quotes inside an OData string literal.

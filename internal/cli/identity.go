@@ -28,7 +28,8 @@ const flexibleFICUsage = "match the tokens' claims instead of an exact subject (
 
 func newIdentityCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "identity", Short: "Manage user-assigned managed identities (like az identity)"}
-	cmd.AddCommand(newIdentityCreateCmd(), newIdentityShowCmd(), newIdentityListCmd(), newIdentityUpdateCmd(), newIdentityDeleteCmd(),
+	cmd.AddCommand(newIdentityCreateCmd(), identityKind.showCommand(), identityKind.listCommand("List user-assigned identities of the subscription or a group"),
+		newIdentityUpdateCmd(), identityKind.deleteCommand("Delete a user-assigned identity (its principal and federated credentials go with it)", nil),
 		newIdentityListResourcesCmd(), newFederatedCredentialCmd())
 	return cmd
 }
@@ -104,48 +105,6 @@ func newIdentityCreateCmd() *cobra.Command {
 	})
 }
 
-func newIdentityShowCmd() *cobra.Command {
-	var a armFlags
-	var t identityTarget
-	return clientCommand("show", "Show a user-assigned identity", func(cmd *cobra.Command) {
-		a.register(cmd)
-		t.register(cmd)
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		path, err := t.path(sub)
-		if err != nil {
-			return err
-		}
-		var out map[string]any
-		if err := c.arm(ctx, http.MethodGet, path, msiAPIVersion, nil, &out); err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, flatten(out), identityColumns)
-	})
-}
-
-func newIdentityListCmd() *cobra.Command {
-	var a armFlags
-	var group string
-	return clientCommand("list", "List user-assigned identities of the subscription or a group", func(cmd *cobra.Command) {
-		a.register(cmd)
-		cmd.Flags().StringVarP(&group, "resource-group", "g", "", "list only this group's identities")
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		out, err := c.listInScope(ctx, sub, group, "/providers/Microsoft.ManagedIdentity/userAssignedIdentities", msiAPIVersion, flatten)
-		if err != nil {
-			return err
-		}
-		return printOut(cmd.OutOrStdout(), f.output, out, identityColumns)
-	})
-}
-
 func newIdentityUpdateCmd() *cobra.Command {
 	var a armFlags
 	var t identityTarget
@@ -181,25 +140,6 @@ func newIdentityUpdateCmd() *cobra.Command {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, flatten(out), identityColumns)
-	})
-}
-
-func newIdentityDeleteCmd() *cobra.Command {
-	var a armFlags
-	var t identityTarget
-	return clientCommand("delete", "Delete a user-assigned identity (its principal and federated credentials go with it)", func(cmd *cobra.Command) {
-		a.register(cmd)
-		t.register(cmd)
-	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		sub, err := a.subscriptionID(ctx, c, f)
-		if err != nil {
-			return err
-		}
-		path, err := t.path(sub)
-		if err != nil {
-			return err
-		}
-		return c.arm(ctx, http.MethodDelete, path, msiAPIVersion, nil, nil)
 	})
 }
 

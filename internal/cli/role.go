@@ -342,6 +342,9 @@ type assignee struct {
 // resolveAssignee finds a service principal by object id or app id through Graph, as az does.
 // When Graph cannot be asked (the caller lacks directory read) a GUID is taken as an object id.
 func resolveAssignee(ctx context.Context, c *apiClient, who string) (assignee, error) {
+	if a, ok := resolvePerson(ctx, c, who); ok {
+		return a, nil
+	}
 	sp, err := findSP(ctx, c, who)
 	if err == nil {
 		name := roleStr(sp, "displayName")
@@ -359,10 +362,43 @@ func resolveAssignee(ctx context.Context, c *apiClient, who string) (assignee, e
 	return assignee{}, fmt.Errorf("cannot find user or service principal in graph database for '%s': %w", who, err)
 }
 
+// resolvePerson finds a user by user principal name, or a user or group by object id, as az
+// does (users?$filter=userPrincipalName eq, directoryObjects/getByIds).
+func resolvePerson(ctx context.Context, c *apiClient, who string) (assignee, bool) {
+	var found struct {
+		Value []map[string]any `json:"value"`
+	}
+	switch {
+	case strings.Contains(who, "@"):
+		filter := "userPrincipalName eq '" + strings.ReplaceAll(who, "'", "''") + "'"
+		if c.do(ctx, graphScope, "GET", "/v1.0/users?$filter="+url.QueryEscape(filter), nil, &found) != nil {
+			return assignee{}, false
+		}
+	case roleIsGUID(who):
+		body := map[string]any{"ids": []string{who}, "types": []string{"user", "group"}}
+		if c.do(ctx, graphScope, "POST", "/v1.0/directoryObjects/getByIds", body, &found) != nil {
+			return assignee{}, false
+		}
+	default:
+		return assignee{}, false
+	}
+	if len(found.Value) != 1 {
+		return assignee{}, false
+	}
+	o := found.Value[0]
+	switch roleStr(o, "@odata.type") {
+	case "#microsoft.graph.user":
+		return assignee{objectID: roleStr(o, "id"), principalType: "User", name: roleStr(o, "userPrincipalName")}, true
+	case "#microsoft.graph.group":
+		return assignee{objectID: roleStr(o, "id"), principalType: "Group", name: roleStr(o, "displayName")}, true
+	}
+	return assignee{}, false
+}
+
 func newRoleAssignmentCreateCmd() *cobra.Command {
 	var who, objectID, ptype, role, scope, group, description, condition, conditionVersion, name, subFlag string
 	return clientCommand("create", "Assign a role to a principal at a scope", func(cmd *cobra.Command) {
-		cmd.Flags().StringVar(&who, "assignee", "", "the principal: object id or app id of a service principal or managed identity")
+		cmd.Flags().StringVar(&who, "assignee", "", "the principal: a user's sign-in name or object id, a group's object id, or a service principal's or managed identity's object id or app id")
 		cmd.Flags().StringVar(&objectID, "assignee-object-id", "", "the principal's object id, used as is (no directory lookup)")
 		cmd.Flags().StringVar(&ptype, "assignee-principal-type", "", "ServicePrincipal, User, Group, ForeignGroup or Device (default: ServicePrincipal for a service principal found in the directory)")
 		cmd.Flags().StringVar(&role, "role", "", "role name, id or full role definition id (required)")
@@ -422,7 +458,7 @@ func newRoleAssignmentCreateCmd() *cobra.Command {
 			return err
 		}
 		out := flattenAssignment(ra)
-		if f.output == "table" {
+		if f.output.Format == "table" {
 			out["principalName"], out["roleDefinitionName"] = principal.name, roleStr(roleProps(rd), "roleName")
 		}
 		return printOut(cmd.OutOrStdout(), f.output, out, roleAssignmentColumns)

@@ -23,6 +23,11 @@ func Execute(args []string) int {
 		if errors.As(err, &ex) {
 			return ex.code
 		}
+		var usage *usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			return 2 // az's exit status for a command line it cannot parse
+		}
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return 1
 	}
@@ -30,6 +35,14 @@ func Execute(args []string) int {
 }
 
 type exitError struct{ code int }
+
+// usageError is a command line mint cannot run (an unknown command, format or malformed query):
+// exit status 2, as az.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
@@ -42,12 +55,43 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newInitCmd(), newKeysCmd(), newADCmd(), newSignInLogCmd(), newBenchCmd(), newAgentCmd(), newRunCmd(), newNodeCmd())
-	root.AddCommand(newEnvCmd())
+	root.AddCommand(newEnvCmd(), newLoginCmd(), newLogoutCmd())
 	root.AddCommand(newRoleCmd(), newActivityLogCmd())
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
 	root.AddCommand(newBenchTokenCmd())
+	suggestAtEveryLevel(root)
 	return root
+}
+
+// suggestAtEveryLevel makes every command group (a command with subcommands and nothing to run
+// itself) answer an unknown subcommand as az does, at any depth: "'craete' is misspelled or not
+// recognized by the system. Did you mean 'create' ?", exit status 2. Without this, cobra
+// suggests only at the top level, parses the group's flags first ("unknown shorthand flag") and
+// exits 0 after printing the group's help.
+func suggestAtEveryLevel(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		suggestAtEveryLevel(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.DisableFlagParsing = true // the flags belong to the subcommand the user meant
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			return cmd.Help()
+		}
+		typed := args[0]
+		msg := fmt.Sprintf("'%s' is misspelled or not recognized by the system.", typed)
+		if strings.HasPrefix(typed, "-") {
+			msg = fmt.Sprintf("'%s' needs a subcommand before its arguments.", cmd.CommandPath())
+		} else if s := cmd.SuggestionsFor(typed); len(s) > 0 {
+			msg += fmt.Sprintf("\nDid you mean '%s' ?", s[0])
+		}
+		return usageErrorf("%s\nSee '%s --help' for its commands.", msg, cmd.CommandPath())
+	}
 }
 
 // envDefaults fills unset flags from MINT_<FLAG> variables (dashes become underscores), so every

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -95,7 +96,10 @@ served. Reusing a --data-dir keeps all state.`,
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
 				}
 				fmt.Fprintf(out, "\n# Load it in another shell with:  . %s\n", path)
+				fmt.Fprintf(out, "\n# Your own sign-in (a user, Owner of the subscription): name and password in %s\n",
+					filepath.Join(f.cfg.DataDir, server.DeveloperFile))
 				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
+				fmt.Fprintf(out, "\n# The portal (sign in as a person of the directory): %s/portal/\n", s.BaseURL)
 				return nil
 			})
 		},
@@ -104,6 +108,7 @@ served. Reusing a --data-dir keeps all state.`,
 	cmd.Flags().StringVar(&f.cfg.AgentAddr, "agent-addr", "127.0.0.1:8444", "loopback address of the in-process node agent's managed-identity endpoints")
 	cmd.Flags().StringVar(&f.cfg.ProxyAddr, "proxy-addr", proxy.DefaultAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
 	cmd.Flags().StringVar(&f.cfg.BindHost, "bind-host", "", "give every local process this VM-like resource's identities through IMDS (the in-process agent's host binding)")
+	cmd.Flags().StringVar(&f.cfg.ServiceFabricAddr, "service-fabric-addr", "127.0.0.1:0", "loopback address of the in-process agent's https Service Fabric endpoint (mint run --dialect servicefabric); empty disables it")
 	return cmd
 }
 
@@ -116,7 +121,9 @@ func newServerCmd() *cobra.Command {
 		Long: `Run a mint server. Several servers may share one PostgreSQL store (--store postgres://...)
 and one key-encryption key; each needs a --data-dir holding the CA. The default tenant,
 subscription and admin application are created on first start; the admin's client secret is
-printed only with --print-admin-secret (each use adds a new secret).`,
+printed only with --print-admin-secret (each use adds a new secret), together with the rest of
+the environment a client needs (MINT_ENDPOINT, the CA, the tenant), which is also written to
+<data-dir>/env (mode 0600: it holds the secret) for 'mint env', 'mint login' and the CLI.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
@@ -131,19 +138,25 @@ printed only with --print-admin-secret (each use adds a new secret).`,
 					_, err := s.Bootstrap(ctx)
 					return err
 				}
-				in, secret, err := s.AdminSecret(ctx)
+				env, err := s.AdminEnvironment(ctx)
+				if err != nil {
+					return err
+				}
+				path, err := s.WriteEnvFile(env)
 				if err != nil {
 					return err
 				}
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "AZURE_TENANT_ID=%s\nAZURE_SUBSCRIPTION_ID=%s\nAZURE_CLIENT_ID=%s\nAZURE_CLIENT_SECRET=%s\n",
-					in.Tenant.ID, in.Subscription.ID, in.Admin.AppID, secret)
+				fmt.Fprintf(out, "# The environment a client of this server needs (also in %s, mode 0600):\n", path)
+				for _, e := range env {
+					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
+				}
 				return nil
 			})
 		},
 	}
 	f.register(cmd.Flags(), "127.0.0.1:8443")
-	cmd.Flags().BoolVar(&printSecret, "print-admin-secret", false, "add a client secret to the admin application and print it")
+	cmd.Flags().BoolVar(&printSecret, "print-admin-secret", false, "add a client secret to the admin application; print it with the client environment and write that to <data-dir>/env (0600)")
 	return cmd
 }
 

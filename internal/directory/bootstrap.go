@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -63,6 +65,9 @@ func (d *Directory) Bootstrap(ctx context.Context) (Installation, error) {
 	if in.Admin, err = d.st.GetPrincipalByAppID(ctx, tenantID, adminAppID); err != nil {
 		return in, fmt.Errorf("admin application %s: %w", adminAppID, err)
 	}
+	if err := d.ensureAdminPeopleRoles(ctx, in); err != nil {
+		return in, err
+	}
 	return in, nil
 }
 
@@ -78,6 +83,11 @@ func (d *Directory) setting(ctx context.Context, key string, create func() (stri
 		return "", fmt.Errorf("read setting %s: %w", key, err)
 	}
 	v, err = create()
+	if errors.Is(err, store.ErrConflict) {
+		// Another replica created the same record first (the default tenant's domain is
+		// unique): adopt its value once it has recorded it.
+		return d.awaitSetting(ctx, key, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("bootstrap %s: %w", key, err)
 	}
@@ -93,8 +103,15 @@ func (d *Directory) setting(ctx context.Context, key string, create func() (stri
 // EnsureWellKnownResources registers in the tenant every first-party resource it lacks.
 func (d *Directory) EnsureWellKnownResources(ctx context.Context, tenantID string) error {
 	for _, w := range WellKnownResources {
-		_, err := d.st.GetPrincipalByAppID(ctx, tenantID, w.AppID)
+		cur, err := d.st.GetPrincipalByAppID(ctx, tenantID, w.AppID)
 		if err == nil {
+			// A newer mint may define more app roles (Graph's people permissions): add them.
+			if missing := missingRoles(cur.AppRoles, w.AppRoles); len(missing) > 0 && cur.Builtin {
+				cur.AppRoles = append(cur.AppRoles, missing...)
+				if err := d.st.UpdatePrincipal(ctx, cur); err != nil {
+					return fmt.Errorf("update the app roles of %s: %w", w.DisplayName, err)
+				}
+			}
 			continue
 		}
 		if !errors.Is(err, store.ErrNotFound) {
@@ -135,6 +152,89 @@ func (d *Directory) createAdmin(ctx context.Context, tenantID string) (store.Ser
 		}
 	}
 	return sp, nil
+}
+
+// adminPeopleRoles are the Graph permissions the admin application holds over people, granted
+// at bootstrap also to installations made before mint had people.
+var adminPeopleRoles = []string{RoleUserReadWriteAll, RoleGroupReadWriteAll}
+
+func (d *Directory) ensureAdminPeopleRoles(ctx context.Context, in Installation) error {
+	graph, err := d.st.GetPrincipalByAppID(ctx, in.Tenant.ID, GraphAppID)
+	if err != nil {
+		return fmt.Errorf("microsoft graph principal: %w", err)
+	}
+	held, err := d.AppRoles(ctx, in.Admin.ObjectID, graph)
+	if err != nil {
+		return err
+	}
+	for _, role := range adminPeopleRoles {
+		if slices.Contains(held, role) {
+			continue
+		}
+		if _, err := d.GrantAppRole(ctx, in.Admin.ObjectID, graph, role); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func missingRoles(have, want []store.AppRole) []store.AppRole {
+	var out []store.AppRole
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h store.AppRole) bool { return strings.EqualFold(h.ID, w.ID) }) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// SettingDeveloper records the object id of mint dev's developer, the directory's administrator.
+const SettingDeveloper = "developer_user_id"
+
+// IsDirectoryAdmin reports whether u administers the directory (may create and change users and
+// groups with a delegated token): mint dev's developer. Entra's counterpart is the Global
+// Administrator or User Administrator directory role, which mint does not model.
+func (d *Directory) IsDirectoryAdmin(ctx context.Context, u store.User) bool {
+	id, err := d.st.GetSetting(ctx, SettingDeveloper)
+	return err == nil && strings.EqualFold(id, u.ObjectID) && u.AccountEnabled
+}
+
+// Developer is mint dev's person: its user and, when it was created or its password was reset
+// just now, the password (otherwise "").
+type Developer struct {
+	User     store.User
+	Password string
+}
+
+// EnsureDeveloper makes sure the installation has its developer: a user dev@<default domain>,
+// recorded as the directory's administrator. When the user is new, or keep reports that the
+// password the caller holds no longer works, a fresh generated password is set and returned.
+func (d *Directory) EnsureDeveloper(ctx context.Context, in Installation, keep func(store.User) bool) (Developer, error) {
+	id, err := d.setting(ctx, SettingDeveloper, func() (string, error) {
+		upn := "dev@" + in.Tenant.DefaultDomain
+		if u, err := d.st.GetUserByPrincipalName(ctx, in.Tenant.ID, upn); err == nil {
+			return u.ObjectID, nil // a replica made it first
+		}
+		u, err := d.CreateUser(ctx, in.Tenant.ID, UserSpec{UserPrincipalName: upn, DisplayName: "mint developer",
+			MailNickname: "dev", AccountEnabled: true, Password: GeneratePassword()})
+		return u.ObjectID, err
+	})
+	if err != nil {
+		return Developer{}, err
+	}
+	u, err := d.User(ctx, id)
+	if err != nil {
+		return Developer{}, fmt.Errorf("developer %s: %w", id, err)
+	}
+	if keep != nil && keep(u) && u.AccountEnabled {
+		return Developer{User: u}, nil
+	}
+	password := GeneratePassword()
+	enabled := true
+	if u, err = d.UpdateUser(ctx, u.ObjectID, UserUpdate{Password: &password, AccountEnabled: &enabled}); err != nil {
+		return Developer{}, fmt.Errorf("set the developer's password: %w", err)
+	}
+	return Developer{User: u, Password: password}, nil
 }
 
 // AdminSecretValid reports whether secret is a current client secret of the admin application;

@@ -46,6 +46,15 @@ type Directory struct {
 	st      store.Store
 	opts    Options
 	tenants sync.Map // lower-cased id or default domain → store.Tenant
+
+	pwOnce sync.Once
+	pw     *passwordHasher
+}
+
+// hasher is made on first use: it computes a dummy hash, which costs one Argon2 run.
+func (d *Directory) hasher() *passwordHasher {
+	d.pwOnce.Do(func() { d.pw = newPasswordHasher() })
+	return d.pw
 }
 
 func New(st store.Store, opts Options) *Directory {

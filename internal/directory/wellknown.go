@@ -18,12 +18,24 @@ const (
 	RoleApplicationReadAll       = "Application.Read.All"
 	RoleDirectoryReadAll         = "Directory.Read.All"
 	RoleAuditLogReadAll          = "AuditLog.Read.All"
+	RoleUserReadAll              = "User.Read.All"
+	RoleUserReadWriteAll         = "User.ReadWrite.All"
+	RoleGroupReadAll             = "Group.Read.All"
+	RoleGroupReadWriteAll        = "Group.ReadWrite.All"
+	RoleGroupMemberReadWriteAll  = "GroupMember.ReadWrite.All"
+	RoleDirectoryReadWriteAll    = "Directory.ReadWrite.All"
 	ResourceManagerAppID         = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
 	KeyVaultAppID                = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 	graphApplicationReadWriteAll = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9"
 	graphApplicationReadAll      = "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"
 	graphDirectoryReadAll        = "7ab1d382-f21e-4acd-a863-ba3e13f7da61"
 	graphAuditLogReadAll         = "b0afded3-3588-46d8-8b3d-9842eff778da"
+	graphUserReadAll             = "df021288-bdef-4463-88db-98f22de89214"
+	graphUserReadWriteAll        = "741f803b-c850-494e-b5df-cde7c675a1ca"
+	graphGroupReadAll            = "5b567255-7703-4780-807c-7be8301ae99b"
+	graphGroupReadWriteAll       = "62a82d76-70ea-41e2-9197-370581804d09"
+	graphGroupMemberReadWriteAll = "dbaae8cf-10b5-4b86-a4a1-f871c94c6695"
+	graphDirectoryReadWriteAll   = "19dbc75e-c2e2-444c-a770-ec69d8559fc7"
 )
 
 // WellKnownResources are registered in every tenant at creation. Identifier URIs match with or
@@ -42,6 +54,12 @@ var WellKnownResources = []WellKnownResource{
 			{ID: graphApplicationReadAll, Value: RoleApplicationReadAll, DisplayName: "Read all applications"},
 			{ID: graphDirectoryReadAll, Value: RoleDirectoryReadAll, DisplayName: "Read directory data"},
 			{ID: graphAuditLogReadAll, Value: RoleAuditLogReadAll, DisplayName: "Read all audit log data"},
+			{ID: graphUserReadAll, Value: RoleUserReadAll, DisplayName: "Read all users' full profiles"},
+			{ID: graphUserReadWriteAll, Value: RoleUserReadWriteAll, DisplayName: "Read and write all users' full profiles"},
+			{ID: graphGroupReadAll, Value: RoleGroupReadAll, DisplayName: "Read all groups"},
+			{ID: graphGroupReadWriteAll, Value: RoleGroupReadWriteAll, DisplayName: "Read and write all groups"},
+			{ID: graphGroupMemberReadWriteAll, Value: RoleGroupMemberReadWriteAll, DisplayName: "Read and write all group memberships"},
+			{ID: graphDirectoryReadWriteAll, Value: RoleDirectoryReadWriteAll, DisplayName: "Read and write directory data"},
 		}},
 	{AppID: "00000002-0000-0000-c000-000000000000", DisplayName: "Windows Azure Active Directory",
 		IdentifierURIs: []string{"https://graph.windows.net/"}},

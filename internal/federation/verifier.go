@@ -57,15 +57,15 @@ import (
 
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )
 
 const (
-	// UserAssignedIdentityType and CredentialType are the ARM types of a user-assigned identity and
-	// of its federated identity credentials (child resources).
-	UserAssignedIdentityType = "Microsoft.ManagedIdentity/userAssignedIdentities"
-	CredentialType           = UserAssignedIdentityType + "/federatedIdentityCredentials"
+	// CredentialType is the ARM type of a user-assigned identity's federated identity credentials
+	// (child resources).
+	CredentialType = managedidentity.UserAssignedType + "/federatedIdentityCredentials"
 	// DefaultAudience is the audience Entra expects in federated assertions.
 	DefaultAudience = "api://AzureADTokenExchange"
 
@@ -211,10 +211,10 @@ func (v *Verifier) credentials(ctx context.Context, client store.ServicePrincipa
 		return "", nil, fmt.Sprintf("Managed identity '%s' has no user-assigned identity resource (it may have been deleted).", client.AppID), nil
 	case err != nil:
 		return "", nil, "", fmt.Errorf("identity of %s: %w", client.AppID, err)
-	case !strings.EqualFold(identity.Type, UserAssignedIdentityType):
+	case !managedidentity.IsUserAssigned(identity.Type):
 		return "", nil, fmt.Sprintf("'%s' is the system-assigned identity of '%s': federated identity credentials can be added only to "+
 			"user-assigned identities. Create one (mint identity create), add the credential to it and use its client id.", client.AppID, identity.ID), nil
-	case identity.PrincipalID != "" && !strings.EqualFold(identity.PrincipalID, client.ObjectID):
+	case identity.PrincipalID != "" && managedidentity.Refusal(client.ObjectID, identity, store.Resource{}) != "":
 		return "", nil, fmt.Sprintf("Managed identity '%s' no longer stands for '%s' (it was deleted and re-created).", client.AppID, identity.ID), nil
 	}
 	recs, err := v.st.ListResources(ctx, store.ResourceFilter{ParentID: identity.ID, Type: CredentialType})

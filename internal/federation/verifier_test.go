@@ -18,6 +18,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )
@@ -92,7 +93,7 @@ func (f *fakeStore) addFIC(t *testing.T, name string, props map[string]any) {
 
 func newStore() *fakeStore {
 	return &fakeStore{res: []store.Resource{
-		{ID: identityID, Name: "web-id", Type: UserAssignedIdentityType, PrincipalID: principalID, SubscriptionID: "00000000-0000-0000-0000-000000000001"},
+		{ID: identityID, Name: "web-id", Type: managedidentity.UserAssignedType, PrincipalID: principalID, SubscriptionID: "00000000-0000-0000-0000-000000000001"},
 		{ID: "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.App/containerApps/web", Name: "web",
 			Type: "Microsoft.App/containerApps", PrincipalID: "44444444-4444-4444-4444-444444444444", SubscriptionID: "00000000-0000-0000-0000-000000000001"},
 	}}

@@ -16,6 +16,8 @@ import (
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/managedidentity"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
@@ -41,9 +43,6 @@ import (
 // workload token can never pass for an access token of one of mint's resources (it is signed
 // with the same keys).
 
-// WorkloadTokensPath is where the endpoint is mounted.
-const WorkloadTokensPath = "/mint/federation/workloadTokens"
-
 const (
 	workloadTokenLifetime = time.Hour
 	// WorkloadSubjectPrefix starts the subject of a workload token; the resource id follows.
@@ -51,22 +50,6 @@ const (
 	workloadTokenGrant    = "workload_token"
 	maxAudienceLength     = 600
 )
-
-// WorkloadTokenRequest is the body of POST /mint/federation/workloadTokens.
-type WorkloadTokenRequest struct {
-	ResourceID string `json:"resourceId"`
-	Audience   string `json:"audience,omitempty"` // default api://AzureADTokenExchange
-}
-
-// WorkloadToken answers it.
-type WorkloadToken struct {
-	Token     string `json:"token"`
-	Issuer    string `json:"issuer"`
-	Subject   string `json:"subject"`
-	Audience  string `json:"audience"`
-	TenantID  string `json:"tenantId"`
-	ExpiresOn int64  `json:"expiresOn"` // unix seconds
-}
 
 // HandlerConfig configures the workload-token endpoint.
 type HandlerConfig struct {
@@ -79,7 +62,7 @@ type HandlerConfig struct {
 	Logger  *slog.Logger
 }
 
-// Handler serves WorkloadTokensPath.
+// Handler serves nodewire.WorkloadTokensPath.
 type Handler struct {
 	cfg   HandlerConfig
 	authz *authz.Authorizer
@@ -113,8 +96,8 @@ func writeError(w http.ResponseWriter, e *apiError) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != WorkloadTokensPath {
-		writeError(w, &apiError{http.StatusNotFound, "NotFound", "No endpoint at " + r.URL.Path + "; the workload-token endpoint is POST " + WorkloadTokensPath + "."})
+	if r.URL.Path != nodewire.WorkloadTokensPath {
+		writeError(w, &apiError{http.StatusNotFound, "NotFound", "No endpoint at " + r.URL.Path + "; the workload-token endpoint is POST " + nodewire.WorkloadTokensPath + "."})
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -131,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error()})
 		return
 	}
-	var req WorkloadTokenRequest
+	var req nodewire.WorkloadTokenRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err != nil || json.Unmarshal(body, &req) != nil {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidRequestContent", `The body must be JSON: {"resourceId": "<ARM id>", "audience": "api://AzureADTokenExchange"}.`})
@@ -164,8 +147,8 @@ func (h *Handler) record(rec store.SignIn) {
 	h.cfg.SignIns.Record(rec)
 }
 
-func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req WorkloadTokenRequest) (WorkloadToken, *apiError) {
-	var none WorkloadToken
+func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req nodewire.WorkloadTokenRequest) (nodewire.WorkloadToken, *apiError) {
+	var none nodewire.WorkloadToken
 	id, err := armid.Parse(req.ResourceID)
 	if err != nil || !id.IsResource() {
 		return none, &apiError{http.StatusBadRequest, "InvalidResourceId", fmt.Sprintf("'%s' is not the ARM id of a resource.", clip(req.ResourceID))}
@@ -176,6 +159,10 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req WorkloadT
 	}
 	// Authorization first, so a caller learns nothing about resources it may not act for.
 	allowed, err := h.allowed(ctx, caller.ObjectID, id)
+	if errors.Is(err, authz.ErrUnavailable) {
+		h.cfg.Logger.ErrorContext(ctx, "workload token authorization failed", "err", err)
+		return none, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "Authorization could not be decided because mint's store did not answer; retry later."}
+	}
 	if err != nil {
 		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "Authorization could not be decided."}
 	}
@@ -190,7 +177,7 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req WorkloadT
 		return none, &apiError{http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("The resource '%s' was not found.", id)}
 	case err != nil:
 		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "The resource could not be read."}
-	case strings.EqualFold(res.Type, UserAssignedIdentityType) || strings.EqualFold(res.Type, CredentialType):
+	case managedidentity.IsUserAssigned(res.Type) || strings.EqualFold(res.Type, CredentialType):
 		return none, &apiError{http.StatusBadRequest, "InvalidResourceId", fmt.Sprintf(
 			"'%s' is an identity, not a resource a workload runs as: ask for the token of the container app, web app or VM the workload runs as.", id)}
 	}
@@ -208,7 +195,7 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req WorkloadT
 	now := h.cfg.Clock().Truncate(time.Second)
 	exp := now.Add(workloadTokenLifetime)
 	jti := uuid.NewString()
-	out := WorkloadToken{Issuer: bearer.V2Issuer(sub.TenantID), Subject: WorkloadSubjectPrefix + res.ID,
+	out := nodewire.WorkloadToken{Issuer: bearer.V2Issuer(sub.TenantID), Subject: WorkloadSubjectPrefix + res.ID,
 		Audience: audience, TenantID: sub.TenantID, ExpiresOn: exp.Unix()}
 	claims := map[string]any{"iss": out.Issuer, "sub": out.Subject, "aud": audience, "iat": now.Unix(), "nbf": now.Unix(),
 		"exp": exp.Unix(), "jti": jti, "tid": sub.TenantID, "xms_az_rid": res.ID}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -25,6 +27,9 @@ const (
 	contributor   = "c0000000-0000-0000-0000-000000000001"
 	broker        = "b0000000-0000-0000-0000-000000000001"
 	reader        = "d0000000-0000-0000-0000-000000000001"
+	// customHolder holds a custom role whose definition the store cannot read (an outage).
+	customHolder = "e0000000-0000-0000-0000-000000000001"
+	outageRoleID = "f0000000-0000-0000-0000-00000000000f"
 )
 
 // handlerStore is the part of store.Store the workload-token endpoint reads.
@@ -33,6 +38,11 @@ type handlerStore struct {
 	*fakeStore
 	assignments map[string][]store.RoleAssignment
 	uris        map[string]bool
+}
+
+// ListMemberOf: no groups here.
+func (h *handlerStore) ListMemberOf(context.Context, string) ([]store.GroupMember, error) {
+	return nil, nil
 }
 
 func (h *handlerStore) GetResource(ctx context.Context, id string) (store.Resource, error) {
@@ -65,7 +75,10 @@ func (h *handlerStore) ListRoleAssignmentsForPrincipal(_ context.Context, princi
 	return h.assignments[principalID], nil
 }
 
-func (h *handlerStore) GetRoleDefinition(context.Context, string) (store.RoleDefinition, error) {
+func (h *handlerStore) GetRoleDefinition(_ context.Context, id string) (store.RoleDefinition, error) {
+	if id == outageRoleID {
+		return store.RoleDefinition{}, errors.New("database is locked")
+	}
 	return store.RoleDefinition{}, store.ErrNotFound
 }
 
@@ -98,9 +111,10 @@ func TestWorkloadTokens(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	signer := testSigner{key}
 	st := &handlerStore{fakeStore: newStore(), uris: map[string]bool{"api://myapp": true}, assignments: map[string][]store.RoleAssignment{
-		contributor: {{Scope: "/subscriptions/" + subID + "/resourceGroups/rg", RoleDefinitionID: rbac.ContributorRoleID, PrincipalID: contributor}},
-		broker:      {{Scope: appResourceID, RoleDefinitionID: rbac.TokenBrokerRoleID, PrincipalID: broker}},
-		reader:      {{Scope: "/subscriptions/" + subID, RoleDefinitionID: rbac.ReaderRoleID, PrincipalID: reader}},
+		contributor:  {{Scope: "/subscriptions/" + subID + "/resourceGroups/rg", RoleDefinitionID: rbac.ContributorRoleID, PrincipalID: contributor}},
+		broker:       {{Scope: appResourceID, RoleDefinitionID: rbac.TokenBrokerRoleID, PrincipalID: broker}},
+		reader:       {{Scope: "/subscriptions/" + subID, RoleDefinitionID: rbac.ReaderRoleID, PrincipalID: reader}},
+		customHolder: {{Scope: "/subscriptions/" + subID, RoleDefinitionID: outageRoleID, PrincipalID: customHolder}},
 	}}
 	h := NewHandler(HandlerConfig{Store: st, Signer: signer, BaseURL: testBase + "/",
 		Tokens: &bearer.Validator{Keys: signer, IssuerBase: testBase, Audiences: []string{"https://management.azure.com/"}}})
@@ -112,7 +126,7 @@ func TestWorkloadTokens(t *testing.T) {
 	}
 	call := func(oid string, body any) (int, map[string]any) {
 		data, _ := json.Marshal(body)
-		r := httptest.NewRequest("POST", WorkloadTokensPath, bytes.NewReader(data))
+		r := httptest.NewRequest("POST", nodewire.WorkloadTokensPath, bytes.NewReader(data))
 		if oid != "" {
 			r.Header.Set("Authorization", "Bearer "+bearerFor(oid))
 		}
@@ -124,7 +138,7 @@ func TestWorkloadTokens(t *testing.T) {
 	}
 
 	for _, caller := range []string{contributor, broker} {
-		status, out := call(caller, WorkloadTokenRequest{ResourceID: appResourceID})
+		status, out := call(caller, nodewire.WorkloadTokenRequest{ResourceID: appResourceID})
 		if status != 200 {
 			t.Fatalf("%s: %d %v", caller, status, out)
 		}
@@ -153,14 +167,15 @@ func TestWorkloadTokens(t *testing.T) {
 		code   string
 		has    string
 	}{
-		{"no token", "", WorkloadTokenRequest{ResourceID: appResourceID}, 401, "AuthenticationFailed", ""},
-		{"reader", reader, WorkloadTokenRequest{ResourceID: appResourceID}, 403, "AuthorizationFailed", "Microsoft.App/containerApps/write"},
-		{"not an id", contributor, WorkloadTokenRequest{ResourceID: "web"}, 400, "InvalidResourceId", ""},
-		{"unknown resource", contributor, WorkloadTokenRequest{ResourceID: appResourceID + "x"}, 404, "ResourceNotFound", ""},
-		{"an identity", contributor, WorkloadTokenRequest{ResourceID: identityID}, 400, "InvalidResourceId", "is an identity"},
-		{"audience of a resource", contributor, WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
-		{"audience of an app", contributor, WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
+		{"no token", "", nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 401, "AuthenticationFailed", ""},
+		{"reader", reader, nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 403, "AuthorizationFailed", "Microsoft.App/containerApps/write"},
+		{"not an id", contributor, nodewire.WorkloadTokenRequest{ResourceID: "web"}, 400, "InvalidResourceId", ""},
+		{"unknown resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID + "x"}, 404, "ResourceNotFound", ""},
+		{"an identity", contributor, nodewire.WorkloadTokenRequest{ResourceID: identityID}, 400, "InvalidResourceId", "is an identity"},
+		{"audience of a resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
+		{"audience of an app", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
 		{"body", contributor, "[", 400, "InvalidRequestContent", ""},
+		{"store outage", customHolder, nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 503, "ServiceUnavailable", "retry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

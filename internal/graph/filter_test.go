@@ -3,6 +3,9 @@ package graph
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mint-id/mint/internal/store"
 )
 
 func TestFilterListAsTheAzureCLISendsIt(t *testing.T) {
@@ -26,6 +29,9 @@ func TestFilterListAsTheAzureCLISendsIt(t *testing.T) {
 		{"servicePrincipalNames/any(c:c eq 'nobody')", ""},
 		{"appId eq 'a1'", "o1"},
 		{"displayName eq 'it''s mine'", "o3"},
+		{"displayName eq 'orders-api' and displayName eq 'orders-api'", "o2"},
+		{"displayName eq 'Windows Azure Service Management API'", "o1"},
+		{"displayName eq 'it''s mine' and appId eq 'a3'", "o3"},
 		{"startswith(displayName,'Windows')", "o1"},
 		{"startswith(displayName,'o') and appId eq 'a2'", "o2"},
 		{"startswith(displayName,'o') and appId eq 'a1'", ""},
@@ -71,4 +77,21 @@ func FuzzFilterList(f *testing.F) {
 			t.Fatalf("%q: %d objects out of %d", filter, len(out), len(objs))
 		}
 	})
+}
+
+// The sign-in log's filter goes through the same parser: a quoted value may hold spaces and
+// " and ", where splitting the filter on " and " broke it.
+func TestParseSignInFilter(t *testing.T) {
+	var f store.SignInFilter
+	if err := parseSignInFilter("appId eq 'a and b' and createdDateTime ge 2026-01-02T03:04:05Z and servicePrincipalId eq 'p 1'", &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.AppID != "a and b" || f.PrincipalID != "p 1" || !f.Since.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Fatalf("filter = %+v", f)
+	}
+	for _, bad := range []string{"appId ne 'a'", "createdDateTime ge yesterday", "appId eq 'a' or appId eq 'b'", "resourceId eq 'x'", "appId eq 'open"} {
+		if err := parseSignInFilter(bad, &store.SignInFilter{}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }

@@ -1,5 +1,6 @@
 // Package graph serves the slice of Microsoft Graph that mint's directory needs: applications,
-// their secrets, certificates and federated identity credentials, service principals, app role grants and the sign-in log,
+// their secrets, certificates and federated identity credentials, service principals, app role
+// grants, users, security groups and their members, and the sign-in log,
 // under /v1.0 with Graph's JSON and error shapes. Callers present a Graph token from mint's STS
 // carrying the application permissions Graph would require (Application.ReadWrite.All, ...).
 //
@@ -25,6 +26,7 @@ import (
 
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -47,7 +49,9 @@ func New(dir *directory.Directory, st store.Store, keys bearer.KeySource, issuer
 	}
 }
 
-const maxBody = 1 << 20
+// maxBody is Graph's own request size limit (4 MB), so that an oversized field (a 1 MB password)
+// is refused for what it is, by the property's own rule, rather than as an oversized request.
+const maxBody = 4 << 20
 
 // ServeHTTP handles every path under /v1.0/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +98,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case seg[0] == "servicePrincipals":
 		s.servicePrincipals(w, r, caller, seg)
+	case seg[0] == "users" || seg[0] == "me" || seg[0] == "groups" || seg[0] == "directoryObjects":
+		s.people(w, r, caller, seg)
 	case seg[0] == "auditLogs" && len(seg) == 2 && seg[1] == "signIns" && r.Method == http.MethodGet:
 		s.listSignIns(w, r, caller)
 	default:
@@ -510,6 +516,10 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if require(w, r, c, readApps...) {
 			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
 		}
+	case len(seg) == 3 && seg[2] != "appRoleAssignments":
+		if s.allow(w, r, c, false, readObjects...) {
+			s.membershipAction(w, r, c, sp.ObjectID, seg[2:])
+		}
 	case len(seg) == 3 && seg[2] == "appRoleAssignments" && r.Method == http.MethodPost:
 		if !require(w, r, c, writeApps...) {
 			return
@@ -551,6 +561,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 
 func servicePrincipalJSON(sp store.ServicePrincipal) map[string]any {
 	return map[string]any{
+		"@odata.type":            "#microsoft.graph.servicePrincipal",
 		"id":                     sp.ObjectID,
 		"appId":                  sp.AppID,
 		"displayName":            sp.DisplayName,
@@ -599,29 +610,30 @@ func (s *Server) listSignIns(w http.ResponseWriter, r *http.Request, c bearer.Cl
 }
 
 func parseSignInFilter(filter string, f *store.SignInFilter) error {
-	for _, clause := range strings.Split(filter, " and ") {
-		fields := strings.Fields(clause)
-		if len(fields) != 3 {
-			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
-		}
-		field, op, val := fields[0], strings.ToLower(fields[1]), strings.Trim(fields[2], "'")
+	const help = "use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>"
+	clauses, err := odata.Parse(filter)
+	if err != nil {
+		return fmt.Errorf("unsupported $filter %q (%v): %s", filter, err, help)
+	}
+	for _, c := range clauses {
+		clause := odata.Format([]odata.Clause{c})
 		switch {
-		case strings.EqualFold(field, "appId") && op == "eq":
-			f.AppID = val
-		case strings.EqualFold(field, "servicePrincipalId") && op == "eq":
-			f.PrincipalID = val
-		case strings.EqualFold(field, "createdDateTime") && (op == "ge" || op == "le"):
-			t, err := time.Parse(time.RFC3339, val)
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "appId") && c.Op == "eq":
+			f.AppID = c.Value
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "servicePrincipalId") && c.Op == "eq":
+			f.PrincipalID = c.Value
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "createdDateTime") && (c.Op == "ge" || c.Op == "le"):
+			t, err := time.Parse(time.RFC3339, c.Value)
 			if err != nil {
-				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", val)
+				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", c.Value)
 			}
-			if op == "ge" {
+			if c.Op == "ge" {
 				f.Since = t
 			} else {
 				f.Until = t
 			}
 		default:
-			return fmt.Errorf("unsupported $filter clause %q: use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>", clause)
+			return fmt.Errorf("unsupported $filter clause %q: %s", clause, help)
 		}
 	}
 	return nil

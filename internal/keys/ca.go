@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -172,19 +173,30 @@ func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
 // The leaf key is fresh and exists only in the returned value. The chain holds the leaf alone:
 // clients trust the CA itself.
 func (ca *CA) IssueServerCert(dnsNames []string, ips []net.IP, ttl time.Duration) (tls.Certificate, error) {
-	if len(dnsNames) == 0 && len(ips) == 0 {
-		return tls.Certificate{}, errors.New("issue server certificate: no DNS name or IP address")
-	}
-	if ttl <= 0 {
-		return tls.Certificate{}, fmt.Errorf("issue server certificate: ttl %s is not positive", ttl)
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("issue server certificate: generate key: %w", err)
 	}
-	serial, err := randomSerial()
+	leaf, err := ca.IssueServerCertForKey(&key.PublicKey, dnsNames, ips, ttl)
 	if err != nil {
 		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// IssueServerCertForKey issues a TLS server certificate for a public key whose private half
+// stays with the requester (a node agent's Azure-name proxy asks for one with a CSR), for the
+// given names and addresses, valid for ttl from now (but never past the CA).
+func (ca *CA) IssueServerCertForKey(pub crypto.PublicKey, dnsNames []string, ips []net.IP, ttl time.Duration) (*x509.Certificate, error) {
+	if len(dnsNames) == 0 && len(ips) == 0 {
+		return nil, errors.New("issue server certificate: no DNS name or IP address")
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("issue server certificate: ttl %s is not positive", ttl)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
 	}
 	commonName := ""
 	if len(dnsNames) > 0 {
@@ -208,15 +220,15 @@ func (ca *CA) IssueServerCert(dnsNames []string, ips []net.IP, ttl time.Duration
 		DNSNames:              dnsNames,
 		IPAddresses:           ips,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("issue server certificate: %w", err)
+		return nil, fmt.Errorf("issue server certificate: %w", err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("issue server certificate: %w", err)
+		return nil, fmt.Errorf("issue server certificate: %w", err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+	return leaf, nil
 }
 
 // WriteBundle writes a PEM bundle of the system's trusted roots (the first of the usual bundle
@@ -224,6 +236,12 @@ func (ca *CA) IssueServerCert(dnsNames []string, ips []net.IP, ttl time.Duration
 // one CA file (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS...). The file is replaced
 // atomically and is readable by all: it holds only public certificates.
 func (ca *CA) WriteBundle(path string, extraRootFiles ...string) error {
+	return WriteBundle(path, ca.certPEM, extraRootFiles...)
+}
+
+// WriteBundle is CA.WriteBundle for a host that has the CA certificate (caPEM) but not its key:
+// a node agent, which hands the bundle to the workloads it runs through its Azure-name proxy.
+func WriteBundle(path string, caPEM []byte, extraRootFiles ...string) error {
 	var buf bytes.Buffer
 	for _, system := range systemRootBundles {
 		data, err := os.ReadFile(system)
@@ -243,7 +261,7 @@ func (ca *CA) WriteBundle(path string, extraRootFiles ...string) error {
 		}
 		appendPEM(&buf, data)
 	}
-	appendPEM(&buf, ca.certPEM)
+	appendPEM(&buf, caPEM)
 
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {

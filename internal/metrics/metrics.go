@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/mint-id/mint/internal/agent/dialect"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -121,12 +120,12 @@ func (m *Metrics) Agent() AgentMetrics { return AgentMetrics{m} }
 // AgentMetrics counts the agent's answers.
 type AgentMetrics struct{ m *Metrics }
 
-func (a AgentMetrics) Served(k dialect.Kind, status int, fromCache bool) {
+func (a AgentMetrics) Served(dialect string, status int, fromCache bool) {
 	cache := "miss"
 	if fromCache {
 		cache = "hit"
 	}
-	a.m.agentServed.WithLabelValues(k.String(), strconv.Itoa(status), cache).Inc()
+	a.m.agentServed.WithLabelValues(dialect, strconv.Itoa(status), cache).Inc()
 }
 
 func (a AgentMetrics) UpstreamCall(d time.Duration, err error) {

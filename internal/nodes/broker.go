@@ -15,12 +15,12 @@ import (
 
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
+	"github.com/mint-id/mint/internal/managedidentity"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/sts"
 )
-
-const userAssignedType = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 // Broker implements sts.Broker over the store.
 type Broker struct {
@@ -35,7 +35,7 @@ func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node 
 	var none sts.BrokerDecision
 	host, err := armid.Parse(hostResourceID)
 	if err != nil || !host.IsResource() {
-		return none, sts.BrokerError(sts.CodeHostResourceNotFound, "'%s' is not the ARM id of a resource: the workload must run as a resource such as /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.App/containerApps/{name}.", trunc(hostResourceID))
+		return none, sts.BrokerError(nodewire.CodeHostResourceNotFound, "'%s' is not the ARM id of a resource: the workload must run as a resource such as /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.App/containerApps/{name}.", trunc(hostResourceID))
 	}
 	// Authorization comes first, so a node learns nothing about resources it may not act for.
 	d, err := b.authz.Decide(ctx, rbac.Query{PrincipalID: node.ObjectID, Action: rbac.IssueTokenDataAction, Scope: host.String(), DataAction: true})
@@ -43,19 +43,19 @@ func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node 
 		return none, fmt.Errorf("authorize node %s: %w", node.AppID, err)
 	}
 	if !d.Allowed {
-		return none, sts.BrokerError(sts.CodeNodeNotAllowed,
+		return none, sts.BrokerError(nodewire.CodeNodeNotAllowed,
 			"Node '%s' (%s) may not obtain tokens for resource '%s': it holds no role granting %s there. Grant it with: mint role assignment create --assignee %s --role \"Managed Identity Token Broker\" --scope %s",
 			node.DisplayName, node.AppID, host, rbac.IssueTokenDataAction, node.AppID, host)
 	}
 	res, err := b.st.GetResource(ctx, host.String())
 	if errors.Is(err, store.ErrNotFound) {
-		return none, sts.BrokerError(sts.CodeHostResourceNotFound, "Resource '%s' does not exist: it may have been deleted. A workload can only get tokens while its resource exists.", host)
+		return none, sts.BrokerError(nodewire.CodeHostResourceNotFound, "Resource '%s' does not exist: it may have been deleted. A workload can only get tokens while its resource exists.", host)
 	}
 	if err != nil {
 		return none, fmt.Errorf("resource %s: %w", host, err)
 	}
-	if strings.EqualFold(res.Type, userAssignedType) {
-		return none, sts.BrokerError(sts.CodeIdentityNotFound, "'%s' is a user-assigned identity, not a resource a workload runs as: run the workload as the container app, web app or VM the identity is attached to.", host)
+	if managedidentity.IsUserAssigned(res.Type) {
+		return none, sts.BrokerError(nodewire.CodeIdentityNotFound, "'%s' is a user-assigned identity, not a resource a workload runs as: run the workload as the container app, web app or VM the identity is attached to.", host)
 	}
 	hasSystem := res.PrincipalID != ""
 	switch {
@@ -64,9 +64,9 @@ func (b *Broker) ManagedIdentity(ctx context.Context, tenant store.Tenant, node 
 	case sel.IsZero() && len(res.UserAssignedIdentities) == 1:
 		return b.userAssigned(ctx, res, res.UserAssignedIdentities[0], sel)
 	case sel.IsZero() && len(res.UserAssignedIdentities) > 1:
-		return none, sts.BrokerError(sts.CodeMultipleIdentities, "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request. Resource '%s' has %d user-assigned identities and no system-assigned one.", host, len(res.UserAssignedIdentities))
+		return none, sts.BrokerError(nodewire.CodeMultipleIdentities, "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request. Resource '%s' has %d user-assigned identities and no system-assigned one.", host, len(res.UserAssignedIdentities))
 	case sel.IsZero():
-		return none, sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: resource '%s' has no managed identity. Enable its system-assigned identity (mint resource identity assign ... --identities [system]) or attach a user-assigned one.", host)
+		return none, sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: resource '%s' has no managed identity. Enable its system-assigned identity (mint resource identity assign ... --identities [system]) or attach a user-assigned one.", host)
 	}
 	if hasSystem {
 		sp, err := b.st.GetPrincipal(ctx, res.PrincipalID)
@@ -105,15 +105,15 @@ func (b *Broker) notAttached(ctx context.Context, tenant store.Tenant, host stri
 	switch {
 	case identityID != "":
 	case errors.Is(err, store.ErrNotFound):
-		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: no managed identity has %s in tenant %s. Check the id the workload asks for (AZURE_CLIENT_ID, azureClientId): mint identity list shows each identity's clientId and principalId.",
+		return sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: no managed identity has %s in tenant %s. Check the id the workload asks for (AZURE_CLIENT_ID, azureClientId): mint identity list shows each identity's clientId and principalId.",
 			noun(sel), tenant.ID)
 	case err != nil:
 		return fmt.Errorf("look up identity %s: %w", describe(sel), err)
 	case sp.Kind != store.KindManagedIdentity:
-		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: %s is the application '%s', not a managed identity; a workload can only use the managed identities of its resource '%s'.",
+		return sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: %s is the application '%s', not a managed identity; a workload can only use the managed identities of its resource '%s'.",
 			noun(sel), sp.DisplayName, host)
 	case len(sp.AlternativeNames) > 0 && !strings.Contains(strings.ToLower(sp.AlternativeNames[0]), "/providers/microsoft.managedidentity/userassignedidentities/"):
-		return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: %s is the system-assigned identity of '%s'; only that resource can use it, not '%s'.",
+		return sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: %s is the system-assigned identity of '%s'; only that resource can use it, not '%s'.",
 			noun(sel), sp.AlternativeNames[0], host)
 	case len(sp.AlternativeNames) > 0:
 		identityID = sp.AlternativeNames[0]
@@ -121,11 +121,14 @@ func (b *Broker) notAttached(ctx context.Context, tenant store.Tenant, host stri
 	if identityID == "" {
 		identityID = "<identity resource id>"
 	}
-	return sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: the identity %s is not attached to resource '%s'. Attach it with: mint resource identity assign --ids %s --identities %s",
+	return sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: the identity %s is not attached to resource '%s'. Attach it with: mint resource identity assign --ids %s --identities %s",
 		describe(sel), host, host, identityID)
 }
 
 func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDecision, error) {
+	if reason := managedidentity.Refusal(res.PrincipalID, res, res); reason != "" {
+		return sts.BrokerDecision{}, sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: %s.", reason)
+	}
 	sp, err := b.st.GetPrincipal(ctx, res.PrincipalID)
 	if err != nil {
 		return sts.BrokerDecision{}, fmt.Errorf("system-assigned principal of %s: %w", res.ID, err)
@@ -136,9 +139,9 @@ func (b *Broker) system(ctx context.Context, res store.Resource) (sts.BrokerDeci
 // userAssigned resolves the attached identity uaID; with a client or object id selector it must
 // match it.
 func (b *Broker) userAssigned(ctx context.Context, host store.Resource, uaID string, sel sts.IdentitySelector) (sts.BrokerDecision, error) {
-	notFound := sts.BrokerError(sts.CodeIdentityNotFound, "Identity not found: user-assigned identity '%s' attached to '%s' no longer exists.", uaID, host.ID)
+	notFound := sts.BrokerError(nodewire.CodeIdentityNotFound, "Identity not found: user-assigned identity '%s' attached to '%s' no longer exists.", uaID, host.ID)
 	ua, err := b.st.GetResource(ctx, uaID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && ua.PrincipalID == "") {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && managedidentity.Refusal(ua.PrincipalID, ua, host) != "") {
 		return sts.BrokerDecision{}, notFound
 	}
 	if err != nil {

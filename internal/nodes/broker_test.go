@@ -10,6 +10,7 @@ import (
 
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -91,16 +92,16 @@ func TestBrokerDecisions(t *testing.T) {
 		{"user-assigned by client id", w.node, w.app.ID, sts.IdentitySelector{ClientID: w.ua1.AppID}, w.ua1.ObjectID, sts.ManagedIdentityClaims{MIResourceID: MIRID(w.ua1ID), AzResourceID: MIRID(w.app.ID)}, 0},
 		{"user-assigned by object id", w.node, w.app.ID, sts.IdentitySelector{ObjectID: w.ua1.ObjectID}, w.ua1.ObjectID, sts.ManagedIdentityClaims{MIResourceID: MIRID(w.ua1ID), AzResourceID: MIRID(w.app.ID)}, 0},
 		{"user-assigned by resource id, other case", w.node, w.app.ID, sts.IdentitySelector{ResourceID: strings.ToLower(w.ua1ID)}, w.ua1.ObjectID, sts.ManagedIdentityClaims{MIResourceID: MIRID(w.ua1ID), AzResourceID: MIRID(w.app.ID)}, 0},
-		{"identity not attached", w.node, w.app.ID, sts.IdentitySelector{ClientID: w.ua2.AppID}, "", sts.ManagedIdentityClaims{}, sts.CodeIdentityNotFound},
-		{"identity attached elsewhere, by resource id", w.node, w.app.ID, sts.IdentitySelector{ResourceID: w.ua2ID}, "", sts.ManagedIdentityClaims{}, sts.CodeIdentityNotFound},
-		{"several user-assigned, none chosen", w.node, w.bare.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeMultipleIdentities},
+		{"identity not attached", w.node, w.app.ID, sts.IdentitySelector{ClientID: w.ua2.AppID}, "", sts.ManagedIdentityClaims{}, nodewire.CodeIdentityNotFound},
+		{"identity attached elsewhere, by resource id", w.node, w.app.ID, sts.IdentitySelector{ResourceID: w.ua2ID}, "", sts.ManagedIdentityClaims{}, nodewire.CodeIdentityNotFound},
+		{"several user-assigned, none chosen", w.node, w.bare.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeMultipleIdentities},
 		{"several user-assigned, one chosen", w.node, w.bare.ID, sts.IdentitySelector{ClientID: w.ua2.AppID}, w.ua2.ObjectID, sts.ManagedIdentityClaims{MIResourceID: MIRID(w.ua2ID), AzResourceID: MIRID(w.bare.ID)}, 0},
-		{"no identity at all", w.node, w.lonely.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeIdentityNotFound},
-		{"a user-assigned identity is no host", w.node, w.ua1ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeIdentityNotFound},
-		{"missing resource", w.node, w.app.ID + "x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeHostResourceNotFound},
-		{"not a resource id", w.node, "/subscriptions/x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeHostResourceNotFound},
-		{"an Owner is not a broker", w.stranger, w.app.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeNodeNotAllowed},
-		{"refused before existence is revealed", w.stranger, w.app.ID + "x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, sts.CodeNodeNotAllowed},
+		{"no identity at all", w.node, w.lonely.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeIdentityNotFound},
+		{"a user-assigned identity is no host", w.node, w.ua1ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeIdentityNotFound},
+		{"missing resource", w.node, w.app.ID + "x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeHostResourceNotFound},
+		{"not a resource id", w.node, "/subscriptions/x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeHostResourceNotFound},
+		{"an Owner is not a broker", w.stranger, w.app.ID, sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeNodeNotAllowed},
+		{"refused before existence is revealed", w.stranger, w.app.ID + "x", sts.IdentitySelector{}, "", sts.ManagedIdentityClaims{}, nodewire.CodeNodeNotAllowed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,8 +185,8 @@ func TestBrokerRefusalsNameTheFix(t *testing.T) {
 			}
 			_, err := b.ManagedIdentity(context.Background(), w.tenant, w.node, host, tc.sel)
 			var e *sts.Error
-			if !errors.As(err, &e) || e.Code != sts.CodeIdentityNotFound || !strings.Contains(e.Description, tc.want) {
-				t.Fatalf("err = %v, want code %d mentioning %q", err, sts.CodeIdentityNotFound, tc.want)
+			if !errors.As(err, &e) || e.Code != nodewire.CodeIdentityNotFound || !strings.Contains(e.Description, tc.want) {
+				t.Fatalf("err = %v, want code %d mentioning %q", err, nodewire.CodeIdentityNotFound, tc.want)
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/rbac"
 )
 
@@ -23,6 +24,8 @@ type Handler struct {
 	authz  *authz.Authorizer
 	tokens *bearer.Validator
 	log    *slog.Logger
+
+	proxyCA ProxyCertIssuer // nil: no proxy certificates (see proxycert.go)
 }
 
 func NewHandler(reg *Registry, tokens *bearer.Validator, logger *slog.Logger) *Handler {
@@ -43,6 +46,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.createToken(w, r)
 	case "/mint/nodes/join":
 		h.join(w, r)
+	case proxy.NodeCertificatePath:
+		h.proxyCertificate(w, r)
 	default:
 		writeError(w, &InputError{http.StatusNotFound, "NotFound", "no such node endpoint"})
 	}

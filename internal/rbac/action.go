@@ -4,7 +4,7 @@ package rbac
 // DataActions, NotDataActions) matches action.
 //
 // The pattern is a glob anchored at both ends, compared case-insensitively (ASCII), in which "*"
-// matches any run of characters, "/" included (arm-rbac-tokens.md §3.3): "*/read" matches every
+// matches any run of characters, "/" included (https://learn.microsoft.com/azure/role-based-access-control/overview#how-azure-rbac-determines-if-a-user-has-access-to-a-resource): "*/read" matches every
 // read and "Microsoft.KeyVault/vaults/secrets/*" matches
 // "Microsoft.KeyVault/vaults/secrets/getSecret/action". Two refinements:
 //

@@ -28,7 +28,7 @@ func TestActionMatches(t *testing.T) {
 		{"Microsoft.KeyVault/vaults/secrets/*", "Microsoft.KeyVault/vaults/secrets/getSecret/action", true},
 		{"Microsoft.KeyVault/vaults/secrets/*", "Microsoft.KeyVault/vaults/keys/read", false},
 		{"Microsoft.KeyVault/vaults/*", "Microsoft.KeyVault/vaults/secrets/setSecret/action", true},
-		// keyvault.md §6.2: vaults/*/read does not cover readMetadata/action.
+		// https://learn.microsoft.com/azure/key-vault/general/rbac-guide: vaults/*/read does not cover readMetadata/action.
 		{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action", false},
 		{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/keys/read", true},
 		{"Microsoft.Authorization/*/Write", "Microsoft.Authorization/roleAssignments/write", true},

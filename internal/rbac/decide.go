@@ -25,6 +25,44 @@ type Query struct {
 	Action      string
 	Scope       string
 	DataAction  bool
+	// Groups are the groups PrincipalID belongs to, directly or through nested groups. Azure RBAC
+	// evaluates transitive membership: a group's assignments count as its members'.
+	Groups []Membership
+}
+
+// Membership is one group a principal belongs to.
+type Membership struct {
+	GroupID string
+	// Path names the nesting for explanations, outermost first: Path[0] is this group, the last
+	// element the group the principal is a direct member of. Display names, or ids.
+	Path []string
+}
+
+// holder returns whether the query's principal holds assignments made to principalID (its own,
+// or a group's it belongs to), and the membership when through a group.
+func (q *Query) holder(principalID string) (bool, *Membership) {
+	if equalFoldASCII(principalID, q.PrincipalID) {
+		return true, nil
+	}
+	for i := range q.Groups {
+		if equalFoldASCII(principalID, q.Groups[i].GroupID) {
+			return true, &q.Groups[i]
+		}
+	}
+	return false, nil
+}
+
+// ViaWords says through which groups an assignment is held: "group A ⊃ B" ("" for the
+// principal's own).
+func (m *Membership) ViaWords() string {
+	if m == nil {
+		return ""
+	}
+	path := m.Path
+	if len(path) == 0 {
+		path = []string{m.GroupID}
+	}
+	return "group " + strings.Join(path, " ⊃ ")
 }
 
 // Decision is the answer to a Query.
@@ -38,8 +76,8 @@ type Decision struct {
 	Reason string
 }
 
-// Decide evaluates q against assignments, of which only those of q.PrincipalID whose scope covers
-// q.Scope count. Access is the union of what their roles grant. roles resolves role definition
+// Decide evaluates q against assignments, of which only those of q.PrincipalID (or of one of
+// q.Groups) whose scope covers q.Scope count. Access is the union of what their roles grant. roles resolves role definition
 // GUIDs; nil means the built-in roles only.
 func Decide(q Query, roles RoleLookup, assignments []Assignment) Decision {
 	if roles == nil {
@@ -51,7 +89,7 @@ func Decide(q Query, roles RoleLookup, assignments []Assignment) Decision {
 	}
 	for i := range assignments {
 		a := &assignments[i]
-		if !equalFoldASCII(a.PrincipalID, q.PrincipalID) {
+		if ok, _ := q.holder(a.PrincipalID); !ok {
 			continue
 		}
 		d.total++
@@ -132,8 +170,16 @@ func (d *decider) decision() Decision {
 		b.Grow(64 + len(d.bestRole) + len(d.q.PrincipalID) + len(scope) + len(granted.ID) + len(d.q.Action))
 		b.WriteString("role ")
 		writeQuoted(&b, d.bestRole)
-		b.WriteString(" assigned to principal ")
-		b.WriteString(d.q.PrincipalID)
+		if _, via := d.q.holder(granted.PrincipalID); via != nil {
+			b.WriteString(" assigned to ")
+			b.WriteString(via.ViaWords())
+			b.WriteString(", of which principal ")
+			b.WriteString(d.q.PrincipalID)
+			b.WriteString(" is a member,")
+		} else {
+			b.WriteString(" assigned to principal ")
+			b.WriteString(d.q.PrincipalID)
+		}
 		b.WriteString(" at ")
 		b.WriteString(scope)
 		b.WriteString(" (assignment ")
@@ -168,7 +214,7 @@ func (d *decider) decision() Decision {
 	return Decision{Reason: b.String()}
 }
 
-// writeDeniedSentence writes the sentence every denial starts with (DESIGN.md): "principal <id>
+// writeDeniedSentence writes the sentence every denial starts with (mint's own, beyond Azure): "principal <id>
 // has no role granting <action> at <scope>".
 func writeDeniedSentence(b *strings.Builder, q *Query, scope string) {
 	b.WriteString("principal ")

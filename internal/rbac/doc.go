@@ -7,7 +7,7 @@
 // only evaluates them. Index is an in-memory view of assignments for fast evaluation; it is a
 // cache the caller fills, not a store.
 //
-// The evaluation follows Azure (arm-rbac-tokens.md §3.3): assignments are additive; a role grants
+// The evaluation follows Azure (https://learn.microsoft.com/azure/role-based-access-control/overview#how-azure-rbac-determines-if-a-user-has-access-to-a-resource): assignments are additive; a role grants
 // a control-plane action when one of its permission blocks matches it in Actions and not in that
 // same block's NotActions (DataActions/NotDataActions for data actions); NotActions subtract inside
 // their own block only and are not denies; "*" in Actions never grants a data action; an

@@ -20,6 +20,9 @@ type ExplainedAssignment struct {
 	Conditional bool
 	// Note says in words why this assignment does or does not grant the action.
 	Note string
+	// Via, for an assignment made to a group the principal belongs to, names the nesting
+	// ("group A ⊃ B"); empty for the principal's own assignments.
+	Via string
 }
 
 // RoleSuggestion is a role that would allow a denied query if assigned at Scope.
@@ -29,8 +32,8 @@ type RoleSuggestion struct {
 	Scope    string
 }
 
-// Explanation answers "can principal P do action A at scope S, and why or why not" (DESIGN.md,
-// "an access explainer").
+// Explanation answers "can principal P do action A at scope S, and why or why not": mint's
+// access explainer, which Azure does not have.
 type Explanation struct {
 	Query   Query
 	Allowed bool
@@ -72,8 +75,10 @@ func Explain(q Query, roles RoleLookup, assignments []Assignment, builtins []Rol
 	var all []ExplainedAssignment
 	for i := range assignments {
 		a := &assignments[i]
-		if equalFoldASCII(a.PrincipalID, q.PrincipalID) {
-			all = append(all, explainOne(&q, roles, a))
+		if ok, via := q.holder(a.PrincipalID); ok {
+			x := explainOne(&q, roles, a)
+			x.Via = via.ViaWords()
+			all = append(all, x)
 		}
 	}
 	for _, x := range all {
@@ -92,6 +97,9 @@ func Explain(q Query, roles RoleLookup, assignments []Assignment, builtins []Rol
 		g := e.GrantedBy[0]
 		e.Summary = fmt.Sprintf("principal %s may perform %s at %s: %q assigned at %s (assignment %s)",
 			q.PrincipalID, q.Action, cleanScope(q.Scope), g.RoleName, cleanScope(g.Assignment.Scope), g.Assignment.ID)
+		if g.Via != "" {
+			e.Summary += ", through " + g.Via
+		}
 		if n := len(e.GrantedBy) - 1; n > 0 {
 			e.Summary += fmt.Sprintf(", and %d more assignment(s)", n)
 		}
@@ -222,6 +230,9 @@ func closestInWords(x *ExplainedAssignment) string {
 		name = "role definition " + x.Assignment.RoleDefinitionID + " (missing)"
 	}
 	s := name + " at " + cleanScope(x.Assignment.Scope)
+	if x.Via != "" {
+		s += " through " + x.Via
+	}
 	switch {
 	case x.Conditional:
 		s += " (held back by a condition)"

@@ -239,7 +239,7 @@ func (x *Index) ForPrincipal(principalID string) []Assignment {
 	return out
 }
 
-// Decide is Decide over the indexed assignments of q.PrincipalID. roles is called after the
+// Decide is Decide over the indexed assignments of q.PrincipalID and q.Groups. roles is called after the
 // index's lock is released, so it may itself use the index.
 func (x *Index) Decide(q Query, roles RoleLookup) Decision {
 	if roles == nil {
@@ -250,17 +250,20 @@ func (x *Index) Decide(q Query, roles RoleLookup) Decision {
 		return d.decision()
 	}
 	var buf [8]Assignment
-	covering := x.covering(&q, buf[:0], &d.total)
+	covering := x.covering(q.PrincipalID, &q, buf[:0], &d.total)
+	for _, g := range q.Groups {
+		covering = x.covering(g.GroupID, &q, covering, &d.total)
+	}
 	for i := range covering {
 		d.consider(&covering[i])
 	}
 	return d.decision()
 }
 
-// covering appends to dst the principal's assignments whose scope covers q.Scope, and sets *total
-// to the number of the principal's assignments.
-func (x *Index) covering(q *Query, dst []Assignment, total *int) []Assignment {
-	key := asciiLower(q.PrincipalID)
+// covering appends to dst principalID's assignments whose scope covers q.Scope, and adds to
+// *total the number of principalID's assignments.
+func (x *Index) covering(principalID string, q *Query, dst []Assignment, total *int) []Assignment {
+	key := asciiLower(principalID)
 	sh := x.shard(key)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
@@ -268,7 +271,7 @@ func (x *Index) covering(q *Query, dst []Assignment, total *int) []Assignment {
 	if !ok {
 		return dst
 	}
-	*total = len(b.entries)
+	*total += len(b.entries)
 	// anc[d] is the hash of the target's first d segments; an entry can only cover the target if
 	// its own hash is anc[its depth]. A target deeper than maxHashedDepth hashes only that far,
 	// which still rules out every hashed entry correctly.
@@ -312,7 +315,11 @@ func (b principalBucket) appendMatching(dst []Assignment, depth uint8, hash uint
 	return dst
 }
 
-// Explain is Explain over the indexed assignments of q.PrincipalID.
+// Explain is Explain over the indexed assignments of q.PrincipalID and q.Groups.
 func (x *Index) Explain(q Query, roles RoleLookup, builtins []RoleDefinition) Explanation {
-	return Explain(q, roles, x.ForPrincipal(q.PrincipalID), builtins)
+	as := x.ForPrincipal(q.PrincipalID)
+	for _, g := range q.Groups {
+		as = append(as, x.ForPrincipal(g.GroupID)...)
+	}
+	return Explain(q, roles, as, builtins)
 }

@@ -86,7 +86,7 @@ func LookupOf(defs []RoleDefinition) RoleLookup {
 
 // RoleDefinitionGUID returns the GUID of a role definition given either the GUID itself or a full
 // id such as /subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{guid}. Clients
-// send both forms (arm-rbac-tokens.md §3.2).
+// send both forms (https://learn.microsoft.com/rest/api/authorization/role-assignments/create).
 func RoleDefinitionGUID(id string) string {
 	id = strings.TrimRight(id, "/")
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
@@ -95,8 +95,9 @@ func RoleDefinitionGUID(id string) string {
 	return id
 }
 
-// Built-in role GUIDs. Azure's are the same in every cloud (arm-rbac-tokens.md §3.4, keyvault.md
-// §6.1); TokenBrokerRoleID is mint's own.
+// Built-in role GUIDs. Azure's are the same in every cloud
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles); TokenBrokerRoleID
+// is mint's own.
 const (
 	OwnerRoleID                               = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 	ContributorRoleID                         = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -140,7 +141,7 @@ const (
 )
 
 // kvCommon is the control-plane action set the Key Vault data roles share ("KV-common",
-// arm-rbac-tokens.md §3.4; "Std KV actions", keyvault.md §6.1).
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles; "Std KV actions", https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security).
 func kvCommon() []string {
 	return []string{
 		"Microsoft.Authorization/*/read",
@@ -178,7 +179,7 @@ func builtin(id, name, description string, p Permission) RoleDefinition {
 // modify them. Empty permission lists are empty slices, not nil, so they serialise as [] as Azure
 // does.
 //
-// The Azure roles are copied from arm-rbac-tokens.md §3.4 and keyvault.md §6.1 (the Key Vault
+// The Azure roles are copied from https://learn.microsoft.com/azure/role-based-access-control/built-in-roles and https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security (the Key Vault
 // Reader, Certificate User and Contributor rows), with "..." and "KV-common" expanded. The last one
 // is mint's Managed Identity Token Broker.
 func BuiltinRoles() []RoleDefinition {

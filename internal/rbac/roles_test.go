@@ -8,8 +8,8 @@ import (
 
 var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// TestBuiltinRolesVerbatim spot-checks every built-in role against arm-rbac-tokens.md §3.4 and
-// keyvault.md §6.1: id, name, description, the size of each list, and some entries.
+// TestBuiltinRolesVerbatim spot-checks every built-in role against https://learn.microsoft.com/azure/role-based-access-control/built-in-roles and
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security: id, name, description, the size of each list, and some entries.
 func TestBuiltinRolesVerbatim(t *testing.T) {
 	tests := []struct {
 		id, name, description string

@@ -1,18 +1,19 @@
 package server
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
 )
-
-// EnvVar is one line of the environment a client needs.
-type EnvVar struct{ Name, Value string }
 
 // DevEnvironment bootstraps the default tenant, subscription and admin application, makes sure
 // the admin has a client secret (reusing the one in <data-dir>/env while it is still valid, so
@@ -25,7 +26,8 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 		return nil, err
 	}
 	envFile := filepath.Join(s.cfg.DataDir, "env")
-	secret := readEnvFile(envFile)["AZURE_CLIENT_SECRET"]
+	previous, _ := ParseEnvFile(envFile) // none yet on a first start
+	secret := previous["AZURE_CLIENT_SECRET"]
 	if secret == "" || !s.Directory.AdminSecretValid(ctx, in, secret) {
 		pc, err := s.Directory.AddPassword(ctx, in.Admin.ObjectID, "mint dev", 0)
 		if err != nil {
@@ -35,6 +37,9 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	}
 	env, err := s.environment(in, secret)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.EnsureDeveloper(ctx, in); err != nil {
 		return nil, err
 	}
 	endpoints, socket, err := s.StartDevAgent(ctx, in)
@@ -51,6 +56,56 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	), proxyEnv...), nil
 }
 
+// DeveloperFile is where mint dev keeps its developer's sign-in name and password (mode 0600),
+// relative to the data directory.
+const DeveloperFile = "developer.json"
+
+// DeveloperCredentials is the content of DeveloperFile.
+type DeveloperCredentials struct {
+	UserPrincipalName string `json:"userPrincipalName"`
+	Password          string `json:"password"`
+	ObjectID          string `json:"objectId"`
+	TenantID          string `json:"tenantId"`
+}
+
+// EnsureDeveloper makes sure mint dev's developer exists (a user dev@<default domain>, Owner of
+// the default subscription, the directory's administrator) and that <data-dir>/developer.json
+// (mode 0600) holds a password that works: the one already there, or a new one. The password is
+// never logged; it returns the file's path.
+func (s *Server) EnsureDeveloper(ctx context.Context, in directory.Installation) (string, error) {
+	path := filepath.Join(s.cfg.DataDir, DeveloperFile)
+	var held DeveloperCredentials
+	if data, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(data, &held)
+	}
+	dev, err := s.Directory.EnsureDeveloper(ctx, in, func(u store.User) bool {
+		if held.Password == "" || !strings.EqualFold(held.UserPrincipalName, u.UserPrincipalName) {
+			return false
+		}
+		ok, err := s.Directory.VerifyPassword(ctx, u, held.Password)
+		return err == nil && ok
+	})
+	if err != nil {
+		return "", fmt.Errorf("developer: %w", err)
+	}
+	if err := authz.EnsureRoleFor(ctx, s.Store, dev.User.ObjectID, "User", rbac.OwnerRoleID,
+		armid.Subscription(in.Subscription.ID).String(), "mint: the developer owns the subscription"); err != nil {
+		return "", err
+	}
+	if dev.Password == "" {
+		return path, nil
+	}
+	data, err := json.MarshalIndent(DeveloperCredentials{UserPrincipalName: dev.User.UserPrincipalName, Password: dev.Password,
+		ObjectID: dev.User.ObjectID, TenantID: in.Tenant.ID}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
+}
+
 // AdminSecret adds a new client secret to the admin application (`mint server
 // --print-admin-secret`).
 func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, string, error) {
@@ -63,6 +118,18 @@ func (s *Server) AdminSecret(ctx context.Context) (directory.Installation, strin
 		return in, "", fmt.Errorf("admin secret: %w", err)
 	}
 	return in, pc.SecretText, nil
+}
+
+// AdminEnvironment adds a new client secret to the admin application and returns the complete
+// environment a client of this server needs (`mint server --print-admin-secret`, which writes
+// it to <data-dir>/env, mode 0600, as mint dev does): the endpoint, the CA trust, the tenant and
+// the admin's credential.
+func (s *Server) AdminEnvironment(ctx context.Context) ([]EnvVar, error) {
+	in, secret, err := s.AdminSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.environment(in, secret)
 }
 
 func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar, error) {
@@ -89,11 +156,7 @@ func (s *Server) environment(in directory.Installation, secret string) ([]EnvVar
 // WriteEnvFile writes `export NAME=value` lines to <data-dir>/env (mode 0600), atomically.
 func (s *Server) WriteEnvFile(env []EnvVar) (string, error) {
 	path := filepath.Join(s.cfg.DataDir, "env")
-	var b strings.Builder
-	for _, e := range env {
-		fmt.Fprintf(&b, "export %s=%s\n", e.Name, shellQuote(e.Value))
-	}
-	return path, writeFileAtomic(path, []byte(b.String()), 0o600)
+	return path, writeFileAtomic(path, []byte(FormatEnvFile(env)), 0o600)
 }
 
 // MarkReady writes <data-dir>/ready, which scripts and tests wait for.
@@ -113,48 +176,4 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// readEnvFile parses the `export NAME=value` lines WriteEnvFile writes.
-func readEnvFile(path string) map[string]string {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		out[name] = shellUnquote(value)
-	}
-	return out
-}
-
-// ParseEnvFile reads an env file written by `mint dev`.
-func ParseEnvFile(path string) (map[string]string, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	return readEnvFile(path), nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/:._-+,@=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func shellUnquote(s string) string {
-	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
-		return strings.ReplaceAll(s[1:len(s)-1], `'\''`, "'")
-	}
-	return s
 }

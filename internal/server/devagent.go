@@ -42,13 +42,22 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 16}}
 	socket := filepath.Join(s.cfg.DataDir, "agent.sock")
 	os.Remove(socket) // a stale socket of a killed run
-	a, err := agent.New(agent.Config{
-		Upstream:   node.NewUpstream(id, hc),
-		ListenAddr: s.cfg.AgentAddr,
-		SocketPath: socket,
-		Logger:     s.log.With("component", "agent"),
-		Metrics:    s.Metrics.Agent(),
-	})
+	cfg := agent.Config{
+		Upstream:          node.NewUpstream(id, hc),
+		ListenAddr:        s.cfg.AgentAddr,
+		ServiceFabricAddr: s.cfg.ServiceFabricAddr,
+		SocketPath:        socket,
+		Logger:            s.log.With("component", "agent"),
+		Metrics:           s.Metrics.Agent(),
+	}
+	if s.cfg.ServiceFabricAddr != "" {
+		cert, err := s.devServiceFabricCertificate()
+		if err != nil {
+			return agent.Endpoints{}, "", fmt.Errorf("service fabric certificate: %w", err)
+		}
+		cfg.ServiceFabricCertificate = &cert
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		return agent.Endpoints{}, "", err
 	}
@@ -119,4 +128,59 @@ func (s *Server) devNode(ctx context.Context, in directory.Installation) (*node.
 		return nil, err
 	}
 	return id, nil
+}
+
+// devServiceFabricFile keeps the in-process agent's Service Fabric certificate with its key
+// sealed under the KEK, so that its thumbprint (which Go and Python clients pin) and the
+// certificate Node is given to trust stay the same across restarts of the data directory.
+const devServiceFabricFile = "dev-service-fabric.json"
+
+type devServiceFabric struct {
+	CertDER   []byte `json:"certificate"`
+	SealedKey []byte `json:"sealedKey"`
+}
+
+func (s *Server) devServiceFabricCertificate() (tls.Certificate, error) {
+	path := filepath.Join(s.cfg.DataDir, devServiceFabricFile)
+	now := time.Now()
+	if data, err := os.ReadFile(path); err == nil {
+		var kept devServiceFabric
+		if err := json.Unmarshal(data, &kept); err != nil {
+			return tls.Certificate{}, fmt.Errorf("%s: %w", path, err)
+		}
+		keyDER, err := s.KEK.Open(kept.SealedKey, []byte(devServiceFabricFile))
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("open the Service Fabric key (was the key-encryption key changed?): %w", err)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(keyDER)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		leaf, err := x509.ParseCertificate(kept.CertDER)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		if agent.UsableServiceFabricCertificate(leaf, now) {
+			return tls.Certificate{Certificate: [][]byte{kept.CertDER}, PrivateKey: key, Leaf: leaf}, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return tls.Certificate{}, err
+	}
+	cert, err := agent.NewServiceFabricCertificate(now)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	sealed, err := s.KEK.Seal(keyDER, []byte(devServiceFabricFile))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	data, _ := json.Marshal(devServiceFabric{CertDER: cert.Certificate[0], SealedKey: sealed})
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	return cert, nil
 }

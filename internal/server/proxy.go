@@ -82,15 +82,12 @@ func ProxyEnvironment(proxyURL, baseURL string) []EnvVar {
 	}
 }
 
-// withProxyVaultSuffix is cfg's vault DNS suffixes (defaults applied) plus Key Vault's own,
-// vault.azure.net, when the proxy runs: the proxy sends https://<vault>.vault.azure.net to this
-// process, and the vault data plane must answer for it. The first suffix (the one in vaultUri)
-// stays the configured one.
-func withProxyVaultSuffix(cfg Config) []string {
+// withAzureVaultSuffix is cfg's vault DNS suffixes (defaults applied) plus Key Vault's own,
+// vault.azure.net: an Azure-name proxy (mint dev's, or any node agent's) sends
+// https://<vault>.vault.azure.net to this process, and the vault data plane must answer for it.
+// The first suffix (the one in vaultUri) stays the configured one.
+func withAzureVaultSuffix(cfg Config) []string {
 	suffixes := vault.NormalizeSuffixes(cfg.VaultDNSSuffixes)
-	if cfg.ProxyAddr == "" {
-		return suffixes
-	}
 	if !slices.Contains(suffixes, proxy.AzureVaultSuffix) {
 		suffixes = append(suffixes, proxy.AzureVaultSuffix)
 	}

@@ -28,6 +28,8 @@ import (
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/nodes"
+	"github.com/mint-id/mint/internal/nodewire"
+	"github.com/mint-id/mint/internal/portal"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/postgres"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -60,6 +62,9 @@ type Config struct {
 	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
 	// endpoints (loopback only; port 0 picks a free one).
 	AgentAddr string
+	// ServiceFabricAddr is where `mint dev`'s in-process agent serves the https Service Fabric
+	// dialect (loopback; port 0 picks a free one; empty: none).
+	ServiceFabricAddr string
 	// ProxyAddr is where `mint dev` serves the Azure-name proxy (loopback; empty: no proxy).
 	ProxyAddr string
 	// BindHost, if set, binds `mint dev`'s in-process agent to this VM-like resource, so IMDS
@@ -95,6 +100,7 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
 	Vault     *vault.Server
+	Portal    *portal.Portal
 
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
@@ -151,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
-	cfg.VaultDNSSuffixes = withProxyVaultSuffix(cfg) // the proxy sends *.vault.azure.net here
+	cfg.VaultDNSSuffixes = withAzureVaultSuffix(cfg) // proxies send *.vault.azure.net here
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -216,6 +222,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:                       s.log,
 		Broker:                       nodes.NewBroker(s.Store),
 		Federated:                    federation.New(s.Store, federation.Options{BaseURL: s.BaseURL, LocalKeys: s.Keys.JWKS, Logger: s.log}),
+		People:                       s.Directory,
+		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
+		// sessions sealed by one are good at all of them.
+		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
+		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
+		// The portal's application has one reply URL, its sign-in callback.
+		RedirectURIs: func(_ context.Context, tenantID, appID string) []string {
+			if s.Portal != nil && s.Portal.Registered(tenantID, appID) {
+				return []string{portal.RedirectURI(s.BaseURL)}
+			}
+			return nil
+		},
 	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
@@ -226,15 +244,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/subscriptions", armAPI)
 	mux.Handle("/subscriptions/", armAPI)
 	mux.Handle("/providers/", armAPI)
+	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
-		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log)))
-	mux.Handle(federation.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
+		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
+	mux.Handle(nodewire.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
 		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
+	mux.Handle("GET /metadata/endpoints", s.Metrics.Instrument("arm", arm.CloudMetadata(arm.CloudMetadataConfig{BaseURL: s.BaseURL, KeyVaultSuffix: s.vaultSuffixes()[0]})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.Handle("/", s.Metrics.Instrument("sts", tokenService.Handler()))
+	// The portal calls mint's own handler in-process (the same one clients reach over TLS), with
+	// the signed-in person's token; it has no other way in.
+	if s.Portal, err = portal.New(portal.Config{BaseURL: s.BaseURL, Logger: s.log,
+		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Handler.ServeHTTP(w, r) })}); err != nil {
+		s.listener.Close()
+		return nil, err
+	}
+	mux.Handle("/portal/", s.Metrics.Instrument("portal", s.Portal))
 
 	leaf, err := s.serverCert()
 	if err != nil {
@@ -242,7 +270,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:   s.withVaults(mux),
+		Handler:   servePathsAsIs(s.withVaults(mux)),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
 		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -261,6 +289,11 @@ func (s *Server) Bootstrap(ctx context.Context) (directory.Installation, error) 
 	if err := arm.EnsureOwner(ctx, s.Store, in.Admin.ObjectID, in.Subscription.ID); err != nil {
 		return in, err
 	}
+	clientID, secret, err := portal.Register(ctx, s.Directory, s.Store, s.KEK, in.Tenant.ID)
+	if err != nil {
+		return in, err
+	}
+	s.Portal.SetClient(in.Tenant.ID, clientID, secret)
 	return in, nil
 }
 
@@ -351,3 +384,7 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// Handler is the process's whole HTTP handler (what the TLS listener serves), for in-process
+// callers such as tests.
+func (s *Server) Handler() http.Handler { return s.http.Handler }

@@ -1,6 +1,8 @@
 // Package store defines mint's persistent state: one small interface per aggregate, the records
 // they hold, and the sentinel errors every implementation returns. The SQLite (sqlite/) and
-// PostgreSQL (postgres/) implementations must both pass the conformance suite in storetest/.
+// PostgreSQL (postgres/) implementations share one SQL layer (internal/sqlstore/, each query
+// written once, with a small dialect for what differs) and must both pass the conformance suite
+// in storetest/.
 //
 // The package holds no SQL and no business rules: generating ids, hashing secrets and deciding
 // who may do what belong to the packages above it (directory, keys, sts, rbac).
@@ -38,6 +40,9 @@ type Store interface {
 	Settings
 	ControlPlane
 	Vaults
+	Users
+	Groups
+	DeviceCodes
 	Close() error
 }
 

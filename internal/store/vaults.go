@@ -62,6 +62,39 @@ type Vaults interface {
 	// last becomes the latest) in one transaction. ErrConflict when a secret of that name exists,
 	// deleted or not; ErrNotFound when the vault does not exist.
 	RestoreSecret(ctx context.Context, vaultName string, versions []SecretVersion) error
+
+	// Deleting a vault's resource (DeleteResource, DeleteResourceGroup) keeps the vault as a
+	// DeletedVault (Key Vault's soft delete of vaults): its name stays taken (CreateVault gives
+	// ErrConflict) until it is purged or recovered.
+
+	// GetDeletedVault reads a deleted vault by name, case-insensitively. ErrNotFound otherwise.
+	GetDeletedVault(ctx context.Context, name string) (DeletedVault, error)
+	// ListDeletedVaults returns the deleted vaults of a subscription by name.
+	ListDeletedVaults(ctx context.Context, subscriptionID string) ([]DeletedVault, error)
+	// PurgeDeletedVault removes a deleted vault and its secrets for good. ErrNotFound when no
+	// deleted vault has the name.
+	PurgeDeletedVault(ctx context.Context, name string) error
+	// PurgeDeletedVaults removes the deleted vaults whose purge date is at or before now, and
+	// returns how many it removed.
+	PurgeDeletedVaults(ctx context.Context, now time.Time) (int, error)
+	// RecoverVault brings a deleted vault back in one transaction: it creates r (its resource,
+	// whose Name must be the vault's) and the vault record with its data key and secrets as they
+	// were. ErrNotFound when no deleted vault has the name or r's resource group does not exist;
+	// ErrConflict when a resource with r's id exists.
+	RecoverVault(ctx context.Context, r Resource) (Vault, error)
+}
+
+// DeletedVault is a vault whose resource was deleted, kept until it is purged or recovered.
+type DeletedVault struct {
+	Name           string // as created
+	ResourceID     string // the ARM id its resource had
+	SubscriptionID string
+	Location       string
+	Tags           map[string]string
+	// Properties are the resource's properties when it was deleted.
+	Properties []byte
+	DeletedAt  time.Time
+	PurgeAt    time.Time
 }
 
 // Vault is a key vault's data-plane record.

@@ -17,6 +17,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -60,7 +61,7 @@ func msalGoAssertion(t testing.TB, now time.Time, aud string) string {
 }
 
 func assertionForm(assertion string) url.Values {
-	return url.Values{"client_assertion": {assertion}, "client_assertion_type": {AssertionTypeJWTBearer}, "client_id": {appClientID},
+	return url.Values{"client_assertion": {assertion}, "client_assertion_type": {nodewire.AssertionTypeJWTBearer}, "client_id": {appClientID},
 		"client_info": {"1"}, "grant_type": {"client_credentials"}, "scope": {"https://vault.azure.net/.default openid offline_access profile"}}
 }
 

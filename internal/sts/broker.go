@@ -7,15 +7,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mint-id/mint/internal/nodewire"
 )
 
-// Codes of the broker grant's refusals. They are mint's own (Entra has no broker grant), in a
-// range Entra does not use, so that a node agent can turn each into its dialect's error.
+// The broker grant's refusal codes are nodewire's (Code*), shared with the node agent.
 const (
-	CodeIdentityNotFound      = 9900001 // the selected identity is not the resource's
-	CodeMultipleIdentities    = 9900002 // several user-assigned identities, none selected
-	CodeNodeNotAllowed        = 9900003 // the node holds no broker role over the resource
-	CodeHostResourceNotFound  = 9900004 // the resource the workload runs as does not exist
 	brokerGrantName           = "managed_identity"
 	miCacheMax                = 10000
 	miReuseWhileRemainingFrac = 2 // reuse a cached token while more than 1/2 of its life is left
@@ -24,7 +21,7 @@ const (
 // BrokerError builds a broker refusal.
 func BrokerError(code int, format string, args ...any) *Error {
 	status, oauth := http.StatusBadRequest, "invalid_request"
-	if code == CodeNodeNotAllowed {
+	if code == nodewire.CodeNodeNotAllowed {
 		status, oauth = http.StatusForbidden, "unauthorized_client"
 	}
 	return NewError(status, oauth, code, format, args...)
@@ -34,7 +31,7 @@ func BrokerError(code int, format string, args ...any) *Error {
 func (s *Server) brokerGrant(ctx context.Context, at *attempt, ir IssueRequest, req TokenRequest) (IssueRequest, *Error) {
 	if s.broker == nil {
 		return ir, NewError(http.StatusBadRequest, "unsupported_grant_type", codeUnsupportedGrant,
-			"This token service has no node broker configured, so it does not take the '%s' grant.", GrantManagedIdentity)
+			"This token service has no node broker configured, so it does not take the '%s' grant.", nodewire.GrantManagedIdentity)
 	}
 	d, err := s.broker.ManagedIdentity(ctx, ir.Tenant, ir.Client, req.HostResourceID, req.Selector)
 	if err != nil {

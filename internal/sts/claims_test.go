@@ -71,7 +71,7 @@ func TestClaimsFor(t *testing.T) {
 }
 
 func TestRefreshHintLayout(t *testing.T) {
-	// The rh of a real ARM token for tenant 90a38eda-... (arm-rbac-tokens.md §6.1).
+	// The rh of a real ARM token for tenant 90a38eda-... (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
 	const real = "0.AFEA2o6jkAZA1U2STGylXKzBTUZIf3kAutdPukPawfj2MBPQAAA."
 	if got := refreshHint("90a38eda-4006-4dd5-924c-6ca55cacc14d", armAppID); got != real {
 		t.Errorf("rh %s, want %s", got, real)

@@ -138,7 +138,7 @@ func TestDiscoveryErrors(t *testing.T) {
 		{"malformed segment", "GET", "/%7Btenant%7D/v2.0/.well-known/openid-configuration", 400, "invalid_request", 900023},
 		{"POST on discovery", "POST", "/" + testTenantID + "/v2.0/.well-known/openid-configuration", 400, "invalid_request", 900561},
 		{"unknown tenant keys", "GET", "/nowhere.example/discovery/v2.0/keys", 400, "invalid_request", 90002},
-		{"unknown path", "GET", "/" + testTenantID + "/oauth2/v2.0/authorize", 404, "not_found", 0},
+		{"unknown path", "GET", "/" + testTenantID + "/oauth2/v2.0/userinfo", 404, "not_found", 0},
 		{"root", "GET", "/", 404, "not_found", 0},
 		{"tenant only", "GET", "/common", 404, "not_found", 0},
 	}

@@ -203,3 +203,74 @@ func correlationFromHeader(r *http.Request) string {
 	}
 	return ""
 }
+
+// Entra's codes for people's sign-in.
+const (
+	codeInvalidPassword     = 50126
+	codeLocked              = 50053
+	codeDisabled            = 50057
+	codePasswordExpired     = 50055
+	codeGrantRevoked        = 50173
+	codeCodeRedeemed        = 54005
+	codePKCEMismatch        = 501481
+	codeGrantExpired        = 70008
+	codeGrantInvalid        = 70000
+	codePublicClientSecret  = 700025
+	codeRedirectMismatch    = 50011
+	codeUserNotInTenant     = 50020
+	codeLoginRequired       = 50058
+	codeInteractionRequired = 16000
+	codePending             = 70016
+	codeDeviceExpired       = 70020
+	codeBadDeviceCode       = 70018
+	codeDeclined            = 65004
+	codeNoRefreshScope      = 70011
+	codeUnsupportedResponse = 700054
+	codeRefreshClient       = 70000
+)
+
+func errInvalidPassword() *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeInvalidPassword,
+		"Error validating credentials due to invalid username or password.")
+}
+
+func errLocked() *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeLocked,
+		"Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Wait a minute and try again.")
+}
+
+func errUserDisabled() *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeDisabled,
+		"The user account is disabled. The account has been disabled by an administrator.")
+}
+
+func errPasswordExpired() *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codePasswordExpired,
+		"The password is expired. The user must change it at the next sign-in; an administrator can reset it with forceChangePasswordNextSignIn false.")
+}
+
+func errGrantRevoked() *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeGrantRevoked,
+		"The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. "+
+			"The grant was issued before the user's sessions were revoked (password reset, account disabled, or sessions revoked).")
+}
+
+func errGrantInvalid(what string) *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeGrantInvalid,
+		"Provided grant is invalid or malformed. The %s is not one this token service issued, or it was altered.", what)
+}
+
+func errGrantExpired(what string) *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeGrantExpired,
+		"The provided %s has expired. Send a new interactive authorization request for this user and resource.", what)
+}
+
+func errPublicClientSecret() *Error {
+	return NewError(http.StatusUnauthorized, "invalid_client", codePublicClientSecret,
+		"Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
+}
+
+func errUserNotInTenant(upn, tenant string) *Error {
+	return NewError(http.StatusBadRequest, "invalid_grant", codeUserNotInTenant,
+		"User account '%s' from identity provider does not exist in tenant '%s' and cannot access the application in that tenant.", upn, tenant)
+}

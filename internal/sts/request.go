@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mint-id/mint/internal/nodewire"
 )
 
 // Version is a token endpoint's or a token's version: V1 (/oauth2/token, "ver":"1.0") or V2
@@ -26,12 +28,6 @@ const (
 const (
 	// GrantClientCredentials is the client credentials grant of applications.
 	GrantClientCredentials = "client_credentials"
-	// GrantManagedIdentity is mint's broker grant: a node agent, authenticated with its own
-	// credential, asks for a token of a managed identity of a resource it hosts.
-	GrantManagedIdentity = "urn:mint:params:oauth:grant-type:managed-identity"
-	// AssertionTypeJWTBearer is the client_assertion_type of private_key_jwt and federated
-	// assertions.
-	AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
 // TokenRequest is a parsed token request. It holds the client's secret or assertion: never log
@@ -138,7 +134,7 @@ func errBodyTooLarge(maxBytes int64) *Error {
 // singleValued are the parameters that must not appear twice: a second client_id or secret
 // could make two parts of the STS read different values.
 var singleValued = [...]string{"grant_type", "client_id", "client_secret", "client_assertion", "client_assertion_type", "scope", "resource",
-	"mi_host_resource_id", "mi_client_id", "mi_object_id", "mi_res_id"}
+	nodewire.ParamHostResourceID, nodewire.ParamClientID, nodewire.ParamObjectID, nodewire.ParamResourceID}
 
 // ParseTokenRequest checks a token request's form (and its HTTP Basic Authorization header, if
 // any) for the endpoint version v. It checks syntax only: who the client is, whether its
@@ -157,13 +153,13 @@ func ParseTokenRequest(v Version, form url.Values, authorization string) (TokenR
 	}
 	switch req.GrantType {
 	case GrantClientCredentials:
-	case GrantManagedIdentity:
-		req.HostResourceID = strings.TrimSpace(form.Get("mi_host_resource_id"))
+	case nodewire.GrantManagedIdentity:
+		req.HostResourceID = strings.TrimSpace(form.Get(nodewire.ParamHostResourceID))
 		if req.HostResourceID == "" {
-			return req, errMissingParameter("mi_host_resource_id")
+			return req, errMissingParameter(nodewire.ParamHostResourceID)
 		}
-		req.Selector = IdentitySelector{ClientID: strings.TrimSpace(form.Get("mi_client_id")),
-			ObjectID: strings.TrimSpace(form.Get("mi_object_id")), ResourceID: strings.TrimSpace(form.Get("mi_res_id"))}
+		req.Selector = IdentitySelector{ClientID: strings.TrimSpace(form.Get(nodewire.ParamClientID)),
+			ObjectID: strings.TrimSpace(form.Get(nodewire.ParamObjectID)), ResourceID: strings.TrimSpace(form.Get(nodewire.ParamResourceID))}
 		n := 0
 		for _, v := range []string{req.Selector.ClientID, req.Selector.ObjectID, req.Selector.ResourceID} {
 			if v != "" {
@@ -202,8 +198,8 @@ func ParseTokenRequest(v Version, form url.Values, authorization string) (TokenR
 		if at == "" {
 			return req, errMissingParameter("client_assertion_type")
 		}
-		if at != AssertionTypeJWTBearer {
-			return req, errMalformed("The client_assertion_type '%s' is not supported; use '%s'.", truncate(at, 100), AssertionTypeJWTBearer)
+		if at != nodewire.AssertionTypeJWTBearer {
+			return req, errMalformed("The client_assertion_type '%s' is not supported; use '%s'.", truncate(at, 100), nodewire.AssertionTypeJWTBearer)
 		}
 		if req.ClientSecret != "" {
 			return req, errMalformed("The request carries both a client secret and a client assertion; send one of them.")

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mint-id/mint/internal/nodewire"
 )
 
 func TestParseTokenRequest(t *testing.T) {
@@ -36,13 +38,13 @@ func TestParseTokenRequest(t *testing.T) {
 		{name: "bearer header ignored", v: V2, form: "grant_type=client_credentials&client_id=a&client_secret=s&scope=api%3A%2F%2Fx%2F.default", auth: "Bearer abc",
 			want: TokenRequest{Endpoint: V2, GrantType: "client_credentials", ClientID: "a", ClientSecret: "s", Scope: "api://x/.default", Resource: "api://x"}},
 		{name: "assertion trimmed", v: V2,
-			form: "grant_type=client_credentials&client_id=a&client_assertion=%20h.p.s%0A&client_assertion_type=" + url.QueryEscape(AssertionTypeJWTBearer) + "&scope=api%3A%2F%2Fx%2F.default",
+			form: "grant_type=client_credentials&client_id=a&client_assertion=%20h.p.s%0A&client_assertion_type=" + url.QueryEscape(nodewire.AssertionTypeJWTBearer) + "&scope=api%3A%2F%2Fx%2F.default",
 			want: TokenRequest{Endpoint: V2, GrantType: "client_credentials", ClientID: "a", ClientAssertion: "h.p.s", Scope: "api://x/.default", Resource: "api://x"}},
 		{name: "missing grant", v: V2, form: "client_id=a", errCode: 900144},
 		{name: "bad grant", v: V2, form: "grant_type=authorization_code&client_id=a", errCode: 70003},
 		{name: "basic mismatch", v: V2, form: "grant_type=client_credentials&client_id=other&scope=a%2F.default", auth: basic("app1", "s"), errCode: 9002313},
 		{name: "basic no colon", v: V2, form: "grant_type=client_credentials&scope=a%2F.default", auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("app1")), errCode: 9002313},
-		{name: "whitespace-only assertion", v: V2, form: "grant_type=client_credentials&client_id=a&client_assertion=%20%0A&client_assertion_type=" + url.QueryEscape(AssertionTypeJWTBearer) + "&scope=a%2F.default", errCode: 900144},
+		{name: "whitespace-only assertion", v: V2, form: "grant_type=client_credentials&client_id=a&client_assertion=%20%0A&client_assertion_type=" + url.QueryEscape(nodewire.AssertionTypeJWTBearer) + "&scope=a%2F.default", errCode: 900144},
 		{name: "duplicate scope", v: V2, form: "grant_type=client_credentials&client_id=a&scope=a%2F.default&scope=b%2F.default", errCode: 9002313},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,9 @@ package sts
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -83,7 +86,7 @@ type FederatedRequest struct {
 	Now       time.Time
 }
 
-// Broker decides the node agents' broker grant (GrantManagedIdentity): whether node, an
+// Broker decides the node agents' broker grant (nodewire.GrantManagedIdentity): whether node, an
 // authenticated client, may act for the resource hostResourceID, and which of that resource's
 // managed identities the selector names. A refusal is an *Error (BrokerError builds one).
 type Broker interface {
@@ -118,6 +121,23 @@ type Config struct {
 	Federated FederatedVerifier
 	// Broker decides the node agents' broker grant; nil refuses the grant.
 	Broker Broker
+	// People signs people in (password, authorization code, device code, refresh token); nil
+	// refuses every user grant and the sign-in pages.
+	People People
+	// SealKey (32 bytes) seals refresh tokens, authorization codes and the browser session
+	// cookie. Every server of one installation must have the same key; nil makes a random one,
+	// so those do not survive a restart.
+	SealKey []byte
+	// UserTokenLifetime is the lifetime of people's access and ID tokens: default 75 min (Entra
+	// issues 60-90 min), clamped to [5m, 24h].
+	UserTokenLifetime time.Duration
+	// DeviceCodes keeps device-code sign-ins where every server sees them; nil keeps them in
+	// this process's memory.
+	DeviceCodes store.DeviceCodes
+	// RedirectURIs gives the registered reply URLs of an application of the directory (mint's
+	// portal registers its own); nil, or no URIs, leaves the browser flow to the first-party
+	// public clients.
+	RedirectURIs func(ctx context.Context, tenantID, appID string) []string
 }
 
 const (
@@ -151,6 +171,15 @@ type Server struct {
 	appLifetime time.Duration
 	miLifetime  time.Duration
 	maxBody     int64
+
+	people       People
+	redirectURIs func(ctx context.Context, tenantID, appID string) []string
+	seal         *sealer
+	lock         *lockout
+	devices      store.DeviceCodes
+	userLifetime time.Duration
+	csrfKey      []byte
+	idTokens     idTokenCache
 }
 
 // New returns a Server. signins and assertions may be nil (no sign-in log; certificate
@@ -170,9 +199,27 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		appLifetime: clampDuration(cfg.AppTokenLifetime, defaultAppTokenLifetime, minTokenLifetime, maxAppTokenLifetime),
 		miLifetime:  clampDuration(cfg.ManagedIdentityTokenLifetime, defaultMITokenLifetime, minTokenLifetime, maxMITokenLifetime),
 		maxBody:     cfg.MaxBodyBytes,
+
+		people:       cfg.People,
+		redirectURIs: cfg.RedirectURIs,
+		seal:         newSealer(cfg.SealKey),
+		lock:         newLockout(),
+		devices:      cfg.DeviceCodes,
+		userLifetime: clampDuration(cfg.UserTokenLifetime, 75*time.Minute, minTokenLifetime, maxAppTokenLifetime),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.devices == nil {
+		s.devices = newMemDeviceCodes()
+	}
+	if len(cfg.SealKey) == 32 { // every server of the installation checks the others' CSRF tokens
+		m := hmac.New(sha256.New, cfg.SealKey)
+		m.Write([]byte("mint-sts csrf v1"))
+		s.csrfKey = m.Sum(nil)
+	} else {
+		s.csrfKey = make([]byte, 32)
+		_, _ = rand.Read(s.csrfKey)
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -237,6 +284,13 @@ const (
 	routeKeysV2
 	routeKeysV1
 	routeInstance
+	routeDeviceCodeV2
+	routeDeviceCodeV1
+	routeAuthorizeV2
+	routeAuthorizeV1
+	routeLogoutV2
+	routeLogoutV1
+	routeLogin
 )
 
 // routes are matched case-insensitively against the path after the tenant segment.
@@ -251,6 +305,13 @@ var routes = [...]struct {
 	{"/discovery/v2.0/keys", routeKeysV2},
 	{"/discovery/keys", routeKeysV1},
 	{"/discovery/instance", routeInstance},
+	{"/oauth2/v2.0/devicecode", routeDeviceCodeV2},
+	{"/oauth2/devicecode", routeDeviceCodeV1},
+	{"/oauth2/v2.0/authorize", routeAuthorizeV2},
+	{"/oauth2/authorize", routeAuthorizeV1},
+	{"/oauth2/v2.0/logout", routeLogoutV2},
+	{"/oauth2/logout", routeLogoutV1},
+	{"/login", routeLogin},
 }
 
 // ServeHTTP routes by hand: no regexps, no ServeMux redirects, tenant segment and path matched
@@ -265,6 +326,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if i := strings.IndexByte(p[1:], '/'); i > 0 {
 			seg, rest = p[1:i+1], p[i+1:]
 		}
+	}
+	switch {
+	case strings.EqualFold(p, deviceLoginPath):
+		s.serveDeviceLogin(w, r)
+		return
+	case strings.HasPrefix(p, assetPrefix):
+		s.serveAsset(w, r, p[len(assetPrefix):])
+		return
+	}
+	if len(rest) > len(userRealmPrefix) && strings.EqualFold(rest[:len(userRealmPrefix)], userRealmPrefix) {
+		s.serveUserRealm(w, r, rest[len(userRealmPrefix):])
+		return
 	}
 	var rt route
 	if seg != "" {
@@ -288,6 +361,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveKeys(w, r, seg)
 	case routeInstance:
 		s.serveInstanceDiscovery(w, r)
+	case routeDeviceCodeV2:
+		s.serveDeviceCode(w, r, seg, V2)
+	case routeDeviceCodeV1:
+		s.serveDeviceCode(w, r, seg, V1)
+	case routeAuthorizeV2:
+		s.serveAuthorize(w, r, seg, V2)
+	case routeAuthorizeV1:
+		s.serveAuthorize(w, r, seg, V1)
+	case routeLogoutV2, routeLogoutV1:
+		s.serveLogout(w, r, seg)
+	case routeLogin:
+		s.serveLogin(w, r, seg)
 	default:
 		s.serveNotFound(w, r)
 	}
@@ -297,7 +382,8 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 	e := &Error{Status: http.StatusNotFound, Err: "not_found", Description: "The path '" + r.URL.Path +
 		"' is not an endpoint of this token service. Endpoints: /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/token, " +
 		"/{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/.well-known/openid-configuration, " +
-		"/{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/instance."}
+		"/{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/instance, /{tenant}/oauth2/v2.0/authorize, " +
+		"/{tenant}/oauth2/v2.0/devicecode, /{tenant}/oauth2/v2.0/logout, /common/userrealm/{user}, /devicelogin."}
 	s.writeError(w, e, newUUID(), correlationFromHeader(r), s.clock())
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -210,6 +211,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 		at.grant = truncate(form.Get("grant_type"), 100)
 	}
 
+	if isUserGrant(form.Get("grant_type")) {
+		s.serveUserToken(w, r, &at, seg, v, form)
+		return
+	}
+
 	var tenant store.Tenant
 	switch classifySegment(seg) {
 	case segmentInvalid:
@@ -237,7 +243,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 	at.resource = req.Resource
 
 	ir, e := s.clientCredentials(r.Context(), &at, tenant, seg, req)
-	if e == nil && req.GrantType == GrantManagedIdentity {
+	if e == nil && req.GrantType == nodewire.GrantManagedIdentity {
 		at.grant = brokerGrantName
 		ir, e = s.brokerGrant(r.Context(), &at, ir, req)
 	}

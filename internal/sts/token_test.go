@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -311,8 +312,8 @@ func TestTokenErrors(t *testing.T) {
 			status: 400, err: "invalid_request", code: 50059},
 		{name: "missing grant_type", form: base(func(v url.Values) { v.Del("grant_type") }),
 			status: 400, err: "invalid_request", code: 900144, contains: "The request body must contain the following parameter: 'grant_type'."},
-		{name: "unsupported grant", form: base(func(v url.Values) { v.Set("grant_type", "password") }),
-			status: 400, err: "unsupported_grant_type", code: 70003, contains: "'password'"},
+		{name: "unsupported grant", form: base(func(v url.Values) { v.Set("grant_type", "implicit") }),
+			status: 400, err: "unsupported_grant_type", code: 70003, contains: "'implicit'"},
 		{name: "missing client_id", form: base(func(v url.Values) { v.Del("client_id") }),
 			status: 400, err: "invalid_request", code: 900144, contains: "'client_id'"},
 		{name: "missing scope", form: base(func(v url.Values) { v.Del("scope") }),
@@ -365,7 +366,7 @@ func TestTokenErrors(t *testing.T) {
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "secret and assertion", form: base(func(v url.Values) {
 			v.Set("client_assertion", "a.b.c")
-			v.Set("client_assertion_type", AssertionTypeJWTBearer)
+			v.Set("client_assertion_type", nodewire.AssertionTypeJWTBearer)
 		}), status: 400, err: "invalid_request", code: 9002313},
 		{name: "directory down", form: base(nil), setup: func(f *fixture) { f.dir.failWith = errStoreDown },
 			status: 500, err: "server_error", code: 50000, contains: "There was an error issuing a token"},

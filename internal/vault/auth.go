@@ -9,6 +9,7 @@ import (
 
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -36,8 +37,6 @@ type verdict struct {
 	claims  bearer.Claims
 	refusal string // why the token is refused; "" when it is accepted
 }
-
-const userAssignedIdentityType = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 // loadTimeout bounds a cache load, which runs detached from the request that started it (other
 // requests may be waiting for its answer).
@@ -98,7 +97,19 @@ func (s *Server) revocation(ctx context.Context, c bearer.Claims) (string, error
 	}
 	sp, err := s.st.GetPrincipal(ctx, c.ObjectID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "principal " + c.ObjectID + " no longer exists", nil
+		// A person's token (a user signed in through az or an SDK's developer credential).
+		u, uerr := s.st.GetUser(ctx, c.ObjectID)
+		switch {
+		case errors.Is(uerr, store.ErrNotFound):
+			return "principal " + c.ObjectID + " no longer exists", nil
+		case uerr != nil:
+			return "", uerr
+		case !strings.EqualFold(u.TenantID, c.TenantID):
+			return "user " + c.ObjectID + " is not in tenant " + c.TenantID, nil
+		case !u.AccountEnabled:
+			return "user " + u.UserPrincipalName + " is disabled", nil
+		}
+		return "", nil
 	}
 	if err != nil {
 		return "", err
@@ -113,50 +124,33 @@ func (s *Server) revocation(ctx context.Context, c bearer.Claims) (string, error
 	if err != nil || !mi.IsResource() {
 		return "its xms_mirid '" + c.XmsMirid + "' is not a resource id", nil
 	}
-	if strings.EqualFold(mi.ResourceType(), userAssignedIdentityType) {
-		ua, found, err := s.resource(ctx, c.XmsMirid)
-		switch {
-		case err != nil:
-			return "", err
-		case !found:
-			return "user-assigned identity " + c.XmsMirid + " no longer exists", nil
-		case !strings.EqualFold(ua.PrincipalID, c.ObjectID):
-			return "user-assigned identity " + c.XmsMirid + " no longer has principal " + c.ObjectID, nil
-		}
-		if c.XmsAzRid == "" {
-			return "", nil
-		}
-		host, found, err := s.resource(ctx, c.XmsAzRid)
-		switch {
-		case err != nil:
-			return "", err
-		case !found:
-			return "resource " + c.XmsAzRid + ", which the token was issued to, no longer exists", nil
-		case !attached(host.UserAssignedIdentities, c.XmsMirid):
-			return "user-assigned identity " + c.XmsMirid + " is no longer attached to resource " + c.XmsAzRid, nil
-		}
-		return "", nil
-	}
-	// A system-assigned identity: xms_mirid is the resource that owns it.
-	res, found, err := s.resource(ctx, c.XmsMirid)
+	identity, found, err := s.resource(ctx, c.XmsMirid)
 	switch {
 	case err != nil:
 		return "", err
+	case !found && managedidentity.IsUserAssigned(mi.ResourceType()):
+		return "user-assigned identity " + c.XmsMirid + " no longer exists", nil
 	case !found:
 		return "resource " + c.XmsMirid + ", whose system-assigned identity the token is for, no longer exists", nil
-	case !strings.EqualFold(res.PrincipalID, c.ObjectID):
-		return "resource " + c.XmsMirid + " no longer has the system-assigned identity " + c.ObjectID, nil
 	}
-	if c.XmsAzRid != "" && !sameID(c.XmsAzRid, c.XmsMirid) {
-		if _, found, err := s.resource(ctx, c.XmsAzRid); err != nil {
+	if !managedidentity.IsUserAssigned(identity.Type) {
+		if reason := managedidentity.Refusal(c.ObjectID, identity, store.Resource{}); reason != "" {
+			return reason, nil
+		}
+	}
+	var host store.Resource
+	if c.XmsAzRid != "" && !managedidentity.SameID(c.XmsAzRid, c.XmsMirid) {
+		if host, found, err = s.resource(ctx, c.XmsAzRid); err != nil {
 			return "", err
 		} else if !found {
 			return "resource " + c.XmsAzRid + ", which the token was issued to, no longer exists", nil
 		}
 	}
+	if managedidentity.IsUserAssigned(identity.Type) {
+		return managedidentity.Refusal(c.ObjectID, identity, host), nil
+	}
 	return "", nil
 }
-
 func (s *Server) resource(ctx context.Context, id string) (store.Resource, bool, error) {
 	r, err := s.st.GetResource(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -165,20 +159,7 @@ func (s *Server) resource(ctx context.Context, id string) (store.Resource, bool,
 	return r, err == nil, err
 }
 
-func sameID(a, b string) bool {
-	return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
-}
-
-func attached(identities []string, id string) bool {
-	for _, a := range identities {
-		if sameID(a, id) {
-			return true
-		}
-	}
-	return false
-}
-
-// challenge answers a 401 with Key Vault's challenge (keyvault.md §1.3): the authority is mint's
+// challenge answers a 401 with Key Vault's challenge (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses): the authority is mint's
 // login endpoint with the vault's tenant, the resource the vault DNS suffix the request came in
 // on, with the port the client used (the Go client compares hosts including the port), so both
 // the Go and JS clients accept it without DisableChallengeResourceVerification.

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,11 +9,10 @@ import (
 
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/rbac"
-	"github.com/mint-id/mint/internal/store"
 )
 
-// Authorization. With RBAC on (the default), each operation needs its data action (keyvault.md
-// §6.2) at the secret's scope, <vault id>/secrets/<name>, where assignments at the vault, its
+// Authorization. With RBAC on (the default), each operation needs its data action
+// (https://learn.microsoft.com/azure/key-vault/general/rbac-guide) at the secret's scope, <vault id>/secrets/<name>, where assignments at the vault, its
 // group, subscription or the root count too; listing needs it at the vault. With RBAC off, the
 // vault's access policies decide, by the legacy permission names. A principal's role assignments
 // (and the custom roles they name) are cached for at most MaxCacheTTL.
@@ -43,51 +41,14 @@ var permissions = map[operation]permission{
 	opRestore:      {secretsActionPrefix + "restore/action", "restore", false},
 }
 
-// roleSet is a principal's role assignments with the roles they name, ready for rbac.Decide.
-type roleSet struct {
-	assignments []rbac.Assignment
-	lookup      rbac.RoleLookup
-}
-
-func (s *Server) roleSet(ctx context.Context, principalID string) (roleSet, error) {
-	return s.roles.get(strings.ToLower(principalID), func() (roleSet, time.Duration, error) {
+// access is a principal's assignments and roles from authz's one loader, cached for at most
+// the cache TTL.
+func (s *Server) access(ctx context.Context, principalID string) (*authz.Principal, error) {
+	return s.roles.get(strings.ToLower(principalID), func() (*authz.Principal, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
-		recs, err := s.st.ListRoleAssignmentsForPrincipal(ctx, principalID)
-		if err != nil {
-			return roleSet{}, 0, fmt.Errorf("role assignments of %s: %w", principalID, err)
-		}
-		rs := roleSet{assignments: make([]rbac.Assignment, len(recs))}
-		custom := map[string]rbac.RoleDefinition{}
-		for i, r := range recs {
-			rs.assignments[i] = authz.ToRBAC(r)
-			id := rbac.RoleDefinitionGUID(r.RoleDefinitionID)
-			if _, ok := rbac.BuiltinRoleByID(id); ok {
-				continue
-			}
-			if _, seen := custom[id]; seen {
-				continue
-			}
-			def, err := s.st.GetRoleDefinition(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // an assignment of a deleted custom role grants nothing
-			}
-			if err != nil {
-				return roleSet{}, 0, fmt.Errorf("role definition %s: %w", id, err)
-			}
-			if rd, err := authz.RoleFromStore(def); err == nil {
-				custom[id] = rd
-			}
-		}
-		builtin := rbac.BuiltinLookup()
-		rs.lookup = func(id string) (rbac.RoleDefinition, bool) {
-			if r, ok := builtin(id); ok {
-				return r, true
-			}
-			r, ok := custom[rbac.RoleDefinitionGUID(id)]
-			return r, ok
-		}
-		return rs, s.cfg.CacheTTL, nil
+		p, err := authz.Load(ctx, s.st, principalID)
+		return p, s.cfg.CacheTTL, err
 	})
 }
 
@@ -111,16 +72,16 @@ func (s *Server) authorize(q *request, op operation, name string) bool {
 	if !p.atVault {
 		scope += "/secrets/" + name
 	}
-	rs, err := s.roleSet(q.ctx, c.ObjectID)
+	access, err := s.access(q.ctx, c.ObjectID)
 	if err != nil {
 		s.fail(q, err)
 		return false
 	}
 	query := rbac.Query{PrincipalID: c.ObjectID, Action: p.dataAction, Scope: scope, DataAction: true}
-	if rbac.Decide(query, rs.lookup, rs.assignments).Allowed {
+	if access.Decide(query).Allowed {
 		return true
 	}
-	x := rbac.Explain(query, rs.lookup, rs.assignments, rbac.BuiltinRoles())
+	x := access.Explain(query)
 	msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
 		"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+
 		"Caller: appid=%s;oid=%s;iss=%s\r\nAction: '%s'\r\nResource: '%s'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\n"+

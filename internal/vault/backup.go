@@ -17,7 +17,7 @@ import (
 //	blob    = "MKVB" || 0x01 || nonce (12 bytes) || AES-256-GCM(backup key, nonce, payload, "MKVB" || 0x01)
 //	payload = JSON backupPayload
 //
-// The client sees the blob as unpadded base64url (keyvault.md §0.6). A new format gets a new
+// The client sees the blob as unpadded base64url (https://learn.microsoft.com/rest/api/keyvault/secrets/backup-secret/backup-secret). A new format gets a new
 // version byte; decodeBackup keeps reading the old ones.
 
 const (

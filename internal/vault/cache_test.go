@@ -5,10 +5,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
-func TestTTLCache(t *testing.T) {
+// TestTTLCache runs in a synctest bubble: synctest.Wait returns once every goroutine is blocked,
+// the loader on release and the others on its answer, with no sleep to guess how long that takes.
+func TestTTLCache(t *testing.T) { synctest.Test(t, testTTLCache) }
+
+func testTTLCache(t *testing.T) {
 	clock := &fakeClock{}
 	c := newTTLCache[int](clock.Now)
 	var loads atomic.Int32
@@ -29,7 +34,10 @@ func TestTTLCache(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait()
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("%d loads started for concurrent misses, want 1", n)
+	}
 	close(release)
 	wg.Wait()
 	if n := loads.Load(); n != 1 {

@@ -16,7 +16,7 @@ import (
 
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// The challenge (keyvault.md §1.3): without a token, or with one that is refused, a 401 naming
+// The challenge (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses): without a token, or with one that is refused, a 401 naming
 // mint's authority with the vault's tenant and the vault audience, and nothing is done.
 func TestChallenge(t *testing.T) {
 	e := newEnv(t, envOptions{})
@@ -34,7 +34,7 @@ func TestChallenge(t *testing.T) {
 	if _, err := e.st.GetSecretVersion(e.ctx, "kv1", "probe", ""); err == nil {
 		t.Fatal("the unauthenticated PUT was acted on")
 	}
-	// The Go client's parsing (keyvault.md §1.1): space-separated pairs, tenant is segment 3.
+	// The Go client's parsing (https://github.com/Azure/azure-sdk-for-go/blob/main/sdk/security/keyvault/internal/challenge_policy.go): space-separated pairs, tenant is segment 3.
 	vals := map[string]string{}
 	for _, part := range strings.Split(strings.ReplaceAll(r.header.Get("WWW-Authenticate"), "Bearer ", ""), " ") {
 		if kv := strings.Split(part, "="); len(kv) == 2 {
@@ -101,7 +101,7 @@ func TestChallenge(t *testing.T) {
 	}
 }
 
-// Every operation of keyvault.md §4 with its exact JSON.
+// Every operation of https://learn.microsoft.com/rest/api/keyvault/secrets/operation-groups with its exact JSON.
 func TestSecretsOperations(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	tok := e.token(e.app("officer", officerRole), nil)
@@ -319,7 +319,7 @@ func TestPaging(t *testing.T) {
 	}
 }
 
-// RBAC data actions per role (keyvault.md §6), and denials that name principal, action, scope.
+// RBAC data actions per role (https://learn.microsoft.com/azure/key-vault/general/rbac-guide), and denials that name principal, action, scope.
 func TestRBAC(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	officer := e.token(e.app("officer", officerRole), nil)
@@ -531,6 +531,10 @@ func TestVaultRecreatedWithinCachePeriod(t *testing.T) {
 	tok := e.token(officer, nil)
 	e.mustStatus(e.do("PUT", "", "/secrets/s", tok, map[string]string{"value": "old"}), 200, "set in the first vault")
 	if _, err := e.st.DeleteResource(e.ctx, e.vaultID); err != nil {
+		t.Fatal(err)
+	}
+	// The deleted vault holds its name until it is purged.
+	if err := e.st.PurgeDeletedVault(e.ctx, "kv1"); err != nil {
 		t.Fatal(err)
 	}
 	e.createVault("kv1", `{}`)

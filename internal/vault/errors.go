@@ -8,7 +8,7 @@ import (
 )
 
 // Error is Key Vault's error body, {"error":{"code","message","innererror"?:{"code"}}}
-// (keyvault.md §5). Status is the HTTP status it is answered with.
+// (https://learn.microsoft.com/azure/key-vault/general/rest-error-codes). Status is the HTTP status it is answered with.
 type Error struct {
 	Code       string      `json:"code"`
 	Message    string      `json:"message"`
@@ -47,6 +47,7 @@ const (
 	CodeMethodNotAllowed              = "MethodNotAllowed"
 	CodeRequestTooLarge               = "RequestEntityTooLarge"
 	CodeInternalServerError           = "InternalServerError"
+	CodeServiceUnavailable            = "ServiceUnavailable"
 )
 
 const (
@@ -139,6 +140,13 @@ func vaultNotFound(name string) *Error {
 func internalError(requestID string) *Error {
 	return newError(http.StatusInternalServerError, CodeInternalServerError,
 		"The vault could not answer because of an internal error. Request id: "+requestID+".")
+}
+
+// unavailable is the 503 for a decision mint could not make because its store did not answer:
+// the client may retry, and the operator finds the cause in the log by the request id.
+func unavailable(requestID string) *Error {
+	return newError(http.StatusServiceUnavailable, CodeServiceUnavailable,
+		"The vault cannot decide the request now because mint's store did not answer; retry later. Request id: "+requestID+".")
 }
 
 // vaultRef names a vault in messages as Key Vault does: "<vault>;location=<region>".

@@ -1,6 +1,6 @@
 package vault
 
-// Wire types of the Key Vault secrets API (keyvault.md §4.1), named after the swagger models.
+// Wire types of the Key Vault secrets API (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates), named after the swagger models.
 // Times are integer Unix seconds.
 
 // SecretAttributes are a secret version's attributes.

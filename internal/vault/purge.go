@@ -33,5 +33,13 @@ func (s *Server) PurgeDue(ctx context.Context) int {
 	if n > 0 {
 		s.log.Info("purged deleted secrets past their retention period", "count", n)
 	}
+	// Deleted vaults (the control plane's soft delete) go at their scheduled purge date too.
+	if v, err := s.st.PurgeDeletedVaults(ctx, s.now()); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("purging deleted vaults failed; will retry", "err", err)
+		}
+	} else if v > 0 {
+		s.log.Info("purged deleted vaults past their retention period", "count", v)
+	}
 	return n
 }

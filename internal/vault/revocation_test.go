@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 	"github.com/mint-id/mint/internal/sts"
@@ -40,7 +41,7 @@ func newMI(t *testing.T, e *testEnv, suffix string) miFixture {
 	now := time.Now().UTC()
 	var f miFixture
 	f.ua = store.Resource{ID: groupID + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web-id" + suffix, SubscriptionID: e.in.Subscription.ID,
-		ResourceGroup: e.group, Type: userAssignedIdentityType, Name: "web-id" + suffix, Location: "westeurope", CreatedAt: now, UpdatedAt: now}
+		ResourceGroup: e.group, Type: managedidentity.UserAssignedType, Name: "web-id" + suffix, Location: "westeurope", CreatedAt: now, UpdatedAt: now}
 	f.uaPrincipal = directory.NewManagedIdentityPrincipal(e.in.Tenant.ID, "web-id"+suffix, miRID(f.ua.ID))
 	f.ua.PrincipalID = f.uaPrincipal.ObjectID
 	if _, err := e.st.PutResource(ctx, f.ua, []store.ServicePrincipal{f.uaPrincipal}, nil); err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// operation is one secrets API operation (keyvault.md §4.2).
+// operation is one secrets API operation (https://learn.microsoft.com/rest/api/keyvault/secrets/operation-groups).
 type operation int
 
 const (
@@ -43,7 +43,7 @@ type route struct {
 	version string
 }
 
-// Secret name and size limits (keyvault.md §4.1).
+// Secret name and size limits (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
 const (
 	maxNameLength        = 127
 	versionLength        = 32
@@ -177,7 +177,7 @@ func parseRoute(method, path string) (route, *Error) {
 	return route{}, methodNotAllowed(method, path)
 }
 
-// knownAPIVersions are the secrets API versions the SDKs send (keyvault.md §3). Dated versions
+// knownAPIVersions are the secrets API versions the SDKs send (https://learn.microsoft.com/rest/api/keyvault/key-vault-versions). Dated versions
 // from 2025 on are accepted too, so that a newer client keeps working.
 var knownAPIVersions = map[string]bool{
 	"7.0": true, "7.1": true, "7.2": true, "7.3": true, "7.4": true, "7.5": true, "7.6": true,

@@ -16,7 +16,7 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
-// The secrets operations (keyvault.md §4.2). Each handler runs after authentication, api-version
+// The secrets operations (https://learn.microsoft.com/rest/api/keyvault/secrets/operation-groups). Each handler runs after authentication, api-version
 // and route checks; it authorizes, acts on the store and writes Key Vault's JSON.
 
 const (
@@ -101,7 +101,7 @@ func readJSON(q *request, limit int64, v any) *Error {
 	return nil
 }
 
-// Identifiers are built from the Host the client used (keyvault.md §4.1).
+// Identifiers are built from the Host the client used (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
 
 func (q *request) base() string { return "https://" + q.host }
 

@@ -1,10 +1,10 @@
 // Package vault is mint's Key Vault data plane: the secrets REST API that the real, unmodified
 // Key Vault clients (Go azsecrets, JS @azure/keyvault-secrets, az) speak, served for every vault
 // at its own host name, https://<vault>.<vault DNS suffix>[:port], with identifiers at the root
-// of the URL (keyvault.md §0.7).
+// of the URL (https://learn.microsoft.com/azure/key-vault/general/about-keys-secrets-certificates).
 //
-// A request goes through: the vault named by the Host; challenge authentication (keyvault.md
-// §1.3: no token or a refused token is a 401 with WWW-Authenticate naming mint's authority and
+// A request goes through: the vault named by the Host; challenge authentication
+// (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses: no token or a refused token is a 401 with WWW-Authenticate naming mint's authority and
 // the vault audience, and nothing is done); token revocation beyond Azure's (the principal must
 // still exist, a managed identity must still be attached to the resource the token was issued
 // for); the api-version; the route; authorization by RBAC data actions at the secret's scope or,
@@ -28,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/keys"
@@ -79,8 +80,8 @@ type Store interface {
 	store.Vaults
 	GetPrincipal(ctx context.Context, objectID string) (store.ServicePrincipal, error)
 	GetResource(ctx context.Context, id string) (store.Resource, error)
-	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error)
-	GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error)
+	GetUser(ctx context.Context, objectID string) (store.User, error)
+	authz.Store
 }
 
 // Server serves every vault's data plane. It is safe for concurrent use.
@@ -94,7 +95,7 @@ type Server struct {
 	suffixes  []string // lower case
 
 	tokens *ttlCache[verdict]
-	roles  *ttlCache[roleSet]
+	roles  *ttlCache[*authz.Principal]
 	vaults *ttlCache[*vaultEntry]
 }
 
@@ -125,7 +126,7 @@ func New(cfg Config, st Store, kek *keys.KEK, signingKeys bearer.KeySource) *Ser
 	s.validator = &bearer.Validator{Keys: signingKeys, IssuerBase: cfg.BaseURL, Clock: cfg.Clock,
 		Audiences: Audiences(s.suffixes, PortOf(cfg.BaseURL))}
 	s.tokens = newTTLCache[verdict](cfg.Clock)
-	s.roles = newTTLCache[roleSet](cfg.Clock)
+	s.roles = newTTLCache[*authz.Principal](cfg.Clock)
 	s.vaults = newTTLCache[*vaultEntry](cfg.Clock)
 	return s
 }
@@ -275,6 +276,10 @@ func (s *Server) fail(q *request, err error) {
 		return // the client has gone
 	}
 	s.log.Error("vault request failed", "method", q.r.Method, "host", q.host, "path", q.r.URL.Path, "request_id", q.requestID, "err", err)
+	if errors.Is(err, authz.ErrUnavailable) {
+		writeError(q.w, unavailable(q.requestID))
+		return
+	}
 	writeError(q.w, internalError(q.requestID))
 }
 

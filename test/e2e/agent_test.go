@@ -159,6 +159,7 @@ func TestManagedIdentityRefusals(t *testing.T) {
 
 // agentProc is a standalone `mint agent`.
 type agentProc struct {
+	dataDir   string
 	cmd       *exec.Cmd
 	socket    string
 	imdsProxy string
@@ -171,10 +172,16 @@ func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc
 	t.Helper()
 	var jt struct{ JoinToken string }
 	mustJSON(t, m.mustCLI("node", "join-token", "create", "--scope", scope, "--name", "e2e"), &jt)
-	dir := t.TempDir()
-	args := append([]string{"agent", "--server", m.URL, "--join-token", jt.JoinToken, "--data-dir", dir, "--addr", "127.0.0.1:0",
-		"--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
-	a := &agentProc{socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
+	return runAgent(t, t.TempDir(), append([]string{"--server", m.URL, "--join-token", jt.JoinToken}, extra...)...)
+}
+
+// runAgent runs `mint agent` on data directory dir (joined already, or joining with the
+// --server and --join-token in extra) until the test ends.
+func runAgent(t *testing.T, dir string, extra ...string) *agentProc {
+	t.Helper()
+	args := append([]string{"agent", "--data-dir", dir, "--addr", "127.0.0.1:0",
+		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
+	a := &agentProc{dataDir: dir, socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
 	a.cmd = exec.Command(mintBin, args...)
 	a.cmd.Env = cleanEnv()
 	stdout, _ := a.cmd.StdoutPipe()
@@ -193,8 +200,7 @@ func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc
 	}()
 	go func() { a.cmd.Wait(); close(a.done) }()
 	t.Cleanup(func() {
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		<-a.done
+		a.stop()
 		if t.Failed() {
 			t.Logf("agent log:\n%s", a.log.String())
 		}
@@ -218,6 +224,17 @@ func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc
 		}
 	}()
 	return a
+}
+
+// stop ends the agent with SIGTERM and waits (again: nothing).
+func (a *agentProc) stop() {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	<-a.done
 }
 
 func TestNodeWithoutBrokerRoleIsRefused(t *testing.T) {

@@ -596,9 +596,7 @@ func TestARMLinkedAuthorizationFailed(t *testing.T) {
 			mustJSON(t, m.mustCLI("ad", "app", "create", "--display-name", "developer"), &app)
 			var reset struct{ Password string }
 			mustJSON(t, m.mustCLI("ad", "app", "credential", "reset", "--id", app.AppID), &reset)
-			if _, err := m.cli("role", "assignment", "create", "--assignee", app.AppID, "--role", "Contributor", "--scope", "/subscriptions/"+sub+"/resourceGroups/app"); err != nil {
-				t.Skipf("role assignments through the CLI are not available yet: %v", err)
-			}
+			m.mustCLI("role", "assignment", "create", "--assignee", app.AppID, "--role", "Contributor", "--scope", "/subscriptions/"+sub+"/resourceGroups/app")
 			dev := m.secretCredential(t, app.AppID, reset.Password)
 			path := "/subscriptions/" + sub + "/resourceGroups/app/providers/Microsoft.App/containerApps/web?api-version=2024-03-01"
 			body := map[string]any{"location": "eastus", "identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{uami.ID: map[string]any{}}}}

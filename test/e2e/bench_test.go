@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,8 @@ import (
 // the PostgreSQL figure must be measured too; without it, it must say it was skipped.
 func TestBenchShortProducesEveryFigure(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
-	args := []string{"bench", "--short", "--json", out}
+	chart := filepath.Join(t.TempDir(), "bench.svg")
+	args := []string{"bench", "--short", "--json", out, "--svg", chart}
 	pg := os.Getenv("MINT_TEST_POSTGRES_URL")
 	if pg != "" {
 		args = append(args, "--postgres-url", pg)
@@ -108,6 +110,18 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 	for _, f := range rep.Figures {
 		if !strings.Contains(string(b), f.Name) {
 			t.Errorf("figure %q is not in the printed table", f.Name)
+		}
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{ XMLName xml.Name })); err != nil {
+		t.Errorf("the chart is not well-formed SVG: %v", err)
+	}
+	for _, name := range []string{"fresh app tokens issued per second", "vault secret GETs per second", "agent RSS with"} {
+		if !strings.Contains(string(svg), name) {
+			t.Errorf("the chart has no bar for %q", name)
 		}
 	}
 }

@@ -57,10 +57,14 @@ func needNode(t *testing.T) (node, npm string) {
 	return node, npm
 }
 
-// jsInstall is the one `npm ci` of test/e2e/jsclient per test binary: the first test that needs
-// it starts it, the others reuse its directory (under TestMain's temporary directory, removed
-// when the binary ends).
-var jsInstall struct {
+// npmProject is one locked npm project under test/e2e (its committed files, never its
+// node_modules), installed with one `npm ci` per test binary: the first test that needs it
+// starts it, the others reuse its directory (under TestMain's temporary directory, removed when
+// the binary ends).
+type npmProject struct {
+	name  string   // the directory under test/e2e
+	files []string // the committed files to copy
+
 	once sync.Once
 	done chan struct{}
 	dir  string
@@ -69,41 +73,51 @@ var jsInstall struct {
 	out  bytes.Buffer
 }
 
-// startJSClientInstall copies test/e2e/jsclient into TestMain's temporary directory and starts
-// `npm ci` there (exactly the locked versions; npm's own cache makes repeated runs fast), once
-// per test binary. The returned function waits for it and returns the directory holding
-// main.mjs and node_modules.
+// jsInstall is test/e2e/jsclient (@azure/identity, @azure/keyvault-secrets).
+var jsInstall = &npmProject{name: "jsclient", files: jsClientFiles}
+
+// startJSClientInstall starts the install of test/e2e/jsclient (see startNPMInstall).
 func startJSClientInstall(t *testing.T, npm string) func() string {
 	t.Helper()
-	jsInstall.once.Do(func() {
-		jsInstall.done = make(chan struct{})
-		jsInstall.dir = filepath.Join(filepath.Dir(mintBin), "jsclient")
+	return startNPMInstall(t, npm, jsInstall)
+}
+
+// startNPMInstall copies the project into TestMain's temporary directory and starts `npm ci`
+// there (exactly the locked versions; npm's own cache makes repeated runs fast), once per test
+// binary. The returned function waits for it and returns the directory holding the program and
+// node_modules.
+func startNPMInstall(t *testing.T, npm string, p *npmProject) func() string {
+	t.Helper()
+	p.once.Do(func() {
+		p.done = make(chan struct{})
+		p.dir = filepath.Join(filepath.Dir(mintBin), p.name)
 		go func() {
-			defer close(jsInstall.done)
+			defer close(p.done)
 			start := time.Now()
-			jsInstall.err = installJSClient(npm, jsInstall.dir, &jsInstall.out)
-			jsInstall.took = time.Since(start)
+			p.err = installNPMProject(npm, p, &p.out)
+			p.took = time.Since(start)
 		}()
 	})
 	// Never leave npm running behind a test that ends early (it is bounded by its own timeout).
-	t.Cleanup(func() { <-jsInstall.done })
+	t.Cleanup(func() { <-p.done })
 	return func() string {
 		t.Helper()
-		<-jsInstall.done
-		if jsInstall.err != nil {
-			t.Fatalf("npm ci --no-audit --no-fund in a copy of test/e2e/jsclient (it needs the npm registry): %v\n%s", jsInstall.err, jsInstall.out.String())
+		<-p.done
+		if p.err != nil {
+			t.Fatalf("npm ci --no-audit --no-fund in a copy of test/e2e/%s (it needs the npm registry): %v\n%s", p.name, p.err, p.out.String())
 		}
-		t.Logf("npm ci of test/e2e/jsclient took %v (once for all the JavaScript tests)", jsInstall.took.Round(time.Millisecond))
-		return jsInstall.dir
+		t.Logf("npm ci of test/e2e/%s took %v (once for all the tests that run it)", p.name, p.took.Round(time.Millisecond))
+		return p.dir
 	}
 }
 
-func installJSClient(npm, dir string, out *bytes.Buffer) error {
+func installNPMProject(npm string, p *npmProject, out *bytes.Buffer) error {
+	dir := p.dir
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range jsClientFiles {
-		data, err := os.ReadFile(filepath.Join("jsclient", f))
+	for _, f := range p.files {
+		data, err := os.ReadFile(filepath.Join(p.name, f))
 		if err != nil {
 			return err
 		}
@@ -187,15 +201,21 @@ func runJS(t *testing.T, env []string, prog string, full, args []string) jsRun {
 	if ctx.Err() != nil {
 		t.Fatalf("node main.mjs %s did not finish within 60 s; stdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
 	}
-	r := jsRun{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	t.Logf("node main.mjs %s: exit %d\n%s%s", strings.Join(args, " "), r.code, stdout.String(), r.stderr)
+	t.Logf("node main.mjs %s: exit %d\n%s%s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), stdout.String(), stderr.String())
+	return parseJSRun(t, stdout.String(), stderr.String(), cmd.ProcessState.ExitCode())
+}
+
+// parseJSRun parses what one run of main.mjs printed.
+func parseJSRun(t *testing.T, stdout, stderr string, code int) jsRun {
+	t.Helper()
+	r := jsRun{stderr: stderr, code: code}
 	if strings.Contains(r.stderr, "mint-e2e-guard:") {
 		t.Fatalf("the SDK tried to connect beyond 127.0.0.1 (guard.mjs ended it before it did): %s", r.stderr)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var ev jsEvent
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("node main.mjs %s printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), line, r.code, stdout.String(), r.stderr)
+			t.Fatalf("node main.mjs printed a line that is not JSON: %q (exit %d)\nstdout:\n%s\nstderr:\n%s", line, r.code, stdout, r.stderr)
 		}
 		if ev.Event == "token" {
 			r.tokens = append(r.tokens, ev)

@@ -116,7 +116,7 @@ func TestProxyEnvironmentIsPrintedAndReprintedByMintEnv(t *testing.T) {
 	if ps := m.mustCLI("env", "--shell", "powershell"); !strings.Contains(ps, "$env:NO_PROXY = '127.0.0.1,localhost'\n") {
 		t.Errorf("mint env --shell powershell:\n%s", ps)
 	}
-	if _, err := m.cli("env", "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no mint dev environment") {
+	if _, err := m.cli("env", "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no environment in") {
 		t.Errorf("mint env on an empty directory: %v", err)
 	}
 
@@ -220,21 +220,23 @@ func TestProxyRefusesEverythingElse(t *testing.T) {
 	}
 }
 
-// vaultDataPlaneWired reports whether mint answers https://<vault>.vault.azure.net as Key Vault.
-func (m *mint) vaultDataPlaneWired(t *testing.T) bool {
+// requireVaultDataPlane fails unless mint answers https://<vault>.vault.azure.net as Key Vault
+// (its service-version header): a build without it is a regression, not a reason to skip.
+func (m *mint) requireVaultDataPlane(t *testing.T) {
+	t.Helper()
 	resp, err := m.proxiedClient(t).Get("https://probe.vault.azure.net/secrets?api-version=7.4")
 	if err != nil {
 		t.Fatalf("probe the vault data plane through the proxy: %v", err)
 	}
 	resp.Body.Close()
-	return resp.Header.Get("x-ms-keyvault-service-version") != ""
+	if resp.Header.Get("x-ms-keyvault-service-version") == "" {
+		t.Fatalf("the vault data plane does not answer *.vault.azure.net through the proxy: %s without x-ms-keyvault-service-version", resp.Status)
+	}
 }
 
 func TestProxyVaultSecretThroughAzureNames(t *testing.T) {
 	m := startMint(t, options{})
-	if !m.vaultDataPlaneWired(t) {
-		t.Skip("the vault data plane does not answer *.vault.azure.net in this build")
-	}
+	m.requireVaultDataPlane(t)
 	sc := seedScenario(t, m)
 	var vm struct {
 		ID       string

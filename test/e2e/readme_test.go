@@ -34,12 +34,19 @@ var shBlockRE = regexp.MustCompile("(?s)```sh\n(.*?)```")
 // quickstartScript returns the quickstart's shell blocks joined, and its "#> " lines.
 func quickstartScript(t *testing.T, readme string) (string, []string) {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "<!-- quickstart -->")
+	return markedScript(t, readme, "quickstart")
+}
+
+// markedScript returns the shell blocks of a document's <!-- name --> ... <!-- /name -->
+// section joined, and their "#> " lines.
+func markedScript(t *testing.T, doc, name string) (string, []string) {
+	t.Helper()
+	_, section, ok := strings.Cut(doc, "<!-- "+name+" -->")
 	if ok {
-		section, _, ok = strings.Cut(section, "<!-- /quickstart -->")
+		section, _, ok = strings.Cut(section, "<!-- /"+name+" -->")
 	}
 	if !ok {
-		t.Fatal("README.md has no <!-- quickstart --> ... <!-- /quickstart --> section")
+		t.Fatalf("no <!-- %s --> ... <!-- /%s --> section", name, name)
 	}
 	var script strings.Builder
 	var expected []string
@@ -53,7 +60,7 @@ func quickstartScript(t *testing.T, readme string) (string, []string) {
 		}
 	}
 	if script.Len() == 0 || len(expected) == 0 {
-		t.Fatal("the quickstart has no ```sh blocks or no #> lines")
+		t.Fatalf("the %s has no ```sh blocks or no #> lines", name)
 	}
 	return script.String(), expected
 }

@@ -28,6 +28,20 @@ func buildOrExit(dir, name, pkg string) string {
 	return out
 }
 
+// buildModuleOrExit builds the main package of the Go module in srcDir (relative to this
+// package's directory), which has its own go.mod.
+func buildModuleOrExit(dir, name, srcDir string) string {
+	out := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", out, ".")
+	build.Dir = srcDir
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build %s in %s: %v\n", name, srcDir, err)
+		os.Exit(1)
+	}
+	return out
+}
+
 const readerSecret = "s3cr3t read by an unmodified program"
 
 // readerScenario is the seeds' scenario with a vault: the container app web (system-assigned

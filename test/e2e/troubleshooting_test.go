@@ -1,13 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // docs/troubleshooting.md quotes the errors mint prints. Each quote follows a
@@ -109,23 +109,30 @@ func TestTroubleshootingErrorsAreCurrent(t *testing.T) {
 	if code != 0 || stdout != readerSecret+"\n" {
 		t.Fatalf("web-id before the detachment: exit %d, %q %s", code, stdout, stderr)
 	}
+	// Each change counts once the vault's verdict cache (at most 0.5 s) has let the old verdict
+	// go: read until the answer changes rather than sleep for a guess of that time.
+	readUntil := func(ok func(code int, stdout, stderr string) bool, args ...string) (string, string, int) {
+		var stdout, stderr string
+		var code int
+		waitFor(t, func() (string, bool) {
+			stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, args...)...)
+			return fmt.Sprintf("exit %d, %q %s", code, stdout, stderr), ok(code, stdout, stderr)
+		})
+		return stdout, stderr, code
+	}
+	// Refused as revoked (the system-assigned identity was refused before, for its missing role).
+	refused := func(code int, _, stderr string) bool { return code != 0 && strings.Contains(stderr, "RESPONSE 401") }
 	m.mustCLI("resource", "identity", "remove", "--ids", rs.appID, "--identities", "web-id")
-	time.Sleep(time.Second) // past the vault's 0.5 s verdict cache
-	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+	stdout, stderr, code = readUntil(refused, "-managed-identity", "-client-id", rs.uaClientID)
 	failing("revoked", stdout, stderr, code)
 	// The check is live: attached again, the same cached token is accepted again.
 	m.mustCLI("resource", "identity", "assign", "--ids", rs.appID, "--identities", "web-id")
-	time.Sleep(time.Second)
-	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
-	if code != 0 || stdout != readerSecret+"\n" {
-		t.Errorf("web-id attached again: exit %d, %q %s", code, stdout, stderr)
-	}
+	readUntil(func(code int, stdout, _ string) bool { return code == 0 && stdout == readerSecret+"\n" }, "-managed-identity", "-client-id", rs.uaClientID)
 
 	// Deleting the resource deletes its system-assigned identity; the agent's cached token for
 	// it (from the missing-role run above) is refused.
 	m.mustCLI("resource", "delete", "--ids", rs.appID)
-	time.Sleep(time.Second)
-	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity")...)
+	stdout, stderr, code = readUntil(refused, "-managed-identity")
 	failing("revoked-deleted", stdout, stderr, code)
 
 	for name, output := range got {

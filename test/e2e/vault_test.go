@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
@@ -179,19 +180,93 @@ func TestVaultControlPlaneWithARMClient(t *testing.T) {
 			_, err = vaults.BeginCreateOrUpdate(ctx, "other", "k_1", armkeyvault.VaultCreateOrUpdateParameters{Location: to.Ptr("westeurope")}, nil)
 			responseError(t, err, 400, "VaultNameNotValid")
 
+			// Soft delete: a deleted vault is kept, with its secrets, and holds its name until it
+			// is purged or recovered.
+			m.mustCLI("role", "assignment", "create", "--assignee", m.Env["AZURE_CLIENT_ID"], "--role", "Key Vault Secrets Officer", "--scope", "/subscriptions/"+m.Env["AZURE_SUBSCRIPTION_ID"])
+			m.mustCLI("keyvault", "secret", "set", "--vault-name", "kv2", "-n", "kept", "--value", "still here")
 			if _, err := vaults.Delete(ctx, "app", "kv2", nil); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := vaults.Get(ctx, "app", "kv2", nil); err == nil {
 				t.Fatal("a deleted vault is still there")
 			}
-			// The name is free again at once.
+			deleted := map[string]armkeyvault.DeletedVault{}
+			for pager := vaults.NewListDeletedPager(nil); pager.More(); {
+				page, err := pager.NextPage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range page.Value {
+					deleted[*d.Name] = *d
+				}
+			}
+			d, ok := deleted["kv2"]
+			if len(deleted) != 1 || !ok || !strings.EqualFold(*d.Properties.VaultID, m.rgID("app")+"/providers/Microsoft.KeyVault/vaults/kv2") ||
+				*d.Properties.Location != "westeurope" || d.Properties.DeletionDate == nil || d.Properties.ScheduledPurgeDate == nil ||
+				d.Properties.ScheduledPurgeDate.Sub(*d.Properties.DeletionDate) != 90*24*time.Hour {
+				t.Fatalf("NewListDeletedPager: %+v", deleted)
+			}
+			got2, err := vaults.GetDeleted(ctx, "kv2", "westeurope", nil)
+			if err != nil || *got2.Name != "kv2" || *got2.Type != "Microsoft.KeyVault/deletedVaults" {
+				t.Fatalf("GetDeleted: %+v %v", got2, err)
+			}
+			avail, err := vaults.CheckNameAvailability(ctx, armkeyvault.VaultCheckNameAvailabilityParameters{Name: to.Ptr("kv2"), Type: to.Ptr("Microsoft.KeyVault/vaults")}, nil)
+			if err != nil || *avail.NameAvailable || *avail.Reason != armkeyvault.ReasonAlreadyExists {
+				t.Fatalf("CheckNameAvailability(kv2) of a deleted vault: %+v %v", avail, err)
+			}
+			avail, err = vaults.CheckNameAvailability(ctx, armkeyvault.VaultCheckNameAvailabilityParameters{Name: to.Ptr("kv-free"), Type: to.Ptr("Microsoft.KeyVault/vaults")}, nil)
+			if err != nil || !*avail.NameAvailable {
+				t.Fatalf("CheckNameAvailability(kv-free): %+v %v", avail, err)
+			}
+			create := func(group string, mode *armkeyvault.CreateMode) (*runtime.Poller[armkeyvault.VaultsClientCreateOrUpdateResponse], error) {
+				return vaults.BeginCreateOrUpdate(ctx, group, "kv2", armkeyvault.VaultCreateOrUpdateParameters{Location: to.Ptr("westeurope"),
+					Properties: &armkeyvault.VaultProperties{TenantID: to.Ptr(m.Env["AZURE_TENANT_ID"]), CreateMode: mode,
+						SKU: &armkeyvault.SKU{Family: to.Ptr(armkeyvault.SKUFamilyA), Name: to.Ptr(armkeyvault.SKUNameStandard)}}}, nil)
+			}
+			_, err = create("other", nil)
+			responseError(t, err, 409, "ConflictError")
+
+			// createMode recover brings it back with its secret.
+			poller, err := create("app", to.Ptr(armkeyvault.CreateModeRecover))
+			if err != nil {
+				t.Fatalf("recover: %v", err)
+			}
+			if rec, err := poller.PollUntilDone(ctx, &azruntimePollOptions); err != nil || !strings.EqualFold(*rec.ID, m.rgID("app")+"/providers/Microsoft.KeyVault/vaults/kv2") {
+				t.Fatalf("recover (poll): %+v %v", rec, err)
+			}
+			var kept map[string]any
+			mustJSON(t, waitFor(t, func() (string, bool) {
+				out, err := m.cli("keyvault", "secret", "show", "--vault-name", "kv2", "-n", "kept")
+				return out, err == nil
+			}), &kept)
+			if kept["value"] != "still here" {
+				t.Fatalf("the recovered vault's secret: %v", kept)
+			}
+
+			// Purged: the name is free again.
+			if _, err := vaults.Delete(ctx, "app", "kv2", nil); err != nil {
+				t.Fatal(err)
+			}
+			purge, err := vaults.BeginPurgeDeleted(ctx, "kv2", "westeurope", nil)
+			if err != nil {
+				t.Fatalf("BeginPurgeDeleted: %v", err)
+			}
+			if _, err := purge.PollUntilDone(ctx, &azruntimePollOptions); err != nil {
+				t.Fatalf("BeginPurgeDeleted (poll): %v", err)
+			}
+			_, err = vaults.GetDeleted(ctx, "kv2", "westeurope", nil)
+			responseError(t, err, 404, "ResourceNotFound")
 			m.createVault(t, "other", "kv2")
 		})
 	}
 }
 
-// TestVaultSecretsWithAzsecrets runs every operation of keyvault.md §4 through the real client,
+// rgID is a resource group's id in mint dev's subscription.
+func (m *mint) rgID(group string) string {
+	return "/subscriptions/" + m.Env["AZURE_SUBSCRIPTION_ID"] + "/resourceGroups/" + group
+}
+
+// TestVaultSecretsWithAzsecrets runs every operation of https://learn.microsoft.com/rest/api/keyvault/secrets/operation-groups through the real client,
 // and checks the roles, the challenge, revocation and encryption at rest.
 func TestVaultSecretsWithAzsecrets(t *testing.T) {
 	for _, sk := range stores(t) {

@@ -33,8 +33,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/agent"
-	"github.com/mint-id/mint/internal/federation"
-	"github.com/mint-id/mint/internal/sts"
+	"github.com/mint-id/mint/internal/nodewire"
 )
 
 // Identity is a joined node: its principal and its key.
@@ -199,17 +198,17 @@ var (
 // Token implements agent.Upstream.
 func (u *Upstream) Token(ctx context.Context, req agent.TokenRequest) (agent.Token, error) {
 	form := url.Values{
-		"grant_type":          {sts.GrantManagedIdentity},
-		"resource":            {req.Resource},
-		"mi_host_resource_id": {req.ResourceID},
+		"grant_type":                 {nodewire.GrantManagedIdentity},
+		"resource":                   {req.Resource},
+		nodewire.ParamHostResourceID: {req.ResourceID},
 	}
 	switch {
 	case req.Identity.ClientID != "":
-		form.Set("mi_client_id", req.Identity.ClientID)
+		form.Set(nodewire.ParamClientID, req.Identity.ClientID)
 	case req.Identity.ObjectID != "":
-		form.Set("mi_object_id", req.Identity.ObjectID)
+		form.Set(nodewire.ParamObjectID, req.Identity.ObjectID)
 	case req.Identity.ResourceID != "":
-		form.Set("mi_res_id", req.Identity.ResourceID)
+		form.Set(nodewire.ParamResourceID, req.Identity.ResourceID)
 	}
 	resp, data, err := u.postTokenForm(ctx, form)
 	if err != nil {
@@ -241,7 +240,7 @@ func (u *Upstream) postTokenForm(ctx context.Context, form url.Values) (*http.Re
 		return nil, nil, fmt.Errorf("cannot sign the node's assertion: %w", err)
 	}
 	form.Set("client_id", u.id.ClientID)
-	form.Set("client_assertion_type", sts.AssertionTypeJWTBearer)
+	form.Set("client_assertion_type", nodewire.AssertionTypeJWTBearer)
 	form.Set("client_assertion", assertion)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -270,8 +269,8 @@ func (u *Upstream) WorkloadToken(ctx context.Context, resourceID, audience strin
 	if err != nil {
 		return agent.WorkloadToken{}, err
 	}
-	body, _ := json.Marshal(federation.WorkloadTokenRequest{ResourceID: resourceID, Audience: audience})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+federation.WorkloadTokensPath, bytes.NewReader(body))
+	body, _ := json.Marshal(nodewire.WorkloadTokenRequest{ResourceID: resourceID, Audience: audience})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.id.ServerURL+nodewire.WorkloadTokensPath, bytes.NewReader(body))
 	if err != nil {
 		return agent.WorkloadToken{}, err
 	}
@@ -295,7 +294,7 @@ func (u *Upstream) WorkloadToken(ctx context.Context, resourceID, audience strin
 		}
 		return agent.WorkloadToken{}, fmt.Errorf("the mint server refused a workload token for %s: HTTP %d", resourceID, resp.StatusCode)
 	}
-	var t federation.WorkloadToken
+	var t nodewire.WorkloadToken
 	if err := json.Unmarshal(data, &t); err != nil || t.Token == "" {
 		return agent.WorkloadToken{}, errors.New("malformed workload token response")
 	}
@@ -348,13 +347,13 @@ func upstreamError(resp *http.Response, data []byte) error {
 	}
 	ue := &agent.UpstreamError{Kind: agent.Unavailable, Message: msg}
 	switch {
-	case code == sts.CodeIdentityNotFound:
+	case code == nodewire.CodeIdentityNotFound:
 		ue.Kind = agent.IdentityNotFound
-	case code == sts.CodeMultipleIdentities:
+	case code == nodewire.CodeMultipleIdentities:
 		ue.Kind = agent.MultipleIdentities
-	case code == sts.CodeNodeNotAllowed:
+	case code == nodewire.CodeNodeNotAllowed:
 		ue.Kind = agent.NodeNotAllowed
-	case code == sts.CodeHostResourceNotFound:
+	case code == nodewire.CodeHostResourceNotFound:
 		ue.Kind = agent.ResourceNotFound
 	case code == 500011:
 		ue.Kind = agent.InvalidResource

@@ -183,7 +183,7 @@ func TestApply(t *testing.T) {
 		patch   bool
 		want    Change
 	}{
-		// Reference §2.2, one case per bullet.
+		// https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-configure-managed-identities, one case per bullet.
 		{
 			name:    "PATCH enable system-assigned replaces the type and drops user-assigned",
 			current: State{UserAssigned: []string{id1}},

@@ -14,16 +14,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/sqltest"
 	"github.com/mint-id/mint/internal/store/storetest"
 )
 
 // adminURL is a superuser URL to an administrative database, from MINT_TEST_POSTGRES_URL.
-// scripts/with-postgres.sh sets it. CI must never skip these tests silently.
+// scripts/with-postgres.sh sets it. CI and ./test.sh (MINT_TEST_REQUIRE_POSTGRES=1) never skip these
+// tests silently.
 func adminURL(t testing.TB) string {
 	u := os.Getenv("MINT_TEST_POSTGRES_URL")
 	if u == "" {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and CI must run the PostgreSQL tests: use scripts/with-postgres.sh go test ./...")
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci || os.Getenv("MINT_TEST_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("MINT_TEST_POSTGRES_URL is not set, and this run must test PostgreSQL (CI, or ./test.sh): use scripts/with-postgres.sh go test ./...")
 		}
 		t.Skip("MINT_TEST_POSTGRES_URL is not set; run under scripts/with-postgres.sh to test PostgreSQL")
 	}
@@ -67,15 +69,7 @@ func freshDatabase(t testing.TB) string {
 	return u.String()
 }
 
-func openAt(t testing.TB, url string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, url string) *Store { return sqltest.Open(t, Open, url) }
 
 func TestConformance(t *testing.T) {
 	adminURL(t)
@@ -120,21 +114,7 @@ func TestConcurrentMigration(t *testing.T) {
 
 func assertMigratedOnce(t *testing.T, s *Store) {
 	t.Helper()
-	ctx := context.Background()
-	ms, err := migrations.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var versions int
-	err = s.withConn(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if versions != len(ms) {
-		t.Fatalf("schema_migrations has %d rows, want %d (one per migration, applied once)", versions, len(ms))
-	}
+	sqltest.MigratedOnce(t, newPgxDB(s.pool), migrations)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -160,43 +140,14 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
-	ctx := context.Background()
 	url := freshDatabase(t)
 	s := openAt(t, url)
-	if _, err := s.exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES (999, 'future.sql')`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err := Open(ctx, url); err == nil {
-		s.Close()
-		t.Fatal("Open accepted a database migrated by a newer mint")
-	}
+	sqltest.NewerSchemaRefused(t, newPgxDB(s.pool), s.Close, func() (store.Store, error) { return Open(context.Background(), url) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
-	ctx := context.Background()
 	s := openAt(t, freshDatabase(t))
-	past := time.Now().Add(-time.Hour)
-	for i := range 150 {
-		if err := s.UseAssertion(ctx, "old-"+strconv.Itoa(i), past); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 3 {
-		if err := s.UseAssertion(ctx, "new-"+strconv.Itoa(i), time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var n int
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, `SELECT COUNT(*) FROM assertions`).Scan(&n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 3 {
-		t.Fatalf("%d assertion records left, want the 3 live ones", n)
-	}
+	sqltest.ExpiredAssertionsRemoved(t, s, newPgxDB(s.pool))
 }
 
 // TestPoolRecoversFromBrokenConnections checks that a connection the server killed is not handed
@@ -224,33 +175,13 @@ func TestPoolRecoversFromBrokenConnections(t *testing.T) {
 }
 
 func BenchmarkCreatePrincipal(b *testing.B) {
-	ctx := context.Background()
-	s := openAt(b, freshDatabase(b))
-	for i := 0; b.Loop(); i++ {
-		id := strconv.Itoa(i)
-		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "app-" + id, TenantID: "tenant", Kind: store.KindApplication,
-			IdentifierURIs: []string{"api://" + id}, CreatedAt: time.Now()}
-		cred := store.Credential{KeyID: "key-" + id, Type: store.CredentialPassword, SecretHash: make([]byte, 32), StartsAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-		if err := s.CreatePrincipal(ctx, sp, []store.Credential{cred}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sqltest.BenchmarkCreatePrincipal(b, openAt(b, freshDatabase(b)))
 }
 
 func BenchmarkGetPrincipalByAppID(b *testing.B) {
-	ctx := context.Background()
-	s := openAt(b, freshDatabase(b))
-	const n = 1000
-	for i := range n {
-		id := strconv.Itoa(i)
-		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "APP-" + id, TenantID: "tenant", Kind: store.KindApplication, CreatedAt: time.Now()}
-		if err := s.CreatePrincipal(ctx, sp, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := 0; b.Loop(); i++ {
-		if _, err := s.GetPrincipalByAppID(ctx, "tenant", "app-"+strconv.Itoa(i%n)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sqltest.BenchmarkGetPrincipalByAppID(b, openAt(b, freshDatabase(b)))
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, freshDatabase(b)))
 }

@@ -7,6 +7,10 @@
 // of the same file is a second writer; BEGIN IMMEDIATE and busy_timeout make it wait its turn.
 // With synchronous=FULL a write that has returned survives a crash or kill -9.
 //
+// The queries are the SQL layer's (internal/store/internal/sqlstore), shared with PostgreSQL; this
+// package opens the file, applies its migrations (the DDL is SQLite's own) and gives the layer
+// the writer, the read pool behind a prepared-statement cache, and SQLite's dialect.
+//
 // It is not for ":memory:" databases: each connection would get its own.
 package sqlite
 
@@ -26,7 +30,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mint-id/mint/internal/store"
-	"github.com/mint-id/mint/internal/store/internal/migration"
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -37,6 +41,8 @@ const busyTimeout = 10 * time.Second
 
 // Store is a store.Store in one SQLite file.
 type Store struct {
+	*sqlstore.Store
+
 	write *sql.DB    // one connection: the only writer this Store has
 	read  *sql.DB    // query_only connections
 	stmts *stmtCache // prepared statements on read
@@ -102,7 +108,25 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		read.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{write: write, read: read, stmts: newStmtCache(read)}, nil
+	stmts := newStmtCache(read)
+	return &Store{Store: sqlstore.New(sqlstore.SQLDB(write), stmts, dialect), write: write, read: read, stmts: stmts}, nil
+}
+
+// dialect is SQLite's: one writer, so no row locks and no writable CTEs.
+var dialect = sqlstore.Dialect{ErrorKind: errorKind}
+
+// errorKind classifies SQLite's constraint errors for the SQL layer.
+func errorKind(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return store.ErrConflict
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return store.ErrNotFound
+		}
+	}
+	return nil
 }
 
 // dsn sets the pragmas on every connection the pools open: they are per connection, except
@@ -111,6 +135,8 @@ func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	// Times bound as arguments are stored as INTEGER microseconds (the schema's time columns).
+	q.Set("_time_integer_format", "unix_micro")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -130,97 +156,13 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// migrate applies the migrations. BEGIN IMMEDIATE (the _txlock of the write pool) also
+// serialises two processes migrating the same file at once: the second waits, then finds the work
+// done.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migration.Load(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	// BEGIN IMMEDIATE (the _txlock of the write pool) also serialises two processes migrating
-	// the same file at once: the second waits, then finds the work done.
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return sqlstore.Migrate(ctx, sqlstore.SQLDB(db), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("migrate: create schema_migrations: %w", err)
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("migrate: read schema version: %w", err)
-	}
-	if current > len(ms) {
-		return fmt.Errorf("migrate: database schema version %d is newer than this mint (%d)", current, len(ms))
-	}
-	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return fmt.Errorf("migrate: apply %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("migrate: record %s: %w", m.Name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
-
-// inTx runs fn in a write transaction and commits it.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(ctx, err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return dbErr(ctx, err)
-	}
-	return dbErr(ctx, tx.Commit())
-}
-
-// dbErr turns driver errors into the store's sentinels, keeping the driver's message: a unique
-// or primary key violation is ErrConflict, a foreign key violation (a credential or assignment
-// naming a missing principal) is ErrNotFound, as is no row.
-func dbErr(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-		return err
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %w", store.ErrConflict, err)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
-		}
-	}
-	// An interrupted statement reports SQLITE_INTERRUPT; say why.
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("%w: %w", ctxErr, err)
-	}
-	return err
-}
-
-// mustAffect reports ErrNotFound when an update or delete touched no row.
-func mustAffect(res sql.Result) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	) STRICT`, "")
 }

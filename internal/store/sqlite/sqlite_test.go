@@ -13,18 +13,12 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/sqlstore"
+	"github.com/mint-id/mint/internal/store/internal/sqltest"
 	"github.com/mint-id/mint/internal/store/storetest"
 )
 
-func openAt(t testing.TB, path string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func openAt(t testing.TB, path string) *Store { return sqltest.Open(t, Open, path) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
@@ -72,17 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if v, err := s.GetSetting(ctx, "bootstrap"); err != nil || v != "done" {
 			t.Fatalf("setting after reopen: %q, %v", v, err)
 		}
-		var versions int
-		if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
-			t.Fatal(err)
-		}
-		ms, err := migrations.ReadDir("migrations")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if versions != len(ms) {
-			t.Fatalf("schema_migrations has %d rows, want %d (one per migration, applied once)", versions, len(ms))
-		}
+		sqltest.MigratedOnce(t, s.stmts, migrations)
 		s.Close()
 	}
 }
@@ -167,72 +151,22 @@ func TestPragmas(t *testing.T) {
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "mint.db")
 	s := openAt(t, path)
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future.sql', 0)`); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err := Open(ctx, path); err == nil {
-		s.Close()
-		t.Fatal("Open accepted a database migrated by a newer mint")
-	}
+	sqltest.NewerSchemaRefused(t, sqlstore.SQLDB(s.write), s.Close, func() (store.Store, error) { return Open(context.Background(), path) })
 }
 
 func TestExpiredAssertionsRemoved(t *testing.T) {
-	ctx := context.Background()
 	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
-	past := time.Now().Add(-time.Hour)
-	for i := range 150 {
-		if err := s.UseAssertion(ctx, "old-"+strconv.Itoa(i), past); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 3 {
-		if err := s.UseAssertion(ctx, "new-"+strconv.Itoa(i), time.Now().Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM assertions`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 3 {
-		t.Fatalf("%d assertion records left, want the 3 live ones", n)
-	}
+	sqltest.ExpiredAssertionsRemoved(t, s, s.stmts)
 }
 
 func BenchmarkCreatePrincipal(b *testing.B) {
-	ctx := context.Background()
-	s := openAt(b, filepath.Join(b.TempDir(), "mint.db"))
-	for i := 0; b.Loop(); i++ {
-		id := strconv.Itoa(i)
-		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "app-" + id, TenantID: "tenant", Kind: store.KindApplication,
-			IdentifierURIs: []string{"api://" + id}, CreatedAt: time.Now()}
-		cred := store.Credential{KeyID: "key-" + id, Type: store.CredentialPassword, SecretHash: make([]byte, 32), StartsAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-		if err := s.CreatePrincipal(ctx, sp, []store.Credential{cred}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sqltest.BenchmarkCreatePrincipal(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }
 
 func BenchmarkGetPrincipalByAppID(b *testing.B) {
-	ctx := context.Background()
-	s := openAt(b, filepath.Join(b.TempDir(), "mint.db"))
-	const n = 1000
-	for i := range n {
-		id := strconv.Itoa(i)
-		sp := store.ServicePrincipal{ObjectID: "oid-" + id, AppID: "APP-" + id, TenantID: "tenant", Kind: store.KindApplication, CreatedAt: time.Now()}
-		if err := s.CreatePrincipal(ctx, sp, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := 0; b.Loop(); i++ {
-		if _, err := s.GetPrincipalByAppID(ctx, "tenant", "app-"+strconv.Itoa(i%n)); err != nil {
-			b.Fatal(err)
-		}
-	}
+	sqltest.BenchmarkGetPrincipalByAppID(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }
 
 // TestListResourcesPlan checks that a page of ListResources after a cursor is an index range
@@ -247,7 +181,7 @@ func TestListResourcesPlan(t *testing.T) {
 		{ParentID: "/subscriptions/s/resourceGroups/g/providers/T/x", Type: "T/c", After: after, Limit: 101},
 		{After: after, Limit: 101},
 	} {
-		q, args, err := listResourcesQuery(f)
+		q, args, err := sqlstore.ListResourcesQuery(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,4 +208,8 @@ func TestListResourcesPlan(t *testing.T) {
 			t.Errorf("filter %+v: plan sorts: %s", f, joined)
 		}
 	}
+}
+
+func BenchmarkTokenPathReads(b *testing.B) {
+	sqltest.BenchmarkTokenPathReads(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }

@@ -197,6 +197,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RestoreSecret", testRestoreSecret},
 		{"VaultCascade", testVaultCascade},
 		{"SecretConcurrency", testSecretConcurrency},
+		{"Users", testUsers},
+		{"Groups", testGroups},
+		{"DeviceCodes", testDeviceCodes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,10 @@ import (
 // at most one vault. CreateVault: ErrConflict for a taken name (any case) or a resource that has
 // a vault, ErrNotFound when the resource does not exist. GetVault returns the vault with its
 // resource (as GetResource would). Deleting the resource (DeleteResource, DeleteResourceGroup)
-// deletes the vault and its secrets; the name is then free.
+// keeps the vault as deleted (GetDeletedVault, ListDeletedVaults) with its data key and secrets,
+// its PurgeAt DeletedAt plus the properties' softDeleteRetentionInDays (default 90); its name
+// stays taken (CreateVault: ErrConflict) until PurgeDeletedVault (or PurgeDeletedVaults at its
+// PurgeAt) or RecoverVault, which brings back the resource, the vault and every secret.
 //
 // Secrets are keyed by (vault, name), names case-insensitively, returned as first written.
 // Versions are compared case-insensitively; Seq is 1 for a secret's first version and one more
@@ -331,28 +334,85 @@ func testVaultCascade(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	v, r := vaultFixture(t, s, "kv-"+newID()[:8])
 	mustPutSecret(t, s, newSecretVersion(v.Name, "s", t0))
-	_, err := s.DeleteResource(ctx, r.ID)
+	deletedSecret := mustPutSecret(t, s, newSecretVersion(v.Name, "gone", t0))
+	_, err := s.DeleteSecret(ctx, v.Name, "gone", t0, t0.Add(time.Hour))
+	ok(t, err, "delete a secret")
+	r.Tags = map[string]string{"team": "a"}
+	r.Properties = []byte(`{"softDeleteRetentionInDays":7}`)
+	mustPutResource(t, s, r)
+	before := time.Now().Add(-time.Second)
+	_, err = s.DeleteResource(ctx, r.ID)
 	ok(t, err, "delete the vault resource")
 	_, err = s.GetVault(ctx, v.Name)
 	isErr(t, err, store.ErrNotFound, "vault after its resource is deleted")
 
-	// The name is free again, and the new vault has none of the old secrets.
+	// The vault is kept as deleted, and its name stays taken.
+	d, err := s.GetDeletedVault(ctx, strings.ToUpper(v.Name))
+	ok(t, err, "get the deleted vault")
+	equal(t, d.Name, v.Name, "deleted vault name")
+	equal(t, d.ResourceID, r.ID, "deleted vault resource id")
+	equal(t, d.SubscriptionID, r.SubscriptionID, "deleted vault subscription")
+	equal(t, d.Tags, r.Tags, "deleted vault tags")
+	equal(t, string(d.Properties), string(r.Properties), "deleted vault properties")
+	if d.DeletedAt.Before(before) || !d.PurgeAt.Equal(d.DeletedAt.Add(7*24*time.Hour)) {
+		t.Errorf("deleted at %v, purge at %v: want now and 7 days later", d.DeletedAt, d.PurgeAt)
+	}
+	list, err := s.ListDeletedVaults(ctx, strings.ToUpper(r.SubscriptionID))
+	ok(t, err, "list deleted vaults")
+	equal(t, len(list), 1, "deleted vaults in the subscription")
+	mustPutResource(t, s, r)
+	isErr(t, s.CreateVault(ctx, v), store.ErrConflict, "a vault with a deleted vault's name")
+
+	// Recovered: the vault, its data key and its secrets, the deleted one still deleted.
+	_, err = s.RecoverVault(ctx, r)
+	isErr(t, err, store.ErrConflict, "recover over an existing resource")
+	_, err = s.DeleteResource(ctx, r.ID)
+	ok(t, err, "delete the resource that has no vault")
+	_, err = s.GetDeletedVault(ctx, v.Name)
+	ok(t, err, "the deleted vault is still there")
+	got, err := s.RecoverVault(ctx, r)
+	ok(t, err, "recover the vault")
+	equal(t, string(got.DataKey), string(v.DataKey), "recovered data key")
+	_, err = s.GetSecretVersion(ctx, v.Name, "s", "")
+	ok(t, err, "a secret of the recovered vault")
+	ds, err := s.GetDeletedSecret(ctx, v.Name, "gone")
+	ok(t, err, "a deleted secret of the recovered vault")
+	equal(t, ds.Version, deletedSecret.Version, "deleted secret version")
+	_, err = s.GetDeletedVault(ctx, v.Name)
+	isErr(t, err, store.ErrNotFound, "the deleted vault after recovery")
+	_, err = s.RecoverVault(ctx, r)
+	isErr(t, err, store.ErrNotFound, "recover a vault that is not deleted")
+
+	// Purged: the name is free again, and the new vault has none of the old secrets.
+	_, err = s.DeleteResource(ctx, r.ID)
+	ok(t, err, "delete the vault resource again")
+	ok(t, s.PurgeDeletedVault(ctx, v.Name), "purge the deleted vault")
+	isErr(t, s.PurgeDeletedVault(ctx, v.Name), store.ErrNotFound, "purge it twice")
 	mustPutResource(t, s, r)
 	ok(t, s.CreateVault(ctx, v), "create the vault again")
 	_, err = s.GetSecretVersion(ctx, v.Name, "s", "")
-	isErr(t, err, store.ErrNotFound, "a secret of the deleted vault")
+	isErr(t, err, store.ErrNotFound, "a secret of the purged vault")
 
+	// Deleting the group keeps its vault too; the scheduled purge removes it.
 	w, wr := vaultFixture(t, s, "kv-"+newID()[:8])
 	mustPutSecret(t, s, newSecretVersion(w.Name, "s", t0))
-	_, err = s.DeleteSecret(ctx, w.Name, "s", t0, t0.Add(time.Hour))
-	ok(t, err, "delete a secret")
 	_, err = s.DeleteResourceGroup(ctx, wr.SubscriptionID, wr.ResourceGroup)
 	ok(t, err, "delete the vault's group")
 	_, err = s.GetVault(ctx, w.Name)
 	isErr(t, err, store.ErrNotFound, "vault after its group is deleted")
-	n, err := s.PurgeDeletedSecrets(ctx, t0.Add(time.Hour))
-	ok(t, err, "purge")
-	_ = n // other subtests may share the database; nothing of w is left to purge either way
+	dw, err := s.GetDeletedVault(ctx, w.Name)
+	ok(t, err, "the group's vault is kept")
+	_, err = s.PurgeDeletedVaults(ctx, dw.PurgeAt.Add(-time.Second))
+	ok(t, err, "purge before the date")
+	_, err = s.GetDeletedVault(ctx, w.Name)
+	ok(t, err, "kept until its purge date")
+	n, err := s.PurgeDeletedVaults(ctx, dw.PurgeAt)
+	ok(t, err, "purge at the date")
+	if n < 1 {
+		t.Errorf("PurgeDeletedVaults removed %d", n)
+	}
+	_, err = s.GetDeletedVault(ctx, w.Name)
+	isErr(t, err, store.ErrNotFound, "the group's vault after its purge date")
 }
 
 func testSecretConcurrency(t *testing.T, s store.Store) {

@@ -16,7 +16,7 @@
 // claims it got, observed, not used), then {"event":"secret",...} (or nothing more with --scope)
 // or {"event":"error",...} (and exit status 1).
 import { parseArgs } from "node:util";
-import { DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
+import { AzureCliCredential, DefaultAzureCredential, DeviceCodeCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 
 const print = (o) => process.stdout.write(JSON.stringify(o) + "\n");
@@ -45,7 +45,7 @@ const { values: args } = parseArgs({
     "client-id": { type: "string" },
   },
 });
-if (!(args.scope || (args.vault && args.secret)) || !["managed", "default", "workload"].includes(args.credential)) {
+if (!(args.scope || (args.vault && args.secret)) || !["managed", "default", "workload", "cli", "devicecode"].includes(args.credential)) {
   process.stderr.write(usage);
   process.exit(2);
 }
@@ -54,6 +54,16 @@ let credential;
 try {
   if (args.credential === "managed") {
     credential = args["client-id"] ? new ManagedIdentityCredential({ clientId: args["client-id"] }) : new ManagedIdentityCredential();
+  } else if (args.credential === "cli") {
+    // The developer's own sign-in: `az account get-access-token` of the az on PATH.
+    credential = new AzureCliCredential();
+  } else if (args.credential === "devicecode") {
+    // A person signs in with a device code: AZURE_TENANT_ID and AZURE_AUTHORITY_HOST from the
+    // environment, the Azure CLI's client id (the default); the prompt is printed as an event.
+    credential = new DeviceCodeCredential({
+      tenantId: process.env.AZURE_TENANT_ID,
+      userPromptCallback: (info) => print({ event: "devicecode", message: info.message, userCode: info.userCode, verificationUri: info.verificationUri }),
+    });
   } else if (args.credential === "workload") {
     // Everything from the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE
     // and AZURE_AUTHORITY_HOST, with the SDK's default options (instance discovery included).

@@ -1,5 +1,5 @@
-// Package migration reads the numbered schema migrations an SQL store embeds. Applying them is
-// left to each store, which knows its own transaction and locking rules.
+// Package migration reads the numbered schema migrations an SQL store embeds (the SQL layer
+// applies them).
 package migration
 
 import (

@@ -1,0 +1,188 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/internal/column"
+)
+
+// People: users, security groups and direct memberships. Object ids are folded with column.Key,
+// as every id mint generates is lower case already and a pasted one may not be.
+
+// Users
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.exec(ctx, `INSERT INTO users (object_id, tenant_id, tenant_key, upn, upn_key, display_name,
+		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		column.Key(u.ObjectID), u.TenantID, column.Key(u.TenantID), u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
+		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.ObjectID, err)
+	}
+	return nil
+}
+
+const userColumns = `object_id, tenant_id, upn, display_name, mail_nickname, account_enabled, password_hash, force_change,
+	tokens_valid_after, created_at`
+
+func scanUser(row scanner) (store.User, error) {
+	var u store.User
+	err := row.Scan(&u.ObjectID, &u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.MailNickname, &u.AccountEnabled,
+		&u.PasswordHash, &u.ForceChangePasswordNextSignIn, tm(&u.TokensValidAfter), tm(&u.CreatedAt))
+	return u, err
+}
+
+func (s *Store) GetUser(ctx context.Context, objectID string) (store.User, error) {
+	u, err := get(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE object_id = $1`, column.Key(objectID))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %s: %w", objectID, err)
+	}
+	return u, nil
+}
+
+func (s *Store) GetUserByPrincipalName(ctx context.Context, tenantID, upn string) (store.User, error) {
+	u, err := get(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE tenant_key = $1 AND upn_key = $2`,
+		column.Key(tenantID), column.Key(upn))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %s: %w", upn, err)
+	}
+	return u, nil
+}
+
+func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]store.User, error) {
+	us, err := list(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE tenant_key = $1 ORDER BY created_at, object_id`, column.Key(tenantID))
+	if err != nil {
+		return nil, fmt.Errorf("list users of tenant %s: %w", tenantID, err)
+	}
+	return us, nil
+}
+
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	err := s.execOne(ctx, `UPDATE users SET upn = $1, upn_key = $2, display_name = $3, mail_nickname = $4,
+		account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8 WHERE object_id = $9`,
+		u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName, u.MailNickname, u.AccountEnabled, u.PasswordHash,
+		u.ForceChangePasswordNextSignIn, u.TokensValidAfter, column.Key(u.ObjectID))
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", u.ObjectID, err)
+	}
+	return nil
+}
+
+// deleteWithMemberships deletes the row of table (users or groups) with the object id, and the
+// memberships it holds as a member, in one transaction.
+func (s *Store) deleteWithMemberships(ctx context.Context, table, objectID string) error {
+	id := column.Key(objectID)
+	return s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `DELETE FROM `+table+` WHERE object_id = $1`, id)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM group_members WHERE member_id = $1`, id)
+		return err
+	})
+}
+
+func (s *Store) DeleteUser(ctx context.Context, objectID string) error {
+	if err := s.deleteWithMemberships(ctx, "users", objectID); err != nil {
+		return fmt.Errorf("delete user %s: %w", objectID, err)
+	}
+	return nil
+}
+
+// Groups
+
+func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
+	_, err := s.exec(ctx, `INSERT INTO groups (object_id, tenant_id, tenant_key, display_name, mail_nickname,
+		description, security_enabled, mail_enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		column.Key(g.ObjectID), g.TenantID, column.Key(g.TenantID), g.DisplayName, g.MailNickname, g.Description,
+		g.SecurityEnabled, g.MailEnabled, g.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("create group %s: %w", g.ObjectID, err)
+	}
+	return nil
+}
+
+const groupColumns = `object_id, tenant_id, display_name, mail_nickname, description, security_enabled, mail_enabled, created_at`
+
+func scanGroup(row scanner) (store.Group, error) {
+	var g store.Group
+	err := row.Scan(&g.ObjectID, &g.TenantID, &g.DisplayName, &g.MailNickname, &g.Description, &g.SecurityEnabled, &g.MailEnabled, tm(&g.CreatedAt))
+	return g, err
+}
+
+func (s *Store) GetGroup(ctx context.Context, objectID string) (store.Group, error) {
+	g, err := get(ctx, s, scanGroup, `SELECT `+groupColumns+` FROM groups WHERE object_id = $1`, column.Key(objectID))
+	if err != nil {
+		return store.Group{}, fmt.Errorf("get group %s: %w", objectID, err)
+	}
+	return g, nil
+}
+
+func (s *Store) ListGroups(ctx context.Context, tenantID string) ([]store.Group, error) {
+	gs, err := list(ctx, s, scanGroup, `SELECT `+groupColumns+` FROM groups WHERE tenant_key = $1 ORDER BY created_at, object_id`, column.Key(tenantID))
+	if err != nil {
+		return nil, fmt.Errorf("list groups of tenant %s: %w", tenantID, err)
+	}
+	return gs, nil
+}
+
+func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
+	err := s.execOne(ctx, `UPDATE groups SET display_name = $1, mail_nickname = $2, description = $3 WHERE object_id = $4`,
+		g.DisplayName, g.MailNickname, g.Description, column.Key(g.ObjectID))
+	if err != nil {
+		return fmt.Errorf("update group %s: %w", g.ObjectID, err)
+	}
+	return nil
+}
+
+func (s *Store) DeleteGroup(ctx context.Context, objectID string) error {
+	if err := s.deleteWithMemberships(ctx, "groups", objectID); err != nil {
+		return fmt.Errorf("delete group %s: %w", objectID, err)
+	}
+	return nil
+}
+
+func (s *Store) AddGroupMember(ctx context.Context, m store.GroupMember) error {
+	_, err := s.exec(ctx, `INSERT INTO group_members (group_id, member_id, member_type, created_at) VALUES ($1, $2, $3, $4)`,
+		column.Key(m.GroupID), column.Key(m.MemberID), string(m.MemberType), m.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("add %s to group %s: %w", m.MemberID, m.GroupID, err)
+	}
+	return nil
+}
+
+func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberID string) error {
+	err := s.execOne(ctx, `DELETE FROM group_members WHERE group_id = $1 AND member_id = $2`, column.Key(groupID), column.Key(memberID))
+	if err != nil {
+		return fmt.Errorf("remove %s from group %s: %w", memberID, groupID, err)
+	}
+	return nil
+}
+
+func scanMember(row scanner) (store.GroupMember, error) {
+	var m store.GroupMember
+	var typ string
+	err := row.Scan(&m.GroupID, &m.MemberID, &typ, tm(&m.CreatedAt))
+	m.MemberType = store.MemberType(typ)
+	return m, err
+}
+
+func (s *Store) ListGroupMembers(ctx context.Context, groupID string) ([]store.GroupMember, error) {
+	ms, err := list(ctx, s, scanMember, `SELECT group_id, member_id, member_type, created_at
+		FROM group_members WHERE group_id = $1 ORDER BY seq`, column.Key(groupID))
+	if err != nil {
+		return nil, fmt.Errorf("list members of group %s: %w", groupID, err)
+	}
+	return ms, nil
+}
+
+func (s *Store) ListMemberOf(ctx context.Context, memberID string) ([]store.GroupMember, error) {
+	ms, err := list(ctx, s, scanMember, `SELECT group_id, member_id, member_type, created_at
+		FROM group_members WHERE member_id = $1 ORDER BY seq`, column.Key(memberID))
+	if err != nil {
+		return nil, fmt.Errorf("list groups of %s: %w", memberID, err)
+	}
+	return ms, nil
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// recorder is a Tx that records the statements run on it.
+type recorder struct {
+	Tx
+	queries []string
+	args    [][]any
+}
+
+func (r *recorder) Exec(_ context.Context, query string, args ...any) (int64, error) {
+	r.queries = append(r.queries, query)
+	r.args = append(r.args, args)
+	return 1, nil
+}
+
+func TestInsertRowsBatchesUnderTheParameterBound(t *testing.T) {
+	const cols, n = 20, 3500 // 1,500 rows of 20 parameters a statement
+	var rec recorder
+	err := insertRows(context.Background(), &rec, `INSERT INTO t (a)`, cols, n, func(i int) []any {
+		row := make([]any, cols)
+		row[0] = i
+		return row
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.queries) != 3 {
+		t.Fatalf("%d statements, want 3", len(rec.queries))
+	}
+	rows := 0
+	for i, q := range rec.queries {
+		if len(rec.args[i]) > 30000 || len(rec.args[i])%cols != 0 {
+			t.Fatalf("statement %d has %d arguments", i, len(rec.args[i]))
+		}
+		if got, want := strings.Count(q, "("), 1+len(rec.args[i])/cols; got != want {
+			t.Fatalf("statement %d has %d parenthesised groups, want %d", i, got, want)
+		}
+		if first := rec.args[i][0]; first != rows {
+			t.Fatalf("statement %d starts at row %v, want %d", i, first, rows)
+		}
+		rows += len(rec.args[i]) / cols
+	}
+	if rows != n {
+		t.Fatalf("%d rows inserted, want %d", rows, n)
+	}
+	if !strings.HasSuffix(rec.queries[2], "($9981, $9982, $9983, $9984, $9985, $9986, $9987, $9988, $9989, $9990, $9991, $9992, $9993, $9994, $9995, $9996, $9997, $9998, $9999, $10000)") {
+		t.Fatalf("last statement ends %q", rec.queries[2][len(rec.queries[2])-80:])
+	}
+}
+
+func TestTimeColumn(t *testing.T) {
+	want := time.Date(2026, 12, 6, 10, 0, 0, 123456000, time.UTC)
+	for _, src := range []any{want.UnixMicro(), want.Add(789).In(time.FixedZone("x", 3600))} {
+		var got time.Time
+		if err := tm(&got).Scan(src); err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("Scan(%v) = %v, %v; want %v UTC", src, got, err, want)
+		}
+	}
+	got := time.Now()
+	if err := tm(&got).Scan(nil); err != nil || !got.IsZero() {
+		t.Errorf("Scan(nil) = %v, %v; want the zero time", got, err)
+	}
+	if err := tm(&got).Scan("2026-12-06"); err == nil {
+		t.Error("Scan of a string succeeded")
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{Time: want.Add(789), Valid: true}); err != nil || !got.Equal(want) {
+		t.Errorf("ScanTimestamptz = %v, %v; want %v", got, err, want)
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{}); err != nil || !got.IsZero() {
+		t.Errorf("ScanTimestamptz(NULL) = %v, %v; want the zero time", got, err)
+	}
+	if err := tm(&got).ScanTimestamptz(pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}); err == nil {
+		t.Error("ScanTimestamptz of infinity succeeded")
+	}
+}
+
+func TestDeletePrincipalsBatches(t *testing.T) {
+	ids := make([]string, 1201)
+	for i := range ids {
+		ids[i] = "oid"
+	}
+	var rec recorder
+	if err := deletePrincipals(context.Background(), &rec, ids); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.queries) != 3 || len(rec.args[0]) != 500 || len(rec.args[2]) != 201 {
+		t.Fatalf("%d statements (%d, ...) for 1201 ids, want 3 of at most 500", len(rec.queries), len(rec.args[0]))
+	}
+	if err := deletePrincipals(context.Background(), &rec, nil); err != nil || len(rec.queries) != 3 {
+		t.Fatalf("no ids ran a statement: %v", err)
+	}
+}
