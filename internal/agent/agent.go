@@ -36,10 +36,14 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/agent/dialect"
+	"github.com/mint-id/mint/internal/connlimit"
 )
 
 // DefaultListenAddr is where the agent serves the http dialects unless told otherwise.
 const DefaultListenAddr = "127.0.0.1:42356"
+
+// agentMaxConns bounds each of the agent's listeners (connlimit closes the excess at accept).
+const agentMaxConns = 2048
 
 // Config configures an Agent.
 type Config struct {
@@ -331,12 +335,12 @@ func (a *Agent) Serve(ctx context.Context) error {
 	var servers []*http.Server
 	start := func(l net.Listener, h http.Handler) {
 		srv := &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+			Handler:  h,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
 		}
+		connlimit.Apply(srv, 0) // bodies too have a deadline; HTTP/2 bounded
+		// Only loopback clients reach the agent, all from one address: one total bound.
+		l = connlimit.Wrap(l, connlimit.Limits{Total: agentMaxConns, PerClient: agentMaxConns}, a.log)
 		servers = append(servers, srv)
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {

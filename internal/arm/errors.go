@@ -334,3 +334,12 @@ func AsError(err error) *Error {
 	}
 	return InternalServerError("")
 }
+
+// WrongTokenTenant is ARM's 401 for a token from another tenant than the subscription's
+// (InvalidAuthenticationTokenTenant, with ARM's wording).
+func WrongTokenTenant(tokenTenant, subscriptionTenant string) *Error {
+	return NewError(http.StatusUnauthorized, "InvalidAuthenticationTokenTenant", fmt.Sprintf(
+		"The access token is from the wrong issuer 'https://sts.windows.net/%s/'. It must match the tenant "+
+			"'https://sts.windows.net/%s/' associated with this subscription. Please use the authority (URL) "+
+			"'https://login.windows.net/%s' to get the token.", tokenTenant, subscriptionTenant, subscriptionTenant))
+}

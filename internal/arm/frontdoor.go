@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -202,6 +203,10 @@ func DecodeJSON(r *http.Request, v any) *Error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return InvalidRequestContent("The request content is empty.")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently store U+FFFD in place of each bad byte.
+		return InvalidRequestContent("The request content is not valid UTF-8.")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		if e := AsError(err); e.Status == http.StatusBadRequest {

@@ -170,6 +170,8 @@ func TestDecodeJSON(t *testing.T) {
 			msg: "The request content was invalid and could not be deserialized: 'Error converting value of type number to string. Path 'location', line 1, position 13.'."},
 		{name: "nested type", in: `{"properties":{"isolationScope":true}}`, code: "InvalidRequestContent",
 			msg: "The request content was invalid and could not be deserialized: 'Error converting value of type bool to string. Path 'properties.isolationScope', line 1, position 36.'."},
+		{name: "invalid UTF-8", in: "{\"location\":\"east\xffus\"}", code: "InvalidRequestContent",
+			msg: "The request content was invalid and could not be deserialized: 'The request content is not valid UTF-8.'."},
 		{name: "identity block error passes through", in: `{"identity":{"type":"Bogus"}}`, code: "InvalidIdentityType",
 			msg: "The identity type 'Bogus' is invalid. The supported identity types are 'None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned'."},
 	}

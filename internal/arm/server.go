@@ -332,11 +332,15 @@ func (s *Server) checkContainers(c *call) *Error {
 	if id.SubscriptionID == "" || (c.resourceType == armid.SubscriptionType) {
 		return nil
 	}
-	if _, err := s.st.GetSubscription(c.ctx, id.SubscriptionID); err != nil {
+	sub, err := s.st.GetSubscription(c.ctx, id.SubscriptionID)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return SubscriptionNotFound(id.SubscriptionID)
 		}
 		return InternalServerError(c.correlationID)
+	}
+	if sub.TenantID != "" && !strings.EqualFold(sub.TenantID, c.caller.TenantID) {
+		return WrongTokenTenant(c.caller.TenantID, sub.TenantID)
 	}
 	if id.ResourceGroup == "" || id.IsResourceGroup() {
 		return nil

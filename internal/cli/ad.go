@@ -335,7 +335,18 @@ func findSP(ctx context.Context, c *apiClient, id string) (map[string]any, error
 			return sp, nil
 		}
 	}
-	return nil, fmt.Errorf("no service principal has object id or app id %q; `mint ad sp list` shows them", id)
+	// An identifier URI (api://orders), compared as Entra compares them: case-insensitively and
+	// without a trailing slash.
+	want := strings.TrimRight(id, "/")
+	for _, sp := range out.Value {
+		names, _ := sp["servicePrincipalNames"].([]any)
+		for _, n := range names {
+			if s, ok := n.(string); ok && strings.EqualFold(strings.TrimRight(s, "/"), want) {
+				return sp, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no service principal has object id, app id or identifier URI %q; `mint ad sp list` shows them", id)
 }
 
 func equalFoldAny(v any, s string) bool {
@@ -348,7 +359,7 @@ func newSPAppRoleCmd() *cobra.Command {
 	var assignee, resource, role string
 	grant := clientCommand("grant", "Grant an app role; it appears in the roles claim of the assignee's tokens for the resource", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&assignee, "assignee", "", "object id or app id of the service principal receiving the role (required)")
-		cmd.Flags().StringVar(&resource, "resource", "", "object id or app id of the resource defining the role (required)")
+		cmd.Flags().StringVar(&resource, "resource", "", "object id, app id or identifier URI (api://...) of the resource defining the role (required)")
 		cmd.Flags().StringVar(&role, "role", "", "app role value or id (required)")
 		for _, n := range []string{"assignee", "resource", "role"} {
 			cmd.MarkFlagRequired(n)

@@ -2,6 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +32,12 @@ within their --key-refresh interval.`,
 				return fmt.Errorf("--data-dir (or --store and --kek-file) is required")
 			}
 			ctx := cmd.Context()
+			if path, ok := sqlitePath(f.cfg); ok {
+				// Never a new, empty store: the server's own must be there.
+				if _, err := os.Stat(path); err != nil {
+					return fmt.Errorf("no SQLite store at %s: mint keys rotate acts on the store a server uses; for a server on PostgreSQL give --store postgres://... and --kek-file", path)
+				}
+			}
 			kek, err := server.LoadKEK(f.cfg)
 			if err != nil {
 				return err
@@ -41,14 +51,42 @@ within their --key-refresh interval.`,
 			if err := m.Ensure(ctx); err != nil {
 				return err
 			}
+			before := m.SigningKeyID()
 			if err := m.Rotate(ctx); err != nil {
 				return err
+			}
+			// Activation times are whole seconds: a rotation within the second of the previous
+			// one (or of the store's creation) activates at the next second. Wait for it, so that
+			// what is printed is the key that signs, and a rotation right after this one rotates
+			// again instead of re-activating this key.
+			for deadline := time.Now().Add(2 * time.Second); m.SigningKeyID() == before && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rotated: %s now signs\n", m.SigningKeyID())
 			return nil
 		},
 	}
-	f.register(rotate.Flags(), "")
+	// Only the flags rotate uses (the server's listen, TLS and log flags do nothing here).
+	fs := rotate.Flags()
+	fs.StringVar(&f.cfg.DataDir, "data-dir", "", "the server's data directory (its KEK and, for SQLite, its store)")
+	fs.StringVar(&f.cfg.Store, "store", "", "the server's store: sqlite:<path> (default <data-dir>/mint.db) or postgres://user@host:port/db")
+	fs.StringVar(&f.cfg.KEKFile, "kek-file", "", "key-encryption key file (default <data-dir>/kek)")
+	fs.StringVar(&f.cfg.KEK, "kek", "", "key-encryption key, base64 of 32 bytes (prefer --kek-file)")
+	durationFlag(fs, &f.cfg.AppTokenLifetime, "app-token-lifetime", time.Hour, "the server's application token lifetime (old keys stay published this long)")
+	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "the server's managed-identity token lifetime (old keys stay published this long)")
+	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")
 	cmd.AddCommand(rotate)
 	return cmd
+}
+
+// sqlitePath returns the SQLite file cfg names, if its store is SQLite.
+func sqlitePath(cfg server.Config) (string, bool) {
+	if cfg.Store != "" && !strings.HasPrefix(cfg.Store, "sqlite:") {
+		return "", false
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(cfg.Store, "sqlite:"), "//")
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "mint.db")
+	}
+	return path, true
 }

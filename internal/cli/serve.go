@@ -40,6 +40,9 @@ func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
 	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "lifetime of managed-identity tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")
 	durationFlag(fs, &f.cfg.KeyRefresh, "key-refresh", 10*time.Second, "how often signing keys are reloaded from the store (replicas rotate them)")
+	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "most client connections open at once; more are closed at accept (default 8192, or 3/4 of the open-file limit)")
+	fs.IntVar(&f.cfg.MaxConnsPerClient, "max-conns-per-client", 0, "most connections open at once from one IP address (default max-conns/8)")
+	durationFlag(fs, &f.cfg.ReadTimeout, "read-timeout", 30*time.Second, "deadline for reading a whole request, body included")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON")
 }
@@ -180,8 +183,7 @@ func serve(cmd *cobra.Command, cfg server.Config, start func(context.Context, *s
 		return err
 	}
 	cfg.Logger.Info("mint is ready", "url", s.BaseURL, "store", storeKind(cfg.Store), "startup", time.Since(began).Round(time.Millisecond).String())
-	err = <-done
-	s.ClearReady()
+	err = <-done // Serve removed ready before releasing the data directory
 	if err != nil && ctx.Err() == nil {
 		return err
 	}

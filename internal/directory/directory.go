@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -201,16 +202,14 @@ type ApplicationSpec struct {
 
 // CreateApplication registers an application and its service principal with fresh ids.
 func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec ApplicationSpec) (store.ServicePrincipal, error) {
-	if strings.TrimSpace(spec.DisplayName) == "" {
-		return store.ServicePrincipal{}, &InputError{"displayName is required"}
+	if err := CheckDisplayName(spec.DisplayName); err != nil {
+		return store.ServicePrincipal{}, err
 	}
 	if spec.AccessTokenVersion != 0 && spec.AccessTokenVersion != 1 && spec.AccessTokenVersion != 2 {
 		return store.ServicePrincipal{}, &InputError{fmt.Sprintf("requestedAccessTokenVersion must be 1 or 2, not %d", spec.AccessTokenVersion)}
 	}
-	for _, u := range spec.IdentifierURIs {
-		if err := validIdentifierURI(u); err != nil {
-			return store.ServicePrincipal{}, err
-		}
+	if err := d.CheckIdentifierURIs(ctx, tenantID, "", spec.IdentifierURIs); err != nil {
+		return store.ServicePrincipal{}, err
 	}
 	for i := range spec.AppRoles {
 		if spec.AppRoles[i].Value == "" {
@@ -404,6 +403,67 @@ func (e *InputError) Error() string { return e.Message }
 func validAt(c store.Credential, t time.Time) bool {
 	return !t.Before(c.StartsAt.Add(-5*time.Minute)) && t.Before(c.ExpiresAt)
 }
+
+// MaxDisplayNameLength is Graph's limit on an application's or service principal's displayName
+// (256 characters).
+const MaxDisplayNameLength = 256
+
+// CheckDisplayName refuses an empty display name and one longer than Graph allows.
+func CheckDisplayName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return &InputError{"displayName is required"}
+	}
+	if n := utf8.RuneCountInString(name); n > MaxDisplayNameLength {
+		return &InputError{fmt.Sprintf("displayName is %d characters long; the limit is %d.", n, MaxDisplayNameLength)}
+	}
+	return nil
+}
+
+// reservedIdentifierURIs are the identifier URIs Entra keeps for itself: the audiences of
+// workload identity federation's token exchange (public cloud, US Government, China). An
+// application holding one would answer to every workload token with the default audience.
+var reservedIdentifierURIs = []string{"api://AzureADTokenExchange", "api://AzureADTokenExchangeUSGov", "api://AzureADTokenExchangeChina"}
+
+// NormalizeIdentifierURI is the form identifier URIs are compared in, as Entra compares them:
+// case-insensitively and without a trailing slash.
+func NormalizeIdentifierURI(u string) string { return strings.ToLower(strings.TrimRight(u, "/")) }
+
+// CheckIdentifierURIs validates the identifier URIs an application (objectID; "" for a new one)
+// is to have: well-formed, not reserved, not repeated, and not another principal's in the tenant
+// (compared with NormalizeIdentifierURI), each refusal an *InputError with Graph's message.
+// "api://dup" and "API://DUP/" are the same URI.
+func (d *Directory) CheckIdentifierURIs(ctx context.Context, tenantID, objectID string, uris []string) error {
+	seen := map[string]bool{}
+	for _, u := range uris {
+		if err := validIdentifierURI(u); err != nil {
+			return err
+		}
+		n := NormalizeIdentifierURI(u)
+		for _, r := range reservedIdentifierURIs {
+			if n == strings.ToLower(r) {
+				return &InputError{fmt.Sprintf("The identifier URI '%s' is reserved: Microsoft Entra ID uses it as the audience of workload identity federation's token exchange.", u)}
+			}
+		}
+		if seen[n] {
+			return &InputError{identifierURIConflict}
+		}
+		seen[n] = true
+		for _, candidate := range []string{strings.TrimRight(u, "/"), strings.TrimRight(u, "/") + "/"} {
+			sp, err := d.st.GetPrincipalByIdentifierURI(ctx, tenantID, candidate)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("check identifier URI %q: %w", u, err)
+			case sp.ObjectID != objectID:
+				return &InputError{identifierURIConflict}
+			}
+		}
+	}
+	return nil
+}
+
+// identifierURIConflict is Graph's message for an identifier URI already in use.
+const identifierURIConflict = "Another object with the same value for property identifierUris already exists."
 
 func validIdentifierURI(u string) error {
 	if len(u) == 0 || len(u) > 255 {

@@ -177,6 +177,40 @@ func TestTenantLookups(t *testing.T) {
 	}
 }
 
+// Names that would break others: Entra's reserved token-exchange audience, an identifier URI that
+// differs from another only in case or a trailing slash, a display name over Graph's limit.
+func TestNamesThatBreakOthersAreRefused(t *testing.T) {
+	d, in := newDirectory(t)
+	ctx := context.Background()
+	first, err := d.CreateApplication(ctx, in.Tenant.ID, ApplicationSpec{DisplayName: "dup", IdentifierURIs: []string{"api://dup"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, spec := range map[string]ApplicationSpec{
+		"reserved":                 {DisplayName: "x", IdentifierURIs: []string{"api://AzureADTokenExchange"}},
+		"reserved, other case":     {DisplayName: "x", IdentifierURIs: []string{"API://azureadtokenexchange/"}},
+		"reserved, US Government":  {DisplayName: "x", IdentifierURIs: []string{"api://AzureADTokenExchangeUSGov"}},
+		"case and trailing slash":  {DisplayName: "x", IdentifierURIs: []string{"API://DUP/"}},
+		"twice in one list":        {DisplayName: "x", IdentifierURIs: []string{"api://new", "api://new/"}},
+		"display name too long":    {DisplayName: strings.Repeat("n", MaxDisplayNameLength+1)},
+		"display name only spaces": {DisplayName: "   "},
+		"multi-byte name too long": {DisplayName: strings.Repeat("é", MaxDisplayNameLength+1)},
+	} {
+		if _, err := d.CreateApplication(ctx, in.Tenant.ID, spec); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if _, ok := err.(*InputError); !ok {
+			t.Errorf("%s: %T %v, want *InputError", name, err, err)
+		}
+	}
+	if _, err := d.CreateApplication(ctx, in.Tenant.ID, ApplicationSpec{DisplayName: strings.Repeat("é", MaxDisplayNameLength)}); err != nil {
+		t.Errorf("a name of exactly %d characters: %v", MaxDisplayNameLength, err)
+	}
+	// An application may keep its own URIs.
+	if err := d.CheckIdentifierURIs(ctx, in.Tenant.ID, first.ObjectID, []string{"api://dup/"}); err != nil {
+		t.Errorf("its own URI: %v", err)
+	}
+}
+
 // lostRaceStore is a store on which another replica wins the default tenant's creation: it
 // creates and records its own tenant, and this replica's CreateTenant then conflicts, as the
 // unique tenant domain makes it on PostgreSQL.

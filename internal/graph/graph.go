@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -261,6 +262,18 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp sto
 	}
 	if !decode(w, r, &body, false) {
 		return
+	}
+	if body.DisplayName != nil {
+		if err := directory.CheckDisplayName(*body.DisplayName); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if body.IdentifierURIs != nil {
+		if err := s.dir.CheckIdentifierURIs(ctx, sp.TenantID, sp.ObjectID, *body.IdentifierURIs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if body.KeyCredentials != nil {
 		var ders [][]byte
@@ -661,6 +674,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool
 	}
 	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
 		return true
+	}
+	if !utf8.Valid(data) {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the payload is not valid UTF-8.")
+		return false
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mint-id/mint/internal/connlimit"
 )
 
 // DefaultAddr is where `mint dev` listens unless told otherwise.
@@ -56,6 +58,8 @@ type Config struct {
 	MaxHeaderBytes int
 	// HeaderTimeout bounds reading a request's header and a tunnel's TLS handshake; default 10 s.
 	HeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included; default 30 s.
+	ReadTimeout time.Duration
 	// IdleTimeout closes a connection (or tunnel) idle between requests; default 2 min.
 	IdleTimeout time.Duration
 	// CertTTL is the validity of a per-name certificate; default 24 h.
@@ -130,7 +134,9 @@ func New(cfg Config) (*Proxy, error) {
 		certs:   newCertCache(cfg.CA, cfg.CertTTL, cfg.MaxCachedCerts, cfg.Clock),
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
-		ln:      newLimitListener(ln, cfg.MaxConns),
+		// Over MaxConns a connection is closed at once (a listener that waited for a free slot let
+		// slow clients time out everyone else's CONNECT). Loopback clients share one address.
+		ln:      connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConns}, cfg.Logger),
 		tunnels: newTunnelListener(ln.Addr()),
 		slots:   make(chan struct{}, cfg.MaxTunnels),
 	}
@@ -142,6 +148,7 @@ func New(cfg Config) (*Proxy, error) {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
+	connlimit.Apply(p.outer, cfg.ReadTimeout) // a CONNECT clears the deadline once hijacked
 	p.inner = &http.Server{
 		Handler:           http.HandlerFunc(p.serveTunneled),
 		ReadHeaderTimeout: cfg.HeaderTimeout,

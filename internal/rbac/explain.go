@@ -261,6 +261,16 @@ func leastPrivileged(builtins []RoleDefinition, q *Query) (RoleDefinition, bool)
 	case 1:
 		return *candidates[0], true
 	}
+	// For reading, the role a person picks is Reader, even where a specialised role (Managed
+	// Identity Operator for roleAssignments/read, say) grants fewer actions: suggesting the
+	// operator role for a read would mislead.
+	if !q.DataAction && strings.HasSuffix(strings.ToLower(q.Action), "/read") {
+		for _, r := range candidates {
+			if r.RoleName == "Reader" {
+				return *r, true
+			}
+		}
+	}
 	control, data := sampleActions(builtins, q)
 	type scored struct {
 		r              *RoleDefinition

@@ -177,3 +177,13 @@ func TestExplainManyNearMisses(t *testing.T) {
 		t.Fatalf("%d closest; %s", len(e.Closest), e.Summary)
 	}
 }
+
+// For a read action the suggestion is Reader, the role a person picks, not a specialised role
+// that happens to grant fewer actions (Managed Identity Operator grants roleAssignments/read).
+func TestExplainSuggestsReaderForReads(t *testing.T) {
+	q := control("Microsoft.Authorization/roleAssignments/read", rg)
+	e := Explain(q, nil, nil, BuiltinRoles())
+	if e.Allowed || e.Suggestion == nil || e.Suggestion.RoleName != "Reader" {
+		t.Fatalf("suggestion %+v, want Reader", e.Suggestion)
+	}
+}

@@ -21,11 +21,13 @@ import (
 	"github.com/mint-id/mint/internal/arm"
 	"github.com/mint-id/mint/internal/audit"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/connlimit"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/federation"
 	"github.com/mint-id/mint/internal/graph"
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
+	"github.com/mint-id/mint/internal/metrics/storemetrics"
 	"github.com/mint-id/mint/internal/nodes"
 	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/portal"
@@ -53,6 +55,11 @@ type Config struct {
 	KEK     string
 	// CreateKEK generates the KEK file when it is missing (mint dev); a server refuses to start.
 	CreateKEK bool
+	// MaxConns and MaxConnsPerClient bound the TLS listener's open connections, in total and
+	// from one IP address (0: connlimit's defaults); the excess is closed at accept.
+	MaxConns, MaxConnsPerClient int
+	// ReadTimeout bounds reading a whole request, body included (0: 30 s).
+	ReadTimeout time.Duration
 	// AgentAddr is where `mint dev`'s in-process node agent serves the managed-identity
 	// endpoints (loopback only; port 0 picks a free one).
 	AgentAddr string
@@ -99,10 +106,13 @@ type Server struct {
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
 	listener net.Listener
+	lock     *dataDirLock // SQLite: the data directory's lock, held until close
 	http     *http.Server
 	// BaseURL is the public base URL, without a trailing slash.
 	BaseURL string
 }
+
+func isSQLite(store string) bool { return store == "" || strings.HasPrefix(store, "sqlite:") }
 
 // OpenStore opens the store a Config names.
 func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
@@ -114,6 +124,9 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 		path = strings.TrimPrefix(path, "//")
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "mint.db")
+		}
+		if err := prepareSQLiteFiles(path); err != nil {
+			return nil, err
 		}
 		return sqlite.Open(ctx, path)
 	default:
@@ -150,6 +163,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	if isSQLite(cfg.Store) {
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.lock.release()
+		}
+	}()
+	removeStale(cfg.DataDir) // ours now: the lock is held (or the store is shared PostgreSQL)
 	var err error
 	if s.KEK, err = LoadKEK(cfg); err != nil {
 		return nil, err
@@ -161,17 +188,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.Metrics = metrics.New()
-	s.Store = s.Metrics.Store(s.Store)
-	ok := false
+	s.Store = storemetrics.Store(s.Metrics, s.Store)
 	defer func() {
 		if !ok {
 			s.Store.Close()
 		}
 	}()
-	s.listener, err = net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	s.listener = connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConnsPerClient}, s.log)
 	s.BaseURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if s.BaseURL == "" {
 		s.BaseURL = "https://" + s.listener.Addr().String()
@@ -208,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			return nil
 		},
-	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
+	}, s.Directory, s.Keys, storemetrics.CountSignIns(s.Metrics, s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
 	mux := http.NewServeMux()
@@ -244,12 +271,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler:           servePathsAsIs(s.withVaults(mux)),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		Handler:   servePathsAsIs(s.withVaults(mux)),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	connlimit.Apply(s.http, cfg.ReadTimeout)
 	ok = true
 	return s, nil
 }
@@ -339,6 +365,8 @@ func (s *Server) close() {
 		s.log.Warn("sign-in log not fully written at shutdown", "err", err)
 	}
 	s.Store.Close()
+	s.ClearReady()
+	s.lock.release()
 }
 
 func maxDuration(ds ...time.Duration) time.Duration {

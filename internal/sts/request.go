@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mint-id/mint/internal/nodewire"
 )
@@ -109,6 +110,15 @@ func ReadForm(r *http.Request, maxBytes int64) (url.Values, *Error) {
 		return nil, NewError(http.StatusBadRequest, "invalid_request", codeMalformedBody,
 			"The request body is not valid application/x-www-form-urlencoded (%s). Join name=value pairs with '&' and "+
 				"percent-encode each value (a literal '%%' must be sent as %%25, ';' as %%3B).", truncate(err.Error(), 120))
+	}
+	for k, vs := range form {
+		for _, v := range append(vs, k) {
+			if !utf8.ValidString(v) {
+				return nil, NewError(http.StatusBadRequest, "invalid_request", codeMalformedBody,
+					"The request body's parameter '%s' is not valid UTF-8 once percent-decoded. Encode text as UTF-8 before percent-encoding it.",
+					truncate(strings.ToValidUTF8(k, "?"), 60))
+			}
+		}
 	}
 	return form, nil
 }

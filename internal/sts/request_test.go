@@ -110,6 +110,7 @@ func TestReadForm(t *testing.T) {
 		{"multipart", "multipart/form-data; boundary=x", "--x--", 90014},
 		{"bad escape", "application/x-www-form-urlencoded", "a=%g1", 90014},
 		{"semicolon", "application/x-www-form-urlencoded", "a=b;c=d", 90014},
+		{"invalid UTF-8 once decoded", "application/x-www-form-urlencoded", "a=b&client_secret=x%FFy", 90014},
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/t/oauth2/v2.0/token", strings.NewReader(tc.body))
 		if tc.ctype != "" {

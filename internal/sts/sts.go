@@ -227,6 +227,15 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 	if s.maxBody <= 0 {
 		s.maxBody = defaultMaxBodyBytes
 	}
+	// Say so when a lifetime was raised or lowered into its range, rather than silently.
+	if d := cfg.AppTokenLifetime; d != 0 && d != s.appLifetime {
+		s.log.Warn("application token lifetime adjusted to the allowed range", "requested", d.String(), "used", s.appLifetime.String(),
+			"min", minTokenLifetime.String(), "max", maxAppTokenLifetime.String())
+	}
+	if d := cfg.ManagedIdentityTokenLifetime; d != 0 && d != s.miLifetime {
+		s.log.Warn("managed-identity token lifetime adjusted to the allowed range", "requested", d.String(), "used", s.miLifetime.String(),
+			"min", minTokenLifetime.String(), "max", maxMITokenLifetime.String())
+	}
 	if u, err := url.Parse(s.baseURL); err == nil && u.Host != "" {
 		s.scheme, s.host = strings.ToLower(u.Scheme), u.Host
 	} else {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mint-id/mint/internal/store"
 )
@@ -85,6 +86,10 @@ func readJSON(q *request, limit int64, v any) *Error {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return badParameter("The request body is empty: this operation needs a JSON body.")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently store U+FFFD in place of each bad byte: a changed secret.
+		return badParameter("The request body is not valid UTF-8.")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var typ *json.UnmarshalTypeError

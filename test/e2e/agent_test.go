@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,22 +168,41 @@ type agentProc struct {
 	log       *lockedBuffer
 }
 
-// startAgent joins a standalone agent to m with the broker role at scope.
+// startAgent joins a standalone agent (`mint agent`) to m with the broker role at scope.
 func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc {
+	t.Helper()
+	return startAgentCommand(t, []string{mintBin, "agent"}, m, scope, extra...)
+}
+
+// startLeanAgent is startAgent with the lean binary a node installs (cmd/mint-agent).
+func startLeanAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc {
+	t.Helper()
+	return startAgentCommand(t, []string{agentBin}, m, scope, extra...)
+}
+
+// startAgentCommand runs command (the binary and its leading arguments) as the agent.
+func startAgentCommand(t *testing.T, command []string, m *mint, scope string, extra ...string) *agentProc {
 	t.Helper()
 	var jt struct{ JoinToken string }
 	mustJSON(t, m.mustCLI("node", "join-token", "create", "--scope", scope, "--name", "e2e"), &jt)
-	return runAgent(t, t.TempDir(), append([]string{"--server", m.URL, "--join-token", jt.JoinToken}, extra...)...)
+	return runAgentCommand(t, command, t.TempDir(), append([]string{"--server", m.URL, "--join-token", jt.JoinToken}, extra...)...)
 }
 
 // runAgent runs `mint agent` on data directory dir (joined already, or joining with the
 // --server and --join-token in extra) until the test ends.
 func runAgent(t *testing.T, dir string, extra ...string) *agentProc {
 	t.Helper()
-	args := append([]string{"agent", "--data-dir", dir, "--addr", "127.0.0.1:0",
-		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
+	return runAgentCommand(t, []string{mintBin, "agent"}, dir, extra...)
+}
+
+// runAgentCommand runs an agent command (`mint agent`, or the lean `mint-agent`) on data
+// directory dir until the test ends.
+func runAgentCommand(t *testing.T, command []string, dir string, extra ...string) *agentProc {
+	t.Helper()
+	args := append(append(slices.Clone(command[1:]), "--data-dir", dir, "--addr", "127.0.0.1:0",
+		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")), extra...)
 	a := &agentProc{dataDir: dir, socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
-	a.cmd = exec.Command(mintBin, args...)
+	a.cmd = exec.Command(command[0], args...)
 	a.cmd.Env = cleanEnv()
 	stdout, _ := a.cmd.StdoutPipe()
 	a.cmd.Stderr = a.log

@@ -132,7 +132,9 @@ func TestV2AudienceAndAppRoles(t *testing.T) {
 	var app struct{ AppID string }
 	mustJSON(t, m.mustCLI("ad", "app", "create", "--display-name", "orders-api", "--identifier-uris", "api://orders",
 		"--requested-access-token-version", "2", "--app-role", "Orders.Read"), &app)
-	m.mustCLI("ad", "sp", "app-role", "grant", "--assignee", m.Env["AZURE_CLIENT_ID"], "--resource", app.AppID, "--role", "Orders.Read")
+	// The resource by its identifier URI, as the README shows (compared as Entra does: any case,
+	// a trailing slash or not).
+	m.mustCLI("ad", "sp", "app-role", "grant", "--assignee", m.Env["AZURE_CLIENT_ID"], "--resource", "API://orders/", "--role", "Orders.Read")
 
 	tok := getToken(t, m.adminCredential(t), "api://orders/.default")
 	claims, hdr := m.verify(t, tok.Token)
