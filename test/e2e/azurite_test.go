@@ -117,8 +117,7 @@ func startAzurite(t *testing.T, m *mint, node, dir string) string {
 	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})))
 	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
 
-	guard, _ := filepath.Abs(filepath.Join("jsclient", "guard.mjs"))
-	cmd := exec.Command(node, "--import", guard, filepath.Join(dir, "node_modules", "azurite", "dist", "src", "blob", "main.js"),
+	cmd := exec.Command(node, "--import", jsGuard(), filepath.Join(dir, "node_modules", "azurite", "dist", "src", "blob", "main.js"),
 		"--blobHost", "127.0.0.1", "--blobPort", "0", "--oauth", "basic", "--cert", certFile, "--key", keyFile,
 		"--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl", "--loose", "--disableTelemetry")
 	cmd.Dir = tmp
