@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"sync"
@@ -40,16 +41,38 @@ type scopeRef struct {
 func scopeKey(depth uint8, hash uint32) uint64 { return uint64(depth)<<32 | uint64(hash) }
 
 func printOf(principalID string) principalPrint {
-	// FNV-1a and a multiply-xorshift hash over the ASCII-lower-cased bytes, in one pass.
-	a, b := uint64(14695981039346656037), uint64(0x9e3779b97f4a7c15)
-	for i := 0; i < len(principalID); i++ {
-		c := uint64(foldByte(principalID[i]))
-		a = (a ^ c) * 1099511628211
-		b = bits.RotateLeft64((b^c)*0xbf58476d1ce4e5b9, 31)
+	// Two multiply-rotate hashes with different constants over the ASCII-lower-cased id, eight
+	// bytes at a time (a query hashes its principal and every group, 51 ids in the benchmark).
+	s := principalID
+	a, b := uint64(0x9e3779b97f4a7c15)^uint64(len(s)), uint64(0xc2b2ae3d27d4eb4f)+uint64(len(s))
+	for ; len(s) >= 8; s = s[8:] {
+		w := lower8(binary.LittleEndian.Uint64([]byte(s[:8])))
+		a = bits.RotateLeft64((a^w)*0xbf58476d1ce4e5b9, 29)
+		b = bits.RotateLeft64((b^w)*0x94d049bb133111eb, 37)
 	}
-	b ^= uint64(len(principalID))
-	b = (b ^ b>>30) * 0x94d049bb133111eb
-	return principalPrint{a, b ^ b>>31}
+	var tail uint64
+	for i := 0; i < len(s); i++ {
+		tail |= uint64(foldByte(s[i])) << (8 * i)
+	}
+	a = mix64((a ^ tail) * 0xbf58476d1ce4e5b9)
+	b = mix64((b ^ tail) * 0x94d049bb133111eb)
+	return principalPrint{a, b}
+}
+
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// lower8 lower-cases the ASCII letters among eight bytes, as foldByte does one at a time.
+func lower8(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	c := x & (0x7f * ones) // no byte carries into the next below
+	geA := c + (0x80-'A')*ones
+	gtZ := c + (0x80-'Z'-1)*ones
+	upper := (geA &^ gtZ) &^ x & (0x80 * ones) // high bit set for 'A'..'Z' (not for bytes ≥ 0x80)
+	return x | upper>>2
 }
 
 // add records e, an assignment of principalID; newPrincipal says the principal had none before.
@@ -103,11 +126,11 @@ func (s *scopeIndex) remove(principalID string, e *indexEntry, idKey string) {
 type queryPrincipals struct {
 	ids    []string // q.PrincipalID, then each q.Groups[i].GroupID, duplicates kept
 	prints []principalPrint
-	filter [16]uint64 // a 1024-bit set of prints[i].a
+	filter [64]uint64 // a 4096-bit set of prints[i].a, so that a scan rarely looks further
 }
 
 func (qp *queryPrincipals) mayHold(a uint64) bool {
-	h := a >> 54 // the top 10 bits; FNV's low bits mix least
+	h := a >> 52 // the top 12 bits
 	if qp.filter[h>>6]&(1<<(h&63)) == 0 {
 		return false
 	}
@@ -147,7 +170,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 			continue // counted once, as Decide over a list does
 		}
 		qp.prints = append(qp.prints, p)
-		h := p.a >> 54
+		h := p.a >> 52
 		qp.filter[h>>6] |= 1 << (h & 63)
 	}
 	var anc [maxHashedDepth + 1]uint32
@@ -157,9 +180,6 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 	covering := buf[:0]
 	s := &x.groups
 	s.mu.RLock()
-	for _, p := range qp.prints {
-		d.total += s.counts[p]
-	}
 	for dd := 0; dd <= depth+1; dd++ {
 		k := scopeKey(unhashedDepth, 0)
 		if dd <= depth {
@@ -178,6 +198,16 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 				covering = append(covering, r.entry.assignment(r.principalID))
 			}
 		}
+	}
+	if len(covering) == 0 {
+		// Only a denial with nothing covering the target words the number of assignments, so
+		// the 51 lookups are spared otherwise, where a lower bound (the covering ones) words the
+		// same.
+		for _, p := range qp.prints {
+			d.total += s.counts[p]
+		}
+	} else {
+		d.total = len(covering)
 	}
 	s.mu.RUnlock()
 	// Considered after the lock is released: roles may itself use the index.

@@ -99,3 +99,22 @@ func normalisedPrincipals(list []Assignment, idx *Index) []Assignment {
 	}
 	return out
 }
+
+func TestLower8MatchesFoldByte(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			x := uint64(0x4142_7a5a_5b40_e1c3) // a mix of letters, edges and high bytes
+			x = x&^(0xff<<(8*pos)) | uint64(c)<<(8*pos)
+			want := uint64(0)
+			for i := range 8 {
+				want |= uint64(foldByte(byte(x>>(8*i)))) << (8 * i)
+			}
+			if got := lower8(x); got != want {
+				t.Fatalf("lower8(%#x) = %#x, want %#x", x, got, want)
+			}
+		}
+	}
+	if printOf("AbC-12345678-XyZ") != printOf("abc-12345678-xyz") || printOf("ab") == printOf("ac") {
+		t.Fatal("printOf does not fold case, or collides trivially")
+	}
+}
