@@ -58,6 +58,7 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		// Issue 3: control plane and RBAC.
 		"rbacDecide":               {latency: true},
 		"rbacDecideAllowed":        {latency: true},
+		"rbacDecideGroups":         {latency: true},
 		"rbacBytesPerAssignment":   {},
 		"identityCreateSQLite":     {latency: true},
 		"identityCreatePostgreSQL": {latency: true},
