@@ -64,7 +64,7 @@ type Options struct {
 }
 
 // Groups are the groups of figures a run can be limited to, in the order they run.
-var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "rbac", "postgres", "list"}
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "people", "rbac", "postgres", "list"}
 
 // Scale is how big each measured world is.
 type Scale struct {
@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			fmt.Sprintf("%d starts, fresh data dir each, from exec to the ready file", len(starts))))
 	}
 
-	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") {
+	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") || want("people") {
 		step("starting mint dev for the load ...")
 		inst, err := startDev(ctx, o.Binary, "")
 		if err != nil {
@@ -259,6 +259,15 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 			Figure{Key: "bareTLSHandler", Name: "bare net/http TLS handler requests per second", Value: vf.Bare, Unit: "requests/s",
 				P50: ms(vf.BareP50), P99: ms(vf.BareP99), LatencyUnit: "ms", Note: "the ceiling of the vault figure: the same response bytes"},
 		)
+	}
+
+	if want("people") {
+		step("refresh-token redemptions and password sign-ins, with a password spray ...")
+		fs, err := peopleFigures(ctx, o, inst)
+		if err != nil {
+			return fmt.Errorf("people figures: %w", err)
+		}
+		rep.add(fs...)
 	}
 
 	c, err := newMgmt(inst.env, 2*o.Concurrency)

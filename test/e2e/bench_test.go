@@ -64,6 +64,10 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"identityCreatePostgreSQL": {latency: true},
 		"listFirstPage":            {latency: true},
 		"listFullWalk":             {latency: true},
+		// Issue 9: people (users, sign-in).
+		"refreshRedemption":        {ceiling: true, latency: true},
+		"passwordSignIn":           {latency: true},
+		"othersUnderPasswordSpray": {ceiling: true, latency: true},
 		// Issue 4: node agent.
 		"agentCachedToken":  {ceiling: true, latency: true},
 		"bareHandler":       {latency: true},
