@@ -3,12 +3,14 @@
 // over loopback. docs/benchmarks.md explains each figure.
 //
 //   - token service: `mint dev` cold start; fresh tokens through HTTPS against raw RSA signing;
-//   - control plane: RBAC decision time and memory with 1,000,000 assignments (rbac.Index, in
-//     process); identity creates per second through ARM on SQLite and PostgreSQL; list latency
+//   - control plane: RBAC decision time and memory with 1,000,000 assignments, also through 50
+//     nested groups (rbac.Index, in process); identity creates per second through ARM on SQLite and PostgreSQL; list latency
 //     at 100,000 identities;
 //   - node agent: cached tokens per second against a bare net/http handler; `mint run` to the
 //     workload's first token; the agent's RSS with 1,000 cached tokens;
 //   - Key Vault: secret GETs per second against a bare TLS handler; detach to refusal.
+//   - people: refresh-token redemptions against raw RSA signing; password sign-ins, and the
+//     token rate other clients keep under a password spray.
 //
 // Figures are reported, never asserted: the e2e test only checks that a short run produces each.
 package bench
