@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,10 +50,11 @@ type standaloneAgent struct {
 	done    chan struct{}
 }
 
-// startAgent joins a new `mint agent` to the mint c talks to, with the broker role over the
-// default subscription. Its per-workload rate limit is lifted: the figure is the agent's
-// throughput, not IMDS's 20 requests/s.
-func startAgent(ctx context.Context, binary string, c *mgmt) (*standaloneAgent, error) {
+// startAgent joins a new agent to the mint c talks to, with the broker role over the default
+// subscription; command is the agent's binary and leading arguments (mint-agent, or mint
+// agent). Its per-workload rate limit is lifted: the figure is the agent's throughput, not
+// IMDS's 20 requests/s.
+func startAgent(ctx context.Context, command []string, c *mgmt) (*standaloneAgent, error) {
 	var jt struct {
 		JoinToken string `json:"joinToken"`
 	}
@@ -68,8 +70,9 @@ func startAgent(ctx context.Context, binary string, c *mgmt) (*standaloneAgent, 
 		return nil, err
 	}
 	a := &standaloneAgent{dir: dir, socket: filepath.Join(dir, "agent.sock"), metrics: "http://" + metricsAddr + "/metrics", out: &bytes.Buffer{}, done: make(chan struct{})}
-	a.cmd = exec.CommandContext(ctx, binary, "agent", "--server", c.endpoint, "--join-token", jt.JoinToken, "--data-dir", dir,
-		"--addr", "127.0.0.1:0", "--ca-file", c.env["MINT_CA_FILE"], "--rate-limit", "1e9", "--rate-burst", "1000000000", "--metrics-addr", metricsAddr)
+	args := append(slices.Clone(command[1:]), "--server", c.endpoint, "--join-token", jt.JoinToken, "--data-dir", dir,
+		"--addr", "127.0.0.1:0", "--proxy-addr", "127.0.0.1:0", "--ca-file", c.env["MINT_CA_FILE"], "--rate-limit", "1e9", "--rate-burst", "1000000000", "--metrics-addr", metricsAddr)
+	a.cmd = exec.CommandContext(ctx, command[0], args...)
 	a.cmd.Env = cleanEnv()
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	if err := a.cmd.Start(); err != nil {
@@ -212,56 +215,48 @@ func agentFigures(ctx context.Context, o Options, inst *instance, c *mgmt, step 
 		return nil, err
 	}
 
-	ag, err := startAgent(ctx, o.Binary, c)
+	// The RSS figure is the binary a node installs: the lean mint-agent when it is beside mint
+	// (or given), else `mint agent`. The whole mint binary is measured too, for the Note.
+	lean := o.AgentBinary != ""
+	var whole agentFill
+	if lean {
+		step("filling a `mint agent` (the whole binary) with %d tokens, for comparison ...", n)
+		wa, err := startAgent(ctx, []string{o.Binary, "agent"}, c)
+		if err != nil {
+			return nil, err
+		}
+		wf, cl, _, err := fillAgent(ctx, o, wa, apps[:n])
+		wa.stop()
+		if err != nil {
+			return nil, err
+		}
+		cl.Close()
+		whole = wf
+	}
+	command := []string{o.Binary, "agent"}
+	if lean {
+		command = []string{o.AgentBinary}
+	}
+	ag, err := startAgent(ctx, command, c)
 	if err != nil {
 		return nil, err
 	}
 	defer ag.stop()
-	time.Sleep(200 * time.Millisecond)
-	baseline, err := ag.rss()
-	if err != nil {
-		return nil, err
-	}
-
-	// Register n workloads, one per app, over one socket connection (as the agent package's
-	// client, like `mint run`), and fetch one token each: n distinct cache entries.
-	cl, err := agent.Dial(ctx, ag.socket)
+	step("filling the agent's cache with %d tokens ...", n)
+	f, cl, regs, err := fillAgent(ctx, o, ag, apps[:n])
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	regs := make([]agent.Registration, n)
-	for i := range regs {
-		if regs[i], err = cl.Register(ctx, apps[i], 0, true); err != nil {
-			return nil, err
-		}
+	which := "mint agent (the whole mint binary; no mint-agent beside it)"
+	if lean {
+		which = fmt.Sprintf("the lean mint-agent (%s); the whole mint binary as `mint agent`: %.1f MiB with the same tokens, %.1f MiB before the first",
+			fileSize(o.AgentBinary), float64(whole.rss)/(1<<20), float64(whole.baseline)/(1<<20))
 	}
+	figs := []Figure{{Key: "agentRSS", Name: fmt.Sprintf("agent RSS with %s cached tokens", commas(n)), Value: float64(f.rss) / (1 << 20), Unit: "MiB", Goal: "<= 15 MiB", Target: &Target{Max: 15},
+		Note: fmt.Sprintf("VmRSS of a standalone agent, %s, after one token for each of %d resources, read 1 s after the last (%v fetched from mint dev in %.1f s); %.1f MiB before the first token; Go heap in use %.1f MiB",
+			which, n, f.misses, f.fill.Seconds(), float64(f.baseline)/(1<<20), f.heap/(1<<20))}}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, DisableCompression: true}}
-	step("filling the agent's cache with %d tokens ...", n)
-	fillBegan := time.Now()
-	if err := runParallel(ctx, n, o.Concurrency, func(i int) error {
-		_, err := agentGet(ctx, hc, appServiceURL(regs[i].Endpoints.IdentityEndpoint, tokenResource), regs[i].Secret)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	fill := time.Since(fillBegan)
-	hc.CloseIdleConnections()
-	time.Sleep(time.Second) // let the agent settle: idle connections closed, the fill's garbage collected
-	rss, err := ag.rss()
-	if err != nil {
-		return nil, err
-	}
-	heap, misses, err := ag.agentMetrics(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if int(misses) < n {
-		return nil, fmt.Errorf("the agent fetched %v tokens from upstream, want %d distinct cache entries", misses, n)
-	}
-	figs := []Figure{{Key: "agentRSS", Name: fmt.Sprintf("agent RSS with %s cached tokens", commas(n)), Value: float64(rss) / (1 << 20), Unit: "MiB", Goal: "<= 15 MiB", Target: &Target{Max: 15},
-		Note: fmt.Sprintf("VmRSS of a standalone mint agent (the whole mint binary) after one token for each of %d resources, read 1 s after the last (%v fetched from mint dev in %.1f s); %.1f MiB before the first token; Go heap in use %.1f MiB",
-			n, misses, fill.Seconds(), float64(baseline)/(1<<20), heap/(1<<20))}}
 
 	// Cached token requests beside a bare handler answering the same bytes.
 	step("cached tokens through the agent, and a bare net/http handler ...")
@@ -357,4 +352,66 @@ func startBare(body []byte) (string, func(), error) {
 	})}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// agentFill is an agent's memory before and after its cache was filled.
+type agentFill struct {
+	baseline, rss uint64 // VmRSS bytes before the first token and after the last
+	heap, misses  float64
+	fill          time.Duration
+}
+
+// fillAgent registers one workload per app with ag over one socket connection (as the agent
+// package's client, like `mint run`) and fetches one token each: len(apps) distinct cache entries.
+func fillAgent(ctx context.Context, o Options, ag *standaloneAgent, apps []string) (agentFill, *agent.Client, []agent.Registration, error) {
+	var f agentFill
+	time.Sleep(200 * time.Millisecond)
+	var err error
+	if f.baseline, err = ag.rss(); err != nil {
+		return f, nil, nil, err
+	}
+	cl, err := agent.Dial(ctx, ag.socket)
+	if err != nil {
+		return f, nil, nil, err
+	}
+	fail := func(err error) (agentFill, *agent.Client, []agent.Registration, error) {
+		cl.Close()
+		return f, nil, nil, err
+	}
+	regs := make([]agent.Registration, len(apps))
+	for i := range regs {
+		if regs[i], err = cl.Register(ctx, apps[i], 0, true); err != nil {
+			return fail(err)
+		}
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, DisableCompression: true}}
+	began := time.Now()
+	if err := runParallel(ctx, len(apps), o.Concurrency, func(i int) error {
+		_, err := agentGet(ctx, hc, appServiceURL(regs[i].Endpoints.IdentityEndpoint, tokenResource), regs[i].Secret)
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	f.fill = time.Since(began)
+	hc.CloseIdleConnections()
+	time.Sleep(time.Second) // let the agent settle: idle connections closed, the fill's garbage collected
+	if f.rss, err = ag.rss(); err != nil {
+		return fail(err)
+	}
+	if f.heap, f.misses, err = ag.agentMetrics(ctx); err != nil {
+		return fail(err)
+	}
+	if int(f.misses) < len(apps) {
+		return fail(fmt.Errorf("the agent fetched %v tokens from upstream, want %d distinct cache entries", f.misses, len(apps)))
+	}
+	return f, cl, regs, nil
+}
+
+// fileSize is a file's size in MiB, for a note.
+func fileSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "size unknown"
+	}
+	return fmt.Sprintf("%.1f MiB binary", float64(fi.Size())/(1<<20))
 }

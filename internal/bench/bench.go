@@ -46,6 +46,9 @@ import (
 type Options struct {
 	// Binary is the mint executable to start (default: this executable).
 	Binary string
+	// AgentBinary is the lean node agent (cmd/mint-agent) whose RSS is the agent figure; empty:
+	// mint-agent beside Binary if it is there, else `mint agent` (the whole binary) is measured.
+	AgentBinary string
 	// Duration of each throughput measurement.
 	Duration time.Duration
 	// Concurrency of the HTTP load (default 4 × GOMAXPROCS).
@@ -60,13 +63,16 @@ type Options struct {
 	PostgresURL string
 	// Scale overrides the sizes; zero fields take the defaults (or the short run's).
 	Scale Scale
+	// ScaleCurve also measures the scale curve (Scale.ScaleSizes on each store); it is not part
+	// of a default run (loading a million identities takes minutes). --only scale runs it alone.
+	ScaleCurve bool
 	// Only, if set, limits the run to these groups of figures (see Groups).
 	Only []string
 	Log  io.Writer
 }
 
 // Groups are the groups of figures a run can be limited to, in the order they run.
-var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "people", "rbac", "postgres", "list"}
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "people", "rbac", "postgres", "list", "scale"}
 
 // Scale is how big each measured world is.
 type Scale struct {
@@ -77,6 +83,9 @@ type Scale struct {
 	Detaches        int // timed detaches (10; short 3)
 	ListWalks       int // timed first pages of the list (10; short 5)
 	CreateWorkers   int // concurrent identity creates (8)
+	// ScaleSizes are the directory sizes of the scale curve (1,000, 100,000 and 1,000,000;
+	// short 100 and 1,000), smallest first.
+	ScaleSizes []int
 }
 
 func (s Scale) withDefaults(short bool) Scale {
@@ -96,6 +105,13 @@ func (s Scale) withDefaults(short bool) Scale {
 	set(&s.Detaches, def.Detaches)
 	set(&s.ListWalks, def.ListWalks)
 	set(&s.CreateWorkers, def.CreateWorkers)
+	if len(s.ScaleSizes) == 0 {
+		s.ScaleSizes = []int{1000, 100_000, 1_000_000}
+		if short {
+			s.ScaleSizes = []int{100, 1000}
+		}
+	}
+	slices.Sort(s.ScaleSizes)
 	return s
 }
 
@@ -147,6 +163,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.Binary = exe
 	}
+	if o.AgentBinary == "" {
+		if beside := filepath.Join(filepath.Dir(o.Binary), "mint-agent"); isExecutable(beside) {
+			o.AgentBinary = beside
+		}
+	}
 	if o.Duration == 0 {
 		o.Duration = 5 * time.Second
 	}
@@ -169,7 +190,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fmt.Fprintf(o.Log, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}
 
-	want := func(g string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, g) }
+	want := func(g string) bool { return len(o.Only) == 0 && g != "scale" || slices.Contains(o.Only, g) }
 	for _, g := range o.Only {
 		if !slices.Contains(Groups, g) {
 			return nil, fmt.Errorf("unknown group %q (groups: %s)", g, strings.Join(Groups, ", "))
@@ -224,6 +245,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fs, err := listFigures(ctx, o, began, step)
 		if err != nil {
 			return nil, fmt.Errorf("list figures: %w", err)
+		}
+		rep.add(fs...)
+	}
+	if o.ScaleCurve || want("scale") {
+		fs, err := scaleFigures(ctx, o, step)
+		if err != nil {
+			return nil, fmt.Errorf("scale figures: %w", err)
 		}
 		rep.add(fs...)
 	}
@@ -576,4 +604,9 @@ func tokenFigures(ctx context.Context, inst *instance, d time.Duration, concurre
 		issued = issued.add(s)
 	}
 	return issued, raw, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }

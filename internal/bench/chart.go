@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"io"
 	"math"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -102,7 +106,12 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		width, labelW, barW = 1000.0, 430.0, 400.0
 		rowH, top           = 34.0, 56.0
 	)
-	height := top + rowH*float64(len(rows)) + 30
+	curves := scaleCurves(r.Figures)
+	barsH := top + rowH*float64(len(rows)) + 30
+	height := barsH
+	if len(curves) > 0 {
+		height += scalePanelH
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12" role="img" aria-labelledby="title">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<title id="title">mint bench, %s: each figure against its ceiling or goal</title>`+"\n", html.EscapeString(r.Time.Format("2006-01-02 15:04 UTC")))
@@ -128,9 +137,107 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">%s · %s</text>`+"\n", labelW+barW+12, y+15, html.EscapeString(row.valueText), html.EscapeString(row.refText))
 	}
+	if len(curves) > 0 {
+		writeScalePanel(&b, curves, barsH, width)
+	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// scalePanelH is the height of the scale curve's panel under the bars.
+const scalePanelH = 320.0
+
+// scaleSeries is one line of the scale curve: one p99 on one store, by directory size.
+type scaleSeries struct {
+	name   string
+	colour string
+	dashed bool
+	points [][2]float64 // identities, p99 ms; by identities
+}
+
+var scaleKey = regexp.MustCompile(`^scale(Token|Vault|List)P99(SQLite|PostgreSQL)_([0-9]+)$`)
+
+// scaleCurves gathers the scale figures (mint bench --scale) into lines; none when the report
+// has none.
+func scaleCurves(figs []Figure) []scaleSeries {
+	names := map[string]string{"Token": "fresh token", "Vault": "vault GET", "List": "list first page"}
+	colours := map[string]string{"Token": "#1565c0", "Vault": "#2e7d32", "List": "#6a1b9a"}
+	byName := map[string]*scaleSeries{}
+	var out []*scaleSeries
+	for _, f := range figs {
+		m := scaleKey.FindStringSubmatch(f.Key)
+		if m == nil || f.Skipped != "" {
+			continue
+		}
+		n, err := strconv.Atoi(m[3])
+		if err != nil || n <= 0 {
+			continue
+		}
+		name := names[m[1]] + " p99, " + m[2]
+		s := byName[name]
+		if s == nil {
+			s = &scaleSeries{name: name, colour: colours[m[1]], dashed: m[2] == "PostgreSQL"}
+			byName[name] = s
+			out = append(out, s)
+		}
+		s.points = append(s.points, [2]float64{float64(n), f.Value})
+	}
+	series := make([]scaleSeries, 0, len(out))
+	for _, s := range out {
+		slices.SortFunc(s.points, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+		series = append(series, *s)
+	}
+	return series
+}
+
+// writeScalePanel draws the scale curve at top: x the identities (log scale), y the p99 (ms).
+func writeScalePanel(b *strings.Builder, curves []scaleSeries, top, width float64) {
+	const left, plotW, plotH = 80.0, 560.0, 220.0
+	y0 := top + 40
+	minN, maxN, maxMS := math.Inf(1), 0.0, 0.0
+	var sizes []float64
+	for _, s := range curves {
+		for _, p := range s.points {
+			minN, maxN, maxMS = math.Min(minN, p[0]), math.Max(maxN, p[0]), math.Max(maxMS, p[1])
+			if !slices.Contains(sizes, p[0]) {
+				sizes = append(sizes, p[0])
+			}
+		}
+	}
+	maxMS = math.Max(maxMS*1.1, 1e-3)
+	span := math.Log10(maxN) - math.Log10(minN)
+	x := func(n float64) float64 {
+		if span == 0 {
+			return left + plotW/2
+		}
+		return left + plotW*(math.Log10(n)-math.Log10(minN))/span
+	}
+	y := func(v float64) float64 { return y0 + plotH - plotH*v/maxMS }
+	fmt.Fprintf(b, `<text x="10" y="%.1f" font-size="15" font-weight="bold">Scale: p99 by directory size (identities, log scale); goal: the largest within 1.3× of the smallest</text>`+"\n", top+18)
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`+"\n", left, y0+plotH, left+plotW, y0+plotH)
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`+"\n", left, y0, left, y0+plotH)
+	for _, n := range sizes {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(n), y0+plotH+16, commas(int(n)))
+	}
+	for _, v := range []float64{0, maxMS / 2, maxMS} {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s ms</text>`+"\n", left-6, y(v)+4, num(v))
+	}
+	for i, s := range curves {
+		var pts []string
+		for _, p := range s.points {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p[0]), y(p[1])))
+		}
+		dash := ""
+		if s.dashed {
+			dash = ` stroke-dasharray="6 4"`
+		}
+		fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(pts, " "), s.colour, dash)
+		ly := y0 + 14 + 20*float64(i)
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s/>`+"\n", left+plotW+30, ly-4, left+plotW+60, ly-4, s.colour, dash)
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f">%s</text>`+"\n", left+plotW+66, ly, html.EscapeString(s.name))
+	}
+	_ = width
 }
 
 func shorten(s string, n int) string {

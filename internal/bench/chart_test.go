@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/xml"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,50 @@ func TestWriteSVGDrawsEachFigureWithAGoalAndEscapesNames(t *testing.T) {
 	}
 	if got := strings.Count(svg, `fill="#e65100"`); got != 2 {
 		t.Errorf("%d missed (orange) bars, want 2 (tokens ratio, agent RSS)", got)
+	}
+}
+
+func TestWriteSVGDrawsTheScaleCurveOnlyWithScaleFigures(t *testing.T) {
+	r := &Report{Time: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC), CPUs: 2}
+	for _, p := range []struct {
+		store string
+		n     int
+		token float64
+	}{{"SQLite", 1000, 20}, {"SQLite", 100000, 22}, {"SQLite", 1000000, 30}, {"PostgreSQL", 1000, 25}, {"PostgreSQL", 1000000, 26}} {
+		suffix := p.store + "_" + strconv.Itoa(p.n)
+		r.Figures = append(r.Figures,
+			Figure{Key: "scaleTokenP99" + suffix, Value: p.token, Unit: "ms"},
+			Figure{Key: "scaleVaultP99" + suffix, Value: p.token / 4, Unit: "ms"},
+			Figure{Key: "scaleRSS" + suffix, Value: 40, Unit: "MiB"}) // not a line
+	}
+	var b strings.Builder
+	if err := r.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+		t.Fatalf("not well-formed XML: %v", err)
+	}
+	if got := strings.Count(svg, "<polyline"); got != 4 {
+		t.Errorf("%d lines, want 4 (token and vault p99 on each store)", got)
+	}
+	for _, want := range []string{"fresh token p99, SQLite", "vault GET p99, PostgreSQL", "1,000,000", `stroke-dasharray`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("scale panel lacks %q", want)
+		}
+	}
+	// The SQLite token line has three points, in order of size.
+	curves := scaleCurves(r.Figures)
+	if len(curves) != 4 || len(curves[0].points) != 3 || curves[0].points[2] != [2]float64{1000000, 30} {
+		t.Errorf("curves %+v", curves)
+	}
+
+	r.Figures = []Figure{{Name: "creates", Value: 832, Unit: "identities/s", Target: &Target{Min: 500}}}
+	b.Reset()
+	if err := r.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "<polyline") || strings.Contains(b.String(), "Scale:") {
+		t.Error("a report without scale figures drew the scale panel")
 	}
 }

@@ -14,8 +14,9 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	var duration time.Duration
-	var jsonOut, markdownOut, svgOut, postgresURL string
-	var short bool
+	var jsonOut, markdownOut, svgOut, postgresURL, agentBinary string
+	var short, scale bool
+	var scaleSizes []int
 	var only []string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -33,7 +34,10 @@ measured in the same run:
   refresh-token redemptions per second, against raw RSA signing; password sign-ins per second, and
   other clients' token rate under a password spray;
   RBAC decision time and memory with 1,000,000 assignments, and through 50 nested groups (in process);
-  identity list latency at 100,000 identities.
+  identity list latency at 100,000 identities;
+  with --scale, the scale curve: at 1,000, 100,000 and 1,000,000 identities (each with a role
+  assignment; on SQLite, and on PostgreSQL with --postgres-url) the fresh-token, vault GET and
+  first-page list p99s and the server's RSS, against the goal of p99 within 1.3x of the smallest.
 
 Prints a table of values, p50s, p99s and ratios and, with --json, writes the report. A full run
 takes about a minute and a half on two cores; --short (CI) produces every figure at small scales in
@@ -43,7 +47,7 @@ well under one. docs/benchmarks.md explains each figure.`,
 			if postgresURL == "" {
 				postgresURL = os.Getenv("MINT_TEST_POSTGRES_URL")
 			}
-			opts := bench.Options{Duration: duration, Log: cmd.ErrOrStderr(), Short: short, PostgresURL: postgresURL, Only: only}
+			opts := bench.Options{ScaleCurve: scale, Scale: bench.Scale{ScaleSizes: scaleSizes}, AgentBinary: agentBinary, Duration: duration, Log: cmd.ErrOrStderr(), Short: short, PostgresURL: postgresURL, Only: only}
 			if short {
 				opts.ColdStarts = 2
 				if !cmd.Flags().Changed("duration") {
@@ -89,6 +93,9 @@ well under one. docs/benchmarks.md explains each figure.`,
 	cmd.Flags().StringVar(&svgOut, "svg", "", "draw each figure against its ceiling or goal as an SVG chart in this file (docs/benchmarks.svg)")
 	cmd.Flags().BoolVar(&short, "short", false, "a quick run at small scales that checks every figure is produced (CI)")
 	cmd.Flags().StringVar(&postgresURL, "postgres-url", "", "PostgreSQL superuser URL; the run creates and drops a database there for the PostgreSQL figure (default $MINT_TEST_POSTGRES_URL)")
+	cmd.Flags().StringVar(&agentBinary, "agent-binary", "", "the lean node agent whose RSS is the agent figure (default: mint-agent beside this mint, if there; else `mint agent` is measured)")
+	cmd.Flags().BoolVar(&scale, "scale", false, "also measure the scale curve (minutes: it loads up to a million identities per store)")
+	cmd.Flags().IntSliceVar(&scaleSizes, "scale-sizes", nil, "directory sizes of the scale curve (default 1000,100000,1000000; --short 100,1000)")
 	cmd.Flags().StringSliceVar(&only, "only", nil, "measure only these groups: "+strings.Join(bench.Groups, ", "))
 	return cmd
 }

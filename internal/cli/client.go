@@ -6,11 +6,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,6 +35,7 @@ type clientFlags struct {
 	tenant   string
 	clientID string
 	secret   string
+	certFile string // PEM certificate and key (a mint login profile's certificate credential)
 	output   outputSpec
 }
 
@@ -78,6 +82,19 @@ func (f *clientFlags) resolve() error {
 	fill(&f.tenant, "AZURE_TENANT_ID")
 	fill(&f.clientID, "AZURE_CLIENT_ID")
 	fill(&f.secret, "AZURE_CLIENT_SECRET")
+	fill(&f.certFile, "AZURE_CLIENT_CERTIFICATE_PATH")
+	if f.tenant == "" || f.clientID == "" || f.secret == "" && f.certFile == "" {
+		p, err := loadProfile()
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			f.fromProfile(p)
+		}
+	}
+	if f.secret == "" && f.certFile != "" {
+		f.secret = "-" // the certificate signs in; AZURE_CLIENT_SECRET is not missing
+	}
 	var missing []string
 	for name, v := range map[string]string{"MINT_ENDPOINT": f.endpoint, "AZURE_TENANT_ID": f.tenant, "AZURE_CLIENT_ID": f.clientID, "AZURE_CLIENT_SECRET": f.secret} {
 		if v == "" {
@@ -85,7 +102,8 @@ func (f *clientFlags) resolve() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("not signed in: %s unset. Load the environment `mint dev` printed (. <data-dir>/env) or pass --env-file", strings.Join(missing, ", "))
+		sort.Strings(missing)
+		return fmt.Errorf("not signed in: %s unset. Sign in to a server with mint login, load the environment mint dev (or mint server --print-admin-secret) wrote (. <data-dir>/env), or pass --env-file", strings.Join(missing, ", "))
 	}
 	f.endpoint = strings.TrimSuffix(f.endpoint, "/")
 	return nil
@@ -93,18 +111,34 @@ func (f *clientFlags) resolve() error {
 
 // apiClient calls mint's HTTP APIs with a token from the real azidentity client.
 type apiClient struct {
-	base string
-	http *http.Client
-	cred azcore.TokenCredential
+	base   string
+	caFile string
+	http   *http.Client
+	cred   azcore.TokenCredential
 }
 
 func (f *clientFlags) client() (*apiClient, error) {
 	if err := f.resolve(); err != nil {
 		return nil, err
 	}
+	return f.connect()
+}
+
+// clientFor is a client signed in with a profile's settings (mint login, before it keeps them).
+func (f *clientFlags) clientFor(p *profile) (*apiClient, error) {
+	f.endpoint, f.caFile, f.tenant = p.Endpoint, p.CAFile, p.TenantID
+	f.clientID, f.secret, f.certFile = p.Credential.ClientID, p.Credential.Secret, p.Credential.CertificateFile
+	return f.connect()
+}
+
+// connect builds the HTTP client and the credential from resolved settings.
+func (f *clientFlags) connect() (*apiClient, error) {
 	httpClient := &http.Client{Timeout: 60 * time.Second}
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("the CA file %s (of the mint server at %s) does not exist: run mint init --data-dir <dir> on the server, which writes <dir>/ca.pem, and pass that file with --ca-file", f.caFile, f.endpoint)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
@@ -117,14 +151,31 @@ func (f *clientFlags) client() (*apiClient, error) {
 		}
 		httpClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment}
 	}
-	cred, err := azidentity.NewClientSecretCredential(f.tenant, f.clientID, f.secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: f.endpoint + "/"}, Transport: httpClient},
-		DisableInstanceDiscovery: true,
-	})
+	cred, err := f.credential(httpClient)
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: f.endpoint, http: httpClient, cred: cred}, nil
+	return &apiClient{base: f.endpoint, caFile: f.caFile, http: httpClient, cred: cred}, nil
+}
+
+// credential is the azidentity credential of the settings: a certificate when one is named,
+// else the client secret.
+func (f *clientFlags) credential(hc *http.Client) (azcore.TokenCredential, error) {
+	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: f.endpoint + "/"}, Transport: hc}
+	if f.certFile != "" {
+		data, err := os.ReadFile(f.certFile)
+		if err != nil {
+			return nil, fmt.Errorf("the service principal's certificate: %w", err)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("the service principal's certificate %s: %w", f.certFile, err)
+		}
+		return azidentity.NewClientCertificateCredential(f.tenant, f.clientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	}
+	return azidentity.NewClientSecretCredential(f.tenant, f.clientID, f.secret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
 }
 
 // apiError is an error answer of one of mint's endpoints, with its message.
@@ -140,9 +191,9 @@ func (e *apiError) Error() string {
 
 // do sends a JSON request with a token for scope and decodes a JSON answer into out.
 func (c *apiClient) do(ctx context.Context, scope, method, path string, body, out any) error {
-	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+	tok, err := c.token(ctx, scope)
 	if err != nil {
-		return fmt.Errorf("sign in to %s: %w", c.base, err)
+		return err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -162,6 +213,9 @@ func (c *apiClient) do(ctx context.Context, scope, method, path string, body, ou
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if e := explainReach(c.base, c.caFile, err); e != nil {
+			return e
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -182,6 +236,19 @@ func (c *apiClient) do(ctx context.Context, scope, method, path string, body, ou
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+// token signs in for scope; when that fails because the server cannot be reached or trusted,
+// the error says so and what to do.
+func (c *apiClient) token(ctx context.Context, scope string) (azcore.AccessToken, error) {
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+	if err != nil {
+		if e := probe(ctx, c.http, c.base, c.caFile); e != nil {
+			return tok, e
+		}
+		return tok, fmt.Errorf("sign in to %s: %w", c.base, err)
+	}
+	return tok, nil
 }
 
 const graphScope = "https://graph.microsoft.com/.default"

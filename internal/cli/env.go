@@ -17,10 +17,11 @@ func newEnvCmd() *cobra.Command {
 	var dataDir, shell string
 	cmd := &cobra.Command{
 		Use:   "env [--shell bash|fish|powershell]",
-		Short: "Print the environment of a running mint dev, for a shell to load",
-		Long: `Print the environment a running 'mint dev' printed at start (its <data-dir>/env): the
+		Short: "Print the environment of a mint dev or a mint server, for a shell to load",
+		Long: `Print the environment in <data-dir>/env: what a running 'mint dev' printed at start (the
 credentials and endpoints, the CA trust variables, and HTTPS_PROXY / HTTP_PROXY / NO_PROXY for the
-Azure-name proxy. Load it with:
+Azure-name proxy), or what 'mint server --print-admin-secret' wrote for a server (MINT_ENDPOINT,
+the CA, the tenant and the admin's credential). Load it with:
 
   bash, zsh:   eval "$(mint env --data-dir DIR)"
   fish:        mint env --data-dir DIR --shell fish | source
@@ -31,18 +32,18 @@ Azure-name proxy. Load it with:
 				return err
 			}
 			if dataDir == "" {
-				return errors.New("which mint dev? Pass --data-dir (or set MINT_DATA_DIR) to the directory it runs on")
+				return errors.New("which mint? Pass --data-dir (or set MINT_DATA_DIR) to the directory mint dev or mint server runs on")
 			}
 			vars, err := server.ReadEnvFile(filepath.Join(dataDir, "env"))
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no mint dev environment in %s (%s is missing): start one with 'mint dev --data-dir %s'",
-					dataDir, filepath.Join(dataDir, "env"), dataDir)
+				return fmt.Errorf("no environment in %s (%s is missing): start 'mint dev --data-dir %s', or have a server write one with 'mint server --data-dir %s --print-admin-secret'",
+					dataDir, filepath.Join(dataDir, "env"), dataDir, dataDir)
 			}
 			if err != nil {
 				return err
 			}
 			if _, err := os.Stat(filepath.Join(dataDir, "ready")); err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: mint dev is not running on %s (no ready marker); this environment is the last one it wrote\n", dataDir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no mint is running on %s (no ready marker); this environment is the last one it wrote\n", dataDir)
 			}
 			text, err := formatEnv(shell, vars)
 			if err != nil {
@@ -52,7 +53,7 @@ Azure-name proxy. Load it with:
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the running mint dev (default $MINT_DATA_DIR)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the mint dev or mint server (default $MINT_DATA_DIR)")
 	cmd.Flags().StringVar(&shell, "shell", "bash", "syntax: bash (also sh, zsh), fish or powershell")
 	return cmd
 }

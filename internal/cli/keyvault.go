@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,13 +14,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/spf13/cobra"
 )
 
 // `mint keyvault`: vaults on the management endpoint (like az keyvault create|show|list|delete)
-// and their secrets on the vault data plane (like az keyvault secret ...): the CLI calls
-// https://<vault>.<suffix>:<port> the way az does, answering the vault's challenge with a token
+// and their secrets on the vault data plane (like az keyvault secret ...), through the real
+// azsecrets client: https://<vault>.<suffix>:<port>, the vault's challenge answered with a token
 // for the resource it names. Names under a .localhost suffix are dialled at mint's own address,
 // since *.localhost does not resolve everywhere.
 
@@ -170,17 +172,8 @@ func newKeyVaultUpdateCmd() *cobra.Command {
 	})
 }
 
-// The data plane.
-
-const secretsAPIVersion = "7.4"
-
-// vaultClient calls one vault's data plane.
-type vaultClient struct {
-	api   *apiClient
-	base  string // https://<vault>.<suffix>[:port]
-	http  *http.Client
-	scope string // the token scope the vault's challenge named
-}
+// The data plane: the real azsecrets client (challenge authentication, paging, the wire
+// shapes), signed in with the CLI's credential.
 
 // vaultTarget says which vault a secret command talks to.
 type vaultTarget struct {
@@ -219,9 +212,23 @@ func (v *vaultTarget) url(endpoint string) (string, error) {
 	return "https://" + host, nil
 }
 
-// newVaultClient prepares calls to the vault: a transport that dials *.localhost names at mint's
-// own address (they may not resolve), with mint's CA trusted as for every other call.
-func newVaultClient(c *apiClient, base string) (*vaultClient, error) {
+// secretTarget is a secret command's vault and secret name.
+type secretTarget struct {
+	vault vaultTarget
+	name  string
+}
+
+func (s *secretTarget) register(cmd *cobra.Command, withName bool) {
+	s.vault.register(cmd)
+	if withName {
+		cmd.Flags().StringVarP(&s.name, "name", "n", "", "secret name (required)")
+		cmd.MarkFlagRequired("name")
+	}
+}
+
+// vaultTransport dials *.localhost vault names at mint's own address (they may not resolve),
+// with mint's CA trusted as for every other call.
+func vaultTransport(c *apiClient) (*http.Client, error) {
 	var tr *http.Transport
 	if t, ok := c.http.Transport.(*http.Transport); ok && t != nil {
 		tr = t.Clone()
@@ -241,123 +248,11 @@ func newVaultClient(c *apiClient, base string) (*vaultClient, error) {
 		return dialer.DialContext(ctx, network, addr)
 	}
 	tr.Proxy = nil
-	return &vaultClient{api: c, base: base, http: &http.Client{Timeout: 60 * time.Second, Transport: tr}}, nil
+	return &http.Client{Timeout: 60 * time.Second, Transport: tr}, nil
 }
 
-// do sends a data-plane request. The first one is the unauthenticated probe Key Vault clients
-// send: its 401 challenge names the resource to get a token for.
-func (v *vaultClient) do(ctx context.Context, method, path string, body, out any) error {
-	if v.scope == "" {
-		if err := v.discover(ctx); err != nil {
-			return err
-		}
-	}
-	tok, err := v.api.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{v.scope}})
-	if err != nil {
-		return fmt.Errorf("sign in for %s: %w", v.scope, err)
-	}
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, v.url(path), rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := v.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 400 {
-		var env struct {
-			Error struct {
-				Code, Message string
-				InnerError    *struct{ Code string } `json:"innererror"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
-			code := env.Error.Code
-			if env.Error.InnerError != nil && env.Error.InnerError.Code != "" {
-				code += "/" + env.Error.InnerError.Code // Forbidden/ForbiddenByRbac, as az shows it
-			}
-			return &apiError{Status: resp.StatusCode, Code: code, Message: strings.TrimSpace(strings.ReplaceAll(env.Error.Message, "\r\n", "\n"))}
-		}
-		return &apiError{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
-	}
-	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-// url joins a path (which may be an absolute nextLink) to the vault and adds the api-version.
-func (v *vaultClient) url(path string) string {
-	if strings.HasPrefix(path, "https://") {
-		return path // a nextLink carries its api-version
-	}
-	return v.base + withAPIVersion(path, secretsAPIVersion)
-}
-
-// discover sends the probe and reads the challenge: Bearer authorization="...", resource="...".
-func (v *vaultClient) discover(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url("/secrets"), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := v.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach vault %s: %w", v.base, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("no vault answers at %s (HTTP 404): create it with mint keyvault create", v.base)
-	}
-	challenge := resp.Header.Get("WWW-Authenticate")
-	for _, part := range strings.Split(strings.TrimPrefix(challenge, "Bearer "), ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && (k == "resource" || k == "scope") {
-			v.scope = strings.Trim(val, `"`)
-		}
-	}
-	if v.scope == "" {
-		return fmt.Errorf("the vault at %s sent no challenge naming a resource (HTTP %d)", v.base, resp.StatusCode)
-	}
-	if !strings.HasSuffix(v.scope, "/.default") {
-		v.scope += "/.default"
-	}
-	return nil
-}
-
-// secretTarget is a secret command's vault and secret name.
-type secretTarget struct {
-	vault vaultTarget
-	name  string
-}
-
-func (s *secretTarget) register(cmd *cobra.Command, withName bool) {
-	s.vault.register(cmd)
-	if withName {
-		cmd.Flags().StringVarP(&s.name, "name", "n", "", "secret name (required)")
-		cmd.MarkFlagRequired("name")
-	}
-}
-
-// secretCommand builds a `mint keyvault secret` verb.
-func secretCommand(use, short string, withName bool, setup func(*cobra.Command), fn func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error) *cobra.Command {
+// secretCommand builds a `mint keyvault secret` verb around an azsecrets client of the vault.
+func secretCommand(use, short string, withName bool, setup func(*cobra.Command), fn func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error) *cobra.Command {
 	var t secretTarget
 	return clientCommand(use, short, func(cmd *cobra.Command) {
 		t.register(cmd, withName)
@@ -369,15 +264,62 @@ func secretCommand(use, short string, withName bool, setup func(*cobra.Command),
 		if err != nil {
 			return err
 		}
-		v, err := newVaultClient(c, base)
+		hc, err := vaultTransport(c)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, cmd, v, t.name, f)
+		v, err := azsecrets.NewClient(base, c.cred, &azsecrets.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: hc}})
+		if err != nil {
+			return err
+		}
+		return vaultError(c, base, fn(ctx, cmd, v, t.name, f))
 	})
 }
 
-func secretPath(name string) string { return "/secrets/" + url.PathEscape(name) }
+// vaultError shows a Key Vault refusal as az does (Forbidden/ForbiddenByRbac and the message),
+// and a vault or server that cannot be reached with the fix.
+func vaultError(c *apiClient, base string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.RawResponse != nil {
+		if re.StatusCode == http.StatusNotFound && re.ErrorCode == "" {
+			return fmt.Errorf("no vault answers at %s (HTTP 404): create it with mint keyvault create", base)
+		}
+		var env struct {
+			Error struct {
+				Code, Message string
+				InnerError    *struct{ Code string } `json:"innererror"`
+			} `json:"error"`
+		}
+		if data, rerr := io.ReadAll(re.RawResponse.Body); rerr == nil && json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+			code := env.Error.Code
+			if env.Error.InnerError != nil && env.Error.InnerError.Code != "" {
+				code += "/" + env.Error.InnerError.Code // Forbidden/ForbiddenByRbac, as az shows it
+			}
+			return &apiError{Status: re.StatusCode, Code: code, Message: strings.TrimSpace(strings.ReplaceAll(env.Error.Message, "\r\n", "\n"))}
+		}
+		return &apiError{Status: re.StatusCode, Code: http.StatusText(re.StatusCode), Message: re.ErrorCode}
+	}
+	if e := explainReach(base, c.caFile, err); e != nil {
+		return e
+	}
+	return err
+}
+
+// asMap is an azsecrets model in its wire shape, with "name" from the id as az shows it.
+func asMap(v any) (map[string]any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	return withSecretName(m), nil
+}
 
 // withSecretName adds "name" from the id (az shows it), for secrets and deleted secrets.
 func withSecretName(m map[string]any) map[string]any {
@@ -389,6 +331,34 @@ func withSecretName(m map[string]any) map[string]any {
 		}
 	}
 	return m
+}
+
+// printSecret prints one azsecrets model.
+func printSecret(cmd *cobra.Command, f *clientFlags, v any, cols []column) error {
+	m, err := asMap(v)
+	if err != nil {
+		return err
+	}
+	return printOut(cmd.OutOrStdout(), f.output, m, cols)
+}
+
+// pageAll reads every page of an azsecrets pager into wire-shaped maps.
+func pageAll[P any, T any](ctx context.Context, pager *runtime.Pager[P], items func(P) []T) ([]map[string]any, error) {
+	all := []map[string]any{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items(page) {
+			m, err := asMap(it)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, m)
+		}
+	}
+	return all, nil
 }
 
 func newSecretCmd() *cobra.Command {
@@ -413,41 +383,51 @@ func (a *secretAttributes) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&a.tags, "tags", nil, "tag key=value (repeatable)")
 }
 
-func (a *secretAttributes) apply(body map[string]any) error {
-	attrs := map[string]any{}
-	for _, t := range []struct{ flag, value, key string }{{"--expires", a.expires, "exp"}, {"--not-before", a.notBefore, "nbf"}} {
+// parse turns the flags into azsecrets' attributes, content type and tags (nil when unset).
+func (a *secretAttributes) parse() (*azsecrets.SecretAttributes, *string, map[string]*string, error) {
+	var attrs azsecrets.SecretAttributes
+	set := false
+	for _, t := range []struct {
+		flag, value string
+		dst         **time.Time
+	}{{"--expires", a.expires, &attrs.Expires}, {"--not-before", a.notBefore, &attrs.NotBefore}} {
 		if t.value == "" {
 			continue
 		}
 		at, err := time.Parse(time.RFC3339, t.value)
 		if err != nil {
-			return fmt.Errorf("%s must be an RFC 3339 time such as 2030-01-01T00:00:00Z: %w", t.flag, err)
+			return nil, nil, nil, fmt.Errorf("%s must be an RFC 3339 time such as 2030-01-01T00:00:00Z: %w", t.flag, err)
 		}
-		attrs[t.key] = at.Unix()
+		*t.dst, set = &at, true
 	}
 	switch strings.ToLower(a.enabled) {
 	case "":
-	case "true":
-		attrs["enabled"] = true
-	case "false":
-		attrs["enabled"] = false
+	case "true", "false":
+		enabled := strings.EqualFold(a.enabled, "true")
+		attrs.Enabled, set = &enabled, true
 	default:
-		return fmt.Errorf("--enabled must be true or false, not %q", a.enabled)
+		return nil, nil, nil, fmt.Errorf("--enabled must be true or false, not %q", a.enabled)
 	}
-	if len(attrs) > 0 {
-		body["attributes"] = attrs
+	var attrsOut *azsecrets.SecretAttributes
+	if set {
+		attrsOut = &attrs
 	}
+	var contentType *string
 	if a.contentType != "" {
-		body["contentType"] = a.contentType
+		contentType = &a.contentType
 	}
 	tags, err := parseTags(a.tags)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
+	var tagsOut map[string]*string
 	if tags != nil {
-		body["tags"] = tags
+		tagsOut = map[string]*string{}
+		for k, v := range tags {
+			tagsOut[k] = &v
+		}
 	}
-	return nil
+	return attrsOut, contentType, tagsOut, nil
 }
 
 func newSecretSetCmd() *cobra.Command {
@@ -457,7 +437,7 @@ func newSecretSetCmd() *cobra.Command {
 		cmd.Flags().StringVar(&value, "value", "", "the value (prefer --file: command lines are visible to other users)")
 		cmd.Flags().StringVarP(&file, "file", "f", "", "read the value from this file (- for stdin)")
 		attrs.register(cmd)
-	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
+	}, func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
 		switch {
 		case file == "-":
 			data, err := io.ReadAll(cmd.InOrStdin())
@@ -474,15 +454,15 @@ func newSecretSetCmd() *cobra.Command {
 		case !cmd.Flags().Changed("value"):
 			return errors.New("give the value with --value or --file")
 		}
-		body := map[string]any{"value": value}
-		if err := attrs.apply(body); err != nil {
+		sa, contentType, tags, err := attrs.parse()
+		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if err := v.do(ctx, http.MethodPut, secretPath(name), body, &out); err != nil {
+		resp, err := v.SetSecret(ctx, name, azsecrets.SetSecretParameters{Value: &value, ContentType: contentType, SecretAttributes: sa, Tags: tags}, nil)
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+		return printSecret(cmd, f, resp.Secret, secretColumns)
 	})
 }
 
@@ -490,44 +470,19 @@ func newSecretShowCmd() *cobra.Command {
 	var version string
 	return secretCommand("show", "Show a secret with its value (the latest version unless --version)", true, func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&version, "version", "", "version (default: the latest)")
-	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-		var out map[string]any
-		if err := v.do(ctx, http.MethodGet, secretPath(name)+"/"+url.PathEscape(version), nil, &out); err != nil {
+	}, func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+		resp, err := v.GetSecret(ctx, name, version, nil)
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+		return printSecret(cmd, f, resp.Secret, secretColumns)
 	})
-}
-
-// listAll reads every page of a data-plane list.
-func (v *vaultClient) listAll(ctx context.Context, path string) ([]map[string]any, error) {
-	all := []map[string]any{}
-	for pages := 0; path != ""; pages++ {
-		if pages > 10000 {
-			return nil, errors.New("the list does not end")
-		}
-		var page struct {
-			Value    []map[string]any `json:"value"`
-			NextLink *string          `json:"nextLink"`
-		}
-		if err := v.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return nil, err
-		}
-		for _, m := range page.Value {
-			all = append(all, withSecretName(m))
-		}
-		path = ""
-		if page.NextLink != nil {
-			path = *page.NextLink
-		}
-	}
-	return all, nil
 }
 
 func newSecretListCmd() *cobra.Command {
 	return secretCommand("list", "List a vault's secrets (no values)", false, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
-			out, err := v.listAll(ctx, "/secrets")
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, _ string, f *clientFlags) error {
+			out, err := pageAll(ctx, v.NewListSecretPropertiesPager(nil), func(p azsecrets.ListSecretPropertiesResponse) []*azsecrets.SecretProperties { return p.Value })
 			if err != nil {
 				return err
 			}
@@ -537,8 +492,9 @@ func newSecretListCmd() *cobra.Command {
 
 func newSecretListVersionsCmd() *cobra.Command {
 	return secretCommand("list-versions", "List a secret's versions (no values)", true, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-			out, err := v.listAll(ctx, secretPath(name)+"/versions")
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+			out, err := pageAll(ctx, v.NewListSecretPropertiesVersionsPager(name, nil),
+				func(p azsecrets.ListSecretPropertiesVersionsResponse) []*azsecrets.SecretProperties { return p.Value })
 			if err != nil {
 				return err
 			}
@@ -552,45 +508,48 @@ func newSecretSetAttributesCmd() *cobra.Command {
 	return secretCommand("set-attributes", "Change a secret version's attributes, content type or tags", true, func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&version, "version", "", "version (default: the latest)")
 		attrs.register(cmd)
-	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-		body := map[string]any{}
-		if err := attrs.apply(body); err != nil {
+	}, func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+		sa, contentType, tags, err := attrs.parse()
+		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if err := v.do(ctx, http.MethodPatch, secretPath(name)+"/"+url.PathEscape(version), body, &out); err != nil {
+		resp, err := v.UpdateSecretProperties(ctx, name, version, azsecrets.UpdateSecretPropertiesParameters{SecretAttributes: sa, ContentType: contentType, Tags: tags}, nil)
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+		return printSecret(cmd, f, resp.Secret, secretColumns)
 	})
 }
 
 func newSecretDeleteCmd() *cobra.Command {
 	return secretCommand("delete", "Delete a secret (recoverable for the vault's retention period)", true, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-			var out map[string]any
-			if err := v.do(ctx, http.MethodDelete, secretPath(name), nil, &out); err != nil {
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+			resp, err := v.DeleteSecret(ctx, name, nil)
+			if err != nil {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), deletedSecretColumns)
+			return printSecret(cmd, f, resp.DeletedSecret, deletedSecretColumns)
 		})
 }
 
 func newSecretShowDeletedCmd() *cobra.Command {
 	return secretCommand("show-deleted", "Show a deleted secret", true, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-			var out map[string]any
-			if err := v.do(ctx, http.MethodGet, "/deletedsecrets/"+url.PathEscape(name), nil, &out); err != nil {
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+			resp, err := v.GetDeletedSecret(ctx, name, nil)
+			if err != nil {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), deletedSecretColumns)
+			return printSecret(cmd, f, resp.DeletedSecret, deletedSecretColumns)
 		})
 }
 
 func newSecretListDeletedCmd() *cobra.Command {
 	return secretCommand("list-deleted", "List a vault's deleted secrets", false, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
-			out, err := v.listAll(ctx, "/deletedsecrets")
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, _ string, f *clientFlags) error {
+			out, err := pageAll(ctx, v.NewListDeletedSecretPropertiesPager(nil),
+				func(p azsecrets.ListDeletedSecretPropertiesResponse) []*azsecrets.DeletedSecretProperties {
+					return p.Value
+				})
 			if err != nil {
 				return err
 			}
@@ -600,35 +559,36 @@ func newSecretListDeletedCmd() *cobra.Command {
 
 func newSecretRecoverCmd() *cobra.Command {
 	return secretCommand("recover", "Recover a deleted secret", true, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-			var out map[string]any
-			if err := v.do(ctx, http.MethodPost, "/deletedsecrets/"+url.PathEscape(name)+"/recover", nil, &out); err != nil {
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+			resp, err := v.RecoverDeletedSecret(ctx, name, nil)
+			if err != nil {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+			return printSecret(cmd, f, resp.Secret, secretColumns)
 		})
 }
 
 func newSecretPurgeCmd() *cobra.Command {
 	return secretCommand("purge", "Purge a deleted secret for good", true, nil,
-		func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-			return v.do(ctx, http.MethodDelete, "/deletedsecrets/"+url.PathEscape(name), nil, nil)
+		func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+			_, err := v.PurgeDeletedSecret(ctx, name, nil)
+			return err
 		})
 }
+
+// A backup file holds the blob as Key Vault sends it: base64url text.
 
 func newSecretBackupCmd() *cobra.Command {
 	var file string
 	return secretCommand("backup", "Back up every version of a secret to a file (restorable into any vault of this installation)", true, func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&file, "file", "f", "", "file to write the backup blob to (required)")
 		cmd.MarkFlagRequired("file")
-	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, name string, f *clientFlags) error {
-		var out struct {
-			Value string `json:"value"`
-		}
-		if err := v.do(ctx, http.MethodPost, secretPath(name)+"/backup", nil, &out); err != nil {
+	}, func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, name string, f *clientFlags) error {
+		resp, err := v.BackupSecret(ctx, name, nil)
+		if err != nil {
 			return err
 		}
-		return os.WriteFile(file, []byte(out.Value), 0o600)
+		return os.WriteFile(file, []byte(base64.RawURLEncoding.EncodeToString(resp.Value)), 0o600)
 	})
 }
 
@@ -637,15 +597,19 @@ func newSecretRestoreCmd() *cobra.Command {
 	return secretCommand("restore", "Restore a secret from a backup file", false, func(cmd *cobra.Command) {
 		cmd.Flags().StringVarP(&file, "file", "f", "", "backup blob file written by mint keyvault secret backup (required)")
 		cmd.MarkFlagRequired("file")
-	}, func(ctx context.Context, cmd *cobra.Command, v *vaultClient, _ string, f *clientFlags) error {
-		blob, err := os.ReadFile(file)
+	}, func(ctx context.Context, cmd *cobra.Command, v *azsecrets.Client, _ string, f *clientFlags) error {
+		text, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
-		var out map[string]any
-		if err := v.do(ctx, http.MethodPost, "/secrets/restore", map[string]string{"value": strings.TrimSpace(string(blob))}, &out); err != nil {
+		blob, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(string(text)), "="))
+		if err != nil {
+			return fmt.Errorf("%s is not a backup blob written by mint keyvault secret backup: %w", file, err)
+		}
+		resp, err := v.RestoreSecret(ctx, azsecrets.RestoreSecretParameters{SecretBackup: blob}, nil)
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, withSecretName(out), secretColumns)
+		return printSecret(cmd, f, resp.Secret, secretColumns)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mint-id/mint/internal/cli/flagenv"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -55,7 +56,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newInitCmd(), newKeysCmd(), newADCmd(), newSignInLogCmd(), newBenchCmd(), newAgentCmd(), newRunCmd(), newNodeCmd())
-	root.AddCommand(newEnvCmd())
+	root.AddCommand(newEnvCmd(), newLoginCmd(), newLogoutCmd())
 	root.AddCommand(newRoleCmd(), newActivityLogCmd())
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
@@ -96,21 +97,7 @@ func suggestAtEveryLevel(cmd *cobra.Command) {
 
 // envDefaults fills unset flags from MINT_<FLAG> variables (dashes become underscores), so every
 // flag has an environment fallback.
-func envDefaults(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || err != nil {
-			return
-		}
-		name := "MINT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
-			}
-		}
-	})
-	return err
-}
+func envDefaults(fs *pflag.FlagSet) error { return flagenv.Apply(fs) }
 
 func durationFlag(fs *pflag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
 	fs.DurationVar(p, name, def, usage)

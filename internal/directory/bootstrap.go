@@ -83,6 +83,11 @@ func (d *Directory) setting(ctx context.Context, key string, create func() (stri
 		return "", fmt.Errorf("read setting %s: %w", key, err)
 	}
 	v, err = create()
+	if errors.Is(err, store.ErrConflict) {
+		// Another replica created the same record first (the default tenant's domain is
+		// unique): adopt its value once it has recorded it.
+		return d.awaitSetting(ctx, key, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("bootstrap %s: %w", key, err)
 	}

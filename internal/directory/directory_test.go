@@ -176,3 +176,42 @@ func TestTenantLookups(t *testing.T) {
 		t.Errorf("unknown domain: %v", err)
 	}
 }
+
+// lostRaceStore is a store on which another replica wins the default tenant's creation: it
+// creates and records its own tenant, and this replica's CreateTenant then conflicts, as the
+// unique tenant domain makes it on PostgreSQL.
+type lostRaceStore struct {
+	store.Store
+	won bool
+}
+
+func (s *lostRaceStore) CreateTenant(ctx context.Context, t store.Tenant) error {
+	if !s.won {
+		s.won = true
+		winner := store.Tenant{ID: "11111111-1111-1111-1111-111111111111", DisplayName: "Default Directory", DefaultDomain: t.DefaultDomain, CreatedAt: t.CreatedAt}
+		if err := s.Store.CreateTenant(ctx, winner); err != nil {
+			return err
+		}
+		if err := s.Store.PutSetting(ctx, SettingDefaultTenant, winner.ID); err != nil {
+			return err
+		}
+	}
+	return store.ErrConflict
+}
+
+// Two replicas starting at once on one fresh database: the one that loses the creation race
+// adopts the winner's tenant instead of failing to start.
+func TestBootstrapAdoptsTheWinnerOfACreationRace(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	in, err := New(&lostRaceStore{Store: st}, Options{}).Bootstrap(context.Background())
+	if err != nil {
+		t.Fatalf("the replica that lost the race failed to start: %v", err)
+	}
+	if in.Tenant.ID != "11111111-1111-1111-1111-111111111111" {
+		t.Errorf("tenant %s, want the winner's", in.Tenant.ID)
+	}
+}

@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mint-id/mint/internal/cabundle"
 )
 
 const (
@@ -34,13 +35,6 @@ const (
 	// Certificates start a little in the past to tolerate clocks that disagree.
 	clockSkew = 5 * time.Minute
 )
-
-// systemRootBundles are the usual places of the system trust store, Debian first.
-var systemRootBundles = []string{
-	"/etc/ssl/certs/ca-certificates.crt",
-	"/etc/pki/tls/certs/ca-bundle.crt",
-	"/etc/ssl/cert.pem",
-}
 
 // CA is mint's local certificate authority. It issues the server certificates of mint's HTTPS
 // endpoints (login, management, vault); workloads trust it through the bundle from WriteBundle.
@@ -239,59 +233,8 @@ func (ca *CA) WriteBundle(path string, extraRootFiles ...string) error {
 	return WriteBundle(path, ca.certPEM, extraRootFiles...)
 }
 
-// WriteBundle is CA.WriteBundle for a host that has the CA certificate (caPEM) but not its key:
-// a node agent, which hands the bundle to the workloads it runs through its Azure-name proxy.
+// WriteBundle is CA.WriteBundle for a host that has the CA certificate (caPEM) but not its key
+// (cabundle.Write).
 func WriteBundle(path string, caPEM []byte, extraRootFiles ...string) error {
-	var buf bytes.Buffer
-	for _, system := range systemRootBundles {
-		data, err := os.ReadFile(system)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("write CA bundle: read system roots: %w", err)
-		}
-		appendPEM(&buf, data)
-		break
-	}
-	for _, extra := range extraRootFiles {
-		data, err := os.ReadFile(extra)
-		if err != nil {
-			return fmt.Errorf("write CA bundle: read extra roots: %w", err)
-		}
-		appendPEM(&buf, data)
-	}
-	appendPEM(&buf, caPEM)
-
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write CA bundle: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.Write(buf.Bytes())
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write CA bundle: %w", err)
-	}
-	return nil
-}
-
-// appendPEM appends data, making sure it ends with a newline so the next block starts on its own
-// line.
-func appendPEM(buf *bytes.Buffer, data []byte) {
-	buf.Write(data)
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		buf.WriteByte('\n')
-	}
+	return cabundle.Write(path, caPEM, extraRootFiles...)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mint-id/mint/internal/cabundle"
 )
 
 func TestLoadOrCreateCA(t *testing.T) {
@@ -214,7 +216,7 @@ func TestWriteBundle(t *testing.T) {
 	if !certs[len(certs)-2].Equal(other.Certificate()) {
 		t.Error("the extra root is not before the CA")
 	}
-	for _, system := range systemRootBundles {
+	for _, system := range cabundle.SystemRootFiles {
 		if sys, err := os.ReadFile(system); err == nil {
 			if !bytes.HasPrefix(data, sys) {
 				t.Errorf("bundle does not start with %s", system)

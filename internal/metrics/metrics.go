@@ -1,7 +1,9 @@
 // Package metrics is mint's Prometheus instrumentation: request latency per endpoint family,
 // tokens issued and refused (by grant and AADSTS code, from the sign-in log stream), the node
 // agent's answers and cache hits, upstream calls, and store latency on the hot operations. It
-// owns no behaviour: every hook wraps something that already exists.
+// owns no behaviour: every hook wraps something that already exists. It does not import the
+// store (storemetrics wraps the store and the sign-in log with it), so the lean node agent
+// (cmd/mint-agent) serves its metrics without the server's packages.
 package metrics
 
 import (
@@ -12,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/mint-id/mint/internal/store"
 )
 
 // Metrics holds one registry and its collectors.
@@ -96,22 +96,9 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// SignInRecorder is the STS's sign-in sink (sts.SignInRecorder).
-type SignInRecorder interface{ Record(store.SignIn) }
-
-// CountSignIns wraps the sign-in log so every token issued or refused is also counted.
-func (m *Metrics) CountSignIns(next SignInRecorder) SignInRecorder {
-	return signInCounter{m: m, next: next}
-}
-
-type signInCounter struct {
-	m    *Metrics
-	next SignInRecorder
-}
-
-func (c signInCounter) Record(e store.SignIn) {
-	c.m.tokens.WithLabelValues(e.Grant, e.Result, e.ErrorCode).Inc()
-	c.next.Record(e)
+// CountToken counts a token issued or refused (storemetrics counts the STS's sign-in log with it).
+func (m *Metrics) CountToken(grant, result, errorCode string) {
+	m.tokens.WithLabelValues(grant, result, errorCode).Inc()
 }
 
 // Agent implements the node agent's metrics hooks (agent.Metrics).
@@ -136,7 +123,8 @@ func (a AgentMetrics) UpstreamCall(d time.Duration, err error) {
 	a.m.agentUpstream.WithLabelValues(result).Observe(d.Seconds())
 }
 
-func (m *Metrics) observeStore(op string, start time.Time, err error) {
+// ObserveStore records the latency of a store operation that started at start.
+func (m *Metrics) ObserveStore(op string, start time.Time, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"

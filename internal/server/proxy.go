@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"net"
-	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/vault"
@@ -60,26 +57,6 @@ func (s *Server) proxyVaults() []proxy.VaultHosts {
 		out = append(out, proxy.VaultHosts{Suffix: suffix, Ports: ports})
 	}
 	return out
-}
-
-// ProxyEnvironment is what routes a program's Azure traffic through the proxy at proxyURL:
-// HTTPS_PROXY for the Azure names, HTTP_PROXY for IMDS, and NO_PROXY for mint's own endpoint
-// (Go never proxies loopback, Node and Python do unless told). A non-loopback public URL's host
-// joins NO_PROXY, since the proxy would refuse it.
-func ProxyEnvironment(proxyURL, baseURL string) []EnvVar {
-	noProxy := []string{"127.0.0.1", "localhost"}
-	if u, err := url.Parse(baseURL); err == nil && u.Hostname() != "" {
-		h := strings.ToLower(u.Hostname())
-		ip := net.ParseIP(h)
-		if !slices.Contains(noProxy, h) && (ip == nil || !ip.IsLoopback()) {
-			noProxy = append(noProxy, h)
-		}
-	}
-	return []EnvVar{
-		{"HTTPS_PROXY", proxyURL},
-		{"HTTP_PROXY", proxyURL},
-		{"NO_PROXY", strings.Join(noProxy, ",")},
-	}
 }
 
 // withAzureVaultSuffix is cfg's vault DNS suffixes (defaults applied) plus Key Vault's own,

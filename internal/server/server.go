@@ -26,6 +26,7 @@ import (
 	"github.com/mint-id/mint/internal/graph"
 	"github.com/mint-id/mint/internal/keys"
 	"github.com/mint-id/mint/internal/metrics"
+	"github.com/mint-id/mint/internal/metrics/storemetrics"
 	"github.com/mint-id/mint/internal/nodes"
 	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
@@ -159,7 +160,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.Metrics = metrics.New()
-	s.Store = s.Metrics.Store(s.Store)
+	s.Store = storemetrics.Store(s.Metrics, s.Store)
 	ok := false
 	defer func() {
 		if !ok {
@@ -199,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// sessions sealed by one are good at all of them.
 		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
 		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
-	}, s.Directory, s.Keys, s.Metrics.CountSignIns(s.SignIns), s.Store)
+	}, s.Directory, s.Keys, storemetrics.CountSignIns(s.Metrics, s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
 	mux := http.NewServeMux()

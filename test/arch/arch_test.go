@@ -51,13 +51,20 @@ func under(roots ...string) func(string) bool {
 
 func anyPackage(string) bool { return true }
 
+// serverSide are the server's packages: the store and its drivers, the STS, the control plane,
+// the data planes and the assembly. Nothing a node runs links them.
+var serverSide = under("internal/store", "internal/sts", "internal/arm", "internal/federation", "internal/authz", "internal/rbac",
+	"internal/directory", "internal/server", "internal/nodes", "internal/vault", "internal/graph", "internal/keys")
+
 // rules are mint's layering. Read them with docs/architecture.md, which draws the same layers.
 var rules = []rule{
 	{"the pure RBAC core imports no other mint package", is("internal/rbac"), anyPackage},
 	{"the store imports no mint package outside the store", under("internal/store"), func(d string) bool { return !under("internal/store")(d) }},
 	{"the shared vocabularies are leaves", is("internal/armid", "internal/nodewire", "internal/odata"), anyPackage},
-	{"the node agent imports none of the server's packages", under("internal/agent"),
-		under("internal/store", "internal/sts", "internal/arm", "internal/federation", "internal/authz", "internal/rbac", "internal/directory", "internal/server", "internal/nodes", "internal/vault", "internal/graph")},
+	{"the node agent imports none of the server's packages", under("internal/agent"), serverSide},
+	{"the lean agent binary (cmd/mint-agent) and its assembly import none of the server's packages",
+		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide},
+	{"metrics (which the lean agent links) does not import the store", is("internal/metrics"), serverSide},
 	{"the vault and federation do not import the control plane's HTTP package", under("internal/vault", "internal/federation"), is("internal/arm")},
 	{"metrics imports no node-agent package", under("internal/metrics"), under("internal/agent")},
 	{"only the CLI and the tests import the assembly", func(p string) bool { return !under("internal/cli", "cmd", "test")(p) }, is("internal/server")},
@@ -198,6 +205,9 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 		{"the agent imports sts", pkg{Path: "internal/agent/node", Imports: []string{"internal/sts"}, Deps: []string{"internal/sts"}}, "node agent"},
 		{"the agent reaches the store indirectly", pkg{Path: "internal/agent", Imports: []string{"internal/nodewire"}, Deps: []string{"internal/nodewire", "internal/store"}}, "node agent"},
 		{"the agent imports arm", pkg{Path: "internal/agent/dialect", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "node agent"},
+		{"the lean agent's assembly imports the store", pkg{Path: "internal/nodeagent", Imports: []string{"internal/agent"}, Deps: []string{"internal/agent", "internal/store/sqlite"}}, "lean agent binary"},
+		{"mint-agent's main reaches the server", pkg{Path: "cmd/mint-agent", Name: "main", Lines: 10, Imports: []string{"internal/cli/agentcmd"}, Deps: []string{"internal/cli/agentcmd", "internal/server"}}, "lean agent binary"},
+		{"metrics imports the store", pkg{Path: "internal/metrics", Imports: []string{"internal/store"}, Deps: []string{"internal/store"}}, "metrics (which the lean agent links)"},
 		{"the vault imports arm", pkg{Path: "internal/vault", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
 		{"federation imports arm", pkg{Path: "internal/federation", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
 		{"metrics imports the dialects", pkg{Path: "internal/metrics", Imports: []string{"internal/agent/dialect"}, Deps: []string{"internal/agent/dialect"}}, "metrics"},

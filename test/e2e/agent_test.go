@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,16 +168,28 @@ type agentProc struct {
 	log       *lockedBuffer
 }
 
-// startAgent joins a standalone agent to m with the broker role at scope.
+// startAgent joins a standalone agent (`mint agent`) to m with the broker role at scope.
 func startAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc {
+	t.Helper()
+	return startAgentCommand(t, []string{mintBin, "agent"}, m, scope, extra...)
+}
+
+// startLeanAgent is startAgent with the lean binary a node installs (cmd/mint-agent).
+func startLeanAgent(t *testing.T, m *mint, scope string, extra ...string) *agentProc {
+	t.Helper()
+	return startAgentCommand(t, []string{agentBin}, m, scope, extra...)
+}
+
+// startAgentCommand runs command (the binary and its leading arguments) as the agent.
+func startAgentCommand(t *testing.T, command []string, m *mint, scope string, extra ...string) *agentProc {
 	t.Helper()
 	var jt struct{ JoinToken string }
 	mustJSON(t, m.mustCLI("node", "join-token", "create", "--scope", scope, "--name", "e2e"), &jt)
 	dir := t.TempDir()
-	args := append([]string{"agent", "--server", m.URL, "--join-token", jt.JoinToken, "--data-dir", dir, "--addr", "127.0.0.1:0",
-		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")}, extra...)
+	args := append(append(slices.Clone(command[1:]), "--server", m.URL, "--join-token", jt.JoinToken, "--data-dir", dir, "--addr", "127.0.0.1:0",
+		"--proxy-addr", "127.0.0.1:0", "--ca-file", filepath.Join(sharedDir, "ca.pem")), extra...)
 	a := &agentProc{dataDir: dir, socket: filepath.Join(dir, "agent.sock"), done: make(chan struct{}), log: &lockedBuffer{}}
-	a.cmd = exec.Command(mintBin, args...)
+	a.cmd = exec.Command(command[0], args...)
 	a.cmd.Env = cleanEnv()
 	stdout, _ := a.cmd.StdoutPipe()
 	a.cmd.Stderr = a.log

@@ -37,10 +37,10 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 	var rep struct {
 		Short   bool
 		Figures []struct {
-			Key, Name, Unit, Skipped string
-			Value, P50, P99          float64
-			Ceiling, Ratio           float64
-			LatencyUnit              string
+			Key, Name, Unit, Skipped, Note string
+			Value, P50, P99                float64
+			Ceiling, Ratio                 float64
+			LatencyUnit                    string
 		}
 	}
 	if err := json.Unmarshal(data, &rep); err != nil {
@@ -107,6 +107,12 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 			t.Errorf("figure %q has no latency percentiles: p50 %v p99 %v %q", f.Key, f.P50, f.P99, f.LatencyUnit)
 		}
 	}
+	for _, f := range rep.Figures {
+		// The harness builds mint-agent beside mint: the agent figure is the lean binary's.
+		if f.Key == "agentRSS" && !strings.Contains(f.Note, "lean mint-agent") {
+			t.Errorf("the agent RSS figure did not measure the lean mint-agent beside mint: %s", f.Note)
+		}
+	}
 	for key := range wants {
 		if !got[key] {
 			t.Errorf("figure %q missing from the report", key)
@@ -128,5 +134,72 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		if !strings.Contains(string(svg), name) {
 			t.Errorf("the chart has no bar for %q", name)
 		}
+	}
+}
+
+// TestBenchScaleProducesTheCurve runs `mint bench --scale` at two tiny sizes (the full curve
+// loads a million identities): each size's p99s and RSS, the growth against the goal and the
+// chart's scale panel must be produced, on PostgreSQL too when MINT_TEST_POSTGRES_URL is set.
+func TestBenchScaleProducesTheCurve(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	chart := filepath.Join(t.TempDir(), "bench.svg")
+	args := []string{"bench", "--short", "--only", "scale", "--scale-sizes", "50,500", "--duration", "400ms", "--json", out, "--svg", chart}
+	stores := []string{"SQLite"}
+	if pg := os.Getenv("MINT_TEST_POSTGRES_URL"); pg != "" {
+		args = append(args, "--postgres-url", pg)
+		stores = append(stores, "PostgreSQL")
+	}
+	cmd := exec.Command(mintBin, args...)
+	cmd.Env = cleanEnv()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mint bench --scale: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Figures []struct {
+			Key, Unit, Skipped string
+			Value              float64
+		}
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range rep.Figures {
+		if f.Skipped != "" {
+			t.Errorf("figure %q skipped: %s", f.Key, f.Skipped)
+		}
+		got[f.Key] = f.Value
+	}
+	for _, st := range stores {
+		for _, n := range []string{"50", "500"} {
+			for _, what := range []string{"scaleTokenP99", "scaleVaultP99", "scaleListP99", "scaleRSS"} {
+				if got[what+st+"_"+n] <= 0 {
+					t.Errorf("figure %s%s_%s missing or zero", what, st, n)
+				}
+			}
+		}
+		for _, what := range []string{"scaleTokenRatio", "scaleVaultRatio", "scaleListRatio"} {
+			if got[what+st] <= 0 {
+				t.Errorf("figure %s%s missing or zero", what, st)
+			}
+		}
+		if _, ok := got["scaleRSSPerIdentity"+st]; !ok {
+			t.Errorf("figure scaleRSSPerIdentity%s missing", st)
+		}
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{ XMLName xml.Name })); err != nil {
+		t.Errorf("the chart is not well-formed SVG: %v", err)
+	}
+	if n := strings.Count(string(svg), "<polyline"); n != 3*len(stores) {
+		t.Errorf("the chart's scale panel has %d lines, want %d (three p99s per store)", n, 3*len(stores))
 	}
 }

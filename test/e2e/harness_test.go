@@ -30,6 +30,7 @@ import (
 
 var (
 	mintBin     string // the built mint binary
+	agentBin    string // the built lean node agent, cmd/mint-agent
 	miClient    string // the workload program the managed-identity tests run
 	proxyClient string // the unmodified-program stand-in the Azure-name proxy tests run
 	sharedDir   string // kek, ca.pem, ca-key.sealed, ca-bundle.pem shared by every instance
@@ -53,6 +54,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build mint:", err)
 		return 1
 	}
+	agentBin = buildOrExit(tmp, "mint-agent", "github.com/mint-id/mint/cmd/mint-agent")
 	miClient = filepath.Join(tmp, "miclient")
 	build = exec.Command("go", "build", "-o", miClient, "github.com/mint-id/mint/test/e2e/miclient")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

@@ -36,7 +36,7 @@ func TestProductionNodeServesAzureNamesThroughItsProxy(t *testing.T) {
 		t.Run(kind.name, func(t *testing.T) {
 			m := startServer(t, kind)
 			rs := seedReaderScenario(t, m, "kv1")
-			a := startAgent(t, m, "/subscriptions/"+rs.sub)
+			a := startLeanAgent(t, m, "/subscriptions/"+rs.sub) // the binary a node installs
 
 			// What mint run --proxy gives the program comes from the agent's environment file.
 			agentEnv, err := server.ParseEnvFile(filepath.Join(a.dataDir, "env"))

@@ -116,7 +116,7 @@ func TestProxyEnvironmentIsPrintedAndReprintedByMintEnv(t *testing.T) {
 	if ps := m.mustCLI("env", "--shell", "powershell"); !strings.Contains(ps, "$env:NO_PROXY = '127.0.0.1,localhost'\n") {
 		t.Errorf("mint env --shell powershell:\n%s", ps)
 	}
-	if _, err := m.cli("env", "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no mint dev environment") {
+	if _, err := m.cli("env", "--data-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no environment in") {
 		t.Errorf("mint env on an empty directory: %v", err)
 	}
 

@@ -1,4 +1,9 @@
-package server
+// Package nodeagent assembles the node agent (mint agent, and the lean cmd/mint-agent): the
+// managed-identity endpoints, the mint run socket, the Azure-name proxy and metrics, joined to a
+// mint server. It imports only the agent side (internal/agent/..., proxy, metrics, nodewire and
+// leaves), never the store, the STS, ARM or the rest of the server: test/arch keeps it so, since
+// every node runs it and its footprint is the goal.
+package nodeagent
 
 import (
 	"context"
@@ -21,17 +26,18 @@ import (
 
 	"github.com/mint-id/mint/internal/agent"
 	"github.com/mint-id/mint/internal/agent/node"
-	"github.com/mint-id/mint/internal/keys"
+	"github.com/mint-id/mint/internal/cabundle"
+	"github.com/mint-id/mint/internal/envfile"
 	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/proxy"
 )
 
-// DefaultAgentProxyAddr is where `mint agent` serves the Azure-name proxy unless told otherwise
+// DefaultProxyAddr is where `mint agent` serves the Azure-name proxy unless told otherwise
 // (not mint dev's port, so both can run on one machine).
-const DefaultAgentProxyAddr = "127.0.0.1:42357"
+const DefaultProxyAddr = "127.0.0.1:42357"
 
-// AgentConfig is everything `mint agent` needs; flags and MINT_* variables fill it.
-type AgentConfig struct {
+// Config is everything `mint agent` needs; flags and MINT_* variables fill it.
+type Config struct {
 	// Server and JoinToken join the node on first start; Name overrides the join token's name.
 	Server, JoinToken, Name string
 	// ServerAddrs, if set, are the host:port addresses of the server replicas behind the
@@ -60,13 +66,13 @@ type AgentConfig struct {
 	Out io.Writer
 }
 
-// RunAgent runs a node agent until ctx ends: it joins (first start) or loads the node, serves
+// Run runs a node agent until ctx ends: it joins (first start) or loads the node, serves
 // the managed-identity endpoints and the `mint run` socket, and, unless ProxyAddr is empty, the
 // Azure-name proxy: Azure's names terminated with a certificate the server's CA issued for a key
 // this node keeps, and the decrypted requests forwarded over HTTPS to the server, Host intact,
 // where the same handler as behind mint dev's proxy answers them. The environment `mint run
 // --proxy` gives a program is written to <DataDir>/env, as mint dev writes its own.
-func RunAgent(ctx context.Context, cfg AgentConfig) error {
+func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		return errors.New("--data-dir is required (the agent keeps its key there)")
 	}
@@ -138,7 +144,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		}
 	}
 	ep := a.Endpoints()
-	env := []EnvVar{{"MINT_AGENT_SOCKET", socket}, {"MINT_AGENT_ENDPOINT", ep.IMDSProxy}}
+	env := []envfile.Var{{Name: "MINT_AGENT_SOCKET", Value: socket}, {Name: "MINT_AGENT_ENDPOINT", Value: ep.IMDSProxy}}
 	proxyURL := ""
 	if cfg.ProxyAddr != "" {
 		vars, url, err := startNodeProxy(ctx, cfg, id, up, hc, a.Handler())
@@ -149,7 +155,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		env, proxyURL = append(env, vars...), url
 	}
 	path := filepath.Join(cfg.DataDir, "env")
-	if err := writeFileAtomic(path, []byte(FormatEnvFile(env)), 0o600); err != nil {
+	if err := envfile.Write(path, env); err != nil {
 		a.Close()
 		return err
 	}
@@ -167,7 +173,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 // startNodeProxy gets the node's proxy certificate, writes the CA bundle workloads trust it with,
 // and starts the proxy; it returns the environment that routes a program's Azure traffic through
 // it.
-func startNodeProxy(ctx context.Context, cfg AgentConfig, id *node.Identity, up *node.Upstream, hc *http.Client, imds http.Handler) ([]EnvVar, string, error) {
+func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node.Upstream, hc *http.Client, imds http.Handler) ([]envfile.Var, string, error) {
 	server, err := url.Parse(id.ServerURL)
 	if err != nil || server.Host == "" {
 		return nil, "", fmt.Errorf("node identity: server URL %q: %v", id.ServerURL, err)
@@ -185,7 +191,7 @@ func startNodeProxy(ctx context.Context, cfg AgentConfig, id *node.Identity, up 
 	if cfg.CAFile != "" {
 		extra = append(extra, cfg.CAFile) // the server's own CA, when it is not the installation's
 	}
-	if err := keys.WriteBundle(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs.CA().Raw}), extra...); err != nil {
+	if err := cabundle.Write(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs.CA().Raw}), extra...); err != nil {
 		return nil, "", err
 	}
 	forward := &httputil.ReverseProxy{
@@ -208,8 +214,8 @@ func startNodeProxy(ctx context.Context, cfg AgentConfig, id *node.Identity, up 
 			cfg.Logger.Error("Azure-name proxy stopped", "err", err)
 		}
 	}()
-	env := append(ProxyEnvironment(p.URL(), id.ServerURL),
-		EnvVar{"SSL_CERT_FILE", bundle}, EnvVar{"NODE_EXTRA_CA_CERTS", bundle}, EnvVar{"REQUESTS_CA_BUNDLE", bundle})
+	env := append(proxy.Environment(p.URL(), id.ServerURL),
+		envfile.Var{Name: "SSL_CERT_FILE", Value: bundle}, envfile.Var{Name: "NODE_EXTRA_CA_CERTS", Value: bundle}, envfile.Var{Name: "REQUESTS_CA_BUNDLE", Value: bundle})
 	return env, p.URL(), nil
 }
 

@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/store"
+	"github.com/mint-id/mint/internal/store/postgres"
+	"github.com/mint-id/mint/internal/store/sqlite"
+)
+
+// The scale curve (mint bench --scale): does a request cost more when the directory is bigger?
+// At each size a fresh mint dev's store is loaded with that many user-assigned identities (each
+// with its principal and one Reader assignment at its resource group: as many assignments as
+// identities) through the store's bulk load, mint dev is started on it, and through the real HTTPS
+// path the run measures the fresh-token p99 (client credentials), the vault GET p99 and the first
+// page of the identity list, then reads the server's RSS. The goal: p99 at the largest size
+// within 1.3x of the p99 at the smallest; the RSS growth per identity is reported.
+
+// readerRoleID is Azure's built-in Reader role.
+const readerRoleID = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+// seedBatch is how many identities one bulk-load transaction writes.
+const seedBatch = 10_000
+
+// scalePoint is what one size measured on one store.
+type scalePoint struct {
+	n                     int
+	token, vault, list    time.Duration // p99s
+	rss                   uint64
+	seeded, started       time.Duration
+	tokenN, vaultN, listN int
+}
+
+// scaleFigures measures every size on SQLite and, with a PostgreSQL URL, on PostgreSQL.
+func scaleFigures(ctx context.Context, o Options, step func(string, ...any)) ([]Figure, error) {
+	stores := []string{"SQLite"}
+	if o.PostgresURL != "" {
+		stores = append(stores, "PostgreSQL")
+	}
+	var figs []Figure
+	for _, storeName := range stores {
+		var points []scalePoint
+		for _, n := range o.Scale.ScaleSizes {
+			step("scale: %s identities on %s ...", commas(n), storeName)
+			p, err := scaleAt(ctx, o, storeName, n, step)
+			if err != nil {
+				return nil, fmt.Errorf("scale %s at %d identities: %w", storeName, n, err)
+			}
+			points = append(points, p)
+		}
+		figs = append(figs, scalePointFigures(storeName, points, o.Scale.ScaleSizes)...)
+	}
+	return figs, nil
+}
+
+// scalePointFigures turns one store's points into figures: per size the three p99s and the RSS
+// (keys scale<What><Store>_<n>, the chart's lines), then the ratio of the largest size's p99 to
+// the smallest's against the goal, and the RSS growth per identity.
+func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Figure {
+	var figs []Figure
+	for _, p := range points {
+		at := fmt.Sprintf(" (%s, %s identities)", storeName, commas(p.n))
+		suffix := storeName + "_" + strconv.Itoa(p.n)
+		note := fmt.Sprintf("seeded in %.1f s (bulk load), mint dev started on them in %.2f s", p.seeded.Seconds(), p.started.Seconds())
+		figs = append(figs,
+			Figure{Key: "scaleTokenP99" + suffix, Name: "fresh token p99" + at, Value: ms(p.token), Unit: "ms",
+				Note: fmt.Sprintf("client credentials over HTTPS, %d requests; %s", p.tokenN, note)},
+			Figure{Key: "scaleVaultP99" + suffix, Name: "vault GET p99" + at, Value: ms(p.vault), Unit: "ms",
+				Note: fmt.Sprintf("GET /secrets/<name>/ over HTTPS, %d requests", p.vaultN)},
+			Figure{Key: "scaleListP99" + suffix, Name: "identity list first page p99" + at, Value: ms(p.list), Unit: "ms",
+				Note: fmt.Sprintf("GET .../providers/%s by subscription, default page size, %d requests", uaType, p.listN)},
+			Figure{Key: "scaleRSS" + suffix, Name: "server RSS" + at, Value: float64(p.rss) / (1 << 20), Unit: "MiB",
+				Note: "VmRSS of mint dev after the measurements"},
+		)
+	}
+	if len(points) < 2 {
+		return figs
+	}
+	first, last := points[0], points[len(points)-1]
+	span := fmt.Sprintf("%s against %s identities", commas(last.n), commas(first.n))
+	for _, c := range []struct {
+		key, name string
+		a, b      time.Duration
+	}{
+		{"scaleTokenRatio", "fresh token p99", last.token, first.token},
+		{"scaleVaultRatio", "vault GET p99", last.vault, first.vault},
+		{"scaleListRatio", "identity list first page p99", last.list, first.list},
+	} {
+		figs = append(figs, Figure{Key: c.key + storeName, Name: c.name + " growth (" + storeName + ", " + span + ")",
+			Value: float64(c.a) / float64(max(c.b, time.Microsecond)), Unit: "x", Goal: "<= 1.3 x", Target: &Target{Max: 1.3},
+			Note: fmt.Sprintf("p99 %.2f ms at %s, %.2f ms at %s", ms(c.a), commas(last.n), ms(c.b), commas(first.n))})
+	}
+	growth := (float64(last.rss) - float64(first.rss)) / float64(last.n-first.n)
+	figs = append(figs, Figure{Key: "scaleRSSPerIdentity" + storeName, Name: "server RSS growth per identity (" + storeName + ", " + span + ")",
+		Value: growth, Unit: "bytes/identity",
+		Note: fmt.Sprintf("%.1f MiB at %s, %.1f MiB at %s; each identity also holds one role assignment, and mint's RBAC index keeps every assignment in memory",
+			float64(last.rss)/(1<<20), commas(last.n), float64(first.rss)/(1<<20), commas(first.n))})
+	return figs
+}
+
+// scaleAt measures one size on one store.
+func scaleAt(ctx context.Context, o Options, storeName string, n int, step func(string, ...any)) (scalePoint, error) {
+	p := scalePoint{n: n}
+	dir, err := os.MkdirTemp("", "mint-bench-scale-")
+	if err != nil {
+		return p, err
+	}
+	defer os.RemoveAll(dir)
+	var extra []string
+	open := func() (seedStore, error) {
+		return sqlite.OpenWithOptions(ctx, filepath.Join(dir, "mint.db"), sqlite.Options{Synchronous: "OFF"})
+	}
+	if storeName == "PostgreSQL" {
+		dbURL, drop, err := freshDatabase(ctx, o.PostgresURL)
+		if err != nil {
+			return p, err
+		}
+		defer drop()
+		extra = []string{"--store", dbURL}
+		open = func() (seedStore, error) { return postgres.Open(ctx, dbURL) }
+	}
+	// A first start creates the tenant, the subscription and the admin application.
+	inst, err := startDev(ctx, o.Binary, dir, extra...)
+	if err != nil {
+		return p, err
+	}
+	env := inst.env
+	inst.stop()
+
+	began := time.Now()
+	st, err := open()
+	if err != nil {
+		return p, err
+	}
+	err = seedScale(ctx, st, env["AZURE_TENANT_ID"], env["AZURE_SUBSCRIPTION_ID"], n)
+	st.Close()
+	if err != nil {
+		return p, fmt.Errorf("seed: %w", err)
+	}
+	p.seeded = time.Since(began)
+	step("  seeded %s identities and role assignments in %.1f s; starting mint dev on them ...", commas(n), p.seeded.Seconds())
+
+	began = time.Now()
+	if inst, err = startDev(ctx, o.Binary, dir, extra...); err != nil {
+		return p, err
+	}
+	defer inst.stop()
+	p.started = time.Since(began)
+
+	issued, _, err := tokenFigures(ctx, inst, o.Duration, o.Concurrency)
+	if err != nil {
+		return p, fmt.Errorf("fresh tokens: %w", err)
+	}
+	p.token, p.tokenN = percentile(issued.lat, 99), len(issued.lat)
+	vf, vaultN, err := vaultP99(ctx, inst.env, o.Duration, o.Concurrency)
+	if err != nil {
+		return p, fmt.Errorf("vault: %w", err)
+	}
+	p.vault, p.vaultN = vf, vaultN
+	c, err := newMgmt(inst.env, 2)
+	if err != nil {
+		return p, err
+	}
+	list := c.subscription() + "/providers/" + uaType + "?api-version=" + msiAPIVersion
+	var lat []time.Duration
+	for i := range o.Scale.ListWalks*2 + 1 {
+		var page struct {
+			Value []json.RawMessage `json:"value"`
+		}
+		t := time.Now()
+		if err := c.arm(ctx, http.MethodGet, list, nil, &page); err != nil {
+			return p, fmt.Errorf("list: %w", err)
+		}
+		if len(page.Value) == 0 {
+			return p, fmt.Errorf("list: an empty first page with %d identities", n)
+		}
+		if i > 0 { // the first is the warm-up
+			lat = append(lat, time.Since(t))
+		}
+	}
+	p.list, p.listN = percentile(lat, 99), len(lat)
+	if p.rss, err = procRSS(inst.cmd.Process.Pid); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// vaultP99 is the vault GET p99 through VaultGetRate (which also loads its bare ceiling).
+func vaultP99(ctx context.Context, env map[string]string, d time.Duration, concurrency int) (time.Duration, int, error) {
+	f, err := VaultGetRate(ctx, env, d, concurrency)
+	if err != nil {
+		return 0, 0, err
+	}
+	return f.VaultP99, int(f.Vault * d.Seconds()), nil
+}
+
+// seedStore is a store with the bench's bulk load (SQLite's and PostgreSQL's).
+type seedStore interface {
+	PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bool, error)
+	SeedManagedIdentities(ctx context.Context, resources []store.Resource, principals []store.ServicePrincipal, assignments []store.RoleAssignment) error
+	Close() error
+}
+
+// seedScale writes n user-assigned identities into the resource group "scale" of subscriptionID,
+// each with its principal (as the ARM provider creates them) and a Reader assignment at the group,
+// seedBatch to a transaction.
+func seedScale(ctx context.Context, st seedStore, tenantID, subscriptionID string, n int) error {
+	now := time.Now().UTC()
+	if _, err := st.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: subscriptionID, Name: "scale", Location: "westeurope", CreatedAt: now}); err != nil {
+		return err
+	}
+	group := "/subscriptions/" + subscriptionID + "/resourceGroups/scale"
+	prefix := group + "/providers/" + uaType + "/"
+	for start := 0; start < n; start += seedBatch {
+		end := min(n, start+seedBatch)
+		rs := make([]store.Resource, 0, end-start)
+		sps := make([]store.ServicePrincipal, 0, end-start)
+		as := make([]store.RoleAssignment, 0, end-start)
+		for i := start; i < end; i++ {
+			name := fmt.Sprintf("id-%07d", i)
+			id := prefix + name
+			sp := directory.NewManagedIdentityPrincipal(tenantID, name, strings.Replace(id, "/resourceGroups/", "/resourcegroups/", 1))
+			props, _ := json.Marshal(map[string]string{"tenantId": tenantID, "principalId": sp.ObjectID, "clientId": sp.AppID, "isolationScope": "None"})
+			at := now.Add(time.Duration(i) * time.Microsecond)
+			rs = append(rs, store.Resource{ID: id, SubscriptionID: subscriptionID, ResourceGroup: "scale", Type: uaType, Name: name, Location: "westeurope",
+				Properties: props, PrincipalID: sp.ObjectID, CreatedAt: at, UpdatedAt: at})
+			sps = append(sps, sp)
+			as = append(as, store.RoleAssignment{ID: newGUID(), Scope: group, RoleDefinitionID: readerRoleID, PrincipalID: strings.ToLower(sp.ObjectID),
+				PrincipalType: "ServicePrincipal", CreatedAt: at, UpdatedAt: at, CreatedBy: "mint bench", UpdatedBy: "mint bench"})
+		}
+		if err := st.SeedManagedIdentities(ctx, rs, sps, as); err != nil {
+			return err
+		}
+	}
+	return nil
+}
