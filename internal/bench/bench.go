@@ -3,12 +3,14 @@
 // over loopback. docs/benchmarks.md explains each figure.
 //
 //   - token service: `mint dev` cold start; fresh tokens through HTTPS against raw RSA signing;
-//   - control plane: RBAC decision time and memory with 1,000,000 assignments (rbac.Index, in
-//     process); identity creates per second through ARM on SQLite and PostgreSQL; list latency
+//   - control plane: RBAC decision time and memory with 1,000,000 assignments, also through 50
+//     nested groups (rbac.Index, in process); identity creates per second through ARM on SQLite and PostgreSQL; list latency
 //     at 100,000 identities;
 //   - node agent: cached tokens per second against a bare net/http handler; `mint run` to the
 //     workload's first token; the agent's RSS with 1,000 cached tokens;
 //   - Key Vault: secret GETs per second against a bare TLS handler; detach to refusal.
+//   - people: refresh-token redemptions against raw RSA signing; password sign-ins, and the
+//     token rate other clients keep under a password spray.
 //
 // Figures are reported, never asserted: the e2e test only checks that a short run produces each.
 package bench
@@ -70,7 +72,7 @@ type Options struct {
 }
 
 // Groups are the groups of figures a run can be limited to, in the order they run.
-var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "rbac", "postgres", "list", "scale"}
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "people", "rbac", "postgres", "list", "scale"}
 
 // Scale is how big each measured world is.
 type Scale struct {
@@ -205,7 +207,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			fmt.Sprintf("%d starts, fresh data dir each, from exec to the ready file", len(starts))))
 	}
 
-	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") {
+	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") || want("people") {
 		step("starting mint dev for the load ...")
 		inst, err := startDev(ctx, o.Binary, "")
 		if err != nil {
@@ -287,6 +289,15 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 			Figure{Key: "bareTLSHandler", Name: "bare net/http TLS handler requests per second", Value: vf.Bare, Unit: "requests/s",
 				P50: ms(vf.BareP50), P99: ms(vf.BareP99), LatencyUnit: "ms", Note: "the ceiling of the vault figure: the same response bytes"},
 		)
+	}
+
+	if want("people") {
+		step("refresh-token redemptions and password sign-ins, with a password spray ...")
+		fs, err := peopleFigures(ctx, o, inst)
+		if err != nil {
+			return fmt.Errorf("people figures: %w", err)
+		}
+		rep.add(fs...)
 	}
 
 	c, err := newMgmt(inst.env, 2*o.Concurrency)

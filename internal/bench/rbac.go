@@ -162,6 +162,7 @@ func rbacFigures(n int) []Figure {
 		}
 	}
 	alat, amean, _ := timeDecisions(idx, aqs)
+	groupsFig := rbacGroupsFigure(idx, w, n)
 	runtime.KeepAlive(idx)
 	world := fmt.Sprintf("%s assignments over %s principals and %s scopes (built in %.1f s)", commas(n), commas(len(w.principals)),
 		commas(len(w.subs)+len(w.groups)+len(w.resources)), built.Seconds())
@@ -176,6 +177,7 @@ func rbacFigures(n int) []Figure {
 		{Key: "rbacBytesPerAssignment", Name: fmt.Sprintf("RBAC index heap per assignment (%s assignments)", commas(n)), Value: perAssignment, Unit: "B", Goal: "< 1024 B", Target: &Target{Max: 1024},
 			Note: "Go heap held after building the index (after GC) minus before, divided by the assignments"},
 	}
+	figs = append(figs, groupsFig)
 	return figs
 }
 

@@ -31,7 +31,9 @@ measured in the same run:
   identity creates per second through ARM on SQLite (and on PostgreSQL with --postgres-url);
   cached token requests per second through a standalone mint agent, against a bare handler;
   time from mint run to the workload's first token; the agent's RSS with 1,000 cached tokens;
-  RBAC decision time and memory with 1,000,000 assignments (in process);
+  refresh-token redemptions per second, against raw RSA signing; password sign-ins per second, and
+  other clients' token rate under a password spray;
+  RBAC decision time and memory with 1,000,000 assignments, and through 50 nested groups (in process);
   identity list latency at 100,000 identities;
   with --scale, the scale curve: at 1,000, 100,000 and 1,000,000 identities (each with a role
   assignment; on SQLite, and on PostgreSQL with --postgres-url) the fresh-token, vault GET and

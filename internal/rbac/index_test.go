@@ -152,6 +152,11 @@ func TestIndexConcurrent(t *testing.T) {
 	queries := make([]Query, 500)
 	for i := range queries {
 		queries[i] = w.query()
+		if i%2 == 1 { // and through groups, which reads the index's by-scope view
+			for range 5 {
+				queries[i].Groups = append(queries[i].Groups, Membership{GroupID: w.principals[w.rnd.IntN(len(w.principals))]})
+			}
+		}
 	}
 	var idx Index
 	var wg sync.WaitGroup

@@ -58,11 +58,16 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		// Issue 3: control plane and RBAC.
 		"rbacDecide":               {latency: true},
 		"rbacDecideAllowed":        {latency: true},
+		"rbacDecideGroups":         {latency: true},
 		"rbacBytesPerAssignment":   {},
 		"identityCreateSQLite":     {latency: true},
 		"identityCreatePostgreSQL": {latency: true},
 		"listFirstPage":            {latency: true},
 		"listFullWalk":             {latency: true},
+		// Issue 9: people (users, sign-in).
+		"refreshRedemption":        {ceiling: true, latency: true},
+		"passwordSignIn":           {latency: true},
+		"othersUnderPasswordSpray": {ceiling: true, latency: true},
 		// Issue 4: node agent.
 		"agentCachedToken":  {ceiling: true, latency: true},
 		"bareHandler":       {latency: true},

@@ -1,0 +1,120 @@
+package rbac
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestIndexGroupsMatchNaive: with groups, Index.Decide (which reads its by-scope view) decides,
+// and words the decision, exactly as Decide over the plain list of assignments, on random data
+// with replaced and removed assignments, ids in either case, duplicate and unknown groups, and
+// scopes too deep to hash.
+func TestIndexGroupsMatchNaive(t *testing.T) {
+	w := newWorld(11, 60, 40)
+	deep := w.resources[0]
+	for i := range 40 {
+		deep += fmt.Sprintf("/t%d", i)
+	}
+	var idx Index
+	live := map[string]Assignment{} // lower-cased id → assignment
+	ids := []string{}
+	for i := range 3000 {
+		a := w.assignment()
+		switch r := w.rnd.IntN(20); {
+		case r == 0:
+			a.Scope = deep
+		case r == 1:
+			a.Scope = "/"
+		case r == 2:
+			a.PrincipalID = strings.ToUpper(a.PrincipalID)
+		case r == 3:
+			a.Condition, a.ConditionVersion = "@Resource[x] StringEquals 'y'", "2.0"
+		}
+		if len(ids) > 0 && w.rnd.IntN(5) == 0 {
+			a.ID = strings.ToUpper(ids[w.rnd.IntN(len(ids))]) // replace, maybe moving principal
+		}
+		idx.Add(a)
+		key := strings.ToLower(a.ID)
+		if _, ok := live[key]; !ok {
+			ids = append(ids, key)
+		}
+		live[key] = a
+		if w.rnd.IntN(3) == 0 {
+			ids = ids[:len(ids):len(ids)] // keep removed ids about, to be added again
+		}
+		if i%7 == 0 {
+			victim := ids[w.rnd.IntN(len(ids))]
+			if _, ok := live[victim]; ok && idx.Remove(victim) {
+				delete(live, victim)
+			}
+		}
+	}
+	list := make([]Assignment, 0, len(live))
+	for _, a := range live { // Decide's answer does not depend on the list's order
+		list = append(list, a)
+	}
+	if idx.Len() != len(list) {
+		t.Fatalf("Len %d, want %d", idx.Len(), len(list))
+	}
+	list = normalisedPrincipals(list, &idx)
+	allowed := 0
+	for i := range 4000 {
+		q := w.query()
+		if i%5 == 0 {
+			q.Scope = deep + "/x"
+		}
+		for range w.rnd.IntN(8) + 1 {
+			g := w.principals[w.rnd.IntN(len(w.principals))]
+			if w.rnd.IntN(4) == 0 {
+				g = strings.ToUpper(g)
+			}
+			q.Groups = append(q.Groups, Membership{GroupID: g, Path: []string{"G" + g[:4], "Inner"}})
+		}
+		if i%9 == 0 {
+			q.Groups = append(q.Groups, q.Groups[0], Membership{GroupID: "no-such-group"})
+		}
+		got, want := idx.Decide(q, nil), Decide(q, nil, list)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("query %+v:\n index %+v\n naive %+v", q, got, want)
+		}
+		if got.Allowed {
+			allowed++
+		}
+	}
+	if allowed == 0 || allowed == 4000 {
+		t.Fatalf("%d of 4000 allowed: the data does not exercise both answers", allowed)
+	}
+}
+
+// normalisedPrincipals spells each assignment's principal id as the index does.
+func normalisedPrincipals(list []Assignment, idx *Index) []Assignment {
+	out := make([]Assignment, len(list))
+	for i, a := range list {
+		if as := idx.ForPrincipal(a.PrincipalID); len(as) > 0 {
+			a.PrincipalID = as[0].PrincipalID
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func TestLower8MatchesFoldByte(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			x := uint64(0x4142_7a5a_5b40_e1c3) // a mix of letters, edges and high bytes
+			x = x&^(0xff<<(8*pos)) | uint64(c)<<(8*pos)
+			want := uint64(0)
+			for i := range 8 {
+				want |= uint64(foldByte(byte(x>>(8*i)))) << (8 * i)
+			}
+			if got := lower8(x); got != want {
+				t.Fatalf("lower8(%#x) = %#x, want %#x", x, got, want)
+			}
+		}
+	}
+	if printOf("AbC-12345678-XyZ") != printOf("abc-12345678-xyz") || printOf("ab") == printOf("ac") {
+		t.Fatal("printOf does not fold case, or collides trivially")
+	}
+}
