@@ -1,8 +1,10 @@
 package connlimit
 
 import (
+	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,6 +19,23 @@ func dialFrom(t *testing.T, src, addr string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// refusedFrom dials addr from src and reports whether the server refused the connection at once:
+// the reset may reach the client before its connect returns (then the dial fails), or after
+// (then the first read does).
+func refusedFrom(t *testing.T, src, addr string) bool {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) {
+			return true
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return refusedNow(c)
 }
 
 // refusedNow reports whether the server closed c without waiting (EOF or reset on read).
@@ -59,14 +78,14 @@ func TestLimits(t *testing.T) {
 	a1 := wait2(t, dialFrom(t, "127.0.0.2", addr), wait)
 	_ = wait2(t, dialFrom(t, "127.0.0.2", addr), wait)
 	// The third from 127.0.0.2 is over its per-client limit: closed at once.
-	if c := dialFrom(t, "127.0.0.2", addr); !refusedNow(c) {
+	if !refusedFrom(t, "127.0.0.2", addr) {
 		t.Fatal("third connection from one client was not refused")
 	}
 	// Others are still served, up to the total.
 	for _, src := range []string{"127.0.0.3", "127.0.0.3", "127.0.0.4"} {
 		wait2(t, dialFrom(t, src, addr), wait)
 	}
-	if c := dialFrom(t, "127.0.0.5", addr); !refusedNow(c) {
+	if !refusedFrom(t, "127.0.0.5", addr) {
 		t.Fatal("connection over the total was not refused")
 	}
 	if l.Refused() != 2 || l.Open() != 5 {
