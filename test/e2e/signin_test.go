@@ -506,7 +506,8 @@ func TestDeviceCodeAcrossTwoServers(t *testing.T) {
 	b := startMint(t, options{mode: "server", store: url})
 	vars := map[string]string{}
 	for _, line := range strings.Split(a.log.String(), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "AZURE_") {
+		// --print-admin-secret prints the client environment as the env file holds it ("export K=V").
+		if k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "="); ok && strings.HasPrefix(k, "AZURE_") {
 			vars[k] = v
 		}
 	}
