@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -170,7 +171,9 @@ func FuzzRunSecretFromProxyAuthorization(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		r, _ := http.NewRequest(http.MethodGet, "http://169.254.169.254/metadata/identity/oauth2/token", nil)
+		// An absolute-form request as the agent's IMDS proxy receives it; httptest builds it as a
+		// server-side request, so nothing is ever sent to the address.
+		r := httptest.NewRequest(http.MethodGet, "http://169.254.169.254/metadata/identity/oauth2/token", nil)
 		r.Header.Set("Proxy-Authorization", h)
 		secret, present := runSecretFromProxyAuthorization(r)
 		if !present && r.Header.Get("Proxy-Authorization") != "" {
