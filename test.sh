@@ -46,22 +46,6 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 fi
 
-# TestPortalSeedsWalkthrough drives Debian's Chromium (headless, through chromedp) and fails,
-# never skips, without it. Root (or CI=true) installs it.
-if [ ! -x /usr/bin/chromium ]; then
-	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
-		echo "== installing Chromium (apt-get install chromium)"
-		sudo=""
-		[ "$(id -u)" = 0 ] || sudo=sudo
-		$sudo apt-get update -qq
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
-	else
-		echo "Chromium (/usr/bin/chromium) is missing; the portal's browser test runs it. Install it, then run ./test.sh again:" >&2
-		echo "  sudo apt-get update && sudo apt-get install --no-install-recommends chromium    # Debian" >&2
-		exit 1
-	fi
-fi
-
 echo "== tests (SQLite and PostgreSQL)"
 # with-postgres.sh fails when PostgreSQL does not start; MINT_TEST_REQUIRE_POSTGRES=1 makes every
 # PostgreSQL-backed test fail rather than skip should MINT_TEST_POSTGRES_URL still be missing.
