@@ -376,6 +376,7 @@ func (s *Server) putRoleDefinition(c *call, guid string) {
 		c.failErr(err)
 		return
 	}
+	c.activity.SetStatuses(http.StatusCreated, http.StatusCreated) // see below
 	if _, err := s.st.PutRoleDefinition(c.ctx, def); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			c.fail(roleDefinitionWithSameNameExists())
