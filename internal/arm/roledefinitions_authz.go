@@ -449,7 +449,7 @@ func (s *Server) scopeExists(c *call, scope string) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return SubscriptionNotFound(id.SubscriptionID)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if id.ResourceGroup == "" {
 		return nil
@@ -458,7 +458,7 @@ func (s *Server) scopeExists(c *call, scope string) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return ResourceGroupNotFound(id.ResourceGroup)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	return nil
 }

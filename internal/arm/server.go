@@ -136,9 +136,8 @@ func (c *call) failErr(err error) {
 	switch {
 	case errors.As(err, &ae):
 		c.fail(ae)
-	case errors.Is(err, authz.ErrUnavailable):
-		c.s.log.Error("management request could not be authorized", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
-		c.fail(ServiceUnavailable(c.correlationID))
+	case errors.Is(err, authz.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
+		c.fail(c.storeError(err))
 	case errors.Is(err, store.ErrNotFound):
 		c.fail(ResourceNotFound(c.id))
 	default:
@@ -149,6 +148,18 @@ func (c *call) failErr(err error) {
 		c.s.log.Error("management request failed", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
 		c.fail(InternalServerError(c.correlationID))
 	}
+}
+
+// storeError is the error to answer for a store read or write that failed (not with
+// ErrNotFound, which callers answer themselves): 503 ServiceUnavailable when the store may
+// serve again (store.ErrUnavailable, authz.ErrUnavailable), else 500. Both are logged.
+func (c *call) storeError(err error) *Error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+		c.s.log.Error("management request: store unavailable", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
+		return ServiceUnavailable(c.correlationID)
+	}
+	c.s.log.Error("management request failed", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
+	return InternalServerError(c.correlationID)
 }
 
 // json writes v with status.
@@ -341,7 +352,7 @@ func (s *Server) checkContainers(c *call) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return SubscriptionNotFound(id.SubscriptionID)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if sub.TenantID != "" && !strings.EqualFold(sub.TenantID, c.caller.TenantID) {
 		return WrongTokenTenant(c.caller.TenantID, sub.TenantID)
@@ -353,7 +364,7 @@ func (s *Server) checkContainers(c *call) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return ResourceGroupNotFound(id.ResourceGroup)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	return nil
 }
@@ -374,6 +385,13 @@ func (s *Server) authenticate(r *http.Request) (bearer.Claims, *Error) {
 		return bearer.Claims{}, InvalidAuthenticationToken(err.Error()).WithChallenge(s.cfg.BaseURL, tenant)
 	}
 	if _, err := s.dir.Tenant(r.Context(), claims.TenantID); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("management request: tenant unreadable", "path", r.URL.Path, "err", err)
+			if errors.Is(err, store.ErrUnavailable) {
+				return bearer.Claims{}, ServiceUnavailable("")
+			}
+			return bearer.Claims{}, InternalServerError("")
+		}
 		return bearer.Claims{}, InvalidAuthenticationToken("The access token is from a tenant that does not exist.").WithChallenge(s.cfg.BaseURL, tenant)
 	}
 	return claims, nil
