@@ -33,12 +33,14 @@ import (
 // group makes one. Callers sign in with tokens signed by a test key; the endpoint's clock starts
 // at 2026-05-01T12:00:00Z and moves a second at every reading.
 type testEnv struct {
-	t      testing.TB
-	st     *sqlite.Store
-	srv    *Server
-	tenant string
-	sub    string
-	admin  string // object id of the admin application
+	t  testing.TB
+	st *sqlite.Store
+	// storePath is st's database file.
+	storePath string
+	srv       *Server
+	tenant    string
+	sub       string
+	admin     string // object id of the admin application
 
 	mu    sync.Mutex
 	clock time.Time
@@ -55,13 +57,20 @@ func (k testKeys) PublicKey(kid string) (*rsa.PublicKey, bool) { return k.pub, k
 
 // openTestStore opens an empty SQLite store, closed when the test ends.
 func openTestStore(tb testing.TB) *sqlite.Store {
+	st, _ := openTestStoreAt(tb)
+	return st
+}
+
+// openTestStoreAt is openTestStore, also returning the database file's path.
+func openTestStoreAt(tb testing.TB) (*sqlite.Store, string) {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "mint.db"))
+	path := filepath.Join(tb.TempDir(), "mint.db")
+	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	return st
+	return st, path
 }
 
 func newTestEnv(tb testing.TB) *testEnv {
@@ -71,7 +80,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st := openTestStore(tb)
+	st, path := openTestStoreAt(tb)
 	dir := directory.New(st, directory.Options{})
 	in, err := dir.Bootstrap(ctx)
 	if err != nil {
@@ -80,7 +89,7 @@ func newTestEnv(tb testing.TB) *testEnv {
 	if err := EnsureOwner(ctx, st, in.Admin.ObjectID, in.Subscription.ID); err != nil {
 		tb.Fatal(err)
 	}
-	e := &testEnv{t: tb, st: st, tenant: in.Tenant.ID, sub: in.Subscription.ID, admin: in.Admin.ObjectID,
+	e := &testEnv{t: tb, st: st, storePath: path, tenant: in.Tenant.ID, sub: in.Subscription.ID, admin: in.Admin.ObjectID,
 		clock: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	e.srv = New(Config{BaseURL: testBase, Clock: e.now}, st, dir, testKeys{&key.PublicKey})
 	e.srv.ConfigureKeyVault(KeyVaultConfig{

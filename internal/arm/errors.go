@@ -302,11 +302,12 @@ func InternalServerError(correlationID string) *Error {
 	return NewError(http.StatusInternalServerError, CodeInternalServerError, msg)
 }
 
-// ServiceUnavailable is the 503 for a decision mint could not make because its store did not
-// answer (an authorization whose role assignments or definitions could not be read): the client
-// may retry, where a 403 would have told it something false.
+// ServiceUnavailable is the 503 for a request mint could not serve because its store did not
+// answer (an outage, a full disk, an authorization whose role assignments could not be read):
+// the client may retry (WriteError adds Retry-After), where a 403 or 500 would have told it
+// something false.
 func ServiceUnavailable(correlationID string) *Error {
-	msg := "The request could not be authorized because mint's store did not answer; retry later."
+	msg := "The request could not be served because mint's store did not answer; retry later."
 	if correlationID != "" {
 		msg += " Diagnostic information: request correlation id '" + correlationID + "'."
 	}

@@ -159,6 +159,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, e *Error) {
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+	}
 	if e.Code == CodeResourceGroupNotFound {
 		w.Header().Set(HeaderFailureCause, "gateway")
 	}

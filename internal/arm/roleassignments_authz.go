@@ -349,7 +349,7 @@ func (s *Server) checkPrincipal(c *call, a store.RoleAssignment) *Error {
 		return PrincipalNotFound(a.PrincipalID, tenant)
 	}
 	if err != nil {
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if obj.Type != store.MemberServicePrincipal {
 		if a.PrincipalType != string(obj.Type) {
@@ -362,7 +362,7 @@ func (s *Server) checkPrincipal(c *call, a store.RoleAssignment) *Error {
 	}
 	sp := obj.ServicePrincipal
 	if err != nil {
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if a.PrincipalType != principalTypeServicePrincipal {
 		e := PrincipalNotFound(a.PrincipalID, tenant)

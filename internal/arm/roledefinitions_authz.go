@@ -376,6 +376,7 @@ func (s *Server) putRoleDefinition(c *call, guid string) {
 		c.failErr(err)
 		return
 	}
+	c.activity.SetStatuses(http.StatusCreated, http.StatusCreated) // see below
 	if _, err := s.st.PutRoleDefinition(c.ctx, def); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			c.fail(roleDefinitionWithSameNameExists())
@@ -448,7 +449,7 @@ func (s *Server) scopeExists(c *call, scope string) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return SubscriptionNotFound(id.SubscriptionID)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if id.ResourceGroup == "" {
 		return nil
@@ -457,7 +458,7 @@ func (s *Server) scopeExists(c *call, scope string) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return ResourceGroupNotFound(id.ResourceGroup)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	return nil
 }

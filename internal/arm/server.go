@@ -115,6 +115,9 @@ type call struct {
 	namespace string
 	// operation is the RBAC action authorized at the front door (and recorded in the activity log).
 	operation string
+	// activity is a write's activity-log entry, which the store records in the write's own
+	// transaction (nil for a read).
+	activity *store.PendingActivity
 	// access is the caller's assignments, loaded at the first authorization question of the
 	// request and reused for the others (a list asks once per item).
 	access *authz.Principal
@@ -133,9 +136,8 @@ func (c *call) failErr(err error) {
 	switch {
 	case errors.As(err, &ae):
 		c.fail(ae)
-	case errors.Is(err, authz.ErrUnavailable):
-		c.s.log.Error("management request could not be authorized", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
-		c.fail(ServiceUnavailable(c.correlationID))
+	case errors.Is(err, authz.ErrUnavailable), errors.Is(err, store.ErrUnavailable):
+		c.fail(c.storeError(err))
 	case errors.Is(err, store.ErrNotFound):
 		c.fail(ResourceNotFound(c.id))
 	default:
@@ -146,6 +148,18 @@ func (c *call) failErr(err error) {
 		c.s.log.Error("management request failed", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
 		c.fail(InternalServerError(c.correlationID))
 	}
+}
+
+// storeError is the error to answer for a store read or write that failed (not with
+// ErrNotFound, which callers answer themselves): 503 ServiceUnavailable when the store may
+// serve again (store.ErrUnavailable, authz.ErrUnavailable), else 500. Both are logged.
+func (c *call) storeError(err error) *Error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+		c.s.log.Error("management request: store unavailable", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
+		return ServiceUnavailable(c.correlationID)
+	}
+	c.s.log.Error("management request failed", "method", c.r.Method, "path", c.r.URL.Path, "correlation_id", c.correlationID, "err", err)
+	return InternalServerError(c.correlationID)
 }
 
 // json writes v with status.
@@ -255,6 +269,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.operation = operationFor(r.Method, c.resourceType, c.action)
 	write := isWrite(r.Method)
 	if write {
+		c.startActivity()
 		defer s.recordActivity(c)
 	}
 	if !c.collection && !s.authorizeFrontDoor(c) {
@@ -337,7 +352,7 @@ func (s *Server) checkContainers(c *call) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return SubscriptionNotFound(id.SubscriptionID)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	if sub.TenantID != "" && !strings.EqualFold(sub.TenantID, c.caller.TenantID) {
 		return WrongTokenTenant(c.caller.TenantID, sub.TenantID)
@@ -349,7 +364,7 @@ func (s *Server) checkContainers(c *call) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return ResourceGroupNotFound(id.ResourceGroup)
 		}
-		return InternalServerError(c.correlationID)
+		return c.storeError(err)
 	}
 	return nil
 }
@@ -370,6 +385,13 @@ func (s *Server) authenticate(r *http.Request) (bearer.Claims, *Error) {
 		return bearer.Claims{}, InvalidAuthenticationToken(err.Error()).WithChallenge(s.cfg.BaseURL, tenant)
 	}
 	if _, err := s.dir.Tenant(r.Context(), claims.TenantID); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("management request: tenant unreadable", "path", r.URL.Path, "err", err)
+			if errors.Is(err, store.ErrUnavailable) {
+				return bearer.Claims{}, ServiceUnavailable("")
+			}
+			return bearer.Claims{}, InternalServerError("")
+		}
 		return bearer.Claims{}, InvalidAuthenticationToken("The access token is from a tenant that does not exist.").WithChallenge(s.cfg.BaseURL, tenant)
 	}
 	return claims, nil
@@ -512,22 +534,15 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 
-// recordActivity appends the Administrative event of a write.
-func (s *Server) recordActivity(c *call) {
-	status := c.w.status
-	if status == 0 {
-		status = http.StatusOK
-	}
+// activityEvent is the Administrative event of the call's write, without its outcome.
+func (c *call) activityEvent() store.ActivityEvent {
 	ev := store.ActivityEvent{
 		ID:            uuid.NewString(),
 		OperationID:   c.w.Header().Get(HeaderRequestID),
 		CorrelationID: c.correlationID,
-		Time:          s.cfg.Clock().UTC(),
+		Time:          c.s.cfg.Clock().UTC(),
 		ResourceType:  c.resourceType,
 		OperationName: c.operation,
-		Status:        "Succeeded",
-		SubStatus:     http.StatusText(status),
-		HTTPStatus:    status,
 		Caller:        c.principalID(),
 		CallerAppID:   c.caller.ClientID(),
 		HTTPMethod:    c.r.Method,
@@ -538,6 +553,42 @@ func (s *Server) recordActivity(c *call) {
 	}
 	ev.ResourceID = target.String()
 	ev.SubscriptionID, ev.ResourceGroup = target.SubscriptionID, target.ResourceGroup
+	return ev
+}
+
+// startActivity hands the write's entry to the store through the call's context: the first
+// store transaction of the write records it, so that no change commits without its entry (and
+// a store that cannot write the entry fails the write). A PUT answers 201 when it creates its
+// target, 200 when it replaces it; other writes answer 200 (providers that answer otherwise
+// say so with c.activity.SetStatuses).
+func (c *call) startActivity() {
+	created := http.StatusOK
+	if c.r.Method == http.MethodPut {
+		created = http.StatusCreated
+	}
+	c.ctx, c.activity = store.WithPendingActivity(c.ctx, c.activityEvent(), created, http.StatusOK)
+}
+
+// recordActivity appends the Administrative event of a write that the store did not record
+// with a change: a refused or failed attempt, or a write that changed nothing. A write whose
+// entry was committed with its change and that then failed (a later step of the same request)
+// gets a second, Failed, entry.
+func (s *Server) recordActivity(c *call) {
+	status := c.w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if recorded, recordedStatus := c.activity.Recorded(); recorded {
+		if status < 400 {
+			if status != recordedStatus {
+				s.log.Warn("activity-log entry recorded with another status than the answer", "correlation_id", c.correlationID,
+					"recorded", recordedStatus, "answered", status)
+			}
+			return
+		}
+	}
+	ev := c.activityEvent()
+	ev.Status, ev.SubStatus, ev.HTTPStatus = "Succeeded", http.StatusText(status), status
 	if status >= 400 {
 		ev.Status = "Failed"
 		var env ErrorResponse
@@ -545,7 +596,7 @@ func (s *Server) recordActivity(c *call) {
 			ev.Message = env.Error.Code + ": " + env.Error.Message
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), 5*time.Second)
 	defer cancel()
 	if err := s.st.AppendActivity(ctx, ev); err != nil {
 		s.log.Error("activity log write failed", "correlation_id", c.correlationID, "err", err)

@@ -89,8 +89,20 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Message }
 
+// storeFailure is the error for a store read that failed: 503 with Retry-After while the store
+// is unavailable (the agent's caller may retry), else a 500 saying what could not be read.
+func storeFailure(err error, what string) *apiError {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+		return &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", what + " because mint's store did not answer; retry later."}
+	}
+	return &apiError{http.StatusInternalServerError, "InternalServerError", what + "."}
+}
+
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+	}
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }
@@ -159,12 +171,9 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req nodewire.
 	}
 	// Authorization first, so a caller learns nothing about resources it may not act for.
 	allowed, err := h.allowed(ctx, caller.ObjectID, id)
-	if errors.Is(err, authz.ErrUnavailable) {
-		h.cfg.Logger.ErrorContext(ctx, "workload token authorization failed", "err", err)
-		return none, &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "Authorization could not be decided because mint's store did not answer; retry later."}
-	}
 	if err != nil {
-		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "Authorization could not be decided."}
+		h.cfg.Logger.ErrorContext(ctx, "workload token authorization failed", "err", err)
+		return none, storeFailure(err, "Authorization could not be decided")
 	}
 	if !allowed {
 		return none, &apiError{http.StatusForbidden, "AuthorizationFailed", fmt.Sprintf(
@@ -176,14 +185,14 @@ func (h *Handler) issue(ctx context.Context, caller bearer.Claims, req nodewire.
 	case errors.Is(err, store.ErrNotFound):
 		return none, &apiError{http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("The resource '%s' was not found.", id)}
 	case err != nil:
-		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "The resource could not be read."}
+		return none, storeFailure(err, "The resource could not be read")
 	case managedidentity.IsUserAssigned(res.Type) || strings.EqualFold(res.Type, CredentialType):
 		return none, &apiError{http.StatusBadRequest, "InvalidResourceId", fmt.Sprintf(
 			"'%s' is an identity, not a resource a workload runs as: ask for the token of the container app, web app or VM the workload runs as.", id)}
 	}
 	sub, err := h.cfg.Store.GetSubscription(ctx, res.SubscriptionID)
 	if err != nil {
-		return none, &apiError{http.StatusInternalServerError, "InternalServerError", "The resource's subscription could not be read."}
+		return none, storeFailure(err, "The resource's subscription could not be read")
 	}
 	if caller.TenantID != "" && !strings.EqualFold(caller.TenantID, sub.TenantID) {
 		return none, &apiError{http.StatusForbidden, "InvalidAuthenticationTokenTenant", fmt.Sprintf(
@@ -241,7 +250,7 @@ func (h *Handler) checkAudience(ctx context.Context, tenantID, audience string) 
 		return &apiError{http.StatusBadRequest, "InvalidAudience", fmt.Sprintf(
 			"The audience '%s' is the identifier URI of an application in the tenant: a workload token for it could pass for an access token. Use %s.", audience, DefaultAudience)}
 	case !errors.Is(err, store.ErrNotFound):
-		return &apiError{http.StatusInternalServerError, "InternalServerError", "The audience could not be checked."}
+		return storeFailure(err, "The audience could not be checked")
 	}
 	return nil
 }

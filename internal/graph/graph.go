@@ -123,6 +123,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (bearer.Cl
 		return c, false
 	}
 	if _, err := s.dir.Tenant(r.Context(), c.TenantID); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.internal(w, r, err)
+			return bearer.Claims{}, false
+		}
 		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "The token's tenant does not exist.")
 		return c, false
 	}
@@ -702,8 +706,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// internal answers a failure of mint itself: while the store is unavailable, Graph's 503
+// serviceNotAvailable with Retry-After (https://learn.microsoft.com/graph/errors), which the SDKs
+// retry; otherwise 500.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("graph request failed", "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+		writeError(w, r, http.StatusServiceUnavailable, "serviceNotAvailable",
+			"The service is temporarily unavailable: mint's store did not answer. Retry after the delay in the Retry-After header.")
+		return
+	}
 	writeError(w, r, http.StatusInternalServerError, "InternalServerError", "The service failed to process the request; see the server log.")
 }
 

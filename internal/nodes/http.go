@@ -14,6 +14,7 @@ import (
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
 )
 
 // Handler serves /mint/nodes/joinTokens (an administrator creates a join token; needs
@@ -157,6 +158,11 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 
 func (h *Handler) internal(w http.ResponseWriter, err error) {
 	h.log.Error("node request failed", "err", err)
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+		writeError(w, &InputError{http.StatusServiceUnavailable, "ServiceUnavailable", "mint's store did not answer; retry later"})
+		return
+	}
 	writeError(w, &InputError{http.StatusInternalServerError, "InternalServerError", "the request failed; see the server log"})
 }
 

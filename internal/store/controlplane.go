@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -235,4 +237,85 @@ type ActivityLog interface {
 	AppendActivity(ctx context.Context, events ...ActivityEvent) error
 	// ListActivity returns events newest first.
 	ListActivity(ctx context.Context, f ActivityFilter) ([]ActivityEvent, error)
+}
+
+// PendingActivity is the activity-log entry of one control-plane write, carried in the write's
+// context into the store: the first write transaction made with that context inserts the entry
+// in the same transaction, so that the change and its entry commit together or not at all (the
+// README promises every control-plane write is in the activity log). A store that cannot insert
+// the entry fails the write. It is safe for concurrent use.
+type PendingActivity struct {
+	mu    sync.Mutex
+	event ActivityEvent
+	// createdStatus and otherStatus are the HTTP statuses the write answers when it created its
+	// target and otherwise; the store records the one that applies.
+	createdStatus, otherStatus int
+	claimed, recorded          bool
+	status                     int // of the claimed or recorded entry
+}
+
+type pendingActivityKey struct{}
+
+// WithPendingActivity returns ctx carrying ev as the entry of the write the context is for.
+// ev's Status, SubStatus and HTTPStatus are set when the store records it: Succeeded, with
+// createdStatus when the write created its target and otherStatus otherwise.
+func WithPendingActivity(ctx context.Context, ev ActivityEvent, createdStatus, otherStatus int) (context.Context, *PendingActivity) {
+	p := &PendingActivity{event: ev, createdStatus: createdStatus, otherStatus: otherStatus}
+	return context.WithValue(ctx, pendingActivityKey{}, p), p
+}
+
+// PendingActivityFrom returns the pending entry ctx carries, or nil.
+func PendingActivityFrom(ctx context.Context) *PendingActivity {
+	p, _ := ctx.Value(pendingActivityKey{}).(*PendingActivity)
+	return p
+}
+
+// SetStatuses replaces the statuses the entry is recorded with, for a write whose answer is not
+// the usual one (a role definition PUT answers 201 on an update too).
+func (p *PendingActivity) SetStatuses(createdStatus, otherStatus int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.createdStatus, p.otherStatus = createdStatus, otherStatus
+}
+
+// Claim is for stores: it returns the entry to insert in the write transaction under way, and
+// false when the entry was recorded (or is being recorded) by an earlier transaction. The store
+// calls Done after the transaction ends, committed or not.
+func (p *PendingActivity) Claim(created bool) (ActivityEvent, bool) {
+	if p == nil {
+		return ActivityEvent{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.claimed || p.recorded {
+		return ActivityEvent{}, false
+	}
+	p.claimed = true
+	ev := p.event
+	ev.HTTPStatus = p.otherStatus
+	if created {
+		ev.HTTPStatus = p.createdStatus
+	}
+	ev.Status = "Succeeded"
+	ev.SubStatus = http.StatusText(ev.HTTPStatus)
+	p.status = ev.HTTPStatus
+	return ev, true
+}
+
+// Done ends a Claim: committed tells whether the transaction holding the entry committed.
+func (p *PendingActivity) Done(committed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claimed = false
+	p.recorded = p.recorded || committed
+}
+
+// Recorded reports whether the entry was committed with a write, and the status it carries.
+func (p *PendingActivity) Recorded() (bool, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.recorded {
+		return false, 0
+	}
+	return true, p.status
 }

@@ -23,7 +23,17 @@ var (
 	// ErrLimitReached is returned when a create would exceed a per-owner limit (20 federated
 	// identity credentials per application).
 	ErrLimitReached = errors.New("limit reached")
+	// ErrUnavailable is wrapped by the errors of a database that cannot serve now but may later:
+	// a full disk, a lock not granted in time, a lost or refused connection, an administrator's
+	// shutdown, a standby that refuses writes. The APIs answer it 503 with Retry-After
+	// (UnavailableRetryAfter) in their own error shape, never 500: the request may be retried.
+	ErrUnavailable = errors.New("store unavailable")
 )
+
+// UnavailableRetryAfter is the wait, in whole seconds for a Retry-After header, the APIs suggest
+// when the store is unavailable: short enough that the Azure SDKs' retries (3 or more, up to a
+// minute apart) ride out a database restart.
+const UnavailableRetryAfter = "5"
 
 // Store is everything mint keeps. Implementations are safe for concurrent use, and every method
 // that returns without error has made its write durable.

@@ -40,7 +40,7 @@ func (s *Server) brokerGrant(ctx context.Context, at *attempt, ir IssueRequest, 
 			return ir, e
 		}
 		s.log.ErrorContext(ctx, "broker decision failed", "trace_id", at.traceID, "node", ir.Client.AppID, "err", err)
-		return ir, errServer()
+		return ir, errServer(err)
 	}
 	at.principalID, at.appID = d.Identity.ObjectID, d.Identity.AppID
 	claims := d.Claims

@@ -134,7 +134,7 @@ func (s *Server) redeemDeviceCode(ctx context.Context, at *attempt, client userC
 	f, err := s.devices.PollDeviceCode(ctx, hashDeviceCode(req.DeviceCode))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "device code lookup failed", "trace_id", at.traceID, "err", err)
-		return signedIn{}, errServer()
+		return signedIn{}, errServer(err)
 	}
 	if err != nil || !strings.EqualFold(f.ClientID, client.appID) {
 		return signedIn{}, NewError(http.StatusBadRequest, "bad_verification_code", codeBadDeviceCode,

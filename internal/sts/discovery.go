@@ -270,7 +270,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, v any, traceID, cacheControl s
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		s.log.Error("encode response", "err", err)
-		s.writeError(w, errServer(), traceID, "", s.clock())
+		s.writeError(w, errServer(err), traceID, "", s.clock())
 		return
 	}
 	h := w.Header()

@@ -3,6 +3,7 @@ package sts
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/mint-id/mint/internal/authz"
+	"github.com/mint-id/mint/internal/store"
 )
 
 // Error is a refusal in Entra's terms: an HTTP status, an OAuth error code, an AADSTS number and
@@ -46,6 +50,7 @@ func (e *Error) AADSTS() string {
 // Entra's codes used by the STS.
 const (
 	codeServerError            = 50000
+	codeTransientError         = 90033
 	codeTenantNotFound         = 90002
 	codeMalformedBody          = 90014
 	codeTenantInvalid          = 900023
@@ -74,7 +79,15 @@ const (
 	supportedAlgorithmsMessage = "RS256, RS384, RS512, PS256, PS384, PS512"
 )
 
-func errServer() *Error {
+// errServer is the error for a failure of mint itself, err (nil when there is none to tell):
+// while the store is unavailable (store.ErrUnavailable, authz.ErrUnavailable), Entra's transient
+// error, 503 temporarily_unavailable with AADSTS90033 ("A transient error has occurred. Please
+// try again.") and Retry-After, which MSAL and the SDKs retry; otherwise 500 server_error.
+func errServer(err error) *Error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+		return &Error{Status: http.StatusServiceUnavailable, Err: "temporarily_unavailable", Code: codeTransientError,
+			Description: "A transient error has occurred. Please try again. (mint's store did not answer.)"}
+	}
 	return &Error{Status: http.StatusInternalServerError, Err: "server_error", Code: codeServerError,
 		Description: "There was an error issuing a token. Please try again; if the problem persists, the server's log has the details under this trace ID."}
 }
@@ -182,6 +195,9 @@ func (s *Server) writeError(w http.ResponseWriter, e *Error, traceID, correlatio
 	_ = enc.Encode(body) // a struct of strings and ints cannot fail to encode
 	h := w.Header()
 	setNoStoreHeaders(h, traceID)
+	if e.Status == http.StatusServiceUnavailable {
+		h["Retry-After"] = []string{store.UnavailableRetryAfter}
+	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -522,7 +522,7 @@ func (s *Server) completeAuthorize(w http.ResponseWriter, r *http.Request, lc lo
 		Challenge: lc.Req.CodeChallenge, Method: lc.Req.CodeChallengeMethod, UserID: u.ObjectID, TenantID: u.TenantID, Scope: lc.Req.Scope,
 		Resource: lc.Req.Resource, Nonce: lc.Req.Nonce, AuthTime: authTime.Unix(), AMR: []string{"pwd"}, Expiry: now.Add(codeLifetime).Unix()})
 	if err != nil {
-		s.errorPage(w, r, errServer())
+		s.errorPage(w, r, errServer(err))
 		return
 	}
 	params := []formField{{"code", code}}
@@ -631,7 +631,7 @@ func (s *Server) serveDeviceLogin(w http.ResponseWriter, r *http.Request) {
 	f, ok, err := s.pendingDeviceCode(r.Context(), form.Get("otc"), now)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "device code lookup failed", "err", err)
-		s.errorPage(w, r, errServer())
+		s.errorPage(w, r, errServer(err))
 		return
 	}
 	if !ok {
@@ -665,14 +665,14 @@ func (s *Server) deviceDecision(w http.ResponseWriter, r *http.Request, lc login
 	now := s.clock()
 	u, err := s.people.User(r.Context(), lc.UserID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.errorPage(w, r, errServer())
+		s.errorPage(w, r, errServer(err))
 		return
 	}
 	ok := false
 	if err == nil && userUsable(u, time.Unix(lc.AuthTime, 0)) == nil {
 		if ok, err = s.decideDevice(r.Context(), lc.Device, approve, u, time.Unix(lc.AuthTime, 0), now); err != nil {
 			s.log.ErrorContext(r.Context(), "device code decision failed", "err", err)
-			s.errorPage(w, r, errServer())
+			s.errorPage(w, r, errServer(err))
 			return
 		}
 	}

@@ -421,7 +421,7 @@ func (s *Server) resolveTenant(ctx context.Context, seg string) (store.Tenant, *
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "tenant lookup failed", "tenant", seg, "err", err)
-		return store.Tenant{}, errServer()
+		return store.Tenant{}, errServer(err)
 	}
 	if !isGUID(seg) && strings.IndexByte(seg, '.') < 0 {
 		return store.Tenant{}, errTenantInvalid(seg)

@@ -99,7 +99,7 @@ func (s *Server) issue(ctx context.Context, req IssueRequest) (Token, *Error) {
 		var err error
 		if roles, err = s.dir.AppRoles(ctx, req.Client.ObjectID, req.Resource); err != nil {
 			s.log.ErrorContext(ctx, "app role lookup failed", "trace_id", req.TraceID, "client_id", req.Client.AppID, "err", err)
-			return Token{}, errServer()
+			return Token{}, errServer(err)
 		}
 	}
 	uti, aio := NewTokenIdentifiers()
@@ -121,7 +121,7 @@ func (s *Server) issue(ctx context.Context, req IssueRequest) (Token, *Error) {
 	jwt, err := s.signer.Sign(claims, v == V1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "token signing failed", "trace_id", req.TraceID, "client_id", req.Client.AppID, "err", err)
-		return Token{}, errServer()
+		return Token{}, errServer(err)
 	}
 	tok := Token{AccessToken: jwt, TokenID: uti, Version: v, Audience: req.Audience, ClientID: req.Client.AppID, ManagedIdentity: req.ManagedIdentity != nil,
 		IssuedAt: time.Unix(now.Unix(), 0), ExpiresAt: time.Unix(now.Add(lifetime).Unix(), 0)}
@@ -286,7 +286,7 @@ func (s *Server) clientCredentials(ctx context.Context, at *attempt, tenant stor
 			return IssueRequest{}, errClientNotFound(truncate(req.ClientID, 200), tenantName(tenant.DisplayName, tenant.ID))
 		}
 		s.log.ErrorContext(ctx, "client lookup failed", "trace_id", at.traceID, "client_id", at.appID, "err", err)
-		return IssueRequest{}, errServer()
+		return IssueRequest{}, errServer(err)
 	}
 	at.principalID, at.appID = client.ObjectID, client.AppID
 
@@ -311,7 +311,7 @@ func (s *Server) clientCredentials(ctx context.Context, at *attempt, tenant stor
 			return IssueRequest{}, errResourceNotFound(truncate(req.Resource, 300), tenantName(tenant.DisplayName, tenant.ID))
 		}
 		s.log.ErrorContext(ctx, "resource lookup failed", "trace_id", at.traceID, "resource", req.Resource, "err", err)
-		return IssueRequest{}, errServer()
+		return IssueRequest{}, errServer(err)
 	}
 	ir := IssueRequest{Tenant: tenant, Client: client, Resource: resource, Audience: req.Resource, CredentialKind: kind}
 	if kind == CredentialFederated && client.Kind == store.KindManagedIdentity {
@@ -356,7 +356,7 @@ func (s *Server) authenticateSecret(ctx context.Context, at *attempt, client sto
 				"or use a certificate credential.", client.AppID)
 	case err != nil:
 		s.log.ErrorContext(ctx, "secret verification failed", "trace_id", at.traceID, "client_id", client.AppID, "err", err)
-		return 0, errServer()
+		return 0, errServer(err)
 	case !ok && s.secretExpired(ctx, at, client.ObjectID, secret):
 		return 0, NewError(http.StatusUnauthorized, "invalid_client", codeSecretExpired,
 			"The provided client secret keys for app '%s' are expired. Create a new client secret for the app, "+
@@ -402,7 +402,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, at *attempt, tenant 
 	certs, err := s.dir.Certificates(ctx, client.ObjectID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "certificate lookup failed", "trace_id", at.traceID, "client_id", client.AppID, "err", err)
-		return 0, errServer()
+		return 0, errServer(err)
 	}
 	e = VerifyClientAssertion(a, AssertionCheck{
 		ClientID:     req.ClientID,
@@ -415,7 +415,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, at *attempt, tenant 
 	}
 	if s.assertions == nil {
 		s.log.ErrorContext(ctx, "no assertion store configured; refusing client assertion", "trace_id", at.traceID)
-		return 0, errServer()
+		return 0, errServer(err)
 	}
 	switch err := s.assertions.UseAssertion(ctx, strings.ToLower(client.AppID)+"|"+a.ID, a.Expiry); {
 	case errors.Is(err, store.ErrConflict):
@@ -424,7 +424,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, at *attempt, tenant 
 				"Make a new assertion, with a new 'jti', for each token request.")
 	case err != nil:
 		s.log.ErrorContext(ctx, "assertion replay check failed", "trace_id", at.traceID, "client_id", client.AppID, "err", err)
-		return 0, errServer()
+		return 0, errServer(err)
 	}
 	return CredentialCertificate, nil
 }
@@ -443,7 +443,7 @@ func (s *Server) authenticateFederated(ctx context.Context, at *attempt, tenant 
 			return 0, e
 		}
 		s.log.ErrorContext(ctx, "federated assertion verification failed", "trace_id", at.traceID, "client_id", client.AppID, "err", err)
-		return 0, errServer()
+		return 0, errServer(err)
 	}
 	return CredentialFederated, nil
 }

@@ -152,7 +152,7 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 			return userClient{}, errClientNotFound(req.ClientID, tenantName(pathTenant.DisplayName, pathTenant.ID))
 		}
 		s.log.ErrorContext(ctx, "client lookup failed", "trace_id", at.traceID, "err", err)
-		return userClient{}, errServer()
+		return userClient{}, errServer(err)
 	}
 	var e *Error
 	switch {
@@ -188,7 +188,7 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				s.log.ErrorContext(ctx, "tenant lookup failed", "trace_id", at.traceID, "err", err)
-				return store.User{}, tenant, errServer()
+				return store.User{}, tenant, errServer(err)
 			}
 			return store.User{}, tenant, s.unknownUser(ctx, at, password)
 		}
@@ -198,7 +198,7 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.ErrorContext(ctx, "user lookup failed", "trace_id", at.traceID, "err", err)
-			return u, tenant, errServer()
+			return u, tenant, errServer(err)
 		}
 		return u, tenant, s.unknownUser(ctx, at, password)
 	}
@@ -209,7 +209,7 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 	ok, err := s.people.VerifyPassword(ctx, u, password)
 	if err != nil {
 		s.log.ErrorContext(ctx, "password verification failed", "trace_id", at.traceID, "err", err)
-		return u, tenant, errServer()
+		return u, tenant, errServer(err)
 	}
 	if !ok {
 		s.lock.fail(u.ObjectID, password, at.now)
@@ -229,7 +229,7 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 func (s *Server) unknownUser(ctx context.Context, at *attempt, password string) *Error {
 	if err := s.people.DummyPasswordCheck(ctx, password); err != nil {
 		s.log.ErrorContext(ctx, "password check failed", "trace_id", at.traceID, "err", err)
-		return errServer()
+		return errServer(err)
 	}
 	return errInvalidPassword()
 }
@@ -243,7 +243,7 @@ func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID str
 			return u, store.Tenant{}, errGrantRevoked()
 		}
 		s.log.ErrorContext(ctx, "user lookup failed", "trace_id", at.traceID, "err", err)
-		return u, store.Tenant{}, errServer()
+		return u, store.Tenant{}, errServer(err)
 	}
 	if e := userUsable(u, authTime); e != nil {
 		return u, store.Tenant{}, e
@@ -254,7 +254,7 @@ func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID str
 			return u, t, errGrantRevoked()
 		}
 		s.log.ErrorContext(ctx, "tenant lookup failed", "trace_id", at.traceID, "err", err)
-		return u, t, errServer()
+		return u, t, errServer(err)
 	}
 	return u, t, nil
 }
@@ -307,7 +307,7 @@ func (s *Server) redeemCode(ctx context.Context, at *attempt, client userClient,
 	}
 	if s.assertions == nil {
 		s.log.ErrorContext(ctx, "no assertion store configured; refusing authorization code", "trace_id", at.traceID)
-		return signedIn{}, errServer()
+		return signedIn{}, errServer(nil)
 	}
 	switch err := s.assertions.UseAssertion(ctx, "authcode|"+g.ID, time.Unix(g.Expiry, 0)); {
 	case errors.Is(err, store.ErrConflict):
@@ -315,7 +315,7 @@ func (s *Server) redeemCode(ctx context.Context, at *attempt, client userClient,
 			"OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
 	case err != nil:
 		s.log.ErrorContext(ctx, "code redemption check failed", "trace_id", at.traceID, "err", err)
-		return signedIn{}, errServer()
+		return signedIn{}, errServer(err)
 	}
 	authTime := time.Unix(g.AuthTime, 0)
 	u, t, e := s.loadUser(ctx, at, g.UserID, g.TenantID, authTime)
@@ -383,7 +383,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 			return
 		}
 		s.log.ErrorContext(ctx, "resource lookup failed", "trace_id", at.traceID, "err", err)
-		s.refuse(ctx, w, at, errServer())
+		s.refuse(ctx, w, at, errServer(err))
 		return
 	}
 	audience := resourceName // a v1 token's aud is the resource as requested, trailing slash kept
@@ -391,7 +391,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	if !resource.Builtin { // Azure's first-party resources get no groups claim, as in Entra
 		if groups, err = s.people.TransitiveGroupIDs(ctx, si.user.ObjectID); err != nil {
 			s.log.ErrorContext(ctx, "group lookup failed", "trace_id", at.traceID, "err", err)
-			s.refuse(ctx, w, at, errServer())
+			s.refuse(ctx, w, at, errServer(err))
 			return
 		}
 		if groups == nil {
@@ -406,7 +406,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	}), TokenVersion(resource) == V1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "token signing failed", "trace_id", at.traceID, "err", err)
-		s.refuse(ctx, w, at, errServer())
+		s.refuse(ctx, w, at, errServer(err))
 		return
 	}
 	expiresIn := int64(s.userLifetime/time.Second) - 1
@@ -430,7 +430,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 			AMR: si.amr, AuthTime: si.authTime, IssuedAt: at.now, Lifetime: idTokenLifetime}
 		if resp.IDToken, err = s.idToken(in); err != nil {
 			s.log.ErrorContext(ctx, "ID token signing failed", "trace_id", at.traceID, "err", err)
-			s.refuse(ctx, w, at, errServer())
+			s.refuse(ctx, w, at, errServer(err))
 			return
 		}
 	}
@@ -439,7 +439,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: at.now.Add(refreshTokenLifetime).Unix()})
 		if err != nil {
 			s.log.ErrorContext(ctx, "refresh token sealing failed", "trace_id", at.traceID, "err", err)
-			s.refuse(ctx, w, at, errServer())
+			s.refuse(ctx, w, at, errServer(err))
 			return
 		}
 		resp.RefreshToken = refreshTokenPrefix + rt

@@ -46,7 +46,7 @@ func (s *Server) serveUserRealm(w http.ResponseWriter, r *http.Request, rawUPN s
 			doc.AccountType = "Managed"
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.log.ErrorContext(r.Context(), "tenant lookup failed", "err", err)
-			s.writeError(w, errServer(), traceID, correlationFromHeader(r), s.clock())
+			s.writeError(w, errServer(err), traceID, correlationFromHeader(r), s.clock())
 			return
 		}
 	}

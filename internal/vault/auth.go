@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/store"
@@ -55,6 +56,9 @@ func (s *Server) authenticate(q *request) *Error {
 	})
 	if err != nil {
 		s.log.Error("vault token check failed", "request_id", q.requestID, "err", err)
+		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, authz.ErrUnavailable) {
+			return unavailable(q.requestID)
+		}
 		return internalError(q.requestID)
 	}
 	if v.refusal != "" {

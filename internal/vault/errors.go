@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/mint-id/mint/internal/store"
 )
 
 // Error is Key Vault's error body, {"error":{"code","message","innererror"?:{"code"}}}
@@ -146,7 +148,7 @@ func internalError(requestID string) *Error {
 // the client may retry, and the operator finds the cause in the log by the request id.
 func unavailable(requestID string) *Error {
 	return newError(http.StatusServiceUnavailable, CodeServiceUnavailable,
-		"The vault cannot decide the request now because mint's store did not answer; retry later. Request id: "+requestID+".")
+		"The vault cannot serve the request now because mint's store did not answer; retry later. Request id: "+requestID+".")
 }
 
 // vaultRef names a vault in messages as Key Vault does: "<vault>;location=<region>".
@@ -175,6 +177,9 @@ func writeError(w http.ResponseWriter, e *Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
 	}
 	writeJSON(w, status, ErrorResponse{Error: e})
 }

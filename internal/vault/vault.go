@@ -276,7 +276,7 @@ func (s *Server) fail(q *request, err error) {
 		return // the client has gone
 	}
 	s.log.Error("vault request failed", "method", q.r.Method, "host", q.host, "path", q.r.URL.Path, "request_id", q.requestID, "err", err)
-	if errors.Is(err, authz.ErrUnavailable) {
+	if errors.Is(err, authz.ErrUnavailable) || errors.Is(err, store.ErrUnavailable) {
 		writeError(q.w, unavailable(q.requestID))
 		return
 	}

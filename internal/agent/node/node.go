@@ -358,6 +358,11 @@ func upstreamError(resp *http.Response, data []byte) error {
 		code = e.Codes[0]
 	}
 	ue := &agent.UpstreamError{Kind: agent.Unavailable, Message: msg}
+	// A 429, or a 503 while the server's store is unavailable, says when to try again.
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 &&
+		(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		ue.RetryAfter = time.Duration(s) * time.Second
+	}
 	switch {
 	case code == nodewire.CodeIdentityNotFound:
 		ue.Kind = agent.IdentityNotFound
@@ -371,9 +376,6 @@ func upstreamError(resp *http.Response, data []byte) error {
 		ue.Kind = agent.InvalidResource
 	case resp.StatusCode == http.StatusTooManyRequests:
 		ue.Kind = agent.Throttled
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-			ue.RetryAfter = time.Duration(s) * time.Second
-		}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest:
 		// The node's own credential or request was refused: no workload can be served until an
 		// operator acts, which the workload should hear as "not allowed".

@@ -261,6 +261,7 @@ func TestUpstreamRefusalsBecomeAgentKinds(t *testing.T) {
 		{"throttled", refusal(429, 0), agent.Throttled, 7 * time.Second},
 		{"node credential refused", refusal(401, 7000215), agent.NodeNotAllowed, 0},
 		{"server failure", refusal(500, 0), agent.Unavailable, 0},
+		{"server's store unavailable", refusal(503, 90033), agent.Unavailable, 7 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.mu.Lock()

@@ -13,9 +13,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,8 +43,15 @@ const checkAfter = time.Second
 // dialect is PostgreSQL's: other servers write at once, so transactions lock the rows they read.
 var dialect = sqlstore.Dialect{ErrorKind: errorKind, RowLocks: true, WritableCTE: true}
 
-// errorKind classifies PostgreSQL's constraint errors for the SQL layer.
+// errorKind classifies PostgreSQL's errors for the SQL layer: constraint violations, and the
+// conditions that may pass (store.ErrUnavailable: https://www.postgresql.org/docs/current/errcodes-appendix.html).
 func errorKind(err error) error {
+	// A connection that could not be made is an outage whatever the server said (a database
+	// that refuses connections, too many clients, a server starting up).
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return store.ErrUnavailable
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -49,7 +59,23 @@ func errorKind(err error) error {
 			return store.ErrConflict
 		case "23503": // foreign_key_violation
 			return store.ErrNotFound
+		case "57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+			"40001", "40P01", // serialization_failure, deadlock_detected: the transaction may be retried
+			"25006": // read_only_sql_transaction: a standby, during a failover
+			return store.ErrUnavailable
 		}
+		switch pgErr.Code[:min(2, len(pgErr.Code))] {
+		case "08", "53": // connection exception; insufficient resources (53100 disk_full, 53300 too_many_connections ...)
+			return store.ErrUnavailable
+		}
+		return nil
+	}
+	// No answer from the server: refused, reset or lost connections and timeouts.
+	var netErr net.Error
+	if errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return store.ErrUnavailable
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/sqltest"
@@ -184,4 +186,64 @@ func BenchmarkGetPrincipalByAppID(b *testing.B) {
 
 func BenchmarkTokenPathReads(b *testing.B) {
 	sqltest.BenchmarkTokenPathReads(b, openAt(b, freshDatabase(b)))
+}
+
+// A database that stops serving (its connections terminated by an administrator, new ones
+// refused) fails reads and writes with store.ErrUnavailable, so that the APIs answer 503 with
+// Retry-After; when it serves again, so does the store.
+func TestOutageIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	url := freshDatabase(t)
+	s := openAt(t, url+"&pool_max_conns=2")
+	if err := s.PutSetting(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, adminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	u, _ := pgx.ParseConfig(url)
+	for _, q := range []string{`ALTER DATABASE ` + u.Database + ` ALLOW_CONNECTIONS false`,
+		`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + u.Database + `'`} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(checkAfter + 100*time.Millisecond)
+	if _, err := s.GetSetting(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("read during the outage: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: "s", Name: "g", Location: "eastus"}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("write during the outage: %v, want ErrUnavailable", err)
+	}
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+u.Database+` ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.GetSetting(ctx, "k"); err != nil || v != "v" {
+		t.Errorf("read after the outage: %q, %v", v, err)
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	_, refused := pgconn.Connect(context.Background(), "postgres://127.0.0.1:1/x?connect_timeout=2")
+	for _, tc := range []struct {
+		err  error
+		want error
+	}{
+		{&pgconn.PgError{Code: "23505"}, store.ErrConflict},
+		{&pgconn.PgError{Code: "23503"}, store.ErrNotFound},
+		{&pgconn.PgError{Code: "53100"}, store.ErrUnavailable}, // disk_full
+		{&pgconn.PgError{Code: "53300"}, store.ErrUnavailable}, // too_many_connections
+		{&pgconn.PgError{Code: "57P01"}, store.ErrUnavailable}, // admin_shutdown
+		{&pgconn.PgError{Code: "08006"}, store.ErrUnavailable}, // connection_failure
+		{&pgconn.PgError{Code: "25006"}, store.ErrUnavailable}, // read-only standby
+		{&pgconn.PgError{Code: "42601"}, nil},                  // syntax error: a bug, not an outage
+		{refused, store.ErrUnavailable},
+		{errors.New("other"), nil},
+	} {
+		if got := errorKind(tc.err); got != tc.want {
+			t.Errorf("errorKind(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

@@ -115,7 +115,8 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 // dialect is SQLite's: one writer, so no row locks and no writable CTEs.
 var dialect = sqlstore.Dialect{ErrorKind: errorKind}
 
-// errorKind classifies SQLite's constraint errors for the SQL layer.
+// errorKind classifies SQLite's errors for the SQL layer: constraint violations, and the
+// conditions that may pass (store.ErrUnavailable).
 func errorKind(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
@@ -124,6 +125,12 @@ func errorKind(err error) error {
 			return store.ErrConflict
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return store.ErrNotFound
+		}
+		// The primary code (the low byte of an extended one): a full disk, a lock another
+		// process held past busy_timeout, an I/O error or no memory may pass; retry later.
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
+			return store.ErrUnavailable
 		}
 	}
 	return nil

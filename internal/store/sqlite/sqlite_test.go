@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,4 +213,43 @@ func TestListResourcesPlan(t *testing.T) {
 
 func BenchmarkTokenPathReads(b *testing.B) {
 	sqltest.BenchmarkTokenPathReads(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+}
+
+// A full disk (here: the file may not grow past its current pages) fails a write with
+// store.ErrUnavailable, and a control-plane write carrying its activity-log entry leaves
+// neither the change nor the entry.
+func TestFullDiskIsUnavailable(t *testing.T) {
+	ctx := t.Context()
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	if _, err := s.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: "s", Name: "g1", Location: "eastus"}); err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	big := map[string]string{}
+	for i := range 50 {
+		big[fmt.Sprint("tag", i)] = strings.Repeat("x", 256)
+	}
+	pctx, pending := store.WithPendingActivity(ctx, store.ActivityEvent{ID: "e1", SubscriptionID: "s"}, 201, 200)
+	_, err := s.PutResourceGroup(pctx, store.ResourceGroup{SubscriptionID: "s", Name: "g2", Location: "eastus", Tags: big})
+	for i := 0; err == nil && i < 100; i++ { // until the pages are used up
+		_, err = s.PutResourceGroup(pctx, store.ResourceGroup{SubscriptionID: "s", Name: fmt.Sprint("g", i+3), Location: "eastus", Tags: big})
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("write on a full disk: %v, want ErrUnavailable", err)
+	}
+	if recorded, _ := pending.Recorded(); recorded {
+		return // an earlier write fitted, with its entry; the full one is checked below
+	}
+	if _, err := s.GetResourceGroup(ctx, "s", "g2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the write that found the disk full left its group: %v", err)
+	}
+	if es, err := s.ListActivity(ctx, store.ActivityFilter{}); err != nil || len(es) != 0 {
+		t.Errorf("entries after the failed write: %v %v", es, err)
+	}
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -1225,4 +1226,132 @@ func testSharedControlPlane(t *testing.T, a, b store.Store) {
 	as, err = b.ListRoleAssignmentsForPrincipal(ctx, principal)
 	ok(t, err, "list role assignments through b")
 	equal(t, as, []store.RoleAssignment(nil), "role assignments deleted through a, seen by b")
+}
+
+// testActivityWithWrite: a context carrying a store.PendingActivity makes the first write
+// transaction of each control-plane write method insert the entry with the write (with the
+// created status when the write created its target), later writes with the same context add
+// none, and a write whose entry cannot be inserted (here: its id is taken) writes nothing and
+// fails with an error that is not the write's own ErrConflict or ErrNotFound.
+func testActivityWithWrite(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tenantID, sub := newID(), newID()
+	mustPutGroup(t, s, newGroup(sub, "g", t0))
+	taken := store.ActivityEvent{ID: newID(), Time: t0, SubscriptionID: sub}
+	ok(t, s.AppendActivity(ctx, taken), "append an event")
+
+	pending := func(id string) (context.Context, *store.PendingActivity) {
+		return store.WithPendingActivity(ctx, store.ActivityEvent{ID: id, Time: t0.Add(time.Minute), SubscriptionID: sub,
+			ResourceGroup: "g", HTTPMethod: "PUT", Caller: "caller"}, 201, 200)
+	}
+	entries := func() map[string]store.ActivityEvent {
+		es, err := s.ListActivity(ctx, store.ActivityFilter{SubscriptionID: sub, Limit: 1000})
+		ok(t, err, "list activity")
+		m := map[string]store.ActivityEvent{}
+		for _, e := range es {
+			m[e.ID] = e
+		}
+		return m
+	}
+	identity := newResource(sub, "g", identityType, "id", t0)
+	sp := newIdentityPrincipal(tenantID, identity.ID, t0)
+	identity.PrincipalID = sp.ObjectID
+	vault := newResource(sub, "g", "Microsoft.KeyVault/vaults", "kv", t0)
+	role := newID()
+	assignment := newRoleAssignment(groupScope(sub, "g"), newID(), role, t0)
+	def := store.RoleDefinition{ID: newID(), Scope: "/subscriptions/" + sub, RoleName: "r " + newID(), CreatedAt: t0, UpdatedAt: t0}
+
+	// Each write fails while its entry's id is taken, and leaves nothing behind.
+	failing := []struct {
+		name  string
+		write func(ctx context.Context) error
+		gone  func() bool // the write left no trace
+	}{
+		{"PutResourceGroup", func(ctx context.Context) error {
+			_, err := s.PutResourceGroup(ctx, newGroup(sub, "g2", t0))
+			return err
+		},
+			func() bool { _, err := s.GetResourceGroup(ctx, sub, "g2"); return errors.Is(err, store.ErrNotFound) }},
+		{"PutResource", func(ctx context.Context) error {
+			_, err := s.PutResource(ctx, identity, []store.ServicePrincipal{sp}, nil)
+			return err
+		},
+			func() bool {
+				_, err := s.GetResource(ctx, identity.ID)
+				_, perr := s.GetPrincipal(ctx, sp.ObjectID)
+				return errors.Is(err, store.ErrNotFound) && errors.Is(perr, store.ErrNotFound)
+			}},
+		{"CreateRoleAssignment", func(ctx context.Context) error { return s.CreateRoleAssignment(ctx, assignment) },
+			func() bool {
+				_, err := s.GetRoleAssignment(ctx, assignment.ID)
+				return errors.Is(err, store.ErrNotFound)
+			}},
+		{"PutRoleDefinition", func(ctx context.Context) error { _, err := s.PutRoleDefinition(ctx, def); return err },
+			func() bool { _, err := s.GetRoleDefinition(ctx, def.ID); return errors.Is(err, store.ErrNotFound) }},
+		{"DeleteResourceGroup", func(ctx context.Context) error { _, err := s.DeleteResourceGroup(ctx, sub, "g"); return err },
+			func() bool { _, err := s.GetResourceGroup(ctx, sub, "g"); return err == nil }},
+	}
+	for _, f := range failing {
+		pctx, p := pending(taken.ID)
+		err := f.write(pctx)
+		if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s whose activity entry cannot be written: %v, want an error that is neither ErrConflict nor ErrNotFound", f.name, err)
+		}
+		if recorded, _ := p.Recorded(); recorded {
+			t.Errorf("%s: the entry is reported recorded", f.name)
+		}
+		if !f.gone() {
+			t.Errorf("%s whose activity entry cannot be written left its change behind", f.name)
+		}
+	}
+
+	// The same writes with a free id: each records its entry, once, with its status.
+	for _, w := range []struct {
+		name   string
+		write  func(ctx context.Context) error
+		status int
+	}{
+		{"PutResourceGroup creates", func(ctx context.Context) error {
+			_, err := s.PutResourceGroup(ctx, newGroup(sub, "g2", t0))
+			return err
+		}, 201},
+		{"PutResourceGroup replaces", func(ctx context.Context) error {
+			_, err := s.PutResourceGroup(ctx, newGroup(sub, "g2", t0))
+			return err
+		}, 200},
+		{"PutResource creates", func(ctx context.Context) error {
+			_, err := s.PutResource(ctx, identity, []store.ServicePrincipal{sp}, nil)
+			return err
+		}, 201},
+		{"PutResource replaces", func(ctx context.Context) error { _, err := s.PutResource(ctx, identity, nil, nil); return err }, 200},
+		{"PutResource and CreateVault", func(ctx context.Context) error {
+			if _, err := s.PutResource(ctx, vault, nil, nil); err != nil {
+				return err
+			}
+			return s.CreateVault(ctx, store.Vault{Name: "kv" + newID()[:8], ResourceID: vault.ID, DataKey: []byte("k"), CreatedAt: t0})
+		}, 201},
+		{"CreateRoleAssignment", func(ctx context.Context) error { return s.CreateRoleAssignment(ctx, assignment) }, 201},
+		{"DeleteRoleAssignment", func(ctx context.Context) error { _, err := s.DeleteRoleAssignment(ctx, assignment.ID); return err }, 200},
+		{"PutRoleDefinition", func(ctx context.Context) error { _, err := s.PutRoleDefinition(ctx, def); return err }, 201},
+		{"DeleteRoleDefinition", func(ctx context.Context) error { return s.DeleteRoleDefinition(ctx, def.ID) }, 200},
+		{"DeleteResource", func(ctx context.Context) error { _, err := s.DeleteResource(ctx, identity.ID); return err }, 200},
+		{"DeleteResourceGroup", func(ctx context.Context) error { _, err := s.DeleteResourceGroup(ctx, sub, "g2"); return err }, 200},
+	} {
+		id := newID()
+		pctx, p := pending(id)
+		ok(t, w.write(pctx), w.name)
+		recorded, status := p.Recorded()
+		e, found := entries()[id]
+		if !recorded || status != w.status || !found || e.HTTPStatus != w.status || e.Status != "Succeeded" || e.Caller != "caller" {
+			t.Errorf("%s: recorded %v %d, stored %v %+v, want status %d", w.name, recorded, status, found, e, w.status)
+		}
+	}
+	// A write that fails for its own reason records nothing and keeps its own error.
+	id := newID()
+	pctx, p := pending(id)
+	_, err := s.DeleteResource(pctx, identity.ID)
+	isErr(t, err, store.ErrNotFound, "delete a deleted resource")
+	if recorded, _ := p.Recorded(); recorded || len(entries()) != 12 {
+		t.Errorf("a failed write recorded an entry: %v, %d entries", recorded, len(entries()))
+	}
 }

@@ -191,6 +191,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRoleAssignments", testListRoleAssignments},
 		{"SeedManagedIdentities", testSeedManagedIdentities},
 		{"Activity", testActivity},
+		{"ActivityWithWrite", testActivityWithWrite},
 		{"ControlPlaneConcurrency", testControlPlaneConcurrency},
 		{"Vaults", testVaults},
 		{"Secrets", testSecrets},

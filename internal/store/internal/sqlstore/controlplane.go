@@ -215,7 +215,7 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 	key := column.ScopeKey(r.ID)
 	subKey, groupKey := column.Key(r.SubscriptionID), column.Key(r.ResourceGroup)
 	var created bool
-	err = s.inTx(ctx, func(tx Tx) error {
+	err = s.putTx(ctx, &created, func(tx Tx) error {
 		if err := s.lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
 			return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, s.err(ctx, err))
 		}
@@ -431,13 +431,17 @@ func scanRoleAssignment(row scanner) (store.RoleAssignment, error) {
 }
 
 func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment) error {
-	_, err := s.exec(ctx, `INSERT INTO role_assignments (id_key, id, scope, scope_key, role_definition_id,
+	created := true // for the activity-log entry the context may carry
+	err := s.putTx(ctx, &created, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO role_assignments (id_key, id, scope, scope_key, role_definition_id,
 		role_key, principal_id, principal_key, principal_type, description, condition, condition_version,
 		created_at, updated_at, created_by, updated_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		column.Key(a.ID), a.ID, a.Scope, column.ScopeKey(a.Scope), a.RoleDefinitionID, column.RoleDefinitionKey(a.RoleDefinitionID),
-		a.PrincipalID, column.Key(a.PrincipalID), a.PrincipalType, a.Description, a.Condition, a.ConditionVersion,
-		a.CreatedAt, a.UpdatedAt, a.CreatedBy, a.UpdatedBy)
+			column.Key(a.ID), a.ID, a.Scope, column.ScopeKey(a.Scope), a.RoleDefinitionID, column.RoleDefinitionKey(a.RoleDefinitionID),
+			a.PrincipalID, column.Key(a.PrincipalID), a.PrincipalType, a.Description, a.Condition, a.ConditionVersion,
+			a.CreatedAt, a.UpdatedAt, a.CreatedBy, a.UpdatedBy)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create role assignment %s: %w", a.ID, err)
 	}
@@ -489,9 +493,22 @@ func (s *Store) ListRoleAssignmentsForPrincipal(ctx context.Context, principalID
 }
 
 func (s *Store) DeleteRoleAssignment(ctx context.Context, id string) (store.RoleAssignment, error) {
-	a, err := scanRoleAssignment(s.write.QueryRow(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id)))
+	const q = `DELETE FROM role_assignments WHERE id_key = $1 RETURNING ` + roleAssignmentColumns
+	if !pendingActivity(ctx) {
+		a, err := scanRoleAssignment(s.write.QueryRow(ctx, q, column.Key(id)))
+		if err != nil {
+			return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, s.err(ctx, err))
+		}
+		return a, nil
+	}
+	var a store.RoleAssignment
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		a, err = scanRoleAssignment(tx.QueryRow(ctx, q, column.Key(id)))
+		return err
+	})
 	if err != nil {
-		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, s.err(ctx, err))
+		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, err)
 	}
 	return a, nil
 }

@@ -176,17 +176,69 @@ func (s *Store) lock(mode string) string {
 	return " FOR " + mode
 }
 
-// inTx runs fn in a write transaction and commits it.
+// inTx runs fn in a write transaction and commits it. When ctx carries a control-plane write's
+// activity-log entry (store.PendingActivity) that no earlier transaction recorded, the entry is
+// inserted in this transaction: the write and its entry commit together or not at all.
 func (s *Store) inTx(ctx context.Context, fn func(tx Tx) error) error {
+	return s.writeTx(ctx, func(tx Tx) (bool, error) { return false, fn(tx) })
+}
+
+// putTx is inTx for a write that sets *created to tell whether it created its target, which
+// decides the status its activity-log entry records.
+func (s *Store) putTx(ctx context.Context, created *bool, fn func(tx Tx) error) error {
+	return s.writeTx(ctx, func(tx Tx) (bool, error) {
+		err := fn(tx)
+		return *created, err
+	})
+}
+
+// writeTx is inTx for a write that tells whether it created its target.
+func (s *Store) writeTx(ctx context.Context, fn func(tx Tx) (created bool, err error)) error {
 	tx, err := s.write.Begin(ctx)
 	if err != nil {
 		return s.err(ctx, err)
 	}
-	if err := fn(tx); err != nil {
+	created, err := fn(tx)
+	if err != nil {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return s.err(ctx, err)
 	}
-	return s.err(ctx, tx.Commit(ctx))
+	pending := store.PendingActivityFrom(ctx)
+	ev, claimed := pending.Claim(created)
+	if claimed {
+		if err := appendActivity(ctx, tx, []store.ActivityEvent{ev}); err != nil {
+			tx.Rollback(context.WithoutCancel(ctx))
+			pending.Done(false)
+			return fmt.Errorf("record the write's activity-log entry: %w", s.activityErr(ctx, err))
+		}
+	}
+	err = s.err(ctx, tx.Commit(ctx))
+	if claimed {
+		pending.Done(err == nil)
+	}
+	return err
+}
+
+// activityErr is the error of an activity-log insert that failed a write: not a conflict or a
+// missing row of what the write was about (the caller would answer 409 or 404 for it), but an
+// outage (store.ErrUnavailable) or an opaque failure.
+func (s *Store) activityErr(ctx context.Context, err error) error {
+	err = s.err(ctx, err)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrLimitReached) {
+		return errors.New(err.Error())
+	}
+	return err
+}
+
+// pendingActivity reports whether ctx carries an activity-log entry still to record, so that a
+// lone statement must run in a transaction with it.
+func pendingActivity(ctx context.Context) bool {
+	p := store.PendingActivityFrom(ctx)
+	if p == nil {
+		return false
+	}
+	recorded, _ := p.Recorded()
+	return !recorded
 }
 
 // err turns driver errors into the store's sentinels, keeping the driver's message: a unique
@@ -211,19 +263,32 @@ func (s *Store) err(ctx context.Context, err error) error {
 	return err
 }
 
-// exec runs one statement on the writer, its own transaction, and returns the rows it touched.
+// exec runs one statement on the writer, its own transaction (with the activity-log entry ctx
+// carries, see inTx), and returns the rows it touched.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	n, err := s.write.Exec(ctx, query, args...)
-	return n, s.err(ctx, err)
+	if !pendingActivity(ctx) {
+		n, err := s.write.Exec(ctx, query, args...)
+		return n, s.err(ctx, err)
+	}
+	var n int64
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.Exec(ctx, query, args...)
+		return err
+	})
+	return n, err
 }
 
 // execOne runs one update or delete; ErrNotFound when it touched no row.
 func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
-	n, err := s.exec(ctx, query, args...)
-	if err == nil && n == 0 {
-		err = store.ErrNotFound
+	if !pendingActivity(ctx) {
+		n, err := s.exec(ctx, query, args...)
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
 	}
-	return err
+	return s.inTx(ctx, func(tx Tx) error { return affected(tx.Exec(ctx, query, args...)) })
 }
 
 // affected reports ErrNotFound when a statement in a transaction touched no row.
@@ -292,15 +357,15 @@ func (s *Store) upsert(ctx context.Context, q Querier, exists string, existsArgs
 // putOne runs a lone upsert and tells whether it inserted the row (see upsert): one statement
 // with row locks; the count and the upsert in one transaction of the single writer otherwise.
 func (s *Store) putOne(ctx context.Context, exists string, existsArgs []any, upsert string, args ...any) (bool, error) {
-	if s.d.RowLocks {
+	if s.d.RowLocks && !pendingActivity(ctx) {
 		created, err := s.upsert(ctx, s.write, exists, existsArgs, upsert, args...)
 		return created, s.err(ctx, err)
 	}
 	var created bool
-	err := s.inTx(ctx, func(tx Tx) error {
+	err := s.writeTx(ctx, func(tx Tx) (bool, error) {
 		var err error
 		created, err = s.upsert(ctx, tx, exists, existsArgs, upsert, args...)
-		return err
+		return created, err
 	})
 	return created, err
 }
