@@ -107,23 +107,23 @@ func startAzurite(t *testing.T, ca *keys.CA, node, dir string) string {
 	return ""
 }
 
-// blobRun is what one run of a blob program (blobclient, or blob.mjs) gave back.
+// blobRun is what one run of a blob program (blob-writer, or blob.mjs) gave back.
 type blobRun struct {
 	content string
 	claims  map[string]any
 }
 
-// buildBlobClient builds test/e2e/blobclient, the unmodified azblob program.
+// buildBlobClient builds examples/blob-writer, the unmodified azblob program.
 func buildBlobClient(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "blobclient")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mint-id/mint/test/e2e/blobclient").CombinedOutput(); err != nil {
-		t.Fatalf("build blobclient: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), "blob-writer")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mint-id/mint/examples/blob-writer").CombinedOutput(); err != nil {
+		t.Fatalf("build blob-writer: %v\n%s", err, out)
 	}
 	return bin
 }
 
-// runGoBlob runs blobclient under `mint run --proxy --resource resource` with env, against
+// runGoBlob runs blob-writer under `mint run --proxy --resource resource` with env, against
 // accountURL, in container; clientID picks a user-assigned identity ("" the system-assigned one).
 func runGoBlob(t *testing.T, env []string, blobClient, resource, accountURL, container, content, clientID string) blobRun {
 	t.Helper()
@@ -134,7 +134,7 @@ func runGoBlob(t *testing.T, env []string, blobClient, resource, accountURL, con
 	}
 	stdout, stderr, code := runProgram(t, env, mintBin, args...)
 	if code != 0 {
-		t.Fatalf("blobclient exit %d: %s\nAzurite: %s", code, stderr, azuriteErr.String())
+		t.Fatalf("blob-writer exit %d: %s\nAzurite: %s", code, stderr, azuriteErr.String())
 	}
 	var out struct {
 		Content string
@@ -173,7 +173,7 @@ func wantBlob(t *testing.T, got blobRun, tenant, content, principal string) {
 }
 
 // TestAzuriteAcceptsMintTokens: unmodified Storage programs with ManagedIdentityCredential, as a
-// container app under `mint run --proxy` — the Go SDK's azblob (test/e2e/blobclient) and the
+// container app under `mint run --proxy` — the Go SDK's azblob (examples/blob-writer) and the
 // JavaScript SDK's @azure/storage-blob (test/e2e/jsclient/blob.mjs) — create a container in
 // Azurite, upload a blob and read it back with mint's managed-identity token; Azurite runs over
 // HTTPS with a certificate from mint's CA (which SSL_CERT_FILE and NODE_EXTRA_CA_CERTS, as mint
