@@ -107,6 +107,8 @@ served. Reusing a --data-dir keeps all state.`,
 	f.register(cmd.Flags(), "127.0.0.1:8443")
 	cmd.Flags().StringVar(&f.cfg.AgentAddr, "agent-addr", "127.0.0.1:8444", "loopback address of the in-process node agent's managed-identity endpoints")
 	cmd.Flags().StringVar(&f.cfg.ProxyAddr, "proxy-addr", proxy.DefaultAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
+	cmd.Flags().StringSliceVar(&f.cfg.ForwardStorage, "forward-storage", nil, proxy.ForwardStorageUsage)
+	cmd.Flags().StringVar(&f.cfg.ForwardStorageCAFile, "forward-storage-ca-file", "", proxy.ForwardStorageCAUsage)
 	cmd.Flags().StringVar(&f.cfg.BindHost, "bind-host", "", "give every local process this VM-like resource's identities through IMDS (the in-process agent's host binding)")
 	cmd.Flags().StringVar(&f.cfg.ServiceFabricAddr, "service-fabric-addr", "127.0.0.1:0", "loopback address of the in-process agent's https Service Fabric endpoint (mint run --dialect servicefabric); empty disables it")
 	return cmd

@@ -55,9 +55,13 @@ type Config struct {
 	// ServiceFabricAddr, if set, serves the https Service Fabric dialect there.
 	ServiceFabricAddr string
 	// ProxyAddr is the loopback address of the node's Azure-name proxy; empty: no proxy.
-	ProxyAddr   string
-	RateLimit   agent.RateLimit
-	MetricsAddr string
+	ProxyAddr string
+	// ForwardStorage and ForwardStorageCAFile: Azure Storage names the proxy forwards to a local
+	// emulator, and the CA its certificate is checked against (proxy.ParseStorageForwards).
+	ForwardStorage       []string
+	ForwardStorageCAFile string
+	RateLimit            agent.RateLimit
+	MetricsAddr          string
 	// BindHost gives every local process this VM-like resource's identities.
 	BindHost string
 
@@ -178,6 +182,14 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 	if err != nil || server.Host == "" {
 		return nil, "", fmt.Errorf("node identity: server URL %q: %v", id.ServerURL, err)
 	}
+	storage, err := proxy.ParseStorageForwards(cfg.ForwardStorage)
+	if err != nil {
+		return nil, "", err
+	}
+	storageTLS, err := proxy.StorageTLS(cfg.ForwardStorageCAFile)
+	if err != nil {
+		return nil, "", err
+	}
 	certs := node.NewProxyCertificates(up, cfg.Logger.With("component", "proxy"))
 	first, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = certs.Renew(first)
@@ -205,7 +217,8 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 			http.Error(w, fmt.Sprintf("mint proxy: the mint server %s is unreachable from this node", id.ServerURL), http.StatusBadGateway)
 		},
 	}
-	p, err := proxy.New(proxy.Config{Addr: cfg.ProxyAddr, CA: certs, Handler: forward, IMDS: imds, Logger: cfg.Logger.With("component", "proxy")})
+	p, err := proxy.New(proxy.Config{Addr: cfg.ProxyAddr, CA: certs, Handler: forward, IMDS: imds,
+		Storage: storage, StorageTLS: storageTLS, Logger: cfg.Logger.With("component", "proxy")})
 	if err != nil {
 		return nil, "", err
 	}

@@ -12,7 +12,9 @@ const NodeCertificatePath = "/mint/nodes/proxyCertificate"
 // NodeCertificateNames are the names a node's proxy certificate covers: Azure's authority,
 // management and Graph hosts, and every <vault>.vault.azure.net. Never the mint server's own
 // name: a node stands in for Azure's names on its own host, not for the server.
-var NodeCertificateNames = append(append([]string(nil), DefaultNames...), "*."+AzureVaultSuffix)
+// Storage's names too: the node's proxy serves them when its agent forwards them to an emulator
+// (--forward-storage).
+var NodeCertificateNames = append(append(append([]string(nil), DefaultNames...), "*."+AzureVaultSuffix), NodeStorageNames...)
 
 // NodeCertificateLifetime is short, so that a node removed from the installation stops being
 // able to serve Azure's names within a day; the agent renews at half-life.

@@ -5,8 +5,9 @@
 // with mint's own handler in-process, Host set to the Azure name. It answers absolute-form
 // http://169.254.169.254 requests with the node agent's IMDS handler.
 //
-// It is not a forward proxy: it has no dialer and never opens a connection anywhere. Every other
-// target is refused with 403 before any tunnel exists, with a message naming the host.
+// It is not a forward proxy: the only connections it opens are to the Storage emulators it is
+// configured to forward <account>.blob.core.windows.net (and queue, table) to (Config.Storage).
+// Every other target is refused with 403 before any tunnel exists, with a message naming the host.
 package proxy
 
 import (
@@ -47,6 +48,11 @@ type Config struct {
 	// Vaults are the vault host names served over CONNECT; nil means DefaultVaults
 	// (<vault>.vault.azure.net on 443).
 	Vaults []VaultHosts
+	// Storage forwards Azure Storage names (<account>.blob.core.windows.net, …) to a local
+	// emulator, the only connections the proxy ever opens; StorageTLS is how it trusts the
+	// emulator (nil: system roots). Storage names not listed are refused like any other.
+	Storage    []StorageForward
+	StorageTLS *tls.Config
 
 	// MaxConns bounds client connections (tunnels included); default 1024.
 	MaxConns int
@@ -75,6 +81,7 @@ type Config struct {
 type Proxy struct {
 	names   *Names
 	handler http.Handler
+	storage map[string]http.Handler // by Storage service
 	imds    http.Handler
 	certs   *certCache
 	log     *slog.Logger
@@ -127,9 +134,21 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: listen on %s: %w", cfg.Addr, err)
 	}
+	names := NewNames(cfg.Names, cfg.Vaults)
+	for _, f := range cfg.Storage {
+		if _, ok := StorageServices[f.Service]; !ok || f.Target == nil {
+			ln.Close()
+			return nil, fmt.Errorf("proxy: bad storage forward %+v", f)
+		}
+		if names.storage == nil {
+			names.storage = map[string]bool{}
+		}
+		names.storage[f.Service] = true
+	}
 	p := &Proxy{
-		names:   NewNames(cfg.Names, cfg.Vaults),
+		names:   names,
 		handler: cfg.Handler,
+		storage: newStorageForwarders(cfg.Storage, cfg.StorageTLS, cfg.Logger),
 		imds:    cfg.IMDS,
 		certs:   newCertCache(cfg.CA, cfg.CertTTL, cfg.MaxCachedCerts, cfg.Clock),
 		log:     cfg.Logger,
@@ -352,6 +371,11 @@ func (p *Proxy) serveTunneled(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Host = t.hostHeader()
 	r.URL.Scheme, r.URL.Host = "", "" // an absolute-form request line inside the tunnel
+	if fwd := p.storage[storageService(t.host)]; fwd != nil {
+		// Blobs are streamed to the emulator, which applies Storage's own size limits.
+		fwd.ServeHTTP(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
 	p.handler.ServeHTTP(w, r)
 }

@@ -48,8 +48,9 @@ func (r *Refusal) Error() string { return r.Message }
 // Names decides which hosts (and ports) the proxy answers for. The zero value answers for
 // nothing.
 type Names struct {
-	exact  map[string]bool // on 443
-	vaults []VaultHosts
+	exact   map[string]bool // on 443
+	vaults  []VaultHosts
+	storage map[string]bool // Storage services forwarded to an emulator (<account>.<service>.core.windows.net on 443)
 }
 
 var port443 = []string{"443"}
@@ -84,7 +85,7 @@ func NewNames(exact []string, vaults []VaultHosts) *Names {
 
 // ports are the ports host (lower case, no port) is served on; nil when it is not served.
 func (n *Names) ports(host string) []string {
-	if n.exact[host] {
+	if n.exact[host] || n.storage[storageService(host)] {
 		return port443
 	}
 	for _, v := range n.vaults {
@@ -121,6 +122,11 @@ func (n *Names) Describe() string {
 		}
 		parts = append(parts, name)
 	}
+	for _, service := range []string{"blob", "queue", "table"} {
+		if n.storage[service] {
+			parts = append(parts, "<account>."+StorageServices[service])
+		}
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -135,6 +141,11 @@ func (n *Names) Connect(target string) (host, port string, ref *Refusal) {
 		return "", "", &Refusal{http.StatusBadRequest, fmt.Sprintf("mint proxy: bad CONNECT target %q: %v", truncate(target, 100), err)}
 	}
 	ports := n.ports(host)
+	if ports == nil && storageService(host) != "" {
+		return "", "", &Refusal{http.StatusForbidden, fmt.Sprintf("mint proxy: refusing CONNECT %s: Azure Storage names are served only when forwarded to a "+
+			"local emulator (mint dev or mint agent --forward-storage https://127.0.0.1:10000 for Azurite's blob service); "+
+			"mint's proxy never forwards traffic anywhere else. To reach %s directly, add it to NO_PROXY.", net.JoinHostPort(host, port), host)}
+	}
 	if ports == nil {
 		return "", "", &Refusal{http.StatusForbidden, fmt.Sprintf("mint proxy: refusing CONNECT %s: mint's Azure-name proxy answers only for %s "+
 			"(and http://%s for managed identity); it never forwards traffic anywhere. To reach %s directly, add it to NO_PROXY.",

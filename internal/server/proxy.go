@@ -16,13 +16,23 @@ func (s *Server) StartProxy(ctx context.Context) ([]EnvVar, error) {
 	if s.cfg.ProxyAddr == "" {
 		return nil, nil
 	}
+	storage, err := proxy.ParseStorageForwards(s.cfg.ForwardStorage)
+	if err != nil {
+		return nil, err
+	}
+	storageTLS, err := proxy.StorageTLS(s.cfg.ForwardStorageCAFile)
+	if err != nil {
+		return nil, err
+	}
 	p, err := proxy.New(proxy.Config{
-		Addr:    s.cfg.ProxyAddr,
-		CA:      s.CA,
-		Handler: s.http.Handler,
-		IMDS:    s.devAgent,
-		Vaults:  s.proxyVaults(),
-		Logger:  s.log.With("component", "proxy"),
+		Addr:       s.cfg.ProxyAddr,
+		CA:         s.CA,
+		Handler:    s.http.Handler,
+		IMDS:       s.devAgent,
+		Vaults:     s.proxyVaults(),
+		Storage:    storage,
+		StorageTLS: storageTLS,
+		Logger:     s.log.With("component", "proxy"),
 	})
 	if err != nil {
 		return nil, err

@@ -68,6 +68,11 @@ type Config struct {
 	ServiceFabricAddr string
 	// ProxyAddr is where `mint dev` serves the Azure-name proxy (loopback; empty: no proxy).
 	ProxyAddr string
+	// ForwardStorage are --forward-storage values: Azure Storage names the proxy forwards to a
+	// local emulator ("https://host:port" for blob, or "<service>=https://host:port");
+	// ForwardStorageCAFile is the PEM the emulator's certificate is checked against.
+	ForwardStorage       []string
+	ForwardStorageCAFile string
 	// BindHost, if set, binds `mint dev`'s in-process agent to this VM-like resource, so IMDS
 	// (directly or through the proxy) answers with its identities.
 	BindHost string

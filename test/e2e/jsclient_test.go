@@ -26,7 +26,7 @@ import (
 
 // jsClientFiles are the committed files of test/e2e/jsclient (never its node_modules) that
 // its install needs: guard.mjs is run from where it is committed (see jsGuard).
-var jsClientFiles = []string{"package.json", "package-lock.json", "main.mjs"}
+var jsClientFiles = []string{"package.json", "package-lock.json", "main.mjs", "blob.mjs"}
 
 // jsGuard is the absolute path of test/e2e/jsclient/guard.mjs, which every Node program of the
 // tests (jsclient's and armjsclient's) preloads with --import: it ends the program before it
@@ -134,7 +134,8 @@ func installNPMProject(npm string, p *npmProject, out *bytes.Buffer) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Azurite's tree is the largest (450 packages): six minutes for a cold npm cache.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel", "error")
 	cmd.Dir = dir

@@ -76,3 +76,68 @@ func TestProductionNodeServesAzureNamesThroughItsProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestProductionNodeServesAzureCLI: the real Azure CLI on a production node, with only the
+// environment the node's agent wrote (its proxy and CA bundle), reaches every Azure name the node's
+// proxy serves: login.microsoftonline.com (MSAL Python's instance discovery and the token
+// endpoint), management.azure.com, graph.microsoft.com and <vault>.vault.azure.net; then signs
+// in with the node's managed identity under `mint run --proxy`.
+func TestProductionNodeServesAzureCLI(t *testing.T) {
+	az := needAz(t)
+	for _, kind := range stores(t) {
+		t.Run(kind.name, func(t *testing.T) {
+			m := startServer(t, kind)
+			tenant, sub, adminID := m.Env["AZURE_TENANT_ID"], m.Env["AZURE_SUBSCRIPTION_ID"], m.Env["AZURE_CLIENT_ID"]
+			rs := seedReaderScenario(t, m, "kv1")
+			a := startLeanAgent(t, m, "/subscriptions/"+rs.sub)
+			agentEnv, err := server.ParseEnvFile(filepath.Join(a.dataDir, "env"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), azConfigDir(t)}
+			for _, k := range []string{"HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"} {
+				env = append(env, k+"="+agentEnv[k])
+			}
+
+			var accounts []azAccount
+			mustAz(t, env, az, &accounts, "login", "--service-principal", "-u", adminID, "-p", m.Env["AZURE_CLIENT_SECRET"], "--tenant", tenant, "-o", "json")
+			if len(accounts) != 1 || accounts[0].ID != sub || accounts[0].TenantID != tenant {
+				t.Fatalf("az login through the node's proxy: %+v", accounts)
+			}
+			var ua struct{ ClientID, TenantID string }
+			mustAz(t, env, az, &ua, "identity", "create", "-g", "app", "-n", "node-id", "-o", "json")
+			if ua.ClientID == "" || ua.TenantID != tenant {
+				t.Errorf("az identity create through the node's proxy: %+v", ua)
+			}
+			var sp struct{ AppID string }
+			mustAz(t, env, az, &sp, "ad", "sp", "show", "--id", adminID, "-o", "json")
+			if sp.AppID != adminID {
+				t.Errorf("az ad sp show (graph.microsoft.com) through the node's proxy: %+v", sp)
+			}
+			// The vault's data plane with az's own Key Vault token (the admin is the vault's
+			// Secrets Officer).
+			secretURL := "https://" + rs.vault + ".vault.azure.net/secrets/db-password?api-version=7.4"
+			var secret struct{ Value string }
+			mustAz(t, env, az, &secret, "rest", "--url", secretURL, "--resource", "https://vault.azure.net", "-o", "json")
+			if secret.Value != readerSecret {
+				t.Errorf("az rest to the vault through the node's proxy: %+v", secret)
+			}
+
+			// Managed identity on the node, as the VM: az 2.45 (msrestazure) asks IMDS, which
+			// http://169.254.169.254 through HTTP_PROXY reaches on the node's proxy and agent.
+			runEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "MINT_DATA_DIR=" + a.dataDir, azConfigDir(t)}
+			asVM := func(args ...string) []string {
+				return append([]string{"run", "--proxy", "--dialect", "imds", "--resource", rs.vmID, "--", az}, args...)
+			}
+			mustAz(t, runEnv, mintBin, &accounts, asVM("login", "--identity", "-o", "json")...)
+			if len(accounts) != 1 || accounts[0].ID != sub || accounts[0].User.Name != "systemAssignedIdentity" {
+				t.Fatalf("az login --identity on the node: %+v", accounts)
+			}
+			secret.Value = ""
+			mustAz(t, runEnv, mintBin, &secret, asVM("rest", "--url", secretURL, "--resource", "https://vault.azure.net", "-o", "json")...)
+			if secret.Value != readerSecret {
+				t.Errorf("az rest as the VM's managed identity on the node: %+v", secret)
+			}
+		})
+	}
+}

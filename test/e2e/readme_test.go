@@ -157,25 +157,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	}
 	script, expected := quickstartScript(t, string(readme))
 
-	// A fresh user: an empty HOME (so ~/.mint is new), GOBIN on PATH for `go install`. The Go
-	// caches and settings stay this process's, so nothing is downloaded or rebuilt needlessly.
-	home := t.TempDir()
-	bin := filepath.Join(home, "go-bin")
-	var env []string
-	for _, kv := range cleanEnv() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch strings.ToUpper(name) {
-		case "HOME", "PATH", "GOBIN", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+home, "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOENV"} {
-		env = append(env, name+"="+goEnvSetting(t, name))
-	}
-	// The one thing the README does not say: free ports instead of 8443-8445.
-	env = append(env, "MINT_ADDR=127.0.0.1:0", "MINT_AGENT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
+	env := readmeEnv(t)
 
 	output, runErr, stuck := runDocScript(t, "quickstart.sh", script, root, env, 5*time.Minute)
 	if stuck {
@@ -241,4 +223,65 @@ func runDocScript(t *testing.T, name, script, root string, env []string, timeout
 		}
 	}
 	return out.String(), runErr, stuck
+}
+
+// readmeEnv is the environment the README's sections run in: a fresh user (an empty HOME, so
+// ~/.mint is new; GOBIN on PATH for `go install`), with this process's Go caches and settings and
+// npm's cache, so that nothing is downloaded or rebuilt needlessly, and free ports for mint
+// instead of 8443-8445.
+func readmeEnv(t *testing.T) []string {
+	t.Helper()
+	home := t.TempDir()
+	bin := filepath.Join(home, "go-bin")
+	var env []string
+	for _, kv := range cleanEnv() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(name) {
+		case "HOME", "PATH", "GOBIN", "SSL_CERT_FILE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "HOME="+home, "GOBIN="+bin, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOENV"} {
+		env = append(env, name+"="+goEnvSetting(t, name))
+	}
+	// The one thing the README does not say: free ports instead of 8443-8445.
+	env = append(env, "MINT_ADDR=127.0.0.1:0", "MINT_AGENT_ADDR=127.0.0.1:0", "MINT_PROXY_ADDR=127.0.0.1:0")
+
+	if out, err := exec.Command("npm", "config", "get", "cache").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		env = append(env, "npm_config_cache="+strings.TrimSpace(string(out)), "npm_config_update_notifier=false")
+	}
+	return env
+}
+
+// TestReadmeStorage runs the README's "same story with Storage" as written: Azurite from npm
+// (locked) over HTTPS, mint dev forwarding https://devstoreaccount1.blob.core.windows.net to it,
+// and the unmodified examples/blob-writer writing and reading a blob there under mint run.
+func TestReadmeStorage(t *testing.T) {
+	needNode(t)
+	for _, tool := range []string{"jq", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("the README's Storage section uses %s; install it", tool)
+		}
+	}
+	root := sourceRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, expected := markedScript(t, string(readme), "storage")
+	output, runErr, stuck := runDocScript(t, "storage.sh", script, root, readmeEnv(t), 8*time.Minute)
+	if stuck {
+		t.Errorf("mint dev or Azurite did not stop within 15 s of SIGTERM")
+	}
+	if runErr != nil {
+		t.Fatalf("the Storage section failed: %v\n%s", runErr, output)
+	}
+	if missing := matchInOrder(expected, output); missing != "" {
+		t.Fatalf("the Storage section did not print (in order)\n  %s\noutput:\n%s", missing, output)
+	}
+	if !strings.Contains(output, "\nhello, Storage\n") || !strings.Contains(output, "https://sts.windows.net/") {
+		t.Errorf("the blob was not read back with mint's token:\n%s", output)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mint-id/mint/internal/agent"
 	"github.com/mint-id/mint/internal/cli/flagenv"
 	"github.com/mint-id/mint/internal/nodeagent"
+	"github.com/mint-id/mint/internal/proxy"
 	"github.com/spf13/cobra"
 )
 
@@ -65,6 +66,8 @@ names; the CA's key never leaves the server. The proxy's environment is in <data
 	fs.StringVar(&cfg.SocketPath, "socket", "", "Unix socket for mint run registrations (default <data-dir>/agent.sock)")
 	fs.StringVar(&cfg.CAFile, "ca-file", "", "PEM file of the server's CA, e.g. <server data-dir>/ca.pem (default: system roots and SSL_CERT_FILE)")
 	fs.StringVar(&cfg.ProxyAddr, "proxy-addr", nodeagent.DefaultProxyAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
+	fs.StringSliceVar(&cfg.ForwardStorage, "forward-storage", nil, proxy.ForwardStorageUsage)
+	fs.StringVar(&cfg.ForwardStorageCAFile, "forward-storage-ca-file", "", proxy.ForwardStorageCAUsage)
 	fs.Float64Var(&cfg.RateLimit.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
 	fs.IntVar(&cfg.RateLimit.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")

@@ -1,7 +1,8 @@
-// Command blobclient is an unmodified Azure Storage program: azblob with
+// Command blob-writer is an unmodified Azure Storage program: azblob with
 // ManagedIdentityCredential, as an application reading and writing blobs does. It creates a
 // container, uploads a blob, reads it back and prints the content and the token's claims as
-// JSON. mint's end-to-end tests run it under `mint run` against Azurite.
+// JSON. The README's Storage recipe and mint's end-to-end tests run it under `mint run` against
+// Azurite.
 package main
 
 import (
@@ -49,7 +50,7 @@ func main() {
 	clientID := flag.String("client-id", "", "user-assigned identity's client id (default: system-assigned)")
 	flag.Parse()
 	if *account == "" || *container == "" || *blob == "" {
-		fmt.Fprintln(os.Stderr, "usage: blobclient -account-url URL -container C -blob B -content TEXT [-client-id ID]")
+		fmt.Fprintln(os.Stderr, "usage: blob-writer -account-url URL -container C -blob B -content TEXT [-client-id ID]")
 		os.Exit(2)
 	}
 	var opts azidentity.ManagedIdentityCredentialOptions
@@ -89,9 +90,9 @@ func main() {
 func fail(err error) {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		fmt.Fprintf(os.Stderr, "blobclient: %d %s: %v\n", re.StatusCode, re.ErrorCode, err)
+		fmt.Fprintf(os.Stderr, "blob-writer: %d %s: %v\n", re.StatusCode, re.ErrorCode, err)
 	} else {
-		fmt.Fprintf(os.Stderr, "blobclient: %v\n", err)
+		fmt.Fprintf(os.Stderr, "blob-writer: %v\n", err)
 	}
 	os.Exit(1)
 }
