@@ -180,11 +180,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 	ctx := r.Context()
 	switch {
 	case action == "" && r.Method == http.MethodGet:
-		if require(w, r, c, readApps...) {
+		if s.allow(w, r, c, false, readApps...) {
 			s.writeApplication(w, r, http.StatusOK, sp, nil)
 		}
 	case action == "" && r.Method == http.MethodDelete:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		if err := s.dir.DeletePrincipal(ctx, sp.ObjectID); err != nil {
@@ -193,11 +193,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case action == "" && r.Method == http.MethodPatch:
-		if require(w, r, c, writeApps...) {
+		if s.allow(w, r, c, true, writeApps...) {
 			s.patchApplication(w, r, sp)
 		}
 	case action == "addPassword" && r.Method == http.MethodPost:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		var body struct {
@@ -224,7 +224,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		writeJSON(w, r, http.StatusOK, passwordJSON(pc.Credential, pc.SecretText))
 	case action == "removePassword" && r.Method == http.MethodPost:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		var body struct {
@@ -348,7 +348,7 @@ type appRoleJSON struct {
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !require(w, r, c, writeApps...) {
+	if !s.allow(w, r, c, true, writeApps...) {
 		return
 	}
 	var body struct {
@@ -398,7 +398,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 }
 
 func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !require(w, r, c, readApps...) {
+	if !s.allow(w, r, c, false, readApps...) {
 		return
 	}
 	sps, err := s.st.ListPrincipals(r.Context(), c.TenantID, store.KindApplication)
