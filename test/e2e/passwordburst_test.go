@@ -82,6 +82,9 @@ func TestPasswordBurstKeepsOthersServedAndEnumeratesNobody(t *testing.T) {
 					c, cancel := context.WithTimeout(ctx, 30*time.Second)
 					_, err := cred().GetToken(c, policy.TokenRequestOptions{Scopes: []string{"https://vault.azure.net/.default"}})
 					cancel()
+					if err != nil && ctx.Err() != nil {
+						break // the burst ended while this token was on its way
+					}
 					if err != nil {
 						t.Errorf("another client's token during the burst: %v", err)
 						continue
@@ -99,7 +102,7 @@ func TestPasswordBurstKeepsOthersServedAndEnumeratesNobody(t *testing.T) {
 			codes := map[int]int{}
 			var mu sync.Mutex
 			ctx, stopOthers := context.WithCancel(context.Background())
-			var othersOK, othersAsked int
+			var othersOK int
 			var during float64
 			othersDone := make(chan struct{})
 			go func() {
@@ -138,9 +141,8 @@ func TestPasswordBurstKeepsOthersServedAndEnumeratesNobody(t *testing.T) {
 			burstTook := time.Since(burstStart)
 			stopOthers()
 			<-othersDone
-			othersAsked = othersOK // every failure was reported above
 			t.Logf("burst: %d wrong passwords in %v (%.0f/s), answers by code %v", burst, burstTook, burst/burstTook.Seconds(), codes)
-			t.Logf("another client's tokens: %.1f/s before, %.1f/s during the burst (%.2f×), %d issued during it", before, during, during/before, othersAsked)
+			t.Logf("another client's tokens: %.1f/s before, %.1f/s during the burst (%.2f×), %d issued during it, all it asked for", before, during, during/before, othersOK)
 			if codes[50053] == 0 {
 				t.Errorf("the developer was never locked out during the burst: %v", codes)
 			}
