@@ -16,7 +16,7 @@ import (
 func newADCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications, service principals, users and groups (like az ad)"}
 	app := &cobra.Command{Use: "app", Short: "Manage application registrations"}
-	app.AddCommand(newAppCreateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd())
+	app.AddCommand(newAppCreateCmd(), newAppUpdateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd())
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	sp.AddCommand(newSPListCmd(), newSPShowCmd(), newSPAppRoleCmd())
 	cmd.AddCommand(app, sp, newADUserCmd(), newADGroupCmd())
@@ -65,11 +65,72 @@ func readCertDER(path string) ([]byte, error) {
 	}
 }
 
+// redirectFlags are az's flags for an application's redirect URIs (az ad app create/update).
+type redirectFlags struct {
+	web, publicClient []string
+	fallback          string
+}
+
+func (r *redirectFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&r.web, "web-redirect-uris", nil, "redirect URIs of the web platform: https, or http://localhost (repeatable or comma-separated)")
+	cmd.Flags().StringSliceVar(&r.publicClient, "public-client-redirect-uris", nil,
+		"redirect URIs of the mobile and desktop platform, e.g. http://localhost (any port) (repeatable or comma-separated)")
+	cmd.Flags().StringVar(&r.fallback, "is-fallback-public-client", "", "true: the device code and password flows treat the app as a public client")
+}
+
+// apply adds the flags that were given to a Graph application body.
+func (r *redirectFlags) apply(cmd *cobra.Command, body map[string]any) error {
+	if cmd.Flags().Changed("web-redirect-uris") {
+		body["web"] = map[string]any{"redirectUris": nonNilStrings(r.web)}
+	}
+	if cmd.Flags().Changed("public-client-redirect-uris") {
+		body["publicClient"] = map[string]any{"redirectUris": nonNilStrings(r.publicClient)}
+	}
+	switch strings.ToLower(r.fallback) {
+	case "":
+	case "true":
+		body["isFallbackPublicClient"] = true
+	case "false":
+		body["isFallbackPublicClient"] = false
+	default:
+		return fmt.Errorf("--is-fallback-public-client must be true or false, not %q", r.fallback)
+	}
+	return nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func newAppUpdateCmd() *cobra.Command {
+	var id string
+	var redirects redirectFlags
+	return clientCommand("update", "Update an application's redirect URIs", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&id, "id", "", "application (client) id (required)")
+		cmd.MarkFlagRequired("id")
+		redirects.register(cmd)
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		body := map[string]any{}
+		if err := redirects.apply(cmd, body); err != nil {
+			return err
+		}
+		if len(body) == 0 {
+			return fmt.Errorf("nothing to update: give --web-redirect-uris, --public-client-redirect-uris or --is-fallback-public-client")
+		}
+		return c.do(ctx, graphScope, "PATCH", appPath(id), body, nil)
+	})
+}
+
 func newAppCreateCmd() *cobra.Command {
 	var name string
 	var uris, roles, certs []string
 	var version int
+	var redirects redirectFlags
 	return clientCommand("create", "Register an application", func(cmd *cobra.Command) {
+		redirects.register(cmd)
 		cmd.Flags().StringVar(&name, "display-name", "", "display name (required)")
 		cmd.Flags().StringSliceVar(&uris, "identifier-uris", nil, "app ID URIs under which the app is a token audience")
 		cmd.Flags().StringSliceVar(&roles, "app-role", nil, "app role value the application defines (repeatable)")
@@ -78,6 +139,9 @@ func newAppCreateCmd() *cobra.Command {
 		cmd.MarkFlagRequired("display-name")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		body := map[string]any{"displayName": name, "identifierUris": uris}
+		if err := redirects.apply(cmd, body); err != nil {
+			return err
+		}
 		if version != 0 {
 			body["api"] = map[string]any{"requestedAccessTokenVersion": version}
 		}

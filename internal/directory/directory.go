@@ -198,6 +198,7 @@ type ApplicationSpec struct {
 	IdentifierURIs     []string
 	AccessTokenVersion int
 	AppRoles           []store.AppRole
+	RedirectURIs       store.RedirectURIs
 }
 
 // CreateApplication registers an application and its service principal with fresh ids.
@@ -209,6 +210,9 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec
 		return store.ServicePrincipal{}, &InputError{fmt.Sprintf("requestedAccessTokenVersion must be 1 or 2, not %d", spec.AccessTokenVersion)}
 	}
 	if err := d.CheckIdentifierURIs(ctx, tenantID, "", spec.IdentifierURIs); err != nil {
+		return store.ServicePrincipal{}, err
+	}
+	if err := CheckRedirectURIs(spec.RedirectURIs); err != nil {
 		return store.ServicePrincipal{}, err
 	}
 	for i := range spec.AppRoles {
@@ -228,6 +232,7 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec
 		IdentifierURIs:     spec.IdentifierURIs,
 		AccessTokenVersion: spec.AccessTokenVersion,
 		AppRoles:           spec.AppRoles,
+		RedirectURIs:       spec.RedirectURIs,
 		CreatedAt:          d.now(),
 	}
 	if err := d.st.CreatePrincipal(ctx, sp, nil); err != nil {

@@ -184,11 +184,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 	ctx := r.Context()
 	switch {
 	case action == "" && r.Method == http.MethodGet:
-		if require(w, r, c, readApps...) {
+		if s.allow(w, r, c, false, readApps...) {
 			s.writeApplication(w, r, http.StatusOK, sp, nil)
 		}
 	case action == "" && r.Method == http.MethodDelete:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		if err := s.dir.DeletePrincipal(ctx, sp.ObjectID); err != nil {
@@ -197,11 +197,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case action == "" && r.Method == http.MethodPatch:
-		if require(w, r, c, writeApps...) {
+		if s.allow(w, r, c, true, writeApps...) {
 			s.patchApplication(w, r, sp)
 		}
 	case action == "addPassword" && r.Method == http.MethodPost:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		var body struct {
@@ -228,7 +228,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		writeJSON(w, r, http.StatusOK, passwordJSON(pc.Credential, pc.SecretText))
 	case action == "removePassword" && r.Method == http.MethodPost:
-		if !require(w, r, c, writeApps...) {
+		if !s.allow(w, r, c, true, writeApps...) {
 			return
 		}
 		var body struct {
@@ -263,9 +263,17 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp sto
 		DisplayName    *string            `json:"displayName"`
 		IdentifierURIs *[]string          `json:"identifierUris"`
 		KeyCredentials *[]keyCredentialIn `json:"keyCredentials"`
+		redirectURIsIn
 	}
 	if !decode(w, r, &body, false) {
 		return
+	}
+	redirects, redirectsChanged := body.redirectURIsIn.apply(sp.RedirectURIs)
+	if redirectsChanged {
+		if err := directory.CheckRedirectURIs(redirects); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if body.DisplayName != nil {
 		if err := directory.CheckDisplayName(*body.DisplayName); err != nil {
@@ -318,7 +326,8 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp sto
 			}
 		}
 	}
-	if body.DisplayName != nil || body.IdentifierURIs != nil {
+	if body.DisplayName != nil || body.IdentifierURIs != nil || redirectsChanged {
+		sp.RedirectURIs = redirects
 		if body.DisplayName != nil {
 			sp.DisplayName = *body.DisplayName
 		}
@@ -343,7 +352,7 @@ type appRoleJSON struct {
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !require(w, r, c, writeApps...) {
+	if !s.allow(w, r, c, true, writeApps...) {
 		return
 	}
 	var body struct {
@@ -354,11 +363,13 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 		} `json:"api"`
 		AppRoles       []appRoleJSON     `json:"appRoles"`
 		KeyCredentials []keyCredentialIn `json:"keyCredentials"`
+		redirectURIsIn
 	}
 	if !decode(w, r, &body, false) {
 		return
 	}
-	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs}
+	redirects, _ := body.redirectURIsIn.apply(store.RedirectURIs{})
+	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs, RedirectURIs: redirects}
 	if v := body.API.RequestedAccessTokenVersion; v != nil {
 		spec.AccessTokenVersion = *v
 	}
@@ -391,7 +402,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 }
 
 func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !require(w, r, c, readApps...) {
+	if !s.allow(w, r, c, false, readApps...) {
 		return
 	}
 	sps, err := s.st.ListPrincipals(r.Context(), c.TenantID, store.KindApplication)
@@ -447,6 +458,10 @@ func applicationJSON(sp store.ServicePrincipal, creds []store.Credential) map[st
 	if sp.AccessTokenVersion != 0 {
 		version = sp.AccessTokenVersion
 	}
+	var fallback any // Graph answers null until it is set
+	if sp.RedirectURIs.FallbackPublicClient {
+		fallback = true
+	}
 	return map[string]any{
 		"@odata.context":      "https://graph.microsoft.com/v1.0/$metadata#applications/$entity",
 		"id":                  sp.ObjectID,
@@ -459,7 +474,45 @@ func applicationJSON(sp store.ServicePrincipal, creds []store.Credential) map[st
 		"appRoles":            appRolesJSON(sp.AppRoles),
 		"passwordCredentials": passwords,
 		"keyCredentials":      keys,
+		"web": map[string]any{"redirectUris": nonNil(sp.RedirectURIs.Web), "homePageUrl": nil, "logoutUrl": nil,
+			"implicitGrantSettings": map[string]any{"enableAccessTokenIssuance": false, "enableIdTokenIssuance": false}},
+		"spa":                    map[string]any{"redirectUris": nonNil(sp.RedirectURIs.SPA)},
+		"publicClient":           map[string]any{"redirectUris": nonNil(sp.RedirectURIs.PublicClient)},
+		"isFallbackPublicClient": fallback,
 	}
+}
+
+// redirectURIsIn is the part of an application's JSON that holds its redirect URIs: the
+// platforms' objects and isFallbackPublicClient (null clears it, as false).
+type redirectURIsIn struct {
+	Web                    *platformIn `json:"web"`
+	SPA                    *platformIn `json:"spa"`
+	PublicClient           *platformIn `json:"publicClient"`
+	IsFallbackPublicClient *bool       `json:"isFallbackPublicClient"`
+}
+
+type platformIn struct {
+	RedirectURIs *[]string `json:"redirectUris"`
+}
+
+// apply returns cur with the redirect URIs the body names replaced (a platform object without
+// redirectUris changes nothing, as in Graph), and whether anything was named.
+func (in redirectURIsIn) apply(cur store.RedirectURIs) (store.RedirectURIs, bool) {
+	changed := false
+	set := func(p *platformIn, dst *[]string) {
+		if p != nil && p.RedirectURIs != nil {
+			*dst = append([]string(nil), (*p.RedirectURIs)...)
+			changed = true
+		}
+	}
+	set(in.Web, &cur.Web)
+	set(in.SPA, &cur.SPA)
+	set(in.PublicClient, &cur.PublicClient)
+	if in.IsFallbackPublicClient != nil {
+		cur.FallbackPublicClient = *in.IsFallbackPublicClient
+		changed = true
+	}
+	return cur, changed
 }
 
 func passwordJSON(c store.Credential, secretText string) map[string]any {

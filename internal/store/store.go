@@ -119,8 +119,22 @@ type ServicePrincipal struct {
 	// AlternativeNames: for a managed identity, the ARM id it stands for (xms_mirid).
 	AlternativeNames []string
 	// Builtin marks the pre-registered well-known resources; they cannot be deleted.
-	Builtin   bool
-	CreatedAt time.Time
+	Builtin bool
+	// RedirectURIs are an application's reply URLs by platform, as Graph's application has
+	// them (web, spa, publicClient), with isFallbackPublicClient.
+	RedirectURIs RedirectURIs
+	CreatedAt    time.Time
+}
+
+// RedirectURIs are the reply URLs of an application, by platform: web (a confidential client
+// redeems the code with its credential), spa (redeemed cross-origin, no credential) and
+// publicClient (mobile and desktop apps, no credential). FallbackPublicClient makes flows that
+// name no redirect URI (device code, password) treat the app as a public client.
+type RedirectURIs struct {
+	Web                  []string `json:"web,omitempty"`
+	SPA                  []string `json:"spa,omitempty"`
+	PublicClient         []string `json:"publicClient,omitempty"`
+	FallbackPublicClient bool     `json:"fallbackPublicClient,omitempty"`
 }
 
 type Principals interface {
@@ -133,8 +147,8 @@ type Principals interface {
 	GetPrincipalByIdentifierURI(ctx context.Context, tenantID, uri string) (ServicePrincipal, error)
 	// ListPrincipals lists the tenant's principals ordered by creation; kind "" means all.
 	ListPrincipals(ctx context.Context, tenantID string, kind PrincipalKind) ([]ServicePrincipal, error)
-	// UpdatePrincipal replaces display name, identifier URIs, app roles, token version and
-	// alternative names.
+	// UpdatePrincipal replaces display name, identifier URIs, app roles, token version,
+	// alternative names and redirect URIs.
 	UpdatePrincipal(ctx context.Context, sp ServicePrincipal) error
 	// DeletePrincipal removes the principal, its credentials and its app role assignments.
 	DeletePrincipal(ctx context.Context, objectID string) error

@@ -217,14 +217,27 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 		}
 		at.tenantID, seg = t.ID, t.ID
 	}
-	pc, ok := publicClient(clientID)
-	if !ok {
-		s.refuse(ctx, w, &at, NewError(http.StatusUnauthorized, "invalid_client", codeNoClientCredential,
-			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Application '%s' is not a public client; "+
-				"the device code flow is for public clients such as the Azure CLI.", truncate(clientID, 200)))
+	// Any application may ask for a device code, as in Entra; whether it may redeem one without
+	// a credential (isFallbackPublicClient) is decided when it polls (AADSTS7000218).
+	appID, appName := "", ""
+	if pc, ok := publicClient(clientID); ok {
+		appID, appName = pc.AppID, pc.DisplayName
+	} else if at.tenantID != "" {
+		sp, err := s.dir.Client(ctx, at.tenantID, clientID)
+		switch {
+		case err == nil && sp.Kind == store.KindApplication:
+			appID, appName = sp.AppID, sp.DisplayName
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			s.log.ErrorContext(ctx, "client lookup failed", "trace_id", at.traceID, "err", err)
+			s.refuse(ctx, w, &at, errServer())
+			return
+		}
+	}
+	if appID == "" {
+		s.refuse(ctx, w, &at, errClientNotFound(truncate(clientID, 200), truncate(seg, 100)))
 		return
 	}
-	f := store.DeviceCode{ClientID: pc.AppID, ClientName: pc.DisplayName, Version: int(v), TenantSegment: seg,
+	f := store.DeviceCode{ClientID: appID, ClientName: appName, Version: int(v), TenantSegment: seg,
 		ExpiresAt: at.now.Add(deviceCodeLifetime), State: store.DeviceCodePending, CreatedAt: at.now}
 	if v == V2 {
 		f.Scope = strings.TrimSpace(form.Get("scope"))

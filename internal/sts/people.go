@@ -78,6 +78,29 @@ func RedirectURIRegistered(redirectURI string, registered []string) bool {
 	return false
 }
 
+// Redirect URI platforms of an application (Graph's web, spa and publicClient).
+const (
+	platformWeb          = "web"
+	platformSPA          = "spa"
+	platformPublicClient = "publicClient"
+)
+
+// redirectPlatform says which of an application's platforms redirectURI is registered under
+// ("" for none). Entra decides by it whether the code is redeemed by a public client (no
+// credential: publicClient, spa) or a confidential one (web). When one loopback URI is
+// registered under several platforms Entra picks one arbitrarily; mint prefers publicClient.
+func redirectPlatform(redirectURI string, r store.RedirectURIs) string {
+	switch {
+	case RedirectURIRegistered(redirectURI, r.PublicClient):
+		return platformPublicClient
+	case RedirectURIRegistered(redirectURI, r.SPA):
+		return platformSPA
+	case RedirectURIRegistered(redirectURI, r.Web):
+		return platformWeb
+	}
+	return ""
+}
+
 func redirectMatches(got, reg string) bool {
 	if got == reg {
 		return true

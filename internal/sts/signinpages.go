@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,22 +245,28 @@ func (s *Server) writeSession(w http.ResponseWriter, sess session, u store.User,
 }
 
 // clientForAuthorize finds the app of an authorize request and its registered redirect URIs:
-// a first-party public client, or an application of the tenant with reply URLs registered through
-// Config.RedirectURIs (mint's portal).
+// a first-party public client, or an application of the tenant with redirect URIs registered
+// (web, spa and publicClient, through Graph), or given by Config.RedirectURIs (mint's portal).
 func (s *Server) clientForAuthorize(ctx context.Context, clientID, tenantID, seg string) (userClient, *Error) {
 	if pc, ok := publicClient(clientID); ok {
-		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, redirects: pc.RedirectURIs}, nil
+		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, firstParty: true, redirects: pc.RedirectURIs}, nil
 	}
-	if s.redirectURIs != nil && tenantID != "" {
-		if sp, err := s.dir.Client(ctx, tenantID, clientID); err == nil {
-			if uris := s.redirectURIs(ctx, tenantID, sp.AppID); len(uris) > 0 {
+	if tenantID != "" {
+		if sp, err := s.dir.Client(ctx, tenantID, clientID); err == nil && sp.Kind == store.KindApplication {
+			r := sp.RedirectURIs
+			uris := slices.Concat(r.PublicClient, r.SPA, r.Web)
+			if s.redirectURIs != nil {
+				uris = append(uris, s.redirectURIs(ctx, tenantID, sp.AppID)...)
+			}
+			if len(uris) > 0 {
 				return userClient{appID: sp.AppID, displayName: sp.DisplayName, redirects: uris}, nil
 			}
 		}
 	}
 	return userClient{appID: clientID}, NewError(http.StatusBadRequest, "unauthorized_client", codeClientNotFound,
 		"Application with identifier '%s' was not found in the directory '%s' as an application with registered redirect URIs. "+
-			"The browser sign-in of this server is open to the first-party public clients (Azure CLI, Azure PowerShell, Visual Studio Code).",
+			"Register the application's redirect URIs (az ad app update --id <appId> --public-client-redirect-uris http://localhost), "+
+			"or sign in through a first-party public client (Azure CLI, Azure PowerShell, Visual Studio Code).",
 		truncate(clientID, 100), truncate(seg, 100))
 }
 

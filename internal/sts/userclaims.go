@@ -32,10 +32,13 @@ type UserClaimsInput struct {
 	Lifetime time.Duration
 	TokenID  string
 	AIO      string
+	// ClientAuth is how the client authenticated: "0" (or "") public, "1" secret, "2" certificate
+	// (appidacr / azpacr).
+	ClientAuth string
 }
 
 // UserAccessClaims builds a person's access token, in the version the resource takes: v1
-// (ARM, Key Vault, Graph) with appid/appidacr "0", upn and unique_name; v2 with azp/azpacr "0"
+// (ARM, Key Vault, Graph) with appid/appidacr, upn and unique_name; v2 with azp/azpacr
 // and preferred_username. Pure.
 func UserAccessClaims(in UserClaimsInput) Claims {
 	iat := in.IssuedAt.Unix()
@@ -55,7 +58,7 @@ func UserAccessClaims(in UserClaimsInput) Claims {
 		c["aud"] = in.Resource.AppID
 		c["iss"] = in.BaseURL + "/" + in.Tenant.ID + "/v2.0"
 		c["azp"] = in.ClientID
-		c["azpacr"] = "0"
+		c["azpacr"] = clientAuth(in.ClientAuth)
 		c["preferred_username"] = in.User.UserPrincipalName
 		c["ver"] = "2.0"
 	} else {
@@ -64,7 +67,7 @@ func UserAccessClaims(in UserClaimsInput) Claims {
 		c["iss"] = iss
 		c["acr"] = "1"
 		c["appid"] = in.ClientID
-		c["appidacr"] = "0"
+		c["appidacr"] = clientAuth(in.ClientAuth)
 		c["upn"] = in.User.UserPrincipalName
 		c["unique_name"] = in.User.UserPrincipalName
 		c["ver"] = "1.0"
@@ -73,6 +76,13 @@ func UserAccessClaims(in UserClaimsInput) Claims {
 		addGroups(c, in.Groups, in.BaseURL, in.Tenant.ID, in.User.ObjectID)
 	}
 	return c
+}
+
+func clientAuth(acr string) string {
+	if acr == "" {
+		return "0"
+	}
+	return acr
 }
 
 // addGroups sets groups, or Entra's overage pointer when there are too many.

@@ -37,6 +37,9 @@ type refreshGrant struct {
 	AuthTime int64    `json:"a"`
 	AMR      []string `json:"m"`
 	Expiry   int64    `json:"e"`
+	// Public: issued to an application of the directory as a public client, so redeemed
+	// without a credential (Entra: AADSTS700025 with one, 7000218 without one otherwise).
+	Public bool `json:"pb,omitempty"`
 }
 
 // codeGrant is an authorization code's content.
@@ -71,8 +74,12 @@ type signedIn struct {
 type userClient struct {
 	appID       string
 	displayName string
-	public      bool
-	redirects   []string
+	// public: the client presents no credential (a first-party client; an application through
+	// a publicClient or spa redirect URI, or with isFallbackPublicClient for flows without one).
+	public     bool
+	firstParty bool
+	redirects  []string
+	acr        string // appidacr: "1" secret, "2" certificate; "" for a public client
 }
 
 // serveUserToken answers the password, refresh-token, authorization-code and device-code grants.
@@ -135,13 +142,16 @@ func (s *Server) serveUserToken(w http.ResponseWriter, r *http.Request, at *atte
 }
 
 // userClientFor finds the app: a first-party public client (which must present no secret), or
-// an application of the tenant, which must authenticate as a confidential client.
+// an application of the tenant, public or confidential as Entra decides: by the platform of the
+// code's redirect URI (publicClient and spa: public; web: confidential), by
+// isFallbackPublicClient for the device code and password grants, and for a refresh token by
+// whether a credential is presented (redeemRefreshToken checks it against the token).
 func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *store.Tenant, seg string, req UserTokenRequest) (userClient, *Error) {
 	if pc, ok := publicClient(req.ClientID); ok {
 		if req.ClientSecret != "" || req.ClientAssertion != "" {
 			return userClient{}, errPublicClientSecret()
 		}
-		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, redirects: pc.RedirectURIs}, nil
+		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, firstParty: true, redirects: pc.RedirectURIs}, nil
 	}
 	if pathTenant == nil {
 		return userClient{}, errClientNotFound(req.ClientID, seg)
@@ -154,21 +164,47 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 		s.log.ErrorContext(ctx, "client lookup failed", "trace_id", at.traceID, "err", err)
 		return userClient{}, errServer(err)
 	}
+	presented := req.ClientAssertion != "" || req.ClientSecret != ""
+	public := false
+	switch req.GrantType {
+	case GrantAuthorizationCode:
+		p := redirectPlatform(req.RedirectURI, sp.RedirectURIs)
+		public = p == platformPublicClient || p == platformSPA
+	case GrantDeviceCode, GrantPassword:
+		public = sp.RedirectURIs.FallbackPublicClient
+	case GrantRefreshToken:
+		public = !presented && sp.Kind == store.KindApplication
+	}
+	if public {
+		if presented {
+			return userClient{}, errPublicClientSecret()
+		}
+		return userClient{appID: sp.AppID, displayName: sp.DisplayName, public: true}, nil
+	}
 	var e *Error
+	acr := "1"
 	switch {
 	case req.ClientAssertion != "":
+		acr = "2"
 		_, e = s.authenticateAssertion(ctx, at, *pathTenant, seg, sp, TokenRequest{ClientID: req.ClientID, ClientAssertion: req.ClientAssertion})
 	case req.ClientSecret != "":
 		_, e = s.authenticateSecret(ctx, at, sp, req.ClientSecret)
 	default:
-		e = NewError(http.StatusUnauthorized, "invalid_client", codeNoClientCredential,
-			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Application '%s' is a confidential client; "+
-				"people sign in to it with its credential, or through a first-party public client such as the Azure CLI.", sp.AppID)
+		e = errConfidentialWithoutCredential(sp.AppID)
 	}
 	if e != nil {
 		return userClient{}, e
 	}
-	return userClient{appID: sp.AppID, displayName: sp.DisplayName}, nil
+	return userClient{appID: sp.AppID, displayName: sp.DisplayName, acr: acr}, nil
+}
+
+// errConfidentialWithoutCredential is Entra's AADSTS7000218 for a confidential client that
+// presents no credential.
+func errConfidentialWithoutCredential(appID string) *Error {
+	return NewError(http.StatusUnauthorized, "invalid_client", codeNoClientCredential,
+		"The request body must contain the following parameter: 'client_assertion' or 'client_secret'. Application '%s' is a confidential client "+
+			"for this request: register the redirect URI as a public client (mobile and desktop) one, or allow public client flows "+
+			"(isFallbackPublicClient) for the device code and password grants, or present the application's credential.", appID)
 }
 
 // passwordSignIn checks a user name and password: the same AADSTS50126, at the same cost, for
@@ -274,6 +310,12 @@ func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client use
 	if !strings.EqualFold(g.ClientID, client.appID) {
 		return signedIn{}, NewError(http.StatusBadRequest, "invalid_grant", codeGrantInvalid,
 			"Provided grant is invalid or malformed. The refresh token was issued to a different client than '%s'.", client.appID)
+	}
+	if !client.firstParty && g.Public != client.public {
+		if g.Public {
+			return signedIn{}, errPublicClientSecret()
+		}
+		return signedIn{}, errConfidentialWithoutCredential(client.appID)
 	}
 	authTime := time.Unix(g.AuthTime, 0)
 	u, t, e := s.loadUser(ctx, at, g.UserID, g.TenantID, authTime)
@@ -402,7 +444,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	access, err := s.signer.Sign(UserAccessClaims(UserClaimsInput{
 		BaseURL: s.baseURL, Tenant: si.tenant, User: si.user, ClientID: client.appID, Resource: resource, Audience: audience,
 		Scp: delegatedScopes(resource), AMR: si.amr, AuthTime: si.authTime, Groups: groups,
-		IssuedAt: at.now, Lifetime: s.userLifetime, TokenID: uti, AIO: aio,
+		IssuedAt: at.now, Lifetime: s.userLifetime, TokenID: uti, AIO: aio, ClientAuth: client.acr,
 	}), TokenVersion(resource) == V1)
 	if err != nil {
 		s.log.ErrorContext(ctx, "token signing failed", "trace_id", at.traceID, "err", err)
@@ -436,7 +478,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	}
 	if offline {
 		rt, err := s.seal.seal(purposeRefreshToken, refreshGrant{UserID: si.user.ObjectID, TenantID: si.tenant.ID, ClientID: client.appID,
-			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: at.now.Add(refreshTokenLifetime).Unix()})
+			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: at.now.Add(refreshTokenLifetime).Unix(), Public: client.public && !client.firstParty})
 		if err != nil {
 			s.log.ErrorContext(ctx, "refresh token sealing failed", "trace_id", at.traceID, "err", err)
 			s.refuse(ctx, w, at, errServer(err))

@@ -150,6 +150,7 @@ func TestReadmeQuickstart(t *testing.T) {
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Fatal("the README quickstart uses jq; install it (apt-get install jq)")
 	}
+	needAz(t) // your own credentials: az login as mint dev's developer
 	root := sourceRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -170,7 +171,7 @@ func TestReadmeQuickstart(t *testing.T) {
 		t.Fatalf("the quickstart did not print (in order)\n  %s\noutput:\n%s", missing, output)
 	}
 	// The story's markers, whatever the #> lines say.
-	for _, want := range []string{"correct horse battery staple", "ForbiddenByRbac", `\"Key Vault Secrets User\"`,
+	for _, want := range []string{"correct horse battery staple", "dev@mint.localhost", "ForbiddenByRbac", `\"Key Vault Secrets User\"`,
 		"managed_identity", "Microsoft.Authorization/roleAssignments/delete", "exit status 1"} {
 		if !strings.Contains(output, want) {
 			t.Errorf("the quickstart's output lacks %q", want)
@@ -182,8 +183,8 @@ func TestReadmeQuickstart(t *testing.T) {
 			n++
 		}
 	}
-	if n != 2 {
-		t.Errorf("the secret was read %d times, want 2 (DefaultAzureCredential and ManagedIdentityCredential)", n)
+	if n != 3 {
+		t.Errorf("the secret was read %d times, want 3 (DefaultAzureCredential and ManagedIdentityCredential as the app, DefaultAzureCredential as the developer)", n)
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", output)

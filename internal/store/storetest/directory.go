@@ -382,6 +382,7 @@ func testUpdatePrincipal(t *testing.T, s store.Store) {
 	update.AppRoles = []store.AppRole{{ID: newID(), Value: "New", DisplayName: "new"}}
 	update.AccessTokenVersion = 2
 	update.AlternativeNames = []string{"new", "names"}
+	update.RedirectURIs = store.RedirectURIs{Web: []string{"https://app.example/signin"}, FallbackPublicClient: true}
 	// Not updatable: these are ignored.
 	update.AppID = newID()
 	update.TenantID = newID()
@@ -396,6 +397,7 @@ func testUpdatePrincipal(t *testing.T, s store.Store) {
 	want.AppRoles = update.AppRoles
 	want.AccessTokenVersion = update.AccessTokenVersion
 	want.AlternativeNames = update.AlternativeNames
+	want.RedirectURIs = update.RedirectURIs
 	got, err := s.GetPrincipal(ctx, sp.ObjectID)
 	ok(t, err, "get updated principal")
 	equal(t, got, storedPrincipal(want), "updated principal")
@@ -438,6 +440,7 @@ func testUpdatePrincipal(t *testing.T, s store.Store) {
 	cleared.IdentifierURIs = []string{}
 	cleared.AppRoles = nil
 	cleared.AlternativeNames = []string{}
+	cleared.RedirectURIs = store.RedirectURIs{Web: []string{}}
 	ok(t, s.UpdatePrincipal(ctx, cleared), "clear principal's lists")
 	got, err = s.GetPrincipal(ctx, sp.ObjectID)
 	ok(t, err, "get cleared principal")
@@ -447,6 +450,43 @@ func testUpdatePrincipal(t *testing.T, s store.Store) {
 
 	missing := newPrincipal(tenantID, t0)
 	isErr(t, s.UpdatePrincipal(ctx, missing), store.ErrNotFound, "update missing principal")
+}
+
+// testPrincipalRedirectURIs: an application's redirect URIs by platform, in order and exactly as
+// written (case kept: Entra compares paths case-sensitively), through every read.
+func testPrincipalRedirectURIs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tenantID := newID()
+	sp := newPrincipal(tenantID, t0)
+	sp.RedirectURIs = store.RedirectURIs{
+		Web:          []string{"https://app.example/Signin-OIDC", "http://localhost:5000/cb"},
+		SPA:          []string{"https://spa.example/"},
+		PublicClient: []string{"http://localhost", "msal" + sp.AppID + "://auth", "urn:ietf:wg:oauth:2.0:oob"},
+	}
+	plain := newPrincipal(tenantID, t0.Add(time.Second))
+	mustCreatePrincipal(t, s, sp)
+	mustCreatePrincipal(t, s, plain)
+	got, err := s.GetPrincipal(ctx, sp.ObjectID)
+	ok(t, err, "get principal with redirect URIs")
+	equal(t, got, storedPrincipal(sp), "principal with redirect URIs")
+	got, err = s.GetPrincipalByAppID(ctx, tenantID, sp.AppID)
+	ok(t, err, "get principal with redirect URIs by appId")
+	equal(t, got.RedirectURIs, storedPrincipal(sp).RedirectURIs, "redirect URIs by appId")
+	all, err := s.ListPrincipals(ctx, tenantID, "")
+	ok(t, err, "list principals with redirect URIs")
+	equal(t, all, storedAll(storedPrincipal, sp, plain), "listed principals with and without redirect URIs")
+
+	sp.RedirectURIs = store.RedirectURIs{PublicClient: []string{"http://127.0.0.1/"}, FallbackPublicClient: true}
+	ok(t, s.UpdatePrincipal(ctx, sp), "replace redirect URIs")
+	got, err = s.GetPrincipal(ctx, sp.ObjectID)
+	ok(t, err, "get principal after replacing redirect URIs")
+	equal(t, got, storedPrincipal(sp), "principal after replacing redirect URIs")
+
+	sp.RedirectURIs = store.RedirectURIs{}
+	ok(t, s.UpdatePrincipal(ctx, sp), "clear redirect URIs")
+	got, err = s.GetPrincipal(ctx, sp.ObjectID)
+	ok(t, err, "get principal after clearing redirect URIs")
+	equal(t, got, storedPrincipal(sp), "principal after clearing redirect URIs")
 }
 
 func testDeletePrincipal(t *testing.T, s store.Store) {

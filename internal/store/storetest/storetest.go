@@ -167,6 +167,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PrincipalConflicts", testPrincipalConflicts},
 		{"ListPrincipals", testListPrincipals},
 		{"UpdatePrincipal", testUpdatePrincipal},
+		{"PrincipalRedirectURIs", testPrincipalRedirectURIs},
 		{"DeletePrincipal", testDeletePrincipal},
 		{"Credentials", testCredentials},
 		{"FederatedCredentials", testFederatedCredentials},
@@ -266,6 +267,9 @@ func storedPrincipal(sp store.ServicePrincipal) store.ServicePrincipal {
 	sp.IdentifierURIs = nilIfEmpty(sp.IdentifierURIs)
 	sp.AppRoles = nilIfEmpty(sp.AppRoles)
 	sp.AlternativeNames = nilIfEmpty(sp.AlternativeNames)
+	sp.RedirectURIs.Web = nilIfEmpty(sp.RedirectURIs.Web)
+	sp.RedirectURIs.SPA = nilIfEmpty(sp.RedirectURIs.SPA)
+	sp.RedirectURIs.PublicClient = nilIfEmpty(sp.RedirectURIs.PublicClient)
 	sp.CreatedAt = storedTime(sp.CreatedAt)
 	return sp
 }

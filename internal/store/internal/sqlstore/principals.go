@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/mint-id/mint/internal/store"
@@ -11,16 +12,19 @@ import (
 // Principals
 
 const principalColumns = `p.object_id, p.app_id, p.tenant_id, p.kind, p.display_name, p.identifier_uris,
-	p.access_token_version, p.app_roles, p.alternative_names, p.builtin, p.created_at`
+	p.access_token_version, p.app_roles, p.alternative_names, p.builtin, p.created_at, p.redirect_uris`
 
 func scanPrincipal(row scanner) (store.ServicePrincipal, error) {
 	var sp store.ServicePrincipal
-	var uris, roles, names string
+	var uris, roles, names, redirects string
 	if err := row.Scan(&sp.ObjectID, &sp.AppID, &sp.TenantID, &sp.Kind, &sp.DisplayName, &uris,
-		&sp.AccessTokenVersion, &roles, &names, &sp.Builtin, tm(&sp.CreatedAt)); err != nil {
+		&sp.AccessTokenVersion, &roles, &names, &sp.Builtin, tm(&sp.CreatedAt), &redirects); err != nil {
 		return store.ServicePrincipal{}, err
 	}
 	var err error
+	if sp.RedirectURIs, err = parseRedirectURIs(redirects); err != nil {
+		return store.ServicePrincipal{}, err
+	}
 	if sp.IdentifierURIs, err = column.ParseList[string](uris); err != nil {
 		return store.ServicePrincipal{}, err
 	}
@@ -47,6 +51,30 @@ func principalLists(sp store.ServicePrincipal) (uris, roles, names string, err e
 	return uris, roles, names, nil
 }
 
+// redirectURIsColumn encodes an application's redirect URIs as JSON text ("" when it has none,
+// as every row written before the column existed).
+func redirectURIsColumn(r store.RedirectURIs) (string, error) {
+	if len(r.Web) == 0 && len(r.SPA) == 0 && len(r.PublicClient) == 0 && !r.FallbackPublicClient {
+		return "", nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("encode redirect URIs: %w", err)
+	}
+	return string(b), nil
+}
+
+func parseRedirectURIs(s string) (store.RedirectURIs, error) {
+	var r store.RedirectURIs
+	if s == "" {
+		return r, nil
+	}
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return r, fmt.Errorf("decode redirect URIs: %w", err)
+	}
+	return r, nil
+}
+
 // claimIdentifierURIs reserves the principal's URIs in its tenant; the primary key of
 // identifier_uris turns a URI taken (in any case) into ErrConflict.
 func (s *Store) claimIdentifierURIs(ctx context.Context, tx Tx, sp store.ServicePrincipal, tenantKey string) error {
@@ -65,12 +93,16 @@ func (s *Store) insertPrincipal(ctx context.Context, tx Tx, sp store.ServicePrin
 	if err != nil {
 		return err
 	}
+	redirects, err := redirectURIsColumn(sp.RedirectURIs)
+	if err != nil {
+		return err
+	}
 	tenantKey := column.Key(sp.TenantID)
 	if _, err := tx.Exec(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
-		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at, redirect_uris)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		sp.ObjectID, sp.TenantID, tenantKey, sp.AppID, column.Key(sp.AppID), string(sp.Kind),
-		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt); err != nil {
+		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects); err != nil {
 		return err
 	}
 	if err := s.claimIdentifierURIs(ctx, tx, sp, tenantKey); err != nil {
@@ -142,13 +174,17 @@ func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) 
 	if err != nil {
 		return fmt.Errorf("update principal %s: %w", sp.ObjectID, err)
 	}
+	redirects, err := redirectURIsColumn(sp.RedirectURIs)
+	if err != nil {
+		return fmt.Errorf("update principal %s: %w", sp.ObjectID, err)
+	}
 	err = s.inTx(ctx, func(tx Tx) error {
 		// The tenant is the stored one: an update cannot move a principal.
 		var tenantKey string
 		if err := tx.QueryRow(ctx, `UPDATE principals SET display_name = $1, identifier_uris = $2,
-			access_token_version = $3, app_roles = $4, alternative_names = $5
-			WHERE object_id = $6 RETURNING tenant_key`,
-			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.ObjectID).Scan(&tenantKey); err != nil {
+			access_token_version = $3, app_roles = $4, alternative_names = $5, redirect_uris = $6
+			WHERE object_id = $7 RETURNING tenant_key`,
+			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, redirects, sp.ObjectID).Scan(&tenantKey); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identifier_uris WHERE principal_id = $1`, sp.ObjectID); err != nil {

@@ -1,0 +1,4 @@
+-- An application's redirect URIs by platform (web, spa, publicClient) and isFallbackPublicClient,
+-- as JSON text; "" for none (every principal written before this migration).
+
+ALTER TABLE principals ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '';
