@@ -229,7 +229,7 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 			appID, appName = sp.AppID, sp.DisplayName
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			s.log.ErrorContext(ctx, "client lookup failed", "trace_id", at.traceID, "err", err)
-			s.refuse(ctx, w, &at, errServer())
+			s.refuse(ctx, w, &at, errServer(err))
 			return
 		}
 	}
