@@ -1,11 +1,15 @@
 // Package audit keeps mint's sign-in log (every token issued or refused) and, with the control
-// plane, its activity log. It records what happened and why; it never records a secret or a token.
+// plane, its activity log, and applies their retention. It records what happened and why; it
+// never records a secret or a token.
 package audit
 
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,37 +17,92 @@ import (
 	"github.com/mint-id/mint/internal/store"
 )
 
+// Options tune a SignInLog; zero fields take the defaults.
+type Options struct {
+	// FlushInterval is how often queued entries are written (default 50 ms).
+	FlushInterval time.Duration
+	// BatchSize bounds the rows of one insert (default 500).
+	BatchSize int
+	// MaxPending bounds the queue while the store does not take writes (default 10,000 entries,
+	// a few MB): beyond it the oldest entries are dropped and counted (Dropped).
+	MaxPending int
+	// ReportInterval is how often the log says that writes fail, and summarises the anonymous
+	// refusals of the interval (default 1 min).
+	ReportInterval time.Duration
+	Logger         *slog.Logger
+}
+
 // SignInLog records sign-ins in batches so that the token path never waits for a disk flush:
-// Record queues, a background loop writes a batch every FlushInterval or BatchSize entries.
+// Record queues, a background loop writes every FlushInterval or as soon as a batch is full.
 // Entries still queued at Close are written before Close returns.
+//
+// Refusals of a principal mint identified (a wrong secret, an expired certificate, a person's
+// wrong password) are kept one row each, with their reason. Refusals nobody can be named for
+// (an unknown tenant or client, a malformed request: no principal) are anonymous noise that
+// anyone on the network can produce at will: they are not stored, only counted
+// (AnonymousRefusals, and mint_tokens_total by error code in /metrics) and summarised in one log
+// line per ReportInterval, so that 20,000 bad requests do not grow the store.
 type SignInLog struct {
-	st       store.SignIns
-	log      *slog.Logger
-	interval time.Duration
-	batch    int
+	st   store.SignIns
+	log  *slog.Logger
+	opts Options
 
 	mu      sync.Mutex
 	pending []store.SignIn
+	noise   map[string]int // anonymous refusals of the interval, by AADSTS code
+
+	dropped, anonymous atomic.Uint64
+	failures           int // failed writes since the last report
+	lastErr            error
+
 	kick    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
 }
 
+// NewSignInLog starts a sign-in log with the default Options.
 func NewSignInLog(st store.SignIns, logger *slog.Logger) *SignInLog {
-	if logger == nil {
-		logger = slog.Default()
+	return NewSignInLogWithOptions(st, Options{Logger: logger})
+}
+
+// NewSignInLogWithOptions starts a sign-in log.
+func NewSignInLogWithOptions(st store.SignIns, o Options) *SignInLog {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 50 * time.Millisecond
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 10_000
+	}
+	if o.ReportInterval <= 0 {
+		o.ReportInterval = time.Minute
 	}
 	l := &SignInLog{
-		st: st, log: logger, interval: 50 * time.Millisecond, batch: 512,
+		st: st, log: o.Logger, opts: o, noise: map[string]int{},
 		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	go l.loop()
 	return l
 }
 
-// Record queues one entry; it never blocks on I/O.
+// anonymous reports whether e is a refusal no principal can be named for.
+func anonymous(e store.SignIn) bool { return e.Result != "success" && e.PrincipalID == "" }
+
+// Record queues one entry (or counts it, when anonymous); it never blocks on I/O.
 func (l *SignInLog) Record(e store.SignIn) {
+	if anonymous(e) {
+		l.anonymous.Add(1)
+		l.mu.Lock()
+		l.noise[e.ErrorCode]++
+		l.mu.Unlock()
+		return
+	}
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
@@ -53,7 +112,8 @@ func (l *SignInLog) Record(e store.SignIn) {
 	e.Time = e.Time.UTC()
 	l.mu.Lock()
 	l.pending = append(l.pending, e)
-	full := len(l.pending) >= l.batch
+	l.trimLocked()
+	full := len(l.pending) >= l.opts.BatchSize
 	l.mu.Unlock()
 	if full {
 		select {
@@ -63,41 +123,107 @@ func (l *SignInLog) Record(e store.SignIn) {
 	}
 }
 
-// Flush writes everything queued so far.
-func (l *SignInLog) Flush(ctx context.Context) error {
+// trimLocked drops the oldest entries beyond MaxPending.
+func (l *SignInLog) trimLocked() {
+	if over := len(l.pending) - l.opts.MaxPending; over > 0 {
+		clear(l.pending[:over])
+		l.pending = l.pending[over:]
+		l.dropped.Add(uint64(over))
+	}
+}
+
+// Dropped is how many entries were dropped because the queue was full while the store did not
+// take writes.
+func (l *SignInLog) Dropped() uint64 { return l.dropped.Load() }
+
+// AnonymousRefusals is how many refusals were counted rather than stored.
+func (l *SignInLog) AnonymousRefusals() uint64 { return l.anonymous.Load() }
+
+// Pending is how many entries wait to be written.
+func (l *SignInLog) Pending() int {
 	l.mu.Lock()
-	batch := l.pending
-	l.pending = nil
-	l.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := l.st.RecordSignIns(ctx, batch); err != nil {
-		// Put the entries back so that a store outage delays the log instead of losing it.
+	defer l.mu.Unlock()
+	return len(l.pending)
+}
+
+// Flush writes everything queued so far, in inserts of at most BatchSize rows. On a failure the
+// entries not written go back to the front of the queue (a store outage delays the log rather
+// than losing it, up to MaxPending).
+func (l *SignInLog) Flush(ctx context.Context) error {
+	for {
 		l.mu.Lock()
-		l.pending = append(batch, l.pending...)
+		n := min(len(l.pending), l.opts.BatchSize)
+		batch := slices.Clone(l.pending[:n])
 		l.mu.Unlock()
-		return err
+		if n == 0 {
+			return nil
+		}
+		if err := l.st.RecordSignIns(ctx, batch); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		// Entries dropped meanwhile may have shifted the queue: remove what was written by id.
+		written := make(map[string]bool, n)
+		for _, e := range batch {
+			written[e.ID] = true
+		}
+		l.pending = slices.DeleteFunc(l.pending, func(e store.SignIn) bool { return written[e.ID] })
+		l.mu.Unlock()
 	}
-	return nil
 }
 
 func (l *SignInLog) loop() {
 	defer close(l.stopped)
-	t := time.NewTicker(l.interval)
-	defer t.Stop()
+	flush := time.NewTicker(l.opts.FlushInterval)
+	defer flush.Stop()
+	report := time.NewTicker(l.opts.ReportInterval)
+	defer report.Stop()
 	for {
 		select {
 		case <-l.done:
+			l.report()
 			return
-		case <-t.C:
+		case <-report.C:
+			l.report()
+			continue
+		case <-flush.C:
 		case <-l.kick:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := l.Flush(ctx); err != nil {
-			l.log.Warn("sign-in log write failed; will retry", "err", err)
+			l.mu.Lock()
+			l.failures++
+			l.lastErr = err
+			l.mu.Unlock()
 		}
 		cancel()
+	}
+}
+
+// report writes at most two log lines for the interval: failed writes (with the queue and the
+// drops), and the anonymous refusals by code.
+func (l *SignInLog) report() {
+	l.mu.Lock()
+	failures, lastErr, pending := l.failures, l.lastErr, len(l.pending)
+	noise := l.noise
+	l.failures, l.lastErr, l.noise = 0, nil, map[string]int{}
+	l.mu.Unlock()
+	if failures > 0 {
+		l.log.Warn("sign-in log writes failed; will retry", "failures", failures, "pending", pending,
+			"dropped_total", l.dropped.Load(), "err", lastErr)
+	}
+	if len(noise) > 0 {
+		attrs := []any{"interval", l.opts.ReportInterval.String()}
+		total := 0
+		for _, code := range slices.Sorted(maps.Keys(noise)) {
+			name := code
+			if name == "" {
+				name = "none"
+			}
+			attrs = append(attrs, name, noise[code])
+			total += noise[code]
+		}
+		l.log.Info("anonymous sign-in refusals (not stored)", append([]any{"total", total}, attrs...)...)
 	}
 }
 

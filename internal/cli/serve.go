@@ -43,6 +43,8 @@ func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "most client connections open at once; more are closed at accept (default 8192, or 3/4 of the open-file limit)")
 	fs.IntVar(&f.cfg.MaxConnsPerClient, "max-conns-per-client", 0, "most connections open at once from one IP address (default max-conns/8)")
 	durationFlag(fs, &f.cfg.ReadTimeout, "read-timeout", 30*time.Second, "deadline for reading a whole request, body included")
+	durationFlag(fs, &f.cfg.SignInRetention, "signin-retention", 30*24*time.Hour, "how long sign-in log entries are kept (Entra: 30 days); -1s keeps them forever")
+	durationFlag(fs, &f.cfg.ActivityRetention, "activity-retention", 90*24*time.Hour, "how long activity-log events are kept (Azure: 90 days); -1s keeps them forever")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON")
 }

@@ -215,10 +215,10 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec
 	if err := CheckRedirectURIs(spec.RedirectURIs); err != nil {
 		return store.ServicePrincipal{}, err
 	}
+	if err := CheckAppRoles(spec.AppRoles); err != nil {
+		return store.ServicePrincipal{}, err
+	}
 	for i := range spec.AppRoles {
-		if spec.AppRoles[i].Value == "" {
-			return store.ServicePrincipal{}, &InputError{"every app role needs a value"}
-		}
 		if spec.AppRoles[i].ID == "" {
 			spec.AppRoles[i].ID = uuid.NewString()
 		}
@@ -407,6 +407,66 @@ func (e *InputError) Error() string { return e.Message }
 
 func validAt(c store.Credential, t time.Time) bool {
 	return !t.Before(c.StartsAt.Add(-5*time.Minute)) && t.Before(c.ExpiresAt)
+}
+
+// App role limits: Graph documents the value's (https://learn.microsoft.com/graph/api/resources/approle:
+// at most 120 characters of 0-9, A-Z, a-z and the punctuation below, no space, not starting with
+// '.'); it documents none for displayName, which mint bounds as other display names (256).
+const (
+	maxAppRoleValueLength = 120
+	appRoleValuePunct     = ":!#$%&'()*+,-./;<=>?@[]^_`{|}~"
+	maxAppRoles           = 1200 // an application manifest's practical bound; mint's own
+)
+
+// CheckAppRoles refuses app roles Graph would: a value missing, too long or with a character
+// outside its set, a display name longer than a display name may be, an id that is not a GUID,
+// and two roles with one value or one id.
+func CheckAppRoles(roles []store.AppRole) error {
+	if len(roles) > maxAppRoles {
+		return &InputError{fmt.Sprintf("an application may define at most %d app roles, not %d", maxAppRoles, len(roles))}
+	}
+	values, ids := map[string]bool{}, map[string]bool{}
+	for _, r := range roles {
+		if err := checkAppRoleValue(r.Value); err != nil {
+			return err
+		}
+		if n := utf8.RuneCountInString(r.DisplayName); n > MaxDisplayNameLength {
+			return &InputError{fmt.Sprintf("the displayName of app role '%s' is %d characters long; the limit is %d.", r.Value, n, MaxDisplayNameLength)}
+		}
+		if r.ID != "" {
+			if _, err := uuid.Parse(r.ID); err != nil || len(r.ID) != 36 {
+				return &InputError{fmt.Sprintf("the id of app role '%s' must be a GUID.", r.Value)}
+			}
+			if ids[strings.ToLower(r.ID)] {
+				return &InputError{fmt.Sprintf("two app roles have the id %s.", r.ID)}
+			}
+			ids[strings.ToLower(r.ID)] = true
+		}
+		if values[r.Value] {
+			return &InputError{fmt.Sprintf("two app roles have the value '%s'.", r.Value)}
+		}
+		values[r.Value] = true
+	}
+	return nil
+}
+
+func checkAppRoleValue(v string) error {
+	switch {
+	case v == "":
+		return &InputError{"every app role needs a value"}
+	case len(v) > maxAppRoleValueLength:
+		return &InputError{fmt.Sprintf("an app role value is at most %d characters; '%s...' has %d.", maxAppRoleValueLength, strings.ToValidUTF8(v[:40], "?"), len(v))}
+	case v[0] == '.':
+		return &InputError{fmt.Sprintf("the app role value '%s' may not start with '.'.", v)}
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte(appRoleValuePunct, c) >= 0) {
+			return &InputError{fmt.Sprintf("the app role value '%s' has a character Graph does not allow (letters, digits and %s only; no spaces).",
+				strings.ToValidUTF8(v, "?"), appRoleValuePunct)}
+		}
+	}
+	return nil
 }
 
 // MaxDisplayNameLength is Graph's limit on an application's or service principal's displayName

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
@@ -248,4 +249,49 @@ func TestBootstrapAdoptsTheWinnerOfACreationRace(t *testing.T) {
 	if in.Tenant.ID != "11111111-1111-1111-1111-111111111111" {
 		t.Errorf("tenant %s, want the winner's", in.Tenant.ID)
 	}
+}
+
+func TestCheckAppRoles(t *testing.T) {
+	id := "6d1c7e1a-0a7e-4a53-9e0c-5f0f0d6c1a11"
+	ok := []store.AppRole{{Value: "Orders.Read"}, {ID: id, Value: "a:b/c@d[e]~`'", DisplayName: strings.Repeat("é", 256)}}
+	if err := CheckAppRoles(ok); err != nil {
+		t.Errorf("valid roles: %v", err)
+	}
+	for name, roles := range map[string][]store.AppRole{
+		"no value":          {{Value: ""}},
+		"value too long":    {{Value: strings.Repeat("a", 121)}},
+		"space":             {{Value: "Orders Read"}},
+		"leading dot":       {{Value: ".Orders"}},
+		"non-ASCII":         {{Value: "Bestellungen.Lesen.ä"}},
+		"display name long": {{Value: "a", DisplayName: strings.Repeat("x", 257)}},
+		"id not a GUID":     {{ID: "role-1", Value: "a"}},
+		"duplicate value":   {{Value: "a"}, {Value: "a"}},
+		"duplicate id":      {{ID: id, Value: "a"}, {ID: strings.ToUpper(id), Value: "b"}},
+	} {
+		var in *InputError
+		if err := CheckAppRoles(roles); !errors.As(err, &in) {
+			t.Errorf("%s: %v, want an InputError", name, err)
+		}
+	}
+	if err := CheckAppRoles([]store.AppRole{{Value: strings.Repeat("a", 120)}}); err != nil {
+		t.Errorf("120 characters: %v", err)
+	}
+}
+
+// FuzzCheckAppRoles: any value is either accepted with only allowed characters and at most 120
+// bytes, or refused with an InputError; never a panic.
+func FuzzCheckAppRoles(f *testing.F) {
+	for _, s := range []string{"Orders.Read", "", ".x", "a b", strings.Repeat("z", 130), "\xff", "ä"} {
+		f.Add(s, "display")
+	}
+	f.Fuzz(func(t *testing.T, value, display string) {
+		err := CheckAppRoles([]store.AppRole{{Value: value, DisplayName: display}})
+		if err == nil && (value == "" || len(value) > 120 || value[0] == '.' || strings.ContainsAny(value, " \t\n") || !utf8.ValidString(value)) {
+			t.Fatalf("accepted %q", value)
+		}
+		var in *InputError
+		if err != nil && !errors.As(err, &in) {
+			t.Fatalf("%q: %v is not an InputError", value, err)
+		}
+	})
 }

@@ -66,6 +66,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	seg := strings.Split(strings.Trim(rest, "/"), "/")
+	if isDirectoryWrite(r.Method) {
+		s.serveWrite(w, r, caller, seg, func(w http.ResponseWriter, r *http.Request) { s.route(w, r, caller, seg) })
+		return
+	}
+	s.route(w, r, caller, seg)
+}
+
+// route serves an authenticated request by its path.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, caller bearer.Claims, seg []string) {
 	switch {
 	case seg[0] == "applications" && len(seg) == 1:
 		switch r.Method {

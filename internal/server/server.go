@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mint-id/mint/internal/arm"
 	"github.com/mint-id/mint/internal/audit"
 	"github.com/mint-id/mint/internal/bearer"
@@ -89,6 +91,10 @@ type Config struct {
 	MITokenLifetime   time.Duration
 	KeyRotationPeriod time.Duration
 	KeyRefresh        time.Duration
+
+	// SignInRetention and ActivityRetention are how long the logs are kept (zero: the defaults,
+	// Entra's 30 and 90 days; negative: forever). A purge runs at start and every hour.
+	SignInRetention, ActivityRetention time.Duration
 
 	Logger *slog.Logger
 }
@@ -220,6 +226,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Directory = directory.New(s.Store, directory.Options{ManagementAudiences: []string{s.BaseURL}, VaultAudiences: s.vaultAudiences()})
 	s.SignIns = audit.NewSignInLog(s.Store, s.log)
+	s.Metrics.Registry().MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mint_signin_log_dropped_total",
+			Help: "Sign-in log entries dropped because the queue was full while the store did not take writes."},
+			func() float64 { return float64(s.SignIns.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mint_signin_anonymous_refusals_total",
+			Help: "Refused token requests no principal could be named for (unknown tenant or client, malformed): counted, not stored."},
+			func() float64 { return float64(s.SignIns.AnonymousRefusals()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mint_signin_log_pending",
+			Help: "Sign-in log entries waiting to be written."},
+			func() float64 { return float64(s.SignIns.Pending()) }))
 
 	tokenService := sts.New(sts.Config{
 		BaseURL:                      s.BaseURL,
@@ -347,6 +363,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopKeys()
 	go s.Keys.Run(keyCtx)
 	go s.Vault.RunPurger(keyCtx)
+	go audit.RunPurge(keyCtx, s.Store, s.retention(), time.Hour, nil, s.log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
@@ -372,6 +389,18 @@ func (s *Server) close() {
 	s.Store.Close()
 	s.ClearReady()
 	s.lock.release()
+}
+
+// retention is the configured log retention, defaults applied.
+func (s *Server) retention() audit.Retention {
+	r := audit.DefaultRetention
+	if s.cfg.SignInRetention != 0 {
+		r.SignIns = max(s.cfg.SignInRetention, 0)
+	}
+	if s.cfg.ActivityRetention != 0 {
+		r.Activity = max(s.cfg.ActivityRetention, 0)
+	}
+	return r
 }
 
 func maxDuration(ds ...time.Duration) time.Duration {

@@ -237,6 +237,8 @@ type ActivityLog interface {
 	AppendActivity(ctx context.Context, events ...ActivityEvent) error
 	// ListActivity returns events newest first.
 	ListActivity(ctx context.Context, f ActivityFilter) ([]ActivityEvent, error)
+	// PurgeActivity deletes at most limit events older than before, as PurgeSignIns.
+	PurgeActivity(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // PendingActivity is the activity-log entry of one control-plane write, carried in the write's

@@ -280,6 +280,10 @@ type SignIns interface {
 	RecordSignIns(ctx context.Context, entries []SignIn) error
 	// ListSignIns returns entries newest first.
 	ListSignIns(ctx context.Context, f SignInFilter) ([]SignIn, error)
+	// PurgeSignIns deletes at most limit entries older than before (oldest first) and says how
+	// many it deleted: a retention purge calls it until it deletes fewer than limit, so that no
+	// single statement holds a long lock. Concurrent purges are harmless.
+	PurgeSignIns(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Assertions remembers client-assertion ids (jti) so that an assertion is used once.

@@ -1355,3 +1355,74 @@ func testActivityWithWrite(t *testing.T, s store.Store) {
 		t.Errorf("a failed write recorded an entry: %v, %d entries", recorded, len(entries()))
 	}
 }
+
+// testPurgeLogs: PurgeSignIns and PurgeActivity delete only entries strictly older than the
+// cut-off, at most limit per call and oldest first, and say how many; a retention purge that
+// calls them until fewer than limit are deleted leaves exactly the newer entries.
+func testPurgeLogs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cut := storedTime(t0.Add(100 * time.Second)) // at microsecond precision, as stored
+	var signIns []store.SignIn
+	var events []store.ActivityEvent
+	for i := range 250 {
+		at := t0.Add(time.Duration(i) * time.Second) // 100 before the cut, 150 at or after it
+		signIns = append(signIns, store.SignIn{ID: fmt.Sprintf("s%03d", i), Time: at, TenantID: "t", Result: "failure"})
+		events = append(events, store.ActivityEvent{ID: fmt.Sprintf("a%03d", i), Time: at, SubscriptionID: "sub"})
+	}
+	ok(t, s.RecordSignIns(ctx, signIns), "record sign-ins")
+	ok(t, s.AppendActivity(ctx, events...), "append activity")
+
+	for _, log := range []struct {
+		name  string
+		purge func(limit int) (int, error)
+		left  func() []time.Time
+	}{
+		{"sign-ins", func(limit int) (int, error) { return s.PurgeSignIns(ctx, cut, limit) }, func() []time.Time {
+			es, err := s.ListSignIns(ctx, store.SignInFilter{Limit: 1000})
+			ok(t, err, "list sign-ins")
+			var ts []time.Time
+			for _, e := range es {
+				ts = append(ts, e.Time)
+			}
+			return ts
+		}},
+		{"activity", func(limit int) (int, error) { return s.PurgeActivity(ctx, cut, limit) }, func() []time.Time {
+			es, err := s.ListActivity(ctx, store.ActivityFilter{Limit: 1000})
+			ok(t, err, "list activity")
+			var ts []time.Time
+			for _, e := range es {
+				ts = append(ts, e.Time)
+			}
+			return ts
+		}},
+	} {
+		n, err := log.purge(0)
+		ok(t, err, log.name+": purge with limit 0")
+		equal(t, n, 0, log.name+": purged with limit 0")
+		n, err = log.purge(30)
+		ok(t, err, log.name+": purge a batch")
+		equal(t, n, 30, log.name+": first batch")
+		left := log.left()
+		equal(t, len(left), 220, log.name+": left after a batch")
+		if oldest := slices.MinFunc(left, func(a, b time.Time) int { return a.Compare(b) }); !oldest.Equal(storedTime(t0.Add(30 * time.Second))) {
+			t.Errorf("%s: the batch did not take the oldest: oldest left %v", log.name, oldest)
+		}
+		total := 30
+		for {
+			n, err := log.purge(30)
+			ok(t, err, log.name+": purge")
+			total += n
+			if n < 30 {
+				break
+			}
+		}
+		equal(t, total, 100, log.name+": purged in all")
+		left = log.left()
+		equal(t, len(left), 150, log.name+": left")
+		for _, at := range left {
+			if at.Before(cut) {
+				t.Errorf("%s: an entry of %v is left before the cut %v", log.name, at, cut)
+			}
+		}
+	}
+}

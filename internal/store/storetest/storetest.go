@@ -175,6 +175,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"SignIns", testSignIns},
 		{"SignInBatches", testSignInBatches},
+		{"PurgeLogs", testPurgeLogs},
 		{"Assertions", testAssertions},
 		{"Settings", testSettings},
 		{"Times", testTimes},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
@@ -538,6 +539,14 @@ func appendActivity(ctx context.Context, tx Tx, events []store.ActivityEvent) er
 				e.ResourceType, e.OperationName, e.Status, e.SubStatus, e.HTTPStatus, e.Caller, column.Key(e.Caller), e.CallerAppID,
 				e.HTTPMethod, e.Message}
 		})
+}
+
+func (s *Store) PurgeActivity(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.purgeBatch(ctx, "activity", before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge activity before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	return n, nil
 }
 
 const activityColumns = `id, operation_id, correlation_id, at, subscription_id, resource_group, resource_id, resource_type,

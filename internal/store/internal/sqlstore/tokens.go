@@ -75,6 +75,24 @@ func (s *Store) RecordSignIns(ctx context.Context, entries []store.SignIn) error
 	return nil
 }
 
+func (s *Store) PurgeSignIns(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.purgeBatch(ctx, "sign_ins", before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge sign-ins before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// purgeBatch deletes at most limit rows of table (a log keyed by id, timed by at) older than
+// before, oldest first: one short statement per batch, on both databases.
+func (s *Store) purgeBatch(ctx context.Context, table string, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	n, err := s.exec(ctx, `DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+` WHERE at < $1 ORDER BY at LIMIT $2)`, before, limit)
+	return int(n), err
+}
+
 func scanSignIn(row scanner) (store.SignIn, error) {
 	var e store.SignIn
 	err := row.Scan(&e.ID, tm(&e.Time), &e.TenantID, &e.PrincipalID, &e.AppID, &e.Resource, &e.Grant, &e.Result,
