@@ -32,6 +32,7 @@ need=()
 command -v az >/dev/null 2>&1 || need+=(azure-cli)
 /usr/bin/python3 -c 'import azure.identity, azure.keyvault.secrets, azure.mgmt.resource, azure.mgmt.keyvault, msal' >/dev/null 2>&1 || need+=(python3-azure python3-msal)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the README's Storage section makes Azurite's certificate with it
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
 		echo "== installing ${need[*]} (apt-get install)"

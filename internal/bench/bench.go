@@ -72,7 +72,7 @@ type Options struct {
 }
 
 // Groups are the groups of figures a run can be limited to, in the order they run.
-var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "people", "rbac", "postgres", "list", "scale"}
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "nodeproxy", "people", "rbac", "postgres", "list", "scale"}
 
 // Scale is how big each measured world is.
 type Scale struct {
@@ -207,7 +207,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			fmt.Sprintf("%d starts, fresh data dir each, from exec to the ready file", len(starts))))
 	}
 
-	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") || want("people") {
+	if want("tokens") || want("vault") || want("detach") || want("create") || want("agent") || want("nodeproxy") || want("people") {
 		step("starting mint dev for the load ...")
 		inst, err := startDev(ctx, o.Binary, "")
 		if err != nil {
@@ -320,6 +320,15 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 			return fmt.Errorf("identity create rate (SQLite): %w", err)
 		}
 		rep.add(f)
+	}
+
+	if want("nodeproxy") {
+		step("vault GETs through a node agent's Azure-name proxy ...")
+		fs, err := nodeProxyFigures(ctx, o, c, step)
+		if err != nil {
+			return fmt.Errorf("node-proxy figures: %w", err)
+		}
+		rep.add(fs...)
 	}
 
 	if want("agent") {

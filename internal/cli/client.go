@@ -35,7 +35,8 @@ type clientFlags struct {
 	tenant   string
 	clientID string
 	secret   string
-	certFile string // PEM certificate and key (a mint login profile's certificate credential)
+	certFile string   // PEM certificate and key (a mint login profile's certificate credential)
+	person   *profile // a person's mint login profile: tokens from its refresh token
 	output   outputSpec
 }
 
@@ -133,6 +134,19 @@ func (f *clientFlags) clientFor(p *profile) (*apiClient, error) {
 
 // connect builds the HTTP client and the credential from resolved settings.
 func (f *clientFlags) connect() (*apiClient, error) {
+	httpClient, err := f.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := f.credential(httpClient)
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{base: f.endpoint, caFile: f.caFile, http: httpClient, cred: cred}, nil
+}
+
+// httpClient is the client of the server: system roots, plus the CA file when one is set.
+func (f *clientFlags) httpClient() (*http.Client, error) {
 	httpClient := &http.Client{Timeout: 60 * time.Second}
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
@@ -151,16 +165,15 @@ func (f *clientFlags) connect() (*apiClient, error) {
 		}
 		httpClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment}
 	}
-	cred, err := f.credential(httpClient)
-	if err != nil {
-		return nil, err
-	}
-	return &apiClient{base: f.endpoint, caFile: f.caFile, http: httpClient, cred: cred}, nil
+	return httpClient, nil
 }
 
 // credential is the azidentity credential of the settings: a certificate when one is named,
 // else the client secret.
 func (f *clientFlags) credential(hc *http.Client) (azcore.TokenCredential, error) {
+	if f.person != nil {
+		return newPersonCredential(context.Background(), f.person, hc, true)
+	}
 	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: f.endpoint + "/"}, Transport: hc}
 	if f.certFile != "" {
 		data, err := os.ReadFile(f.certFile)

@@ -63,6 +63,9 @@ func runAz(t *testing.T, env []string, prog string, args ...string) azRun {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = env
+	// A child left holding the output pipes (az's telemetry uploader, or az itself under a mint
+	// run that was killed) must not keep the test waiting past the timeout.
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

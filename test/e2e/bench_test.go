@@ -74,6 +74,9 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"runFirstToken":     {latency: true},
 		"runFirstTokenCold": {latency: true},
 		"agentRSS":          {},
+		// Issue 12: a node's Azure-name proxy.
+		"vaultGetThroughNodeProxy": {ceiling: true, latency: true},
+		"nodeProxyAddedP99":        {},
 		// Issue 5: Key Vault.
 		"vaultSecretGet":  {ceiling: true, latency: true},
 		"bareTLSHandler":  {latency: true},

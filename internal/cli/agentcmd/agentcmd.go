@@ -33,9 +33,11 @@ IMDS through HTTP_PROXY, optionally Service Fabric) on loopback, takes 'mint run
 a root-only Unix socket, and keeps serving cached tokens while the server is unreachable.
 
 It also serves the Azure-name proxy on --proxy-addr (loopback), as mint dev does: programs that
-use https://<vault>.vault.azure.net, login.microsoftonline.com or management.azure.com reach the
-server through it ('mint run --proxy'). The server certifies a key the agent keeps for those
-names; the CA's key never leaves the server. The proxy's environment is in <data-dir>/env.`,
+use https://<vault>.vault.azure.net, login.microsoftonline.com (and its aliases),
+management.azure.com or graph.microsoft.com reach the server through it ('mint run --proxy'), and
+with --forward-storage https://<account>.blob.core.windows.net reaches a local Storage emulator
+(Azurite). The server certifies a key the agent keeps for those names; the CA's key never leaves
+the server. The proxy's environment is in <data-dir>/env.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagenv.Apply(cmd.Flags()); err != nil {

@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The node-proxy figure: secret GETs per second to https://<vault>.vault.azure.net through a
+// standalone agent's Azure-name proxy (CONNECT, TLS terminated by the node with its
+// server-certified key, the request forwarded over HTTPS to mint) beside the same vault reached
+// directly at its vaultUri, by the same load generator in alternating rounds; and the p99 the
+// proxy adds. The client keeps its tunnels (keep-alive), as an SDK's pipeline does.
+
+// nodeProxyFigures measures the figure against the started mint c talks to.
+func nodeProxyFigures(ctx context.Context, o Options, c *mgmt, step func(string, ...any)) ([]Figure, error) {
+	command := []string{o.Binary, "agent"}
+	if o.AgentBinary != "" {
+		command = []string{o.AgentBinary}
+	}
+	ag, err := startAgent(ctx, command, c)
+	if err != nil {
+		return nil, err
+	}
+	defer ag.stop()
+	proxyURL, bundle, err := agentProxy(ctx, ag)
+	if err != nil {
+		return nil, err
+	}
+
+	step("a vault and a secret for the node-proxy figure ...")
+	group, err := c.createGroup(ctx, "nodeproxy")
+	if err != nil {
+		return nil, err
+	}
+	var suffix [4]byte
+	rand.Read(suffix[:])
+	name := "np" + hex.EncodeToString(suffix[:])
+	vaultID := group + "/providers/Microsoft.KeyVault/vaults/" + name
+	var vault struct {
+		Properties struct {
+			VaultURI string `json:"vaultUri"`
+		} `json:"properties"`
+	}
+	if err := c.arm(ctx, http.MethodPut, vaultID+"?api-version=2024-11-01", map[string]any{"location": "westeurope",
+		"properties": map[string]any{"tenantId": c.env["AZURE_TENANT_ID"], "sku": map[string]string{"family": "A", "name": "standard"}}}, &vault); err != nil {
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	mgmtToken, err := c.token(ctx, managementScope)
+	if err != nil {
+		return nil, err
+	}
+	oid, err := tokenOID(mgmtToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.assignRole(ctx, vaultID, keyVaultSecretsOfficer, oid); err != nil {
+		return nil, fmt.Errorf("assign Key Vault Secrets Officer: %w", err)
+	}
+	direct, err := url.Parse(vault.Properties.VaultURI)
+	if err != nil || direct.Host == "" {
+		return nil, fmt.Errorf("vaultUri %q", vault.Properties.VaultURI)
+	}
+	_, audienceHost, _ := strings.Cut(direct.Host, ".")
+	directToken, err := c.token(ctx, "https://"+audienceHost+"/.default")
+	if err != nil {
+		return nil, err
+	}
+	azureToken, err := c.token(ctx, "https://vault.azure.net/.default")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.do(ctx, directToken, http.MethodPut, "https://"+direct.Host+"/secrets/bench?api-version=2026-04-01",
+		map[string]string{"value": "a benchmark secret value"}, nil); err != nil {
+		return nil, fmt.Errorf("set secret: %w", err)
+	}
+
+	proxied := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: bundle}, MaxIdleConnsPerHost: o.Concurrency, ForceAttemptHTTP2: false}}
+	directClient := &http.Client{Timeout: 30 * time.Second, Transport: localTransport(c.pool, hostOf(c.endpoint), o.Concurrency)}
+	get := func(hc *http.Client, u, token string) func(int) error {
+		return func(int) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("vault GET %s: HTTP %d: %s", u, resp.StatusCode, truncate(body, 200))
+			}
+			return err
+		}
+	}
+	step("vault GETs through the node's proxy and directly, alternating ...")
+	through, straight, err := alternate(ctx, o.Duration, 4, o.Concurrency,
+		get(proxied, "https://"+name+".vault.azure.net/secrets/bench/?api-version=2026-04-01", azureToken),
+		get(directClient, "https://"+direct.Host+"/secrets/bench/?api-version=2026-04-01", directToken))
+	if err != nil {
+		return nil, err
+	}
+	added := percentile(through.lat, 99) - percentile(straight.lat, 99)
+	return []Figure{
+		withLatency(Figure{Key: "vaultGetThroughNodeProxy", Name: "vault secret GETs per second through a node's Azure-name proxy (https://<vault>.vault.azure.net)",
+			Value: through.rate(), Unit: "requests/s", Ceiling: straight.rate(), Ratio: through.rate() / straight.rate(),
+			Goal: ">= 0.6 x the same vault reached directly", Target: &Target{MinRatio: 0.6},
+			Note: fmt.Sprintf("%s's proxy (CONNECT, TLS with the node's certified key, forwarded over HTTPS to mint dev); %d keep-alive clients, 4 rounds alternating with the direct GETs; "+
+				"direct: %.0f/s, p50 %.2f ms, p99 %.2f ms", filepath.Base(command[0]), o.Concurrency, straight.rate(), ms(percentile(straight.lat, 50)), ms(percentile(straight.lat, 99)))}, through.lat),
+		{Key: "nodeProxyAddedP99", Name: "p99 the node's proxy adds to a vault GET", Value: ms(added), Unit: "ms",
+			Note: fmt.Sprintf("p99 through the proxy %.2f ms minus p99 direct %.2f ms, same run", ms(percentile(through.lat, 99)), ms(percentile(straight.lat, 99)))},
+	}, nil
+}
+
+// agentProxy waits for the agent's env file to name its proxy and returns the proxy's URL and
+// the CA bundle its workloads trust.
+func agentProxy(ctx context.Context, ag *standaloneAgent) (*url.URL, *x509.CertPool, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		env := readEnv(filepath.Join(ag.dir, "env"))
+		if p := env["HTTPS_PROXY"]; p != "" && env["SSL_CERT_FILE"] != "" {
+			u, err := url.Parse(p)
+			if err != nil {
+				return nil, nil, fmt.Errorf("the agent's HTTPS_PROXY %q: %w", p, err)
+			}
+			pem, err := os.ReadFile(env["SSL_CERT_FILE"])
+			if err != nil {
+				return nil, nil, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("%s holds no certificate", env["SSL_CERT_FILE"])
+			}
+			return u, pool, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("the agent wrote no proxy environment within 30 s: %s", ag.out.String())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// hostOf is a URL's host name.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Hostname()
+}
