@@ -287,11 +287,17 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 	}
 	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + what, "value": page}
 	if offset+top < len(out) {
-		next := *r.URL
-		nq := next.Query()
-		nq.Set("$skiptoken", odata.SkipToken(offset+top))
-		next.RawQuery = nq.Encode()
-		body["@odata.nextLink"] = "https://" + r.Host + next.RequestURI()
+		// The request's own options, as written, and the next page's $skiptoken (unescaped, as
+		// Graph writes its nextLinks).
+		var kept []string
+		for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+			name, _, _ := strings.Cut(kv, "=")
+			if kv != "" && name != "$skiptoken" && name != "%24skiptoken" {
+				kept = append(kept, kv)
+			}
+		}
+		kept = append(kept, "$skiptoken="+odata.SkipToken(offset+top))
+		body["@odata.nextLink"] = "https://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(kept, "&")
 	}
 	writeJSON(w, r, http.StatusOK, body)
 }
