@@ -353,40 +353,46 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	writeEntity(w, r, http.StatusCreated, "users", userJSON(u))
 }
 
+// entity is a user or a group at its own path: what GET answers, how PATCH and DELETE change it,
+// and the application permissions each needs (a person: any member reads, the administrator
+// writes; self may read itself).
+type entity struct {
+	set                   string // "users" or "groups"
+	json                  map[string]any
+	readRoles, writeRoles []string
+	self                  bool
+	patch                 func() // reads the body, changes the object and answers
+	remove                func() error
+}
+
+// entityAction answers GET, PATCH and DELETE on an object's own path.
+func (s *Server) entityAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, e entity) {
+	switch r.Method {
+	case http.MethodGet:
+		if e.self || s.allow(w, r, c, false, e.readRoles...) {
+			writeEntity(w, r, http.StatusOK, e.set, e.json)
+		}
+	case http.MethodPatch:
+		if s.allow(w, r, c, true, e.writeRoles...) {
+			e.patch()
+		}
+	case http.MethodDelete:
+		if s.allow(w, r, c, true, e.writeRoles...) {
+			s.noContent(w, r, e.remove())
+		}
+	default:
+		methodNotAllowed(w, r)
+	}
+}
+
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, u store.User, rest []string) {
 	ctx := r.Context()
 	self := strings.EqualFold(c.ObjectID, u.ObjectID)
 	switch {
-	case len(rest) == 0 && r.Method == http.MethodGet:
-		if self || s.allow(w, r, c, false, readUsers...) {
-			writeEntity(w, r, http.StatusOK, "users", userJSON(u))
-		}
-	case len(rest) == 0 && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeUsers...) {
-			return
-		}
-		s.noContent(w, r, s.dir.DeleteUser(ctx, u.ObjectID))
-	case len(rest) == 0 && r.Method == http.MethodPatch:
-		if !s.allow(w, r, c, true, writeUsers...) {
-			return
-		}
-		var body struct {
-			AccountEnabled    *bool                `json:"accountEnabled"`
-			DisplayName       *string              `json:"displayName"`
-			MailNickname      *string              `json:"mailNickname"`
-			UserPrincipalName *string              `json:"userPrincipalName"`
-			PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
-		}
-		if !decode(w, r, &body, false) {
-			return
-		}
-		up := directory.UserUpdate{AccountEnabled: body.AccountEnabled, DisplayName: body.DisplayName,
-			MailNickname: body.MailNickname, UserPrincipalName: body.UserPrincipalName}
-		if p := body.PasswordProfile; p != nil {
-			up.Password, up.ForceChangePasswordNextSignIn = p.Password, p.ForceChangePasswordNextSignIn
-		}
-		_, err := s.dir.UpdateUser(ctx, u.ObjectID, up)
-		s.noContent(w, r, err)
+	case len(rest) == 0:
+		s.entityAction(w, r, c, entity{set: "users", json: userJSON(u), readRoles: readUsers, writeRoles: writeUsers, self: self,
+			patch:  func() { s.patchUser(w, r, u) },
+			remove: func() error { return s.dir.DeleteUser(ctx, u.ObjectID) }})
 	case len(rest) == 1 && rest[0] == "revokeSignInSessions" && r.Method == http.MethodPost:
 		if !self && !s.allow(w, r, c, true, writeUsers...) {
 			return
@@ -403,6 +409,27 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	default:
 		methodNotAllowed(w, r)
 	}
+}
+
+// patchUser updates a user from a PATCH body (Graph's user properties mint keeps).
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u store.User) {
+	var body struct {
+		AccountEnabled    *bool                `json:"accountEnabled"`
+		DisplayName       *string              `json:"displayName"`
+		MailNickname      *string              `json:"mailNickname"`
+		UserPrincipalName *string              `json:"userPrincipalName"`
+		PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	up := directory.UserUpdate{AccountEnabled: body.AccountEnabled, DisplayName: body.DisplayName,
+		MailNickname: body.MailNickname, UserPrincipalName: body.UserPrincipalName}
+	if p := body.PasswordProfile; p != nil {
+		up.Password, up.ForceChangePasswordNextSignIn = p.Password, p.ForceChangePasswordNextSignIn
+	}
+	_, err := s.dir.UpdateUser(r.Context(), u.ObjectID, up)
+	s.noContent(w, r, err)
 }
 
 // membershipAction serves memberOf, transitiveMemberOf (GET) and getMemberGroups,
@@ -578,29 +605,10 @@ func boundObjectID(ref string) (string, bool) {
 func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, g store.Group, rest []string) {
 	ctx := r.Context()
 	switch {
-	case len(rest) == 0 && r.Method == http.MethodGet:
-		if s.allow(w, r, c, false, readGroups...) {
-			writeEntity(w, r, http.StatusOK, "groups", groupJSON(g))
-		}
-	case len(rest) == 0 && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeGroups...) {
-			return
-		}
-		s.noContent(w, r, s.dir.DeleteGroup(ctx, g.ObjectID))
-	case len(rest) == 0 && r.Method == http.MethodPatch:
-		if !s.allow(w, r, c, true, writeGroups...) {
-			return
-		}
-		var body struct {
-			DisplayName  *string `json:"displayName"`
-			MailNickname *string `json:"mailNickname"`
-			Description  *string `json:"description"`
-		}
-		if !decode(w, r, &body, false) {
-			return
-		}
-		_, err := s.dir.UpdateGroup(ctx, g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})
-		s.noContent(w, r, err)
+	case len(rest) == 0:
+		s.entityAction(w, r, c, entity{set: "groups", json: groupJSON(g), readRoles: readGroups, writeRoles: writeGroups,
+			patch:  func() { s.patchGroup(w, r, g) },
+			remove: func() error { return s.dir.DeleteGroup(ctx, g.ObjectID) }})
 	case (len(rest) == 1 && (rest[0] == "members" || rest[0] == "transitiveMembers")) && r.Method == http.MethodGet:
 		if !s.allow(w, r, c, false, readGroups...) {
 			return
@@ -658,6 +666,20 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 	default:
 		methodNotAllowed(w, r)
 	}
+}
+
+// patchGroup updates a group from a PATCH body.
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, g store.Group) {
+	var body struct {
+		DisplayName  *string `json:"displayName"`
+		MailNickname *string `json:"mailNickname"`
+		Description  *string `json:"description"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	_, err := s.dir.UpdateGroup(r.Context(), g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})
+	s.noContent(w, r, err)
 }
 
 // getByIDs serves directoryObjects/getByIds: the objects of the tenant with those ids, of the
