@@ -66,6 +66,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	seg := strings.Split(strings.Trim(rest, "/"), "/")
+	// users('{id}'), groups('{id}'), directoryObjects('{id}'): the key syntax, as az sends an id
+	// that starts with '$'.
+	if set, key, ok, err := odata.ParseKeySegment(seg[0]); ok && (set == "users" || set == "groups" || set == "directoryObjects") {
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+		seg = append([]string{set, key}, seg[1:]...)
+	}
 	if isDirectoryWrite(r.Method) {
 		s.serveWrite(w, r, caller, seg, func(w http.ResponseWriter, r *http.Request) { s.route(w, r, caller, seg) })
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -182,10 +183,45 @@ func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what s
 	s.writeList(w, r, what, out)
 }
 
-// writeEntity writes one object of the entity set set, as Graph answers a read or a create.
+// writeEntity writes one object of the entity set set, as Graph answers a read or a create,
+// with only the properties the request's $select names.
 func writeEntity(w http.ResponseWriter, r *http.Request, status int, set string, out map[string]any) {
+	sel, err := odata.ParseSelect(r.URL.Query().Get("$select"))
+	if err == nil {
+		out, err = project(out, sel)
+	}
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
 	out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#" + set + "/$entity"
 	writeJSON(w, r, status, out)
+}
+
+// project keeps the properties sel names (and the object's @odata.type, which clients read to
+// tell users, groups and service principals apart); an unknown property is Graph's 400.
+func project(obj map[string]any, sel []string) (map[string]any, error) {
+	if sel == nil {
+		return obj, nil
+	}
+	out := make(map[string]any, len(sel)+1)
+	if t, ok := obj["@odata.type"]; ok {
+		out["@odata.type"] = t
+	}
+	for _, name := range sel {
+		found := false
+		for k, v := range obj {
+			if strings.EqualFold(k, name) {
+				out[k], found = v, true
+				break
+			}
+		}
+		if !found {
+			typ, _ := obj["@odata.type"].(string)
+			return nil, fmt.Errorf("Parsing OData Select and Expand failed: Could not find a property named '%s' on type '%s'.", name, strings.TrimPrefix(typ, "#"))
+		}
+	}
+	return out, nil
 }
 
 // noContent answers a change to the directory: 204 No Content, or its failure in Graph's shape.
@@ -206,14 +242,64 @@ func (s *Server) memberChanged(w http.ResponseWriter, r *http.Request, ref strin
 	s.noContent(w, r, err)
 }
 
-// writeList writes a collection after the request's $filter.
+// Graph's page sizes for directory objects: 100 unless $top asks for another, at most 999.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 999
+)
+
+// writeList writes a collection after the request's $filter, one page at a time ($top, and the
+// $skiptoken of the @odata.nextLink it hands out), each object with the properties $select names.
+// Pages are cut from the list as it is when each page is asked for.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, out []map[string]any) {
-	out, err := filterList(r.URL.Query().Get("$filter"), out)
+	q := r.URL.Query()
+	out, err := filterList(q.Get("$filter"), out)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
 		return
 	}
-	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + what, "value": out})
+	top, err := odata.ParseTop(q.Get("$top"), maxPageSize)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
+	if top == 0 {
+		top = defaultPageSize
+	}
+	offset, err := odata.ParseSkipToken(q.Get("$skiptoken"))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return
+	}
+	sel, err := odata.ParseSelect(q.Get("$select"))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	page := []map[string]any{}
+	for i := offset; i < len(out) && i < offset+top; i++ {
+		obj, err := project(out[i], sel)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+		page = append(page, obj)
+	}
+	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + what, "value": page}
+	if offset+top < len(out) {
+		// The request's own options, as written, and the next page's $skiptoken (unescaped, as
+		// Graph writes its nextLinks).
+		var kept []string
+		for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+			name, _, _ := strings.Cut(kv, "=")
+			if kv != "" && name != "$skiptoken" && name != "%24skiptoken" {
+				kept = append(kept, kv)
+			}
+		}
+		kept = append(kept, "$skiptoken="+odata.SkipToken(offset+top))
+		body["@odata.nextLink"] = "https://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(kept, "&")
+	}
+	writeJSON(w, r, http.StatusOK, body)
 }
 
 type passwordProfileJSON struct {
@@ -267,40 +353,46 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	writeEntity(w, r, http.StatusCreated, "users", userJSON(u))
 }
 
+// entity is a user or a group at its own path: what GET answers, how PATCH and DELETE change it,
+// and the application permissions each needs (a person: any member reads, the administrator
+// writes; self may read itself).
+type entity struct {
+	set                   string // "users" or "groups"
+	json                  map[string]any
+	readRoles, writeRoles []string
+	self                  bool
+	patch                 func() // reads the body, changes the object and answers
+	remove                func() error
+}
+
+// entityAction answers GET, PATCH and DELETE on an object's own path.
+func (s *Server) entityAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, e entity) {
+	switch r.Method {
+	case http.MethodGet:
+		if e.self || s.allow(w, r, c, false, e.readRoles...) {
+			writeEntity(w, r, http.StatusOK, e.set, e.json)
+		}
+	case http.MethodPatch:
+		if s.allow(w, r, c, true, e.writeRoles...) {
+			e.patch()
+		}
+	case http.MethodDelete:
+		if s.allow(w, r, c, true, e.writeRoles...) {
+			s.noContent(w, r, e.remove())
+		}
+	default:
+		methodNotAllowed(w, r)
+	}
+}
+
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, u store.User, rest []string) {
 	ctx := r.Context()
 	self := strings.EqualFold(c.ObjectID, u.ObjectID)
 	switch {
-	case len(rest) == 0 && r.Method == http.MethodGet:
-		if self || s.allow(w, r, c, false, readUsers...) {
-			writeEntity(w, r, http.StatusOK, "users", userJSON(u))
-		}
-	case len(rest) == 0 && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeUsers...) {
-			return
-		}
-		s.noContent(w, r, s.dir.DeleteUser(ctx, u.ObjectID))
-	case len(rest) == 0 && r.Method == http.MethodPatch:
-		if !s.allow(w, r, c, true, writeUsers...) {
-			return
-		}
-		var body struct {
-			AccountEnabled    *bool                `json:"accountEnabled"`
-			DisplayName       *string              `json:"displayName"`
-			MailNickname      *string              `json:"mailNickname"`
-			UserPrincipalName *string              `json:"userPrincipalName"`
-			PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
-		}
-		if !decode(w, r, &body, false) {
-			return
-		}
-		up := directory.UserUpdate{AccountEnabled: body.AccountEnabled, DisplayName: body.DisplayName,
-			MailNickname: body.MailNickname, UserPrincipalName: body.UserPrincipalName}
-		if p := body.PasswordProfile; p != nil {
-			up.Password, up.ForceChangePasswordNextSignIn = p.Password, p.ForceChangePasswordNextSignIn
-		}
-		_, err := s.dir.UpdateUser(ctx, u.ObjectID, up)
-		s.noContent(w, r, err)
+	case len(rest) == 0:
+		s.entityAction(w, r, c, entity{set: "users", json: userJSON(u), readRoles: readUsers, writeRoles: writeUsers, self: self,
+			patch:  func() { s.patchUser(w, r, u) },
+			remove: func() error { return s.dir.DeleteUser(ctx, u.ObjectID) }})
 	case len(rest) == 1 && rest[0] == "revokeSignInSessions" && r.Method == http.MethodPost:
 		if !self && !s.allow(w, r, c, true, writeUsers...) {
 			return
@@ -317,6 +409,27 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	default:
 		methodNotAllowed(w, r)
 	}
+}
+
+// patchUser updates a user from a PATCH body (Graph's user properties mint keeps).
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u store.User) {
+	var body struct {
+		AccountEnabled    *bool                `json:"accountEnabled"`
+		DisplayName       *string              `json:"displayName"`
+		MailNickname      *string              `json:"mailNickname"`
+		UserPrincipalName *string              `json:"userPrincipalName"`
+		PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	up := directory.UserUpdate{AccountEnabled: body.AccountEnabled, DisplayName: body.DisplayName,
+		MailNickname: body.MailNickname, UserPrincipalName: body.UserPrincipalName}
+	if p := body.PasswordProfile; p != nil {
+		up.Password, up.ForceChangePasswordNextSignIn = p.Password, p.ForceChangePasswordNextSignIn
+	}
+	_, err := s.dir.UpdateUser(r.Context(), u.ObjectID, up)
+	s.noContent(w, r, err)
 }
 
 // membershipAction serves memberOf, transitiveMemberOf (GET) and getMemberGroups,
@@ -402,6 +515,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Cl
 		MailEnabled     *bool    `json:"mailEnabled"`
 		SecurityEnabled *bool    `json:"securityEnabled"`
 		GroupTypes      []string `json:"groupTypes"`
+		MembersBind     []string `json:"members@odata.bind"`
 	}
 	if !decode(w, r, &body, false) {
 		return
@@ -426,40 +540,75 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Cl
 			"mint's directory holds security groups only: set mailEnabled false, securityEnabled true and no groupTypes.")
 		return
 	}
+	// members@odata.bind: at most 20 members in the request that creates the group, as Graph
+	// allows; every one must exist before the group is made.
+	if len(body.MembersBind) > maxMembersBind {
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
+			fmt.Sprintf("members@odata.bind may name at most %d members in one request; add the others with members/$ref.", maxMembersBind))
+		return
+	}
+	var memberIDs []string
+	for _, ref := range body.MembersBind {
+		id, ok := boundObjectID(ref)
+		if !ok {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
+				fmt.Sprintf("Invalid URL format specified in @odata.bind for members: '%s'; use https://graph.microsoft.com/v1.0/directoryObjects/{id}.", ref))
+			return
+		}
+		if _, err := s.dir.Object(r.Context(), c.TenantID, id); err != nil {
+			s.notFound(w, r, id, err)
+			return
+		}
+		memberIDs = append(memberIDs, id)
+	}
 	g, err := s.dir.CreateGroup(r.Context(), c.TenantID, directory.GroupSpec{DisplayName: *body.DisplayName, MailNickname: *body.MailNickname, Description: body.Description})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	for _, id := range memberIDs {
+		if err := s.dir.AddMember(r.Context(), g.ObjectID, id); err != nil && !errors.Is(err, store.ErrConflict) {
+			if derr := s.dir.DeleteGroup(r.Context(), g.ObjectID); derr != nil {
+				s.log.Error("undo group creation", "group", g.ObjectID, "err", derr)
+			}
+			s.memberChanged(w, r, id, err)
+			return
+		}
+	}
 	writeEntity(w, r, http.StatusCreated, "groups", groupJSON(g))
+}
+
+// maxMembersBind is how many members Graph takes in one members@odata.bind.
+const maxMembersBind = 20
+
+// boundObjectID reads the object id of an @odata.bind reference: a URL (or path) ending in
+// directoryObjects/{id}, users/{id}, groups/{id} or servicePrincipals/{id}.
+func boundObjectID(ref string) (string, bool) {
+	ref = strings.TrimSpace(ref)
+	i := strings.LastIndexByte(ref, '/')
+	if i <= 0 || len(ref) > 2048 {
+		return "", false
+	}
+	set, id := ref[:i], ref[i+1:]
+	set = set[strings.LastIndexByte(set, '/')+1:]
+	switch set {
+	case "directoryObjects", "users", "groups", "servicePrincipals":
+	default:
+		return "", false
+	}
+	if id == "" || strings.ContainsAny(id, "?#'() ") {
+		return "", false
+	}
+	return id, true
 }
 
 func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Claims, g store.Group, rest []string) {
 	ctx := r.Context()
 	switch {
-	case len(rest) == 0 && r.Method == http.MethodGet:
-		if s.allow(w, r, c, false, readGroups...) {
-			writeEntity(w, r, http.StatusOK, "groups", groupJSON(g))
-		}
-	case len(rest) == 0 && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeGroups...) {
-			return
-		}
-		s.noContent(w, r, s.dir.DeleteGroup(ctx, g.ObjectID))
-	case len(rest) == 0 && r.Method == http.MethodPatch:
-		if !s.allow(w, r, c, true, writeGroups...) {
-			return
-		}
-		var body struct {
-			DisplayName  *string `json:"displayName"`
-			MailNickname *string `json:"mailNickname"`
-			Description  *string `json:"description"`
-		}
-		if !decode(w, r, &body, false) {
-			return
-		}
-		_, err := s.dir.UpdateGroup(ctx, g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})
-		s.noContent(w, r, err)
+	case len(rest) == 0:
+		s.entityAction(w, r, c, entity{set: "groups", json: groupJSON(g), readRoles: readGroups, writeRoles: writeGroups,
+			patch:  func() { s.patchGroup(w, r, g) },
+			remove: func() error { return s.dir.DeleteGroup(ctx, g.ObjectID) }})
 	case (len(rest) == 1 && (rest[0] == "members" || rest[0] == "transitiveMembers")) && r.Method == http.MethodGet:
 		if !s.allow(w, r, c, false, readGroups...) {
 			return
@@ -517,6 +666,20 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 	default:
 		methodNotAllowed(w, r)
 	}
+}
+
+// patchGroup updates a group from a PATCH body.
+func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, g store.Group) {
+	var body struct {
+		DisplayName  *string `json:"displayName"`
+		MailNickname *string `json:"mailNickname"`
+		Description  *string `json:"description"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	_, err := s.dir.UpdateGroup(r.Context(), g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})
+	s.noContent(w, r, err)
 }
 
 // getByIDs serves directoryObjects/getByIds: the objects of the tenant with those ids, of the

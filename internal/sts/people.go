@@ -32,6 +32,25 @@ type People interface {
 	TransitiveGroupIDs(ctx context.Context, principalID string) ([]string, error)
 }
 
+// DirectoryRoles is optionally implemented by People: the directory roles a person holds, for
+// the wids claim. mint has one, the directory's administrator (mint dev's developer), which is
+// Entra's Global Administrator.
+type DirectoryRoles interface {
+	IsDirectoryAdmin(ctx context.Context, u store.User) bool
+}
+
+// GlobalAdministratorTemplateID is the role template id of Entra's Global Administrator
+// (https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference).
+const GlobalAdministratorTemplateID = "62e90394-69f5-4237-9190-012177145e10"
+
+// wids lists the directory role template ids of u, nil when it holds none.
+func (s *Server) wids(ctx context.Context, u store.User) []string {
+	if r, ok := s.people.(DirectoryRoles); ok && r.IsDirectoryAdmin(ctx, u) {
+		return []string{GlobalAdministratorTemplateID}
+	}
+	return nil
+}
+
 // PublicClient is a first-party public client application that every tenant has, pre-consented,
 // as in Entra: people sign in to it without a client secret.
 type PublicClient struct {

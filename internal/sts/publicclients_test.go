@@ -1,6 +1,8 @@
 package sts
 
 import (
+	"context"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -154,4 +156,27 @@ func TestDirectoryAppDeviceCodeAndPasswordFollowFallbackPublicClient(t *testing.
 	f := newPublicClientFixture(t, true)
 	w := f.post("/"+testTenantID+"/oauth2/v2.0/devicecode", url.Values{"client_id": {"eeeeeeee-0000-4000-8000-00000000000e"}, "scope": {armScope}})
 	wantError(t, w, "unauthorized_client", 700016)
+}
+
+// adminPeople makes alice the directory's administrator.
+type adminPeople struct{ *fakePeople }
+
+func (adminPeople) IsDirectoryAdmin(_ context.Context, u store.User) bool {
+	return u.ObjectID == aliceID
+}
+
+// The directory's administrator carries Entra's Global Administrator template id in wids; a
+// directory without roles adds no wids.
+func TestUserTokenWIDs(t *testing.T) {
+	people := newFakePeople()
+	f := newFixture(t, func(c *Config) { c.People = adminPeople{people}; c.SealKey = make([]byte, 32) })
+	tok := decodeTokens(t, f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, alicePass)))
+	if _, c := decodeJWT(t, tok.AccessToken); fmt.Sprint(c["wids"]) != "["+GlobalAdministratorTemplateID+"]" {
+		t.Errorf("administrator's wids %v", c["wids"])
+	}
+	f, _ = newSignInFixture(t)
+	tok = decodeTokens(t, f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, alicePass)))
+	if _, c := decodeJWT(t, tok.AccessToken); c["wids"] != nil {
+		t.Errorf("wids without directory roles: %v", c["wids"])
+	}
 }

@@ -32,6 +32,8 @@ type UserClaimsInput struct {
 	Lifetime time.Duration
 	TokenID  string
 	AIO      string
+	// WIDs are the template ids of the person's directory roles (wids); nil omits the claim.
+	WIDs []string
 	// ClientAuth is how the client authenticated: "0" (or "") public, "1" secret, "2" certificate
 	// (appidacr / azpacr).
 	ClientAuth string
@@ -71,6 +73,9 @@ func UserAccessClaims(in UserClaimsInput) Claims {
 		c["upn"] = in.User.UserPrincipalName
 		c["unique_name"] = in.User.UserPrincipalName
 		c["ver"] = "1.0"
+	}
+	if in.WIDs != nil {
+		c["wids"] = append([]string(nil), in.WIDs...)
 	}
 	if in.Groups != nil {
 		addGroups(c, in.Groups, in.BaseURL, in.Tenant.ID, in.User.ObjectID)

@@ -32,6 +32,7 @@ func TestPasswordBurstKeepsOthersServedAndEnumeratesNobody(t *testing.T) {
 			dev := readDeveloper(t, m)
 			tokenURL := m.Env["AZURE_AUTHORITY_HOST"] + "/" + m.Env["AZURE_TENANT_ID"] + "/oauth2/v2.0/token"
 			client := httpClient()
+			client.Timeout = 2 * time.Minute // a loaded shared machine queues the password hashes
 			client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
 			attempt := func(user, password string) (status int, body string, took time.Duration) {
 				form := url.Values{"grant_type": {"password"}, "client_id": {azureCLIClientID}, "username": {user}, "password": {password},
@@ -95,9 +96,12 @@ func TestPasswordBurstKeepsOthersServedAndEnumeratesNobody(t *testing.T) {
 			}
 			_, before := others(context.Background(), 20)
 
-			// The burst: 10,000 distinct wrong passwords, one in 50 for an unknown user, 32 at a
-			// time, while the other client asks for tokens.
-			const burst, workers = 10_000, 32
+			// The burst: 10,000 distinct wrong passwords, one in 50 for an unknown user, 16 at a
+			// time, while the other client asks for tokens one at a time. The generator is closed
+			// loop: it keeps 16 requests in flight, so the server shares its CPU between them and
+			// the other client's one; the ratio reported is that share, not the open-loop figure
+			// of mint bench (others' rate while wrong passwords arrive at a fixed rate).
+			const burst, workers = 10_000, 16
 			var next, bad atomic.Int64
 			codes := map[int]int{}
 			var mu sync.Mutex

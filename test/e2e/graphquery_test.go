@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// Graph's query options and keys with the Azure CLI, signed in as mint dev's developer (the
+// directory's administrator): az follows @odata.nextLink through pages of 100 groups; $select and
+// $top shape a page (az rest); a group created with members@odata.bind has them; az addresses an
+// id that starts with '$' as users('$x'); the developer's tokens carry wids with Entra's Global
+// Administrator template id.
+func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
+	az := needAz(t)
+	for _, sk := range stores(t) {
+		t.Run(sk.name, func(t *testing.T) {
+			m := startMint(t, options{store: sk.url(t)})
+			dev := readDeveloper(t, m)
+			env := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+			mustAz(t, env, az, nil, "login", "-u", dev.UserPrincipalName, "-p", dev.Password, "-o", "none")
+
+			// 105 groups, made through Graph by the admin application (setup, not under test).
+			tok, err := m.adminCredential(t).GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := httpClient()
+			for i := range 105 {
+				body := fmt.Sprintf(`{"displayName":"paged-%03d","mailNickname":"paged-%03d","mailEnabled":false,"securityEnabled":true}`, i, i)
+				req, _ := http.NewRequest(http.MethodPost, m.URL+"/v1.0/groups", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tok.Token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("create group %d: %d", i, resp.StatusCode)
+				}
+			}
+			var groups []struct{ DisplayName string }
+			mustAz(t, env, az, &groups, "ad", "group", "list", "-o", "json")
+			paged := 0
+			for _, g := range groups {
+				if strings.HasPrefix(g.DisplayName, "paged-") {
+					paged++
+				}
+			}
+			if paged != 105 {
+				t.Errorf("az ad group list (following @odata.nextLink) found %d of the 105 groups", paged)
+			}
+
+			// $select and $top: one user per page, only the selected properties, a nextLink.
+			var page struct {
+				Value    []map[string]any
+				NextLink string `json:"@odata.nextLink"`
+			}
+			mustAz(t, env, az, &page, "rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/groups?$select=id,displayName&$top=1", "-o", "json")
+			if len(page.Value) != 1 || len(page.Value[0]) != 3 || page.Value[0]["displayName"] == nil || !strings.Contains(page.NextLink, "$skiptoken=") {
+				t.Errorf("$select=id,displayName&$top=1: %+v", page)
+			}
+			bad := runAz(t, env, az, "rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users?$top=1000")
+			if bad.code == 0 || !strings.Contains(bad.stderr, "Must be between 1 and 999") {
+				t.Errorf("$top=1000: exit %d\n%s", bad.code, bad.stderr)
+			}
+
+			// members@odata.bind on create.
+			var created struct{ ID string }
+			mustAz(t, env, az, &created, "rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body",
+				`{"displayName":"bound","mailNickname":"bound","mailEnabled":false,"securityEnabled":true,"members@odata.bind":["https://graph.microsoft.com/v1.0/directoryObjects/`+dev.ObjectID+`"]}`, "-o", "json")
+			var members []struct{ ID string }
+			mustAz(t, env, az, &members, "ad", "group", "member", "list", "--group", created.ID, "-o", "json")
+			if len(members) != 1 || members[0].ID != dev.ObjectID {
+				t.Errorf("members of a group created with members@odata.bind: %+v", members)
+			}
+			var tooMany bytes.Buffer
+			tooMany.WriteString(`{"displayName":"many","mailNickname":"many","mailEnabled":false,"securityEnabled":true,"members@odata.bind":[`)
+			for i := range 21 {
+				if i > 0 {
+					tooMany.WriteString(",")
+				}
+				tooMany.WriteString(`"https://graph.microsoft.com/v1.0/directoryObjects/` + dev.ObjectID + `"`)
+			}
+			tooMany.WriteString("]}")
+			bad = runAz(t, env, az, "rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body", tooMany.String())
+			if bad.code == 0 || !strings.Contains(bad.stderr, "at most 20") {
+				t.Errorf("21 members@odata.bind: exit %d\n%s", bad.code, bad.stderr)
+			}
+
+			// az sends an id that starts with '$' as users('$x'): not found, not a bad request.
+			bad = runAz(t, env, az, "ad", "user", "show", "--id", "$nobody")
+			if bad.code == 0 || !strings.Contains(bad.stderr, "does not exist") {
+				t.Errorf("az ad user show --id $nobody: exit %d\n%s", bad.code, bad.stderr)
+			}
+			var me struct{ UserPrincipalName string }
+			mustAz(t, env, az, &me, "rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users('"+dev.ObjectID+"')?$select=userPrincipalName", "-o", "json")
+			if me.UserPrincipalName != dev.UserPrincipalName {
+				t.Errorf("users('id'): %+v", me)
+			}
+
+			// wids: the developer is the directory's administrator.
+			var at struct{ AccessToken string }
+			mustAz(t, env, az, &at, "account", "get-access-token", "-o", "json")
+			if c := jwtClaims(t, at.AccessToken); fmt.Sprint(c["wids"]) != "[62e90394-69f5-4237-9190-012177145e10]" {
+				t.Errorf("the developer's ARM token has wids %v", c["wids"])
+			}
+		})
+	}
+}
