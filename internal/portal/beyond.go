@@ -268,6 +268,9 @@ func (p *Portal) vaultReach(w http.ResponseWriter, r *http.Request, s *Session, 
 	}
 	names := c.resolvePrincipals(ctx, ids, types, id.SubscriptionID)
 	for _, pid := range ids {
+		if types[pid] == "Group" {
+			continue // a group reads nothing itself; its members are asked about
+		}
 		body := map[string]any{"principalId": pid, "dataAction": getSecretAction}
 		var x reachExplanation
 		if _, err := c.arm(ctx, http.MethodPost, id.String()+"/providers/Microsoft.Authorization/explainAccess", versionQ(apiAuthz), body, &x); err != nil {
@@ -279,9 +282,6 @@ func (p *Portal) vaultReach(w http.ResponseWriter, r *http.Request, s *Session, 
 		row := reachRow{PrincipalID: pid, Name: pr.Name, Type: pr.Type, Detail: pr.Detail}
 		if row.Name == "" {
 			row.Name = pid
-		}
-		if types[pid] == "Group" {
-			continue // a group reads nothing itself; its members are listed
 		}
 		if x.Allowed && x.GrantedBy != nil {
 			row.Role, row.Scope, row.Via = x.GrantedBy.RoleName, x.GrantedBy.Scope, x.GrantedBy.Via

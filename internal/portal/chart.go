@@ -79,7 +79,7 @@ func bucketSignIns(from, to time.Time, step time.Duration, entries []signInEntry
 func renderChart(title, desc string, buckets []chartBucket, step time.Duration) template.HTML {
 	var b strings.Builder
 	esc := html.EscapeString
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="chart-title chart-desc">`,
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="chart-title" aria-describedby="chart-desc">`,
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&b, `<title id="chart-title">%s</title><desc id="chart-desc">%s</desc>`, esc(title), esc(desc))
 	plotW := float64(chartWidth - chartLeft - chartRight)

@@ -29,7 +29,7 @@ func TestChartEscapesText(t *testing.T) {
 	if strings.Contains(svg, "<script>") || !strings.Contains(svg, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;") {
 		t.Fatalf("title or description not escaped:\n%s", svg)
 	}
-	for _, want := range []string{`role="img"`, `aria-labelledby="chart-title chart-desc"`, `<title id="chart-title">`, `<desc id="chart-desc">`,
+	for _, want := range []string{`role="img"`, `aria-labelledby="chart-title" aria-describedby="chart-desc"`, `<title id="chart-title">`, `<desc id="chart-desc">`,
 		"2026-03-01 10:00 UTC: 3 successful", "2026-03-01 10:00 UTC: 1 failed", ">Success<", ">Failure<"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("chart lacks %q:\n%s", want, svg)
