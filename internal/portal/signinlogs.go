@@ -77,13 +77,13 @@ type signInList struct {
 }
 
 // signInTab is one of the page's tabs: a kind of sign-in (Graph's signInEventTypes).
-type signInTab struct{ Key, Label, EventType string }
+type signInTab struct{ Key, Label, EventType, Href string }
 
 var signInTabs = []signInTab{
-	{"interactive", "User sign-ins (interactive)", "interactiveUser"},
-	{"noninteractive", "User sign-ins (non-interactive)", "nonInteractiveUser"},
-	{"serviceprincipal", "Service principal sign-ins", "servicePrincipal"},
-	{"managedidentity", "Managed identity sign-ins", "managedIdentity"},
+	{Key: "interactive", Label: "User sign-ins (interactive)", EventType: "interactiveUser"},
+	{Key: "noninteractive", Label: "User sign-ins (non-interactive)", EventType: "nonInteractiveUser"},
+	{Key: "serviceprincipal", Label: "Service principal sign-ins", EventType: "servicePrincipal"},
+	{Key: "managedidentity", Label: "Managed identity sign-ins", EventType: "managedIdentity"},
 }
 
 // signInRanges are the date choices (Entra: last 24 hours, 7 days, custom).
@@ -234,8 +234,13 @@ func (p *Portal) signInLogs(w http.ResponseWriter, r *http.Request, s *Session) 
 	if f.Range == "" {
 		f.Range = "24h"
 	}
-	d := &signInLogsData{Filters: f, Tabs: signInTabs, Ranges: signInRanges, TabLabel: "All sign-ins"}
-	for _, t := range signInTabs {
+	d := &signInLogsData{Filters: f, Ranges: signInRanges, TabLabel: "All sign-ins"}
+	// Each tab keeps the other filters.
+	for _, t := range append([]signInTab{{Key: "all", Label: "All sign-ins"}}, signInTabs...) {
+		tf := f
+		tf.Tab = t.Key
+		t.Href = "/portal/signins?" + tf.query().Encode()
+		d.Tabs = append(d.Tabs, t)
 		if t.Key == f.Tab {
 			d.TabLabel = t.Label
 		}
