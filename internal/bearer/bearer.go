@@ -39,6 +39,19 @@ type Claims struct {
 	IssuedAt  int64    `json:"iat"`
 	XmsMirid  string   `json:"xms_mirid"`
 	XmsAzRid  string   `json:"xms_az_rid"`
+
+	// Scope is a delegated token's scp: its delegated permissions, space-separated.
+	Scope string `json:"scp"`
+}
+
+// HasScope reports whether a delegated token carries the permission in its scp claim.
+func (c Claims) HasScope(scope string) bool {
+	for _, s := range strings.Fields(c.Scope) {
+		if strings.EqualFold(s, scope) {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientID is the calling application's id, from appid (v1) or azp (v2).

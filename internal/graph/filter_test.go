@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mint-id/mint/internal/store"
 )
 
 func TestFilterListAsTheAzureCLISendsIt(t *testing.T) {
@@ -82,15 +80,17 @@ func FuzzFilterList(f *testing.F) {
 // The sign-in log's filter goes through the same parser: a quoted value may hold spaces and
 // " and ", where splitting the filter on " and " broke it.
 func TestParseSignInFilter(t *testing.T) {
-	var f store.SignInFilter
-	if err := parseSignInFilter("appId eq 'a and b' and createdDateTime ge 2026-01-02T03:04:05Z and servicePrincipalId eq 'p 1'", &f); err != nil {
+	var q signInQuery
+	if err := parseSignInFilter("appId eq 'a and b' and createdDateTime ge 2026-01-02T03:04:05Z and servicePrincipalId eq 'p 1'", &q); err != nil {
 		t.Fatal(err)
 	}
-	if f.AppID != "a and b" || f.PrincipalID != "p 1" || !f.Since.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
-		t.Fatalf("filter = %+v", f)
+	if q.store.AppID != "a and b" || q.store.PrincipalID != "p 1" || !q.store.Since.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Fatalf("filter = %+v", q)
 	}
-	for _, bad := range []string{"appId ne 'a'", "createdDateTime ge yesterday", "appId eq 'a' or appId eq 'b'", "resourceId eq 'x'", "appId eq 'open"} {
-		if err := parseSignInFilter(bad, &store.SignInFilter{}); err == nil {
+	for _, bad := range []string{"appId ne 'a'", "createdDateTime ge yesterday", "appId eq 'a' or appId eq 'b'", "ipAddress eq 'x'", "appId eq 'open",
+		"status/errorCode eq 'x'", "status/errorCode ne 50126", "signInEventTypes/any(t: t eq 'robot')",
+		"createdDateTime ge 2026-01-02T00:00:00Z and createdDateTime le 2026-01-01T00:00:00Z"} {
+		if err := parseSignInFilter(bad, &signInQuery{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -647,90 +646,6 @@ func servicePrincipalJSON(sp store.ServicePrincipal) map[string]any {
 		"accountEnabled":         true,
 		"appOwnerOrganizationId": sp.TenantID,
 		"createdDateTime":        sp.CreatedAt,
-	}
-}
-
-// listSignIns serves auditLogs/signIns with $top and a $filter of "appId eq '...'",
-// "servicePrincipalId eq '...'" and "createdDateTime ge <time>" joined by "and".
-func (s *Server) listSignIns(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !require(w, r, c, directory.RoleAuditLogReadAll) {
-		return
-	}
-	q := r.URL.Query()
-	f := store.SignInFilter{TenantID: c.TenantID}
-	if top := q.Get("$top"); top != "" {
-		n, err := strconv.Atoi(top)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "$top must be an integer from 1 to 1000.")
-			return
-		}
-		f.Limit = n
-	}
-	if filter := q.Get("$filter"); filter != "" {
-		if err := parseSignInFilter(filter, &f); err != nil {
-			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", err.Error())
-			return
-		}
-	}
-	entries, err := s.st.ListSignIns(r.Context(), f)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := []map[string]any{}
-	for _, e := range entries {
-		out = append(out, signInJSON(e))
-	}
-	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns", "value": out})
-}
-
-func parseSignInFilter(filter string, f *store.SignInFilter) error {
-	const help = "use appId eq '<id>', servicePrincipalId eq '<id>' or createdDateTime ge <RFC 3339 time>"
-	clauses, err := odata.Parse(filter)
-	if err != nil {
-		return fmt.Errorf("unsupported $filter %q (%v): %s", filter, err, help)
-	}
-	for _, c := range clauses {
-		clause := odata.Format([]odata.Clause{c})
-		switch {
-		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "appId") && c.Op == "eq":
-			f.AppID = c.Value
-		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "servicePrincipalId") && c.Op == "eq":
-			f.PrincipalID = c.Value
-		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "createdDateTime") && (c.Op == "ge" || c.Op == "le"):
-			t, err := time.Parse(time.RFC3339, c.Value)
-			if err != nil {
-				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", c.Value)
-			}
-			if c.Op == "ge" {
-				f.Since = t
-			} else {
-				f.Until = t
-			}
-		default:
-			return fmt.Errorf("unsupported $filter clause %q: %s", clause, help)
-		}
-	}
-	return nil
-}
-
-func signInJSON(e store.SignIn) map[string]any {
-	code := 0
-	if n, err := strconv.Atoi(strings.TrimPrefix(e.ErrorCode, "AADSTS")); err == nil {
-		code = n
-	}
-	return map[string]any{
-		"id":                    e.ID,
-		"createdDateTime":       e.Time,
-		"appId":                 e.AppID,
-		"servicePrincipalId":    e.PrincipalID,
-		"resourceId":            e.Resource,
-		"correlationId":         e.CorrelationID,
-		"uniqueTokenIdentifier": e.TokenID,
-		"azureResourceId":       e.ResourceID,
-		"grantType":             e.Grant,
-		"result":                e.Result,
-		"status":                map[string]any{"errorCode": code, "failureReason": e.Reason},
 	}
 }
 

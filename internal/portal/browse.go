@@ -27,6 +27,8 @@ var services = []service{
 	{"Virtual machines", "/portal/resources?type=Microsoft.Compute%2FvirtualMachines", "Virtual machines and their identities"},
 	{"Subscriptions", "/portal/resources?view=subscriptions", "Subscriptions you can read"},
 	{"Check access", "/portal/checkaccess", "Why a principal may or may not do something (mint)"},
+	{"Sign-in logs", "/portal/signins", "Token requests and sign-ins: successes and failures over time"},
+	{"Activity log", "/portal/activitylog", "Control-plane writes of a subscription"},
 }
 
 func (p *Portal) home(w http.ResponseWriter, r *http.Request, s *Session) {

@@ -50,6 +50,10 @@ type Config struct {
 	SessionLifetime time.Duration
 	Logger          *slog.Logger
 	Clock           func() time.Time
+
+	// ManagedIdentityTokenLifetime is the STS's managed-identity token lifetime (default 24
+	// hours): the token pages compute when an issued token expires with it.
+	ManagedIdentityTokenLifetime time.Duration
 }
 
 // Portal serves the web portal.
@@ -136,6 +140,8 @@ func (p *Portal) routes() {
 	mux.HandleFunc("GET /portal/resourcegroups", p.authed(p.resourceGroups))
 	mux.HandleFunc("GET /portal/resources", p.authed(p.resources))
 	mux.HandleFunc("GET /portal/checkaccess", p.authed(p.checkAccessHome))
+	mux.HandleFunc("GET /portal/signins", p.authed(p.signInLogs))
+	mux.HandleFunc("GET /portal/activitylog", p.authed(p.activityLogService))
 	mux.HandleFunc("GET /portal/resource/{id...}", p.authed(p.resource))
 	mux.HandleFunc("POST /portal/resource/{id...}", p.authed(p.resource))
 	mux.HandleFunc("/portal/", p.notFound)

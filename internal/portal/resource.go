@@ -44,6 +44,7 @@ func newBlade(id armid.ResourceID, view string) *blade {
 		b.Items = append(b.Items, bladeItem{Label: label, Href: href, Current: v == view || (v == "" && view == "overview")})
 	}
 	add("Overview", "")
+	addMonitoringItems(add, t)
 	add("Access control (IAM)", "iam")
 	if _, ok := computeAPI[t]; ok {
 		add("Identity", "identity")
@@ -75,6 +76,12 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *Session) {
 		view = r.PostForm.Get("view")
 	}
 	switch view {
+	case "activitylog":
+		p.activityLogBlade(w, r, s, id)
+	case "tokens":
+		p.tokenHolders(w, r, s, id)
+	case "reach":
+		p.vaultReach(w, r, s, id)
 	case "identity":
 		p.identityBlade(w, r, s, id)
 	case "iam":
