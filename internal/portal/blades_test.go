@@ -1,0 +1,139 @@
+package portal_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestFederatedCredentialsBlade: the three scenarios build Entra's issuer and subject, the API's
+// own messages land next to the field and on top, delete asks first, and a Reader is refused
+// with the API's message.
+func TestFederatedCredentialsBlade(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("Admin", e.admin)
+	rg := "/subscriptions/" + e.in.Subscription.ID + "/resourceGroups/app"
+	e.armPut(rg, "2022-12-01", map[string]any{"location": "westeurope"})
+	mi := rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web-id"
+	e.armPut(mi, "2024-11-30", map[string]any{"location": "westeurope"})
+	page := "/portal/resource" + mi
+
+	_, body := b.get(page + "?view=fic&add=1&scenario=github")
+	mustContain(t, body, "Add Federated Credential", `value="https://token.actions.githubusercontent.com" readonly`, `<label for="fic-organization">Organization (required)</label>`)
+
+	// Missing parts are named by the field.
+	code, body, _ := b.post(page, url.Values{"view": {"fic"}, "action": {"add"}, "scenario": {"github"}, "entity": {"environment"}, "name": {"gh"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("missing fields: %d", code)
+	}
+	mustContain(t, body, "Organization is required.", "Repository is required.", "Environment name is required.", `href="#fic-organization"`)
+
+	add := func(form url.Values) (int, string) {
+		form.Set("view", "fic")
+		form.Set("action", "add")
+		code, body, h := b.post(page, form)
+		if code == http.StatusSeeOther {
+			_, body = b.get(h.Get("Location"))
+		}
+		return code, body
+	}
+	for _, tc := range []struct {
+		form    url.Values
+		subject string
+	}{
+		{url.Values{"scenario": {"github"}, "organization": {"contoso"}, "repository": {"app"}, "entity": {"environment"}, "entityValue": {"prod"}, "name": {"gh-env"}}, "repo:contoso/app:environment:prod"},
+		{url.Values{"scenario": {"github"}, "organization": {"contoso"}, "repository": {"app"}, "entity": {"branch"}, "entityValue": {"main"}, "name": {"gh-branch"}}, "repo:contoso/app:ref:refs/heads/main"},
+		{url.Values{"scenario": {"github"}, "organization": {"contoso"}, "repository": {"app"}, "entity": {"pull_request"}, "name": {"gh-pr"}}, "repo:contoso/app:pull_request"},
+		{url.Values{"scenario": {"github"}, "organization": {"contoso"}, "repository": {"app"}, "entity": {"tag"}, "entityValue": {"v1"}, "name": {"gh-tag"}}, "repo:contoso/app:ref:refs/tags/v1"},
+		{url.Values{"scenario": {"kubernetes"}, "clusterIssuer": {"https://oidc.example.com/cluster"}, "namespace": {"shop"}, "serviceAccount": {"web"}, "name": {"aks"}}, "system:serviceaccount:shop:web"},
+		{url.Values{"scenario": {"other"}, "issuer": {"https://issuer.example.com"}, "subjectKind": {"subject"}, "subject": {"job:42"}, "name": {"other"}, "audience": {"api://custom"}}, "job:42"},
+		{url.Values{"scenario": {"other"}, "issuer": {"https://issuer.example.com"}, "subjectKind": {"expression"}, "expression": {"claims['sub'] matches 'repo:contoso/*'"}, "name": {"flex"}}, "claims[&#39;sub&#39;] matches &#39;repo:contoso/*&#39;"},
+	} {
+		code, body := add(tc.form)
+		if code != http.StatusSeeOther {
+			t.Fatalf("add %s: %d\n%s", tc.form.Get("name"), code, body)
+		}
+		mustContain(t, body, "The federated credential &#39;"+tc.form.Get("name")+"&#39; was added.", ">"+tc.form.Get("name")+"</th>", tc.subject)
+	}
+	_, body = b.get(page + "?view=fic")
+	mustContain(t, body, "api://AzureADTokenExchange", "api://custom")
+
+	// The API's messages: a bad issuer next to the issuer, a duplicate issuer+subject next to the subject.
+	code, body = add(url.Values{"scenario": {"other"}, "issuer": {"not a url"}, "subject": {"x"}, "name": {"bad-issuer"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("bad issuer: %d", code)
+	}
+	mustContain(t, body, `id="fic-issuer-error">The issuer &#39;not a url&#39; is invalid.`, `href="#fic-issuer"`, `role="alert"`)
+	code, body = add(url.Values{"scenario": {"kubernetes"}, "clusterIssuer": {"https://oidc.example.com/cluster"}, "namespace": {"shop"}, "serviceAccount": {"web"}, "name": {"aks-again"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("duplicate: %d", code)
+	}
+	mustContain(t, body, `id="fic-subject-error">Issuer and subject combination already exists for this Managed Identity.`)
+	code, body = add(url.Values{"scenario": {"other"}, "issuer": {"https://issuer.example.com"}, "subject": {"y"}, "name": {"bad name!"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("bad name: %d", code)
+	}
+	mustContain(t, body, `id="fic-name-error">Federated Identity Credential name &#39;bad name!&#39; is invalid.`)
+	code, body = add(url.Values{"scenario": {"other"}, "issuer": {"https://issuer.example.com"}, "subjectKind": {"expression"}, "expression": {"claims['sub'] like 'x'"}, "name": {"bad-expr"}})
+	if code != http.StatusBadRequest {
+		t.Fatalf("bad expression: %d", code)
+	}
+	mustContain(t, body, `id="fic-expression-error">The claims matching expression`)
+
+	// Delete asks first, then deletes.
+	_, body, _ = b.post(page, url.Values{"view": {"fic"}, "action": {"delete"}, "name": {"gh-pr"}})
+	mustContain(t, body, `role="alertdialog"`, "Delete federated credential", ">Delete</button>")
+	code, _, h := b.post(page, url.Values{"view": {"fic"}, "action": {"delete"}, "name": {"gh-pr"}, "confirm": {"yes"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("delete: %d", code)
+	}
+	_, body = b.get(h.Get("Location"))
+	mustContain(t, body, "The federated credential &#39;gh-pr&#39; was deleted.")
+	if strings.Contains(body, ">gh-pr</th>") {
+		t.Fatal("deleted credential still listed")
+	}
+
+	// A Reader sees the list and is refused at Add with the API's message.
+	rd := e.signIn("Reader", e.reader())
+	_, body = rd.get(page + "?view=fic")
+	mustContain(t, body, ">gh-env</th>")
+	code, body, _ = rd.post(page, url.Values{"view": {"fic"}, "action": {"add"}, "scenario": {"other"}, "issuer": {"https://issuer.example.com"}, "subject": {"r"}, "name": {"reader"}})
+	if code != http.StatusForbidden {
+		t.Fatalf("reader add: %d", code)
+	}
+	mustContain(t, body, "AuthorizationFailed", "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write")
+}
+
+// TestAssociatedResourcesBlade: the identity's attachments from listAssociatedResources, with
+// the filter and the sort going to the API.
+func TestAssociatedResourcesBlade(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("Admin", e.admin)
+	rg := "/subscriptions/" + e.in.Subscription.ID + "/resourceGroups/app"
+	e.armPut(rg, "2022-12-01", map[string]any{"location": "westeurope"})
+	mi := e.armPut(rg+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web-id", "2024-11-30", map[string]any{"location": "westeurope"})
+	miID := mi["id"].(string)
+	attach := map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{miID: map[string]any{}}}
+	e.armPut(rg+"/providers/Microsoft.App/containerApps/web", "2024-03-01", map[string]any{"location": "westeurope", "properties": map[string]any{}, "identity": attach})
+	e.armPut(rg+"/providers/Microsoft.Web/sites/shop", "2023-12-01", map[string]any{"location": "westeurope", "properties": map[string]any{}, "identity": attach})
+	page := "/portal/resource" + miID
+
+	_, body := b.get(page + "?view=assoc")
+	mustContain(t, body, "2 resources associated with this identity.", ">web</a>", ">shop</a>", `aria-sort="ascending"`)
+	if strings.Index(body, ">shop</a>") > strings.Index(body, ">web</a>") {
+		t.Fatal("not sorted by name")
+	}
+	_, body = b.get(page + "?view=assoc&sort=name&dir=desc")
+	if strings.Index(body, ">shop</a>") < strings.Index(body, ">web</a>") {
+		t.Fatal("not sorted by name, descending")
+	}
+	mustContain(t, body, `aria-sort="descending"`)
+	_, body = b.get(page + "?view=assoc&filter=we")
+	mustContain(t, body, "1 resource associated with this identity match the filter.", ">web</a>")
+	_, body = b.get(page + "?view=assoc&type=microsoft.web%2Fsites")
+	mustContain(t, body, ">shop</a>")
+	if strings.Contains(body, ">web</a>") {
+		t.Fatal("type filter ignored")
+	}
+}
