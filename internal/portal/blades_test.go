@@ -194,3 +194,28 @@ func TestSecretVersions(t *testing.T) {
 		t.Fatalf("bad version: %d", code)
 	}
 }
+
+// TestRolesFiltersAndDenyAssignments: the Roles tab filters by type (ARM's $filter) and
+// category; the Deny assignments tab shows ARM's (empty) list.
+func TestRolesFiltersAndDenyAssignments(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn("Admin", e.admin)
+	sub := "/subscriptions/" + e.in.Subscription.ID
+	e.armPut(sub+"/providers/Microsoft.Authorization/roleDefinitions/11111111-2222-3333-4444-555555555555", "2022-04-01", map[string]any{"properties": map[string]any{
+		"roleName": "Vault Peeker", "description": "Reads vault metadata", "type": "CustomRole", "assignableScopes": []string{sub},
+		"permissions": []map[string]any{{"actions": []string{"Microsoft.KeyVault/vaults/read"}}}}})
+	_, body := b.get("/portal/resource" + sub + "?view=iam&tab=roles&type=CustomRole")
+	mustContain(t, body, ">Vault Peeker</th>", "1 role</p>", "<td>CustomRole</td>")
+	if strings.Contains(body, ">Owner</th>") {
+		t.Fatal("the type filter kept a built-in role")
+	}
+	_, body = b.get("/portal/resource" + sub + "?view=iam&tab=roles&type=BuiltInRole&category=General")
+	mustContain(t, body, ">Owner</th>", ">Reader</th>", `<option value="Security"`)
+	if strings.Contains(body, ">Vault Peeker</th>") || strings.Contains(body, ">Key Vault Secrets User</th>") {
+		t.Fatal("the category filter kept a role of another category")
+	}
+	_, body = b.get("/portal/resource" + sub + "?view=iam&tab=roles&category=Security&search=secrets")
+	mustContain(t, body, ">Key Vault Secrets User</th>")
+	_, body = b.get("/portal/resource" + sub + "?view=iam&tab=deny")
+	mustContain(t, body, `id="tab-deny" href=`, `aria-selected="true" aria-controls="iam-panel">Deny assignments</a>`, "No deny assignments at this scope.")
+}

@@ -248,6 +248,7 @@ var funcs = template.FuncMap{
 	"hasKey":        func(m map[string]bool, k string) bool { return m[k] },
 	"lower":         strings.ToLower,
 	"commonActions": func() []string { return commonActions },
+	"roleCategory":  roleCategory,
 	"fmtTime": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
