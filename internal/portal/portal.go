@@ -249,6 +249,10 @@ var funcs = template.FuncMap{
 	"lower":         strings.ToLower,
 	"commonActions": func() []string { return commonActions },
 	"roleCategory":  roleCategory,
+	"confirmArgs": func(c *confirmation, path, csrf string) map[string]any {
+		return map[string]any{"Confirm": c, "Path": path, "CSRF": csrf}
+	},
+	"dialogArgs": func(id string, c *confirmation) map[string]any { return map[string]any{"ID": id, "Confirm": c} },
 	"fmtTime": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
