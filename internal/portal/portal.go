@@ -48,6 +48,9 @@ type Config struct {
 	API http.Handler
 	// SessionLifetime bounds a browser session (default 8 hours).
 	SessionLifetime time.Duration
+	// Sessions and Sealer, when set, keep sessions in mint's store, sealed (see session.go).
+	Sessions SessionStore
+	Sealer   Sealer
 	Logger          *slog.Logger
 	Clock           func() time.Time
 }
@@ -113,6 +116,16 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.ClientID != "" {
 		p.SetClient(cfg.TenantID, cfg.ClientID, cfg.ClientSecret)
 	}
+	p.sessions.log = cfg.Logger
+	if cfg.Sessions != nil {
+		if cfg.Sealer == nil {
+			return nil, errors.New("portal: a session store needs a sealer")
+		}
+		p.sessions.st, p.sessions.sealer = cfg.Sessions, cfg.Sealer
+		p.sessions.restore = func(refresh string) Tokens {
+			return &refreshTokens{p: p, refresh: refresh, cache: map[string]cachedToken{}}
+		}
+	}
 	p.routes()
 	return p, nil
 }
@@ -168,7 +181,11 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 // state-changing request must carry the session's CSRF token.
 func (p *Portal) authed(h func(w http.ResponseWriter, r *http.Request, s *Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := p.sessions.fromRequest(r)
+		s, err := p.sessions.fromRequest(r)
+		if err != nil {
+			p.storeUnavailable(w, r, err)
+			return
+		}
 		if s == nil {
 			p.sessions.clearCookie(w)
 			if r.Method != http.MethodGet {
@@ -191,7 +208,8 @@ func (p *Portal) authed(h func(w http.ResponseWriter, r *http.Request, s *Sessio
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, p.sessions.fromRequest(r), http.StatusNotFound, "message", page{Title: "Not found",
+	s, _ := p.sessions.fromRequest(r)
+	p.render(w, r, s, http.StatusNotFound, "message", page{Title: "Not found",
 		Error: &APIError{Code: "NotFound", Message: "There is no portal page at " + r.URL.Path + "."}})
 }
 
