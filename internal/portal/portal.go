@@ -51,8 +51,8 @@ type Config struct {
 	// Sessions and Sealer, when set, keep sessions in mint's store, sealed (see session.go).
 	Sessions SessionStore
 	Sealer   Sealer
-	Logger          *slog.Logger
-	Clock           func() time.Time
+	Logger   *slog.Logger
+	Clock    func() time.Time
 }
 
 // Portal serves the web portal.
