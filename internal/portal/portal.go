@@ -3,11 +3,12 @@
 // confidential client of mint's own STS (authorization code + PKCE, server side); the browser
 // holds only an opaque session cookie, and every read and write is an API call made with the
 // signed-in user's own bearer token, so what a person sees and may do is exactly what the APIs
-// allow and a refusal shows the API's own message. The portal has no store access and no
-// privileged path: it is not an authorization decision point.
+// allow and a refusal shows the API's own message. The portal has no store access beyond its own
+// browser sessions (sealed, see session.go) and no privileged path: it is not an authorization
+// decision point.
 //
 // Pages work without JavaScript (html/template, embedded assets, no CDN); a small script only
-// adds copy buttons. The screens follow the flow and words of the Azure portal for managed
+// adds copy buttons, keyboard tabs and modal confirmation dialogs. The screens follow the flow and words of the Azure portal for managed
 // identities, identity blades and access control, not its pixels.
 package portal
 
