@@ -46,13 +46,15 @@ func (p authorizationProvider) serve(c *call) {
 		p.s.serveRoleAssignment(c)
 	case strings.EqualFold(c.resourceType, explainAccessType) && c.collection:
 		p.s.serveExplainAccess(c)
+	case strings.EqualFold(c.resourceType, denyAssignmentsType):
+		p.s.serveDenyAssignments(c)
 	default:
 		c.fail(ResourceNotFound(c.id))
 	}
 }
 
 func (s *Server) registerAuthorization() {
-	s.register(authorizationProvider{s}, roleDefinitionsType, roleAssignmentsType, explainAccessType)
+	s.register(authorizationProvider{s}, roleDefinitionsType, roleAssignmentsType, explainAccessType, denyAssignmentsType)
 }
 
 // EnsureOwner makes principalID (the mint admin application's service principal) Owner of the

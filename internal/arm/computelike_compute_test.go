@@ -3,6 +3,7 @@ package arm
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,6 +121,25 @@ func TestComputeIdentityBlock(t *testing.T) {
 	assoc := e.must(http.StatusOK, "POST", id1+"/listAssociatedResources", msiVersion, nil)
 	if assoc.body["totalCount"] != float64(2) || len(assoc.list()) != 2 {
 		t.Errorf("associated = %s", assoc.raw)
+	}
+	// Azure's query: $filter (eq, contains), $orderby, $top=0 for the count only, bad ones 400.
+	q := "?$filter=" + url.QueryEscape("contains(name, 'VM') and type eq 'microsoft.compute/virtualmachines'") + "&$orderby=" + url.QueryEscape("name desc")
+	if l := e.must(http.StatusOK, "POST", id1+"/listAssociatedResources"+q, msiVersion, nil).list(); len(l) != 1 || l[0]["name"] != "vm1" {
+		t.Errorf("filtered associated = %v", l)
+	}
+	if l := e.must(http.StatusOK, "POST", id1+"/listAssociatedResources?$orderby=name+desc", msiVersion, nil).list(); len(l) != 2 || l[0]["name"] != "web" {
+		t.Errorf("ordered associated = %v", l)
+	}
+	if r := e.must(http.StatusOK, "POST", id1+"/listAssociatedResources?$top=0", msiVersion, nil); r.body["totalCount"] != float64(2) || len(r.list()) != 0 {
+		t.Errorf("count only = %s", r.raw)
+	}
+	if r := e.must(http.StatusOK, "POST", id1+"/listAssociatedResources?$top=1&$orderby=name", msiVersion, nil); len(r.list()) != 1 || r.body["nextLink"] == nil || r.body["totalCount"] != float64(2) {
+		t.Errorf("paged = %s", r.raw)
+	}
+	for _, bad := range []string{"$filter=" + url.QueryEscape("location eq 'x'"), "$filter=" + url.QueryEscape("name eq 'a' or name eq 'b'"), "$orderby=color", "$skip=-1"} {
+		if r := e.as("POST", id1+"/listAssociatedResources?"+bad, msiVersion, nil); r.status != http.StatusBadRequest {
+			t.Errorf("%s = %d %s", bad, r.status, r.raw)
+		}
 	}
 
 	// Deleting a resource deletes its system-assigned principal; user-assigned ones live on.

@@ -299,12 +299,19 @@ type AssociatedResourcesListResult struct {
 	NextLink   string          `json:"nextLink,omitempty"`
 }
 
-// listAssociatedResources lists the resources the identity is attached to that the caller can
-// read.
+// listAssociatedResources lists the resources the identity is attached to. As in Azure, every
+// attachment is listed whatever the caller may read elsewhere: permission to list the identity's
+// associations is the whole check, so a person sees the identity's full usage (a resource they
+// cannot read answers its own 403 when opened).
 func listAssociatedResources(c *call) {
 	c.id, _ = armid.ParseUserAssignedIdentityID(c.id.String())
 	if !armid.IsUserAssignedIdentity(c.id) {
 		c.fail(notServed(c.r))
+		return
+	}
+	query, e := parseAssociatedQuery(c.r.URL.Query())
+	if e != nil {
+		c.fail(e)
 		return
 	}
 	if _, ok := lookupTracked(c, userAssignedIdentityType); !ok {
@@ -318,9 +325,6 @@ func listAssociatedResources(c *call) {
 	names := map[string]string{}
 	all := []AzureResource{}
 	for _, r := range rs {
-		if !c.canRead(r.Type, r.ID) {
-			continue
-		}
 		if _, ok := names[r.SubscriptionID]; !ok {
 			if sub, err := c.s.st.GetSubscription(c.ctx, r.SubscriptionID); err == nil {
 				names[r.SubscriptionID] = sub.DisplayName
@@ -332,19 +336,19 @@ func listAssociatedResources(c *call) {
 		}
 		all = append(all, AzureResource{ID: r.ID, Name: name, Type: r.Type, ResourceGroup: r.ResourceGroup, SubscriptionID: r.SubscriptionID, SubscriptionDisplayName: names[r.SubscriptionID]})
 	}
-	skiptoken, top, e := PageParams(c.r)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	page, next, e := Page(all, skiptoken, top)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	out := AssociatedResourcesListResult{TotalCount: len(all), Value: append([]AzureResource{}, page...)}
-	if next != "" {
-		out.NextLink = NextLink(c.s.cfg.BaseURL, c.r, next)
+	matched := query.apply(all)
+	out := AssociatedResourcesListResult{TotalCount: len(matched), Value: []AzureResource{}}
+	if !query.count {
+		rest := matched[min(query.skip, len(matched)):]
+		page, next, e := Page(rest, c.r.URL.Query().Get("$skiptoken"), query.top)
+		if e != nil {
+			c.fail(e)
+			return
+		}
+		out.Value = append(out.Value, page...)
+		if next != "" {
+			out.NextLink = NextLink(c.s.cfg.BaseURL, c.r, next)
+		}
 	}
 	c.json(http.StatusOK, out)
 }

@@ -321,6 +321,8 @@ type secretItem struct {
 	Attributes  struct {
 		Enabled bool   `json:"enabled"`
 		Exp     *int64 `json:"exp"`
+		Nbf     *int64 `json:"nbf"`
+		Created int64  `json:"created"`
 		Updated int64  `json:"updated"`
 	} `json:"attributes"`
 }

@@ -179,6 +179,24 @@ type iamData struct {
 	Search   string
 	ViewRole *roleDefinition
 	Check    *checkAccessData
+	// Roles tab filters: Type (BuiltInRole, CustomRole) goes to ARM's $filter; Category is the
+	// portal's grouping of a role by the provider its permissions are about.
+	RoleType, Category string
+	Categories         []string
+	// Deny assignments tab.
+	Deny []denyAssignment
+}
+
+// denyAssignment is what the Deny assignments tab shows of one (mint has none; see
+// internal/arm's denyAssignments).
+type denyAssignment struct {
+	ID, Name   string
+	Properties struct {
+		DenyAssignmentName string `json:"denyAssignmentName"`
+		Description        string `json:"description"`
+		Scope              string `json:"scope"`
+		IsSystemProtected  bool   `json:"isSystemProtected"`
+	} `json:"properties"`
 }
 
 // scopeLabel is the Scope column: "This resource", or where the assignment is inherited from.
@@ -213,11 +231,32 @@ func (p *Portal) iamBlade(w http.ResponseWriter, r *http.Request, s *Session, id
 	ctx := r.Context()
 	switch d.Tab {
 	case "roles":
-		defs, err := c.roleDefinitions(ctx, id.String())
+		d.RoleType, d.Category = q.Get("type"), q.Get("category")
+		rq := versionQ(apiAuthz)
+		switch d.RoleType {
+		case "BuiltInRole", "CustomRole":
+			rq.Set("$filter", "type eq '"+d.RoleType+"'")
+		default:
+			d.RoleType = ""
+		}
+		defs, err := listAll[roleDefinition](ctx, c, id.String()+"/providers/Microsoft.Authorization/roleDefinitions", rq, 5000)
+		sort.Slice(defs, func(i, j int) bool { return defs[i].Properties.RoleName < defs[j].Properties.RoleName })
 		if err != nil {
 			pg.Error = asAPIError(err)
 		}
-		d.Roles = filterRoles(defs, d.Search, "")
+		seen := map[string]bool{}
+		for _, def := range defs {
+			if cat := roleCategory(def); !seen[cat] {
+				seen[cat] = true
+				d.Categories = append(d.Categories, cat)
+			}
+		}
+		sort.Strings(d.Categories)
+		for _, def := range filterRoles(defs, d.Search, "") {
+			if d.Category == "" || roleCategory(def) == d.Category {
+				d.Roles = append(d.Roles, def)
+			}
+		}
 		if v := q.Get("role"); v != "" {
 			for i := range defs {
 				if strings.EqualFold(defs[i].Name, v) {
@@ -225,6 +264,12 @@ func (p *Portal) iamBlade(w http.ResponseWriter, r *http.Request, s *Session, id
 				}
 			}
 		}
+	case "deny":
+		deny, err := listAll[denyAssignment](ctx, c, id.String()+"/providers/Microsoft.Authorization/denyAssignments", versionQ(apiAuthz), 1000)
+		if err != nil {
+			pg.Error = asAPIError(err)
+		}
+		d.Deny = deny
 	case "check":
 		d.Check = p.checkAccess(r, s, id, &pg)
 	default:
@@ -723,4 +768,43 @@ func (d *wizardData) Link(step, drop string) string {
 	}
 	v.Set("step", step)
 	return d.Path + "?" + v.Encode()
+}
+
+// roleCategory groups a role the way the Roles tab's Category filter does: "General" for roles
+// over every provider (Owner, Contributor, Reader), otherwise by the provider its permissions
+// name (one provider: its area; several: "Other").
+func roleCategory(def roleDefinition) string {
+	ns := map[string]bool{}
+	for _, p := range def.Properties.Permissions {
+		for _, a := range append(append([]string{}, p.Actions...), p.DataActions...) {
+			first, _, _ := strings.Cut(a, "/")
+			if first == "*" {
+				return "General"
+			}
+			ns[strings.ToLower(first)] = true
+		}
+	}
+	delete(ns, "microsoft.resources")
+	delete(ns, "microsoft.support")
+	delete(ns, "microsoft.insights")
+	if len(ns) != 1 {
+		return "Other"
+	}
+	for n := range ns {
+		if c, ok := providerCategories[n]; ok {
+			return c
+		}
+	}
+	return "Other"
+}
+
+var providerCategories = map[string]string{
+	"microsoft.keyvault":          "Security",
+	"microsoft.managedidentity":   "Identity",
+	"microsoft.authorization":     "Privileged",
+	"microsoft.compute":           "Compute",
+	"microsoft.web":               "Web and Mobile",
+	"microsoft.app":               "Containers",
+	"microsoft.containerinstance": "Containers",
+	"microsoft.storage":           "Storage",
 }

@@ -40,6 +40,9 @@ type identityBladeData struct {
 	PaneChoices  []uaRow
 	PaneNext     string
 	ResourceName string
+	// The confirmations portal.js opens before the form is sent (the server asks the same
+	// questions itself when the form comes without confirm=yes).
+	OnConfirm, OffConfirm, RemoveConfirm *confirmation
 }
 
 func (p *Portal) identityBlade(w http.ResponseWriter, r *http.Request, s *Session, id armid.ResourceID) {
@@ -52,6 +55,8 @@ func (p *Portal) identityBlade(w http.ResponseWriter, r *http.Request, s *Sessio
 	}
 	q := r.URL.Query()
 	d := &identityBladeData{Tab: q.Get("tab"), Path: resourcePath(id.String()), ResourceName: id.Name()}
+	d.OnConfirm, d.OffConfirm = systemConfirmation(id, true, d.Path), systemConfirmation(id, false, d.Path)
+	d.RemoveConfirm = removeConfirmation(id, d.Path, nil)
 	if r.Method == http.MethodPost {
 		d.Tab = r.PostForm.Get("tab")
 	}
@@ -225,13 +230,7 @@ func (p *Portal) changeIdentity(w http.ResponseWriter, r *http.Request, s *Sessi
 			return false
 		}
 		if !confirmed {
-			hidden := []tagRow{{"view", "identity"}, {"tab", "user"}, {"action", "remove"}}
-			for _, x := range ids {
-				hidden = append(hidden, tagRow{"identity", x})
-			}
-			d.Confirm = &confirmation{Title: "Remove user assigned managed identities",
-				Text:   "Removing these identities stops " + id.Name() + " from getting tokens for them. Their role assignments stay with the identities. Do you want to remove them?",
-				Hidden: hidden, Yes: "Yes", No: "No", Cancel: d.Path + "?view=identity&tab=user"}
+			d.Confirm = removeConfirmation(id, d.Path, ids)
 			d.Tab = "user"
 			return false
 		}
@@ -279,4 +278,14 @@ func systemConfirmation(id armid.ResourceID, on bool, path string) *confirmation
 		c.Hidden = append(c.Hidden, tagRow{"status", "off"})
 	}
 	return c
+}
+
+func removeConfirmation(id armid.ResourceID, path string, ids []string) *confirmation {
+	hidden := []tagRow{{"view", "identity"}, {"tab", "user"}, {"action", "remove"}}
+	for _, x := range ids {
+		hidden = append(hidden, tagRow{"identity", x})
+	}
+	return &confirmation{Title: "Remove user assigned managed identities",
+		Text:   "Removing these identities stops " + id.Name() + " from getting tokens for them. Their role assignments stay with the identities. Do you want to remove them?",
+		Hidden: hidden, Yes: "Yes", No: "No", Cancel: path + "?view=identity&tab=user"}
 }

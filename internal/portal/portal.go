@@ -3,11 +3,12 @@
 // confidential client of mint's own STS (authorization code + PKCE, server side); the browser
 // holds only an opaque session cookie, and every read and write is an API call made with the
 // signed-in user's own bearer token, so what a person sees and may do is exactly what the APIs
-// allow and a refusal shows the API's own message. The portal has no store access and no
-// privileged path: it is not an authorization decision point.
+// allow and a refusal shows the API's own message. The portal has no store access beyond its own
+// browser sessions (sealed, see session.go) and no privileged path: it is not an authorization
+// decision point.
 //
 // Pages work without JavaScript (html/template, embedded assets, no CDN); a small script only
-// adds copy buttons. The screens follow the flow and words of the Azure portal for managed
+// adds copy buttons, keyboard tabs and modal confirmation dialogs. The screens follow the flow and words of the Azure portal for managed
 // identities, identity blades and access control, not its pixels.
 package portal
 
@@ -48,8 +49,11 @@ type Config struct {
 	API http.Handler
 	// SessionLifetime bounds a browser session (default 8 hours).
 	SessionLifetime time.Duration
-	Logger          *slog.Logger
-	Clock           func() time.Time
+	// Sessions and Sealer, when set, keep sessions in mint's store, sealed (see session.go).
+	Sessions SessionStore
+	Sealer   Sealer
+	Logger   *slog.Logger
+	Clock    func() time.Time
 
 	// ManagedIdentityTokenLifetime is the STS's managed-identity token lifetime (default 24
 	// hours): the token pages compute when an issued token expires with it.
@@ -117,6 +121,16 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.ClientID != "" {
 		p.SetClient(cfg.TenantID, cfg.ClientID, cfg.ClientSecret)
 	}
+	p.sessions.log = cfg.Logger
+	if cfg.Sessions != nil {
+		if cfg.Sealer == nil {
+			return nil, errors.New("portal: a session store needs a sealer")
+		}
+		p.sessions.st, p.sessions.sealer = cfg.Sessions, cfg.Sealer
+		p.sessions.restore = func(refresh string) Tokens {
+			return &refreshTokens{p: p, refresh: refresh, cache: map[string]cachedToken{}}
+		}
+	}
 	p.routes()
 	return p, nil
 }
@@ -174,7 +188,11 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 // state-changing request must carry the session's CSRF token.
 func (p *Portal) authed(h func(w http.ResponseWriter, r *http.Request, s *Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := p.sessions.fromRequest(r)
+		s, err := p.sessions.fromRequest(r)
+		if err != nil {
+			p.storeUnavailable(w, r, err)
+			return
+		}
 		if s == nil {
 			p.sessions.clearCookie(w)
 			if r.Method != http.MethodGet {
@@ -197,7 +215,8 @@ func (p *Portal) authed(h func(w http.ResponseWriter, r *http.Request, s *Sessio
 }
 
 func (p *Portal) notFound(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, p.sessions.fromRequest(r), http.StatusNotFound, "message", page{Title: "Not found",
+	s, _ := p.sessions.fromRequest(r)
+	p.render(w, r, s, http.StatusNotFound, "message", page{Title: "Not found",
 		Error: &APIError{Code: "NotFound", Message: "There is no portal page at " + r.URL.Path + "."}})
 }
 
@@ -254,6 +273,11 @@ var funcs = template.FuncMap{
 	"hasKey":        func(m map[string]bool, k string) bool { return m[k] },
 	"lower":         strings.ToLower,
 	"commonActions": func() []string { return commonActions },
+	"roleCategory":  roleCategory,
+	"confirmArgs": func(c *confirmation, path, csrf string) map[string]any {
+		return map[string]any{"Confirm": c, "Path": path, "CSRF": csrf}
+	},
+	"dialogArgs": func(id string, c *confirmation) map[string]any { return map[string]any{"ID": id, "Confirm": c} },
 	"fmtTime": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

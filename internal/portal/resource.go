@@ -54,6 +54,8 @@ func newBlade(id armid.ResourceID, view string) *blade {
 	}
 	if t == "microsoft.managedidentity/userassignedidentities" {
 		add("Azure role assignments", "roles")
+		add("Federated credentials", "fic")
+		add("Associated resources", "assoc")
 	}
 	return b
 }
@@ -92,6 +94,10 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *Session) {
 		p.secretsBlade(w, r, s, id)
 	case "roles":
 		p.identityRoleAssignments(w, r, s, id)
+	case "fic":
+		p.federatedCredentials(w, r, s, id)
+	case "assoc":
+		p.associatedResources(w, r, s, id)
 	default:
 		p.overview(w, r, s, id)
 	}

@@ -199,7 +199,11 @@ func (p *Portal) signInCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	t := &refreshTokens{p: p, refresh: tr.RefreshToken, cache: map[string]cachedToken{}}
 	t.remember(ScopeARM, tr)
-	p.sessions.start(w, r, u, t)
+	if _, err := p.sessions.start(w, r, u, t); err != nil {
+		p.log.Error("portal sign-in: the session could not be kept", "err", err)
+		fail("temporarily_unavailable", "The portal could not keep your session (mint's store did not answer). Try again.")
+		return
+	}
 	http.Redirect(w, r, pend.returnTo, http.StatusSeeOther)
 }
 
@@ -301,7 +305,11 @@ type refreshTokens struct {
 	mu      sync.Mutex
 	refresh string
 	cache   map[string]cachedToken
+	rotated func() // called (under mu) when the STS returned a new refresh token
 }
+
+func (t *refreshTokens) refreshToken() string { return t.refresh }
+func (t *refreshTokens) onRotate(f func())    { t.rotated = f }
 
 type cachedToken struct {
 	token   string
@@ -310,8 +318,11 @@ type cachedToken struct {
 
 func (t *refreshTokens) remember(scope string, tr tokenResponse) {
 	t.cache[scope] = cachedToken{token: tr.AccessToken, expires: t.p.cfg.Clock().Add(time.Duration(tr.ExpiresIn) * time.Second)}
-	if tr.RefreshToken != "" {
+	if tr.RefreshToken != "" && tr.RefreshToken != t.refresh {
 		t.refresh = tr.RefreshToken
+		if t.rotated != nil {
+			t.rotated()
+		}
 	}
 }
 

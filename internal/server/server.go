@@ -279,7 +279,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", s.Metrics.Instrument("sts", tokenService.Handler()))
 	// The portal calls mint's own handler in-process (the same one clients reach over TLS), with
 	// the signed-in person's token; it has no other way in.
-	if s.Portal, err = portal.New(portal.Config{BaseURL: s.BaseURL, Logger: s.log, ManagedIdentityTokenLifetime: cfg.MITokenLifetime,
+	if s.Portal, err = portal.New(portal.Config{BaseURL: s.BaseURL, Logger: s.log, Sessions: s.Store, Sealer: s.KEK, ManagedIdentityTokenLifetime: cfg.MITokenLifetime,
 		API: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.http.Handler.ServeHTTP(w, r) })}); err != nil {
 		s.listener.Close()
 		return nil, err

@@ -53,6 +53,7 @@ type Store interface {
 	Users
 	Groups
 	DeviceCodes
+	PortalSessions
 	Close() error
 }
 

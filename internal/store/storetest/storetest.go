@@ -204,6 +204,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"Groups", testGroups},
 		{"DeviceCodes", testDeviceCodes},
+		{"PortalSessions", testPortalSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

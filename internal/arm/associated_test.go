@@ -1,0 +1,66 @@
+package arm
+
+import (
+	"fmt"
+	"net/url"
+	"testing"
+)
+
+func TestAssociatedQuery(t *testing.T) {
+	all := []AzureResource{
+		{ID: "/s/1/rg/b/web", Name: "web", Type: "Microsoft.Web/sites", ResourceGroup: "b"},
+		{ID: "/s/1/rg/a/vm1", Name: "vm1", Type: "Microsoft.Compute/virtualMachines", ResourceGroup: "a"},
+		{ID: "/s/1/rg/a/vm2", Name: "VM2", Type: "Microsoft.Compute/virtualMachines", ResourceGroup: "a"},
+	}
+	names := func(rs []AzureResource) (out []string) {
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"", "[vm1 VM2 web]"},
+		{"$orderby=name desc", "[web VM2 vm1]"},
+		{"$orderby=resourceGroup desc, name", "[web vm1 VM2]"},
+		{"$filter=type eq 'microsoft.compute/virtualmachines'", "[vm1 VM2]"},
+		{"$filter=contains(name,'vm') and resourceGroup eq 'A'", "[vm1 VM2]"},
+		{"$filter=contains(name, 'eb')", "[web]"},
+	} {
+		v, err := url.ParseQuery(tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, e := parseAssociatedQuery(v)
+		if e != nil {
+			t.Fatalf("%s: %v", tc.query, e)
+		}
+		if got := names(q.apply(all)); fmt.Sprint(got) != tc.want {
+			t.Errorf("%s = %v, want %s", tc.query, got, tc.want)
+		}
+	}
+	for _, bad := range []url.Values{
+		{"$filter": {"location eq 'x'"}}, {"$filter": {"name ne 'x'"}}, {"$filter": {"startswith(name,'x')"}},
+		{"$filter": {"name eq x"}}, {"$filter": {"name eq 'a' or name eq 'b'"}}, {"$orderby": {"name sideways"}},
+		{"$orderby": {"color"}}, {"$skip": {"-1"}}, {"$top": {"1001"}}, {"$top": {"x"}},
+	} {
+		if _, e := parseAssociatedQuery(bad); e == nil || e.Status != 400 {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// FuzzAssociatedQuery: any query is either refused with a 400 or applied without a panic.
+func FuzzAssociatedQuery(f *testing.F) {
+	f.Add("type eq 'microsoft.web/sites' and contains(name, 'test')", "name asc", "0", "10")
+	f.Add("contains(name,'')", "resourceGroup desc, name", "5", "0")
+	f.Fuzz(func(t *testing.T, filter, orderby, skip, top string) {
+		q, e := parseAssociatedQuery(url.Values{"$filter": {filter}, "$orderby": {orderby}, "$skip": {skip}, "$top": {top}})
+		if e != nil {
+			if e.Status != 400 {
+				t.Fatalf("status %d", e.Status)
+			}
+			return
+		}
+		q.apply([]AzureResource{{ID: "a", Name: "x"}, {ID: "b", Name: "y", Type: "t"}})
+	})
+}
