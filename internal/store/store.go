@@ -43,6 +43,7 @@ type Store interface {
 	Users
 	Groups
 	DeviceCodes
+	Revocations
 	Close() error
 }
 

@@ -201,6 +201,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"Groups", testGroups},
 		{"DeviceCodes", testDeviceCodes},
+		{"Revocations", testRevocations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +226,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 		{"ControlPlane", testSharedControlPlane},
 		{"Vaults", testSharedVaults},
 		{"FederatedCredentialLimit", testSharedFederatedLimit},
+		{"Revocations", testSharedRevocations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
