@@ -143,6 +143,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// The server pushes revocations: the cached tokens of a detached or deleted identity, a
+	// deleted resource, or of every workload when this node loses its broker role, are dropped.
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	go up.FollowRevocations(followCtx, a, cfg.Logger.With("component", "revocations"))
 	ep := a.Endpoints()
 	env := []envfile.Var{{Name: "MINT_AGENT_SOCKET", Value: socket}, {Name: "MINT_AGENT_ENDPOINT", Value: ep.IMDSProxy}}
 	proxyURL := ""
