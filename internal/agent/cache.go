@@ -190,7 +190,7 @@ type tokenState struct {
 	fetched   int64 // unix seconds
 	refreshAt int64 // unix ns
 	audience  string
-	oid       string // the token's principal, to match revocations (revoke.go)
+	oid       string                                      // the token's principal, to match revocations (revoke.go)
 	bodies    [dialect.NumFields]atomic.Pointer[rendered] // one per endpoint field set
 }
 
