@@ -55,6 +55,7 @@ type Feed struct {
 	last    int64              // the highest seq seen
 	buf     []store.Revocation // ascending
 	changed chan struct{}      // closed (and replaced) when last moves or the feed becomes ready
+	done    chan struct{}      // closed when Run ends, to release the long polls at shutdown
 	polls   int64              // answered polls, for the operator (Stats)
 }
 
@@ -66,7 +67,7 @@ func NewFeed(st FeedStore, interval time.Duration, logger *slog.Logger) *Feed {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Feed{st: st, log: logger, interval: interval, changed: make(chan struct{})}
+	return &Feed{st: st, log: logger, interval: interval, changed: make(chan struct{}), done: make(chan struct{})}
 }
 
 // Run polls the store until ctx ends, and purges entries older than the retention every 10
@@ -74,6 +75,7 @@ func NewFeed(st FeedStore, interval time.Duration, logger *slog.Logger) *Feed {
 func (f *Feed) Run(ctx context.Context) {
 	tick := time.NewTicker(f.interval)
 	defer tick.Stop()
+	defer close(f.done)
 	lastPurge := time.Now()
 	failing := false
 	for {
@@ -145,7 +147,7 @@ func (f *Feed) wakeLocked() {
 	f.changed = make(chan struct{})
 }
 
-// Since answers a poll at cursor after without waiting.
+// Since answers a poll at cursor after (negative: the agent has none yet) without waiting.
 func (f *Feed) Since(ctx context.Context, after int64) (nodewire.Revocations, error) {
 	f.mu.Lock()
 	if !f.ready {
@@ -153,7 +155,7 @@ func (f *Feed) Since(ctx context.Context, after int64) (nodewire.Revocations, er
 		return nodewire.Revocations{}, fmt.Errorf("the revocation feed has not read the store yet")
 	}
 	last, floor := f.last, f.floor
-	if after <= 0 || after > last {
+	if after < 0 || after > last {
 		// A first poll, or a cursor from another database: the agent drops everything.
 		f.mu.Unlock()
 		return nodewire.Revocations{Cursor: last, Reset: true, Revocations: []nodewire.Revocation{}}, nil
@@ -198,7 +200,7 @@ func (f *Feed) Wait(ctx context.Context, after int64, wait time.Duration) (nodew
 		f.mu.Lock()
 		ready, last, changed := f.ready, f.last, f.changed
 		f.mu.Unlock()
-		if ready && (after <= 0 || after != last) {
+		if ready && after != last {
 			return f.Since(ctx, after)
 		}
 		select {
@@ -210,6 +212,8 @@ func (f *Feed) Wait(ctx context.Context, after int64, wait time.Duration) (nodew
 			return nodewire.Revocations{Cursor: last, Revocations: []nodewire.Revocation{}}, nil
 		case <-ctx.Done():
 			return nodewire.Revocations{Cursor: last, Revocations: []nodewire.Revocation{}}, nil
+		case <-f.done:
+			return nodewire.Revocations{}, fmt.Errorf("the server is shutting down")
 		}
 	}
 }
@@ -246,16 +250,20 @@ func (h *Handler) revocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	after, err := strconv.ParseInt(q.Get(nodewire.ParamAfter), 10, 64)
-	if q.Get(nodewire.ParamAfter) == "" {
-		after, err = 0, nil
+	after := int64(-1) // the agent's first poll
+	if s := q.Get(nodewire.ParamAfter); s != "" {
+		var err error
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil {
+			after = -1
+		}
 	}
-	if err != nil || after < 0 {
+	if q.Get(nodewire.ParamAfter) != "" && after < 0 {
 		writeError(w, &InputError{http.StatusBadRequest, "InvalidCursor", fmt.Sprintf("%s must be the cursor of an earlier answer (a non-negative integer)", nodewire.ParamAfter)})
 		return
 	}
 	wait := time.Duration(0)
 	if s := q.Get(nodewire.ParamWait); s != "" {
+		var err error
 		if wait, err = time.ParseDuration(s); err != nil || wait < 0 {
 			writeError(w, &InputError{http.StatusBadRequest, "InvalidWait", fmt.Sprintf("%s must be a duration like 20s", nodewire.ParamWait)})
 			return

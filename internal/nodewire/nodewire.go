@@ -56,8 +56,8 @@ type WorkloadToken struct {
 // cursor is revoked, or after the wait with nothing.
 const RevocationsPath = "/mint/nodes/revocations"
 
-// The feed's query parameters: the agent's cursor (0 when it has none) and how long the server
-// may hold the request (a Go duration; the server caps it).
+// The feed's query parameters: the agent's cursor (absent when it has none yet) and how long the
+// server may hold the request (a Go duration; the server caps it).
 const (
 	ParamAfter = "after"
 	ParamWait  = "wait"

@@ -39,9 +39,9 @@ func (u *Upstream) FollowRevocations(ctx context.Context, sink RevocationSink, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var cursor int64
+	cursor := int64(-1) // none yet
 	backoff := time.Duration(0)
-	failing := false
+	failing := true // until the first answer, which is logged
 	for ctx.Err() == nil {
 		if backoff > 0 {
 			select {
@@ -63,7 +63,7 @@ func (u *Upstream) FollowRevocations(ctx context.Context, sink RevocationSink, l
 			failing, backoff = true, 5*time.Second
 			continue
 		case err != nil:
-			if !failing {
+			if !failing || cursor < 0 && backoff == 0 {
 				logger.Warn("revocation feed unreachable; cached tokens are served until it answers", "err", err)
 			}
 			failing = true
@@ -106,7 +106,10 @@ func (u *Upstream) pollRevocations(ctx context.Context, cursor int64) (nodewire.
 		}
 		return out, err
 	}
-	q := url.Values{nodewire.ParamAfter: {strconv.FormatInt(cursor, 10)}, nodewire.ParamWait: {pollWait.String()}}
+	q := url.Values{nodewire.ParamWait: {pollWait.String()}}
+	if cursor >= 0 {
+		q.Set(nodewire.ParamAfter, strconv.FormatInt(cursor, 10))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.id.ServerURL+nodewire.RevocationsPath+"?"+q.Encode(), nil)
 	if err != nil {
 		return out, err
