@@ -57,6 +57,8 @@ type Feed struct {
 	changed chan struct{}      // closed (and replaced) when last moves or the feed becomes ready
 	done    chan struct{}      // closed when Run ends, to release the long polls at shutdown
 	polls   int64              // answered polls, for the operator (Stats)
+	seen    int64              // entries read from the store
+	errors  int64              // failed reads of the store
 }
 
 // NewFeed returns a feed over st; interval 0 means FeedInterval.
@@ -80,6 +82,11 @@ func (f *Feed) Run(ctx context.Context) {
 	failing := false
 	for {
 		err := f.poll(ctx)
+		if err != nil && ctx.Err() == nil {
+			f.mu.Lock()
+			f.errors++
+			f.mu.Unlock()
+		}
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			f.log.Warn("revocation feed: cannot read the store; node agents keep their tokens until it answers", "err", err)
@@ -132,6 +139,7 @@ func (f *Feed) poll(ctx context.Context) error {
 			f.buf = append(f.buf[:0:0], f.buf[over:]...)
 		}
 		f.last = page[len(page)-1].Seq
+		f.seen += int64(len(page))
 		last = f.last
 		f.wakeLocked()
 		f.mu.Unlock()
@@ -221,14 +229,16 @@ func (f *Feed) Wait(ctx context.Context, after int64, wait time.Duration) (nodew
 // FeedStats is what an operator reads about the feed (mint's /metrics).
 type FeedStats struct {
 	Cursor int64 // the highest entry this server has seen
+	Seen   int64 // entries read from the store since start
 	Polls  int64 // node agents' polls answered
+	Errors int64 // failed reads of the store
 }
 
 // Stats reports the feed's position and use.
 func (f *Feed) Stats() FeedStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return FeedStats{Cursor: f.last, Polls: f.polls}
+	return FeedStats{Cursor: f.last, Seen: f.seen, Polls: f.polls, Errors: f.errors}
 }
 
 // WithRevocations serves the revocation feed to nodes.

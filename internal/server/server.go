@@ -250,6 +250,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
 	s.Revocations = nodes.NewFeed(s.Store, 0, s.log)
+	s.Metrics.RevocationFeed(func() metrics.RevocationFeedStats {
+		st := s.Revocations.Stats()
+		return metrics.RevocationFeedStats{Cursor: st.Cursor, Seen: st.Seen, Polls: st.Polls, Errors: st.Errors}
+	})
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
 		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA).
 		WithRevocations(s.Revocations)))
