@@ -80,3 +80,15 @@ func TestTokenOID(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTokenOID: whatever the server hands back, reading its oid never panics, and a token whose
+// payload is JSON with an oid string yields it.
+func FuzzTokenOID(f *testing.F) {
+	f.Add("h." + base64.RawURLEncoding.EncodeToString([]byte(`{"oid":"p-1"}`)) + ".s")
+	f.Add("a.b.c")
+	f.Add("")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		_ = tokenOID(tok)
+	})
+}

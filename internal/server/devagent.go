@@ -69,7 +69,8 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 		}
 	}
 	s.devAgent = a.Handler()
-	go up.FollowRevocations(ctx, a, s.log.With("component", "revocations"))
+	// Not waited for: the server this agent follows is this process, which serves only later.
+	go up.FollowRevocations(ctx, a, s.log.With("component", "revocations"), nil)
 	go func() {
 		if err := a.Serve(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("agent stopped", "err", err)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mint-id/mint/internal/agent"
@@ -35,10 +36,21 @@ const pollWait = 20 * time.Second
 // one, drops them all. While the server is unreachable or failing, nothing is dropped (the agent
 // keeps serving what it has, as it would without the feed) and the poll resumes from its cursor,
 // so what was revoked meanwhile is dropped on reconnection.
-func (u *Upstream) FollowRevocations(ctx context.Context, sink RevocationSink, logger *slog.Logger) {
+//
+// firstDone, if not nil, is called once the first poll has been answered or has failed: an agent
+// that waits for it before serving has its cursor before it caches anything, so the first
+// answer's reset drops nothing.
+func (u *Upstream) FollowRevocations(ctx context.Context, sink RevocationSink, logger *slog.Logger, firstDone func()) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var once sync.Once
+	first := func() {
+		if firstDone != nil {
+			once.Do(firstDone)
+		}
+	}
+	defer first()
 	cursor := int64(-1) // none yet
 	backoff := time.Duration(0)
 	failing := true // until the first answer, which is logged
@@ -51,6 +63,14 @@ func (u *Upstream) FollowRevocations(ctx context.Context, sink RevocationSink, l
 			}
 		}
 		out, err := u.pollRevocations(ctx, cursor)
+		if cursor < 0 && err == nil {
+			// The first answer is a reset: apply it before telling the caller.
+			if n := sink.RevokeAll(); n > 0 {
+				logger.Info("revocation feed reset (first poll): every cached token dropped", "dropped", n)
+			}
+			out.Reset = false
+		}
+		first()
 		var refused *nodeRefusedError
 		switch {
 		case ctx.Err() != nil:
