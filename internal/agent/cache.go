@@ -190,6 +190,7 @@ type tokenState struct {
 	fetched   int64 // unix seconds
 	refreshAt int64 // unix ns
 	audience  string
+	oid       string                                      // the token's principal, to match revocations (revoke.go)
 	bodies    [dialect.NumFields]atomic.Pointer[rendered] // one per endpoint field set
 }
 
@@ -201,7 +202,10 @@ type rendered struct {
 }
 
 func newTokenState(tok Token, audience string, now time.Time) *tokenState {
-	st := &tokenState{tok: tok, exp: tok.ExpiresOn.Unix(), fetched: now.Unix(), audience: audience}
+	st := &tokenState{tok: tok, exp: tok.ExpiresOn.Unix(), fetched: now.Unix(), audience: audience, oid: tok.ObjectID}
+	if st.oid == "" {
+		st.oid = tokenOID(tok.AccessToken)
+	}
 	if !tok.NotBefore.IsZero() {
 		st.nbf = tok.NotBefore.Unix()
 	} else {

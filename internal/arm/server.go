@@ -17,6 +17,7 @@ import (
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/revocation"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -45,6 +46,7 @@ type Server struct {
 	dir       *directory.Directory
 	authz     *authz.Authorizer
 	tokens    *bearer.Validator
+	revoked   *revocation.Checker
 	log       *slog.Logger
 	providers map[string]provider // lower-case full resource type → provider
 	types     []string            // the registered types in their canonical spelling
@@ -70,7 +72,7 @@ func New(cfg Config, st Store, dir *directory.Directory, keys bearer.KeySource) 
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	s := &Server{
-		cfg: cfg, st: st, dir: dir, authz: authz.New(st), log: cfg.Logger,
+		cfg: cfg, st: st, dir: dir, authz: authz.New(st), log: cfg.Logger, revoked: revocation.NewChecker(st, cfg.Clock),
 		tokens: &bearer.Validator{Keys: keys, IssuerBase: cfg.BaseURL, Audiences: ManagementAudiences(cfg.BaseURL)},
 	}
 	s.providers = map[string]provider{}
@@ -244,7 +246,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, corr := StampHeaders(rec, r)
 	c := &call{s: s, w: rec, r: r, ctx: r.Context(), correlationID: corr}
 
-	claims, e := s.authenticate(r)
+	claims, e := s.authenticate(r, corr)
 	if e != nil {
 		c.fail(e)
 		return
@@ -371,7 +373,7 @@ func (s *Server) checkContainers(c *call) *Error {
 
 // authenticate validates the bearer token; failures are ARM's 401s with a challenge naming
 // mint's authority.
-func (s *Server) authenticate(r *http.Request) (bearer.Claims, *Error) {
+func (s *Server) authenticate(r *http.Request, correlationID string) (bearer.Claims, *Error) {
 	tenant := s.defaultTenant(r.Context())
 	tok, err := bearer.FromRequest(r)
 	if err != nil {
@@ -393,6 +395,17 @@ func (s *Server) authenticate(r *http.Request) (bearer.Claims, *Error) {
 			return bearer.Claims{}, InternalServerError("")
 		}
 		return bearer.Claims{}, InvalidAuthenticationToken("The access token is from a tenant that does not exist.").WithChallenge(s.cfg.BaseURL, tenant)
+	}
+	// Beyond Azure, which accepts a token until it expires: one whose principal was deleted or
+	// whose managed identity was detached from its resource is refused, as the vault does.
+	reason, err := s.revoked.Check(r.Context(), claims)
+	if err != nil {
+		s.log.Error("token revocation check failed", "correlation_id", correlationID, "err", err)
+		return bearer.Claims{}, ServiceUnavailable(correlationID)
+	}
+	if reason != "" {
+		s.log.Info("management token refused", "uti", claims.TokenID, "oid", claims.ObjectID, "reason", reason, "correlation_id", correlationID)
+		return bearer.Claims{}, InvalidAuthenticationToken("The access token has been revoked: "+reason+".").WithChallenge(s.cfg.BaseURL, tenant)
 	}
 	return claims, nil
 }

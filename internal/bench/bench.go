@@ -8,7 +8,8 @@
 //     at 100,000 identities;
 //   - node agent: cached tokens per second against a bare net/http handler; `mint run` to the
 //     workload's first token; the agent's RSS with 1,000 cached tokens;
-//   - Key Vault: secret GETs per second against a bare TLS handler; detach to refusal.
+//   - Key Vault: secret GETs per second against a bare TLS handler; detach to refusal (at the
+//     vault, and at the node agent holding the token).
 //   - people: refresh-token redemptions against raw RSA signing; password sign-ins, and the
 //     token rate other clients keep under a password spray.
 //
@@ -309,6 +310,11 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 		f, err := detachToRefusal(ctx, c, o.Scale.Detaches)
 		if err != nil {
 			return fmt.Errorf("detach figure: %w", err)
+		}
+		rep.add(f)
+		step("revocation at the agent (%d detaches) ...", o.Scale.Detaches)
+		if f, err = agentRevocation(ctx, c, o.Scale.Detaches); err != nil {
+			return fmt.Errorf("agent revocation figure: %w", err)
 		}
 		rep.add(f)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/odata"
+	"github.com/mint-id/mint/internal/revocation"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -34,6 +35,7 @@ type Server struct {
 	dir       *directory.Directory
 	st        store.Store
 	validator *bearer.Validator
+	revoked   *revocation.Checker
 	log       *slog.Logger
 }
 
@@ -42,7 +44,7 @@ func New(dir *directory.Directory, st store.Store, keys bearer.KeySource, issuer
 		logger = slog.Default()
 	}
 	return &Server{
-		dir: dir, st: st, log: logger,
+		dir: dir, st: st, log: logger, revoked: revocation.NewChecker(st, nil),
 		validator: &bearer.Validator{Keys: keys, IssuerBase: issuerBase,
 			Audiences: []string{"https://graph.microsoft.com", "https://canary.graph.microsoft.com", directory.GraphAppID}},
 	}
@@ -145,6 +147,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (bearer.Cl
 			return bearer.Claims{}, false
 		}
 		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "The token's tenant does not exist.")
+		return c, false
+	}
+	// Beyond Azure, which accepts a token until it expires: one whose principal was deleted or
+	// whose managed identity was detached from its resource is refused, as the vault does.
+	reason, err := s.revoked.Check(r.Context(), c)
+	if err != nil {
+		s.log.Error("graph token revocation check failed", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, http.StatusServiceUnavailable, "serviceNotAvailable", "The service could not check the access token because mint's store did not answer; retry later.")
+		return c, false
+	}
+	if reason != "" {
+		s.log.Info("graph token refused", "uti", c.TokenID, "oid", c.ObjectID, "reason", reason)
+		writeError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token has been revoked: "+reason+".")
 		return c, false
 	}
 	return c, true

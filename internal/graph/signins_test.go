@@ -47,7 +47,7 @@ func TestSignInFilterClauses(t *testing.T) {
 // memSignIns is the store's order and bounds (time descending, then id; Until exclusive).
 type memSignIns []store.SignIn
 
-func (m memSignIns) RecordSignIns(context.Context, []store.SignIn) error { return nil }
+func (m memSignIns) RecordSignIns(context.Context, []store.SignIn) error       { return nil }
 func (m memSignIns) PurgeSignIns(context.Context, time.Time, int) (int, error) { return 0, nil }
 func (m memSignIns) ListSignIns(_ context.Context, f store.SignInFilter) ([]store.SignIn, error) {
 	var out []store.SignIn

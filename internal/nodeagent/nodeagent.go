@@ -147,6 +147,18 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// The server pushes revocations: the cached tokens of a detached or deleted identity, a
+	// deleted resource, or of every workload when this node loses its broker role, are dropped.
+	// The agent takes its cursor before it serves, so that nothing it caches predates it.
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	synced := make(chan struct{})
+	go up.FollowRevocations(followCtx, a, cfg.Logger.With("component", "revocations"), func() { close(synced) })
+	select {
+	case <-synced:
+	case <-time.After(5 * time.Second): // the server is slow or away: serve anyway (nothing is cached yet)
+	case <-ctx.Done():
+	}
 	ep := a.Endpoints()
 	env := []envfile.Var{{Name: "MINT_AGENT_SOCKET", Value: socket}, {Name: "MINT_AGENT_ENDPOINT", Value: ep.IMDSProxy}}
 	proxyURL := ""

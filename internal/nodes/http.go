@@ -12,6 +12,7 @@ import (
 
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
+	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/proxy"
 	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
@@ -27,6 +28,7 @@ type Handler struct {
 	log    *slog.Logger
 
 	proxyCA ProxyCertIssuer // nil: no proxy certificates (see proxycert.go)
+	feed    *Feed           // nil: no revocation feed (see revocations.go)
 }
 
 func NewHandler(reg *Registry, tokens *bearer.Validator, logger *slog.Logger) *Handler {
@@ -37,6 +39,10 @@ func NewHandler(reg *Registry, tokens *bearer.Validator, logger *slog.Logger) *H
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == nodewire.RevocationsPath && r.Method == http.MethodGet {
+		h.revocations(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		writeError(w, &InputError{http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST"})
 		return

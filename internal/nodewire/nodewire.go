@@ -50,3 +50,34 @@ type WorkloadToken struct {
 	TenantID  string `json:"tenantId"`
 	ExpiresOn int64  `json:"expiresOn"` // unix seconds
 }
+
+// RevocationsPath is the server's revocation feed for node agents: a long poll (GET, signed in
+// as the node with its management token) that answers as soon as something after the agent's
+// cursor is revoked, or after the wait with nothing.
+const RevocationsPath = "/mint/nodes/revocations"
+
+// The feed's query parameters: the agent's cursor (absent when it has none yet) and how long the
+// server may hold the request (a Go duration; the server caps it).
+const (
+	ParamAfter = "after"
+	ParamWait  = "wait"
+)
+
+// Revocations answers a poll of the feed. The agent drops every cached token that an entry
+// names, then polls again with Cursor. Reset says the agent's cursor is unknown here (its
+// first poll, or entries it missed were purged): it must drop everything it has cached, since
+// anything may have been revoked.
+type Revocations struct {
+	Cursor      int64        `json:"cursor"`
+	Reset       bool         `json:"reset,omitempty"`
+	Revocations []Revocation `json:"revocations"`
+}
+
+// Revocation names what no longer stands: the tokens of workloads running as ResourceID (or of
+// the user-assigned identity ResourceID), the tokens of the principal PrincipalID (an identity's
+// oid), and when PrincipalID is the node's own, every token the node holds (it may have lost its
+// broker role).
+type Revocation struct {
+	ResourceID  string `json:"resourceId,omitempty"`
+	PrincipalID string `json:"principalId,omitempty"`
+}

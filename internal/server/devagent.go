@@ -42,8 +42,9 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 16}}
 	socket := filepath.Join(s.cfg.DataDir, "agent.sock")
 	os.Remove(socket) // a stale socket of a killed run
+	up := node.NewUpstream(id, hc)
 	cfg := agent.Config{
-		Upstream:          node.NewUpstream(id, hc),
+		Upstream:          up,
 		ListenAddr:        s.cfg.AgentAddr,
 		ServiceFabricAddr: s.cfg.ServiceFabricAddr,
 		SocketPath:        socket,
@@ -68,6 +69,8 @@ func (s *Server) StartDevAgent(ctx context.Context, in directory.Installation) (
 		}
 	}
 	s.devAgent = a.Handler()
+	// Not waited for: the server this agent follows is this process, which serves only later.
+	go up.FollowRevocations(ctx, a, s.log.With("component", "revocations"), nil)
 	go func() {
 		if err := a.Serve(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("agent stopped", "err", err)

@@ -111,8 +111,10 @@ type Server struct {
 	SignIns   *audit.SignInLog
 	Metrics   *metrics.Metrics
 	Nodes     *nodes.Registry
-	Vault     *vault.Server
-	Portal    *portal.Portal
+	// Revocations is this server's view of the store's revocation feed, served to node agents.
+	Revocations *nodes.Feed
+	Vault       *vault.Server
+	Portal      *portal.Portal
 
 	devAgent http.Handler // `mint dev`'s in-process agent, the proxy's IMDS
 
@@ -268,8 +270,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/providers/", armAPI)
 	mux.Handle("/tenants", armAPI) // az login as a person lists its tenants first
 	s.Nodes = nodes.NewRegistry(s.Store, s.Directory)
+	s.Revocations = nodes.NewFeed(s.Store, 0, s.log)
+	s.Metrics.RevocationFeed(func() metrics.RevocationFeedStats {
+		st := s.Revocations.Stats()
+		return metrics.RevocationFeedStats{Cursor: st.Cursor, Seen: st.Seen, Polls: st.Polls, Errors: st.Errors}
+	})
 	mux.Handle("/mint/nodes/", s.Metrics.Instrument("nodes", nodes.NewHandler(s.Nodes,
-		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA)))
+		&bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}, s.log).WithProxyCertificates(s.CA).
+		WithRevocations(s.Revocations)))
 	mux.Handle(nodewire.WorkloadTokensPath, federation.NewHandler(federation.HandlerConfig{Store: s.Store, Signer: s.Keys, BaseURL: s.BaseURL, SignIns: s.SignIns, Logger: s.log,
 		Tokens: &bearer.Validator{Keys: s.Keys, IssuerBase: s.BaseURL, Audiences: arm.ManagementAudiences(s.BaseURL)}}))
 	mux.Handle("GET /metadata/endpoints", s.Metrics.Instrument("arm", arm.CloudMetadata(arm.CloudMetadataConfig{BaseURL: s.BaseURL, KeyVaultSuffix: s.vaultSuffixes()[0]})))
@@ -364,6 +372,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.Keys.Run(keyCtx)
 	go s.Vault.RunPurger(keyCtx)
 	go audit.RunPurge(keyCtx, s.Store, s.retention(), time.Hour, nil, s.log)
+	go s.Revocations.Run(keyCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()

@@ -54,6 +54,7 @@ type Store interface {
 	Groups
 	DeviceCodes
 	PortalSessions
+	Revocations
 	Close() error
 }
 

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
-	"github.com/mint-id/mint/internal/managedidentity"
+	"github.com/mint-id/mint/internal/revocation"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -94,73 +93,10 @@ func (s *Server) check(ctx context.Context, tok string) (verdict, time.Duration,
 	return v, ttl, nil
 }
 
-// revocation says why a validly signed token no longer stands, or "" when it does.
+// revocation says why a validly signed token no longer stands, or "" when it does: the rule is
+// package revocation's, shared with ARM and the directory API.
 func (s *Server) revocation(ctx context.Context, c bearer.Claims) (string, error) {
-	if c.ObjectID == "" {
-		return "it names no principal (oid)", nil
-	}
-	sp, err := s.st.GetPrincipal(ctx, c.ObjectID)
-	if errors.Is(err, store.ErrNotFound) {
-		// A person's token (a user signed in through az or an SDK's developer credential).
-		u, uerr := s.st.GetUser(ctx, c.ObjectID)
-		switch {
-		case errors.Is(uerr, store.ErrNotFound):
-			return "principal " + c.ObjectID + " no longer exists", nil
-		case uerr != nil:
-			return "", uerr
-		case !strings.EqualFold(u.TenantID, c.TenantID):
-			return "user " + c.ObjectID + " is not in tenant " + c.TenantID, nil
-		case !u.AccountEnabled:
-			return "user " + u.UserPrincipalName + " is disabled", nil
-		}
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if !strings.EqualFold(sp.TenantID, c.TenantID) {
-		return "principal " + c.ObjectID + " is not in tenant " + c.TenantID, nil
-	}
-	if c.XmsMirid == "" {
-		return "", nil
-	}
-	mi, err := armid.Parse(c.XmsMirid)
-	if err != nil || !mi.IsResource() {
-		return "its xms_mirid '" + c.XmsMirid + "' is not a resource id", nil
-	}
-	identity, found, err := s.resource(ctx, c.XmsMirid)
-	switch {
-	case err != nil:
-		return "", err
-	case !found && managedidentity.IsUserAssigned(mi.ResourceType()):
-		return "user-assigned identity " + c.XmsMirid + " no longer exists", nil
-	case !found:
-		return "resource " + c.XmsMirid + ", whose system-assigned identity the token is for, no longer exists", nil
-	}
-	if !managedidentity.IsUserAssigned(identity.Type) {
-		if reason := managedidentity.Refusal(c.ObjectID, identity, store.Resource{}); reason != "" {
-			return reason, nil
-		}
-	}
-	var host store.Resource
-	if c.XmsAzRid != "" && !managedidentity.SameID(c.XmsAzRid, c.XmsMirid) {
-		if host, found, err = s.resource(ctx, c.XmsAzRid); err != nil {
-			return "", err
-		} else if !found {
-			return "resource " + c.XmsAzRid + ", which the token was issued to, no longer exists", nil
-		}
-	}
-	if managedidentity.IsUserAssigned(identity.Type) {
-		return managedidentity.Refusal(c.ObjectID, identity, host), nil
-	}
-	return "", nil
-}
-func (s *Server) resource(ctx context.Context, id string) (store.Resource, bool, error) {
-	r, err := s.st.GetResource(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Resource{}, false, nil
-	}
-	return r, err == nil, err
+	return revocation.Reason(ctx, s.st, c)
 }
 
 // challenge answers a 401 with Key Vault's challenge (https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses): the authority is mint's

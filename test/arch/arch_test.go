@@ -54,7 +54,7 @@ func anyPackage(string) bool { return true }
 // serverSide are the server's packages: the store and its drivers, the STS, the control plane,
 // the data planes and the assembly. Nothing a node runs links them.
 var serverSide = under("internal/store", "internal/sts", "internal/arm", "internal/federation", "internal/authz", "internal/rbac",
-	"internal/directory", "internal/server", "internal/nodes", "internal/vault", "internal/graph", "internal/keys")
+	"internal/directory", "internal/server", "internal/nodes", "internal/vault", "internal/graph", "internal/keys", "internal/revocation")
 
 // rules are mint's layering. Read them with docs/architecture.md, which draws the same layers.
 var rules = []rule{

@@ -81,6 +81,8 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"vaultSecretGet":  {ceiling: true, latency: true},
 		"bareTLSHandler":  {latency: true},
 		"detachToRefusal": {latency: true},
+		// Issue 14: revocation at the agent.
+		"agentRevocation": {latency: true},
 	}
 	got := map[string]bool{}
 	for _, f := range rep.Figures {

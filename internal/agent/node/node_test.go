@@ -52,6 +52,7 @@ type fakeServer struct {
 	answer    func(form url.Values) (status int, header http.Header, body any)
 	mgmtCalls atomic.Int32
 	workload  func(r *http.Request, body nodewire.WorkloadTokenRequest) (int, any)
+	feed      func(r *http.Request) (int, any) // the revocation feed's answers
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -98,6 +99,11 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			f.t.Errorf("workload token body: %v", err)
 		}
 		writeJSON(f.workload(r, body))
+	case nodewire.RevocationsPath:
+		if got := r.Header.Get("Authorization"); got != "Bearer mgmt-token" {
+			f.t.Errorf("revocations polled with %q", got)
+		}
+		writeJSON(f.feed(r))
 	default:
 		writeJSON(http.StatusNotFound, map[string]any{"error": map[string]string{"code": "NotFound", "message": r.URL.Path}})
 	}

@@ -205,6 +205,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Groups", testGroups},
 		{"DeviceCodes", testDeviceCodes},
 		{"PortalSessions", testPortalSessions},
+		{"Revocations", testRevocations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,6 +230,7 @@ func RunShared(t *testing.T, openPair func(t *testing.T) (store.Store, store.Sto
 		{"ControlPlane", testSharedControlPlane},
 		{"Vaults", testSharedVaults},
 		{"FederatedCredentialLimit", testSharedFederatedLimit},
+		{"Revocations", testSharedRevocations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,24 +12,35 @@
 //	                               of AZURE_SUBSCRIPTION_ID: {"resourceGroups":[...],"claims":{...}}
 //	-mode token  -credential C     one token for -scope: {"claims":{...}}
 //	-mode secret -credential C     azsecrets reads -name from -vault: {"value":"...","id":"..."}
+//	-mode watch  -credential C     one credential, one armmsi client and one Graph pipeline kept
+//	                               for the program's life: lists the user-assigned identities of
+//	                               -group in -subscription and GETs Graph's /v1.0/servicePrincipals,
+//	                               at start and again for each line read on stdin, printing one
+//	                               line per round: {"arm":"200","graph":"403 Authorization_RequestDenied"}
+//	                               (the SDK's own token cache decides when to ask for a new token)
 //
 // C is secret (ClientSecretCredential), default (DefaultAzureCredential) or managed
 // (ManagedIdentityCredential).
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/msi/armmsi"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 )
@@ -40,6 +51,9 @@ func main() {
 	scope := flag.String("scope", "https://management.core.windows.net//.default", "scope (mode token)")
 	vaultURL := flag.String("vault", "", "vault URL, e.g. https://kv1.vault.azure.net (mode secret)")
 	name := flag.String("name", "", "secret name (mode secret)")
+	subscription := flag.String("subscription", "", "subscription (mode watch)")
+	group := flag.String("group", "", "resource group (mode watch)")
+	flag.StringVar(&managedClientID, "client-id", "", "user-assigned identity's client id (credential managed)")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -50,6 +64,9 @@ func main() {
 	}
 	out := map[string]any{}
 	switch *mode {
+	case "watch":
+		watch(cred, *subscription, *group)
+		return
 	case "arm":
 		claims, err := tokenClaims(ctx, cred, "https://management.core.windows.net//.default")
 		if err != nil {
@@ -100,7 +117,11 @@ func newCredential(kind string) (azcore.TokenCredential, error) {
 	case "default":
 		return azidentity.NewDefaultAzureCredential(nil)
 	case "managed":
-		return azidentity.NewManagedIdentityCredential(nil)
+		opts := &azidentity.ManagedIdentityCredentialOptions{}
+		if managedClientID != "" {
+			opts.ID = azidentity.ClientID(managedClientID)
+		}
+		return azidentity.NewManagedIdentityCredential(opts)
 	}
 	return nil, fmt.Errorf("unknown -credential %q", kind)
 }
@@ -120,6 +141,53 @@ func tokenClaims(ctx context.Context, cred azcore.TokenCredential, scope string)
 	}
 	var claims map[string]any
 	return claims, json.Unmarshal(payload, &claims)
+}
+
+var managedClientID string
+
+// watch is -mode watch.
+func watch(cred azcore.TokenCredential, subscription, group string) {
+	identities, err := armmsi.NewUserAssignedIdentitiesClient(subscription, cred, nil)
+	if err != nil {
+		fail(err)
+	}
+	graph := runtime.NewPipeline("proxyclient", "v1.0.0", runtime.PipelineOptions{
+		PerRetry: []policy.Policy{runtime.NewBearerTokenPolicy(cred, []string{"https://graph.microsoft.com/.default"}, nil)}}, nil)
+	outcome := func(status int, err error) string {
+		var re *azcore.ResponseError
+		switch {
+		case errors.As(err, &re):
+			return fmt.Sprintf("%d %s", re.StatusCode, re.ErrorCode)
+		case err != nil:
+			return "ERR " + strings.ReplaceAll(err.Error(), "\n", " ")
+		}
+		return fmt.Sprint(status)
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		round := map[string]string{}
+		_, err := identities.NewListByResourceGroupPager(group, nil).NextPage(ctx)
+		round["arm"] = outcome(http.StatusOK, err)
+		status := 0
+		req, err := runtime.NewRequest(ctx, http.MethodGet, "https://graph.microsoft.com/v1.0/servicePrincipals")
+		if err == nil {
+			var resp *http.Response
+			if resp, err = graph.Do(req); err == nil {
+				status = resp.StatusCode
+				if !runtime.HasStatusCode(resp, http.StatusOK) {
+					err = runtime.NewResponseError(resp)
+				}
+				resp.Body.Close()
+			}
+		}
+		round["graph"] = outcome(status, err)
+		cancel()
+		json.NewEncoder(os.Stdout).Encode(round)
+		if !in.Scan() {
+			return
+		}
+	}
 }
 
 func fail(err error) {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,11 +99,14 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 		if err != nil {
 			return err
 		}
-		if err := deleteAssignmentsAtOrBelow(ctx, tx, groupKey); err != nil {
+		holders, err := deleteAssignmentsAtOrBelow(ctx, tx, groupKey)
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`, subKey, nameKey)
-		return err
+		if _, err = tx.Exec(ctx, `DELETE FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`, subKey, nameKey); err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), principalRevocations(holders)...))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete resource group %s in subscription %s: %w", name, subscriptionID, err)
@@ -197,11 +201,14 @@ func deleteResources(ctx context.Context, tx Tx, cond string, args ...any) ([]st
 	return rs, nil
 }
 
-// deleteAssignmentsAtOrBelow deletes the role assignments scoped at key or below it.
-func deleteAssignmentsAtOrBelow(ctx context.Context, tx Tx, key string) error {
+// deleteAssignmentsAtOrBelow deletes the role assignments scoped at key or below it and returns
+// the principals that held them (for the revocation feed: a node may have lost its broker role).
+func deleteAssignmentsAtOrBelow(ctx context.Context, tx Tx, key string) ([]string, error) {
 	lo, hi := column.Below(key)
-	_, err := tx.Exec(ctx, `DELETE FROM role_assignments WHERE scope_key = $1 OR (scope_key >= $2 AND scope_key < $3)`, key, lo, hi)
-	return err
+	return all(ctx, tx, func(row scanner) (string, error) {
+		var p string
+		return p, row.Scan(&p)
+	}, `DELETE FROM role_assignments WHERE scope_key = $1 OR (scope_key >= $2 AND scope_key < $3) RETURNING principal_id`, key, lo, hi)
 }
 
 func (s *Store) PutResource(ctx context.Context, r store.Resource, create []store.ServicePrincipal, deletePrincipalIDs []string) (bool, error) {
@@ -220,9 +227,12 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 		if err := s.lockGroup(ctx, tx, subKey, groupKey, "KEY SHARE"); err != nil {
 			return fmt.Errorf("resource group %s in subscription %s: %w", r.ResourceGroup, r.SubscriptionID, s.err(ctx, err))
 		}
+		revs, err := s.identityRevocations(ctx, tx, key, r)
+		if err != nil {
+			return err
+		}
 		// An update keeps the resource's identity (id, name, subscription and group as first
 		// written) and CreatedAt.
-		var err error
 		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM resources WHERE id_key = $1`, []any{key}, `INSERT INTO resources
 			(id_key, id, subscription_id, subscription_key, resource_group, resource_group_key, type, type_key, name, location,
 			tags, properties, principal_id, user_assigned_identities, created_at, updated_at)
@@ -259,12 +269,42 @@ func (s *Store) PutResource(ctx context.Context, r store.Resource, create []stor
 		if err := deletePrincipals(ctx, tx, deletePrincipalIDs); err != nil {
 			return fmt.Errorf("delete principals: %w", err)
 		}
-		return nil
+		return recordRevocations(ctx, tx, append(revs, principalRevocations(deletePrincipalIDs)...))
 	})
 	if err != nil {
 		return false, fmt.Errorf("put resource %s: %w", r.ID, err)
 	}
 	return created, nil
+}
+
+// identityRevocations compares the stored resource (locked until the transaction ends) with its
+// replacement r: a system-assigned principal removed or replaced, or a user-assigned identity
+// detached, revokes the tokens issued for that pairing.
+func (s *Store) identityRevocations(ctx context.Context, tx Tx, key string, r store.Resource) ([]store.Revocation, error) {
+	var oldPrincipal, oldIdentities string
+	err := tx.QueryRow(ctx, `SELECT principal_id, user_assigned_identities FROM resources WHERE id_key = $1`+s.lock("UPDATE"), key).
+		Scan(&oldPrincipal, &oldIdentities)
+	if errors.Is(s.err(ctx, err), store.ErrNotFound) {
+		return nil, nil // a new resource revokes nothing
+	}
+	if err != nil {
+		return nil, err
+	}
+	var revs []store.Revocation
+	if oldPrincipal != "" && column.Key(oldPrincipal) != column.Key(r.PrincipalID) {
+		revs = append(revs, store.Revocation{ResourceID: r.ID, PrincipalID: oldPrincipal})
+	}
+	old, err := column.ParseList[string](oldIdentities)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range old {
+		if !slices.ContainsFunc(r.UserAssignedIdentities, func(n string) bool { return column.ScopeKey(n) == column.ScopeKey(id) }) {
+			revs = append(revs, store.Revocation{ResourceID: r.ID})
+			break
+		}
+	}
+	return revs, nil
 }
 
 func (s *Store) GetResource(ctx context.Context, id string) (store.Resource, error) {
@@ -346,7 +386,11 @@ func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource
 		if !slices.ContainsFunc(deleted, func(r store.Resource) bool { return column.ScopeKey(r.ID) == key }) {
 			return store.ErrNotFound // deleted meanwhile; rolls back the deletion of its children
 		}
-		return deleteAssignmentsAtOrBelow(ctx, tx, key)
+		holders, err := deleteAssignmentsAtOrBelow(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), principalRevocations(holders)...))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete resource %s: %w", id, err)
@@ -494,19 +538,14 @@ func (s *Store) ListRoleAssignmentsForPrincipal(ctx context.Context, principalID
 }
 
 func (s *Store) DeleteRoleAssignment(ctx context.Context, id string) (store.RoleAssignment, error) {
-	const q = `DELETE FROM role_assignments WHERE id_key = $1 RETURNING ` + roleAssignmentColumns
-	if !pendingActivity(ctx) {
-		a, err := scanRoleAssignment(s.write.QueryRow(ctx, q, column.Key(id)))
-		if err != nil {
-			return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, s.err(ctx, err))
-		}
-		return a, nil
-	}
 	var a store.RoleAssignment
 	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
-		a, err = scanRoleAssignment(tx.QueryRow(ctx, q, column.Key(id)))
-		return err
+		if a, err = scanRoleAssignment(tx.QueryRow(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id))); err != nil {
+			return err
+		}
+		// The holder may be a node that has just lost its broker role.
+		return recordRevocations(ctx, tx, principalRevocations([]string{a.PrincipalID}))
 	})
 	if err != nil {
 		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, err)

@@ -201,7 +201,13 @@ func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) 
 func (s *Store) DeletePrincipal(ctx context.Context, objectID string) error {
 	// Credentials, identifier URIs and app role assignments (held or granted on this resource)
 	// go with it through ON DELETE CASCADE.
-	if err := s.execOne(ctx, `DELETE FROM principals WHERE object_id = $1`, objectID); err != nil {
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `DELETE FROM principals WHERE object_id = $1`, objectID)); err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, principalRevocations([]string{objectID}))
+	})
+	if err != nil {
 		return fmt.Errorf("delete principal %s: %w", objectID, err)
 	}
 	return nil
