@@ -3,6 +3,7 @@ package arm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -43,5 +44,31 @@ func TestAuthorizationStoreOutageIs503(t *testing.T) {
 	r := e.call(p, http.MethodGet, e.rg("rg1"), "2021-04-01", nil)
 	if r.status != http.StatusForbidden {
 		t.Fatalf("holding only a deleted custom role: %d %s, want 403", r.status, r.raw)
+	}
+}
+
+// groupsDown is the store with resource groups unreadable and unwritable, as during an outage
+// or on a full disk.
+type groupsDown struct{ Store }
+
+func (groupsDown) GetResourceGroup(context.Context, string, string) (store.ResourceGroup, error) {
+	return store.ResourceGroup{}, fmt.Errorf("get resource group: %w", store.ErrUnavailable)
+}
+
+func (groupsDown) PutResourceGroup(context.Context, store.ResourceGroup) (bool, error) {
+	return false, fmt.Errorf("put resource group: %w", store.ErrUnavailable)
+}
+
+// A store that is unavailable is a 503 ServiceUnavailable with Retry-After in ARM's shape, for
+// reads and writes, never a 500 (the client may retry) — and its attempt is in the activity log.
+func TestStoreUnavailableIs503(t *testing.T) {
+	e := newTestEnv(t)
+	key, _ := testKey()
+	e.srv = New(Config{BaseURL: testBase, Clock: e.now}, groupsDown{e.st}, directory.New(e.st, directory.Options{}), testKeys{&key.PublicKey})
+	for _, method := range []string{http.MethodGet, http.MethodPut} {
+		r := e.as(method, e.rg("rg1"), "2021-04-01", map[string]any{"location": "eastus"})
+		if r.status != http.StatusServiceUnavailable || r.code() != CodeServiceUnavailable || r.header.Get("Retry-After") != store.UnavailableRetryAfter {
+			t.Errorf("%s with the store unavailable: %d Retry-After %q %s", method, r.status, r.header.Get("Retry-After"), r.raw)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -36,4 +37,25 @@ func TestAuthorizationStoreOutageIs503(t *testing.T) {
 	e.srv = New(Config{BaseURL: testBaseURL, Clock: e.clock.Now}, e.st, e.kek, e.signer)
 	r = e.do("GET", "", "/secrets/s1", tok, nil)
 	e.mustStatus(r, 403, "get holding only a deleted custom role")
+}
+
+// secretsDown is the vault's store with secrets unreadable, as during an outage or on a full disk.
+type secretsDown struct{ Store }
+
+func (secretsDown) GetSecretVersion(context.Context, string, string, string) (store.SecretVersion, error) {
+	return store.SecretVersion{}, fmt.Errorf("get secret: %w", store.ErrUnavailable)
+}
+
+// An unavailable store is a 503 ServiceUnavailable with Retry-After in Key Vault's shape, which
+// the SDKs retry, never a 500.
+func TestStoreUnavailableIs503(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	app := e.app("reader", "4633458b-17de-408a-b874-0445c86b69e6") // Key Vault Secrets User
+	tok := e.token(app, nil)
+	e.srv = New(Config{BaseURL: testBaseURL, Clock: e.clock.Now}, secretsDown{e.st}, e.kek, e.signer)
+	r := e.do("GET", "", "/secrets/s1", tok, nil)
+	e.mustStatus(r, 503, "get with the store unavailable")
+	if code, _ := r.errorCodes(t); code != CodeServiceUnavailable || r.header.Get("Retry-After") != store.UnavailableRetryAfter {
+		t.Fatalf("code %q, Retry-After %q: %s", code, r.header.Get("Retry-After"), r.body)
+	}
 }
