@@ -603,7 +603,8 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 	}
 	switch {
 	case len(seg) == 2 && r.Method == http.MethodGet:
-		if require(w, r, c, readApps...) {
+		// Members of the tenant may read service principals (Entra's default user permissions).
+		if s.allow(w, r, c, false, readApps...) {
 			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
 		}
 	case len(seg) == 3 && seg[2] != "appRoleAssignments":

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/armid"
+	"github.com/mint-id/mint/internal/rbac"
 )
 
 // Beyond Azure: what mint knows that Azure's portal cannot show, read through the same APIs with
@@ -53,6 +55,9 @@ type tokenHolder struct {
 	Workload  string
 	IssuedAt  time.Time
 	ExpiresBy time.Time
+	// Nodes are the node agents that may broker tokens for the workload (holders of the Managed
+	// Identity Token Broker role over it): the token was issued through one of them.
+	Nodes string
 }
 
 type tokensData struct {
@@ -161,7 +166,57 @@ func (p *Portal) tokenHolders(w http.ResponseWriter, r *http.Request, s *Session
 		d.Last = &all[0]
 	}
 	d.Audiences, d.Holders = summarizeTokens(all, now, lifetime)
+	nodes := map[string]string{}
+	for i := range d.Holders {
+		h := &d.Holders[i]
+		if h.Workload == "" {
+			continue
+		}
+		k := strings.ToLower(h.Workload)
+		if _, ok := nodes[k]; !ok {
+			if len(nodes) >= 20 {
+				nodes[k] = "(not looked up: too many workloads)"
+			} else {
+				nodes[k] = c.tokenBrokers(ctx, h.Workload)
+			}
+		}
+		h.Nodes = nodes[k]
+	}
 	p.render(w, r, s, http.StatusOK, "tokens", pg)
+}
+
+// tokenBrokers names the principals holding mint's Managed Identity Token Broker role over a
+// workload resource (the node agents that may get its identities' tokens), from the role
+// assignments the person can read there.
+func (c *apiClient) tokenBrokers(ctx context.Context, workload string) string {
+	id, err := armid.ParseScope(workload)
+	if err != nil || !id.IsResource() {
+		return ""
+	}
+	list, err := listAll[roleAssignment](ctx, c, id.String()+"/providers/Microsoft.Authorization/roleAssignments", versionQ(apiAuthz), 5000)
+	if err != nil {
+		return "(role assignments not readable: " + asAPIError(err).Code + ")"
+	}
+	var ids []string
+	for _, a := range list {
+		if strings.EqualFold(roleGUID(a.Properties.RoleDefinitionID), rbac.TokenBrokerRoleID) && scopeCovers(a.Properties.Scope, id.String()) {
+			ids = append(ids, a.Properties.PrincipalID)
+		}
+	}
+	if len(ids) == 0 {
+		return "none holds the broker role now"
+	}
+	names := c.resolvePrincipals(ctx, ids, map[string]string{}, id.SubscriptionID)
+	var out []string
+	for _, pid := range ids {
+		n := names[strings.ToLower(pid)].Name
+		if n == "" || n == "Identity not found" {
+			n = pid
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // reachRow is one principal that can read the vault's secrets.

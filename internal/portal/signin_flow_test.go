@@ -95,7 +95,8 @@ func TestSignInThroughMintSTS(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("IAM: %d %s", res.StatusCode, page)
 	}
-	mustContain(t, page, "Reader (1)", "Ada Lovelace", "This resource", "Owner (1)", e.in.Admin.ObjectID)
+	// The admin application is named (a person may read a service principal), with its app id.
+	mustContain(t, page, "Reader (1)", "Ada Lovelace", "This resource", "Owner (1)", e.in.Admin.DisplayName, e.in.Admin.AppID)
 	// The browser holds no token: only the session cookie, HttpOnly and Secure.
 	for _, ck := range jar.Cookies(res.Request.URL) {
 		if strings.Count(ck.Value, ".") == 2 && len(ck.Value) > 200 {

@@ -47,6 +47,25 @@ func byRolePrefix(role, prefix string) chromedp.QueryOption {
 	})
 }
 
+// devNodeName is the display name of mint dev's own node agent (the token broker behind mint run).
+func devNodeName(t *testing.T, m *mint) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(m.dataDir, "dev-node.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dn struct {
+		Identity struct{ ObjectID string } `json:"identity"`
+	}
+	mustJSON(t, string(data), &dn)
+	var sp struct{ DisplayName string }
+	mustJSON(t, m.mustCLI("ad", "sp", "show", "--id", dn.Identity.ObjectID), &sp)
+	if sp.DisplayName == "" {
+		t.Fatalf("mint dev's node %s has no display name", dn.Identity.ObjectID)
+	}
+	return sp.DisplayName
+}
+
 func TestPortalLogsAndReach(t *testing.T) {
 	for _, st := range stores(t) {
 		t.Run(st.name, func(t *testing.T) { portalLogsAndReach(t, st) })
@@ -154,7 +173,7 @@ func portalLogsAndReach(t *testing.T, st storeKind) {
 	b.search("web-id", "web-id")
 	b.run("tokens", click("link", "Tokens (mint)"), waitRole("table", "Unexpired tokens (1)"), textOf("table", "Unexpired tokens (1)", &tokens))
 	b.shot("identity-tokens")
-	for _, want := range []string{sc.appID, "https://vault.azure.net"} {
+	for _, want := range []string{sc.appID, "https://vault.azure.net", devNodeName(t, m)} {
 		if !strings.Contains(strings.ToLower(tokens), strings.ToLower(want)) {
 			t.Errorf("the unexpired tokens lack %q:\n%s", want, tokens)
 		}
