@@ -65,6 +65,12 @@ func portalFederatedCredentials(t *testing.T, st storeKind) {
 		chromedp.SetValue("Entity (required)", "branch", byRole("combobox", "Entity (required)")),
 		fill("textbox", "Based on selection: environment, branch or tag name", "main"), fill("textbox", "Name (required)", "gh-main"))
 	b.shot("fic-github-form")
+	// With JavaScript the subject follows the fields as they are typed.
+	var preview string
+	b.run("subject preview", into(&preview, chromedp.Value("Subject identifier", byRole("textbox", "Subject identifier"))))
+	if preview != "repo:contoso/shop:ref:refs/heads/main" {
+		t.Errorf("the Subject identifier shows %q while the form is filled in", preview)
+	}
 	var grid string
 	b.run("add", click("button", "Add"), waitText("status", "The federated credential 'gh-main' was added."),
 		waitRole("rowheader", "gh-main"), textOf("table", "Federated credentials of ci-id", &grid))

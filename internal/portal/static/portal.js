@@ -116,6 +116,31 @@
     });
   });
 
+  // Add Federated Credential: the Subject identifier follows the scenario's fields as they are
+  // typed (the server builds the same subject when the form is sent).
+  var subject = document.getElementById("fic-subject");
+  function val(id) { var el = document.getElementById(id); return el ? el.value.trim() : ""; }
+  function ficSubject() {
+    if (document.getElementById("fic-repository")) {
+      var org = val("fic-organization"), repo = val("fic-repository"), entity = val("fic-entity"), v = val("fic-entityValue");
+      if (org === "" || repo === "") { return ""; }
+      var base = "repo:" + org + "/" + repo;
+      if (entity === "pull_request") { return base + ":pull_request"; }
+      if (v === "") { return ""; }
+      if (entity === "branch") { return base + ":ref:refs/heads/" + v; }
+      if (entity === "tag") { return base + ":ref:refs/tags/" + v; }
+      return base + ":environment:" + v;
+    }
+    var ns = val("fic-namespace"), sa = val("fic-serviceAccount");
+    return ns !== "" && sa !== "" ? "system:serviceaccount:" + ns + ":" + sa : "";
+  }
+  if (subject && subject.readOnly) {
+    ["fic-organization", "fic-repository", "fic-entity", "fic-entityValue", "fic-namespace", "fic-serviceAccount"].forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) { el.addEventListener("input", function () { subject.value = ficSubject(); }); el.addEventListener("change", function () { subject.value = ficSubject(); }); }
+    });
+  }
+
   var first = document.querySelector("[data-autofocus]:not(dialog [data-autofocus])");
   if (first) { first.focus(); }
 })();
