@@ -189,6 +189,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RoleDefinitions", testRoleDefinitions},
 		{"RoleAssignments", testRoleAssignments},
 		{"ListRoleAssignments", testListRoleAssignments},
+		{"RoleAssignmentPages", testRoleAssignmentPages},
 		{"SeedManagedIdentities", testSeedManagedIdentities},
 		{"Activity", testActivity},
 		{"ControlPlaneConcurrency", testControlPlaneConcurrency},

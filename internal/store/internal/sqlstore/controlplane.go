@@ -454,6 +454,16 @@ func (s *Store) GetRoleAssignment(ctx context.Context, id string) (store.RoleAss
 
 func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentFilter) ([]store.RoleAssignment, error) {
 	var w where
+	if f.After != "" {
+		at, key, err := store.ParseRoleAssignmentCursor(f.After)
+		if err != nil {
+			return nil, fmt.Errorf("list role assignments: %w", err)
+		}
+		// As ListResourcesQuery: the row-value comparison (created_at, id_key) > ($n, $m) spelled
+		// out, led by a bound the (created_at, id_key) index can range-scan.
+		t := w.p(at)
+		w.add(`created_at >= ` + t + ` AND (created_at > ` + t + ` OR id_key > ` + w.p(key) + `)`)
+	}
 	if f.PrincipalID != "" {
 		w.add(`principal_key = ` + w.p(column.Key(f.PrincipalID)))
 	}
@@ -471,8 +481,11 @@ func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentF
 			w.add(`(` + strings.Join(scopes, ` OR `) + `)`)
 		}
 	}
-	as, err := list(ctx, s, scanRoleAssignment, `SELECT `+roleAssignmentColumns+` FROM role_assignments`+w.sql()+
-		` ORDER BY created_at, id_key`, w.args...)
+	q := `SELECT ` + roleAssignmentColumns + ` FROM role_assignments` + w.sql() + ` ORDER BY created_at, id_key`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + w.p(f.Limit)
+	}
+	as, err := list(ctx, s, scanRoleAssignment, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list role assignments: %w", err)
 	}
