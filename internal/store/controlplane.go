@@ -227,6 +227,10 @@ type RoleAssignments interface {
 	ListRoleAssignments(ctx context.Context, f RoleAssignmentFilter) ([]RoleAssignment, error)
 	// ListRoleAssignmentsForPrincipal returns every assignment of a principal, for evaluation.
 	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]RoleAssignment, error)
+	// ListRoleAssignmentsForPrincipals returns every assignment of any of principalIDs (at most
+	// MaxBatchIDs) in one read, ordered by CreatedAt then id: what evaluating a principal and its
+	// groups needs, without a query per group.
+	ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]RoleAssignment, error)
 	// DeleteRoleAssignment deletes and returns the assignment.
 	DeleteRoleAssignment(ctx context.Context, id string) (RoleAssignment, error)
 }

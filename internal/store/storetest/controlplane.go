@@ -953,6 +953,28 @@ func testListRoleAssignments(t *testing.T, s store.Store) {
 	}
 }
 
+// testRoleAssignmentsForPrincipals: one read of several principals' assignments gives each one's,
+// ordered by CreatedAt then id, whatever the case of the ids; none for no ids.
+func testRoleAssignmentsForPrincipals(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sub := "/subscriptions/" + newID()
+	role := newID()
+	p1, p2, p3 := newID(), newID(), newID()
+	a1 := newRoleAssignment(sub, p1, role, t0.Add(3*time.Second))
+	a2 := newRoleAssignment(sub+"/resourceGroups/g", p2, role, t0.Add(time.Second))
+	a3 := newRoleAssignment(sub+"/resourceGroups/h", p1, role, t0.Add(2*time.Second))
+	a4 := newRoleAssignment(sub, p3, role, t0)
+	for _, a := range []store.RoleAssignment{a1, a2, a3, a4} {
+		mustCreateRoleAssignment(t, s, a)
+	}
+	got, err := s.ListRoleAssignmentsForPrincipals(ctx, []string{strings.ToUpper(p1), p2, newID()})
+	ok(t, err, "list the role assignments of several principals")
+	equal(t, got, storedAll(storedRoleAssignment, a2, a3, a1), "role assignments of two principals")
+	got, err = s.ListRoleAssignmentsForPrincipals(ctx, nil)
+	ok(t, err, "list the role assignments of no principals")
+	equal(t, got, []store.RoleAssignment(nil), "role assignments of no principals")
+}
+
 // testRoleAssignmentPages: a list read a page at a time (Limit, then After the last row's
 // RoleAssignmentCursor) gives the whole list once, in order, across ties of CreatedAt, with the
 // scope filters applied; a malformed cursor is ErrInvalidCursor.

@@ -190,6 +190,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RoleAssignments", testRoleAssignments},
 		{"ListRoleAssignments", testListRoleAssignments},
 		{"RoleAssignmentPages", testRoleAssignmentPages},
+		{"RoleAssignmentsForPrincipals", testRoleAssignmentsForPrincipals},
 		{"SeedManagedIdentities", testSeedManagedIdentities},
 		{"Activity", testActivity},
 		{"ControlPlaneConcurrency", testControlPlaneConcurrency},

@@ -492,6 +492,26 @@ func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentF
 	return as, nil
 }
 
+func (s *Store) ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]store.RoleAssignment, error) {
+	if len(principalIDs) == 0 {
+		return nil, nil
+	}
+	if len(principalIDs) > store.MaxBatchIDs {
+		return nil, fmt.Errorf("list role assignments of %d principals: more than %d", len(principalIDs), store.MaxBatchIDs)
+	}
+	var w where
+	keys := make([]string, len(principalIDs))
+	for i, id := range principalIDs {
+		keys[i] = column.Key(id)
+	}
+	w.add(`principal_key IN ` + w.in(keys))
+	as, err := list(ctx, s, scanRoleAssignment, `SELECT `+roleAssignmentColumns+` FROM role_assignments`+w.sql()+` ORDER BY created_at, id_key`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list role assignments of %d principals: %w", len(principalIDs), err)
+	}
+	return as, nil
+}
+
 func (s *Store) ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]store.RoleAssignment, error) {
 	as, err := list(ctx, s, scanRoleAssignment, `SELECT `+roleAssignmentColumns+` FROM role_assignments
 		WHERE principal_key = $1 ORDER BY created_at, id_key`, column.Key(principalID))
