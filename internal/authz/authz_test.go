@@ -259,7 +259,7 @@ func TestBatchedReadsMatchOneAtATime(t *testing.T) {
 		}
 	}
 	st.members = append(st.members,
-		store.GroupMember{GroupID: id(3), MemberID: id(2), MemberType: store.MemberGroup}, // a diamond
+		store.GroupMember{GroupID: id(3), MemberID: id(2), MemberType: store.MemberGroup},  // a diamond
 		store.GroupMember{GroupID: id(0), MemberID: id(40), MemberType: store.MemberGroup}) // a cycle
 	st.assignments = append(st.assignments, store.RoleAssignment{ID: "own", PrincipalID: mi, Scope: "/subscriptions/s", RoleDefinitionID: rbac.ReaderRoleID})
 
