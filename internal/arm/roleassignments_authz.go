@@ -2,6 +2,7 @@ package arm
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -402,29 +403,42 @@ func (s *Server) serveRoleAssignments(c *call) {
 		c.fail(e)
 		return
 	}
+	if !f.AssignedTo {
+		// One page read from the store, however many assignments the scope has: the store's
+		// order (CreatedAt, then id) is the list's, and the skiptoken is the last row's cursor.
+		page, next, err := roleAssignmentPage(c.ctx, s.st, c.r, storeFilter(f, scope))
+		if err != nil {
+			c.failErr(err)
+			return
+		}
+		out := make([]RoleAssignment, len(page))
+		for i, a := range page {
+			out[i] = roleAssignmentWire(a)
+		}
+		WritePage(c.w, c.r, s.cfg.BaseURL, out, next)
+		return
+	}
 	list, err := s.st.ListRoleAssignments(c.ctx, storeFilter(f, scope))
 	if err != nil {
 		c.failErr(err)
 		return
 	}
-	if f.AssignedTo {
-		// assignedTo('{id}') also lists the assignments of the groups the principal belongs to
-		// (`az role assignment list --assignee X --include-groups`).
-		groups, err := authz.TransitiveGroups(c.ctx, s.st, f.PrincipalID)
+	// assignedTo('{id}') also lists the assignments of the groups the principal belongs to
+	// (`az role assignment list --assignee X --include-groups`).
+	groups, err := authz.TransitiveGroups(c.ctx, s.st, f.PrincipalID)
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	for _, g := range groups {
+		gf := f
+		gf.PrincipalID = g.GroupID
+		more, err := s.st.ListRoleAssignments(c.ctx, storeFilter(gf, scope))
 		if err != nil {
 			c.failErr(err)
 			return
 		}
-		for _, g := range groups {
-			gf := f
-			gf.PrincipalID = g.GroupID
-			more, err := s.st.ListRoleAssignments(c.ctx, storeFilter(gf, scope))
-			if err != nil {
-				c.failErr(err)
-				return
-			}
-			list = append(list, more...)
-		}
+		list = append(list, more...)
 	}
 	slices.SortStableFunc(list, func(a, b store.RoleAssignment) int {
 		if x := a.CreatedAt.Compare(b.CreatedAt); x != 0 {
@@ -437,6 +451,34 @@ func (s *Server) serveRoleAssignments(c *call) {
 		out[i] = roleAssignmentWire(a)
 	}
 	WriteList(c.w, c.r, s.cfg.BaseURL, out)
+}
+
+// roleAssignmentPage reads $skiptoken and $top and lists one page of f's assignments from the
+// store: at most $top (DefaultPageSize when absent) after the cursor $skiptoken carries, and the
+// skiptoken of the next page ("" on the last). One more row than the page is asked for, to know
+// whether another page follows. A malformed $skiptoken is a 400 InvalidSkipToken.
+func roleAssignmentPage(ctx context.Context, st store.Store, r *http.Request, f store.RoleAssignmentFilter) ([]store.RoleAssignment, string, error) {
+	skiptoken, top, e := PageParams(r)
+	if e != nil {
+		return nil, "", e
+	}
+	if top <= 0 {
+		top = DefaultPageSize
+	}
+	f.After, f.Limit = skiptoken, top+1
+	list, err := st.ListRoleAssignments(ctx, f)
+	if errors.Is(err, store.ErrInvalidCursor) {
+		return nil, "", invalidSkipToken(skiptoken)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(list) > top {
+		list = list[:top]
+		next = store.RoleAssignmentCursor(list[top-1])
+	}
+	return list, next, nil
 }
 
 // storeFilter turns a list's $filter into the store's: no filter means at, above and below the

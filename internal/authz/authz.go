@@ -102,16 +102,9 @@ func Load(ctx context.Context, st Store, principalID string) (*Principal, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: groups of %s: %w", ErrUnavailable, principalID, err)
 	}
-	recs, err := st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+	recs, err := assignmentsOf(ctx, st, principalID, groups)
 	if err != nil {
-		return nil, fmt.Errorf("%w: role assignments of %s: %w", ErrUnavailable, principalID, err)
-	}
-	for _, g := range groups {
-		more, err := st.ListRoleAssignmentsForPrincipal(ctx, g.GroupID)
-		if err != nil {
-			return nil, fmt.Errorf("%w: role assignments of group %s: %w", ErrUnavailable, g.GroupID, err)
-		}
-		recs = append(recs, more...)
+		return nil, err
 	}
 	assignments := make([]rbac.Assignment, len(recs))
 	custom := map[string]rbac.RoleDefinition{}
@@ -144,6 +137,52 @@ func Load(ctx context.Context, st Store, principalID string) (*Principal, error)
 		return r, ok
 	}
 	return &Principal{assignments: assignments, groups: groups, lookup: lookup}, nil
+}
+
+// assignmentsOf reads the role assignments of principalID and then of each group, in that
+// order; from a store that can (store.Store's ListRoleAssignmentsForPrincipals), in one read per
+// store.MaxBatchIDs principals rather than one per group.
+func assignmentsOf(ctx context.Context, st Store, principalID string, groups []rbac.Membership) ([]store.RoleAssignment, error) {
+	batch, ok := st.(interface {
+		ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]store.RoleAssignment, error)
+	})
+	if !ok || len(groups) == 0 {
+		recs, err := st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: role assignments of %s: %w", ErrUnavailable, principalID, err)
+		}
+		for _, g := range groups {
+			more, err := st.ListRoleAssignmentsForPrincipal(ctx, g.GroupID)
+			if err != nil {
+				return nil, fmt.Errorf("%w: role assignments of group %s: %w", ErrUnavailable, g.GroupID, err)
+			}
+			recs = append(recs, more...)
+		}
+		return recs, nil
+	}
+	ids := make([]string, 0, 1+len(groups))
+	ids = append(ids, strings.ToLower(principalID))
+	for _, g := range groups {
+		ids = append(ids, strings.ToLower(g.GroupID))
+	}
+	byPrincipal := make(map[string][]store.RoleAssignment, len(ids))
+	for start := 0; start < len(ids); start += store.MaxBatchIDs {
+		chunk := ids[start:min(len(ids), start+store.MaxBatchIDs)]
+		recs, err := batch.ListRoleAssignmentsForPrincipals(ctx, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("%w: role assignments of %s and %d groups: %w", ErrUnavailable, principalID, len(groups), err)
+		}
+		for _, r := range recs {
+			k := strings.ToLower(r.PrincipalID)
+			byPrincipal[k] = append(byPrincipal[k], r)
+		}
+	}
+	var out []store.RoleAssignment
+	for _, id := range ids {
+		out = append(out, byPrincipal[id]...)
+		delete(byPrincipal, id) // a group listed twice counts once, as the principal's own reads would not
+	}
+	return out, nil
 }
 
 // Role finds a role definition by GUID or full role definition id: a built-in one, else a custom

@@ -12,6 +12,8 @@
 //     vault, and at the node agent holding the token).
 //   - people: refresh-token redemptions against raw RSA signing; password sign-ins, and the
 //     token rate other clients keep under a password spray.
+//   - portal: the first page of the IAM blade at 10,000 role assignments and of the Managed
+//     Identities list at 100,000 identities, each beside its ARM list call.
 //
 // Figures are reported, never asserted: the e2e test only checks that a short run produces each.
 package bench
@@ -73,7 +75,7 @@ type Options struct {
 }
 
 // Groups are the groups of figures a run can be limited to, in the order they run.
-var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "nodeproxy", "people", "rbac", "postgres", "list", "scale"}
+var Groups = []string{"coldstart", "tokens", "vault", "detach", "create", "agent", "nodeproxy", "people", "rbac", "postgres", "list", "portal", "scale"}
 
 // Scale is how big each measured world is.
 type Scale struct {
@@ -84,15 +86,20 @@ type Scale struct {
 	Detaches        int // timed detaches (10; short 3)
 	ListWalks       int // timed first pages of the list (10; short 5)
 	CreateWorkers   int // concurrent identity creates (8)
+	// PortalAssignments and PortalIdentities are the portal figures' worlds: role assignments at
+	// the IAM blade's scope (10,000; short 200) and identities listed (100,000; short 2,000).
+	PortalAssignments, PortalIdentities int
 	// ScaleSizes are the directory sizes of the scale curve (1,000, 100,000 and 1,000,000;
 	// short 100 and 1,000), smallest first.
 	ScaleSizes []int
 }
 
 func (s Scale) withDefaults(short bool) Scale {
-	def := Scale{RBACAssignments: 1_000_000, ListIdentities: 100_000, CachedTokens: 1000, RunStarts: 20, Detaches: 10, ListWalks: 10, CreateWorkers: 8}
+	def := Scale{RBACAssignments: 1_000_000, ListIdentities: 100_000, CachedTokens: 1000, RunStarts: 20, Detaches: 10, ListWalks: 10, CreateWorkers: 8,
+		PortalAssignments: 10_000, PortalIdentities: 100_000}
 	if short {
-		def = Scale{RBACAssignments: 100_000, ListIdentities: 2000, CachedTokens: 100, RunStarts: 3, Detaches: 3, ListWalks: 5, CreateWorkers: 8}
+		def = Scale{RBACAssignments: 100_000, ListIdentities: 2000, CachedTokens: 100, RunStarts: 3, Detaches: 3, ListWalks: 5, CreateWorkers: 8,
+			PortalAssignments: 200, PortalIdentities: 2000}
 	}
 	set := func(v *int, d int) {
 		if *v <= 0 {
@@ -106,6 +113,8 @@ func (s Scale) withDefaults(short bool) Scale {
 	set(&s.Detaches, def.Detaches)
 	set(&s.ListWalks, def.ListWalks)
 	set(&s.CreateWorkers, def.CreateWorkers)
+	set(&s.PortalAssignments, def.PortalAssignments)
+	set(&s.PortalIdentities, def.PortalIdentities)
 	if len(s.ScaleSizes) == 0 {
 		s.ScaleSizes = []int{1000, 100_000, 1_000_000}
 		if short {
@@ -246,6 +255,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		fs, err := listFigures(ctx, o, began, step)
 		if err != nil {
 			return nil, fmt.Errorf("list figures: %w", err)
+		}
+		rep.add(fs...)
+	}
+	if want("portal") {
+		step("portal pages at %s role assignments and %s identities (seeding them first) ...", commas(o.Scale.PortalAssignments), commas(o.Scale.PortalIdentities))
+		fs, err := portalFigures(ctx, o, step)
+		if err != nil {
+			return nil, fmt.Errorf("portal figures: %w", err)
 		}
 		rep.add(fs...)
 	}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mint-id/mint/internal/directory"
 )
 
 // The people figures: a signed-in user's refresh-token redemptions beside raw RSA signing, and
@@ -164,7 +166,8 @@ func peopleFigures(ctx context.Context, o Options, inst *instance) ([]Figure, er
 			Note: fmt.Sprintf("%d workers, each rotating its own refresh token (the developer user, the Azure CLI's client id, ARM scope); 4 rounds alternating with raw RSA-2048 signing (%.0f/s)",
 				o.Concurrency, raw.rate())}, refreshed.lat),
 		withLatency(Figure{Key: "passwordSignIn", Name: "password sign-ins per second (HTTPS, grant_type=password, Argon2id)", Value: signIns.rate(), Unit: "sign-ins/s",
-			Note: fmt.Sprintf("%d workers signing the developer user in; Argon2id checks capped at %d at once (one per CPU)", o.Concurrency, runtime.NumCPU())}, signIns.lat),
+			Note: fmt.Sprintf("%d workers signing the developer user in; Argon2id checks capped at %d at once on %d CPUs (at least one CPU left to the rest), %d more may wait",
+				o.Concurrency, directory.PasswordSlots(), runtime.NumCPU(), directory.PasswordQueue())}, signIns.lat),
 		withLatency(Figure{Key: "othersUnderPasswordSpray", Name: "client-credentials tokens per second while 10x the sign-in rate of wrong passwords arrives", Value: loaded.rate(), Unit: "tokens/s",
 			Ceiling: unloaded.rate(), Ratio: loaded.rate() / unloaded.rate(), Goal: ">= 0.5 x the same clients unloaded", Target: &Target{MinRatio: 0.5},
 			Note: fmt.Sprintf("%d workers of the admin app, unloaded %.0f/s (p50 %.1f ms), loaded p50 %.1f ms; %s", o.Concurrency, unloaded.rate(),
@@ -270,5 +273,5 @@ func (s *spray) summary() string {
 	}
 	slices.Sort(codes)
 	return fmt.Sprintf("wrong passwords offered at %.0f/s for distinct unknown users from %d attacker connections: %.0f/s answered (%d offered, %d dropped with every connection busy), p50 %.1f ms behind the Argon2id cap of %d; answers: %s",
-		s.rate, s.workers, float64(s.sent.Load())/max(secs, 1e-9), s.offered.Load(), s.dropped.Load(), ms(median(s.lat)), runtime.NumCPU(), strings.Join(codes, ", "))
+		s.rate, s.workers, float64(s.sent.Load())/max(secs, 1e-9), s.offered.Load(), s.dropped.Load(), ms(median(s.lat)), directory.PasswordSlots(), strings.Join(codes, ", "))
 }

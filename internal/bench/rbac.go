@@ -9,9 +9,9 @@ import (
 	"github.com/mint-id/mint/internal/rbac"
 )
 
-// The RBAC figures: decision time and memory of rbac.Index, the structure the server keeps in
-// step with the store and asks on every control-plane and data-plane request, holding n
-// assignments. It is measured in this process (the index has no network or store cost to hide)
+// The RBAC figures: decision time and memory of rbac.Index, mint's in-memory index of role
+// assignments, holding n assignments (the server's requests are decided through authz.Load,
+// which reads from the store; see docs/benchmarks.md). It is measured in this process (the index has no network or store cost to hide)
 // on the synthetic tenant of internal/rbac's BenchmarkDecide1M: n/10 principals, about 10,000
 // resources in 200 groups of 10 subscriptions, assignments 80% at resources, 15% at groups and
 // 5% at subscriptions, each of a random built-in role.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -22,8 +24,11 @@ import (
 // parameters travel with each hash and can be raised later without breaking old ones.
 //
 // Each computation takes 19 MiB and tens of milliseconds of one core. A flood of password
-// attempts must not starve token issuance for everyone else, so at most passwordSlots() of them
-// run at once; further callers wait for a slot (or give up with their context).
+// attempts must not starve token issuance for everyone else, so at most PasswordSlots() of them
+// run at once; at most PasswordQueue() further checks wait for a slot (or give up with their
+// context), and a check beyond that is refused at once with ErrPasswordChecksBusy. The refusal
+// depends on the queue only, never on the account, and an unknown user's dummy check queues
+// the same way, so neither the answer nor its timing says whether a user exists.
 const (
 	argonMemoryKiB uint32 = 19456
 	argonTime      uint32 = 2
@@ -39,21 +44,44 @@ const (
 	maxPasswordLen = 256
 )
 
-// passwordSlots is the number of Argon2 computations that may run at once: one per CPU, so that
-// password work can at most fill the machine, never queue behind itself unboundedly, and a
-// burst leaves the scheduler room for other requests.
-func passwordSlots() int64 { return int64(max(1, runtime.NumCPU())) }
+// PasswordSlots is the number of Argon2 computations that may run at once: all CPUs but a
+// quarter of them, and at least one CPU left free on a machine with two or more (2 CPUs: 1 slot,
+// 4: 3, 8: 6), so that a password spray can never take every core from token issuance; on one
+// CPU, one slot.
+func PasswordSlots() int64 {
+	n := runtime.NumCPU()
+	return int64(max(1, n-max(1, n/4)))
+}
+
+// PasswordQueue is how many password checks may wait for a slot: enough for a burst of honest
+// sign-ins (16 a slot, under a second or two of waiting), not an attacker's thousands.
+func PasswordQueue() int64 { return 16 * PasswordSlots() }
+
+// ErrPasswordChecksBusy is VerifyPassword's and DummyPasswordCheck's error when every Argon2
+// slot is busy and the queue is full. Its RetryAfter is how long a client should wait (the STS
+// answers it as Entra answers throttling: 429 with Retry-After).
+var ErrPasswordChecksBusy error = busyError{}
+
+type busyError struct{}
+
+func (busyError) Error() string {
+	return "too many password checks waiting: every Argon2 slot is busy and the queue is full"
+}
+
+// RetryAfter is the wait a refused client is told: about what the queue takes to drain.
+func (busyError) RetryAfter() time.Duration { return time.Second }
 
 // passwordHasher computes and checks Argon2id hashes under the concurrency cap.
 type passwordHasher struct {
-	slots *semaphore.Weighted
+	slots   *semaphore.Weighted
+	waiting atomic.Int64 // checks waiting for a slot, bounded by PasswordQueue()
 	// dummy is a hash of a random password, checked against when the user is unknown so that
 	// the answer takes the same time as for a known user.
 	dummy string
 }
 
 func newPasswordHasher() *passwordHasher {
-	h := &passwordHasher{slots: semaphore.NewWeighted(passwordSlots())}
+	h := &passwordHasher{slots: semaphore.NewWeighted(PasswordSlots())}
 	h.dummy = encodePHC(randomBytes(argonSaltLen), argon2.IDKey(randomBytes(24), randomBytes(argonSaltLen), argonTime, argonMemoryKiB, argonThreads, argonKeyLen),
 		argonMemoryKiB, argonTime, argonThreads)
 	return h
@@ -78,12 +106,30 @@ func (h *passwordHasher) verify(ctx context.Context, phc, password string) (bool
 		p, _ = parsePHC(h.dummy)
 		p.key = nil // never matches
 	}
-	if err := h.slots.Acquire(ctx, 1); err != nil {
-		return false, fmt.Errorf("wait for a password hashing slot: %w", err)
+	if err := h.acquireBounded(ctx); err != nil {
+		return false, err
 	}
 	defer h.slots.Release(1)
 	got := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(max(len(p.key), int(argonKeyLen))))
 	return len(p.key) > 0 && subtle.ConstantTimeCompare(got, p.key) == 1, nil
+}
+
+// acquireBounded takes a slot, waiting only if fewer than PasswordQueue() checks already wait.
+// Creating or resetting a password (hash) waits without that bound: an administrator's action,
+// not something a stranger can send thousands of.
+func (h *passwordHasher) acquireBounded(ctx context.Context) error {
+	if h.slots.TryAcquire(1) {
+		return nil
+	}
+	if h.waiting.Add(1) > PasswordQueue() {
+		h.waiting.Add(-1)
+		return ErrPasswordChecksBusy
+	}
+	defer h.waiting.Add(-1)
+	if err := h.slots.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("wait for a password hashing slot: %w", err)
+	}
+	return nil
 }
 
 type phcParams struct {

@@ -3,8 +3,10 @@ package directory
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,7 +71,7 @@ func TestPHCFormatAndVerify(t *testing.T) {
 		}
 	}
 	// A caller whose context ends while every slot is busy gets its context's error.
-	if err := h.slots.Acquire(ctx, passwordSlots()); err != nil {
+	if err := h.slots.Acquire(ctx, PasswordSlots()); err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
@@ -77,7 +79,51 @@ func TestPHCFormatAndVerify(t *testing.T) {
 	if _, err := h.verify(cctx, phc, "Corr3ct horse"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("verify with every slot taken = %v, want the context's deadline", err)
 	}
-	h.slots.Release(passwordSlots())
+	h.slots.Release(PasswordSlots())
+}
+
+// TestPasswordChecksQueueIsBounded: with every slot busy, PasswordQueue() checks wait and the
+// next is refused at once with ErrPasswordChecksBusy, the same for a known user's check and an
+// unknown user's dummy check; a check waits again once the queue drains.
+func TestPasswordChecksQueueIsBounded(t *testing.T) {
+	if n := runtime.NumCPU(); n >= 2 && PasswordSlots() >= int64(n) {
+		t.Fatalf("%d slots on %d CPUs: a spray could take every core", PasswordSlots(), n)
+	}
+	h := newPasswordHasher()
+	ctx := context.Background()
+	phc, err := h.hash(ctx, "Corr3ct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.slots.Acquire(ctx, PasswordSlots()); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range PasswordQueue() {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = h.verify(wctx, phc, "Corr3ct horse") }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.waiting.Load() < PasswordQueue() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := h.verify(ctx, phc, "Corr3ct horse"); !errors.Is(err, ErrPasswordChecksBusy) {
+		t.Fatalf("known user's check with the queue full = %v, want ErrPasswordChecksBusy", err)
+	}
+	if _, err := h.verify(ctx, h.dummy, "Corr3ct horse"); !errors.Is(err, ErrPasswordChecksBusy) {
+		t.Fatalf("dummy check with the queue full = %v, want ErrPasswordChecksBusy", err)
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(ErrPasswordChecksBusy, &ra) || ra.RetryAfter() <= 0 {
+		t.Fatal("ErrPasswordChecksBusy says no Retry-After")
+	}
+	cancel()
+	wg.Wait()
+	h.slots.Release(PasswordSlots())
+	if ok, err := h.verify(ctx, phc, "Corr3ct horse"); err != nil || !ok {
+		t.Fatalf("check after the queue drained = %v, %v", ok, err)
+	}
 }
 
 func FuzzParsePHC(f *testing.F) {

@@ -75,7 +75,18 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, types m
 	}
 	refused := map[string]bool{} // Graph collections the person may not read
 	notFound := map[string]int{} // per id, how many collections said 404
-	for _, id := range todo {
+	// One Graph call for the whole page, as Azure's portal names principals
+	// (directoryObjects/getByIds); one call per principal only when the person may not use it.
+	ask := todo
+	if c.principalsByIDs(ctx, todo, out) {
+		ask = nil
+		for _, id := range todo {
+			if _, ok := out[id]; !ok {
+				notFound[id] = len(kindsFor(id)) // not in the directory
+			}
+		}
+	}
+	for _, id := range ask {
 		kinds := kindsFor(id)
 		for _, kind := range kinds {
 			if refused[kind] {
@@ -157,6 +168,47 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, types m
 		}
 	}
 	return out
+}
+
+// principalsByIDs names ids (lower-cased) with one Graph directoryObjects/getByIds call per
+// 1,000, into out; false when the person may not make it (or it failed), so that the caller asks
+// per principal instead.
+func (c *apiClient) principalsByIDs(ctx context.Context, ids []string, out map[string]principal) bool {
+	for start := 0; start < len(ids); start += 1000 {
+		var page struct {
+			Value []struct {
+				Type                 string `json:"@odata.type"`
+				ID                   string `json:"id"`
+				DisplayName          string `json:"displayName"`
+				AppID                string `json:"appId"`
+				ServicePrincipalType string `json:"servicePrincipalType"`
+				UserPrincipalName    string `json:"userPrincipalName"`
+			} `json:"value"`
+		}
+		body := map[string]any{"ids": ids[start:min(len(ids), start+1000)], "types": []string{"user", "group", "servicePrincipal"}}
+		if _, err := c.do(ctx, ScopeGraph, http.MethodPost, "/v1.0/directoryObjects/getByIds", body, &page); err != nil {
+			return false
+		}
+		for _, o := range page.Value {
+			id := strings.ToLower(o.ID)
+			pr := principal{ID: id, Name: o.DisplayName}
+			switch o.Type {
+			case "#microsoft.graph.servicePrincipal":
+				pr.Type, pr.Detail = "App", o.AppID
+				if strings.EqualFold(o.ServicePrincipalType, "ManagedIdentity") {
+					pr.Type = "Managed identity"
+				}
+			case "#microsoft.graph.user":
+				pr.Type, pr.Detail = "User", o.UserPrincipalName
+			case "#microsoft.graph.group":
+				pr.Type = "Group"
+			default:
+				continue
+			}
+			out[id] = pr
+		}
+	}
+	return true
 }
 
 type assignmentRow struct {

@@ -31,6 +31,66 @@ type principalPrint struct{ a, b uint64 }
 type scopeBucket struct {
 	prints []uint64 // prints[i] is refs[i]'s principalPrint.a, kept apart so a scan reads only these
 	refs   []scopeRef
+	// byPrint, kept once the bucket holds bucketMapMin assignments, lists the positions in refs
+	// of each principal print: a query then looks its 51 prints up instead of scanning thousands
+	// of entries (a subscription's bucket holds 5,000 of a 1,000,000-assignment tenant's).
+	byPrint map[uint64][]int32
+	// present, beside byPrint, is a bit set of the prints it holds (16 bits an entry when built,
+	// rebuilt as the bucket doubles): most of a query's principals hold nothing at a given scope,
+	// and one bit read (one cache line) says so where a map lookup reads several. A removal leaves
+	// its bit set; that only sends a query to the map for nothing.
+	present  []uint64
+	presentN int // len(refs) when present was built
+}
+
+// mayHold reports whether the bucket may hold print a (false is certain).
+func (b *scopeBucket) mayHold(a uint64) bool {
+	h := a & (uint64(len(b.present))*64 - 1)
+	return b.present[h>>6]&(1<<(h&63)) != 0
+}
+
+func (b *scopeBucket) markPresent(a uint64) {
+	h := a & (uint64(len(b.present))*64 - 1)
+	b.present[h>>6] |= 1 << (h & 63)
+}
+
+// buildPresent sizes present for the bucket as it is (a power of two of 64-bit words, at least
+// 16 bits an entry) and marks every print.
+func (b *scopeBucket) buildPresent() {
+	words := 1
+	for words*64 < 16*len(b.prints) {
+		words *= 2
+	}
+	b.present, b.presentN = make([]uint64, words), len(b.prints)
+	for _, a := range b.prints {
+		b.markPresent(a)
+	}
+}
+
+// bucketMapMin is the bucket size from which a bucket keeps byPrint: scanning a print costs
+// about a nanosecond, a map lookup some tens; with 51 principals to look up, the map wins past
+// a few hundred entries. A variable so that tests can exercise both ways on small data.
+var bucketMapMin = 512
+
+func (b *scopeBucket) indexPosition(a uint64, i int32) {
+	b.byPrint[a] = append(b.byPrint[a], i)
+}
+
+// unindexPosition forgets that print a is at position i.
+func (b *scopeBucket) unindexPosition(a uint64, i int32) {
+	pos := b.byPrint[a]
+	for j, p := range pos {
+		if p == i {
+			pos[j] = pos[len(pos)-1]
+			pos = pos[:len(pos)-1]
+			break
+		}
+	}
+	if len(pos) == 0 {
+		delete(b.byPrint, a)
+	} else {
+		b.byPrint[a] = pos
+	}
 }
 
 type scopeRef struct {
@@ -51,8 +111,14 @@ func printOf(principalID string) principalPrint {
 		b = bits.RotateLeft64((b^w)*0x94d049bb133111eb, 37)
 	}
 	var tail uint64
-	for i := 0; i < len(s); i++ {
-		tail |= uint64(foldByte(s[i])) << (8 * i)
+	if len(s) > 0 && len(principalID) >= 8 {
+		// The last eight bytes, overlapping what was hashed: one load instead of a byte loop
+		// (ids are GUIDs, 36 bytes, which leave a tail of four).
+		tail = lower8(binary.LittleEndian.Uint64([]byte(principalID[len(principalID)-8:]))) >> (8 * (8 - len(s)))
+	} else {
+		for i := 0; i < len(s); i++ {
+			tail |= uint64(foldByte(s[i])) << (8 * i)
+		}
 	}
 	a = mix64((a ^ tail) * 0xbf58476d1ce4e5b9)
 	b = mix64((b ^ tail) * 0x94d049bb133111eb)
@@ -92,6 +158,21 @@ func (s *scopeIndex) add(principalID string, e *indexEntry) {
 	}
 	b.prints = append(b.prints, p.a)
 	b.refs = append(b.refs, scopeRef{principalID: principalID, entry: *e})
+	switch n := len(b.refs); {
+	case b.byPrint != nil:
+		b.indexPosition(p.a, int32(n-1))
+		if n >= 2*b.presentN {
+			b.buildPresent()
+		} else {
+			b.markPresent(p.a)
+		}
+	case n >= bucketMapMin:
+		b.byPrint = make(map[uint64][]int32, n)
+		for i, a := range b.prints {
+			b.indexPosition(a, int32(i))
+		}
+		b.buildPresent()
+	}
 	s.counts[p]++
 }
 
@@ -108,9 +189,19 @@ func (s *scopeIndex) remove(principalID string, e *indexEntry, idKey string) {
 	for i := range b.refs {
 		if b.prints[i] == p.a && equalFoldASCII(b.refs[i].entry.id, idKey) {
 			last := len(b.refs) - 1
+			if b.byPrint != nil {
+				b.unindexPosition(p.a, int32(i))
+				if i != last {
+					b.unindexPosition(b.prints[last], int32(last))
+					b.indexPosition(b.prints[last], int32(i))
+				}
+			}
 			b.prints[i], b.refs[i] = b.prints[last], b.refs[last]
 			b.refs[last] = scopeRef{}
 			b.prints, b.refs = b.prints[:last], b.refs[:last]
+			if b.byPrint != nil && len(b.prints) < b.presentN/4 {
+				b.buildPresent() // forget the bits of the many removed
+			}
 			if last == 0 {
 				delete(s.buckets, k)
 			}
@@ -156,21 +247,31 @@ func (qp *queryPrincipals) holds(principalID string) bool {
 // decideGroups is Index.Decide for a query with groups: it considers the same assignments as
 // Decide over the list of all of them, each once even when a group is named twice.
 func (x *Index) decideGroups(q *Query, d *decider) {
-	qp := queryPrincipals{
-		ids:    make([]string, 0, 1+len(q.Groups)),
-		prints: make([]principalPrint, 0, 1+len(q.Groups)),
-	}
+	// Buffers on the stack for the usual number of groups: a decision allocates nothing more
+	// than what it hands back.
+	var idsBuf [64]string
+	var printsBuf [64]principalPrint
+	var lookupsBuf [64]uint64
+	qp := queryPrincipals{ids: idsBuf[:0], prints: printsBuf[:0]}
+	lookups := lookupsBuf[:0] // the distinct prints' a halves, what a bucket's byPrint is keyed by
 	qp.ids = append(qp.ids, q.PrincipalID)
 	for i := range q.Groups {
 		qp.ids = append(qp.ids, q.Groups[i].GroupID)
 	}
 	for _, id := range qp.ids {
 		p := printOf(id)
-		if slices.Contains(qp.prints, p) {
-			continue // counted once, as Decide over a list does
+		h := p.a >> 52
+		if qp.filter[h>>6]&(1<<(h&63)) != 0 {
+			if slices.Contains(qp.prints, p) {
+				continue // counted once, as Decide over a list does
+			}
+			if slices.Contains(lookups, p.a) {
+				qp.prints = append(qp.prints, p)
+				continue // its positions are looked up once
+			}
 		}
 		qp.prints = append(qp.prints, p)
-		h := p.a >> 52
+		lookups = append(lookups, p.a)
 		qp.filter[h>>6] |= 1 << (h & 63)
 	}
 	var anc [maxHashedDepth + 1]uint32
@@ -187,6 +288,20 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 		}
 		b := s.buckets[k]
 		if b == nil {
+			continue
+		}
+		if b.byPrint != nil {
+			for _, a := range lookups {
+				if !b.mayHold(a) {
+					continue
+				}
+				for _, i := range b.byPrint[a] {
+					r := &b.refs[i]
+					if qp.holds(r.principalID) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
+						covering = append(covering, r.entry.assignment(r.principalID))
+					}
+				}
+			}
 			continue
 		}
 		for i, a := range b.prints {

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"fmt"
+	"math/bits"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,7 +12,20 @@ import (
 // and words the decision, exactly as Decide over the plain list of assignments, on random data
 // with replaced and removed assignments, ids in either case, duplicate and unknown groups, and
 // scopes too deep to hash.
+//
+// It runs twice: with buckets scanned (the default threshold, which this data stays under) and
+// with every bucket of three or more assignments looked up through its by-print map.
 func TestIndexGroupsMatchNaive(t *testing.T) {
+	for _, min := range []int{bucketMapMin, 3} {
+		t.Run(fmt.Sprintf("bucketMapMin=%d", min), func(t *testing.T) {
+			defer func(was int) { bucketMapMin = was }(bucketMapMin)
+			bucketMapMin = min
+			checkIndexGroupsMatchNaive(t)
+		})
+	}
+}
+
+func checkIndexGroupsMatchNaive(t *testing.T) {
 	w := newWorld(11, 60, 40)
 	deep := w.resources[0]
 	for i := range 40 {
@@ -116,5 +130,31 @@ func TestLower8MatchesFoldByte(t *testing.T) {
 	}
 	if printOf("AbC-12345678-XyZ") != printOf("abc-12345678-xyz") || printOf("ab") == printOf("ac") {
 		t.Fatal("printOf does not fold case, or collides trivially")
+	}
+}
+
+// TestPrintOfTailMatchesByteLoop: printOf's one-load tail hashes the same as folding the tail
+// byte by byte, at every length.
+func TestPrintOfTailMatchesByteLoop(t *testing.T) {
+	id := "0A1b2C3d-4E5f-6A7b-8C9d-0E1F2a3B4c5D-extra"
+	for n := range len(id) + 1 {
+		s := id[:n]
+		a, b := uint64(0x9e3779b97f4a7c15)^uint64(len(s)), uint64(0xc2b2ae3d27d4eb4f)+uint64(len(s))
+		for ; len(s) >= 8; s = s[8:] {
+			var w uint64
+			for i := range 8 {
+				w |= uint64(foldByte(s[i])) << (8 * i)
+			}
+			a = bits.RotateLeft64((a^w)*0xbf58476d1ce4e5b9, 29)
+			b = bits.RotateLeft64((b^w)*0x94d049bb133111eb, 37)
+		}
+		var tail uint64
+		for i := 0; i < len(s); i++ {
+			tail |= uint64(foldByte(s[i])) << (8 * i)
+		}
+		want := principalPrint{mix64((a ^ tail) * 0xbf58476d1ce4e5b9), mix64((b ^ tail) * 0x94d049bb133111eb)}
+		if got := printOf(id[:n]); got != want {
+			t.Fatalf("printOf(%q) = %x, want %x", id[:n], got, want)
+		}
 	}
 }

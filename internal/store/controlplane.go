@@ -188,6 +188,37 @@ type RoleAssignmentFilter struct {
 	PrincipalID string
 	AtOrAbove   string
 	Below       string
+	// After lists only the assignments strictly after this cursor in the list order (CreatedAt,
+	// then id); it is a RoleAssignmentCursor, "" for the start. Anything else gives an error
+	// wrapping ErrInvalidCursor.
+	After string
+	// Limit caps the number of assignments returned; 0 means no limit.
+	Limit int
+}
+
+const roleAssignmentCursorPrefix = "a1:"
+
+// RoleAssignmentCursor is the opaque position of a in ListRoleAssignments' order (CreatedAt in
+// UTC at microsecond precision, then the lower-cased id), to pass as RoleAssignmentFilter.After.
+func RoleAssignmentCursor(a RoleAssignment) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(
+		roleAssignmentCursorPrefix + strconv.FormatInt(a.CreatedAt.UTC().Truncate(time.Microsecond).UnixMicro(), 10) + ":" + strings.ToLower(a.ID)))
+}
+
+// ParseRoleAssignmentCursor decodes a RoleAssignmentCursor into the creation time (UTC,
+// microseconds) and the id key (lower case) of the assignment it names. Errors wrap
+// ErrInvalidCursor.
+func ParseRoleAssignmentCursor(cursor string) (createdAt time.Time, idKey string, err error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !strings.HasPrefix(string(raw), roleAssignmentCursorPrefix) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	}
+	us, key, ok := strings.Cut(string(raw[len(roleAssignmentCursorPrefix):]), ":")
+	n, perr := strconv.ParseInt(us, 10, 64)
+	if !ok || perr != nil || key == "" || key != strings.ToLower(key) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	}
+	return time.UnixMicro(n).UTC(), key, nil
 }
 
 type RoleAssignments interface {
@@ -198,6 +229,10 @@ type RoleAssignments interface {
 	ListRoleAssignments(ctx context.Context, f RoleAssignmentFilter) ([]RoleAssignment, error)
 	// ListRoleAssignmentsForPrincipal returns every assignment of a principal, for evaluation.
 	ListRoleAssignmentsForPrincipal(ctx context.Context, principalID string) ([]RoleAssignment, error)
+	// ListRoleAssignmentsForPrincipals returns every assignment of any of principalIDs (at most
+	// MaxBatchIDs) in one read, ordered by CreatedAt then id: what evaluating a principal and its
+	// groups needs, without a query per group.
+	ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]RoleAssignment, error)
 	// DeleteRoleAssignment deletes and returns the assignment.
 	DeleteRoleAssignment(ctx context.Context, id string) (RoleAssignment, error)
 }

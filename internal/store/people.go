@@ -91,4 +91,12 @@ type Groups interface {
 	ListGroupMembers(ctx context.Context, groupID string) ([]GroupMember, error)
 	// ListMemberOf lists the groups memberID is a direct member of.
 	ListMemberOf(ctx context.Context, memberID string) ([]GroupMember, error)
+	// ListMemberOfAny lists the groups any of memberIDs is a direct member of, in one read: each
+	// member's memberships in ListMemberOf's order, members in no particular order (group them by
+	// MemberID). At most MaxBatchIDs ids.
+	ListMemberOfAny(ctx context.Context, memberIDs []string) ([]GroupMember, error)
 }
+
+// MaxBatchIDs is how many ids one batched read (ListMemberOfAny,
+// ListRoleAssignmentsForPrincipals) takes at most; callers split longer lists.
+const MaxBatchIDs = 500

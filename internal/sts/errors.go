@@ -25,6 +25,8 @@ type Error struct {
 	Code   int    // AADSTS number; 0 for errors without one
 	// Description says what is wrong, without the "AADSTSnnn: " prefix and the trace lines.
 	Description string
+	// RetryAfter, when set, is sent as the Retry-After header (whole seconds) of a throttling answer.
+	RetryAfter time.Duration
 }
 
 // NewError returns an *Error; FederatedVerifier implementations use it for their refusals.
@@ -195,7 +197,10 @@ func (s *Server) writeError(w http.ResponseWriter, e *Error, traceID, correlatio
 	_ = enc.Encode(body) // a struct of strings and ints cannot fail to encode
 	h := w.Header()
 	setNoStoreHeaders(h, traceID)
-	if e.Status == http.StatusServiceUnavailable {
+	switch {
+	case e.RetryAfter > 0:
+		h["Retry-After"] = []string{strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10)}
+	case e.Status == http.StatusServiceUnavailable:
 		h["Retry-After"] = []string{store.UnavailableRetryAfter}
 	}
 	w.WriteHeader(e.Status)
@@ -248,6 +253,31 @@ const (
 func errInvalidPassword() *Error {
 	return NewError(http.StatusBadRequest, "invalid_grant", codeInvalidPassword,
 		"Error validating credentials due to invalid username or password.")
+}
+
+// codeThrottled is Entra's answer to a user-facing request it throttles (MSAL documents it:
+// https://learn.microsoft.com/entra/msal/dotnet/advanced/client-and-server-throttling).
+const codeThrottled = 50196
+
+// errThrottled answers a password sign-in refused because too many password checks are already
+// waiting (a password spray): 429 with Retry-After, which MSAL honours for every flow, and
+// Entra's user-facing throttling code. It depends on the server's load only, not on the account.
+func errThrottled(retryAfter time.Duration) *Error {
+	e := NewError(http.StatusTooManyRequests, "invalid_grant", codeThrottled,
+		"The server terminated an operation because it encountered a loop while processing a request. "+
+			"(mint: too many password sign-ins are waiting for a check; retry after the Retry-After interval.)")
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// throttled reports whether err is a People implementation's "too busy, retry after" refusal,
+// and answers it.
+func throttled(err error) (*Error, bool) {
+	var busy interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &busy) {
+		return nil, false
+	}
+	return errThrottled(busy.RetryAfter()), true
 }
 
 func errLocked() *Error {

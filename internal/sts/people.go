@@ -22,7 +22,9 @@ type People interface {
 	UserByPrincipalName(ctx context.Context, tenantID, upn string) (store.User, error)
 	// User finds a user by object id; store.ErrNotFound if none.
 	User(ctx context.Context, objectID string) (store.User, error)
-	// VerifyPassword reports whether password is u's.
+	// VerifyPassword reports whether password is u's. When too many checks are already
+	// waiting, it fails at once with an error that has a RetryAfter() time.Duration method
+	// (DummyPasswordCheck too); the STS answers that as Entra's throttling (429, AADSTS50196).
 	VerifyPassword(ctx context.Context, u store.User, password string) (bool, error)
 	// DummyPasswordCheck costs what VerifyPassword costs, for sign-in names that match no
 	// user, so that the answer's timing does not tell whether a user exists.

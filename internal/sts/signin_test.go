@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,7 +35,14 @@ type fakePeople struct {
 	passwords map[string]string
 	groups    map[string][]string
 	dummies   int
+	busy      bool // every password check refused as the directory refuses one with its queue full
 }
+
+// busyChecks is what the directory's password checks answer with every slot busy and the queue full.
+type busyChecks struct{}
+
+func (busyChecks) Error() string             { return "busy" }
+func (busyChecks) RetryAfter() time.Duration { return 1500 * time.Millisecond }
 
 func newFakePeople() *fakePeople {
 	return &fakePeople{
@@ -69,13 +77,19 @@ func (p *fakePeople) User(_ context.Context, id string) (store.User, error) {
 func (p *fakePeople) VerifyPassword(_ context.Context, u store.User, password string) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.busy {
+		return false, fmt.Errorf("check: %w", busyChecks{})
+	}
 	return p.passwords[u.ObjectID] == password, nil
 }
 
 func (p *fakePeople) DummyPasswordCheck(context.Context, string) error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.dummies++
-	p.mu.Unlock()
+	if p.busy {
+		return fmt.Errorf("check: %w", busyChecks{})
+	}
 	return nil
 }
 
@@ -245,6 +259,26 @@ func TestPasswordErrorsDoNotEnumerate(t *testing.T) {
 	form.Set("client_secret", "x")
 	w = f.post("/organizations/oauth2/v2.0/token", form)
 	wantError(t, w, "invalid_client", 700025)
+}
+
+// TestPasswordChecksBusyAnswers429: with the directory's password-check queue full, a known
+// user and an unknown one get the same answer (Entra's throttling: 429, Retry-After, AADSTS50196),
+// the refusal does not count towards the account's lockout, and sign-ins work once it drains.
+func TestPasswordChecksBusyAnswers429(t *testing.T) {
+	f, people := newSignInFixture(t)
+	people.busy = true
+	for _, user := range []string{aliceUPN, "bob@" + testDomain} {
+		for range 12 { // more than the lockout threshold
+			w := f.post("/organizations/oauth2/v2.0/token", ropc(armScope, user, "nope"))
+			e := decodeError(t, w)
+			if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" || e.Error != "invalid_grant" ||
+				len(e.ErrorCodes) != 1 || e.ErrorCodes[0] != 50196 {
+				t.Fatalf("%s with the queue full: %d Retry-After %q %s %v", user, w.Code, w.Header().Get("Retry-After"), e.Error, e.ErrorCodes)
+			}
+		}
+	}
+	people.busy = false
+	decodeTokens(t, f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, alicePass)))
 }
 
 func TestSmartLockout(t *testing.T) {

@@ -243,6 +243,9 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 		return u, tenant, errLocked()
 	}
 	ok, err := s.people.VerifyPassword(ctx, u, password)
+	if e, busy := throttled(err); busy {
+		return u, tenant, e
+	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "password verification failed", "trace_id", at.traceID, "err", err)
 		return u, tenant, errServer(err)
@@ -263,7 +266,11 @@ func (s *Server) passwordSignIn(ctx context.Context, at *attempt, pathTenant *st
 
 // unknownUser spends what a real password check spends, then answers AADSTS50126.
 func (s *Server) unknownUser(ctx context.Context, at *attempt, password string) *Error {
-	if err := s.people.DummyPasswordCheck(ctx, password); err != nil {
+	err := s.people.DummyPasswordCheck(ctx, password)
+	if e, busy := throttled(err); busy {
+		return e
+	}
+	if err != nil {
 		s.log.ErrorContext(ctx, "password check failed", "trace_id", at.traceID, "err", err)
 		return errServer(err)
 	}

@@ -68,6 +68,11 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"refreshRedemption":        {ceiling: true, latency: true},
 		"passwordSignIn":           {latency: true},
 		"othersUnderPasswordSpray": {ceiling: true, latency: true},
+		// Issue 10: portal.
+		"portalIAMFirstPage":        {latency: true},
+		"portalIAMARMList":          {latency: true},
+		"portalIdentitiesFirstPage": {latency: true},
+		"portalIdentitiesARMList":   {latency: true},
 		// Issue 4: node agent.
 		"agentCachedToken":  {ceiling: true, latency: true},
 		"bareHandler":       {latency: true},

@@ -954,6 +954,86 @@ func testListRoleAssignments(t *testing.T, s store.Store) {
 	}
 }
 
+// testRoleAssignmentsForPrincipals: one read of several principals' assignments gives each one's,
+// ordered by CreatedAt then id, whatever the case of the ids; none for no ids.
+func testRoleAssignmentsForPrincipals(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sub := "/subscriptions/" + newID()
+	role := newID()
+	p1, p2, p3 := newID(), newID(), newID()
+	a1 := newRoleAssignment(sub, p1, role, t0.Add(3*time.Second))
+	a2 := newRoleAssignment(sub+"/resourceGroups/g", p2, role, t0.Add(time.Second))
+	a3 := newRoleAssignment(sub+"/resourceGroups/h", p1, role, t0.Add(2*time.Second))
+	a4 := newRoleAssignment(sub, p3, role, t0)
+	for _, a := range []store.RoleAssignment{a1, a2, a3, a4} {
+		mustCreateRoleAssignment(t, s, a)
+	}
+	got, err := s.ListRoleAssignmentsForPrincipals(ctx, []string{strings.ToUpper(p1), p2, newID()})
+	ok(t, err, "list the role assignments of several principals")
+	equal(t, got, storedAll(storedRoleAssignment, a2, a3, a1), "role assignments of two principals")
+	got, err = s.ListRoleAssignmentsForPrincipals(ctx, nil)
+	ok(t, err, "list the role assignments of no principals")
+	equal(t, got, []store.RoleAssignment(nil), "role assignments of no principals")
+}
+
+// testRoleAssignmentPages: a list read a page at a time (Limit, then After the last row's
+// RoleAssignmentCursor) gives the whole list once, in order, across ties of CreatedAt, with the
+// scope filters applied; a malformed cursor is ErrInvalidCursor.
+func testRoleAssignmentPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sub := "/subscriptions/" + newID()
+	role := newID()
+	var created []store.RoleAssignment
+	for i := range 23 {
+		at := t0.Add(time.Duration(i/3) * time.Second) // three at each instant: ordered by id
+		scope := sub
+		if i%4 == 0 {
+			scope = sub + "/resourceGroups/rg"
+		}
+		a := newRoleAssignment(scope, newID(), role, at)
+		mustCreateRoleAssignment(t, s, a)
+		created = append(created, a)
+	}
+	mustCreateRoleAssignment(t, s, newRoleAssignment("/subscriptions/"+newID(), newID(), role, t0)) // not at or above sub
+	f := store.RoleAssignmentFilter{AtOrAbove: sub}
+	want, err := s.ListRoleAssignments(ctx, f)
+	ok(t, err, "list role assignments at or above the subscription")
+	if len(want) != 17 { // 23 less the 6 in the group
+		t.Fatalf("%d assignments at or above the subscription, want 17", len(want))
+	}
+	for _, limit := range []int{1, 4, 17, 100} {
+		var got []store.RoleAssignment
+		f.After, f.Limit = "", limit
+		for range 30 {
+			page, err := s.ListRoleAssignments(ctx, f)
+			ok(t, err, "list a page of role assignments")
+			if len(page) > limit {
+				t.Fatalf("page of %d with limit %d", len(page), limit)
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			f.After = store.RoleAssignmentCursor(page[len(page)-1])
+		}
+		equal(t, got, want, fmt.Sprintf("role assignments read %d at a time", limit))
+	}
+	f.After, f.Limit = store.RoleAssignmentCursor(want[len(want)-1]), 0
+	rest, err := s.ListRoleAssignments(ctx, f)
+	ok(t, err, "list role assignments after the last")
+	equal(t, rest, []store.RoleAssignment(nil), "role assignments after the last")
+	for _, bad := range []string{
+		"garbage!",
+		store.ResourceCursor(store.Resource{ID: sub, CreatedAt: t0}), // another list's cursor
+		base64.RawURLEncoding.EncodeToString([]byte("a1:notanumber:x")),
+		base64.RawURLEncoding.EncodeToString([]byte("a1:12")),
+		base64.RawURLEncoding.EncodeToString([]byte("a1:12:Upper")),
+	} {
+		_, err := s.ListRoleAssignments(ctx, store.RoleAssignmentFilter{AtOrAbove: sub, After: bad, Limit: 7})
+		isErr(t, err, store.ErrInvalidCursor, "list role assignments after the malformed cursor "+bad)
+	}
+}
+
 // Activity log
 
 func testActivity(t *testing.T, s store.Store) {

@@ -172,6 +172,18 @@ func testGroups(t *testing.T, s store.Store) {
 	ms, err = s.ListMemberOf(ctx, newID())
 	ok(t, err, "groups of a stranger")
 	equal(t, ms, []store.GroupMember(nil), "groups of a stranger")
+	// Several members at once: each member's memberships in ListMemberOf's order; ids in any case.
+	ms, err = s.ListMemberOfAny(ctx, []string{strings.ToUpper(user.ObjectID), newID(), inner.ObjectID, sp.ObjectID})
+	ok(t, err, "list the groups of several members")
+	byMember := map[string][]store.GroupMember{}
+	for _, m := range ms {
+		byMember[strings.ToLower(m.MemberID)] = append(byMember[strings.ToLower(m.MemberID)], m)
+	}
+	equal(t, byMember, map[string][]store.GroupMember{strings.ToLower(user.ObjectID): {m1, m4}, strings.ToLower(inner.ObjectID): {m3},
+		strings.ToLower(sp.ObjectID): {m2}}, "the groups of several members")
+	ms, err = s.ListMemberOfAny(ctx, nil)
+	ok(t, err, "groups of no members")
+	equal(t, ms, []store.GroupMember(nil), "groups of no members")
 
 	isErr(t, s.RemoveGroupMember(ctx, outer.ObjectID, sp.ObjectID), store.ErrNotFound, "removing a non-member")
 	ok(t, s.RemoveGroupMember(ctx, outer.ObjectID, user.ObjectID), "remove the user from outer")

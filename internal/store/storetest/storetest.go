@@ -191,6 +191,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RoleDefinitions", testRoleDefinitions},
 		{"RoleAssignments", testRoleAssignments},
 		{"ListRoleAssignments", testListRoleAssignments},
+		{"RoleAssignmentPages", testRoleAssignmentPages},
+		{"RoleAssignmentsForPrincipals", testRoleAssignmentsForPrincipals},
 		{"SeedManagedIdentities", testSeedManagedIdentities},
 		{"Activity", testActivity},
 		{"ActivityWithWrite", testActivityWithWrite},

@@ -503,6 +503,16 @@ func (s *Store) GetRoleAssignment(ctx context.Context, id string) (store.RoleAss
 
 func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentFilter) ([]store.RoleAssignment, error) {
 	var w where
+	if f.After != "" {
+		at, key, err := store.ParseRoleAssignmentCursor(f.After)
+		if err != nil {
+			return nil, fmt.Errorf("list role assignments: %w", err)
+		}
+		// As ListResourcesQuery: the row-value comparison (created_at, id_key) > ($n, $m) spelled
+		// out, led by a bound the (created_at, id_key) index can range-scan.
+		t := w.p(at)
+		w.add(`created_at >= ` + t + ` AND (created_at > ` + t + ` OR id_key > ` + w.p(key) + `)`)
+	}
 	if f.PrincipalID != "" {
 		w.add(`principal_key = ` + w.p(column.Key(f.PrincipalID)))
 	}
@@ -520,10 +530,33 @@ func (s *Store) ListRoleAssignments(ctx context.Context, f store.RoleAssignmentF
 			w.add(`(` + strings.Join(scopes, ` OR `) + `)`)
 		}
 	}
-	as, err := list(ctx, s, scanRoleAssignment, `SELECT `+roleAssignmentColumns+` FROM role_assignments`+w.sql()+
-		` ORDER BY created_at, id_key`, w.args...)
+	q := `SELECT ` + roleAssignmentColumns + ` FROM role_assignments` + w.sql() + ` ORDER BY created_at, id_key`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + w.p(f.Limit)
+	}
+	as, err := list(ctx, s, scanRoleAssignment, q, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list role assignments: %w", err)
+	}
+	return as, nil
+}
+
+func (s *Store) ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]store.RoleAssignment, error) {
+	if len(principalIDs) == 0 {
+		return nil, nil
+	}
+	if len(principalIDs) > store.MaxBatchIDs {
+		return nil, fmt.Errorf("list role assignments of %d principals: more than %d", len(principalIDs), store.MaxBatchIDs)
+	}
+	var w where
+	keys := make([]string, len(principalIDs))
+	for i, id := range principalIDs {
+		keys[i] = column.Key(id)
+	}
+	w.add(`principal_key IN ` + w.in(keys))
+	as, err := list(ctx, s, scanRoleAssignment, `SELECT `+roleAssignmentColumns+` FROM role_assignments`+w.sql()+` ORDER BY created_at, id_key`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list role assignments of %d principals: %w", len(principalIDs), err)
 	}
 	return as, nil
 }

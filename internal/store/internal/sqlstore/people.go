@@ -178,6 +178,27 @@ func (s *Store) ListGroupMembers(ctx context.Context, groupID string) ([]store.G
 	return ms, nil
 }
 
+func (s *Store) ListMemberOfAny(ctx context.Context, memberIDs []string) ([]store.GroupMember, error) {
+	if len(memberIDs) == 0 {
+		return nil, nil
+	}
+	if len(memberIDs) > store.MaxBatchIDs {
+		return nil, fmt.Errorf("list groups of %d members: more than %d", len(memberIDs), store.MaxBatchIDs)
+	}
+	var w where
+	keys := make([]string, len(memberIDs))
+	for i, id := range memberIDs {
+		keys[i] = column.Key(id)
+	}
+	w.add(`member_id IN ` + w.in(keys))
+	ms, err := list(ctx, s, scanMember, `SELECT group_id, member_id, member_type, created_at FROM group_members`+w.sql()+
+		` ORDER BY member_id, seq`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of %d members: %w", len(memberIDs), err)
+	}
+	return ms, nil
+}
+
 func (s *Store) ListMemberOf(ctx context.Context, memberID string) ([]store.GroupMember, error) {
 	ms, err := list(ctx, s, scanMember, `SELECT group_id, member_id, member_type, created_at
 		FROM group_members WHERE member_id = $1 ORDER BY seq`, column.Key(memberID))
