@@ -17,6 +17,7 @@ import (
 
 // Execute runs the command line and returns the process exit code.
 func Execute(args []string) int {
+	defer startCPUProfile(args)()
 	root := newRoot()
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
