@@ -41,10 +41,17 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.EnsureDeveloper(ctx, in); err != nil {
-		return nil, err
-	}
+	// The developer (an Argon2id hash when it is made) and the dev node (an RSA key) are
+	// independent: made side by side, on two cores the start waits for the longer only.
+	devErr := make(chan error, 1)
+	go func() {
+		_, err := s.EnsureDeveloper(ctx, in)
+		devErr <- err
+	}()
 	endpoints, socket, err := s.StartDevAgent(ctx, in)
+	if derr := <-devErr; derr != nil {
+		return nil, derr
+	}
 	if err != nil {
 		return nil, err
 	}
