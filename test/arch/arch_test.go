@@ -38,6 +38,8 @@ type rule struct {
 	external func(dep string) bool
 }
 
+func none(string) bool { return false }
+
 // leanAgent are the packages cmd/mint-agent is built from (besides the shared leaves).
 var leanAgent = under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/agent",
 	"internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire")
@@ -81,6 +83,8 @@ var rules = []rule{
 		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide, nil},
 	{"metrics does not import the store", is("internal/metrics"), serverSide, nil},
 	{"the lean agent (cmd/mint-agent) links neither internal/metrics nor the Prometheus client and protobuf", leanAgent, is("internal/metrics"), prometheusClient},
+	{"the lean agent (cmd/mint-agent) parses its flags with pflag, without cobra (internal/cli wraps it)", leanAgent, none,
+		func(dep string) bool { return strings.HasPrefix(dep, "github.com/spf13/cobra") }},
 	{"the vault and federation do not import the control plane's HTTP package", under("internal/vault", "internal/federation"), is("internal/arm"), nil},
 	{"metrics imports no node-agent package", under("internal/metrics"), under("internal/agent"), nil},
 	{"only the CLI and the tests import the assembly", func(p string) bool { return !under("internal/cli", "cmd", "test")(p) }, is("internal/server"), nil},
@@ -239,6 +243,7 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 		{"metrics imports the store", pkg{Path: "internal/metrics", Imports: []string{"internal/store"}, Deps: []string{"internal/store"}}, "metrics does not import the store"},
 		{"the lean agent's assembly links internal/metrics", pkg{Path: "internal/nodeagent", Imports: []string{"internal/metrics"}, Deps: []string{"internal/metrics"}}, "links neither internal/metrics"},
 		{"the agent links the Prometheus client", pkg{Path: "internal/agent/promtext", External: []string{"github.com/prometheus/client_golang/prometheus"}}, "Prometheus client"},
+		{"the agent's command uses cobra", pkg{Path: "internal/cli/agentcmd", External: []string{"github.com/spf13/cobra"}}, "without cobra"},
 		{"mint-agent links protobuf", pkg{Path: "cmd/mint-agent", Name: "main", Lines: 10, Imports: []string{"internal/cli/agentcmd"}, Deps: []string{"internal/cli/agentcmd"}, External: []string{"google.golang.org/protobuf/proto"}}, "Prometheus client and protobuf"},
 		{"the vault imports arm", pkg{Path: "internal/vault", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
 		{"federation imports arm", pkg{Path: "internal/federation", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
