@@ -88,3 +88,28 @@ func TestSecretCacheReadRacingAWrite(t *testing.T) {
 }
 
 func storeVersion(version string) store.SecretVersion { return store.SecretVersion{Version: version} }
+
+// Readers, writers and a full cache at once (run with -race).
+func TestSecretCacheConcurrent(t *testing.T) {
+	c := newSecretCache(time.Now, MaxCacheTTL)
+	var e vaultEntry
+	done := make(chan struct{})
+	for w := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 5000 {
+				key := secretKey(&e, "s", string(rune('a'+(i+w)%40)))
+				if _, ok := c.get(key); !ok {
+					gen := c.generation()
+					c.put(key, gen, storeVersion("v"))
+				}
+				if i%97 == 0 {
+					c.invalidate()
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
