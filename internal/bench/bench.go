@@ -546,6 +546,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch up := strings.ToUpper(name); {
+		case up == "MINT_CPUPROFILE": // profiles of the started processes (cmd/mint)
 		case strings.HasPrefix(up, "MINT_"), strings.HasPrefix(up, "AZURE_"), strings.HasPrefix(up, "IDENTITY_"), strings.HasPrefix(up, "MSI_"),
 			up == "HTTP_PROXY", up == "HTTPS_PROXY", up == "ALL_PROXY", up == "NO_PROXY":
 			continue

@@ -13,7 +13,16 @@ import (
 	"github.com/mint-id/mint/internal/cli/agentcmd"
 )
 
-func newAgentCmd() *cobra.Command { return agentcmd.New("agent") }
+// newAgentCmd is `mint agent`: the lean mint-agent's flags and behaviour (internal/cli/agentcmd)
+// in mint's command tree.
+func newAgentCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "agent", Short: agentcmd.Short, Long: agentcmd.Long, Args: cobra.NoArgs}
+	c := agentcmd.Define(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return c.Run(cmd.Context(), cmd.Flags(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
 
 func newRunCmd() *cobra.Command {
 	var resource, socket, dialectName string

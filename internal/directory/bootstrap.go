@@ -210,13 +210,18 @@ type Developer struct {
 // recorded as the directory's administrator. When the user is new, or keep reports that the
 // password the caller holds no longer works, a fresh generated password is set and returned.
 func (d *Directory) EnsureDeveloper(ctx context.Context, in Installation, keep func(store.User) bool) (Developer, error) {
+	var created, createdID string // the password of a developer made here and now
 	id, err := d.setting(ctx, SettingDeveloper, func() (string, error) {
 		upn := "dev@" + in.Tenant.DefaultDomain
 		if u, err := d.st.GetUserByPrincipalName(ctx, in.Tenant.ID, upn); err == nil {
 			return u.ObjectID, nil // a replica made it first
 		}
+		password := GeneratePassword()
 		u, err := d.CreateUser(ctx, in.Tenant.ID, UserSpec{UserPrincipalName: upn, DisplayName: "mint developer",
-			MailNickname: "dev", AccountEnabled: true, Password: GeneratePassword()})
+			MailNickname: "dev", AccountEnabled: true, Password: password})
+		if err == nil {
+			created, createdID = password, u.ObjectID
+		}
 		return u.ObjectID, err
 	})
 	if err != nil {
@@ -225,6 +230,10 @@ func (d *Directory) EnsureDeveloper(ctx context.Context, in Installation, keep f
 	u, err := d.User(ctx, id)
 	if err != nil {
 		return Developer{}, fmt.Errorf("developer %s: %w", id, err)
+	}
+	if created != "" && u.ObjectID == createdID && u.AccountEnabled {
+		// Just made with this password: hashing a second one would cost another Argon2id.
+		return Developer{User: u, Password: created}, nil
 	}
 	if keep != nil && keep(u) && u.AccountEnabled {
 		return Developer{User: u}, nil

@@ -291,11 +291,26 @@ func currentAt(recs []store.SigningKey, t time.Time) int {
 func (m *Manager) ensure(ctx context.Context, recs []store.SigningKey) (bool, error) {
 	now := m.now()
 	if len(recs) == 0 {
-		// First start: nothing was published before, so the first key signs at once.
+		// First start: nothing was published before, so the first key signs at once. The next
+		// key's RSA generation (tens to hundreds of ms) runs beside the first's.
+		type generated struct {
+			priv *rsa.PrivateKey
+			err  error
+		}
+		next := make(chan generated, 1)
+		go func() {
+			priv, err := rsa.GenerateKey(rand.Reader, signingKeyBits)
+			next <- generated{priv, err}
+		}()
 		if err := m.create(ctx, now, now); err != nil {
+			<-next
 			return false, err
 		}
-		if err := m.create(ctx, now, now.Add(m.opts.RotationPeriod)); err != nil {
+		g := <-next
+		if g.err != nil {
+			return true, fmt.Errorf("generate signing key: %w", g.err)
+		}
+		if err := m.store(ctx, g.priv, now, now.Add(m.opts.RotationPeriod)); err != nil {
 			return true, err
 		}
 		return true, nil
@@ -344,6 +359,11 @@ func (m *Manager) create(ctx context.Context, now, activateAt time.Time) error {
 	if err != nil {
 		return fmt.Errorf("generate signing key: %w", err)
 	}
+	return m.store(ctx, priv, now, activateAt)
+}
+
+// store seals and stores a generated key.
+func (m *Manager) store(ctx context.Context, priv *rsa.PrivateKey, now, activateAt time.Time) error {
 	serial, err := randomSerial()
 	if err != nil {
 		return err

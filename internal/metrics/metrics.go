@@ -2,8 +2,9 @@
 // tokens issued and refused (by grant and AADSTS code, from the sign-in log stream), the node
 // agent's answers and cache hits, upstream calls, and store latency on the hot operations. It
 // owns no behaviour: every hook wraps something that already exists. It does not import the
-// store (storemetrics wraps the store and the sign-in log with it), so the lean node agent
-// (cmd/mint-agent) serves its metrics without the server's packages.
+// store (storemetrics wraps the store and the sign-in log with it). The lean node agent
+// (cmd/mint-agent) does not link it: internal/agent/promtext writes the agent's families under
+// the same names without the client library (test/arch keeps it so).
 package metrics
 
 import (

@@ -26,9 +26,9 @@ import (
 
 	"github.com/mint-id/mint/internal/agent"
 	"github.com/mint-id/mint/internal/agent/node"
+	"github.com/mint-id/mint/internal/agent/promtext"
 	"github.com/mint-id/mint/internal/cabundle"
 	"github.com/mint-id/mint/internal/envfile"
-	"github.com/mint-id/mint/internal/metrics"
 	"github.com/mint-id/mint/internal/proxy"
 )
 
@@ -115,10 +115,10 @@ func Run(ctx context.Context, cfg Config) error {
 		socket = filepath.Join(cfg.DataDir, "agent.sock")
 	}
 	os.Remove(socket)
-	m := metrics.New()
+	m := promtext.New()
 	up := node.NewUpstream(id, hc)
 	acfg := agent.Config{Upstream: up, ListenAddr: cfg.Addr, SocketPath: socket,
-		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m.Agent(), RateLimit: cfg.RateLimit, Logger: cfg.Logger}
+		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m, RateLimit: cfg.RateLimit, Logger: cfg.Logger}
 	if cfg.ServiceFabricAddr != "" {
 		// Kept in the data directory (the key 0600, as the node's own key) so that the
 		// thumbprint clients pin and the certificate Node trusts survive a restart.

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -39,10 +41,17 @@ func (s *Server) DevEnvironment(ctx context.Context) ([]EnvVar, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.EnsureDeveloper(ctx, in); err != nil {
-		return nil, err
-	}
+	// The developer (an Argon2id hash when it is made) and the dev node (an RSA key) are
+	// independent: made side by side, on two cores the start waits for the longer only.
+	devErr := make(chan error, 1)
+	go func() {
+		_, err := s.EnsureDeveloper(ctx, in)
+		devErr <- err
+	}()
 	endpoints, socket, err := s.StartDevAgent(ctx, in)
+	if derr := <-devErr; derr != nil {
+		return nil, derr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -74,15 +83,23 @@ type DeveloperCredentials struct {
 // never logged; it returns the file's path.
 func (s *Server) EnsureDeveloper(ctx context.Context, in directory.Installation) (string, error) {
 	path := filepath.Join(s.cfg.DataDir, DeveloperFile)
+	marker := filepath.Join(s.cfg.DataDir, developerVerifiedFile)
 	var held DeveloperCredentials
-	if data, err := os.ReadFile(path); err == nil {
+	data, err := os.ReadFile(path)
+	if err == nil {
 		_ = json.Unmarshal(data, &held)
 	}
 	dev, err := s.Directory.EnsureDeveloper(ctx, in, func(u store.User) bool {
 		if held.Password == "" || !strings.EqualFold(held.UserPrincipalName, u.UserPrincipalName) {
 			return false
 		}
+		if m, err := os.ReadFile(marker); err == nil && string(m) == developerFingerprint(data, u) {
+			return true // this very file was verified against this very password hash before
+		}
 		ok, err := s.Directory.VerifyPassword(ctx, u, held.Password)
+		if err == nil && ok {
+			s.markDeveloperVerified(marker, data, u)
+		}
 		return err == nil && ok
 	})
 	if err != nil {
@@ -95,15 +112,48 @@ func (s *Server) EnsureDeveloper(ctx context.Context, in directory.Installation)
 	if dev.Password == "" {
 		return path, nil
 	}
-	data, err := json.MarshalIndent(DeveloperCredentials{UserPrincipalName: dev.User.UserPrincipalName, Password: dev.Password,
+	data, err = json.MarshalIndent(DeveloperCredentials{UserPrincipalName: dev.User.UserPrincipalName, Password: dev.Password,
 		ObjectID: dev.User.ObjectID, TenantID: in.Tenant.ID}, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+	data = append(data, '\n')
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
+	s.markDeveloperVerified(marker, data, dev.User)
 	return path, nil
+}
+
+// developerVerifiedFile (in the data directory) holds developerFingerprint of developer.json and
+// the developer's stored password hash once the file's password is known to match that hash, so
+// that a restart need not spend an Argon2id verification (~100 ms of a core) to learn it again.
+// Any change to the file, or to the stored hash (a password reset draws a new salt), changes
+// the fingerprint and the password is verified again. Skipping the check can only leave a
+// password in place, never grant a sign-in: the marker decides whether mint dev resets its
+// developer's password, nothing else.
+const developerVerifiedFile = "developer.verified"
+
+// developerFingerprint is SHA-256 over developer.json's bytes, the user's object id and their
+// stored password hash (a PHC string with its salt), hex-encoded.
+func developerFingerprint(file []byte, u store.User) string {
+	h := sha256.New()
+	h.Write(file)
+	h.Write([]byte{0})
+	h.Write([]byte(u.ObjectID))
+	h.Write([]byte{0})
+	h.Write([]byte(u.PasswordHash))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// markDeveloperVerified writes the marker; failing to is only a slower next start.
+func (s *Server) markDeveloperVerified(marker string, file []byte, u store.User) {
+	if u.PasswordHash == "" {
+		return
+	}
+	if err := writeFileAtomic(marker, []byte(developerFingerprint(file, u)), 0o600); err != nil {
+		s.log.Warn("could not record the developer's verified password; the next start verifies it again", "err", err)
+	}
 }
 
 // AdminSecret adds a new client secret to the admin application (`mint server

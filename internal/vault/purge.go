@@ -31,6 +31,7 @@ func (s *Server) PurgeDue(ctx context.Context) int {
 		return 0
 	}
 	if n > 0 {
+		s.secrets.invalidate()
 		s.log.Info("purged deleted secrets past their retention period", "count", n)
 	}
 	// Deleted vaults (the control plane's soft delete) go at their scheduled purge date too.

@@ -38,11 +38,20 @@ func (s *Server) serveOperation(q *request, query url.Values) {
 		}
 	}
 	if rt.op == opRestore {
+		q.w = &invalidatingWriter{ResponseWriter: q.w, c: s.secrets}
+		defer s.secrets.invalidate()
 		s.restore(q) // authorized once the blob names the secret
 		return
 	}
 	if !s.authorize(q, rt.op, rt.name) {
 		return
+	}
+	if rt.op.writes() {
+		// Forget the cached secret versions once the write has reached the store and before
+		// the client hears of it (the first header written), and again when the handler
+		// returns (a write that answered nothing, its client gone).
+		q.w = &invalidatingWriter{ResponseWriter: q.w, c: s.secrets}
+		defer s.secrets.invalidate()
 	}
 	switch rt.op {
 	case opSet:
@@ -256,11 +265,16 @@ func (s *Server) version(q *request) (store.SecretVersion, bool) {
 }
 
 // get answers GET /secrets/{name}/[{version}]: the value, if the version is enabled and within
-// its nbf/exp window.
+// its nbf/exp window. The sealed version may come from the secret cache; it is opened here.
 func (s *Server) get(q *request) {
-	v, ok := s.version(q)
+	key := secretKey(q.vault, q.route.name, q.route.version)
+	v, ok := s.secrets.get(key)
 	if !ok {
-		return
+		gen := s.secrets.generation()
+		if v, ok = s.version(q); !ok {
+			return
+		}
+		s.secrets.put(key, gen, v)
 	}
 	now := s.now()
 	switch {

@@ -97,6 +97,8 @@ type Server struct {
 	tokens *ttlCache[verdict]
 	roles  *ttlCache[*authz.Principal]
 	vaults *ttlCache[*vaultEntry]
+	// secrets keeps sealed secret versions for GETs (secretcache.go).
+	secrets *secretCache
 }
 
 // New builds the data plane. signingKeys verifies tokens (keys.Manager).
@@ -128,6 +130,7 @@ func New(cfg Config, st Store, kek *keys.KEK, signingKeys bearer.KeySource) *Ser
 	s.tokens = newTTLCache[verdict](cfg.Clock)
 	s.roles = newTTLCache[*authz.Principal](cfg.Clock)
 	s.vaults = newTTLCache[*vaultEntry](cfg.Clock)
+	s.secrets = newSecretCache(cfg.Clock, cfg.CacheTTL)
 	return s
 }
 

@@ -22,15 +22,32 @@ type pkg struct {
 	Path    string
 	Imports []string // direct imports of the module's own packages
 	Deps    []string // every package of the module it depends on, transitively
-	Name    string   // the package clause
-	Lines   int      // lines of its non-test Go files
+	// External are the packages of other modules it depends on, transitively (full paths).
+	External []string
+	Name     string // the package clause
+	Lines    int    // lines of its non-test Go files
 }
 
-// rule forbids the packages it applies to from depending on some others.
+// rule forbids the packages it applies to from depending on some others. forbids is asked
+// about the module's own packages (relative paths); external, when set, about other modules'
+// packages (full import paths).
 type rule struct {
-	name    string
-	applies func(path string) bool
-	forbids func(dep string) bool
+	name     string
+	applies  func(path string) bool
+	forbids  func(dep string) bool
+	external func(dep string) bool
+}
+
+func none(string) bool { return false }
+
+// leanAgent are the packages cmd/mint-agent is built from (besides the shared leaves).
+var leanAgent = under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/agent",
+	"internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire")
+
+// prometheusClient is the Prometheus client library and what it brings: the protobuf runtime,
+// the data model, procfs. The lean agent writes its few metrics itself (internal/agent/promtext).
+func prometheusClient(dep string) bool {
+	return strings.HasPrefix(dep, "github.com/prometheus/") || strings.HasPrefix(dep, "google.golang.org/protobuf/")
 }
 
 func is(paths ...string) func(string) bool {
@@ -58,16 +75,19 @@ var serverSide = under("internal/store", "internal/sts", "internal/arm", "intern
 
 // rules are mint's layering. Read them with docs/architecture.md, which draws the same layers.
 var rules = []rule{
-	{"the pure RBAC core imports no other mint package", is("internal/rbac"), anyPackage},
-	{"the store imports no mint package outside the store", under("internal/store"), func(d string) bool { return !under("internal/store")(d) }},
-	{"the shared vocabularies are leaves", is("internal/armid", "internal/nodewire", "internal/odata"), anyPackage},
-	{"the node agent imports none of the server's packages", under("internal/agent"), serverSide},
+	{"the pure RBAC core imports no other mint package", is("internal/rbac"), anyPackage, nil},
+	{"the store imports no mint package outside the store", under("internal/store"), func(d string) bool { return !under("internal/store")(d) }, nil},
+	{"the shared vocabularies are leaves", is("internal/armid", "internal/nodewire", "internal/odata"), anyPackage, nil},
+	{"the node agent imports none of the server's packages", under("internal/agent"), serverSide, nil},
 	{"the lean agent binary (cmd/mint-agent) and its assembly import none of the server's packages",
-		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide},
-	{"metrics (which the lean agent links) does not import the store", is("internal/metrics"), serverSide},
-	{"the vault and federation do not import the control plane's HTTP package", under("internal/vault", "internal/federation"), is("internal/arm")},
-	{"metrics imports no node-agent package", under("internal/metrics"), under("internal/agent")},
-	{"only the CLI and the tests import the assembly", func(p string) bool { return !under("internal/cli", "cmd", "test")(p) }, is("internal/server")},
+		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide, nil},
+	{"metrics does not import the store", is("internal/metrics"), serverSide, nil},
+	{"the lean agent (cmd/mint-agent) links neither internal/metrics nor the Prometheus client and protobuf", leanAgent, is("internal/metrics"), prometheusClient},
+	{"the lean agent (cmd/mint-agent) parses its flags with pflag, without cobra (internal/cli wraps it)", leanAgent, none,
+		func(dep string) bool { return strings.HasPrefix(dep, "github.com/spf13/cobra") }},
+	{"the vault and federation do not import the control plane's HTTP package", under("internal/vault", "internal/federation"), is("internal/arm"), nil},
+	{"metrics imports no node-agent package", under("internal/metrics"), under("internal/agent"), nil},
+	{"only the CLI and the tests import the assembly", func(p string) bool { return !under("internal/cli", "cmd", "test")(p) }, is("internal/server"), nil},
 }
 
 // maxMainLines bounds a command's main package: cmd/ only hands over to internal/cli.
@@ -84,6 +104,14 @@ func violations(pkgs []pkg) []string {
 			for _, d := range p.Deps {
 				if d != p.Path && r.forbids(d) {
 					out = append(out, fmt.Sprintf("%s: %s depends on %s%s", r.name, p.Path, d, via(pkgs, p, d)))
+				}
+			}
+			if r.external != nil {
+				for _, d := range p.External {
+					if r.external(d) {
+						out = append(out, fmt.Sprintf("%s: %s depends on %s", r.name, p.Path, d))
+						break // one line per package: the client brings dozens
+					}
 				}
 			}
 		}
@@ -149,6 +177,11 @@ func load(t *testing.T) []pkg {
 			return r
 		}
 		p := pkg{Path: strings.TrimPrefix(l.ImportPath, mod), Name: l.Name, Imports: rel(l.Imports), Deps: rel(l.Deps)}
+		for _, d := range l.Deps {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") && !strings.HasPrefix(d, mod) {
+				p.External = append(p.External, d) // another module's (the standard library's have no dot)
+			}
+		}
 		for _, f := range l.GoFiles {
 			p.Lines += countLines(t, filepath.Join(l.Dir, f))
 		}
@@ -207,7 +240,11 @@ func TestRulesCatchForbiddenImports(t *testing.T) {
 		{"the agent imports arm", pkg{Path: "internal/agent/dialect", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "node agent"},
 		{"the lean agent's assembly imports the store", pkg{Path: "internal/nodeagent", Imports: []string{"internal/agent"}, Deps: []string{"internal/agent", "internal/store/sqlite"}}, "lean agent binary"},
 		{"mint-agent's main reaches the server", pkg{Path: "cmd/mint-agent", Name: "main", Lines: 10, Imports: []string{"internal/cli/agentcmd"}, Deps: []string{"internal/cli/agentcmd", "internal/server"}}, "lean agent binary"},
-		{"metrics imports the store", pkg{Path: "internal/metrics", Imports: []string{"internal/store"}, Deps: []string{"internal/store"}}, "metrics (which the lean agent links)"},
+		{"metrics imports the store", pkg{Path: "internal/metrics", Imports: []string{"internal/store"}, Deps: []string{"internal/store"}}, "metrics does not import the store"},
+		{"the lean agent's assembly links internal/metrics", pkg{Path: "internal/nodeagent", Imports: []string{"internal/metrics"}, Deps: []string{"internal/metrics"}}, "links neither internal/metrics"},
+		{"the agent links the Prometheus client", pkg{Path: "internal/agent/promtext", External: []string{"github.com/prometheus/client_golang/prometheus"}}, "Prometheus client"},
+		{"the agent's command uses cobra", pkg{Path: "internal/cli/agentcmd", External: []string{"github.com/spf13/cobra"}}, "without cobra"},
+		{"mint-agent links protobuf", pkg{Path: "cmd/mint-agent", Name: "main", Lines: 10, Imports: []string{"internal/cli/agentcmd"}, Deps: []string{"internal/cli/agentcmd"}, External: []string{"google.golang.org/protobuf/proto"}}, "Prometheus client and protobuf"},
 		{"the vault imports arm", pkg{Path: "internal/vault", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
 		{"federation imports arm", pkg{Path: "internal/federation", Imports: []string{"internal/arm"}, Deps: []string{"internal/arm"}}, "control plane's HTTP package"},
 		{"metrics imports the dialects", pkg{Path: "internal/metrics", Imports: []string{"internal/agent/dialect"}, Deps: []string{"internal/agent/dialect"}}, "metrics"},
