@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
@@ -45,12 +46,41 @@ type DirectoryRoles interface {
 // (https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference).
 const GlobalAdministratorTemplateID = "62e90394-69f5-4237-9190-012177145e10"
 
-// wids lists the directory role template ids of u, nil when it holds none.
+// wids lists the directory role template ids of u, nil when it holds none. The answer is kept
+// for a second per user, so that a refresh-token redemption does not read the store for it each
+// time; a role given or taken counts within that second.
 func (s *Server) wids(ctx context.Context, u store.User) []string {
-	if r, ok := s.people.(DirectoryRoles); ok && r.IsDirectoryAdmin(ctx, u) {
+	r, ok := s.people.(DirectoryRoles)
+	if !ok {
+		return nil
+	}
+	now := time.Now()
+	s.roles.mu.Lock()
+	c, hit := s.roles.m[u.ObjectID]
+	s.roles.mu.Unlock()
+	if !hit || now.After(c.expiry) {
+		c = cachedRoles{admin: r.IsDirectoryAdmin(ctx, u), expiry: now.Add(time.Second)}
+		s.roles.mu.Lock()
+		if s.roles.m == nil || len(s.roles.m) >= maxIDTokens {
+			s.roles.m = make(map[string]cachedRoles)
+		}
+		s.roles.m[u.ObjectID] = c
+		s.roles.mu.Unlock()
+	}
+	if c.admin {
 		return []string{GlobalAdministratorTemplateID}
 	}
 	return nil
+}
+
+type roleCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRoles
+}
+
+type cachedRoles struct {
+	admin  bool
+	expiry time.Time
 }
 
 // PublicClient is a first-party public client application that every tenant has, pre-consented,

@@ -180,6 +180,7 @@ type Server struct {
 	userLifetime time.Duration
 	csrfKey      []byte
 	idTokens     idTokenCache
+	roles        roleCache
 }
 
 // New returns a Server. signins and assertions may be nil (no sign-in log; certificate

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +20,8 @@ import (
 // An application of mint's directory as the client people sign in to, as in Entra: the
 // developer registers it with az (public-client redirect URI http://localhost, public client
 // flows allowed), then azidentity's InteractiveBrowserCredential and DeviceCodeCredential sign
-// the developer in to it with its own client id; with public client flows turned off the device
+// the developer in to it with its own client id, and so does MSAL Python's PublicClientApplication
+// device flow; with public client flows turned off the device
 // code is refused (AADSTS7000218), and a redirect URI it does not register gets the AADSTS50011
 // page, never a redirect.
 func TestDirectoryAppSignsPeopleIn(t *testing.T) {
@@ -113,6 +116,46 @@ func TestDirectoryAppSignsPeopleIn(t *testing.T) {
 			}
 			if c := jwtClaims(t, r.tok.Token); c["oid"] != dev.ObjectID || c["appid"] != app.AppID {
 				t.Errorf("DeviceCodeCredential token %v", c)
+			}
+
+			// MSAL Python's PublicClientApplication (Debian's python3-msal) through mint's proxy:
+			// the device flow with the app's client id, the code typed into the same browser.
+			py := exec.CommandContext(ctx, "/usr/bin/python3", "-c", `
+import json, os, sys, msal
+app = msal.PublicClientApplication(os.environ["APP_ID"], authority="https://login.microsoftonline.com/" + os.environ["TENANT"])
+flow = app.initiate_device_flow(scopes=["https://vault.azure.net/.default"])
+print(flow["message"], flush=True)
+result = app.acquire_token_by_device_flow(flow)
+print(json.dumps({"token": result.get("access_token"), "error": result.get("error_description")}), flush=True)
+`)
+			py.Env = append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"), "APP_ID="+app.AppID, "TENANT="+tenant)
+			pyOut := &lineWatcher{re: deviceCodeRe, found: make(chan []string, 1)}
+			py.Stdout, py.Stderr = pyOut, pyOut
+			if err := py.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var code []string
+			select {
+			case code = <-pyOut.found:
+			case <-ctx.Done():
+				t.Fatalf("MSAL Python printed no device code:\n%s", pyOut.String())
+			}
+			browse(t, browser, "enter MSAL Python's device code", chromedp.Navigate(code[1]),
+				chromedp.SendKeys("", code[2], byRole("textbox", "Code")),
+				chromedp.Click("", byRole("button", "Next")),
+				chromedp.Click("", byRole("button", "mint developer ("+dev.UserPrincipalName+")")),
+				chromedp.Click("", byRole("button", "Continue")),
+				chromedp.WaitVisible("", byRole("heading", "desktop-tool-"+sk.name)))
+			if err := py.Wait(); err != nil {
+				t.Fatalf("MSAL Python device flow: %v\n%s", err, pyOut.String())
+			}
+			var pyResult struct{ Token, Error string }
+			lines := strings.Split(strings.TrimSpace(pyOut.String()), "\n")
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &pyResult); err != nil || pyResult.Token == "" {
+				t.Fatalf("MSAL Python device flow printed %s", pyOut.String())
+			}
+			if c := jwtClaims(t, pyResult.Token); c["oid"] != dev.ObjectID || c["appid"] != app.AppID {
+				t.Errorf("MSAL Python device flow token %v", c)
 			}
 
 			// Public client flows off: the app is a confidential client for the device code,
