@@ -45,6 +45,24 @@ func (h *handlerStore) ListMemberOf(context.Context, string) ([]store.GroupMembe
 	return nil, nil
 }
 
+// ListMemberOfAny: no groups here either (authz asks a store.Store in batches).
+func (h *handlerStore) ListMemberOfAny(context.Context, []string) ([]store.GroupMember, error) {
+	return nil, nil
+}
+
+// ListRoleAssignmentsForPrincipals is ListRoleAssignmentsForPrincipal for each id.
+func (h *handlerStore) ListRoleAssignmentsForPrincipals(ctx context.Context, principalIDs []string) ([]store.RoleAssignment, error) {
+	var all []store.RoleAssignment
+	for _, id := range principalIDs {
+		as, err := h.ListRoleAssignmentsForPrincipal(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, as...)
+	}
+	return all, nil
+}
+
 func (h *handlerStore) GetResource(ctx context.Context, id string) (store.Resource, error) {
 	return h.fakeStore.GetResource(ctx, id)
 }

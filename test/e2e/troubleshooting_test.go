@@ -103,8 +103,10 @@ func TestTroubleshootingErrorsAreCurrent(t *testing.T) {
 
 	got["hosts-hint"] = m.log.String()
 
-	// Revocation: web-id reads, is detached from web, and its token (which the agent still
-	// hands out from its cache) is refused by the vault.
+	// Revocation: web-id reads, is detached from web, and the agent stops handing out the token
+	// it cached (the revocation feed reaches it within a second); asked again, it refuses as for
+	// an identity that was never attached. (A token the program still holds is refused by the
+	// vault: TestAgentRefusesWithinOneSecondAfterEachRevokingChange and the vault's tests.)
 	stdout, stderr, code = runReaderAs(t, runEnv, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
 	if code != 0 || stdout != readerSecret+"\n" {
 		t.Fatalf("web-id before the detachment: exit %d, %q %s", code, stdout, stderr)
@@ -120,17 +122,18 @@ func TestTroubleshootingErrorsAreCurrent(t *testing.T) {
 		})
 		return stdout, stderr, code
 	}
-	// Refused as revoked (the system-assigned identity was refused before, for its missing role).
-	refused := func(code int, _, stderr string) bool { return code != 0 && strings.Contains(stderr, "RESPONSE 401") }
+	// Refused once the change has reached the agent (the system-assigned identity was refused
+	// before, for its missing role: a 403 from the vault, which must give way to the agent's 400).
+	refused := func(code int, _, stderr string) bool { return code != 0 && strings.Contains(stderr, "RESPONSE 400") }
 	m.mustCLI("resource", "identity", "remove", "--ids", rs.appID, "--identities", "web-id")
 	stdout, stderr, code = readUntil(refused, "-managed-identity", "-client-id", rs.uaClientID)
 	failing("revoked", stdout, stderr, code)
-	// The check is live: attached again, the same cached token is accepted again.
+	// Attached again, the identity gets a token again.
 	m.mustCLI("resource", "identity", "assign", "--ids", rs.appID, "--identities", "web-id")
 	readUntil(func(code int, stdout, _ string) bool { return code == 0 && stdout == readerSecret+"\n" }, "-managed-identity", "-client-id", rs.uaClientID)
 
-	// Deleting the resource deletes its system-assigned identity; the agent's cached token for
-	// it (from the missing-role run above) is refused.
+	// Deleting the resource deletes its system-assigned identity; the agent drops its cached
+	// token for it (from the missing-role run above) and refuses to get another.
 	m.mustCLI("resource", "delete", "--ids", rs.appID)
 	stdout, stderr, code = readUntil(refused, "-managed-identity")
 	failing("revoked-deleted", stdout, stderr, code)
