@@ -3,7 +3,8 @@
 # the unit tests, the store conformance suite and the end-to-end tests (real Azure SDK clients
 # against a started mint) on SQLite and on a throw-away PostgreSQL 15, then each fuzz target
 # briefly. When the Azure CLI, the Azure SDK for Python or Chromium is missing they are installed first (apt-get, as root or with CI=true).
-# Set MINT_FUZZ_EXECS (default 100000 inputs per target) to fuzz longer, or 0 to skip.
+# Set MINT_FUZZ_EXECS (default 20000 inputs per target: a smoke run that keeps the suite short)
+# to fuzz longer, or 0 to skip.
 #
 # Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
 # "context deadline exceeded" as a failure when a -fuzztime duration runs out while a worker is
@@ -50,9 +51,11 @@ fi
 echo "== tests (SQLite and PostgreSQL)"
 # with-postgres.sh fails when PostgreSQL does not start; MINT_TEST_REQUIRE_POSTGRES=1 makes every
 # PostgreSQL-backed test fail rather than skip should MINT_TEST_POSTGRES_URL still be missing.
-MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh go test -count=1 -timeout 20m ./...
+# scripts/go-test.sh runs the packages and, beside them, the end-to-end tests in two processes at
+# once (they mostly wait on processes, browsers and the Azure CLI), printing each e2e test's time.
+MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh scripts/go-test.sh
 
-execs=${MINT_FUZZ_EXECS:-100000}
+execs=${MINT_FUZZ_EXECS:-20000}
 # Inputs per second differ 40x between targets; these run a fraction of the default so that
 # each target takes seconds, not minutes, on a 2-core machine.
 inputs_for() {
