@@ -28,24 +28,12 @@ import (
 // record the time from sending the PUT; attach it again and wait for the GET to succeed.
 
 func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error) {
-	groupID, err := c.createGroup(ctx, "detach")
+	fx, err := newAttachment(ctx, c, "detach")
 	if err != nil {
 		return Figure{}, err
 	}
-	uaID := groupID + "/providers/" + uaType + "/detach-id"
-	var ua struct {
-		Properties struct{ PrincipalID, ClientID string } `json:"properties"`
-	}
-	if err := c.arm(ctx, http.MethodPut, uaID+"?api-version="+msiAPIVersion, map[string]any{"location": "westeurope"}, &ua); err != nil {
-		return Figure{}, err
-	}
-	appID := groupID + "/providers/" + appType + "/detach-app"
-	attach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{uaID: map[string]any{}}}}
-	detach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "None"}}
-	putApp := func(body any) error {
-		return c.arm(ctx, http.MethodPut, appID+"?api-version="+computeAPIVersion, body, nil)
-	}
-	if err := putApp(attach); err != nil {
+	groupID, appID := fx.groupID, fx.appID
+	if err := fx.put(true); err != nil {
 		return Figure{}, err
 	}
 
@@ -78,7 +66,7 @@ func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error)
 	if err := c.assignRole(ctx, vaultID, rbac.KeyVaultSecretsOfficerRoleID, adminOID); err != nil {
 		return Figure{}, err
 	}
-	if err := c.assignRole(ctx, vaultID, rbac.KeyVaultSecretsUserRoleID, ua.Properties.PrincipalID); err != nil {
+	if err := c.assignRole(ctx, vaultID, rbac.KeyVaultSecretsUserRoleID, fx.principalID); err != nil {
 		return Figure{}, err
 	}
 	adminVault, err := c.token(ctx, audience+"/.default")
@@ -101,7 +89,7 @@ func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error)
 		return Figure{}, err
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
-	raw, err := agentGet(ctx, hc, appServiceURL(reg.Endpoints.IdentityEndpoint, audience)+"&client_id="+url.QueryEscape(ua.Properties.ClientID), reg.Secret)
+	raw, err := agentGet(ctx, hc, appServiceURL(reg.Endpoints.IdentityEndpoint, audience)+"&client_id="+url.QueryEscape(fx.clientID), reg.Secret)
 	if err != nil {
 		return Figure{}, err
 	}
@@ -137,7 +125,7 @@ func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error)
 	var lat, puts []time.Duration
 	for i := range detaches {
 		if i > 0 {
-			if err := putApp(attach); err != nil {
+			if err := fx.put(true); err != nil {
 				return Figure{}, err
 			}
 		}
@@ -148,7 +136,7 @@ func detachToRefusal(ctx context.Context, c *mgmt, detaches int) (Figure, error)
 		// 500 ms), as a real detach would be, rather than always just after a refresh.
 		time.Sleep(time.Duration(mrand.IntN(600)) * time.Millisecond)
 		t := time.Now()
-		if err := putApp(detach); err != nil {
+		if err := fx.put(false); err != nil {
 			return Figure{}, err
 		}
 		puts = append(puts, time.Since(t))
@@ -179,4 +167,39 @@ func jwtOID(token string) (string, error) {
 		return "", errors.New("token has no oid")
 	}
 	return c.OID, nil
+}
+
+// attachment is the fixture of the revocation figures: a resource group, a user-assigned
+// identity and a container app it can be attached to and detached from with ARM PUTs.
+type attachment struct {
+	groupID, uaID, appID  string
+	principalID, clientID string
+	put                   func(attached bool) error
+}
+
+// newAttachment creates the group name, its identity and its container app (the identity not
+// yet attached).
+func newAttachment(ctx context.Context, c *mgmt, name string) (attachment, error) {
+	groupID, err := c.createGroup(ctx, name)
+	if err != nil {
+		return attachment{}, err
+	}
+	a := attachment{groupID: groupID, uaID: groupID + "/providers/" + uaType + "/" + name + "-id", appID: groupID + "/providers/" + appType + "/" + name + "-app"}
+	var ua struct {
+		Properties struct{ PrincipalID, ClientID string } `json:"properties"`
+	}
+	if err := c.arm(ctx, http.MethodPut, a.uaID+"?api-version="+msiAPIVersion, map[string]any{"location": "westeurope"}, &ua); err != nil {
+		return attachment{}, err
+	}
+	a.principalID, a.clientID = ua.Properties.PrincipalID, ua.Properties.ClientID
+	attach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{a.uaID: map[string]any{}}}}
+	detach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "None"}}
+	a.put = func(attached bool) error {
+		body := detach
+		if attached {
+			body = attach
+		}
+		return c.arm(ctx, http.MethodPut, a.appID+"?api-version="+computeAPIVersion, body, nil)
+	}
+	return a, nil
 }

@@ -25,23 +25,11 @@ import (
 // until it refuses, and record the time from sending the PUT.
 
 func agentRevocation(ctx context.Context, c *mgmt, rounds int) (Figure, error) {
-	groupID, err := c.createGroup(ctx, "agentrevoke")
+	fx, err := newAttachment(ctx, c, "agentrevoke")
 	if err != nil {
 		return Figure{}, err
 	}
-	uaID := groupID + "/providers/" + uaType + "/revoke-id"
-	var ua struct {
-		Properties struct{ PrincipalID, ClientID string } `json:"properties"`
-	}
-	if err := c.arm(ctx, http.MethodPut, uaID+"?api-version="+msiAPIVersion, map[string]any{"location": "westeurope"}, &ua); err != nil {
-		return Figure{}, err
-	}
-	appID := groupID + "/providers/" + appType + "/revoke-app"
-	attach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{uaID: map[string]any{}}}}
-	detach := map[string]any{"location": "westeurope", "identity": map[string]any{"type": "None"}}
-	putApp := func(body any) error {
-		return c.arm(ctx, http.MethodPut, appID+"?api-version="+computeAPIVersion, body, nil)
-	}
+	appID := fx.appID
 
 	cl, err := agent.Dial(ctx, c.env["MINT_AGENT_SOCKET"])
 	if err != nil {
@@ -53,7 +41,7 @@ func agentRevocation(ctx context.Context, c *mgmt, rounds int) (Figure, error) {
 		return Figure{}, err
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
-	tokenURL := appServiceURL(reg.Endpoints.IdentityEndpoint, "https://vault.azure.net") + "&client_id=" + url.QueryEscape(ua.Properties.ClientID)
+	tokenURL := appServiceURL(reg.Endpoints.IdentityEndpoint, "https://vault.azure.net") + "&client_id=" + url.QueryEscape(fx.clientID)
 	served := func() bool {
 		_, err := agentGet(ctx, hc, tokenURL, reg.Secret)
 		return err == nil
@@ -70,7 +58,7 @@ func agentRevocation(ctx context.Context, c *mgmt, rounds int) (Figure, error) {
 	}
 	var lat []time.Duration
 	for range rounds {
-		if err := putApp(attach); err != nil {
+		if err := fx.put(true); err != nil {
 			return Figure{}, err
 		}
 		// The agent remembers a refusal for 2 s; then it serves (and caches) a token again.
@@ -82,7 +70,7 @@ func agentRevocation(ctx context.Context, c *mgmt, rounds int) (Figure, error) {
 			return Figure{}, fmt.Errorf("the agent stopped serving before the detach")
 		}
 		t := time.Now()
-		if err := putApp(detach); err != nil {
+		if err := fx.put(false); err != nil {
 			return Figure{}, err
 		}
 		if err := waitFor(false); err != nil {
