@@ -225,7 +225,7 @@ func GeneratePassword() string {
 		lower   = "abcdefghijkmnopqrstuvwxyz"
 		upper   = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 		digits  = "23456789"
-		symbols = "-_.~!"
+		symbols = "-_.~" // no '!': an interactive shell expands it even in double quotes
 		all     = lower + upper + digits + symbols
 	)
 	r := randomBytes(24)
@@ -233,6 +233,8 @@ func GeneratePassword() string {
 	for i := range b {
 		b[i] = all[int(r[i])%len(all)]
 	}
+	// A letter first: a password starting with '-' is read as an option by `az login -p`.
+	b[0] = upper[int(r[0])%len(upper)]
 	b[3] = lower[int(r[3])%len(lower)]
 	b[9] = upper[int(r[9])%len(upper)]
 	b[14] = digits[int(r[14])%len(digits)]
