@@ -377,6 +377,18 @@ func WriteList[T any](w http.ResponseWriter, r *http.Request, baseURL string, it
 // caller may read), so pages can be shorter than $top, as ARM's can. A malformed $skiptoken is
 // a 400 InvalidSkipToken.
 func ResourcePage(ctx context.Context, st store.Resources, r *http.Request, f store.ResourceFilter) (page []store.Resource, next string, err error) {
+	return storePage(r, func(after string, limit int) ([]store.Resource, error) {
+		f.After, f.Limit = after, limit
+		return st.ListResources(ctx, f)
+	}, store.ResourceCursor)
+}
+
+// storePage reads $skiptoken and $top and lists one page through list (rows after a cursor, at
+// most limit): at most $top (DefaultPageSize when absent) items, and the skiptoken of the next
+// page, cursor of the page's last item ("" on the last page). It asks list for one more row than
+// the page holds to know whether another page follows. A malformed $skiptoken is a 400
+// InvalidSkipToken.
+func storePage[T any](r *http.Request, list func(after string, limit int) ([]T, error), cursor func(T) string) ([]T, string, error) {
 	skiptoken, top, e := PageParams(r)
 	if e != nil {
 		return nil, "", e
@@ -384,19 +396,19 @@ func ResourcePage(ctx context.Context, st store.Resources, r *http.Request, f st
 	if top <= 0 {
 		top = DefaultPageSize
 	}
-	f.After, f.Limit = skiptoken, top+1
-	rs, err := st.ListResources(ctx, f)
+	items, err := list(skiptoken, top+1)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		return nil, "", invalidSkipToken(skiptoken)
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	if len(rs) > top {
-		rs = rs[:top]
-		next = store.ResourceCursor(rs[top-1])
+	next := ""
+	if len(items) > top {
+		items = items[:top]
+		next = cursor(items[top-1])
 	}
-	return rs, next, nil
+	return items, next, nil
 }
 
 // WritePage writes one page of a list in the List envelope ("value" is [] when empty), with a

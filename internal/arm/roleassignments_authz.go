@@ -458,27 +458,10 @@ func (s *Server) serveRoleAssignments(c *call) {
 // skiptoken of the next page ("" on the last). One more row than the page is asked for, to know
 // whether another page follows. A malformed $skiptoken is a 400 InvalidSkipToken.
 func roleAssignmentPage(ctx context.Context, st store.Store, r *http.Request, f store.RoleAssignmentFilter) ([]store.RoleAssignment, string, error) {
-	skiptoken, top, e := PageParams(r)
-	if e != nil {
-		return nil, "", e
-	}
-	if top <= 0 {
-		top = DefaultPageSize
-	}
-	f.After, f.Limit = skiptoken, top+1
-	list, err := st.ListRoleAssignments(ctx, f)
-	if errors.Is(err, store.ErrInvalidCursor) {
-		return nil, "", invalidSkipToken(skiptoken)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(list) > top {
-		list = list[:top]
-		next = store.RoleAssignmentCursor(list[top-1])
-	}
-	return list, next, nil
+	return storePage(r, func(after string, limit int) ([]store.RoleAssignment, error) {
+		f.After, f.Limit = after, limit
+		return st.ListRoleAssignments(ctx, f)
+	}, store.RoleAssignmentCursor)
 }
 
 // storeFilter turns a list's $filter into the store's: no filter means at, above and below the
