@@ -347,7 +347,7 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 
 	if want("nodeproxy") {
 		step("vault GETs through a node agent's Azure-name proxy ...")
-		fs, err := nodeProxyFigures(ctx, o, c, step)
+		fs, err := nodeProxyFigures(ctx, o, c, inst.cmd.Process.Pid, step)
 		if err != nil {
 			return fmt.Errorf("node-proxy figures: %w", err)
 		}

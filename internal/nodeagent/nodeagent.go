@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -163,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 	env := []envfile.Var{{Name: "MINT_AGENT_SOCKET", Value: socket}, {Name: "MINT_AGENT_ENDPOINT", Value: ep.IMDSProxy}}
 	proxyURL := ""
 	if cfg.ProxyAddr != "" {
-		vars, url, err := startNodeProxy(ctx, cfg, id, up, hc, a.Handler())
+		vars, url, err := startNodeProxy(ctx, cfg, id, up, hc, a.Handler(), m)
 		if err != nil {
 			a.Close()
 			return err
@@ -189,7 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 // startNodeProxy gets the node's proxy certificate, writes the CA bundle workloads trust it with,
 // and starts the proxy; it returns the environment that routes a program's Azure traffic through
 // it.
-func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node.Upstream, hc *http.Client, imds http.Handler) ([]envfile.Var, string, error) {
+func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node.Upstream, hc *http.Client, imds http.Handler, m *promtext.Agent) ([]envfile.Var, string, error) {
 	server, err := url.Parse(id.ServerURL)
 	if err != nil || server.Host == "" {
 		return nil, "", fmt.Errorf("node identity: server URL %q: %v", id.ServerURL, err)
@@ -218,16 +217,9 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 	if err := cabundle.Write(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs.CA().Raw}), extra...); err != nil {
 		return nil, "", err
 	}
-	forward := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(server)
-			r.Out.Host = r.In.Host // the Azure name: the server routes vaults and answers by it
-		},
-		Transport: hc.Transport,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			cfg.Logger.Warn("proxy: mint server unreachable", "host", r.Host, "err", err)
-			http.Error(w, fmt.Sprintf("mint proxy: the mint server %s is unreachable from this node", id.ServerURL), http.StatusBadGateway)
-		},
+	forward, err := newForwarder(server, hc.Transport, m.ProxyUpstreamConnection, cfg.Logger)
+	if err != nil {
+		return nil, "", err
 	}
 	p, err := proxy.New(proxy.Config{Addr: cfg.ProxyAddr, CA: certs, Handler: forward, IMDS: imds,
 		Storage: storage, StorageTLS: storageTLS, Logger: cfg.Logger.With("component", "proxy")})

@@ -41,7 +41,7 @@ type rule struct {
 func none(string) bool { return false }
 
 // leanAgent are the packages cmd/mint-agent is built from (besides the shared leaves).
-var leanAgent = under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/agent",
+var leanAgent = under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/cli/cpuprofile", "internal/nodeagent", "internal/agent",
 	"internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire")
 
 // prometheusClient is the Prometheus client library and what it brings: the protobuf runtime,
@@ -80,7 +80,7 @@ var rules = []rule{
 	{"the shared vocabularies are leaves", is("internal/armid", "internal/nodewire", "internal/odata"), anyPackage, nil},
 	{"the node agent imports none of the server's packages", under("internal/agent"), serverSide, nil},
 	{"the lean agent binary (cmd/mint-agent) and its assembly import none of the server's packages",
-		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide, nil},
+		under("cmd/mint-agent", "internal/cli/agentcmd", "internal/cli/flagenv", "internal/cli/cpuprofile", "internal/nodeagent", "internal/envfile", "internal/cabundle", "internal/proxy", "internal/nodewire"), serverSide, nil},
 	{"metrics does not import the store", is("internal/metrics"), serverSide, nil},
 	{"the lean agent (cmd/mint-agent) links neither internal/metrics nor the Prometheus client and protobuf", leanAgent, is("internal/metrics"), prometheusClient},
 	{"the lean agent (cmd/mint-agent) parses its flags with pflag, without cobra (internal/cli wraps it)", leanAgent, none,

@@ -25,6 +25,10 @@ import (
 // histogram_quantile reads the lean agent as it reads the server.
 var LatencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
+// ProxyUpstreamConnectionsName is the counter of the proxy's connections to the server (mint
+// bench reads it).
+const ProxyUpstreamConnectionsName = "mint_agent_proxy_upstream_connections_total"
+
 // Agent counts the agent's answers and upstream calls (agent.Metrics) and serves them. The zero
 // value is not ready: use New.
 type Agent struct {
@@ -34,6 +38,8 @@ type Agent struct {
 	served map[servedKey]*atomic.Uint64
 
 	upstream [2]histogram // by result: ok, error
+
+	proxyConns atomic.Uint64
 }
 
 type servedKey struct {
@@ -85,6 +91,10 @@ func (a *Agent) UpstreamCall(d time.Duration, err error) {
 	h.sumNS.Add(int64(d))
 }
 
+// ProxyUpstreamConnection counts one connection the node's Azure-name proxy opened to the mint
+// server: each is a TLS handshake, so the count says whether the proxy reuses its connections.
+func (a *Agent) ProxyUpstreamConnection() { a.proxyConns.Add(1) }
+
 // Handler serves /metrics in the text format (version 0.0.4).
 func (a *Agent) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +109,8 @@ func (a *Agent) Handler() http.Handler {
 func (a *Agent) Write(w *bufio.Writer) {
 	a.writeServed(w)
 	a.writeUpstream(w)
+	header(w, ProxyUpstreamConnectionsName, "TLS connections the node's Azure-name proxy opened to the mint server.", "counter")
+	w.WriteString(ProxyUpstreamConnectionsName + " " + strconv.FormatUint(a.proxyConns.Load(), 10) + "\n")
 	writeRuntime(w, a.start)
 }
 

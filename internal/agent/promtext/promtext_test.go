@@ -31,7 +31,14 @@ func TestSameExpositionAsTheClientLibrary(t *testing.T) {
 	upstream := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "mint_agent_upstream_duration_seconds", Help: "Latency of the node agent's calls to the mint server, by result.", Buckets: LatencyBuckets,
 	}, []string{"result"})
-	reg.MustRegister(served, upstream)
+	conns := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mint_agent_proxy_upstream_connections_total", Help: "TLS connections the node's Azure-name proxy opened to the mint server.",
+	})
+	reg.MustRegister(served, upstream, conns)
+	for range 3 {
+		a.ProxyUpstreamConnection()
+		conns.Inc()
+	}
 
 	for _, s := range []struct {
 		dialect string

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mint-id/mint/internal/agent"
+	"github.com/mint-id/mint/internal/cli/cpuprofile"
 	"github.com/mint-id/mint/internal/cli/flagenv"
 	"github.com/mint-id/mint/internal/nodeagent"
 	"github.com/mint-id/mint/internal/proxy"
@@ -113,6 +114,9 @@ func Execute(args []string) int {
 		fmt.Fprintf(os.Stderr, "error: unknown command %q for \"mint-agent\" (mint-agent takes flags only)\n", fs.Arg(0))
 		return 1
 	}
+	// As mint does (MINT_CPUPROFILE=<dir>): <dir>/mint-agent-<pid>.pprof, so that `mint bench`
+	// profiles the lean agent beside the processes it starts.
+	defer cpuprofile.Start("mint-agent")()
 	if err := c.Run(context.Background(), fs, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return 1
