@@ -92,6 +92,7 @@ type Proxy struct {
 	inner   *http.Server // the requests decrypted from tunnels
 	tunnels *tunnelListener
 	slots   chan struct{} // one per open tunnel
+	tls     *tls.Config   // of every tunnel (newTLSConfig)
 
 	serveOnce sync.Once
 }
@@ -159,6 +160,7 @@ func New(cfg Config) (*Proxy, error) {
 		tunnels: newTunnelListener(ln.Addr()),
 		slots:   make(chan struct{}, cfg.MaxTunnels),
 	}
+	p.tls = p.newTLSConfig()
 	errorLog := slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.outer = &http.Server{
 		Handler:           p,
@@ -339,16 +341,24 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		tc.pending = append([]byte(nil), buffered...)
 	}
 	p.log.Debug("proxy tunnel opened", "host", host, "remote", r.RemoteAddr)
-	p.tunnels.push(tls.Server(tc, p.tlsConfig(host)))
+	p.tunnels.push(tls.Server(tc, p.tls))
 }
 
-// tlsConfig presents the certificate for exactly host, and only to a client that asks for host
-// (or sends no server name).
-func (p *Proxy) tlsConfig(host string) *tls.Config {
+// newTLSConfig is the one TLS configuration of every tunnel: it presents the certificate for
+// exactly the tunnel's host, and only to a client that asks for that host (or sends no server
+// name). One configuration rather than one per tunnel, so that its session tickets (keys
+// rotated by crypto/tls) let a client that opens a new tunnel resume instead of doing a full
+// handshake.
+func (p *Proxy) newTLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			tc, ok := hello.Conn.(*tunnelConn)
+			if !ok {
+				return nil, errors.New("mint proxy: TLS outside a tunnel")
+			}
+			host := tc.target.host
 			if hello.ServerName != "" && normalizeHost(hello.ServerName) != host {
 				return nil, fmt.Errorf("mint proxy: TLS server name %q does not match the CONNECT host %s", truncate(hello.ServerName, 100), host)
 			}

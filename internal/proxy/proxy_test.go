@@ -325,6 +325,34 @@ func TestTLSServerNameMustMatchTheConnectHost(t *testing.T) {
 	}
 }
 
+// A client that opens a second tunnel to a name resumes its TLS session instead of a full
+// handshake (TLS 1.3 session tickets), as it would with Azure.
+func TestNewTunnelsResumeTLSSessions(t *testing.T) {
+	f := startProxy(t, Config{})
+	pool := x509.NewCertPool()
+	pool.AddCert(f.ca.Certificate())
+	cache := tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true} {
+		resp, conn, _ := rawConnect(t, f.p.Addr(), "kv1.vault.azure.net:443")
+		if resp.StatusCode != 200 {
+			t.Fatalf("CONNECT: %d", resp.StatusCode)
+		}
+		tc := tls.Client(conn, &tls.Config{ServerName: "kv1.vault.azure.net", RootCAs: pool, ClientSessionCache: cache, NextProtos: []string{"http/1.1"}})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		// TLS 1.3 tickets arrive after the handshake: a request and its answer bring them.
+		io.WriteString(tc, "GET / HTTP/1.1\r\nHost: kv1.vault.azure.net\r\n\r\n")
+		if _, err := http.ReadResponse(bufio.NewReader(tc), nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := tc.ConnectionState().DidResume; got != wantResumed {
+			t.Errorf("tunnel %d: resumed %v, want %v", i+1, got, wantResumed)
+		}
+		tc.Close()
+	}
+}
+
 func TestHostHeaderMustMatchTheTunnel(t *testing.T) {
 	f := startProxy(t, Config{})
 	c := f.client(false)
