@@ -52,9 +52,13 @@ type forwarder struct {
 	tls      *tls.Config // nil for an http:// server
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	lean     bool // whether the lean path may be used at all
-	idle     chan *upstreamConn
+	idleFor  time.Duration
 	fallback *httputil.ReverseProxy
 	log      *slog.Logger
+
+	mu    sync.Mutex
+	idle  []*upstreamConn // kept connections, the most recently used last
+	reaps *time.Timer     // closes the connections kept too long; nil when none are kept
 }
 
 // newForwarder forwards to server with base's dialer, TLS trust and proxy settings; dialled is
@@ -78,7 +82,7 @@ func newForwarder(server *url.URL, base http.RoundTripper, dialled func(), log *
 		return c, err
 	}
 	tr.DialContext = counted
-	f := &forwarder{server: server, addr: canonicalHostPort(server), dial: counted, idle: make(chan *upstreamConn, leanIdleConns), log: log}
+	f := &forwarder{server: server, addr: canonicalHostPort(server), dial: counted, idleFor: leanIdleFor, log: log}
 	f.fallback = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(server)
@@ -190,19 +194,10 @@ func (f *forwarder) roundTrip(r *http.Request, body []byte) (*http.Response, *up
 	}
 }
 
-// get takes a kept connection, or dials a new one.
+// get takes the most recently kept connection, or dials a new one.
 func (f *forwarder) get(ctx context.Context) (*upstreamConn, error) {
-	for kept := true; kept; {
-		select {
-		case c := <-f.idle:
-			if time.Since(c.idleSince) < leanIdleFor {
-				c.reused = true
-				return c, nil
-			}
-			c.close()
-		default:
-			kept = false
-		}
+	if c := f.takeKept(); c != nil {
+		return c, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
@@ -221,14 +216,58 @@ func (f *forwarder) get(ctx context.Context) (*upstreamConn, error) {
 	return &upstreamConn{conn: conn, br: bufio.NewReader(conn), bw: bufio.NewWriter(conn)}, nil
 }
 
+func (f *forwarder) takeKept() *upstreamConn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n := len(f.idle); n > 0; n = len(f.idle) {
+		c := f.idle[n-1]
+		f.idle[n-1], f.idle = nil, f.idle[:n-1]
+		if time.Since(c.idleSince) < f.idleFor {
+			c.reused = true
+			return c
+		}
+		c.close()
+	}
+	return nil
+}
+
 // put keeps c for the next request, or closes it when enough are kept.
 func (f *forwarder) put(c *upstreamConn) {
 	c.idleSince, c.reused, c.answered = time.Now(), false, false
-	select {
-	case f.idle <- c:
-	default:
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.idle) >= leanIdleConns {
 		c.close()
+		return
 	}
+	f.idle = append(f.idle, c)
+	if f.reaps == nil {
+		f.reaps = time.AfterFunc(f.idleFor, f.reap)
+	}
+}
+
+// reap closes the connections kept longer than idleFor (leanIdleFor), so that an idle proxy holds no
+// connection (nor its buffers) to the server.
+func (f *forwarder) reap() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for _, c := range f.idle { // oldest first
+		if now.Sub(c.idleSince) < f.idleFor {
+			break
+		}
+		c.close()
+		n++
+	}
+	kept := copy(f.idle, f.idle[n:])
+	clear(f.idle[kept:])
+	f.idle = f.idle[:kept]
+	if len(f.idle) == 0 {
+		f.reaps = nil
+		return
+	}
+	f.reaps.Reset(f.idleFor - now.Sub(f.idle[0].idleSince))
 }
 
 // upstreamConn is one connection to the server, used by one request at a time.

@@ -20,6 +20,12 @@ import (
 // front's URL and the count of connections the forwarder opened.
 func forwardTo(t *testing.T, upstream *httptest.Server) (string, *atomic.Int64) {
 	t.Helper()
+	front, dialled, _ := forwarderTo(t, upstream)
+	return front, dialled
+}
+
+func forwarderTo(t *testing.T, upstream *httptest.Server) (string, *atomic.Int64, *forwarder) {
+	t.Helper()
 	u, _ := url.Parse(upstream.URL)
 	var dialled atomic.Int64
 	f, err := newForwarder(u, upstream.Client().Transport, func() { dialled.Add(1) }, slog.New(slog.DiscardHandler))
@@ -31,7 +37,7 @@ func forwardTo(t *testing.T, upstream *httptest.Server) (string, *atomic.Int64) 
 	}
 	front := httptest.NewServer(f)
 	t.Cleanup(front.Close)
-	return front.URL, &dialled
+	return front.URL, &dialled, f
 }
 
 func do(t *testing.T, method, u, host, body string, h http.Header) (*http.Response, string) {
@@ -143,6 +149,38 @@ func TestForwarderRetriesOnAConnectionTheServerClosed(t *testing.T) {
 	}
 	if requests.Load() != 2 || dialled.Load() != 2 {
 		t.Errorf("%d requests served, %d connections", requests.Load(), dialled.Load())
+	}
+}
+
+// Kept connections do not outlive leanIdleFor: an idle proxy holds none.
+func TestForwarderClosesConnectionsKeptTooLong(t *testing.T) {
+	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer upstream.Close()
+	front, dialled, f := forwarderTo(t, upstream)
+	f.idleFor = 100 * time.Millisecond
+	do(t, http.MethodGet, front+"/a", "kv1.vault.azure.net", "", nil)
+	f.mu.Lock()
+	kept := len(f.idle)
+	f.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("%d connections kept after a request", kept)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		kept, reaping := len(f.idle), f.reaps != nil
+		f.mu.Unlock()
+		if kept == 0 && !reaping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still kept", kept)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	do(t, http.MethodGet, front+"/b", "kv1.vault.azure.net", "", nil)
+	if n := dialled.Load(); n != 2 {
+		t.Errorf("%d connections; want a new one after the first was closed", n)
 	}
 }
 
