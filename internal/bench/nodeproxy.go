@@ -22,8 +22,9 @@ import (
 // The node-proxy figure: secret GETs per second to https://<vault>.vault.azure.net through a
 // standalone agent's Azure-name proxy (CONNECT, TLS terminated by the node with its
 // server-certified key, the request forwarded over HTTPS to mint) beside the same vault reached
-// directly at its vaultUri, by the same load generator in alternating rounds; and the p99 the
-// proxy adds. The client keeps its tunnels (keep-alive), as an SDK's pipeline does.
+// directly at its vaultUri and through a bare TLS-terminating forwarder (bareforward.go: what
+// the two added TLS legs cost alone), by the same load generator in alternating rounds; and the
+// p99 the proxy adds. The client keeps its tunnels (keep-alive), as an SDK's pipeline does.
 
 // nodeProxyFigures measures the figure against the started mint c talks to.
 //
