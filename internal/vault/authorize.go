@@ -78,7 +78,7 @@ func (s *Server) authorize(q *request, op operation, name string) bool {
 		return false
 	}
 	query := rbac.Query{PrincipalID: c.ObjectID, Action: p.dataAction, Scope: scope, DataAction: true}
-	if access.Decide(query).Allowed {
+	if access.Allows(query) {
 		return true
 	}
 	x := access.Explain(query)
