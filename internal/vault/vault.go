@@ -97,7 +97,7 @@ type Server struct {
 	suffixes  []string // lower case
 
 	tokens *ttlCache[*verdict]
-	roles  *ttlCache[*authz.Principal]
+	roles  *ttlCache[*principalAccess]
 	vaults *ttlCache[*vaultEntry]
 	// secrets keeps sealed secret versions for GETs (secretcache.go).
 	secrets *secretCache
@@ -130,7 +130,7 @@ func New(cfg Config, st Store, kek *keys.KEK, signingKeys bearer.KeySource) *Ser
 	s.validator = &bearer.Validator{Keys: signingKeys, IssuerBase: cfg.BaseURL, Clock: cfg.Clock,
 		Audiences: Audiences(s.suffixes, PortOf(cfg.BaseURL))}
 	s.tokens = newTTLCache[*verdict](cfg.Clock)
-	s.roles = newTTLCache[*authz.Principal](cfg.Clock)
+	s.roles = newTTLCache[*principalAccess](cfg.Clock)
 	s.vaults = newTTLCache[*vaultEntry](cfg.Clock)
 	s.secrets = newSecretCache(cfg.Clock, cfg.CacheTTL)
 	return s
