@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // discardWriter is a ResponseWriter that keeps only the status, so that a benchmark measures the
@@ -52,5 +54,18 @@ func BenchmarkGetSecretHandler(b *testing.B) {
 		if w.status != http.StatusOK {
 			b.Fatalf("get: %d", w.status)
 		}
+	}
+}
+
+// Request ids are distinct version 4 UUIDs.
+func TestRequestIDsAreRandomVersion4(t *testing.T) {
+	seen := map[string]bool{}
+	for range 3 * 64 { // more than one buffer's worth
+		id := newRequestID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || seen[id] {
+			t.Fatalf("request id %q: %v version %d variant %v seen %v", id, err, u.Version(), u.Variant(), seen[id])
+		}
+		seen[id] = true
 	}
 }

@@ -314,11 +314,14 @@ func (b *bufferedRandom) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newRequestID is uuid.NewRandom's version 4 UUID (RFC 9562 section 5.4: version and variant
+// bits set as it sets them) over the buffered bytes; read through the concrete reader, the UUID
+// stays on the stack.
 func newRequestID() string {
-	id, err := uuid.NewRandomFromReader(requestIDRandom)
-	if err != nil {
-		return uuid.NewString()
-	}
+	var id uuid.UUID
+	_, _ = requestIDRandom.Read(id[:])
+	id[6] = (id[6] & 0x0f) | 0x40
+	id[8] = (id[8] & 0x3f) | 0x80
 	return id.String()
 }
 
