@@ -135,8 +135,10 @@ const maxPooledBuffer = 64 << 10
 
 func getBuffer() *[]byte { return secretBuffers.Get().(*[]byte) }
 
+// putBuffer wipes used (the buffer as last appended to) and pools it. Only its length needs
+// wiping: every use appends from empty, and what lies beyond the length was never written.
 func putBuffer(b *[]byte, used []byte) {
-	clear(used[:cap(used)])
+	clear(used)
 	if cap(used) > maxPooledBuffer {
 		return
 	}

@@ -72,3 +72,18 @@ func FuzzAppendSecretBundle(f *testing.F) {
 		}
 	})
 }
+
+// A buffer goes back to the pool wiped: the next GET never finds another's value in it.
+func TestPutBufferWipes(t *testing.T) {
+	b := getBuffer()
+	used := append(*b, "a secret value"...)
+	putBuffer(b, used)
+	for i, c := range used {
+		if c != 0 {
+			t.Fatalf("byte %d of a pooled buffer is %q after putBuffer", i, c)
+		}
+	}
+	if len(*b) != 0 {
+		t.Fatalf("a pooled buffer has length %d", len(*b))
+	}
+}
