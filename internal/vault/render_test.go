@@ -3,6 +3,9 @@ package vault
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -85,5 +88,38 @@ func TestPutBufferWipes(t *testing.T) {
 	}
 	if len(*b) != 0 {
 		t.Fatalf("a pooled buffer has length %d", len(*b))
+	}
+}
+
+// GETs of different secrets at once each get their own value, whole: the pooled plaintext and
+// body buffers are never shared between requests (run with -race).
+func TestConcurrentGetsKeepTheirOwnValues(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	officer := e.token(e.app("officer", officerRole), nil)
+	values := map[string]string{"small": "v", "medium": strings.Repeat("m", 900), "large": strings.Repeat("<L&>", 5000)}
+	for name, value := range values {
+		e.mustStatus(e.do("PUT", "", "/secrets/"+name, officer, map[string]string{"value": value}), 200, "set "+name)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				name := []string{"small", "medium", "large"}[(w+i)%3]
+				r := e.do("GET", "", "/secrets/"+name+"/", officer, nil)
+				var got SecretBundle
+				if err := json.Unmarshal(r.body, &got); r.status != 200 || err != nil || got.Value == nil || *got.Value != values[name] {
+					errs <- fmt.Sprintf("GET %s: %d %.80s", name, r.status, r.body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
