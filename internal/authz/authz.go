@@ -59,6 +59,12 @@ func (p *Principal) Decide(q rbac.Query) rbac.Decision {
 	return rbac.Decide(q, p.lookup, p.assignments)
 }
 
+// Allows is Decide(q).Allowed without building the decision's reason (rbac.Allows).
+func (p *Principal) Allows(q rbac.Query) bool {
+	q.Groups = p.groups
+	return rbac.Allows(q, p.lookup, p.assignments)
+}
+
 // Explain explains q from what was loaded; groups are named by id (Authorizer.Explain names
 // them by display name).
 func (p *Principal) Explain(q rbac.Query) rbac.Explanation {

@@ -80,12 +80,27 @@ type Decision struct {
 // q.Groups) whose scope covers q.Scope count. Access is the union of what their roles grant. roles resolves role definition
 // GUIDs; nil means the built-in roles only.
 func Decide(q Query, roles RoleLookup, assignments []Assignment) Decision {
+	d := evaluate(q, roles, assignments)
+	return d.decision()
+}
+
+// Allows is Decide(q, roles, assignments).Allowed without the decision's words: for callers that
+// only need the verdict on a hot path (every vault GET), where building the reason and copying the
+// granting assignment would cost more than the evaluation itself. It evaluates exactly as Decide
+// does (same decider), so the two never disagree.
+func Allows(q Query, roles RoleLookup, assignments []Assignment) bool {
+	d := evaluate(q, roles, assignments)
+	return d.invalid == "" && d.found
+}
+
+// evaluate runs q over assignments: Decide and Allows read the same decider.
+func evaluate(q Query, roles RoleLookup, assignments []Assignment) decider {
 	if roles == nil {
 		roles = builtinLookupFn
 	}
 	d := newDecider(q, roles)
 	if d.invalid != "" {
-		return Decision{Reason: d.invalid}
+		return d
 	}
 	for i := range assignments {
 		a := &assignments[i]
@@ -97,7 +112,7 @@ func Decide(q Query, roles RoleLookup, assignments []Assignment) Decision {
 			d.consider(a)
 		}
 	}
-	return d.decision()
+	return d
 }
 
 // decider accumulates the covering assignments of one principal for one query.

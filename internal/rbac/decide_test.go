@@ -170,6 +170,9 @@ func TestDecideBuiltinRoles(t *testing.T) {
 			if d.Reason == "" {
 				t.Fatal("no reason")
 			}
+			if got := Allows(tt.q, nil, []Assignment{a}); got != d.Allowed {
+				t.Fatalf("Allows = %v, Decide: %+v", got, d)
+			}
 			// The index agrees.
 			var idx Index
 			idx.Add(a)
@@ -335,6 +338,9 @@ func TestDecideRules(t *testing.T) {
 				if !strings.Contains(d.Reason, s) {
 					t.Errorf("reason %q lacks %q", d.Reason, s)
 				}
+			}
+			if got := Allows(tt.q, roles, tt.assignments); got != d.Allowed {
+				t.Fatalf("Allows = %v, Decide: %+v", got, d)
 			}
 			var idx Index
 			for _, a := range tt.assignments {

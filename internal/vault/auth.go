@@ -48,10 +48,13 @@ func (s *Server) authenticate(q *request) *Error {
 	if err != nil {
 		return unauthorized(missingTokenMessage)
 	}
-	v, err := s.tokens.get(tok, func() (verdict, time.Duration, error) {
+	// The cache keeps a pointer: a verdict is never changed once made, and every request of a
+	// steady client shares it rather than copying its claims.
+	v, err := s.tokens.get(tok, func() (*verdict, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(q.ctx), loadTimeout)
 		defer cancel()
-		return s.check(ctx, tok)
+		v, ttl, err := s.check(ctx, tok)
+		return &v, ttl, err
 	})
 	if err != nil {
 		s.log.Error("vault token check failed", "request_id", q.requestID, "err", err)
@@ -68,7 +71,7 @@ func (s *Server) authenticate(q *request) *Error {
 		return unauthorized("AKV10032: Invalid issuer. Expected one of " + bearer.V1Issuer(q.vault.tenantID) + ", " + bearer.V2Issuer(q.vault.tenantID) + ", found " + v.claims.Issuer +
 			". The vault belongs to tenant " + q.vault.tenantID + "; get the token from that tenant.")
 	}
-	q.caller = &v
+	q.caller = v
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mint-id/mint/internal/authz"
@@ -43,20 +44,70 @@ var permissions = map[operation]permission{
 
 // access is a principal's assignments and roles from authz's one loader, cached for at most
 // the cache TTL.
-func (s *Server) access(ctx context.Context, principalID string) (*authz.Principal, error) {
-	return s.roles.get(strings.ToLower(principalID), func() (*authz.Principal, time.Duration, error) {
+func (s *Server) access(ctx context.Context, principalID string) (*principalAccess, error) {
+	return s.roles.get(strings.ToLower(principalID), func() (*principalAccess, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
 		p, err := authz.Load(ctx, s.st, principalID)
-		return p, s.cfg.CacheTTL, err
+		if err != nil {
+			return nil, 0, err
+		}
+		return &principalAccess{Principal: p, principalID: principalID, decided: map[decisionKey]bool{}}, s.cfg.CacheTTL, nil
 	})
+}
+
+// principalAccess is one load of a principal's assignments and roles (authz.Principal) and the
+// decisions made from it. A decision is a function of the load and the question, so it is
+// remembered for as long as the load is kept, no longer: a role assignment, group membership or
+// role definition changed anywhere counts on the next load, within the cache TTL, as it does
+// without the memo. Every request still asks; a steady client's question is answered from here
+// instead of by walking its assignments again.
+type principalAccess struct {
+	*authz.Principal
+	principalID string
+	mu          sync.RWMutex
+	decided     map[decisionKey]bool
+}
+
+// decisionKey is a question asked of a principal: a data action at a vault, or at one of its
+// secrets (name "" for the vault itself).
+type decisionKey struct {
+	dataAction, vaultID, name string
+}
+
+// maxDecisionsPerPrincipal bounds the memo of one load (it lives at most the cache TTL).
+const maxDecisionsPerPrincipal = 1024
+
+// scope is the ARM scope the question is asked at.
+func (k decisionKey) scope() string {
+	if k.name == "" {
+		return k.vaultID
+	}
+	return k.vaultID + "/secrets/" + k.name
+}
+
+// allows answers whether the principal may perform the question's data action at its scope.
+func (a *principalAccess) allows(key decisionKey) bool {
+	a.mu.RLock()
+	allowed, ok := a.decided[key]
+	a.mu.RUnlock()
+	if ok {
+		return allowed
+	}
+	allowed = a.Allows(rbac.Query{PrincipalID: a.principalID, Action: key.dataAction, Scope: key.scope(), DataAction: true})
+	a.mu.Lock()
+	if len(a.decided) < maxDecisionsPerPrincipal {
+		a.decided[key] = allowed
+	}
+	a.mu.Unlock()
+	return allowed
 }
 
 // authorize decides whether the caller may perform q.route.op on the secret name; it writes the
 // 403 (or the failure) and returns false when not.
 func (s *Server) authorize(q *request, op operation, name string) bool {
 	p := permissions[op]
-	c := q.caller.claims
+	c := &q.caller.claims
 	if !q.vault.rbac {
 		if s.policyAllows(q, p.policy) {
 			return true
@@ -68,19 +119,20 @@ func (s *Server) authorize(q *request, op operation, name string) bool {
 			withInner(CodeForbiddenByPolicy))
 		return false
 	}
-	scope := q.vault.id
+	key := decisionKey{dataAction: p.dataAction, vaultID: q.vault.id}
 	if !p.atVault {
-		scope += "/secrets/" + name
+		key.name = name
 	}
 	access, err := s.access(q.ctx, c.ObjectID)
 	if err != nil {
 		s.fail(q, err)
 		return false
 	}
-	query := rbac.Query{PrincipalID: c.ObjectID, Action: p.dataAction, Scope: scope, DataAction: true}
-	if access.Decide(query).Allowed {
+	if access.allows(key) {
 		return true
 	}
+	scope := key.scope()
+	query := rbac.Query{PrincipalID: c.ObjectID, Action: p.dataAction, Scope: scope, DataAction: true}
 	x := access.Explain(query)
 	msg := fmt.Sprintf("Caller is not authorized to perform action on resource.\r\n"+
 		"If role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\n"+

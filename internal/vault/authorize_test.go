@@ -59,3 +59,49 @@ func TestStoreUnavailableIs503(t *testing.T) {
 		t.Fatalf("code %q, Retry-After %q: %s", code, r.header.Get("Retry-After"), r.body)
 	}
 }
+
+// A decision remembered from one load of a principal's assignments lives no longer than that
+// load: a role assignment removed, or a group membership that carried one removed, refuses the
+// next GET once the cache TTL has passed, as it did before decisions were remembered; a grant
+// counts the same way.
+func TestRememberedDecisionsFollowRoleAndMembershipChanges(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	officer := e.token(e.app("officer", officerRole), nil)
+	e.mustStatus(e.do("PUT", "", "/secrets/s", officer, map[string]string{"value": "v"}), 200, "set")
+	reader := e.app("reader")
+	tok := e.token(reader, nil)
+
+	e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 403, "get before any grant")
+	assignment := e.assign(reader.ObjectID, userRole, e.vaultID+"/secrets/s")
+	e.clock.Advance(MaxCacheTTL)
+	for range 3 { // the second and third are answered from the remembered decision
+		e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 200, "get once granted")
+	}
+	e.mustStatus(e.do("GET", "", "/secrets/other/", tok, nil), 403, "another secret's scope is its own question")
+	if _, err := e.st.DeleteRoleAssignment(e.ctx, assignment); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(MaxCacheTTL)
+	e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 403, "get after the assignment was removed")
+
+	// Through a group.
+	group := uuid.NewString()
+	if err := e.st.CreateGroup(e.ctx, store.Group{ObjectID: group, TenantID: e.in.Tenant.ID, DisplayName: "readers", SecurityEnabled: true, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.AddGroupMember(e.ctx, store.GroupMember{GroupID: group, MemberID: reader.ObjectID, MemberType: store.MemberServicePrincipal, CreatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateRoleAssignment(e.ctx, store.RoleAssignment{ID: uuid.NewString(), Scope: e.vaultID, RoleDefinitionID: userRole,
+		PrincipalID: group, PrincipalType: "Group", CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(MaxCacheTTL)
+	e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 200, "get through the group")
+	e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 200, "get through the group, remembered")
+	if err := e.st.RemoveGroupMember(e.ctx, group, reader.ObjectID); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(MaxCacheTTL)
+	e.mustStatus(e.do("GET", "", "/secrets/s/", tok, nil), 403, "get after leaving the group")
+}

@@ -92,10 +92,16 @@ func sealValue(aead cipher.AEAD, vaultID, name, version string, plaintext []byte
 
 // openValue reverses sealValue.
 func openValue(aead cipher.AEAD, vaultID, name, version string, sealed []byte) ([]byte, error) {
+	return openValueAD(aead, valueAD(vaultID, name, version), sealed, nil)
+}
+
+// openValueAD is openValue with the additional data already derived (valueAD), appending the
+// plaintext to dst.
+func openValueAD(aead cipher.AEAD, ad, sealed, dst []byte) ([]byte, error) {
 	if len(sealed) < valueOverheadV1 || sealed[0] != valueFormatV1 {
 		return nil, errOpenValue
 	}
-	plaintext, err := aead.Open(nil, sealed[1:1+gcmNonceSize], sealed[1+gcmNonceSize:], valueAD(vaultID, name, version))
+	plaintext, err := aead.Open(dst, sealed[1:1+gcmNonceSize], sealed[1+gcmNonceSize:], ad)
 	if err != nil {
 		return nil, errOpenValue
 	}

@@ -172,6 +172,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
+// writeBody writes a JSON body already rendered (a secret GET's: render.go), in one Write with
+// its Content-Length, as writeJSON does.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSONHeader
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+var contentTypeJSONHeader = []string{contentTypeJSON}
+
 // writeError writes e in Key Vault's envelope.
 func writeError(w http.ResponseWriter, e *Error) {
 	status := e.Status

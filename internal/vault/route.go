@@ -186,7 +186,21 @@ var knownAPIVersions = map[string]bool{
 
 // checkAPIVersion validates the api-version query parameter.
 func checkAPIVersion(q url.Values) (string, *Error) {
-	v := q.Get("api-version")
+	return checkAPIVersionValue(q.Get("api-version"))
+}
+
+// queryOfAPIVersionOnly reads the query every SDK request carries, "api-version=V" and nothing
+// else, without building url.Values: V is its only value when it holds nothing url.ParseQuery
+// would decode or split on. ok is false for any other query, which goes through url.ParseQuery.
+func queryOfAPIVersionOnly(raw string) (v string, ok bool) {
+	v, ok = strings.CutPrefix(raw, "api-version=")
+	if !ok || strings.ContainsAny(v, "&;%+=") {
+		return "", false
+	}
+	return v, true
+}
+
+func checkAPIVersionValue(v string) (string, *Error) {
 	if v == "" {
 		return "", missingAPIVersion()
 	}

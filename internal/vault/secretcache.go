@@ -35,11 +35,18 @@ const maxSecretEntriesPerShard = 512
 
 type secretShard struct {
 	mu sync.RWMutex
-	m  map[string]secretEntry
+	m  map[secretCacheKey]secretEntry
+}
+
+// sealedSecret is a cached version: as the store holds it, and the additional data its value is
+// sealed with (valueAD: fixed for a version, so derived once rather than on every GET).
+type sealedSecret struct {
+	v  store.SecretVersion
+	ad []byte
 }
 
 type secretEntry struct {
-	v       store.SecretVersion
+	s       *sealedSecret
 	gen     uint64
 	expires time.Time
 }
@@ -47,16 +54,21 @@ type secretEntry struct {
 func newSecretCache(now func() time.Time, ttl time.Duration) *secretCache {
 	c := &secretCache{now: now, ttl: min(ttl, MaxCacheTTL), seed: maphash.MakeSeed()}
 	for i := range c.shards {
-		c.shards[i].m = map[string]secretEntry{}
+		c.shards[i].m = map[secretCacheKey]secretEntry{}
 	}
 	return c
 }
 
-// secretKey names a version of a secret of one incarnation of a vault (a vault created again
-// under the same name has the same ARM id but a new data key, whose sealed form is part of the
-// key, so its secrets never match the old one's entries); version "" is the latest.
-func secretKey(v *vaultEntry, name, version string) string {
-	return v.id + "\x00" + string(v.sealedKey) + "\x00" + name + "\x00" + version
+// secretCacheKey names a version of a secret of one incarnation of a vault (a vault created
+// again under the same name has the same ARM id but a new data key, whose sealed form is part of
+// its incarnation, so its secrets never match the old one's entries); version "" is the latest.
+// A struct rather than one joined string: building the key costs no allocation.
+type secretCacheKey struct {
+	incarnation, name, version string
+}
+
+func secretKey(v *vaultEntry, name, version string) secretCacheKey {
+	return secretCacheKey{incarnation: v.incarnation, name: name, version: version}
 }
 
 // generation is read before a store read whose result may be kept with put.
@@ -66,29 +78,34 @@ func (c *secretCache) generation() uint64 { return c.gen.Load() }
 // answered.
 func (c *secretCache) invalidate() { c.gen.Add(1) }
 
-func (c *secretCache) get(key string) (store.SecretVersion, bool) {
+func (c *secretCache) shard(key secretCacheKey) *secretShard {
+	h := maphash.String(c.seed, key.name) ^ maphash.String(c.seed, key.version)
+	return &c.shards[h%uint64(len(c.shards))]
+}
+
+func (c *secretCache) get(key secretCacheKey) (*sealedSecret, bool) {
 	if c.ttl <= 0 {
-		return store.SecretVersion{}, false
+		return nil, false
 	}
-	sh := &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+	sh := c.shard(key)
 	sh.mu.RLock()
 	e, ok := sh.m[key]
 	sh.mu.RUnlock()
 	if !ok || e.gen != c.gen.Load() || !c.now().Before(e.expires) {
-		return store.SecretVersion{}, false
+		return nil, false
 	}
-	return e.v, true
+	return e.s, true
 }
 
 // put keeps v, read from the store after generation returned gen. If a write happened since,
 // the entry is stale at once (its generation is old), so a read that raced a write never
-// outlives it.
-func (c *secretCache) put(key string, gen uint64, v store.SecretVersion) {
+// outlives it. Entries are never changed once put: readers share them.
+func (c *secretCache) put(key secretCacheKey, gen uint64, v *sealedSecret) {
 	if c.ttl <= 0 {
 		return
 	}
 	now := c.now()
-	sh := &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+	sh := c.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if len(sh.m) >= maxSecretEntriesPerShard {
@@ -102,7 +119,7 @@ func (c *secretCache) put(key string, gen uint64, v store.SecretVersion) {
 			clear(sh.m) // all live: start again rather than grow
 		}
 	}
-	sh.m[key] = secretEntry{v: v, gen: gen, expires: now.Add(c.ttl)}
+	sh.m[key] = secretEntry{s: v, gen: gen, expires: now.Add(c.ttl)}
 }
 
 // writes reports whether an operation changes secrets in the store.

@@ -73,7 +73,7 @@ func TestSecretCacheReadRacingAWrite(t *testing.T) {
 		t.Fatal("a version read before a write was served after it")
 	}
 	c.put(secretKey(&e, "s", ""), c.generation(), storeVersion("new"))
-	if v, ok := c.get(secretKey(&e, "s", "")); !ok || v.Version != "new" {
+	if v, ok := c.get(secretKey(&e, "s", "")); !ok || v.v.Version != "new" {
 		t.Fatalf("a fresh read was not kept: %v %v", v, ok)
 	}
 	// Bounded: far more keys than it holds leave it within its bound.
@@ -87,7 +87,9 @@ func TestSecretCacheReadRacingAWrite(t *testing.T) {
 	}
 }
 
-func storeVersion(version string) store.SecretVersion { return store.SecretVersion{Version: version} }
+func storeVersion(version string) *sealedSecret {
+	return &sealedSecret{v: store.SecretVersion{Version: version}}
+}
 
 // Readers, writers and a full cache at once (run with -race).
 func TestSecretCacheConcurrent(t *testing.T) {

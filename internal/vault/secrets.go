@@ -265,17 +265,22 @@ func (s *Server) version(q *request) (store.SecretVersion, bool) {
 }
 
 // get answers GET /secrets/{name}/[{version}]: the value, if the version is enabled and within
-// its nbf/exp window. The sealed version may come from the secret cache; it is opened here.
+// its nbf/exp window. The sealed version may come from the secret cache; it is opened here, on
+// every request, into a pooled buffer, and the answer is rendered by hand (render.go: the same
+// bytes encoding/json writes).
 func (s *Server) get(q *request) {
 	key := secretKey(q.vault, q.route.name, q.route.version)
-	v, ok := s.secrets.get(key)
+	sealed, ok := s.secrets.get(key)
 	if !ok {
 		gen := s.secrets.generation()
-		if v, ok = s.version(q); !ok {
+		v, ok := s.version(q)
+		if !ok {
 			return
 		}
-		s.secrets.put(key, gen, v)
+		sealed = &sealedSecret{v: v, ad: valueAD(q.vault.id, v.Name, v.Version)}
+		s.secrets.put(key, gen, sealed)
 	}
+	v := &sealed.v
 	now := s.now()
 	switch {
 	case !v.Enabled:
@@ -288,13 +293,19 @@ func (s *Server) get(q *request) {
 		writeError(q.w, secretExpired())
 		return
 	}
-	plain, err := s.open(q, v)
+	plainBuf := getBuffer()
+	plain, err := s.openInto(q, sealed, *plainBuf)
 	if err != nil {
+		putBuffer(plainBuf, *plainBuf)
 		s.fail(q, err)
 		return
 	}
-	value := string(plain)
-	writeJSON(q.w, http.StatusOK, q.bundle(v, &value))
+	bundle := q.bundle(*v, nil)
+	bodyBuf := getBuffer()
+	body := appendSecretBundle(*bodyBuf, &bundle, plain, true)
+	putBuffer(plainBuf, plain)
+	writeBody(q.w, http.StatusOK, body)
+	putBuffer(bodyBuf, body)
 }
 
 // list answers GET /secrets: the latest version of each secret, 25 (or maxresults) a page.
@@ -623,13 +634,19 @@ func (s *Server) restore(q *request) {
 // one of a vault created again under the same name since: it is tried once more with the vault
 // as the store has it now.
 func (s *Server) open(q *request, v store.SecretVersion) ([]byte, error) {
-	plain, err := openValue(q.vault.aead, q.vault.id, v.Name, v.Version, v.Value)
+	return s.openInto(q, &sealedSecret{v: v, ad: valueAD(q.vault.id, v.Name, v.Version)}, nil)
+}
+
+// openInto is open appending the plaintext to dst.
+func (s *Server) openInto(q *request, sealed *sealedSecret, dst []byte) ([]byte, error) {
+	v := &sealed.v
+	plain, err := openValueAD(q.vault.aead, sealed.ad, v.Value, dst)
 	if err == nil {
 		return plain, nil
 	}
 	old := q.vault.sealedKey
 	if ferr := s.freshVault(q); ferr == nil && !bytes.Equal(old, q.vault.sealedKey) {
-		if plain, err = openValue(q.vault.aead, q.vault.id, v.Name, v.Version, v.Value); err == nil {
+		if plain, err = openValueAD(q.vault.aead, sealed.ad, v.Value, dst); err == nil {
 			return plain, nil
 		}
 	}

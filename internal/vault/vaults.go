@@ -54,12 +54,24 @@ type vaultEntry struct {
 	policies        []AccessPolicy
 	aead            cipher.AEAD // the vault's data key
 	sealedKey       []byte      // as stored: tells a vault from a newer one of the same name
+
+	// Derived once when the entry is made rather than on every request.
+	incarnation  string   // id and sealedKey: names this incarnation in the secret cache's keys
+	level        string   // recoveryLevel
+	regionHeader []string // x-ms-keyvault-region's value
 }
 
 func (v *vaultEntry) ref() vaultRef { return vaultRef{name: v.name, location: v.location} }
 
 // recoveryLevel is the deletion recovery level Key Vault reports for the vault's secrets.
 func (v *vaultEntry) recoveryLevel() string {
+	if v.level != "" {
+		return v.level
+	}
+	return v.deriveRecoveryLevel()
+}
+
+func (v *vaultEntry) deriveRecoveryLevel() string {
 	if !v.softDelete {
 		return "Purgeable"
 	}
@@ -144,5 +156,8 @@ func (s *Server) entry(rec store.Vault) (*vaultEntry, error) {
 	if p.EnablePurgeProtection != nil {
 		v.purgeProtection = *p.EnablePurgeProtection
 	}
+	v.incarnation = v.id + "\x00" + string(v.sealedKey)
+	v.level = v.deriveRecoveryLevel()
+	v.regionHeader = []string{v.location}
 	return v, nil
 }
