@@ -3,6 +3,7 @@ package sts
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -78,4 +79,19 @@ func BenchmarkClaimsJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A client-credentials token is exactly one RSA signature: nothing else on the path signs, and
+// each token is a new signature (no token is cached on this path).
+func TestClientCredentialsSignOnce(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 {
+		w := f.post(v2TokenPath, secretForm("https://vault.azure.net/.default"))
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		if got := f.signer.signs.Load(); got != int64(i+1) {
+			t.Fatalf("%d signatures after %d tokens", got, i+1)
+		}
+	}
 }
