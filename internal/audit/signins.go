@@ -104,7 +104,7 @@ func (l *SignInLog) Record(e store.SignIn) {
 		return
 	}
 	if e.ID == "" {
-		e.ID = uuid.NewString()
+		e.ID = newID()
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -121,6 +121,15 @@ func (l *SignInLog) Record(e store.SignIn) {
 		default:
 		}
 	}
+}
+
+// newID is a version 7 (time-ordered) UUID, so that entries are appended at the end of the
+// log's primary-key index rather than spread over it.
+func newID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
 }
 
 // trimLocked drops the oldest entries beyond MaxPending.

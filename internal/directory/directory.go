@@ -129,31 +129,38 @@ func (d *Directory) VerifySecret(ctx context.Context, principalID, secret string
 	if err != nil {
 		return false, err
 	}
-	now := d.now()
+	return verifySecret(creds, secret, d.now()), nil
+}
+
+func verifySecret(creds []store.Credential, secret string, now time.Time) bool {
 	for _, c := range creds {
 		if c.Type != store.CredentialPassword || !validAt(c, now) {
 			continue
 		}
 		if verifySecretHash(c.SecretHash, secret) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
-// SecretState tells why a secret was refused: it matches nothing, or it matches an expired
+// SecretExpired tells why a secret was refused: it matches nothing, or it matches an expired
 // credential (Entra says so with its own error code).
 func (d *Directory) SecretExpired(ctx context.Context, principalID, secret string) (bool, error) {
 	creds, err := d.st.ListCredentials(ctx, principalID)
 	if err != nil {
 		return false, err
 	}
+	return secretExpired(creds, secret, d.now()), nil
+}
+
+func secretExpired(creds []store.Credential, secret string, now time.Time) bool {
 	for _, c := range creds {
 		if c.Type == store.CredentialPassword && verifySecretHash(c.SecretHash, secret) {
-			return !validAt(c, d.now()), nil
+			return !validAt(c, now)
 		}
 	}
-	return false, nil
+	return false
 }
 
 // Certificates returns the principal's certificate credentials valid now.
@@ -162,14 +169,17 @@ func (d *Directory) Certificates(ctx context.Context, principalID string) ([]sto
 	if err != nil {
 		return nil, err
 	}
-	now := d.now()
+	return validCertificates(creds, d.now()), nil
+}
+
+func validCertificates(creds []store.Credential, now time.Time) []store.Credential {
 	var out []store.Credential
 	for _, c := range creds {
 		if c.Type == store.CredentialCertificate && validAt(c, now) {
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // AppRoles returns the values of the app roles principalID holds on resource.

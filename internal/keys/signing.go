@@ -531,10 +531,22 @@ func (m *Manager) Sign(claims any, withX5T bool) (string, error) {
 	return appendSignature(input, sig), nil
 }
 
+// jsonAppender is claims that write their own JSON, as json.Marshal would, without reflection
+// (the STS's claim sets do).
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 // signingInput returns the JWS signing input, base64url(header) "." base64url(claims), in a
 // buffer with room for the signature.
 func (k *parsedKey) signingInput(claims any, withX5T bool) ([]byte, error) {
-	payload, err := json.Marshal(claims)
+	var payload []byte
+	var err error
+	if a, ok := claims.(jsonAppender); ok {
+		payload, err = a.AppendJSON(make([]byte, 0, 1024))
+	} else {
+		payload, err = json.Marshal(claims)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sign token: marshal claims: %w", err)
 	}

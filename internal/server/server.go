@@ -202,6 +202,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Metrics = metrics.New()
 	s.Store = storemetrics.Store(s.Metrics, s.Store)
+	// The token endpoint's client, resource and credential lookups are cached for at most
+	// 0.5 s; every write through this server that can change them clears the cache, so every
+	// part of the server must use this store.
+	lookups := directory.NewLookupCache(directory.MaxLookupCacheTTL, nil)
+	s.Store = lookups.Watch(s.Store)
 	defer func() {
 		if !ok {
 			s.Store.Close()
@@ -258,7 +263,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			return nil
 		},
-	}, s.Directory, s.Keys, storemetrics.CountSignIns(s.Metrics, s.SignIns), s.Store)
+	}, s.Directory.Cached(lookups), s.Keys, storemetrics.CountSignIns(s.Metrics, s.SignIns), s.Store)
 	graphAPI := graph.New(s.Directory, s.Store, s.Keys, s.BaseURL, s.log)
 
 	mux := http.NewServeMux()

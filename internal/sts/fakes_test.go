@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,6 +239,7 @@ type fakeSigner struct {
 	hdrNoX5T string
 	jwks     []byte
 	fail     error
+	signs    atomic.Int64 // signatures made
 }
 
 func newFakeSigner(key *rsa.PrivateKey) *fakeSigner {
@@ -249,6 +251,7 @@ func newFakeSigner(key *rsa.PrivateKey) *fakeSigner {
 }
 
 func (s *fakeSigner) Sign(claims any, withX5T bool) (string, error) {
+	s.signs.Add(1)
 	if s.fail != nil {
 		return "", s.fail
 	}

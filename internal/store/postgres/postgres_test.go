@@ -247,3 +247,7 @@ func TestErrorKind(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRecordSignIns(b *testing.B) {
+	sqltest.BenchmarkRecordSignIns(b, openAt(b, freshDatabase(b)))
+}

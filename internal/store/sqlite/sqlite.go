@@ -113,7 +113,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 }
 
 // dialect is SQLite's: one writer, so no row locks and no writable CTEs.
-var dialect = sqlstore.Dialect{ErrorKind: errorKind}
+var dialect = sqlstore.Dialect{ErrorKind: errorKind, AnonymousParams: true}
 
 // errorKind classifies SQLite's errors for the SQL layer: constraint violations, and the
 // conditions that may pass (store.ErrUnavailable).
@@ -149,6 +149,12 @@ func dsn(path string, readOnly bool) string {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
+		// A statement of a transaction that may fail half-way (a multi-row INSERT meeting a
+		// duplicate key) keeps the pages it changes in a statement journal: in memory, not in a
+		// temporary file written with a syscall per page (a third of the sign-in log's CPU).
+		// The database's own durability is the WAL's, unchanged.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 		// Take the write lock at BEGIN, so a transaction never fails upgrading a read lock.
 		q.Set("_txlock", "immediate")
 	}

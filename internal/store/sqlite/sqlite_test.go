@@ -253,3 +253,7 @@ func TestFullDiskIsUnavailable(t *testing.T) {
 		t.Errorf("entries after the failed write: %v %v", es, err)
 	}
 }
+
+func BenchmarkRecordSignIns(b *testing.B) {
+	sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+}

@@ -57,6 +57,17 @@ func TestInsertRowsBatchesUnderTheParameterBound(t *testing.T) {
 	}
 }
 
+// SQLite's statements number no parameter: "?" each, in order, since it looks "$N" up by name.
+func TestInsertRowsAnonymousParameters(t *testing.T) {
+	var rec recorder
+	if err := insertRowsAs(context.Background(), &rec, true, `INSERT INTO t (a, b)`, 2, 3, func(i int) []any { return []any{i, i} }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.queries) != 1 || rec.queries[0] != `INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)` || len(rec.args[0]) != 6 {
+		t.Fatalf("statements %q with %v", rec.queries, rec.args)
+	}
+}
+
 func TestTimeColumn(t *testing.T) {
 	want := time.Date(2026, 12, 6, 10, 0, 0, 123456000, time.UTC)
 	for _, src := range []any{want.UnixMicro(), want.Add(789).In(time.FixedZone("x", 3600))} {

@@ -60,7 +60,7 @@ func (s *Store) RecordSignIns(ctx context.Context, entries []store.SignIn) error
 		return nil
 	}
 	err := s.inTx(ctx, func(tx Tx) error {
-		return insertRows(ctx, tx, `INSERT INTO sign_ins (id, at, tenant_id, tenant_key, principal_id, app_id, app_key,
+		return insertRowsAs(ctx, tx, s.d.AnonymousParams, `INSERT INTO sign_ins (id, at, tenant_id, tenant_key, principal_id, app_id, app_key,
 			resource, grant_type, result, error_code, reason, correlation_id, token_id, resource_id)`, 15, len(entries),
 			func(i int) []any {
 				e := entries[i]
