@@ -15,9 +15,10 @@ import (
 //     below the group. Managed identities and users are never named by these (a workload losing
 //     access through a group keeps its tokens, as in Azure), nor is anything when the write fails.
 //   - DeleteRoleAssignment, and deleting the resource or resource group an assignment is at, name
-//     the holder and every application below it when it is a group.
+//     the holder if it is an application and every application below it when it is a group; a
+//     managed identity losing a role is not named.
 //   - PutRoleDefinition replacing a definition's permissions, and DeleteRoleDefinition, name the
-//     role's holders and the applications below the groups among them; a replacement that keeps
+//     role's holders that are applications and the applications below the groups among them; a replacement that keeps
 //     the permissions names nobody.
 
 // wantPrincipalsRevoked checks that the entries after seq name exactly the principals want (no
@@ -105,12 +106,20 @@ func testRevocationsThroughGroups(t *testing.T, s store.Store) {
 	_, err = s.PutRoleDefinition(ctx, fewer)
 	ok(t, err, "update the role's permissions")
 	cursor = wantPrincipalsRevoked(t, s, cursor, "the role's permissions changed",
-		outer.ObjectID, node1.ObjectID, node2.ObjectID, node3.ObjectID)
+		node1.ObjectID, node2.ObjectID, node3.ObjectID)
 
 	// The group's assignment removed: the group and the applications below it.
 	_, err = s.DeleteRoleAssignment(ctx, viaGroup.ID)
 	ok(t, err, "delete the group's assignment")
-	cursor = wantPrincipalsRevoked(t, s, cursor, "a group's assignment removed", outer.ObjectID, node1.ObjectID, node2.ObjectID)
+	cursor = wantPrincipalsRevoked(t, s, cursor, "a group's assignment removed", node1.ObjectID, node2.ObjectID)
+
+	// A managed identity's own assignment removed: access is decided at the target, its tokens
+	// stand.
+	miRole := newRoleAssignment(groupScope(sub, "g"), mi.ObjectID, newID(), t0)
+	mustCreateRoleAssignment(t, s, miRole)
+	_, err = s.DeleteRoleAssignment(ctx, miRole.ID)
+	ok(t, err, "delete the managed identity's assignment")
+	cursor = wantPrincipalsRevoked(t, s, cursor, "a managed identity's assignment removed (not a revocation)")
 
 	// The role deleted under an assignment (ARM refuses, but one may be made meanwhile).
 	ok(t, s.DeleteRoleDefinition(ctx, role.ID), "delete the role")
@@ -129,5 +138,5 @@ func testRevocationsThroughGroups(t *testing.T, s store.Store) {
 	cursor = wantPrincipalsRevoked(t, s, cursor, "a built-in role assigned to a group")
 	_, err = s.DeleteResourceGroup(ctx, sub, "g")
 	ok(t, err, "delete resource group")
-	wantPrincipalsRevoked(t, s, cursor, "a resource group deleted", outer.ObjectID, node2.ObjectID, node3.ObjectID)
+	wantPrincipalsRevoked(t, s, cursor, "a resource group deleted", node2.ObjectID, node3.ObjectID)
 }

@@ -112,14 +112,15 @@ func (s *Store) PurgeRevocations(ctx context.Context, before time.Time) (int64, 
 // AddGroupMember locks the group it adds to (FOR NO KEY UPDATE): a member added below a group
 // while the group loses its role is either seen by the walk or added after the change commits.
 
-// holderRevocations are the feed entries for principals that may have lost a role: each of them
-// (a node that held it directly) and every application below the groups among them.
+// holderRevocations are the feed entries for principals that may have lost a role: those of
+// them that are applications (a node that held it directly) and every application below the
+// groups among them.
 func (s *Store) holderRevocations(ctx context.Context, tx Tx, ids []string) ([]store.Revocation, error) {
 	apps, err := s.applicationsBelow(ctx, tx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("members of the groups that lost a role: %w", err)
+		return nil, fmt.Errorf("applications among and below the principals that lost a role: %w", err)
 	}
-	return append(principalRevocations(ids), principalRevocations(apps)...), nil
+	return principalRevocations(apps), nil
 }
 
 // applicationsBelow returns the application service principals among ids and among the
