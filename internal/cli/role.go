@@ -25,7 +25,7 @@ const authorizationAPIVersion = "2022-04-01"
 func newRoleCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "role", Short: "Manage Azure RBAC: role definitions, role assignments, and why access is allowed or denied (like az role)"}
 	def := &cobra.Command{Use: "definition", Short: "Manage role definitions"}
-	def.AddCommand(newRoleDefinitionListCmd(), newRoleDefinitionCreateCmd(), newRoleDefinitionDeleteCmd())
+	def.AddCommand(newRoleDefinitionListCmd(), newRoleDefinitionCreateCmd(), newRoleDefinitionUpdateCmd(), newRoleDefinitionDeleteCmd())
 	ra := &cobra.Command{Use: "assignment", Short: "Manage role assignments"}
 	ra.AddCommand(newRoleAssignmentCreateCmd(), newRoleAssignmentListCmd(), newRoleAssignmentDeleteCmd())
 	cmd.AddCommand(def, ra, newRoleCheckCmd())
@@ -261,23 +261,28 @@ func nonNilStrs(s []string) []string {
 	return s
 }
 
+// roleDefinitionFlag reads --role-definition: JSON, @file, or (as az) a bare path.
+func roleDefinitionFlag(def string) ([]byte, error) {
+	if strings.HasPrefix(def, "@") {
+		return os.ReadFile(def[1:])
+	}
+	if !strings.HasPrefix(strings.TrimSpace(def), "{") {
+		if data, err := os.ReadFile(def); err == nil {
+			return data, nil
+		}
+	}
+	return []byte(def), nil
+}
+
 func newRoleDefinitionCreateCmd() *cobra.Command {
 	var def string
 	return clientCommand("create", "Create a custom role", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&def, "role-definition", "", "the role as JSON, or @file holding it (required)")
 		cmd.MarkFlagRequired("role-definition")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		raw := []byte(def)
-		if strings.HasPrefix(def, "@") {
-			data, err := os.ReadFile(def[1:])
-			if err != nil {
-				return err
-			}
-			raw = data
-		} else if !strings.HasPrefix(strings.TrimSpace(def), "{") {
-			if data, err := os.ReadFile(def); err == nil { // az also takes a bare path
-				raw = data
-			}
+		raw, err := roleDefinitionFlag(def)
+		if err != nil {
+			return err
 		}
 		body, scopes, err := roleDefinitionInput(raw)
 		if err != nil {
@@ -285,6 +290,48 @@ func newRoleDefinitionCreateCmd() *cobra.Command {
 		}
 		var rd map[string]any
 		if err := c.do(ctx, managementScope, "PUT", rbacPath(scopes[0], "roleDefinitions/"+uuid.NewString(), nil), body, &rd); err != nil {
+			return err
+		}
+		return printOut(cmd.OutOrStdout(), f.output, flattenRoleDefinition(rd), roleDefinitionColumns)
+	})
+}
+
+// newRoleDefinitionUpdateCmd replaces a custom role as az role definition update does: the JSON
+// names the role by its "id" (the definition's id or GUID) or, without one, by its name.
+func newRoleDefinitionUpdateCmd() *cobra.Command {
+	var def, subFlag string
+	return clientCommand("update", "Replace a custom role's name, description, permissions or assignable scopes", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&def, "role-definition", "", "the role as JSON, or @file holding it, with its id or name (required)")
+		cmd.Flags().StringVar(&subFlag, "subscription", "", "subscription id (default $AZURE_SUBSCRIPTION_ID)")
+		cmd.MarkFlagRequired("role-definition")
+	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		raw, err := roleDefinitionFlag(def)
+		if err != nil {
+			return err
+		}
+		body, _, err := roleDefinitionInput(raw)
+		if err != nil {
+			return err
+		}
+		var named struct{ ID string }
+		json.Unmarshal(raw, &named) // roleDefinitionInput has checked it is JSON
+		ref := named.ID
+		if ref == "" {
+			ref = roleStr(body["properties"].(map[string]any), "roleName")
+		}
+		sub, err := rbacSubscription(f, subFlag)
+		if err != nil {
+			return err
+		}
+		existing, err := resolveRole(ctx, c, sub, ref)
+		if err != nil {
+			return err
+		}
+		if t := roleStr(roleProps(existing), "type"); t != "CustomRole" {
+			return fmt.Errorf("'%s' is a %s; only custom roles can be updated", ref, t)
+		}
+		var rd map[string]any
+		if err := c.do(ctx, managementScope, "PUT", roleStr(existing, "id")+"?api-version="+authorizationAPIVersion, body, &rd); err != nil {
 			return err
 		}
 		return printOut(cmd.OutOrStdout(), f.output, flattenRoleDefinition(rd), roleDefinitionColumns)

@@ -94,24 +94,18 @@ func parseCSR(b64 string) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-// holdsBrokerRole reports whether principalID may broker tokens at any scope it has a role at:
-// that is what makes a principal a node.
+// holdsBrokerRole reports whether principalID may broker tokens at any scope it has a role at,
+// directly or through a group (a node may hold the broker role only through one): that is what
+// makes a principal a node.
 func (r *Registry) holdsBrokerRole(ctx context.Context, principalID string) (bool, error) {
 	if principalID == "" {
 		return false, nil
 	}
-	assignments, err := r.st.ListRoleAssignmentsForPrincipal(ctx, principalID)
+	p, err := authz.New(r.st).ForPrincipal(ctx, principalID)
 	if err != nil {
 		return false, fmt.Errorf("role assignments of %s: %w", principalID, err)
 	}
-	if len(assignments) == 0 {
-		return false, nil
-	}
-	p, err := authz.New(r.st).ForPrincipal(ctx, principalID)
-	if err != nil {
-		return false, err
-	}
-	for _, a := range assignments {
+	for _, a := range p.Assignments() {
 		if p.Decide(rbac.Query{PrincipalID: principalID, Action: rbac.IssueTokenDataAction, Scope: a.Scope, DataAction: true}).Allowed {
 			return true, nil
 		}

@@ -11,17 +11,28 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/mint-id/mint/internal/authz"
+	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/rbac"
+	"github.com/mint-id/mint/internal/store"
 )
 
 func TestOnlyNodesGetProxyCertificates(t *testing.T) {
 	w := newWorld(t)
 	reg := NewRegistry(w.st, nil)
 	ctx := context.Background()
+	// A node whose broker role comes only through a nested group is a node too (before, only its
+	// own assignments were read, and the revocation feed refused it).
+	grouped := w.groupedNode(t)
 	for _, c := range []struct {
 		name, principal string
 		want            bool
 	}{
 		{"a node (broker role at a group)", w.node.ObjectID, true},
+		{"a node holding the role through nested groups", grouped.ObjectID, true},
 		{"an Owner of the subscription", w.stranger.ObjectID, false},
 		{"a principal without roles", w.ua1.ObjectID, false},
 		{"no principal", "", false},
@@ -71,4 +82,35 @@ func FuzzParseCSR(f *testing.F) {
 			t.Fatal("accepted a request without a key")
 		}
 	})
+}
+
+// groupedNode is an application holding the broker role over the app resource group only
+// through a group nested in another.
+func (w world) groupedNode(t *testing.T) store.ServicePrincipal {
+	t.Helper()
+	ctx := context.Background()
+	dir := directory.New(w.st, directory.Options{})
+	node, err := dir.CreateApplication(ctx, w.tenant.ID, directory.ApplicationSpec{DisplayName: "grouped node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := store.Group{ObjectID: uuid.NewString(), TenantID: w.tenant.ID, DisplayName: "nodes", SecurityEnabled: true, CreatedAt: time.Now()}
+	inner := store.Group{ObjectID: uuid.NewString(), TenantID: w.tenant.ID, DisplayName: "rack 1", SecurityEnabled: true, CreatedAt: time.Now()}
+	for _, g := range []store.Group{outer, inner} {
+		if err := w.st.CreateGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []store.GroupMember{
+		{GroupID: outer.ObjectID, MemberID: inner.ObjectID, MemberType: store.MemberGroup, CreatedAt: time.Now()},
+		{GroupID: inner.ObjectID, MemberID: node.ObjectID, MemberType: store.MemberServicePrincipal, CreatedAt: time.Now()},
+	} {
+		if err := w.st.AddGroupMember(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := authz.EnsureRoleFor(ctx, w.st, outer.ObjectID, "Group", rbac.TokenBrokerRoleID, w.subs+"/resourceGroups/app", "test"); err != nil {
+		t.Fatal(err)
+	}
+	return node
 }

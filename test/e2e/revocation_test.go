@@ -57,6 +57,21 @@ func nodeClientID(t *testing.T, a *agentProc) string {
 	return n.ClientID
 }
 
+// nodeObjectID is the object id of the principal the agent joined as.
+func nodeObjectID(t *testing.T, a *agentProc) string {
+	t.Helper()
+	var n struct{ ObjectID string }
+	data, err := os.ReadFile(filepath.Join(a.dataDir, "node.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustJSON(t, string(data), &n)
+	if n.ObjectID == "" {
+		t.Fatalf("node.json names no objectId: %s", data)
+	}
+	return n.ObjectID
+}
+
 // feedReached waits until the agent has had its first answer from the revocation feed, which
 // drops whatever it cached before (it cannot know what was revoked before it had a cursor).
 func feedReached(t *testing.T, ag *agentProc) {
@@ -133,6 +148,49 @@ func TestAgentRefusesWithinOneSecondAfterEachRevokingChange(t *testing.T) {
 				app := create("rv-node-app", "--system-assigned")
 				servedThenRefused(t, a, ag, "broker role removed", app, func() {
 					a.mustCLI("role", "assignment", "delete", "--assignee", nodeClientID(t, ag), "--scope", "/subscriptions/"+sc.sub)
+				})
+			})
+
+			// A node that holds the broker role over a resource group only through a group, and
+			// then only through a custom role: another agent, joined where the test's resources
+			// are not, so that each change takes its last path to them away.
+			ag2 := startLeanAgent(t, b, "/subscriptions/"+sc.sub+"/resourceGroups/app")
+			feedReached(t, ag2)
+			node2 := nodeObjectID(t, ag2)
+			a.mustCLI("group", "create", "-n", "rv-nodes", "-l", "eastus")
+			nodesScope := "/subscriptions/" + sc.sub + "/resourceGroups/rv-nodes"
+			createIn := func(name string) string {
+				var r struct{ ID string }
+				mustJSON(t, a.mustCLI("resource", "create", "--type", "Microsoft.App/containerApps", "-g", "rv-nodes", "-n", name, "--system-assigned"), &r)
+				return r.ID
+			}
+			adGroup := func(name string) string {
+				var g struct{ ID string }
+				mustJSON(t, a.mustCLI("ad", "group", "create", "--display-name", name, "--mail-nickname", name), &g)
+				return g.ID
+			}
+			t.Run("node's group leaves the group holding the broker role", func(t *testing.T) {
+				brokers, rack := adGroup("rv-brokers"), adGroup("rv-rack")
+				a.mustCLI("ad", "group", "member", "add", "--group", brokers, "--member-id", rack)
+				a.mustCLI("ad", "group", "member", "add", "--group", rack, "--member-id", node2)
+				a.mustCLI("role", "assignment", "create", "--assignee-object-id", brokers, "--assignee-principal-type", "Group",
+					"--role", "Managed Identity Token Broker", "--scope", nodesScope)
+				app := createIn("rv-group-app")
+				servedThenRefused(t, a, ag2, "node's group left the broker group", app, func() {
+					a.mustCLI("ad", "group", "member", "remove", "--group", brokers, "--member-id", rack)
+				})
+			})
+			t.Run("custom role loses the broker action", func(t *testing.T) {
+				role := func(dataActions string) string {
+					return `{"Name": "rv broker", "Description": "brokers tokens in rv-nodes", "Actions": ["Microsoft.Resources/subscriptions/resourceGroups/read"],
+						"DataActions": [` + dataActions + `], "AssignableScopes": ["/subscriptions/` + sc.sub + `"]}`
+				}
+				a.mustCLI("role", "definition", "create", "--role-definition", role(`"Microsoft.ManagedIdentity/identities/issueToken/action"`))
+				a.mustCLI("role", "assignment", "create", "--assignee-object-id", node2, "--assignee-principal-type", "ServicePrincipal",
+					"--role", "rv broker", "--scope", nodesScope)
+				app := createIn("rv-role-app")
+				servedThenRefused(t, a, ag2, "custom role lost the broker action", app, func() {
+					a.mustCLI("role", "definition", "update", "--role-definition", role(""))
 				})
 			})
 		})

@@ -208,6 +208,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeviceCodes", testDeviceCodes},
 		{"PortalSessions", testPortalSessions},
 		{"Revocations", testRevocations},
+		{"RevocationsThroughGroups", testRevocationsThroughGroups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

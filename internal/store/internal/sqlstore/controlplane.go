@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -106,7 +107,11 @@ func (s *Store) DeleteResourceGroup(ctx context.Context, subscriptionID, name st
 		if _, err = tx.Exec(ctx, `DELETE FROM resource_groups WHERE subscription_key = $1 AND name_key = $2`, subKey, nameKey); err != nil {
 			return err
 		}
-		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), principalRevocations(holders)...))
+		revs, err := s.holderRevocations(ctx, tx, holders)
+		if err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), revs...))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete resource group %s in subscription %s: %w", name, subscriptionID, err)
@@ -390,7 +395,11 @@ func (s *Store) DeleteResource(ctx context.Context, id string) ([]store.Resource
 		if err != nil {
 			return err
 		}
-		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), principalRevocations(holders)...))
+		revs, err := s.holderRevocations(ctx, tx, holders)
+		if err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, append(resourceRevocations(deleted), revs...))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete resource %s: %w", id, err)
@@ -417,27 +426,64 @@ func scanRoleDefinition(row scanner) (store.RoleDefinition, error) {
 	return d, err
 }
 
+// PutRoleDefinition creates or replaces a custom role. A replacement that changes the
+// permissions names the role's holders in the revocation feed (and the applications below the
+// groups among them): a node may have held the broker role through it. Whether the change took
+// the broker action away is RBAC's rule, above the store, so any change of permissions counts.
 func (s *Store) PutRoleDefinition(ctx context.Context, d store.RoleDefinition) (bool, error) {
 	scopes, err := column.List(d.AssignableScopes)
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
 	key := column.Key(d.ID)
-	// A name another definition holds fails the unique role_name_key: ErrConflict.
-	created, err := s.putOne(ctx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
-		`INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
-		description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		ON CONFLICT (id_key) DO UPDATE SET scope = excluded.scope, role_name = excluded.role_name,
-			role_name_key = excluded.role_name_key, description = excluded.description,
-			assignable_scopes = excluded.assignable_scopes, permissions = excluded.permissions,
-			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-		key, d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
-		d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.UpdatedBy)
+	var created bool
+	err = s.putTx(ctx, &created, func(tx Tx) error {
+		// The row lock orders this change with a concurrent assignment of the role
+		// (CreateRoleAssignment locks the definition FOR SHARE): either that assignment is
+		// among the holders read below, or it was made after this change committed.
+		var old []byte
+		err := tx.QueryRow(ctx, `SELECT permissions FROM role_definitions WHERE id_key = $1`+s.lock("UPDATE"), key).Scan(&old)
+		existed := err == nil
+		if err != nil && !errors.Is(s.err(ctx, err), store.ErrNotFound) {
+			return err
+		}
+		// A name another definition holds fails the unique role_name_key: ErrConflict.
+		created, err = s.upsert(ctx, tx, `SELECT COUNT(*) FROM role_definitions WHERE id_key = $1`, []any{key},
+			`INSERT INTO role_definitions (id_key, id, scope, role_name, role_name_key,
+			description, assignable_scopes, permissions, created_at, updated_at, created_by, updated_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (id_key) DO UPDATE SET scope = excluded.scope, role_name = excluded.role_name,
+				role_name_key = excluded.role_name_key, description = excluded.description,
+				assignable_scopes = excluded.assignable_scopes, permissions = excluded.permissions,
+				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+			key, d.ID, d.Scope, d.RoleName, column.Key(d.RoleName), d.Description, scopes, column.Bytes(d.Permissions),
+			d.CreatedAt, d.UpdatedAt, d.CreatedBy, d.UpdatedBy)
+		if err != nil || !existed || bytes.Equal(column.Bytes(old), column.Bytes(d.Permissions)) {
+			return err
+		}
+		return s.recordRoleHolders(ctx, tx, key)
+	})
 	if err != nil {
 		return false, fmt.Errorf("put role definition %s: %w", d.ID, err)
 	}
 	return created, nil
+}
+
+// recordRoleHolders names in the revocation feed the holders of the role definition with key
+// roleKey, and the applications below the groups among them.
+func (s *Store) recordRoleHolders(ctx context.Context, tx Tx, roleKey string) error {
+	holders, err := all(ctx, tx, func(row scanner) (string, error) {
+		var p string
+		return p, row.Scan(&p)
+	}, `SELECT principal_id FROM role_assignments WHERE role_key = $1`, roleKey)
+	if err != nil {
+		return fmt.Errorf("holders of the role: %w", err)
+	}
+	revs, err := s.holderRevocations(ctx, tx, holders)
+	if err != nil {
+		return err
+	}
+	return recordRevocations(ctx, tx, revs)
 }
 
 func (s *Store) GetRoleDefinition(ctx context.Context, id string) (store.RoleDefinition, error) {
@@ -456,8 +502,18 @@ func (s *Store) ListRoleDefinitions(ctx context.Context) ([]store.RoleDefinition
 	return ds, nil
 }
 
+// DeleteRoleDefinition deletes a custom role. ARM refuses while the role is assigned, but an
+// assignment made meanwhile may remain: its holders are named in the revocation feed, as for a
+// changed role.
 func (s *Store) DeleteRoleDefinition(ctx context.Context, id string) error {
-	if err := s.execOne(ctx, `DELETE FROM role_definitions WHERE id_key = $1`, column.Key(id)); err != nil {
+	key := column.Key(id)
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `DELETE FROM role_definitions WHERE id_key = $1`, key)); err != nil {
+			return err
+		}
+		return s.recordRoleHolders(ctx, tx, key)
+	})
+	if err != nil {
 		return fmt.Errorf("delete role definition %s: %w", id, err)
 	}
 	return nil
@@ -478,6 +534,15 @@ func scanRoleAssignment(row scanner) (store.RoleAssignment, error) {
 func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment) error {
 	created := true // for the activity-log entry the context may carry
 	err := s.putTx(ctx, &created, func(tx Tx) error {
+		if s.d.RowLocks {
+			// Waits for a change of the (custom) role in flight: see PutRoleDefinition.
+			if _, err := all(ctx, tx, func(row scanner) (string, error) {
+				var k string
+				return k, row.Scan(&k)
+			}, `SELECT id_key FROM role_definitions WHERE id_key = $1`+s.lock("SHARE"), column.RoleDefinitionKey(a.RoleDefinitionID)); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO role_assignments (id_key, id, scope, scope_key, role_definition_id,
 		role_key, principal_id, principal_key, principal_type, description, condition, condition_version,
 		created_at, updated_at, created_by, updated_by)
@@ -577,8 +642,12 @@ func (s *Store) DeleteRoleAssignment(ctx context.Context, id string) (store.Role
 		if a, err = scanRoleAssignment(tx.QueryRow(ctx, `DELETE FROM role_assignments WHERE id_key = $1 RETURNING `+roleAssignmentColumns, column.Key(id))); err != nil {
 			return err
 		}
-		// The holder may be a node that has just lost its broker role.
-		return recordRevocations(ctx, tx, principalRevocations([]string{a.PrincipalID}))
+		// The holder may be a node that has just lost its broker role, or a group of nodes.
+		revs, err := s.holderRevocations(ctx, tx, []string{a.PrincipalID})
+		if err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, revs)
 	})
 	if err != nil {
 		return store.RoleAssignment{}, fmt.Errorf("delete role assignment %s: %w", id, err)

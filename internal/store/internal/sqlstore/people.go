@@ -137,24 +137,74 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 	return nil
 }
 
+// DeleteGroup deletes the group and its memberships; the applications below it (its nodes, if
+// it held the broker role somewhere) are named in the revocation feed.
 func (s *Store) DeleteGroup(ctx context.Context, objectID string) error {
-	if err := s.deleteWithMemberships(ctx, "groups", objectID); err != nil {
+	id := column.Key(objectID)
+	err := s.inTx(ctx, func(tx Tx) error {
+		// Locked first, so that two deletes of one group queue here rather than deadlock
+		// upgrading the walk's share lock.
+		if err := s.lockGroupRow(ctx, tx, id, "UPDATE"); err != nil {
+			return err
+		}
+		apps, err := s.applicationsBelow(ctx, tx, []string{id})
+		if err != nil {
+			return fmt.Errorf("applications below: %w", err)
+		}
+		if err := affected(tx.Exec(ctx, `DELETE FROM groups WHERE object_id = $1`, id)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM group_members WHERE member_id = $1`, id); err != nil {
+			return err
+		}
+		return recordRevocations(ctx, tx, principalRevocations(apps))
+	})
+	if err != nil {
 		return fmt.Errorf("delete group %s: %w", objectID, err)
 	}
 	return nil
 }
 
+// lockGroupRow takes a row lock on a group (PostgreSQL; SQLite has one writer at a time):
+// ErrNotFound if it does not exist.
+func (s *Store) lockGroupRow(ctx context.Context, tx Tx, id, mode string) error {
+	if !s.d.RowLocks {
+		return nil
+	}
+	var found string
+	return tx.QueryRow(ctx, `SELECT object_id FROM groups WHERE object_id = $1`+s.lock(mode), id).Scan(&found)
+}
+
 func (s *Store) AddGroupMember(ctx context.Context, m store.GroupMember) error {
-	_, err := s.exec(ctx, `INSERT INTO group_members (group_id, member_id, member_type, created_at) VALUES ($1, $2, $3, $4)`,
-		column.Key(m.GroupID), column.Key(m.MemberID), string(m.MemberType), m.CreatedAt)
+	err := s.inTx(ctx, func(tx Tx) error {
+		// Waits for a revocation walk that is reading this group's members (applicationsBelow).
+		if err := s.lockGroupRow(ctx, tx, column.Key(m.GroupID), "NO KEY UPDATE"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO group_members (group_id, member_id, member_type, created_at) VALUES ($1, $2, $3, $4)`,
+			column.Key(m.GroupID), column.Key(m.MemberID), string(m.MemberType), m.CreatedAt)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("add %s to group %s: %w", m.MemberID, m.GroupID, err)
 	}
 	return nil
 }
 
+// RemoveGroupMember removes a direct membership; the member, if an application, and the
+// applications below it, if a group, are named in the revocation feed: a node among them may have
+// held the broker role through the group.
 func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberID string) error {
-	err := s.execOne(ctx, `DELETE FROM group_members WHERE group_id = $1 AND member_id = $2`, column.Key(groupID), column.Key(memberID))
+	err := s.inTx(ctx, func(tx Tx) error {
+		if err := affected(tx.Exec(ctx, `DELETE FROM group_members WHERE group_id = $1 AND member_id = $2`, column.Key(groupID), column.Key(memberID))); err != nil {
+			return err
+		}
+		apps, err := s.applicationsBelow(ctx, tx, []string{memberID})
+		if err != nil {
+			return fmt.Errorf("applications below %s: %w", memberID, err)
+		}
+		return recordRevocations(ctx, tx, principalRevocations(apps))
+	})
 	if err != nil {
 		return fmt.Errorf("remove %s from group %s: %w", memberID, groupID, err)
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
@@ -94,4 +95,94 @@ func (s *Store) PurgeRevocations(ctx context.Context, before time.Time) (int64, 
 		return 0, fmt.Errorf("purge revocations before %s: %w", before, err)
 	}
 	return n, nil
+}
+
+// Nodes that lose the broker role through a group or a custom role. A node agent signs in as an
+// application service principal and may hold the broker role through groups (transitively), so a
+// change that takes a role away from a group (a membership removed, the group deleted, its
+// assignment removed) or changes what a role grants names, in the feed, every application below
+// the principals concerned: their agents drop what they cached and ask the broker again, which
+// decides with the roles as they now stand. Which of them held the broker role through that path
+// is not worked out (that is RBAC's rule, above the store): an agent whose node still holds it
+// loses one upstream call per token, where missing one would serve a revoked token. Managed
+// identities and users are not named: a workload's access removed through a group does not
+// revoke its tokens, as in Azure (RBAC is decided at the target).
+//
+// On PostgreSQL every group walked is locked FOR SHARE before its members are read, and
+// AddGroupMember locks the group it adds to (FOR NO KEY UPDATE): a member added below a group
+// while the group loses its role is either seen by the walk or added after the change commits.
+
+// holderRevocations are the feed entries for principals that may have lost a role: those of
+// them that are applications (a node that held it directly) and every application below the
+// groups among them.
+func (s *Store) holderRevocations(ctx context.Context, tx Tx, ids []string) ([]store.Revocation, error) {
+	apps, err := s.applicationsBelow(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("applications among and below the principals that lost a role: %w", err)
+	}
+	return principalRevocations(apps), nil
+}
+
+// applicationsBelow returns the application service principals among ids and among the
+// transitive members of the groups among ids (object id keys, in no particular order).
+func (s *Store) applicationsBelow(ctx context.Context, tx Tx, ids []string) ([]string, error) {
+	seen := map[string]bool{}
+	var frontier, candidates []string
+	for _, id := range ids {
+		if k := column.Key(id); k != "" && !seen[k] {
+			seen[k] = true
+			frontier = append(frontier, k)
+			candidates = append(candidates, k)
+		}
+	}
+	type member struct{ id, typ string }
+	for len(frontier) > 0 {
+		var next []string
+		for batch := range slices.Chunk(frontier, 500) {
+			if s.d.RowLocks {
+				var w where
+				if _, err := all(ctx, tx, func(row scanner) (string, error) {
+					var id string
+					return id, row.Scan(&id)
+				}, `SELECT object_id FROM groups WHERE object_id IN `+w.in(batch)+` ORDER BY object_id`+s.lock("SHARE"), w.args...); err != nil {
+					return nil, err
+				}
+			}
+			var w where
+			ms, err := all(ctx, tx, func(row scanner) (member, error) {
+				var m member
+				return m, row.Scan(&m.id, &m.typ)
+			}, `SELECT member_id, member_type FROM group_members WHERE group_id IN `+w.in(batch), w.args...)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				if seen[m.id] {
+					continue
+				}
+				switch store.MemberType(m.typ) {
+				case store.MemberGroup:
+					seen[m.id] = true
+					next = append(next, m.id)
+				case store.MemberServicePrincipal:
+					seen[m.id] = true
+					candidates = append(candidates, m.id)
+				}
+			}
+		}
+		frontier = next
+	}
+	var apps []string
+	for batch := range slices.Chunk(candidates, 500) {
+		var w where
+		found, err := all(ctx, tx, func(row scanner) (string, error) {
+			var id string
+			return id, row.Scan(&id)
+		}, `SELECT object_id FROM principals WHERE kind = `+w.p(string(store.KindApplication))+` AND object_id IN `+w.in(batch), w.args...)
+		if err != nil {
+			return nil, err
+		}
+		apps = append(apps, found...)
+	}
+	return apps, nil
 }
