@@ -570,17 +570,25 @@ func (s *Server) respondToApp(w http.ResponseWriter, r *http.Request, req Author
 			s.redirectOrigin(loginContext{Req: req})...)
 		return
 	}
-	target := req.RedirectURI
+	target, query, hasQuery := strings.Cut(req.RedirectURI, "?")
 	if _, _, _, path, _ := splitURI(target); path == "" {
 		target += "/" // a path-less redirect URI comes back with a trailing slash, as Entra's
+	}
+	if hasQuery {
+		target += "?" + query // the registered query string is kept; the answer follows it
 	}
 	q := url.Values{}
 	for _, p := range params {
 		q.Set(p.Name, p.Value)
 	}
 	sep := "?"
-	if req.ResponseMode == "fragment" { // MSAL.js's default: the code never reaches the SPA's server
+	switch {
+	case req.ResponseMode == "fragment": // MSAL.js's default: the code never reaches the SPA's server
 		sep = "#"
+	case hasQuery && query != "":
+		sep = "&"
+	case hasQuery:
+		sep = ""
 	}
 	h := w.Header()
 	h["Cache-Control"] = []string{"no-store, no-cache"}

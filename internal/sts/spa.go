@@ -41,7 +41,7 @@ func errSPARefreshExpired(issued time.Time) *Error {
 // of one of the spa redirect URIs registered; as for the redirect URIs themselves, the port of
 // http://localhost and http://127.0.0.1 is ignored.
 func spaOriginAllowed(origin string, registered []string) bool {
-	if origin == "" || len(origin) > 300 {
+	if origin == "" || len(origin) > 300 || strings.Contains(origin, "?") {
 		return false
 	}
 	oscheme, oh, op, opath, ok := splitURI(origin)
