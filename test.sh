@@ -2,7 +2,7 @@
 # Runs every test mint has, from a fresh clone, with no set-up beforehand: formatting and vet,
 # the unit tests, the store conformance suite and the end-to-end tests (real Azure SDK clients
 # against a started mint) on SQLite and on a throw-away PostgreSQL 15, then each fuzz target
-# briefly. When the Azure CLI, the Azure SDK for Python or Chromium is missing they are installed first (apt-get, as root or with CI=true).
+# briefly. When the Azure CLI, the Azure SDK for Python, Chromium or NSS's certutil is missing they are installed first (apt-get, as root or with CI=true).
 # Set MINT_FUZZ_EXECS (default 20000 inputs per target: a smoke run that keeps the suite short)
 # to fuzz longer, or 0 to skip.
 #
@@ -34,6 +34,7 @@ command -v az >/dev/null 2>&1 || need+=(azure-cli)
 /usr/bin/python3 -c 'import azure.identity, azure.keyvault.secrets, azure.mgmt.resource, azure.mgmt.keyvault, msal' >/dev/null 2>&1 || need+=(python3-azure python3-msal)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the README's Storage section makes Azurite's certificate with it
+command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)   # the test browser trusts mint's CA through an NSS database
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
 		echo "== installing ${need[*]} (apt-get install)"

@@ -21,9 +21,19 @@ const (
 // when they are registered. web and spa URIs are https, or http on a loopback host
 // (localhost, 127.0.0.1); publicClient URIs may also use a custom scheme
 // ("msal{appId}://auth") or a URN ("urn:ietf:wg:oauth:2.0:oob"), but plain http only on a
-// loopback host too. mint also refuses wildcards and query strings, which Entra accepts in
-// some cases (docs/compatibility.md says so).
+// loopback host too. A query string is allowed only for applications that sign in work or
+// school accounts only (signInAudience AzureADMyOrg or AzureADMultipleOrgs), as the page says.
+// mint also refuses wildcards, which Entra accepts in some cases (docs/compatibility.md says so).
 func CheckRedirectURIs(r store.RedirectURIs) error {
+	workOnly := false
+	switch r.SignInAudience {
+	case "", AudienceMyOrg, AudienceMultipleOrgs:
+		workOnly = true
+	case AudienceOrgsAndPersonal, AudiencePersonal:
+	default:
+		return &InputError{fmt.Sprintf("Invalid value specified for property 'signInAudience' of resource 'Application': %q; use %s, %s, %s or %s.",
+			truncate(r.SignInAudience, 100), AudienceMyOrg, AudienceMultipleOrgs, AudienceOrgsAndPersonal, AudiencePersonal)}
+	}
 	if n := len(r.Web) + len(r.SPA) + len(r.PublicClient); n > MaxRedirectURIs {
 		return &InputError{fmt.Sprintf("An application may have at most %d redirect URIs; this one would have %d.", MaxRedirectURIs, n)}
 	}
@@ -33,7 +43,12 @@ func CheckRedirectURIs(r store.RedirectURIs) error {
 		public   bool
 	}{{"web.redirectUris", r.Web, false}, {"spa.redirectUris", r.SPA, false}, {"publicClient.redirectUris", r.PublicClient, true}} {
 		for _, u := range p.uris {
-			if why := redirectURIProblem(u, p.public); why != "" {
+			why := redirectURIProblem(u, p.public)
+			if why == "" && !workOnly && strings.Contains(u, "?") {
+				why = "has a query string, which only applications that sign in work or school accounts only (signInAudience " +
+					AudienceMyOrg + " or " + AudienceMultipleOrgs + ") may have"
+			}
+			if why != "" {
 				return &InputError{fmt.Sprintf("Invalid value specified for property '%s' of resource 'Application': %q %s.", p.property, truncate(u, 300), why)}
 			}
 		}
@@ -54,8 +69,8 @@ func redirectURIProblem(u string, public bool) string {
 		return "has a wildcard; register each redirect URI in full"
 	case strings.ContainsAny(u, "!$'(),; \t\r\n\\"):
 		return "has a character redirect URIs may not contain (! $ ' ( ) , ; or white space)"
-	case strings.Contains(u, "?"):
-		return "has a query string; mint matches redirect URIs without one"
+	case strings.Count(u, "?") > 1:
+		return "has more than one '?'"
 	}
 	parsed, err := url.Parse(u)
 	if err != nil || parsed.Scheme == "" {
@@ -85,6 +100,14 @@ func redirectURIProblem(u string, public bool) string {
 		return "must start with https:// (or http://localhost)"
 	}
 }
+
+// Graph's signInAudience values.
+const (
+	AudienceMyOrg           = "AzureADMyOrg"
+	AudienceMultipleOrgs    = "AzureADMultipleOrgs"
+	AudienceOrgsAndPersonal = "AzureADandPersonalMicrosoftAccount"
+	AudiencePersonal        = "PersonalMicrosoftAccount"
+)
 
 // IsLoopbackHost reports whether a redirect URI's host is a loopback name Entra treats as such:
 // localhost and 127.0.0.1 ([::1] is not supported by Entra).

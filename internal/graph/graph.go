@@ -9,6 +9,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -501,7 +502,7 @@ func applicationJSON(sp store.ServicePrincipal, creds []store.Credential) map[st
 		"appId":               sp.AppID,
 		"displayName":         sp.DisplayName,
 		"createdDateTime":     sp.CreatedAt,
-		"signInAudience":      "AzureADMyOrg",
+		"signInAudience":      cmp.Or(sp.RedirectURIs.SignInAudience, directory.AudienceMyOrg),
 		"identifierUris":      nonNil(sp.IdentifierURIs),
 		"api":                 map[string]any{"requestedAccessTokenVersion": version},
 		"appRoles":            appRolesJSON(sp.AppRoles),
@@ -522,6 +523,9 @@ type redirectURIsIn struct {
 	SPA                    *platformIn `json:"spa"`
 	PublicClient           *platformIn `json:"publicClient"`
 	IsFallbackPublicClient *bool       `json:"isFallbackPublicClient"`
+	// SignInAudience is kept with the redirect URIs: whether they may have a query string
+	// depends on it.
+	SignInAudience *string `json:"signInAudience"`
 }
 
 type platformIn struct {
@@ -543,6 +547,13 @@ func (in redirectURIsIn) apply(cur store.RedirectURIs) (store.RedirectURIs, bool
 	set(in.PublicClient, &cur.PublicClient)
 	if in.IsFallbackPublicClient != nil {
 		cur.FallbackPublicClient = *in.IsFallbackPublicClient
+		changed = true
+	}
+	if in.SignInAudience != nil {
+		cur.SignInAudience = *in.SignInAudience
+		if cur.SignInAudience == directory.AudienceMyOrg {
+			cur.SignInAudience = ""
+		}
 		changed = true
 	}
 	return cur, changed

@@ -137,6 +137,9 @@ type RedirectURIs struct {
 	SPA                  []string `json:"spa,omitempty"`
 	PublicClient         []string `json:"publicClient,omitempty"`
 	FallbackPublicClient bool     `json:"fallbackPublicClient,omitempty"`
+	// SignInAudience is Graph's signInAudience, which the redirect URI rules depend on; ""
+	// means AzureADMyOrg (single tenant), the default.
+	SignInAudience string `json:"signInAudience,omitempty"`
 }
 
 type Principals interface {

@@ -80,9 +80,9 @@ func ParseAuthorizeRequest(v Version, q url.Values) (req AuthorizeRequest, pageE
 			truncate(req.ResponseType, 100))
 	}
 	switch req.ResponseMode {
-	case "", "query", "form_post":
+	case "", "query", "fragment", "form_post":
 	default:
-		return req, nil, errMalformed("The response_mode '%s' is not supported for the code flow here; use query or form_post.", truncate(req.ResponseMode, 50))
+		return req, nil, errMalformed("The response_mode '%s' is not supported for the code flow here; use query, fragment or form_post.", truncate(req.ResponseMode, 50))
 	}
 	switch req.Prompt {
 	case "", "login", "select_account", "none", "consent":

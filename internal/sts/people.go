@@ -156,6 +156,12 @@ func redirectMatches(got, reg string) bool {
 	if got == reg {
 		return true
 	}
+	// A registered query string (single-tenant apps may have one) must be sent exactly.
+	_, gq, _ := strings.Cut(got, "?")
+	_, rq, _ := strings.Cut(reg, "?")
+	if gq != rq {
+		return false
+	}
 	gs, gh, gp, gpath, ok1 := splitURI(got)
 	rs, rh, rp, rpath, ok2 := splitURI(reg)
 	if !ok1 || !ok2 || !strings.EqualFold(gs, rs) || !strings.EqualFold(gh, rh) {
@@ -176,13 +182,15 @@ func redirectMatches(got, reg string) bool {
 	return gp == rp
 }
 
-// splitURI splits scheme://host[:port]/path?query without url.Parse's leniency: no user info,
-// no fragment, no query (Entra refuses reply URLs with a fragment; a query is not registered).
+// splitURI splits scheme://host[:port]/path[?query] without url.Parse's leniency: no user
+// info, no fragment (Entra refuses reply URLs with one), at most one '?'; the query is not
+// returned (redirectMatches compares it apart).
 func splitURI(u string) (scheme, host, port, path string, ok bool) {
 	scheme, rest, found := strings.Cut(u, "://")
-	if !found || scheme == "" || strings.ContainsAny(rest, "#@\\ \t\r\n") || strings.Contains(rest, "?") {
+	if !found || scheme == "" || strings.ContainsAny(rest, "#@\\ \t\r\n") || strings.Count(rest, "?") > 1 {
 		return "", "", "", "", false
 	}
+	rest, _, _ = strings.Cut(rest, "?")
 	hostport := rest
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		hostport, path = rest[:i], rest[i:]

@@ -180,3 +180,43 @@ func TestUserTokenWIDs(t *testing.T) {
 		t.Errorf("wids without directory roles: %v", c["wids"])
 	}
 }
+
+// A redirect URI with a query string (Entra allows one for apps that sign in work or school
+// accounts only) matches only with that exact query, and the answer keeps it.
+func TestRedirectURIWithQuery(t *testing.T) {
+	f, _ := newSignInFixture(t)
+	f.dir.principals = append(f.dir.principals, store.ServicePrincipal{ObjectID: desktopObjID, AppID: desktopAppID, TenantID: testTenantID,
+		Kind: store.KindApplication, DisplayName: "Query app",
+		RedirectURIs: store.RedirectURIs{PublicClient: []string{"http://localhost/cb?tenant=contoso", "https://app.example?x=1"}}})
+	b := &browser{t: t, f: f, cookies: map[string]string{}}
+	for _, c := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://localhost:4100/cb?tenant=contoso", true},
+		{"https://app.example?x=1", true},
+		{"https://app.example/?x=1", true},
+		{"http://localhost:4100/cb?tenant=fabrikam", false},
+		{"http://localhost:4100/cb", false},
+		{"http://localhost:4100/cb?tenant=contoso&more=1", false},
+		{"https://app.example", false},
+	} {
+		q := strings.Replace(authorizeQuery(url.Values{"client_id": {desktopAppID}, "redirect_uri": {c.uri}}), "/organizations/", "/"+testTenantID+"/", 1)
+		w := b.do("GET", q, nil)
+		if c.ok != (w.Code == 200) || !c.ok && !strings.Contains(w.Body.String(), "AADSTS50011") {
+			t.Errorf("%s: %d, want ok=%v", c.uri, w.Code, c.ok)
+		}
+	}
+	q := strings.Replace(authorizeQuery(url.Values{"client_id": {desktopAppID}, "redirect_uri": {"http://localhost:4100/cb?tenant=contoso"}}),
+		"/organizations/", "/"+testTenantID+"/", 1)
+	page := fields(b.do("GET", q, nil).Body.String())
+	w := b.do("POST", "/"+testTenantID+"/login", url.Values{"ctx": {page.Get("ctx")}, "csrf": {page.Get("csrf")}, "action": {"signin"},
+		"login": {aliceUPN}, "passwd": {alicePass}})
+	loc, err := url.Parse(w.Header().Get("Location"))
+	if w.Code != 302 || err != nil || loc.Path != "/cb" || loc.Query().Get("tenant") != "contoso" || loc.Query().Get("code") == "" {
+		t.Fatalf("redirect: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	tok := f.post("/"+testTenantID+"/oauth2/v2.0/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {desktopAppID},
+		"code": {loc.Query().Get("code")}, "code_verifier": {pkceVerifier}, "redirect_uri": {"http://localhost:4100/cb?tenant=contoso"}, "scope": {vaultScope}})
+	decodeTokens(t, tok)
+}

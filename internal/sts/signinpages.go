@@ -562,24 +562,37 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req Autho
 }
 
 // respondToApp delivers parameters to the redirect URI: a 302 with a query (response_mode
-// query, MSAL Python) or an auto-submitting form (form_post, MSAL Go and msal-node).
+// query, MSAL Python) or a fragment (fragment, MSAL.js), or an auto-submitting form (form_post,
+// MSAL Go and msal-node).
 func (s *Server) respondToApp(w http.ResponseWriter, r *http.Request, req AuthorizeRequest, params []formField) {
 	if req.ResponseMode == "form_post" {
 		s.writePage(w, http.StatusOK, "formpost", pageData{Title: "Working...", Target: req.RedirectURI, Fields: params},
 			s.redirectOrigin(loginContext{Req: req})...)
 		return
 	}
-	target := req.RedirectURI
+	target, query, hasQuery := strings.Cut(req.RedirectURI, "?")
 	if _, _, _, path, _ := splitURI(target); path == "" {
 		target += "/" // a path-less redirect URI comes back with a trailing slash, as Entra's
+	}
+	if hasQuery {
+		target += "?" + query // the registered query string is kept; the answer follows it
 	}
 	q := url.Values{}
 	for _, p := range params {
 		q.Set(p.Name, p.Value)
 	}
+	sep := "?"
+	switch {
+	case req.ResponseMode == "fragment": // MSAL.js's default: the code never reaches the SPA's server
+		sep = "#"
+	case hasQuery && query != "":
+		sep = "&"
+	case hasQuery:
+		sep = ""
+	}
 	h := w.Header()
 	h["Cache-Control"] = []string{"no-store, no-cache"}
-	h["Location"] = []string{target + "?" + q.Encode()}
+	h["Location"] = []string{target + sep + q.Encode()}
 	w.WriteHeader(http.StatusFound)
 }
 

@@ -351,8 +351,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch rt {
 	case routeTokenV2:
+		if r.Method == http.MethodOptions && s.servePreflight(w, r) {
+			return
+		}
 		s.serveToken(w, r, seg, V2)
 	case routeTokenV1:
+		if r.Method == http.MethodOptions && s.servePreflight(w, r) {
+			return
+		}
 		s.serveToken(w, r, seg, V1)
 	case routeOpenIDV2:
 		s.serveOpenID(w, r, seg, V2)

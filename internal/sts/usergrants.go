@@ -40,6 +40,9 @@ type refreshGrant struct {
 	// Public: issued to an application of the directory as a public client, so redeemed
 	// without a credential (Entra: AADSTS700025 with one, 7000218 without one otherwise).
 	Public bool `json:"pb,omitempty"`
+	// SPA: issued through a spa redirect URI; Expiry is then fixed at 24 hours after the
+	// sign-in and carried over to the refresh tokens it is redeemed for (see spa.go).
+	SPA bool `json:"spa,omitempty"`
 }
 
 // codeGrant is an authorization code's content.
@@ -68,6 +71,10 @@ type signedIn struct {
 	scope    string // the scope of the original request (device code, code), used when none is sent
 	resource string
 	nonce    string
+	// spa: signed in through a spa redirect URI; spaExpiry is the fixed expiry of its refresh
+	// tokens (zero for a new sign-in: 24 hours from now).
+	spa       bool
+	spaExpiry time.Time
 }
 
 // userClient is the app a person signs in to.
@@ -80,12 +87,17 @@ type userClient struct {
 	firstParty bool
 	redirects  []string
 	acr        string // appidacr: "1" secret, "2" certificate; "" for a public client
+	// spa: the code is redeemed through a spa redirect URI; spaRedirects are the application's
+	// spa redirect URIs, whose origins the token endpoint answers with CORS headers.
+	spa          bool
+	spaRedirects []string
 }
 
 // serveUserToken answers the password, refresh-token, authorization-code and device-code grants.
 func (s *Server) serveUserToken(w http.ResponseWriter, r *http.Request, at *attempt, seg string, v Version, form url.Values) {
 	ctx := r.Context()
 	req, e := ParseUserTokenRequest(v, form, r.Header.Get("Authorization"))
+	req.Origin = r.Header.Get("Origin")
 	at.grant = req.GrantType
 	if req.ClientID != "" {
 		at.appID = truncate(req.ClientID, 200)
@@ -117,13 +129,16 @@ func (s *Server) serveUserToken(w http.ResponseWriter, r *http.Request, at *atte
 		s.refuse(ctx, w, at, e)
 		return
 	}
+	if req.Origin != "" {
+		allowSPAOrigin(w.Header(), req.Origin, client)
+	}
 	var si signedIn
 	switch req.GrantType {
 	case GrantPassword:
 		si.user, si.tenant, e = s.passwordSignIn(ctx, at, pathTenant, req.Username, req.Password)
 		si.authTime, si.amr = at.now, []string{"pwd"}
 	case GrantRefreshToken:
-		si, e = s.redeemRefreshToken(ctx, at, client, req.RefreshToken)
+		si, e = s.redeemRefreshToken(ctx, at, client, req)
 	case GrantAuthorizationCode:
 		si, e = s.redeemCode(ctx, at, client, req)
 	case GrantDeviceCode:
@@ -165,11 +180,11 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 		return userClient{}, errServer(err)
 	}
 	presented := req.ClientAssertion != "" || req.ClientSecret != ""
-	public := false
+	public, spa := false, false
 	switch req.GrantType {
 	case GrantAuthorizationCode:
 		p := redirectPlatform(req.RedirectURI, sp.RedirectURIs)
-		public = p == platformPublicClient || p == platformSPA
+		public, spa = p == platformPublicClient || p == platformSPA, p == platformSPA
 	case GrantDeviceCode, GrantPassword:
 		public = sp.RedirectURIs.FallbackPublicClient
 	case GrantRefreshToken:
@@ -179,7 +194,7 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 		if presented {
 			return userClient{}, errPublicClientSecret()
 		}
-		return userClient{appID: sp.AppID, displayName: sp.DisplayName, public: true}, nil
+		return userClient{appID: sp.AppID, displayName: sp.DisplayName, public: true, spa: spa, spaRedirects: sp.RedirectURIs.SPA}, nil
 	}
 	var e *Error
 	acr := "1"
@@ -302,13 +317,21 @@ func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID str
 	return u, t, nil
 }
 
-func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client userClient, token string) (signedIn, *Error) {
+func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client userClient, req UserTokenRequest) (signedIn, *Error) {
 	var g refreshGrant
-	rest, ok := strings.CutPrefix(token, refreshTokenPrefix)
+	rest, ok := strings.CutPrefix(req.RefreshToken, refreshTokenPrefix)
 	if !ok || s.seal.open(purposeRefreshToken, rest, &g) != nil {
 		return signedIn{}, errGrantInvalid("refresh token")
 	}
 	at.principalID = g.UserID
+	if g.SPA {
+		if req.Origin == "" {
+			return signedIn{}, errSPANotCrossOrigin()
+		}
+		if at.now.Unix() > g.Expiry {
+			return signedIn{}, errSPARefreshExpired(time.Unix(g.AuthTime, 0))
+		}
+	}
 	if at.now.Unix() > g.Expiry {
 		return signedIn{}, NewError(http.StatusBadRequest, "invalid_grant", 700082,
 			"The refresh token has expired due to inactivity. The token was issued on %s and was inactive for 90 days.",
@@ -329,7 +352,11 @@ func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client use
 	if e != nil {
 		return signedIn{}, e
 	}
-	return signedIn{user: u, tenant: t, authTime: authTime, amr: g.AMR}, nil
+	si := signedIn{user: u, tenant: t, authTime: authTime, amr: g.AMR}
+	if g.SPA {
+		si.spa, si.spaExpiry = true, time.Unix(g.Expiry, 0)
+	}
+	return si, nil
 }
 
 func (s *Server) redeemCode(ctx context.Context, at *attempt, client userClient, req UserTokenRequest) (signedIn, *Error) {
@@ -349,6 +376,14 @@ func (s *Server) redeemCode(ctx context.Context, at *attempt, client userClient,
 		return signedIn{}, NewError(http.StatusBadRequest, "invalid_grant", codeRedirectMismatch,
 			"The redirect URI '%s' of the token request does not match the redirect URI of the authorization request; send the same value.",
 			truncate(req.RedirectURI, 300))
+	}
+	if client.spa {
+		if req.Origin == "" {
+			return signedIn{}, errSPANotCrossOrigin()
+		}
+		if g.Challenge == "" {
+			return signedIn{}, errSPAWithoutPKCE()
+		}
 	}
 	if g.Challenge != "" && !pkceMatches(g.Method, g.Challenge, req.CodeVerifier) {
 		return signedIn{}, NewError(http.StatusBadRequest, "invalid_grant", codePKCEMismatch,
@@ -371,7 +406,7 @@ func (s *Server) redeemCode(ctx context.Context, at *attempt, client userClient,
 	if e != nil {
 		return signedIn{}, e
 	}
-	return signedIn{user: u, tenant: t, authTime: authTime, amr: g.AMR, scope: g.Scope, resource: g.Resource, nonce: g.Nonce}, nil
+	return signedIn{user: u, tenant: t, authTime: authTime, amr: g.AMR, scope: g.Scope, resource: g.Resource, nonce: g.Nonce, spa: client.spa}, nil
 }
 
 // pkceMatches checks a code_verifier against the challenge (RFC 7636: S256 or plain).
@@ -400,8 +435,10 @@ type userTokenResponse struct {
 	Resource     string `json:"resource,omitempty"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	ClientInfo   string `json:"client_info,omitempty"`
+	// RefreshTokenExpiresIn is sent for a SPA's refresh token only, whose lifetime is fixed.
+	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
+	IDToken               string `json:"id_token,omitempty"`
+	ClientInfo            string `json:"client_info,omitempty"`
 }
 
 // issueUserTokens resolves the resource, builds and signs the access token, the ID token and a
@@ -484,8 +521,16 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 		}
 	}
 	if offline {
+		expiry := at.now.Add(refreshTokenLifetime)
+		if si.spa {
+			expiry = si.spaExpiry
+			if expiry.IsZero() {
+				expiry = at.now.Add(spaRefreshTokenLifetime)
+			}
+			resp.RefreshTokenExpiresIn = max(int64(expiry.Sub(at.now)/time.Second), 1)
+		}
 		rt, err := s.seal.seal(purposeRefreshToken, refreshGrant{UserID: si.user.ObjectID, TenantID: si.tenant.ID, ClientID: client.appID,
-			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: at.now.Add(refreshTokenLifetime).Unix(), Public: client.public && !client.firstParty})
+			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: expiry.Unix(), Public: client.public && !client.firstParty, SPA: si.spa})
 		if err != nil {
 			s.log.ErrorContext(ctx, "refresh token sealing failed", "trace_id", at.traceID, "err", err)
 			s.refuse(ctx, w, at, errServer(err))

@@ -51,6 +51,8 @@ type UserTokenRequest struct {
 	Resource string
 	// ClientInfo is true when client_info=1 was sent: the response then carries client_info.
 	ClientInfo bool
+	// Origin is the request's Origin header: a browser's cross-origin request (a SPA's).
+	Origin string
 }
 
 func (r UserTokenRequest) String() string {

@@ -3,9 +3,13 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,14 +37,40 @@ func needChromium(t *testing.T) string {
 	return ""
 }
 
-// newBrowser starts a headless Chromium with a fresh profile. proxy, when set, is mint's
-// Azure-name proxy (for login.microsoftonline.com); loopback addresses never go through it.
-// The browser accepts mint's certificates: a fresh profile has no way to trust mint's CA
-// without tools outside the test, and what is under test is mint and the clients, not the
-// browser's trust store.
+// trustMintCA gives a browser a home of its own whose NSS database (~/.pki/nssdb, where
+// Chromium on Linux reads the certificate authorities a user added) trusts mint's CA, as a
+// person trusts it on their machine: `certutil -A -t C,,` from Debian's libnss3-tools (./test.sh
+// installs it). Chromium then verifies every certificate mint serves, and refuses one from any
+// other CA (TestBrowserTrustsOnlyMintCA).
+func trustMintCA(t *testing.T) chromedp.ExecAllocatorOption {
+	t.Helper()
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		t.Fatalf("certutil not found: install it (Debian/Ubuntu: sudo apt-get install --no-install-recommends libnss3-tools; ./test.sh does this itself)")
+	}
+	home := t.TempDir()
+	db := "sql:" + filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(filepath.Join(home, ".pki", "nssdb"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-N", "-d", db, "--empty-password"},
+		{"-A", "-d", db, "-t", "C,,", "-n", "mint", "-i", filepath.Join(sharedDir, "ca.pem")},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	return chromedp.Env("HOME=" + home)
+}
+
+// newBrowser starts a headless Chromium with a fresh profile that trusts mint's CA
+// (trustMintCA). proxy, when set, is mint's Azure-name proxy (for login.microsoftonline.com);
+// loopback addresses never go through it.
 func newBrowser(t *testing.T, proxy string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
+		trustMintCA(t),
 		chromedp.ExecPath(needChromium(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
 		chromedp.Flag("disable-gpu", true),
@@ -49,7 +79,6 @@ func newBrowser(t *testing.T, proxy string) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
 	if proxy != "" {
@@ -152,4 +181,27 @@ func nextURL(t *testing.T, urls <-chan string, what string) string {
 		t.Fatalf("%s opened no browser within 60 s", what)
 	}
 	return ""
+}
+
+// The test browser verifies certificates: it trusts mint's CA through its NSS database and
+// nothing else a test serves. mint's own page loads; a server whose certificate comes from
+// another CA (Go's httptest one) is refused with Chromium's certificate error.
+func TestBrowserTrustsOnlyMintCA(t *testing.T) {
+	m := startMint(t, options{})
+	browser := newBrowser(t, "")
+	var body string
+	browse(t, browser, "open mint's discovery document",
+		chromedp.Navigate(m.URL+"/common/v2.0/.well-known/openid-configuration"),
+		into(&body, chromedp.Text(chromedp.CSS("body"))))
+	if !strings.Contains(body, "authorization_endpoint") {
+		t.Fatalf("mint's discovery document in Chromium: %q", body)
+	}
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "other CA") }))
+	defer other.Close()
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.Navigate(other.URL))
+	if err == nil || !strings.Contains(err.Error(), "ERR_CERT_AUTHORITY_INVALID") {
+		t.Fatalf("a certificate from another CA: %v, want net::ERR_CERT_AUTHORITY_INVALID", err)
+	}
 }

@@ -3,9 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"image"
 	"image/png"
@@ -95,19 +92,6 @@ type browserSession struct {
 	step  int
 }
 
-// spkiHash is the base64 SHA-256 of the serving certificate's public key, which the browser is
-// told to accept (--ignore-certificate-errors-spki-list): only mint's own certificate, not any.
-func spkiHash(t *testing.T, base string) string {
-	u, _ := url.Parse(base)
-	conn, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
 func newPortalBrowser(t *testing.T, m *mint, shots string) *browserSession {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
@@ -119,7 +103,7 @@ func newPortalBrowser(t *testing.T, m *mint, shots string) *browserSession {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("force-prefers-reduced-motion", true),
-		chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(t, m.URL)),
+		trustMintCA(t),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	}

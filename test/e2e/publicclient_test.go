@@ -23,7 +23,8 @@ import (
 // the developer in to it with its own client id, and so does MSAL Python's PublicClientApplication
 // device flow; with public client flows turned off the device
 // code is refused (AADSTS7000218), and a redirect URI it does not register gets the AADSTS50011
-// page, never a redirect.
+// page, never a redirect. A web redirect URI may have a query string while the app signs in
+// work or school accounts only; az cannot then make it sign in personal accounts too.
 func TestDirectoryAppSignsPeopleIn(t *testing.T) {
 	az := needAz(t)
 	browser := newBrowser(t, "")
@@ -59,6 +60,22 @@ func TestDirectoryAppSignsPeopleIn(t *testing.T) {
 			if bad.code == 0 || !strings.Contains(bad.stderr, "web.redirectUris") {
 				t.Errorf("az ad app update with an http redirect URI: exit %d\n%s", bad.code, bad.stderr)
 			}
+			// A query string: allowed while the app signs in work or school accounts only
+			// (AzureADMyOrg, the default), refused once it would sign in personal accounts too.
+			mustAz(t, env, az, nil, "ad", "app", "update", "--id", app.AppID, "--web-redirect-uris", "https://tool.example/signin-oidc?tenant=contoso")
+			bad = runAz(t, env, az, "ad", "app", "update", "--id", app.AppID, "--sign-in-audience", "AzureADandPersonalMicrosoftAccount")
+			if bad.code == 0 || !strings.Contains(bad.stderr, "query string") {
+				t.Errorf("az ad app update --sign-in-audience AzureADandPersonalMicrosoftAccount with a query redirect URI: exit %d\n%s", bad.code, bad.stderr)
+			}
+			var audience struct {
+				SignInAudience string
+				Web            struct{ RedirectURIs []string }
+			}
+			mustAz(t, env, az, &audience, "ad", "app", "show", "--id", app.AppID, "-o", "json")
+			if audience.SignInAudience != "AzureADMyOrg" || len(audience.Web.RedirectURIs) != 1 || audience.Web.RedirectURIs[0] != "https://tool.example/signin-oidc?tenant=contoso" {
+				t.Errorf("az ad app show after the refused update: %+v", audience)
+			}
+			mustAz(t, env, az, nil, "ad", "app", "update", "--id", app.AppID, "--web-redirect-uris", "https://tool.example/signin-oidc")
 
 			clientOptions := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: m.Env["AZURE_AUTHORITY_HOST"]}}
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
