@@ -88,6 +88,10 @@ func TestLimits(t *testing.T) {
 	if !refusedFrom(t, "127.0.0.5", addr) {
 		t.Fatal("connection over the total was not refused")
 	}
+	// The client may see the refusal before the listener has counted it: wait for the count.
+	for deadline := time.Now().Add(2 * time.Second); l.Refused() != 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if l.Refused() != 2 || l.Open() != 5 {
 		t.Errorf("refused %d open %d, want 2 and 5", l.Refused(), l.Open())
 	}
