@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,11 @@ type Config struct {
 	Logger          *slog.Logger
 	Clock           func() time.Time
 	Metrics         Metrics
+
+	// ReleaseMemoryAfter, if set, returns the heap freed by a burst of upstream calls to the OS
+	// once no call has finished for this long (release.go); 0 leaves it to the Go runtime. A
+	// resident daemon (mint agent) sets it; a process embedding the agent need not.
+	ReleaseMemoryAfter time.Duration
 }
 
 // Metrics receives optional measurements; the agent never blocks on them.
@@ -124,6 +130,7 @@ type Agent struct {
 	upTimeout time.Duration
 	pidPoll   time.Duration
 	sockUIDs  []int
+	rel       *releaser // nil: memory is left to the runtime
 
 	reg   *registry
 	cache *cache
@@ -194,6 +201,13 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ArcKeyUID != 0 {
 		a.arcUID = cfg.ArcKeyUID
+	}
+	if cfg.ReleaseMemoryAfter > 0 {
+		a.rel = newReleaser(cfg.ReleaseMemoryAfter, func() {
+			began := time.Now()
+			debug.FreeOSMemory()
+			a.log.Debug("memory freed by upstream calls returned to the OS", "took", time.Since(began))
+		})
 	}
 	a.baseCtx, a.cancel = context.WithCancel(context.Background())
 
@@ -389,6 +403,9 @@ func (a *Agent) Close() error {
 		a.closed = true
 		a.callMu.Unlock()
 		a.calls.Wait()
+		if a.rel != nil {
+			a.rel.stop()
+		}
 		if a.arcKeyring != nil {
 			a.arcKeyring.close()
 		}

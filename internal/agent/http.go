@@ -342,6 +342,9 @@ func (a *Agent) startCall(e *entry) *call {
 			a.metrics.UpstreamCall(time.Since(began), err)
 		}
 		a.finishCall(e, c, tok, err)
+		if a.rel != nil {
+			a.rel.callDone()
+		}
 	}()
 	return c
 }

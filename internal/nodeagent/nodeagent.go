@@ -70,6 +70,12 @@ type Config struct {
 	Out io.Writer
 }
 
+// releaseMemoryAfter: once the node's token calls have been quiet this long, the agent returns
+// the memory a burst of them freed (agent.Config.ReleaseMemoryAfter). A quarter of a second is
+// well beyond the gaps between the calls of a burst (a node starting its workloads: each call
+// takes milliseconds), and short beside the hours its cached tokens are then served.
+const releaseMemoryAfter = 250 * time.Millisecond
+
 // Run runs a node agent until ctx ends: it joins (first start) or loads the node, serves
 // the managed-identity endpoints and the `mint run` socket, and, unless ProxyAddr is empty, the
 // Azure-name proxy: Azure's names terminated with a certificate the server's CA issued for a key
@@ -118,7 +124,8 @@ func Run(ctx context.Context, cfg Config) error {
 	m := promtext.New()
 	up := node.NewUpstream(id, hc)
 	acfg := agent.Config{Upstream: up, ListenAddr: cfg.Addr, SocketPath: socket,
-		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m, RateLimit: cfg.RateLimit, Logger: cfg.Logger}
+		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m, RateLimit: cfg.RateLimit, Logger: cfg.Logger,
+		ReleaseMemoryAfter: releaseMemoryAfter}
 	if cfg.ServiceFabricAddr != "" {
 		// Kept in the data directory (the key 0600, as the node's own key) so that the
 		// thumbprint clients pin and the certificate Node trusts survive a restart.
