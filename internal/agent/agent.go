@@ -23,6 +23,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -32,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -460,9 +462,18 @@ func (a *Agent) housekeeping(ctx context.Context) {
 }
 
 func (a *Agent) reapExited() {
+	// Many workloads may be one process (one program registering several): each pid is read
+	// once a pass.
+	ws := a.reg.watched()
+	slices.SortFunc(ws, func(x, y *workload) int { return cmp.Compare(x.pid, y.pid) })
 	dead := map[*workload]bool{}
-	for _, w := range a.reg.watched() {
-		if start, ok := processStart(w.pid); !ok || start != w.pidStart {
+	pid, start, alive := 0, uint64(0), false
+	for _, w := range ws {
+		if w.pid != pid {
+			pid = w.pid
+			start, alive = processStart(pid)
+		}
+		if !alive || start != w.pidStart {
 			dead[w] = true
 		}
 	}
