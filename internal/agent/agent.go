@@ -23,6 +23,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -31,6 +32,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +85,11 @@ type Config struct {
 	Logger          *slog.Logger
 	Clock           func() time.Time
 	Metrics         Metrics
+
+	// ReleaseMemoryAfter, if set, returns the heap freed by a burst of upstream calls to the OS
+	// once no call has finished for this long (release.go); 0 leaves it to the Go runtime. A
+	// resident daemon (mint agent) sets it; a process embedding the agent need not.
+	ReleaseMemoryAfter time.Duration
 }
 
 // Metrics receives optional measurements; the agent never blocks on them.
@@ -124,6 +132,7 @@ type Agent struct {
 	upTimeout time.Duration
 	pidPoll   time.Duration
 	sockUIDs  []int
+	rel       *releaser // nil: memory is left to the runtime
 
 	reg   *registry
 	cache *cache
@@ -194,6 +203,13 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ArcKeyUID != 0 {
 		a.arcUID = cfg.ArcKeyUID
+	}
+	if cfg.ReleaseMemoryAfter > 0 {
+		a.rel = newReleaser(cfg.ReleaseMemoryAfter, func() {
+			began := time.Now()
+			debug.FreeOSMemory()
+			a.log.Debug("memory freed by upstream calls returned to the OS", "took", time.Since(began))
+		})
 	}
 	a.baseCtx, a.cancel = context.WithCancel(context.Background())
 
@@ -389,6 +405,9 @@ func (a *Agent) Close() error {
 		a.closed = true
 		a.callMu.Unlock()
 		a.calls.Wait()
+		if a.rel != nil {
+			a.rel.stop()
+		}
 		if a.arcKeyring != nil {
 			a.arcKeyring.close()
 		}
@@ -443,9 +462,18 @@ func (a *Agent) housekeeping(ctx context.Context) {
 }
 
 func (a *Agent) reapExited() {
+	// Many workloads may be one process (one program registering several): each pid is read
+	// once a pass.
+	ws := a.reg.watched()
+	slices.SortFunc(ws, func(x, y *workload) int { return cmp.Compare(x.pid, y.pid) })
 	dead := map[*workload]bool{}
-	for _, w := range a.reg.watched() {
-		if start, ok := processStart(w.pid); !ok || start != w.pidStart {
+	pid, start, alive := 0, uint64(0), false
+	for _, w := range ws {
+		if w.pid != pid {
+			pid = w.pid
+			start, alive = processStart(pid)
+		}
+		if !alive || start != w.pidStart {
 			dead[w] = true
 		}
 	}

@@ -96,6 +96,10 @@ func (c *cache) getOrCreate(key []byte, req TokenRequest, now time.Time) *entry 
 		c.evictLocked(now)
 	}
 	e := &entry{key: string(key), req: req}
+	// The audience ends the key (appendKey): share its bytes rather than keep the request's copy.
+	if aud := e.key[len(e.key)-len(req.Resource):]; aud == req.Resource {
+		e.req.Resource = aud
+	}
 	e.lastUsed.Store(now.Unix())
 	c.m[e.key] = e
 	return e
@@ -183,15 +187,20 @@ type call struct {
 	err  error
 }
 
-// tokenState is an immutable token plus its pre-rendered response bodies.
+// tokenState is an immutable token plus its pre-rendered response bodies. It keeps of the
+// upstream's Token only what responses and revocations read (the token string, its client id,
+// the Arc echoes and the times as unix numbers): with 1,000 cached tokens each field is a kB.
 type tokenState struct {
-	tok       Token
-	exp, nbf  int64 // unix seconds
-	fetched   int64 // unix seconds
-	refreshAt int64 // unix ns
-	audience  string
-	oid       string                                      // the token's principal, to match revocations (revoke.go)
-	bodies    [dialect.NumFields]atomic.Pointer[rendered] // one per endpoint field set
+	accessToken        string
+	clientID           string
+	objectID           string // as upstream gave it, for Arc's echo (oid below is for revocations)
+	identityResourceID string // for Arc's echo
+	exp, nbf           int64  // unix seconds
+	fetched            int64  // unix seconds
+	refreshAt          int64  // unix ns
+	audience           string
+	oid                string                                      // the token's principal, to match revocations (revoke.go)
+	bodies             [dialect.NumFields]atomic.Pointer[rendered] // one per endpoint field set
 }
 
 // rendered is a body for one second (expires_in counts down each second, as IMDS's does).
@@ -202,9 +211,10 @@ type rendered struct {
 }
 
 func newTokenState(tok Token, audience string, now time.Time) *tokenState {
-	st := &tokenState{tok: tok, exp: tok.ExpiresOn.Unix(), fetched: now.Unix(), audience: audience, oid: tok.ObjectID}
+	st := &tokenState{accessToken: tok.AccessToken, clientID: tok.ClientID, objectID: tok.ObjectID, identityResourceID: tok.IdentityResourceID,
+		exp: tok.ExpiresOn.Unix(), fetched: now.Unix(), audience: audience, oid: tok.ObjectID}
 	if st.oid == "" {
-		st.oid = tokenOID(tok.AccessToken)
+		st.oid = tokenOID(st.accessToken)
 	}
 	if !tok.NotBefore.IsZero() {
 		st.nbf = tok.NotBefore.Unix()
@@ -233,9 +243,9 @@ func (st *tokenState) body(f dialect.Fields, nowSec int64) *rendered {
 	if prev != nil && prev.sec == nowSec && prev.body != nil {
 		return prev
 	}
-	b := dialect.AppendToken(make([]byte, 0, len(st.tok.AccessToken)+len(st.audience)+len(st.tok.ClientID)+224), &dialect.TokenBody{
-		AccessToken: st.tok.AccessToken,
-		ClientID:    st.tok.ClientID,
+	b := dialect.AppendToken(make([]byte, 0, len(st.accessToken)+len(st.audience)+len(st.clientID)+224), &dialect.TokenBody{
+		AccessToken: st.accessToken,
+		ClientID:    st.clientID,
 		Resource:    st.audience,
 		ExpiresOn:   st.exp,
 		NotBefore:   st.nbf,

@@ -342,6 +342,9 @@ func (a *Agent) startCall(e *entry) *call {
 			a.metrics.UpstreamCall(time.Since(began), err)
 		}
 		a.finishCall(e, c, tok, err)
+		if a.rel != nil {
+			a.rel.callDone()
+		}
 	}()
 	return c
 }
@@ -413,15 +416,15 @@ func (a *Agent) writeToken(w http.ResponseWriter, req *dialect.Request, st *toke
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	if req.Kind == dialect.Arc && !req.Identity.IsZero() {
-		body := dialect.TokenBody{AccessToken: st.tok.AccessToken, ClientID: st.tok.ClientID, Resource: st.audience,
+		body := dialect.TokenBody{AccessToken: st.accessToken, ClientID: st.clientID, Resource: st.audience,
 			ExpiresOn: st.exp, NotBefore: st.nbf, Now: nowSec, Fields: req.Kind.Fields()}
 		switch {
 		case req.Identity.ClientID != "" && body.ClientID == "":
 			body.ClientID = req.Identity.ClientID
 		case req.Identity.ObjectID != "":
-			body.EchoName, body.EchoValue = "object_id", orElse(st.tok.ObjectID, req.Identity.ObjectID)
+			body.EchoName, body.EchoValue = "object_id", orElse(st.objectID, req.Identity.ObjectID)
 		case req.Identity.ResourceID != "":
-			body.EchoName, body.EchoValue = "msi_res_id", orElse(st.tok.IdentityResourceID, req.Identity.ResourceID)
+			body.EchoName, body.EchoValue = "msi_res_id", orElse(st.identityResourceID, req.Identity.ResourceID)
 		}
 		_, _ = w.Write(dialect.AppendToken(nil, &body))
 	} else {

@@ -69,6 +69,12 @@ type Config struct {
 	Out io.Writer
 }
 
+// releaseMemoryAfter: once the node's token calls have been quiet this long, the agent returns
+// the memory a burst of them freed (agent.Config.ReleaseMemoryAfter). A quarter of a second is
+// well beyond the gaps between the calls of a burst (a node starting its workloads: each call
+// takes milliseconds), and short beside the hours its cached tokens are then served.
+const releaseMemoryAfter = 250 * time.Millisecond
+
 // Run runs a node agent until ctx ends: it joins (first start) or loads the node, serves
 // the managed-identity endpoints and the `mint run` socket, and, unless ProxyAddr is empty, the
 // Azure-name proxy: Azure's names terminated with a certificate the server's CA issued for a key
@@ -117,7 +123,8 @@ func Run(ctx context.Context, cfg Config) error {
 	m := promtext.New()
 	up := node.NewUpstream(id, hc)
 	acfg := agent.Config{Upstream: up, ListenAddr: cfg.Addr, SocketPath: socket,
-		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m, RateLimit: cfg.RateLimit, Logger: cfg.Logger}
+		ServiceFabricAddr: cfg.ServiceFabricAddr, Metrics: m, RateLimit: cfg.RateLimit, Logger: cfg.Logger,
+		ReleaseMemoryAfter: releaseMemoryAfter}
 	if cfg.ServiceFabricAddr != "" {
 		// Kept in the data directory (the key 0600, as the node's own key) so that the
 		// thumbprint clients pin and the certificate Node trusts survive a restart.
@@ -239,20 +246,11 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 // httpClientTrusting is the agent's client of the server: system roots (and SSL_CERT_FILE),
 // plus caFile when given; connections to serverURL's host go to addrs in order when given.
 func httpClientTrusting(caFile, serverURL string, addrs []string) (*http.Client, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
+	tlsConfig, err := serverTLS(caFile)
+	if err != nil {
+		return nil, err
 	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-		}
-	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16}
+	tr := &http.Transport{TLSClientConfig: tlsConfig, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16}
 	if len(addrs) > 0 {
 		u, err := url.Parse(serverURL)
 		if err != nil || u.Host == "" {
@@ -261,6 +259,53 @@ func httpClientTrusting(caFile, serverURL string, addrs []string) (*http.Client,
 		tr.DialContext = failoverDialer(canonicalHostPort(u), addrs)
 	}
 	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
+}
+
+// serverTLS trusts, for the server's certificate, the system roots (and SSL_CERT_FILE) plus
+// caFile when given. With caFile, the chain is checked against it first and the system roots are
+// loaded only if that fails (a server behind a publicly certified front): loaded at start, the
+// system's ~140 roots were ~0.3 MB of the agent's heap for its lifetime, to check a chain that
+// the installation's CA alone signs. Without caFile, RootCAs is nil: crypto/tls loads the system
+// roots at the first handshake.
+func serverTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return &tls.Config{}, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{
+		// crypto/tls would check the chain against RootCAs alone and fail the handshake before
+		// VerifyConnection runs: the check is VerifyConnection's, as crypto/tls's own (the chain
+		// to a root, for ServerName, for server authentication), on every connection, resumed
+		// ones included.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("tls: the server sent no certificate")
+			}
+			opts := x509.VerifyOptions{DNSName: cs.ServerName, Roots: pool, Intermediates: x509.NewCertPool()}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			if err == nil {
+				return nil
+			}
+			if system, serr := x509.SystemCertPool(); serr == nil && system != nil {
+				opts.Roots = system
+				if _, serr := cs.PeerCertificates[0].Verify(opts); serr == nil {
+					return nil
+				}
+			}
+			return &tls.CertificateVerificationError{UnverifiedCertificates: cs.PeerCertificates, Err: err}
+		},
+	}, nil
 }
 
 // failoverDialer dials connections to target (the server's host:port) at addrs, in order, until
