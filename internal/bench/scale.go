@@ -28,9 +28,6 @@ import (
 // readerRoleID is Azure's built-in Reader role.
 const readerRoleID = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
-// seedBatch is how many identities one bulk-load transaction writes.
-const seedBatch = 10_000
-
 // scalePoint is what one size measured on one store.
 type scalePoint struct {
 	n                     int
@@ -206,40 +203,43 @@ func vaultP99(ctx context.Context, env map[string]string, d time.Duration, concu
 // seedStore is a store with the bench's bulk load (SQLite's and PostgreSQL's).
 type seedStore interface {
 	PutResourceGroup(ctx context.Context, g store.ResourceGroup) (bool, error)
-	SeedManagedIdentities(ctx context.Context, resources []store.Resource, principals []store.ServicePrincipal, assignments []store.RoleAssignment) error
+	SeedManagedIdentities(ctx context.Context, n int, identity func(i int) store.IdentitySeed) error
 	Close() error
 }
 
 // seedScale writes n user-assigned identities into the resource group "scale" of subscriptionID,
 // each with its principal (as the ARM provider creates them) and a Reader assignment at the group,
-// seedBatch to a transaction.
+// through the store's bulk load.
 func seedScale(ctx context.Context, st seedStore, tenantID, subscriptionID string, n int) error {
 	now := time.Now().UTC()
 	if _, err := st.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: subscriptionID, Name: "scale", Location: "westeurope", CreatedAt: now}); err != nil {
 		return err
 	}
 	group := "/subscriptions/" + subscriptionID + "/resourceGroups/scale"
-	prefix := group + "/providers/" + uaType + "/"
-	for start := 0; start < n; start += seedBatch {
-		end := min(n, start+seedBatch)
-		rs := make([]store.Resource, 0, end-start)
-		sps := make([]store.ServicePrincipal, 0, end-start)
-		as := make([]store.RoleAssignment, 0, end-start)
-		for i := start; i < end; i++ {
-			name := fmt.Sprintf("id-%07d", i)
-			id := prefix + name
-			sp := directory.NewManagedIdentityPrincipal(tenantID, name, strings.Replace(id, "/resourceGroups/", "/resourcegroups/", 1))
-			props, _ := json.Marshal(map[string]string{"tenantId": tenantID, "principalId": sp.ObjectID, "clientId": sp.AppID, "isolationScope": "None"})
-			at := now.Add(time.Duration(i) * time.Microsecond)
-			rs = append(rs, store.Resource{ID: id, SubscriptionID: subscriptionID, ResourceGroup: "scale", Type: uaType, Name: name, Location: "westeurope",
-				Properties: props, PrincipalID: sp.ObjectID, CreatedAt: at, UpdatedAt: at})
-			sps = append(sps, sp)
-			as = append(as, store.RoleAssignment{ID: newGUID(), Scope: group, RoleDefinitionID: readerRoleID, PrincipalID: strings.ToLower(sp.ObjectID),
-				PrincipalType: "ServicePrincipal", CreatedAt: at, UpdatedAt: at, CreatedBy: "mint bench", UpdatedBy: "mint bench"})
-		}
-		if err := st.SeedManagedIdentities(ctx, rs, sps, as); err != nil {
-			return err
-		}
+	return st.SeedManagedIdentities(ctx, n, func(i int) store.IdentitySeed {
+		seed := seedIdentity(tenantID, subscriptionID, "scale", i, now)
+		seed.Assignments = []store.RoleAssignment{readerAssignment(group, seed.Principal.ObjectID, seed.Resource.CreatedAt)}
+		return seed
+	})
+}
+
+// seedIdentity is the i-th user-assigned identity of a bulk load into group, named id-<i>, with
+// the principal and properties the ARM provider creates it with, created i µs after now.
+func seedIdentity(tenantID, subscriptionID, group string, i int, now time.Time) store.IdentitySeed {
+	name := fmt.Sprintf("id-%07d", i)
+	id := "/subscriptions/" + subscriptionID + "/resourceGroups/" + group + "/providers/" + uaType + "/" + name
+	sp := directory.NewManagedIdentityPrincipal(tenantID, name, strings.Replace(id, "/resourceGroups/", "/resourcegroups/", 1))
+	props, _ := json.Marshal(map[string]string{"tenantId": tenantID, "principalId": sp.ObjectID, "clientId": sp.AppID, "isolationScope": "None"})
+	at := now.Add(time.Duration(i) * time.Microsecond)
+	return store.IdentitySeed{
+		Resource: store.Resource{ID: id, SubscriptionID: subscriptionID, ResourceGroup: group, Type: uaType, Name: name, Location: "westeurope",
+			Properties: props, PrincipalID: sp.ObjectID, CreatedAt: at, UpdatedAt: at},
+		Principal: sp,
 	}
-	return nil
+}
+
+// readerAssignment is a Reader assignment of principalID at scope, as the bench creates it.
+func readerAssignment(scope, principalID string, at time.Time) store.RoleAssignment {
+	return store.RoleAssignment{ID: newGUID(), Scope: scope, RoleDefinitionID: readerRoleID, PrincipalID: strings.ToLower(principalID),
+		PrincipalType: "ServicePrincipal", CreatedAt: at, UpdatedAt: at, CreatedBy: "mint bench", UpdatedBy: "mint bench"}
 }
