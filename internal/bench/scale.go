@@ -197,8 +197,8 @@ func scaleAt(ctx context.Context, o Options, storeName string, n int, step func(
 }
 
 // procRSSParts reads what the resident set is made of from /proc/<pid>/status: RssAnon (the Go
-// heap and stacks, SQLite's page caches), RssFile (pages of the binary and of mapped files) and
-// RssShmem (SQLite's WAL index), in bytes.
+// heap and stacks, SQLite's page caches), RssFile (pages of the binary and of mapped files, such
+// as SQLite's -shm WAL index) and RssShmem, in bytes.
 func procRSSParts(pid int) (map[string]uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -222,7 +222,7 @@ func procRSSParts(pid int) (map[string]uint64, error) {
 // rssPartsNote says what procRSSParts found, in MiB.
 func rssPartsNote(parts map[string]uint64) string {
 	mib := func(k string) float64 { return float64(parts[k]) / (1 << 20) }
-	return fmt.Sprintf("anonymous %.1f MiB (Go heap and stacks, SQLite's page caches), file %.1f MiB (the binary's pages), shared %.1f MiB (SQLite's WAL index)",
+	return fmt.Sprintf("anonymous %.1f MiB (Go heap and stacks, SQLite's page caches), file %.1f MiB (the binary's pages, SQLite's mapped WAL index), shmem %.1f MiB",
 		mib("RssAnon"), mib("RssFile"), mib("RssShmem"))
 }
 
