@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 )
@@ -152,7 +151,7 @@ func portalFigures(ctx context.Context, o Options, step func(string, ...any)) ([
 // seedPortal writes nIDs user-assigned identities with their principals into the resource group
 // portalIdentitiesGroup, and nAssign Reader assignments at the resource group portalIAMGroup to
 // the first nAssign of those principals (so that the IAM blade names real managed identities),
-// through the store's bulk path, seedBatch to a transaction.
+// through the store's bulk path.
 func seedPortal(ctx context.Context, path, tenantID, subscriptionID string, nIDs, nAssign int) error {
 	st, err := sqlite.OpenWithOptions(ctx, path, sqlite.Options{Synchronous: "OFF"})
 	if err != nil {
@@ -166,33 +165,14 @@ func seedPortal(ctx context.Context, path, tenantID, subscriptionID string, nIDs
 		}
 	}
 	nIDs = max(nIDs, nAssign)
-	group := "/subscriptions/" + subscriptionID + "/resourceGroups/" + portalIdentitiesGroup
 	iamScope := "/subscriptions/" + subscriptionID + "/resourceGroups/" + portalIAMGroup
-	prefix := group + "/providers/" + uaType + "/"
-	for start := 0; start < nIDs; start += seedBatch {
-		end := min(nIDs, start+seedBatch)
-		rs := make([]store.Resource, 0, end-start)
-		sps := make([]store.ServicePrincipal, 0, end-start)
-		var as []store.RoleAssignment
-		for i := start; i < end; i++ {
-			name := fmt.Sprintf("id-%07d", i)
-			id := prefix + name
-			sp := directory.NewManagedIdentityPrincipal(tenantID, name, strings.Replace(id, "/resourceGroups/", "/resourcegroups/", 1))
-			props, _ := json.Marshal(map[string]string{"tenantId": tenantID, "principalId": sp.ObjectID, "clientId": sp.AppID, "isolationScope": "None"})
-			at := now.Add(time.Duration(i) * time.Microsecond)
-			rs = append(rs, store.Resource{ID: id, SubscriptionID: subscriptionID, ResourceGroup: portalIdentitiesGroup, Type: uaType, Name: name,
-				Location: "westeurope", Properties: props, PrincipalID: sp.ObjectID, CreatedAt: at, UpdatedAt: at})
-			sps = append(sps, sp)
-			if i < nAssign {
-				as = append(as, store.RoleAssignment{ID: newGUID(), Scope: iamScope, RoleDefinitionID: readerRoleID, PrincipalID: strings.ToLower(sp.ObjectID),
-					PrincipalType: "ServicePrincipal", CreatedAt: at, UpdatedAt: at, CreatedBy: "mint bench", UpdatedBy: "mint bench"})
-			}
+	return st.SeedManagedIdentities(ctx, nIDs, func(i int) store.IdentitySeed {
+		seed := seedIdentity(tenantID, subscriptionID, portalIdentitiesGroup, i, now)
+		if i < nAssign {
+			seed.Assignments = []store.RoleAssignment{readerAssignment(iamScope, seed.Principal.ObjectID, seed.Resource.CreatedAt)}
 		}
-		if err := st.SeedManagedIdentities(ctx, rs, sps, as); err != nil {
-			return err
-		}
-	}
-	return nil
+		return seed
+	})
 }
 
 // portalBrowser is a signed-in browser: a cookie jar holding the portal's session.

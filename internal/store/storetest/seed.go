@@ -10,7 +10,7 @@ import (
 
 // seeder is the bulk load `mint bench --scale` uses (SQLite's and PostgreSQL's stores have it).
 type seeder interface {
-	SeedManagedIdentities(ctx context.Context, resources []store.Resource, principals []store.ServicePrincipal, assignments []store.RoleAssignment) error
+	SeedManagedIdentities(ctx context.Context, n int, identity func(i int) store.IdentitySeed) error
 }
 
 // testSeedManagedIdentities: what the bulk load writes reads back as PutResource and
@@ -24,7 +24,7 @@ func testSeedManagedIdentities(t *testing.T, s store.Store) {
 	tenantID, sub := newID(), newID()
 	mustPutGroup(t, s, newGroup(sub, "g", t0))
 	reader := "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
-	const n = 2500 // more than one INSERT batch of resources
+	const n = 2500
 	var rs []store.Resource
 	var sps []store.ServicePrincipal
 	var as []store.RoleAssignment
@@ -35,8 +35,19 @@ func testSeedManagedIdentities(t *testing.T, s store.Store) {
 		rs, sps = append(rs, r), append(sps, sp)
 		as = append(as, newRoleAssignment("/subscriptions/"+sub+"/resourceGroups/g", sp.ObjectID, reader, t0))
 	}
-	ok(t, sd.SeedManagedIdentities(ctx, rs, sps, as), "seed")
-	for _, i := range []int{0, n / 2, n - 1} {
+	// Every identity has its assignment but the last, which has none (an identity may have any
+	// number).
+	ok(t, sd.SeedManagedIdentities(ctx, n, func(i int) store.IdentitySeed {
+		seed := store.IdentitySeed{Resource: rs[i], Principal: sps[i]}
+		if i < n-1 {
+			seed.Assignments = as[i : i+1]
+		}
+		return seed
+	}), "seed")
+	if got, err := s.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: sps[n-1].ObjectID}); err != nil || len(got) != 0 {
+		t.Errorf("the identity seeded without an assignment has %v (%v)", got, err)
+	}
+	for _, i := range []int{0, n / 2, n - 2} {
 		got, err := s.GetResource(ctx, rs[i].ID)
 		ok(t, err, "get seeded resource")
 		equal(t, got, storedResource(rs[i]), "seeded resource")
@@ -48,6 +59,16 @@ func testSeedManagedIdentities(t *testing.T, s store.Store) {
 		equal(t, got2, []store.RoleAssignment{storedRoleAssignment(as[i])}, "seeded role assignment")
 	}
 	// A seeded id cannot be seeded again: the rows are the same tables with the same keys.
-	err := sd.SeedManagedIdentities(ctx, rs[:1], nil, nil)
+	err := sd.SeedManagedIdentities(ctx, 1, func(int) store.IdentitySeed {
+		return store.IdentitySeed{Resource: rs[0], Principal: newIdentityPrincipal(tenantID, rs[0].ID, t0)}
+	})
 	isErr(t, err, store.ErrConflict, "seed an existing resource")
+	// Nor is a seed with a resource that PutResource would write with more rows.
+	withUAMI := newResource(sub, "g", "Microsoft.Compute/virtualMachines", "vm", t0)
+	withUAMI.UserAssignedIdentities = []string{rs[0].ID}
+	if err := sd.SeedManagedIdentities(ctx, 1, func(int) store.IdentitySeed {
+		return store.IdentitySeed{Resource: withUAMI, Principal: newIdentityPrincipal(tenantID, withUAMI.ID, t0)}
+	}); err == nil {
+		t.Error("a resource with user-assigned identities was seeded in bulk")
+	}
 }
