@@ -246,7 +246,11 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 // httpClientTrusting is the agent's client of the server: system roots (and SSL_CERT_FILE),
 // plus caFile when given; connections to serverURL's host go to addrs in order when given.
 func httpClientTrusting(caFile, serverURL string, addrs []string) (*http.Client, error) {
-	tlsConfig, err := serverTLS(caFile)
+	var serverHost string
+	if u, err := url.Parse(serverURL); err == nil {
+		serverHost = u.Hostname()
+	}
+	tlsConfig, err := serverTLS(caFile, serverHost)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +271,7 @@ func httpClientTrusting(caFile, serverURL string, addrs []string) (*http.Client,
 // system's ~140 roots were ~0.3 MB of the agent's heap for its lifetime, to check a chain that
 // the installation's CA alone signs. Without caFile, RootCAs is nil: crypto/tls loads the system
 // roots at the first handshake.
-func serverTLS(caFile string) (*tls.Config, error) {
+func serverTLS(caFile, serverHost string) (*tls.Config, error) {
 	if caFile == "" {
 		return &tls.Config{}, nil
 	}
@@ -289,7 +293,17 @@ func serverTLS(caFile string) (*tls.Config, error) {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("tls: the server sent no certificate")
 			}
-			opts := x509.VerifyOptions{DNSName: cs.ServerName, Roots: pool, Intermediates: x509.NewCertPool()}
+			// crypto/tls leaves ServerName empty for an IP address (no SNI), and an empty DNSName
+			// would skip the name check: the server's own host is checked then, as crypto/tls
+			// checks an IP against the certificate's IP addresses.
+			name := cs.ServerName
+			if name == "" {
+				name = serverHost
+			}
+			if name == "" {
+				return errors.New("tls: no server name to check the server's certificate against")
+			}
+			opts := x509.VerifyOptions{DNSName: name, Roots: pool, Intermediates: x509.NewCertPool()}
 			for _, c := range cs.PeerCertificates[1:] {
 				opts.Intermediates.AddCert(c)
 			}

@@ -86,6 +86,7 @@ func TestServerTLSChecksTheCAFileThenTheSystemRoots(t *testing.T) {
 		{"the system roots, without a CA file", "", system.URL, nil, ""},
 		{"neither signs it", otherCA, server.URL, nil, "certificate signed by unknown authority"},
 		{"not without the CA file", "", server.URL, nil, "certificate signed by unknown authority"},
+		{"another address", serverCA, "https://127.0.0.2:" + itoa(port), []string{server.Listener.Addr().String()}, "not 127.0.0.2"},
 		{"another name", serverCA, "https://wrong.example:" + itoa(port), []string{server.Listener.Addr().String()}, "not wrong.example"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
