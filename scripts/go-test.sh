@@ -17,18 +17,28 @@ trap 'rm -rf "$logs"' EXIT
 
 docs='^(TestReadmeQuickstart|TestReadmeStorage|TestOperationsWalkthrough|TestTroubleshootingErrorsAreCurrent)$'
 mapfile -t tests < <(grep -ho '^func Test[A-Za-z0-9_]*(t \*testing.T)' test/e2e/*_test.go | sed 's/^func \(Test[A-Za-z0-9_]*\).*/\1/' | sort -u)
-declare -a shard
-for ((i = 0; i < shards; i++)); do shard[i]=""; done
-n=0
+# Shards are dealt by each test's last measured time (scripts/e2e-times.txt), longest first, each
+# to the shard with the least time so far, so that they end together: dealt in turn by name,
+# one shard ran 755 s and the other 654 s.
+declare -A secs
+while read -r name s; do
+	[[ $name == \#* || -z $name ]] || secs[$name]=$s
+done <scripts/e2e-times.txt
+declare -a shard load
+for ((i = 0; i < shards; i++)); do shard[i]="" load[i]=0; done
+mapfile -t tests < <(for t in "${tests[@]}"; do
+	if [[ $t =~ $docs ]]; then d=1; else d=0; fi
+	echo "$d ${secs[$t]:-20} $t"
+done | sort -k1,1nr -k2,2nr -k3 | cut -d' ' -f3)
 for t in "${tests[@]}"; do
-	if [[ $t =~ $docs ]]; then
-		i=0
-	else
-		i=$((n % shards))
-		n=$((n + 1))
+	i=0
+	if ! [[ $t =~ $docs ]]; then
+		for ((j = 1; j < shards; j++)); do ((load[j] < load[i])) && i=$j; done
 	fi
 	shard[i]+="${shard[i]:+|}$t"
+	load[i]=$((load[i] + ${secs[$t]:-20}))
 done
+for ((i = 0; i < shards; i++)); do echo "go-test: e2e shard $((i + 1))/$shards: about ${load[i]} s of tests" >&2; done
 
 pids=()
 go test -count=1 -timeout "$timeout" $(go list ./... | grep -v '/test/e2e$') >"$logs/packages.log" 2>&1 &
