@@ -43,6 +43,10 @@ for ((i = 0; i < shards; i++)); do echo "go-test: e2e shard $((i + 1))/$shards: 
 pids=()
 go test -count=1 -timeout "$timeout" $(go list ./... | grep -v '/test/e2e$') >"$logs/packages.log" 2>&1 &
 pids+=($!)
+# The shards share what they only read once made: npm ci of each locked npm project under
+# test/e2e runs once for all of them (the e2e harness locks and marks it in MINT_E2E_SHARED_DIR).
+mkdir "$logs/shared"
+export MINT_E2E_SHARED_DIR="$logs/shared"
 for ((i = 0; i < shards; i++)); do
 	go test -count=1 -timeout "$timeout" -v -run "^(${shard[i]})\$" ./test/e2e >"$logs/e2e-$i.log" 2>&1 &
 	pids+=($!)
