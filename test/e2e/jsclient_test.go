@@ -143,14 +143,11 @@ func installSharedNPMProject(npm string, p *npmProject) error {
 	if err := os.MkdirAll(filepath.Dir(p.dir), 0o755); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(p.dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lockFile(p.dir + ".lock")
 	if err != nil {
 		return err
 	}
-	defer lock.Close() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
+	defer unlock()
 	mark := filepath.Join(p.dir, ".installed")
 	if _, err := os.Stat(mark); err == nil {
 		p.reused = true
@@ -163,6 +160,20 @@ func installSharedNPMProject(npm string, p *npmProject) error {
 		return err
 	}
 	return os.WriteFile(mark, nil, 0o644)
+}
+
+// lockFile waits for an exclusive lock on the file name (made if missing), which the test
+// processes of one run share; unlock releases it (as the process's end does).
+func lockFile(name string) (unlock func(), err error) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func installNPMProject(npm string, p *npmProject, out *bytes.Buffer) error {
