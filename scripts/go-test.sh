@@ -4,8 +4,8 @@
 # The end-to-end tests (test/e2e) are most of the time, and most of theirs is waiting: processes
 # starting, the Azure CLI's Python, Chromium, npm, timers. They run as MINT_E2E_SHARDS (default 2)
 # go test processes at once, each with a share of the tests, beside the other packages. Tests do
-# not share state across processes: each starts its own mint on ports of its own (port 0), in
-# its own directories, on its own PostgreSQL database. The tests that run the docs' shell blocks
+# not share state across processes (only read-only npm installs): each starts its own mint on
+# ports of its own (port 0), in its own directories, on its own PostgreSQL database. The tests that run the docs' shell blocks
 # (the README, the operations guide) use mint's default ports, so they all go to the first shard,
 # which runs its tests one after another.
 set -euo pipefail
@@ -44,7 +44,9 @@ pids=()
 go test -count=1 -timeout "$timeout" $(go list ./... | grep -v '/test/e2e$') >"$logs/packages.log" 2>&1 &
 pids+=($!)
 # The shards share what they only read once made: npm ci of each locked npm project under
-# test/e2e runs once for all of them (the e2e harness locks and marks it in MINT_E2E_SHARED_DIR).
+# test/e2e runs once for all of them, and their TestMains build mint and the test programs one
+# at a time, the second from the build cache the first filled (the e2e harness locks and marks
+# these in MINT_E2E_SHARED_DIR).
 mkdir "$logs/shared"
 export MINT_E2E_SHARED_DIR="$logs/shared"
 for ((i = 0; i < shards; i++)); do
