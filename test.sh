@@ -5,11 +5,8 @@
 # briefly. When the Azure CLI, the Azure SDK for Python, Chromium or NSS's certutil is missing they are installed first (apt-get, as root or with CI=true).
 # Set MINT_FUZZ_EXECS (default 20000 inputs per target: a smoke run that keeps the suite short)
 # to fuzz longer, or 0 to skip.
-#
-# Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
-# "context deadline exceeded" as a failure when a -fuzztime duration runs out while a worker is
-# mid-input (golang/go#75804, fixed in Go 1.27), which failed CI once with no crasher. A count has
-# no deadline to race. Targets that drive a whole handler over a store run fewer inputs.
+# (scripts/fuzz.sh: a count of inputs, not a time; targets that drive a whole handler over a
+# store run fewer).
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
@@ -57,22 +54,8 @@ echo "== tests (SQLite and PostgreSQL)"
 MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh scripts/go-test.sh
 
 execs=${MINT_FUZZ_EXECS:-20000}
-# Inputs per second differ 40x between targets; these run a fraction of the default so that
-# each target takes seconds, not minutes, on a 2-core machine.
-inputs_for() {
-	case "$1" in
-	FuzzComputeAndIdentityBodies) echo $((execs / 10 + 1)) ;; # a full ARM request with SQLite writes
-	*) echo "$execs" ;;
-	esac
-}
 if [ "$execs" != "0" ]; then
 	echo "== fuzzing each target ($execs inputs each)"
-	grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u | while read -r pkg; do
-		for target in $(grep -h '^func Fuzz' "$pkg"/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
-			n=$(inputs_for "$target")
-			echo "-- $pkg $target ($n inputs)"
-			go test -run '^$' -fuzz "^${target}\$" -fuzztime "${n}x" "./$pkg" >/tmp/mint-fuzz.log 2>&1 || { cat /tmp/mint-fuzz.log; exit 1; }
-		done
-	done
+	scripts/fuzz.sh "$execs"
 fi
 echo "== all tests passed"

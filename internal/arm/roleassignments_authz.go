@@ -189,8 +189,8 @@ func (s *Server) serveRoleAssignment(c *call) {
 	name := c.id.Name()
 	switch c.r.Method {
 	case http.MethodGet, http.MethodHead:
-		a, err := s.st.GetRoleAssignment(c.ctx, strings.ToLower(name))
-		if errors.Is(err, store.ErrNotFound) || err == nil && !sameScope(a.Scope, c.scope.String()) {
+		a, err := s.roleAssignmentAtScope(c, name)
+		if errors.Is(err, store.ErrNotFound) {
 			c.fail(roleAssignmentNotFound(name))
 			return
 		}
@@ -202,8 +202,8 @@ func (s *Server) serveRoleAssignment(c *call) {
 	case http.MethodPut:
 		s.putRoleAssignment(c, name)
 	case http.MethodDelete:
-		a, err := s.st.GetRoleAssignment(c.ctx, strings.ToLower(name))
-		if errors.Is(err, store.ErrNotFound) || err == nil && !sameScope(a.Scope, c.scope.String()) {
+		a, err := s.roleAssignmentAtScope(c, name)
+		if errors.Is(err, store.ErrNotFound) {
 			WriteEmpty(c.w, c.r, http.StatusNoContent)
 			return
 		}
@@ -224,6 +224,16 @@ func (s *Server) serveRoleAssignment(c *call) {
 	default:
 		c.fail(MethodNotAllowed(c.r.Method))
 	}
+}
+
+// roleAssignmentAtScope reads the assignment named name at the call's scope: one that exists at
+// another scope is store.ErrNotFound here, as ARM answers for it.
+func (s *Server) roleAssignmentAtScope(c *call, name string) (store.RoleAssignment, error) {
+	a, err := s.st.GetRoleAssignment(c.ctx, strings.ToLower(name))
+	if err == nil && !sameScope(a.Scope, c.scope.String()) {
+		return store.RoleAssignment{}, store.ErrNotFound
+	}
+	return a, err
 }
 
 func (s *Server) putRoleAssignment(c *call, name string) {

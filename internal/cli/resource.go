@@ -540,30 +540,44 @@ func sameIdentity(a, b string) bool {
 	return strings.EqualFold(a, b)
 }
 
+// identityChange is the identities resource identity assign and remove name: --identities,
+// --system-assigned and --user-assigned.
+type identityChange struct {
+	identities, userAssigned []string
+	systemAssigned           bool
+}
+
+func (ic *identityChange) register(cmd *cobra.Command, enable, attach string) {
+	cmd.Flags().StringSliceVar(&ic.identities, "identities", nil, "'[system]' and/or user-assigned identity names or ids (default [system])")
+	cmd.Flags().BoolVar(&ic.systemAssigned, "system-assigned", false, enable+" the system-assigned identity")
+	cmd.Flags().StringSliceVar(&ic.userAssigned, "user-assigned", nil, "user-assigned identity names or ids to "+attach)
+}
+
+// resolve says whether the system-assigned identity is named (it is when nothing is) and gives
+// the ids of the user-assigned identities named.
+func (ic *identityChange) resolve(subscription, group string) (system bool, user []string, err error) {
+	system, names := splitIdentities(ic.identities)
+	names = append(names, ic.userAssigned...)
+	system = system || ic.systemAssigned || len(names) == 0
+	user, err = identityRefs(subscription, group, names)
+	return system, user, err
+}
+
 func newResourceIdentityAssignCmd() *cobra.Command {
 	var a armFlags
 	var ref resourceRef
-	var identities, userAssigned []string
-	var systemAssigned bool
+	var ic identityChange
 	return clientCommand("assign", "Enable the system-assigned identity and/or attach user-assigned identities", func(cmd *cobra.Command) {
 		a.register(cmd)
 		ref.register(cmd, true)
-		cmd.Flags().StringSliceVar(&identities, "identities", nil, "'[system]' and/or user-assigned identity names or ids (default [system])")
-		cmd.Flags().BoolVar(&systemAssigned, "system-assigned", false, "enable the system-assigned identity")
-		cmd.Flags().StringSliceVar(&userAssigned, "user-assigned", nil, "user-assigned identity names or ids to attach")
+		ic.register(cmd, "enable", "attach")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		res, err := getResource(ctx, c, f, &a, &ref)
 		if err != nil {
 			return err
 		}
 		id, v, _ := ref.resolve(a.subscription)
-		wantSystem, names := splitIdentities(identities)
-		names = append(names, userAssigned...)
-		wantSystem = wantSystem || systemAssigned
-		if !wantSystem && len(names) == 0 {
-			wantSystem = true
-		}
-		add, err := identityRefs(a.subscription, id.ResourceGroup, names)
+		wantSystem, add, err := ic.resolve(a.subscription, id.ResourceGroup)
 		if err != nil {
 			return err
 		}
@@ -598,27 +612,18 @@ func newResourceIdentityAssignCmd() *cobra.Command {
 func newResourceIdentityRemoveCmd() *cobra.Command {
 	var a armFlags
 	var ref resourceRef
-	var identities, userAssigned []string
-	var systemAssigned bool
+	var ic identityChange
 	return clientCommand("remove", "Disable the system-assigned identity and/or detach user-assigned identities", func(cmd *cobra.Command) {
 		a.register(cmd)
 		ref.register(cmd, true)
-		cmd.Flags().StringSliceVar(&identities, "identities", nil, "'[system]' and/or user-assigned identity names or ids (default [system])")
-		cmd.Flags().BoolVar(&systemAssigned, "system-assigned", false, "disable the system-assigned identity")
-		cmd.Flags().StringSliceVar(&userAssigned, "user-assigned", nil, "user-assigned identity names or ids to detach")
+		ic.register(cmd, "disable", "detach")
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
 		res, err := getResource(ctx, c, f, &a, &ref)
 		if err != nil {
 			return err
 		}
 		id, v, _ := ref.resolve(a.subscription)
-		dropSystem, names := splitIdentities(identities)
-		names = append(names, userAssigned...)
-		dropSystem = dropSystem || systemAssigned
-		if !dropSystem && len(names) == 0 {
-			dropSystem = true
-		}
-		drop, err := identityRefs(a.subscription, id.ResourceGroup, names)
+		dropSystem, drop, err := ic.resolve(a.subscription, id.ResourceGroup)
 		if err != nil {
 			return err
 		}

@@ -90,6 +90,27 @@ func (h *Handler) caller(w http.ResponseWriter, r *http.Request) (claims bearer.
 	return claims, true
 }
 
+// node authenticates the caller as caller does and checks that it is a node: a principal that
+// holds the broker data action somewhere (a join gives it). A node that lost the role is
+// answered 403 with what it may not do (mayNot) and, by the agent, drops every token it holds.
+func (h *Handler) node(w http.ResponseWriter, r *http.Request, mayNot string) (claims bearer.Claims, ok bool) {
+	if claims, ok = h.caller(w, r); !ok {
+		return claims, false
+	}
+	isNode, err := h.reg.holdsBrokerRole(r.Context(), claims.ObjectID)
+	if err != nil {
+		h.internal(w, err)
+		return claims, false
+	}
+	if !isNode {
+		writeError(w, &InputError{http.StatusForbidden, "AuthorizationFailed", fmt.Sprintf(
+			"The client '%s' with object id '%s' is not a node: it holds %s (the Managed Identity Token Broker role, which a join gives) nowhere, so it may %s.",
+			claims.ClientID(), claims.ObjectID, rbac.IssueTokenDataAction, mayNot)})
+		return claims, false
+	}
+	return claims, true
+}
+
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	claims, ok := h.caller(w, r)
 	if !ok {

@@ -37,7 +37,7 @@ func (h *Handler) proxyCertificate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &InputError{http.StatusNotFound, "NotFound", "this server issues no proxy certificates"})
 		return
 	}
-	claims, ok := h.caller(w, r)
+	claims, ok := h.node(w, r, "obtain no Azure-name proxy certificate")
 	if !ok {
 		return
 	}
@@ -48,17 +48,6 @@ func (h *Handler) proxyCertificate(w http.ResponseWriter, r *http.Request) {
 	csr, err := parseCSR(req.CSR)
 	if err != nil {
 		writeError(w, &InputError{http.StatusBadRequest, "InvalidCertificateRequest", err.Error()})
-		return
-	}
-	isNode, err := h.reg.holdsBrokerRole(r.Context(), claims.ObjectID)
-	if err != nil {
-		h.internal(w, err)
-		return
-	}
-	if !isNode {
-		writeError(w, &InputError{http.StatusForbidden, "AuthorizationFailed", fmt.Sprintf(
-			"The client '%s' with object id '%s' is not a node: only a principal holding %s (the Managed Identity Token Broker role, which a join gives) may obtain an Azure-name proxy certificate.",
-			claims.ClientID(), claims.ObjectID, rbac.IssueTokenDataAction)})
 		return
 	}
 	leaf, err := h.proxyCA.IssueServerCertForKey(csr.PublicKey, proxy.NodeCertificateNames, nil, proxy.NodeCertificateLifetime)

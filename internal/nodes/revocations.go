@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mint-id/mint/internal/nodewire"
-	"github.com/mint-id/mint/internal/rbac"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -255,7 +254,7 @@ func (h *Handler) revocations(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &InputError{http.StatusNotFound, "NotFound", "this server has no revocation feed"})
 		return
 	}
-	claims, ok := h.caller(w, r)
+	claims, ok := h.node(w, r, "hold no managed-identity token")
 	if !ok {
 		return
 	}
@@ -280,17 +279,6 @@ func (h *Handler) revocations(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	wait = min(wait, maxPollWait)
-	isNode, err := h.reg.holdsBrokerRole(r.Context(), claims.ObjectID)
-	if err != nil {
-		h.internal(w, err)
-		return
-	}
-	if !isNode {
-		writeError(w, &InputError{http.StatusForbidden, "AuthorizationFailed", fmt.Sprintf(
-			"The client '%s' with object id '%s' is not a node (it holds %s nowhere): it may hold no managed-identity token.",
-			claims.ClientID(), claims.ObjectID, rbac.IssueTokenDataAction)})
-		return
-	}
 	out, err := h.feed.Wait(r.Context(), after, wait)
 	if err != nil {
 		h.log.Warn("revocation poll failed", "client_id", claims.ClientID(), "err", err)

@@ -92,27 +92,11 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, types m
 			if refused[kind] {
 				continue
 			}
-			var obj struct {
-				DisplayName          string `json:"displayName"`
-				AppID                string `json:"appId"`
-				ServicePrincipalType string `json:"servicePrincipalType"`
-				UserPrincipalName    string `json:"userPrincipalName"`
-			}
+			var obj directoryObject
 			_, err := c.do(ctx, ScopeGraph, http.MethodGet, "/v1.0/"+kind+"/"+url.PathEscape(id), nil, &obj)
 			if err == nil {
-				pr := principal{ID: id, Name: obj.DisplayName}
-				switch kind {
-				case "servicePrincipals":
-					pr.Type, pr.Detail = "App", obj.AppID
-					if strings.EqualFold(obj.ServicePrincipalType, "ManagedIdentity") {
-						pr.Type = "Managed identity"
-					}
-				case "users":
-					pr.Type, pr.Detail = "User", obj.UserPrincipalName
-				case "groups":
-					pr.Type = "Group"
-				}
-				out[id] = pr
+				obj.Type = "#microsoft.graph." + strings.TrimSuffix(kind, "s") // the collection says what it is
+				out[id], _ = obj.principal(id)
 				break
 			}
 			if ae, ok := err.(*APIError); ok && ae.Status == http.StatusNotFound {
@@ -176,14 +160,7 @@ func (c *apiClient) resolvePrincipals(ctx context.Context, ids []string, types m
 func (c *apiClient) principalsByIDs(ctx context.Context, ids []string, out map[string]principal) bool {
 	for start := 0; start < len(ids); start += 1000 {
 		var page struct {
-			Value []struct {
-				Type                 string `json:"@odata.type"`
-				ID                   string `json:"id"`
-				DisplayName          string `json:"displayName"`
-				AppID                string `json:"appId"`
-				ServicePrincipalType string `json:"servicePrincipalType"`
-				UserPrincipalName    string `json:"userPrincipalName"`
-			} `json:"value"`
+			Value []directoryObject `json:"value"`
 		}
 		body := map[string]any{"ids": ids[start:min(len(ids), start+1000)], "types": []string{"user", "group", "servicePrincipal"}}
 		if _, err := c.do(ctx, ScopeGraph, http.MethodPost, "/v1.0/directoryObjects/getByIds", body, &page); err != nil {
@@ -191,24 +168,42 @@ func (c *apiClient) principalsByIDs(ctx context.Context, ids []string, out map[s
 		}
 		for _, o := range page.Value {
 			id := strings.ToLower(o.ID)
-			pr := principal{ID: id, Name: o.DisplayName}
-			switch o.Type {
-			case "#microsoft.graph.servicePrincipal":
-				pr.Type, pr.Detail = "App", o.AppID
-				if strings.EqualFold(o.ServicePrincipalType, "ManagedIdentity") {
-					pr.Type = "Managed identity"
-				}
-			case "#microsoft.graph.user":
-				pr.Type, pr.Detail = "User", o.UserPrincipalName
-			case "#microsoft.graph.group":
-				pr.Type = "Group"
-			default:
-				continue
+			if pr, ok := o.principal(id); ok {
+				out[id] = pr
 			}
-			out[id] = pr
 		}
 	}
 	return true
+}
+
+// directoryObject is what the portal reads of a user, group or service principal from Graph.
+type directoryObject struct {
+	Type                 string `json:"@odata.type"`
+	ID                   string `json:"id"`
+	DisplayName          string `json:"displayName"`
+	AppID                string `json:"appId"`
+	ServicePrincipalType string `json:"servicePrincipalType"`
+	UserPrincipalName    string `json:"userPrincipalName"`
+}
+
+// principal is how a role assignment's principal id (lower-cased) is shown: its name, kind and
+// detail; false for an object of another kind.
+func (o directoryObject) principal(id string) (principal, bool) {
+	pr := principal{ID: id, Name: o.DisplayName}
+	switch o.Type {
+	case "#microsoft.graph.servicePrincipal":
+		pr.Type, pr.Detail = "App", o.AppID
+		if strings.EqualFold(o.ServicePrincipalType, "ManagedIdentity") {
+			pr.Type = "Managed identity"
+		}
+	case "#microsoft.graph.user":
+		pr.Type, pr.Detail = "User", o.UserPrincipalName
+	case "#microsoft.graph.group":
+		pr.Type = "Group"
+	default:
+		return pr, false
+	}
+	return pr, true
 }
 
 type assignmentRow struct {

@@ -77,30 +77,26 @@ func (p *Portal) resource(w http.ResponseWriter, r *http.Request, s *Session) {
 	if view == "" {
 		view = r.PostForm.Get("view")
 	}
-	switch view {
-	case "activitylog":
-		p.activityLogBlade(w, r, s, id)
-	case "tokens":
-		p.tokenHolders(w, r, s, id)
-	case "reach":
-		p.vaultReach(w, r, s, id)
-	case "identity":
-		p.identityBlade(w, r, s, id)
-	case "iam":
-		p.iamBlade(w, r, s, id)
-	case "addrole":
-		p.addRoleWizard(w, r, s, id)
-	case "secrets":
-		p.secretsBlade(w, r, s, id)
-	case "roles":
-		p.identityRoleAssignments(w, r, s, id)
-	case "fic":
-		p.federatedCredentials(w, r, s, id)
-	case "assoc":
-		p.associatedResources(w, r, s, id)
-	default:
-		p.overview(w, r, s, id)
+	if serve, ok := resourceViews[view]; ok {
+		serve(p, w, r, s, id)
+		return
 	}
+	p.overview(w, r, s, id)
+}
+
+// resourceViews are a resource's pages beside its Overview, by their ?view= name (the blade's
+// menu links to those its resource type has).
+var resourceViews = map[string]func(p *Portal, w http.ResponseWriter, r *http.Request, s *Session, id armid.ResourceID){
+	"activitylog": (*Portal).activityLogBlade,
+	"tokens":      (*Portal).tokenHolders,
+	"reach":       (*Portal).vaultReach,
+	"identity":    (*Portal).identityBlade,
+	"iam":         (*Portal).iamBlade,
+	"addrole":     (*Portal).addRoleWizard,
+	"secrets":     (*Portal).secretsBlade,
+	"roles":       (*Portal).identityRoleAssignments,
+	"fic":         (*Portal).federatedCredentials,
+	"assoc":       (*Portal).associatedResources,
 }
 
 type essential struct {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -96,15 +98,62 @@ func mustAz(t *testing.T, env []string, prog string, v any, args ...string) azRu
 	return r
 }
 
-// azConfigDir is a fresh AZURE_CONFIG_DIR. It is removed best-effort: az's telemetry uploader
-// is a detached process that may still be writing there (before the proxy refuses it).
+// azConfigDir is a fresh AZURE_CONFIG_DIR: no account, no cloud, no configuration, only az's
+// command index (see azCommandIndex). It is removed best-effort: az's telemetry uploader is a
+// detached process that may still be writing there (before the proxy refuses it).
 func azConfigDir(t *testing.T) string {
 	dir, err := os.MkdirTemp("", "mint-az-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	index := azCommandIndex(t)
+	if err := os.WriteFile(filepath.Join(dir, "commandIndex.json"), index, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return "AZURE_CONFIG_DIR=" + dir
+}
+
+var azIndex struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// azCommandIndex is the commandIndex.json az writes in a config directory on its first command
+// there, made once per test process by az itself in a directory of its own. Making it loads
+// every command module of the CLI, about 3 s of CPU (4 s of a fresh directory's first command
+// against under 1 s for the next), which every fresh AZURE_CONFIG_DIR paid again. The index
+// maps command names to modules for this az version and cloud profile, which az checks before
+// using it; it holds no account, token or setting. Telemetry is off and the proxy a closed
+// local port for this one command, so that nothing can leave the machine.
+func azCommandIndex(t *testing.T) []byte {
+	t.Helper()
+	azIndex.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mint-az-index-")
+		if err != nil {
+			azIndex.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		az, err := exec.LookPath("az")
+		if err != nil {
+			azIndex.err = err
+			return
+		}
+		cmd := exec.Command(az, "account", "list", "-o", "none")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AZURE_CONFIG_DIR=" + dir,
+			"AZURE_CORE_COLLECT_TELEMETRY=false", "HTTPS_PROXY=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			azIndex.err = fmt.Errorf("az account list in a fresh config directory: %v\n%s", err, out)
+			return
+		}
+		azIndex.data, azIndex.err = os.ReadFile(filepath.Join(dir, "commandIndex.json"))
+	})
+	if azIndex.err != nil {
+		t.Fatalf("az's command index: %v", azIndex.err)
+	}
+	return azIndex.data
 }
 
 // azAccount is one entry of az login / az account show.

@@ -47,6 +47,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	unlock := lockBuilds()
 	mintBin = filepath.Join(tmp, "mint")
 	build := exec.Command("go", "build", "-o", mintBin, "github.com/mint-id/mint/cmd/mint")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -73,6 +74,7 @@ func run(m *testing.M) int {
 	// daprclient is its own module (Dapr's and Kubernetes' modules are not mint's requirements):
 	// built from its directory.
 	daprClient = buildModuleOrExit(tmp, "daprclient", "daprclient")
+	unlock()
 	sharedDir = filepath.Join(tmp, "shared")
 	init := exec.Command(mintBin, "init", "--data-dir", sharedDir)
 	if out, err := init.CombinedOutput(); err != nil {
@@ -84,6 +86,23 @@ func run(m *testing.M) int {
 	// Never let a credential chain reach the real IMDS address.
 	os.Setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
 	return m.Run()
+}
+
+// lockBuilds makes the test processes of one run (scripts/go-test.sh, which gives them one
+// MINT_E2E_SHARED_DIR) build mint and the test programs one at a time, so that the next links
+// from the build cache the first filled rather than compiling every package again beside it.
+// A build that fails ends the process, which releases the lock.
+func lockBuilds() (unlock func()) {
+	shared := os.Getenv("MINT_E2E_SHARED_DIR")
+	if shared == "" {
+		return func() {}
+	}
+	unlock, err := lockFile(filepath.Join(shared, "build.lock"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "builds not shared:", err)
+		return func() {}
+	}
+	return unlock
 }
 
 // storeKind is a store a test runs against.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -69,17 +70,18 @@ func needNode(t *testing.T) (node, npm string) {
 // npmProject is one locked npm project under test/e2e (its committed files, never its
 // node_modules), installed with one `npm ci` per test binary: the first test that needs it
 // starts it, the others reuse its directory (under TestMain's temporary directory, removed when
-// the binary ends).
+// the binary ends), or one per run of several test binaries that share MINT_E2E_SHARED_DIR.
 type npmProject struct {
 	name  string   // the directory under test/e2e
 	files []string // the committed files to copy
 
-	once sync.Once
-	done chan struct{}
-	dir  string
-	err  error
-	took time.Duration
-	out  bytes.Buffer
+	once   sync.Once
+	done   chan struct{}
+	dir    string
+	err    error
+	took   time.Duration
+	reused bool // installed by another test process (installSharedNPMProject)
+	out    bytes.Buffer
 }
 
 // jsInstall is test/e2e/jsclient (@azure/identity, @azure/keyvault-secrets).
@@ -100,10 +102,18 @@ func startNPMInstall(t *testing.T, npm string, p *npmProject) func() string {
 	p.once.Do(func() {
 		p.done = make(chan struct{})
 		p.dir = filepath.Join(filepath.Dir(mintBin), p.name)
+		shared := os.Getenv("MINT_E2E_SHARED_DIR")
+		if shared != "" {
+			p.dir = filepath.Join(shared, "npm", p.name)
+		}
 		go func() {
 			defer close(p.done)
 			start := time.Now()
-			p.err = installNPMProject(npm, p, &p.out)
+			if shared != "" {
+				p.err = installSharedNPMProject(npm, p)
+			} else {
+				p.err = installNPMProject(npm, p, &p.out)
+			}
 			p.took = time.Since(start)
 		}()
 	})
@@ -115,9 +125,55 @@ func startNPMInstall(t *testing.T, npm string, p *npmProject) func() string {
 		if p.err != nil {
 			t.Fatalf("npm ci --no-audit --no-fund in a copy of test/e2e/%s (it needs the npm registry): %v\n%s", p.name, p.err, p.out.String())
 		}
-		t.Logf("npm ci of test/e2e/%s took %v (once for all the tests that run it)", p.name, p.took.Round(time.Millisecond))
+		if p.reused {
+			t.Logf("test/e2e/%s: npm ci by another test process of this run (waited %v for it)", p.name, p.took.Round(time.Millisecond))
+		} else {
+			t.Logf("npm ci of test/e2e/%s took %v (once for all the tests that run it)", p.name, p.took.Round(time.Millisecond))
+		}
 		return p.dir
 	}
+}
+
+// installSharedNPMProject installs p once for every test process of a run: scripts/go-test.sh
+// runs the e2e tests as several go test processes at once and gives them one
+// MINT_E2E_SHARED_DIR. The first process to take the project's lock file runs npm ci; the others
+// wait for the lock and use its directory, which the tests only read. A failed install leaves
+// no mark, so the next process tries again (and reports its own failure).
+func installSharedNPMProject(npm string, p *npmProject) error {
+	if err := os.MkdirAll(filepath.Dir(p.dir), 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockFile(p.dir + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	mark := filepath.Join(p.dir, ".installed")
+	if _, err := os.Stat(mark); err == nil {
+		p.reused = true
+		return nil
+	}
+	if err := os.RemoveAll(p.dir); err != nil {
+		return err
+	}
+	if err := installNPMProject(npm, p, &p.out); err != nil {
+		return err
+	}
+	return os.WriteFile(mark, nil, 0o644)
+}
+
+// lockFile waits for an exclusive lock on the file name (made if missing), which the test
+// processes of one run share; unlock releases it (as the process's end does).
+func lockFile(name string) (unlock func(), err error) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func installNPMProject(npm string, p *npmProject, out *bytes.Buffer) error {
