@@ -4,7 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/mint-id/mint/internal/jsonstr"
 )
 
 // A secret GET's answer is written by hand rather than through encoding/json's reflection: the
@@ -19,14 +20,14 @@ func appendSecretBundle(dst []byte, b *SecretBundle, value []byte, withValue boo
 	dst = append(dst, '{')
 	if withValue {
 		dst = append(dst, `"value":`...)
-		dst = appendJSONString(dst, value)
+		dst = jsonstr.Append(dst, value)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"id":`...)
-	dst = appendJSONString(dst, b.ID)
+	dst = jsonstr.Append(dst, b.ID)
 	if b.ContentType != "" {
 		dst = append(dst, `,"contentType":`...)
-		dst = appendJSONString(dst, b.ContentType)
+		dst = jsonstr.Append(dst, b.ContentType)
 	}
 	a := &b.Attributes
 	dst = append(dst, `,"attributes":{"enabled":`...)
@@ -44,7 +45,7 @@ func appendSecretBundle(dst []byte, b *SecretBundle, value []byte, withValue boo
 	dst = append(dst, `,"updated":`...)
 	dst = strconv.AppendInt(dst, a.Updated, 10)
 	dst = append(dst, `,"recoveryLevel":`...)
-	dst = appendJSONString(dst, a.RecoveryLevel)
+	dst = jsonstr.Append(dst, a.RecoveryLevel)
 	dst = append(dst, `,"recoverableDays":`...)
 	dst = strconv.AppendInt(dst, int64(a.RecoverableDays), 10)
 	dst = append(dst, '}')
@@ -59,70 +60,13 @@ func appendSecretBundle(dst []byte, b *SecretBundle, value []byte, withValue boo
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = jsonstr.Append(dst, k)
 			dst = append(dst, ':')
-			dst = appendJSONString(dst, b.Tags[k])
+			dst = jsonstr.Append(dst, b.Tags[k])
 		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
-}
-
-const jsonHex = "0123456789abcdef"
-
-// appendJSONString appends s as encoding/json writes a string with HTML escaping on (its
-// default): <, > and & as \u003c, \u003e, \u0026; control characters escaped; each invalid
-// UTF-8 byte as \ufffd; U+2028 and U+2029 escaped.
-func appendJSONString[S []byte | string](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', jsonHex[b>>4], jsonHex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		n := min(len(s)-i, utf8.UTFMax)
-		c, size := utf8.DecodeRuneInString(string(s[i : i+n]))
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', jsonHex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // secretBuffers hold a GET's plaintext and its rendered answer between requests, so that a GET

@@ -5,7 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/mint-id/mint/internal/jsonstr"
 )
 
 // Fields names the field set of one endpoint's 200 body. Each real endpoint sends its own set,
@@ -69,10 +70,10 @@ func AppendToken(dst []byte, b *TokenBody) []byte {
 		in = 0
 	}
 	dst = append(dst, `{"access_token":`...)
-	dst = appendString(dst, b.AccessToken)
+	dst = jsonstr.Append(dst, b.AccessToken)
 	if b.Fields == FieldsIMDS || b.Fields == FieldsAppService {
 		dst = append(dst, `,"client_id":`...)
-		dst = appendString(dst, b.ClientID)
+		dst = jsonstr.Append(dst, b.ClientID)
 	}
 	if b.Fields == FieldsIMDS {
 		dst = appendNumString(dst, `,"expires_in":"`, in)
@@ -91,12 +92,12 @@ func AppendToken(dst []byte, b *TokenBody) []byte {
 	}
 	if b.EchoName != "" {
 		dst = append(dst, ',')
-		dst = appendString(dst, b.EchoName)
+		dst = jsonstr.Append(dst, b.EchoName)
 		dst = append(dst, ':')
-		dst = appendString(dst, b.EchoValue)
+		dst = jsonstr.Append(dst, b.EchoValue)
 	}
 	dst = append(dst, `,"resource":`...)
-	dst = appendString(dst, b.Resource)
+	dst = jsonstr.Append(dst, b.Resource)
 	dst = append(dst, `,"token_type":"Bearer"}`...)
 	return dst
 }
@@ -113,36 +114,36 @@ func AppendError(dst []byte, e *Error, correlationID string) []byte {
 	switch {
 	case e.versions:
 		dst = append(dst, `{"error":`...)
-		dst = appendString(dst, e.Message)
+		dst = jsonstr.Append(dst, e.Message)
 		dst = append(dst, `,"newest-versions":[`...)
 		for i := 0; i < 3 && i < len(IMDSVersions); i++ {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, IMDSVersions[len(IMDSVersions)-1-i])
+			dst = jsonstr.Append(dst, IMDSVersions[len(IMDSVersions)-1-i])
 		}
 		return append(dst, "]}"...)
 	case e.Kind.shape() == shapeAppService:
 		dst = append(dst, `{"statusCode":`...)
 		dst = strconv.AppendInt(dst, int64(e.Status), 10)
 		dst = append(dst, `,"message":`...)
-		dst = appendString(dst, e.Message)
+		dst = jsonstr.Append(dst, e.Message)
 		dst = append(dst, `,"correlationId":`...)
-		dst = appendString(dst, correlationID)
+		dst = jsonstr.Append(dst, correlationID)
 		return append(dst, '}')
 	case e.Kind.shape() == shapeSF:
 		dst = append(dst, `{"error":{"correlationId":`...)
-		dst = appendString(dst, correlationID)
+		dst = jsonstr.Append(dst, correlationID)
 		dst = append(dst, `,"code":`...)
-		dst = appendString(dst, e.Code)
+		dst = jsonstr.Append(dst, e.Code)
 		dst = append(dst, `,"message":`...)
-		dst = appendString(dst, e.Message)
+		dst = jsonstr.Append(dst, e.Message)
 		return append(dst, "}}"...)
 	}
 	dst = append(dst, `{"error":`...)
-	dst = appendString(dst, e.Code)
+	dst = jsonstr.Append(dst, e.Code)
 	dst = append(dst, `,"error_description":`...)
-	dst = appendString(dst, e.Message)
+	dst = jsonstr.Append(dst, e.Message)
 	return append(dst, '}')
 }
 
@@ -180,56 +181,4 @@ func NewCorrelationID() string {
 	s[23] = '-'
 	hex.Encode(s[24:], b[10:])
 	return string(s[:])
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD, and <, >, & and the
-// line separators are escaped so that a body is safe wherever it is pasted.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
