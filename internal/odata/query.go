@@ -68,7 +68,7 @@ func ParseSkipToken(s string) (int, error) {
 	if !ok || len(rest) > 16 {
 		return 0, fmt.Errorf("the $skiptoken is not one this service handed out")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest) // Strict: "M0" is not a second spelling of "Mw"
 	if err != nil {
 		return 0, fmt.Errorf("the $skiptoken is not one this service handed out")
 	}
