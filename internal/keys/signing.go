@@ -81,6 +81,8 @@ type Manager struct {
 
 	mu     sync.Mutex            // serialises Ensure, Rotate and Refresh
 	parsed map[string]*parsedKey // by kid; unsealing and parsing are done once per key
+
+	missReload atomic.Int64 // when (unix ns) an unknown kid last made PublicKey reload the store
 }
 
 // parsedKey is what never changes about a stored key.
@@ -619,7 +621,30 @@ func (m *Manager) PublicKeys() map[string]*rsa.PublicKey {
 
 // PublicKey returns the published key with this kid, without copying the set: the lookup for
 // verifying each request.
+//
+// A kid it does not know makes it reload the store first, at most once a second: another
+// replica may have published a key since the last RefreshInterval (two replicas starting
+// together on a new store each create a first key, and each signs with its own before it has
+// seen the other's), and a verifier that meets a kid it has not seen refetches the key set, as
+// OpenID Connect relying parties do. Unknown kids cannot make it read the store more often.
 func (m *Manager) PublicKey(kid string) (*rsa.PublicKey, bool) {
+	if k, ok := m.publicKey(kid); ok {
+		return k, true
+	}
+	now, last := time.Now().UnixNano(), m.missReload.Load()
+	if now-last < int64(time.Second) || !m.missReload.CompareAndSwap(last, now) {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := m.Refresh(ctx); err != nil {
+		m.log.Warn("signing keys: reloading for an unknown kid failed", "kid", kid, "err", err)
+		return nil, false
+	}
+	return m.publicKey(kid)
+}
+
+func (m *Manager) publicKey(kid string) (*rsa.PublicKey, bool) {
 	s := m.snap.Load()
 	if s == nil {
 		return nil, false

@@ -1067,3 +1067,28 @@ func TestGoJOSEComparable(t *testing.T) {
 	}
 	verify(t, m.JWKS(), joseToken)
 }
+
+// TestUnknownKidReloadsTheStore: a replica asked for a key another replica published since its
+// last reload (here the new next key of the other's rotation) reloads the store and finds it,
+// instead of refusing the token until its next RefreshInterval.
+func TestUnknownKidReloadsTheStore(t *testing.T) {
+	st, clock := newFakeStore(), newFakeClock()
+	m1, m2 := newTestManager(t, st, clock), newTestManager(t, st, clock)
+	ensure(t, m1)
+	ensure(t, m2)
+	clock.Advance(time.Hour)
+	if err := m1.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := st.list(t)
+	newest := recs[len(recs)-1].KID
+	if _, ok := m2.publicKey(newest); ok {
+		t.Fatal("the second replica had the new key before reloading")
+	}
+	if _, ok := m2.PublicKey(newest); !ok {
+		t.Fatal("the second replica refused the key the first one published")
+	}
+	if _, ok := m2.PublicKey("no-such-kid"); ok {
+		t.Fatal("an unknown kid was found")
+	}
+}
