@@ -63,6 +63,7 @@ const (
 	codeUnsupportedGrant       = 70003
 	codeClientNotFound         = 700016
 	codeNoClientCredential     = 7000218
+	codeCrossOriginNotSPA      = 9002326
 	codeInvalidSecret          = 7000215
 	codeSecretExpired          = 7000222
 	codeInvalidClient          = 70002

@@ -16,6 +16,16 @@ import (
 //   - the token endpoint answers such a request with CORS headers for the SPA's origin, which is
 //     the origin of one of its registered spa redirect URIs (Entra does not say which origins it
 //     allows; mint allows only those, a browser on any other origin cannot read the answer);
+//   - the other way round, a token request that carries an Origin header is refused with
+//     AADSTS9002326 unless what it redeems is a SPA's: a code issued through a web or publicClient
+//     redirect URI, a refresh token issued through one, and any request presenting a client
+//     credential (a secret or an assertion, whatever the grant: "the Microsoft identity platform
+//     also prevents the use of client credentials in all flows in the presence of an Origin
+//     header", https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow).
+//     Entra answers that refusal with "Access-Control-Allow-Origin: *", so the page's script
+//     reads the error (as in https://github.com/supabase/auth/issues/1387, a web app's refresh
+//     token redeemed from a browser, and https://github.com/databricks/databricks-sdk-py/issues/671,
+//     a publicClient one). Programs outside a browser send no Origin and are not concerned;
 //   - the refresh tokens last 24 hours from the sign-in, and the ones a refresh hands out keep
 //     that expiry (AADSTS700084 after it); the answer says so in refresh_token_expires_in.
 const spaRefreshTokenLifetime = 24 * time.Hour
@@ -23,6 +33,13 @@ const spaRefreshTokenLifetime = 24 * time.Hour
 func errSPANotCrossOrigin() *Error {
 	return NewError(http.StatusBadRequest, "invalid_request", 9002327,
 		"Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.")
+}
+
+// errCrossOriginNotSPA is Entra's refusal of a cross-origin request that redeems no SPA's
+// grant; refuse adds the CORS header that lets the page read it.
+func errCrossOriginNotSPA(origin string) *Error {
+	return NewError(http.StatusBadRequest, "invalid_request", codeCrossOriginNotSPA,
+		"Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '%s'.", truncate(origin, 300))
 }
 
 func errSPAWithoutPKCE() *Error {

@@ -153,3 +153,60 @@ func FuzzSPAOrigin(f *testing.F) {
 		_ = headerListOK(headers)
 	})
 }
+
+// The other way round: a cross-origin request that redeems no SPA's grant is AADSTS9002326,
+// readable by the page (Access-Control-Allow-Origin: *), and the grant stays usable by a server.
+func TestCrossOriginRedemptionOnlyForSPA(t *testing.T) {
+	f := newPublicClientFixture(t, false)
+	tokenPath := "/" + testTenantID + "/oauth2/v2.0/token"
+	const origin = "http://localhost:3000"
+	crossOrigin := func(w *httptest.ResponseRecorder) {
+		t.Helper()
+		wantError(t, w, "invalid_request", 9002326)
+		if !strings.Contains(w.Body.String(), "Request origin: '"+origin+"'.") || w.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("9002326 answer: %v %s", w.Header(), w.Body)
+		}
+	}
+	redeem := func(code, redirectURI string, extra url.Values, header ...string) *httptest.ResponseRecorder {
+		form := url.Values{"grant_type": {"authorization_code"}, "client_id": {desktopAppID}, "code": {code},
+			"code_verifier": {pkceVerifier}, "redirect_uri": {redirectURI}, "scope": {vaultScope + " offline_access"}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		return f.post(tokenPath, form, header...)
+	}
+
+	// A web redirect URI's code, with or without the secret; then redeemed by the server.
+	code := signInForCode(t, f, webAppRedir)
+	crossOrigin(redeem(code, webAppRedir, nil, "Origin", origin))
+	crossOrigin(redeem(code, webAppRedir, url.Values{"client_secret": {appSecret}}, "Origin", origin))
+	web := decodeTokens(t, redeem(code, webAppRedir, url.Values{"client_secret": {appSecret}}))
+
+	// A publicClient redirect URI's code, and its refresh token.
+	code = signInForCode(t, f, "http://localhost:40000")
+	crossOrigin(redeem(code, "http://localhost:40000", nil, "Origin", origin))
+	native := decodeTokens(t, redeem(code, "http://localhost:40000", nil))
+	refresh := func(rt string, extra url.Values, header ...string) *httptest.ResponseRecorder {
+		form := url.Values{"grant_type": {"refresh_token"}, "client_id": {desktopAppID}, "refresh_token": {rt}, "scope": {armScope}}
+		for k, v := range extra {
+			form[k] = v
+		}
+		return f.post(tokenPath, form, header...)
+	}
+	crossOrigin(refresh(native.RefreshToken, nil, "Origin", origin))
+	decodeTokens(t, refresh(native.RefreshToken, nil))
+	crossOrigin(refresh(web.RefreshToken, url.Values{"client_secret": {appSecret}}, "Origin", origin))
+	decodeTokens(t, refresh(web.RefreshToken, url.Values{"client_secret": {appSecret}}))
+
+	// A first-party client's refresh token (the Azure CLI's, from the password grant).
+	cli := decodeTokens(t, f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, alicePass)))
+	crossOrigin(f.post(tokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {azCLI}, "refresh_token": {cli.RefreshToken},
+		"scope": {vaultScope}}, "Origin", origin))
+
+	// A client credential from a browser, whatever the grant.
+	crossOrigin(f.post(tokenPath, secretForm(vaultScope), "Origin", origin))
+	decodeTokens(t, f.post(tokenPath, secretForm(vaultScope)))
+	if rec := f.rec.last(t); rec.Result != "success" {
+		t.Errorf("server-side client credentials: %+v", rec)
+	}
+}

@@ -241,6 +241,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, seg string, 
 		return
 	}
 	at.resource = req.Resource
+	if origin := r.Header.Get("Origin"); origin != "" { // a client credential used from a browser
+		s.refuse(r.Context(), w, &at, errCrossOriginNotSPA(origin))
+		return
+	}
 
 	ir, e := s.clientCredentials(r.Context(), &at, tenant, seg, req)
 	if e == nil && req.GrantType == nodewire.GrantManagedIdentity {
@@ -472,6 +476,9 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, at *attempt,
 		slog.String("reason", e.Description), slog.String("trace_id", at.traceID), slog.String("correlation_id", at.correlationID))
 	if at.echoID != "" {
 		w.Header()["Client-Request-Id"] = []string{at.echoID}
+	}
+	if e.Code == codeCrossOriginNotSPA {
+		w.Header()["Access-Control-Allow-Origin"] = []string{"*"} // as Entra: the page may read why
 	}
 	s.writeError(w, e, at.traceID, at.correlationID, at.now)
 }

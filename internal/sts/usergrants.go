@@ -124,6 +124,10 @@ func (s *Server) serveUserToken(w http.ResponseWriter, r *http.Request, at *atte
 		}
 		pathTenant, at.tenantID = &t, t.ID
 	}
+	if req.Origin != "" && (req.ClientSecret != "" || req.ClientAssertion != "") {
+		s.refuse(ctx, w, at, errCrossOriginNotSPA(req.Origin)) // a client credential used from a browser
+		return
+	}
 	client, e := s.userClientFor(ctx, at, pathTenant, seg, req)
 	if e != nil {
 		s.refuse(ctx, w, at, e)
@@ -166,6 +170,9 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 		if req.ClientSecret != "" || req.ClientAssertion != "" {
 			return userClient{}, errPublicClientSecret()
 		}
+		if req.Origin != "" && req.GrantType == GrantAuthorizationCode {
+			return userClient{}, errCrossOriginNotSPA(req.Origin) // no first-party client here has a spa redirect URI
+		}
 		return userClient{appID: pc.AppID, displayName: pc.DisplayName, public: true, firstParty: true, redirects: pc.RedirectURIs}, nil
 	}
 	if pathTenant == nil {
@@ -184,6 +191,9 @@ func (s *Server) userClientFor(ctx context.Context, at *attempt, pathTenant *sto
 	switch req.GrantType {
 	case GrantAuthorizationCode:
 		p := redirectPlatform(req.RedirectURI, sp.RedirectURIs)
+		if req.Origin != "" && p != platformSPA {
+			return userClient{}, errCrossOriginNotSPA(req.Origin)
+		}
 		public, spa = p == platformPublicClient || p == platformSPA, p == platformSPA
 	case GrantDeviceCode, GrantPassword:
 		public = sp.RedirectURIs.FallbackPublicClient
@@ -324,6 +334,9 @@ func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client use
 		return signedIn{}, errGrantInvalid("refresh token")
 	}
 	at.principalID = g.UserID
+	if !g.SPA && req.Origin != "" {
+		return signedIn{}, errCrossOriginNotSPA(req.Origin)
+	}
 	if g.SPA {
 		if req.Origin == "" {
 			return signedIn{}, errSPANotCrossOrigin()
