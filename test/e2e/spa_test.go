@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -64,6 +65,8 @@ func serveSPA(t *testing.T, dir string, cfg map[string]string) string {
 // against mint's authority (knownAuthorities: no instance discovery) and redeems the code
 // cross-origin, which mint answers with CORS headers for the SPA's origin; acquireTokenSilent
 // then gets a Key Vault token by redeeming the refresh token (a preflighted cross-origin POST).
+// The same again with loginPopup: the sign-in form in a popup window, the code brought back to
+// the opener through the popup's redirect.
 // MSAL.js keeps the refresh token for the 24 hours mint gives it (refresh_token_expires_in), and
 // the refresh hands out one with the same expiry, not a later one. A client that is not in a
 // browser (azidentity's InteractiveBrowserCredential with the SPA's client id) gets its code
@@ -133,6 +136,56 @@ func TestSinglePageAppWithMSALBrowser(t *testing.T) {
 			if math.Abs(second-first) > 2 {
 				t.Errorf("the refreshed refresh token expires at %v, the first at %v: a SPA's refresh token does not slide", second, first)
 			}
+
+			// loginPopup, after the page forgets the first sign-in: MSAL.js opens mint's sign-in
+			// page in a popup window (a new target, driven through a context attached to it; the
+			// form, as prompt=login asks), reads the code from the popup's redirect to the SPA's
+			// page (response_mode=fragment), closes the popup, redeems the code cross-origin and
+			// gets a Key Vault token silently with the refresh token the popup's sign-in brought.
+			popupStart := time.Now()
+			opened := chromedp.WaitNewTarget(browser, func(*target.Info) bool { return true })
+			browse(t, browser, "sign in again with loginPopup", chromedp.Click("", byRole("button", "Sign in with a popup")))
+			var popupID target.ID
+			select {
+			case popupID = <-opened:
+			case <-time.After(30 * time.Second):
+			}
+			if popupID == "" {
+				t.Fatal("loginPopup opened no window")
+			}
+			popup, cancelPopup := chromedp.NewContext(browser, chromedp.WithTargetID(popupID))
+			defer cancelPopup()
+			signInOnPage(t, popup, dev.UserPrincipalName, dev.Password)
+			browse(t, browser, "wait for the SPA's tokens from the popup sign-in",
+				chromedp.WaitVisible(`//*[@id="popup-result" and @aria-busy="false" and normalize-space()!=""]`),
+				into(&text, chromedp.Text(chromedp.CSS(`#popup-result`))))
+			var pop struct {
+				Error, Username, ArmToken, VaultToken string
+				VaultFromCache                        bool
+				Accounts                              []int
+			}
+			if err := json.Unmarshal([]byte(text), &pop); err != nil || pop.Error != "" {
+				t.Fatalf("the SPA says after loginPopup: %s", text)
+			}
+			if pop.Username != dev.UserPrincipalName || len(pop.Accounts) != 2 || pop.Accounts[0] != 0 || pop.Accounts[1] != 1 {
+				t.Errorf("loginPopup's account %q, accounts before and after %v: want %s, [0 1]", pop.Username, pop.Accounts, dev.UserPrincipalName)
+			}
+			if c := jwtClaims(t, pop.ArmToken); c["oid"] != dev.ObjectID || c["appid"] != app.AppID || !strings.HasPrefix(c["aud"].(string), "https://management") {
+				t.Errorf("loginPopup's token %v", c)
+			}
+			if c := jwtClaims(t, pop.VaultToken); c["oid"] != dev.ObjectID || c["appid"] != app.AppID || c["aud"] != "https://vault.azure.net" || pop.VaultFromCache {
+				t.Errorf("acquireTokenSilent's token after loginPopup (from cache %v) %v", pop.VaultFromCache, c)
+			}
+			targets, err := chromedp.Targets(browser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ti := range targets {
+				if ti.TargetID == popupID {
+					t.Errorf("MSAL.js left the popup open at %s", ti.URL)
+				}
+			}
+			t.Logf("loginPopup step: %v", time.Since(popupStart).Round(time.Millisecond))
 
 			// The same code redeemed by a program that is no browser: AADSTS9002327.
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
