@@ -190,6 +190,30 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	return m.install(recs)
 }
 
+// CreateFirst gives a store without signing keys its first ones, as the first Ensure would (a
+// key that signs now and the next one), and reports whether it created them; a store that has
+// keys is left as it is (no rotation, no retirement: that is the servers' work, with their
+// lifetimes). mint init calls it, so that replicas started together on a new store find the
+// same keys instead of each creating a first key of its own. It loads the keys either way.
+func (m *Manager) CreateFirst(ctx context.Context) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	recs, err := m.list(ctx)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	if len(recs) == 0 {
+		if created, err = m.ensure(ctx, recs); err != nil {
+			return created, err
+		}
+		if recs, err = m.list(ctx); err != nil {
+			return created, err
+		}
+	}
+	return created, m.install(recs)
+}
+
 // Rotate makes the earliest next key (published a while ago) sign from now on, and publishes a
 // new next key a RotationPeriod ahead. Tokens signed by the previous key stay verifiable until
 // they expire. Times are whole seconds: if the current key activated this very second, the

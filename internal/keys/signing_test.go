@@ -723,6 +723,56 @@ func TestTwoManagersConverge(t *testing.T) {
 	}
 }
 
+// mint init's first keys: after CreateFirst, two replicas starting together (the race of
+// TestTwoManagersConverge) create nothing and sign with the same key at once. On a store with
+// keys CreateFirst changes nothing, even what a server's Ensure would (retire, add a next key).
+func TestCreateFirstThenReplicasAgree(t *testing.T) {
+	st, clock := newFakeStore(), newFakeClock()
+	created, err := newTestManager(t, st, clock).CreateFirst(context.Background())
+	if err != nil || !created {
+		t.Fatalf("CreateFirst on an empty store: %v, %v", created, err)
+	}
+	first := st.kids(t)
+	if len(first) != 2 || futureKeys(t, st, clock.Now()) != 1 {
+		t.Fatalf("CreateFirst made %v, want a current and a next key", first)
+	}
+	var listed sync.WaitGroup
+	listed.Add(2)
+	var calls atomic.Int32
+	st.beforeList = func() {
+		if calls.Add(1) <= 2 {
+			listed.Done()
+			listed.Wait()
+		}
+	}
+	m1, m2 := newTestManager(t, st, clock), newTestManager(t, st, clock)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, m := range []*Manager{m1, m2} {
+		wg.Go(func() { errs[i] = m.Ensure(context.Background()) })
+	}
+	wg.Wait()
+	st.beforeList = nil
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := st.kids(t); !slices.Equal(got, first) {
+		t.Fatalf("replicas after mint init: keys %v, want %v", got, first)
+	}
+	if m1.SigningKeyID() != m2.SigningKeyID() || !bytes.Equal(m1.JWKS(), m2.JWKS()) {
+		t.Fatalf("replicas sign with %s and %s", m1.SigningKeyID(), m2.SigningKeyID())
+	}
+
+	// Past the next key's activation a server's Ensure would add a key; CreateFirst does not.
+	clock.Advance(defaultRotation + time.Second)
+	created, err = newTestManager(t, st, clock).CreateFirst(context.Background())
+	if err != nil || created || !slices.Equal(st.kids(t), first) {
+		t.Fatalf("CreateFirst on a store with keys: %v, %v, keys %v", created, err, st.kids(t))
+	}
+}
+
 func TestRefreshPicksUpRotation(t *testing.T) {
 	st, clock := newFakeStore(), newFakeClock()
 	m1, m2 := newTestManager(t, st, clock), newTestManager(t, st, clock)

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -322,8 +325,35 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 		t.Skip("needs PostgreSQL: run through ./test.sh")
 	}
 	url := freshDatabase(t)
-	a := startMint(t, options{mode: "server", store: url, extra: []string{"--print-admin-secret"}})
+	// mint init creates the installation's first signing keys in the store: the servers started
+	// afterwards create none of their own and publish the same keys from the start.
+	dir := newDataDir(t)
+	initCmd := exec.Command(mintBin, "init", "--data-dir", dir, "--store", url)
+	initCmd.Env = cleanEnv()
+	out, err := initCmd.CombinedOutput()
+	_, signing, ok := strings.Cut(string(out), "signing keys created in the store: ")
+	signing, _, _ = strings.Cut(signing, " ")
+	if err != nil || !ok {
+		t.Fatalf("mint init --store: %v\n%s", err, out)
+	}
+	a := startMint(t, options{mode: "server", dataDir: dir, store: url, extra: []string{"--print-admin-secret"}})
 	b := startMint(t, options{mode: "server", store: url})
+	jwksKIDs := func(m *mint) []string {
+		_, body := m.get("/common/discovery/v2.0/keys")
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.Unmarshal(body, &set); err != nil {
+			t.Fatalf("JWKS: %v %s", err, body)
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		sort.Strings(kids)
+		return kids
+	}
+	if ka, kb := jwksKIDs(a), jwksKIDs(b); len(ka) != 2 || !slices.Equal(ka, kb) || !slices.Contains(ka, signing) {
+		t.Fatalf("after mint init (%s signs): server A publishes %v, B %v; want the two keys mint init created", signing, ka, kb)
+	}
 	// --print-admin-secret wrote A's client environment to its data dir; B's is the same
 	// credential at B's URL.
 	if a.Env["AZURE_CLIENT_SECRET"] == "" || a.Env["MINT_ENDPOINT"] != a.URL || a.Env["MINT_CA_FILE"] == "" {
@@ -338,11 +368,6 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 	}
 	b.Env["AZURE_AUTHORITY_HOST"], b.Env["MINT_ENDPOINT"] = b.URL, b.URL
 	writeEnv(t, b)
-	waitFor(t, func() (string, bool) {
-		_, ja := a.get("/common/discovery/v2.0/keys")
-		_, jb := b.get("/common/discovery/v2.0/keys")
-		return "", string(ja) == string(jb)
-	})
 
 	// An app created through A authenticates through B, and B's tokens verify with A's JWKS.
 	var app struct{ AppID string }
