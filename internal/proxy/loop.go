@@ -95,6 +95,7 @@ type tunnelLoop struct {
 	idle    atomic.Bool // waiting for a request (Proxy.closeLoops may interrupt it)
 	handed  bool        // handed to the inner server, which now owns conn
 	scratch [64]byte
+	body    io.LimitedReader // an answer's body, with the length it says
 }
 
 // serveLoop serves conn's requests until the client closes it, a timeout, an answer that ends
@@ -145,17 +146,17 @@ func (l *tunnelLoop) serveOne() bool {
 		if errors.As(l.in.err, &ne) && ne.Timeout() {
 			return false // a client too slow to send a header is dropped, as net/http does
 		}
-		l.handOver(replay) // the inner server answers what it cannot parse (400, 431, 501)
+		l.handOver(replay, "unparsed") // the inner server answers what it cannot parse (400, 431, 501)
 		return false
 	}
 	if !l.plain(req) {
-		l.handOver(replay)
+		l.handOver(replay, "not plain")
 		return false
 	}
 	req.Host = l.target.hostHeader()
 	req.RemoteAddr, req.TLS = l.remote, l.tls
 	if !l.p.forwarder.Forwards(req) {
-		l.handOver(replay)
+		l.handOver(replay, "not forwarded")
 		return false
 	}
 	if req.ContentLength > 0 {
@@ -197,7 +198,8 @@ func (l *tunnelLoop) plain(req *http.Request) bool {
 }
 
 // handOver gives the tunnel to the inner server, the bytes read for the current request first.
-func (l *tunnelLoop) handOver(replay []byte) {
+func (l *tunnelLoop) handOver(replay []byte, why string) {
+	l.p.log.Debug("proxy tunnel handed to net/http's server", "host", l.target.host, "why", why, "remote", l.remote)
 	l.handed = true
 	l.conn.SetDeadline(time.Time{})
 	l.p.tunnels.push(&replayConn{Conn: l.conn, pending: slices.Clone(replay), target: l.target, tls: l.tls})
@@ -257,7 +259,9 @@ func (l *tunnelLoop) writeAnswer(req *http.Request, resp *http.Response) bool {
 	case chunked:
 		return l.copyChunked(resp) && keep
 	}
-	n, err := io.CopyN(bw, resp.Body, resp.ContentLength)
+	l.body = io.LimitedReader{R: resp.Body, N: resp.ContentLength}
+	n, err := io.Copy(bw, &l.body)
+	l.body.R = nil
 	return err == nil && n == resp.ContentLength && keep
 }
 

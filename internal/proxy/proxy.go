@@ -438,6 +438,9 @@ func hostHeaderMatches(hdr string, t tunnelTarget) bool {
 	if hdr == "" {
 		return true
 	}
+	if hdr == t.host && t.port == "443" {
+		return true // what clients send (and no SplitHostPort error to allocate)
+	}
 	if h, port, err := net.SplitHostPort(hdr); err == nil {
 		return port == t.port && normalizeHost(h) == t.host
 	}
