@@ -266,23 +266,30 @@ func TestLoopLeavesHTTP2ToNetHTTP(t *testing.T) {
 	}
 }
 
+// Each bound has a proxy of its own where only it is short, so that each case fails without
+// the deadline it checks.
 func TestLoopTimeouts(t *testing.T) {
-	f, _ := startLoopProxy(t, Config{HeaderTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
-	f.p.readTimeout = 300 * time.Millisecond
+	const short, long = 300 * time.Millisecond, time.Minute
 
 	// Idle after an answer.
+	f, _ := startLoopProxy(t, Config{HeaderTimeout: long, IdleTimeout: short})
 	tc, br := f.tunnel(t, "kv1.vault.azure.net:443")
 	exchange(t, tc, br, "GET /x HTTP/1.1\r\nHost: kv1.vault.azure.net\r\n\r\n")
 	if !closedByProxy(tc, br) {
 		t.Error("idle tunnel still open")
 	}
+
 	// Half a header, then nothing: closed without an answer.
+	f, _ = startLoopProxy(t, Config{HeaderTimeout: short, IdleTimeout: long})
 	tc, br = f.tunnel(t, "kv1.vault.azure.net:443")
 	io.WriteString(tc, "GET /x HTTP/1.1\r\nHost: kv1")
 	if !closedByProxy(tc, br) {
 		t.Error("tunnel with half a header still open")
 	}
+
 	// Half a body, then nothing.
+	f, _ = startLoopProxy(t, Config{HeaderTimeout: long, IdleTimeout: long})
+	f.p.readTimeout = short
 	tc, br = f.tunnel(t, "kv1.vault.azure.net:443")
 	io.WriteString(tc, "POST /x HTTP/1.1\r\nHost: kv1.vault.azure.net\r\nContent-Length: 10\r\n\r\nhello")
 	if resp, err := http.ReadResponse(br, nil); err == nil { // the fake forwarder answers what it read
