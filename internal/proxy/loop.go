@@ -27,13 +27,18 @@ import (
 // tunnel to the goroutine its Accept starts; on the 2-core machine of docs/benchmarks.md that
 // was most of what the node's proxy spent beyond the bytes.
 //
-// The loop takes only the plain request every Azure SDK call is: HTTP/1.1, one valid Host,
-// valid header fields, a body of known length within MaxBodyBytes, no Expect, no upgrade, no
-// Connection: close, and one the Forwarder takes. Anything else (and anything it cannot parse)
+// The loop takes only the plain request every Azure SDK call is: HTTP/1.1 in origin form, the
+// tunnel's own Host, a body of known length within MaxBodyBytes, no Expect, no upgrade, no
+// Connection: close, and one the Forwarder takes (http.ReadRequest has already refused invalid
+// header fields and two Hosts). Anything else (and anything it cannot parse)
 // hands the tunnel, from that request on, to the inner server, replaying the bytes the loop had
 // read: net/http then serves it exactly as it serves every tunnel of mint dev, with the same
 // answers (400, 417, 431, 501, 100-continue) and the handler's ServeHTTP. An HTTP/2 tunnel
 // (ALPN h2) goes to the inner server after the handshake.
+//
+// With no background read, a client that leaves while its request is at the server is noticed
+// when its answer is written, not before: the forwarder's request then runs to its end (the
+// server's own timeouts bound it) instead of being cancelled.
 
 // Forwarder is a handler that can also answer a plain request by forwarding it and returning
 // the answer (its body not yet read), which the tunnel's loop writes back itself.
