@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mint-id/mint/internal/proxy"
 )
 
 // The node proxy's forwarder: every request decrypted from a tunnel goes over HTTPS to the
@@ -114,7 +116,11 @@ func newForwarder(server *url.URL, base http.RoundTripper, dialled func(), log *
 
 func (f *forwarder) unreachable(w http.ResponseWriter, r *http.Request, err error) {
 	f.log.Warn("proxy: mint server unreachable", "host", r.Host, "err", err)
-	http.Error(w, fmt.Sprintf("mint proxy: the mint server %s is unreachable from this node", f.server.Redacted()), http.StatusBadGateway)
+	http.Error(w, f.unreachableMessage(), http.StatusBadGateway)
+}
+
+func (f *forwarder) unreachableMessage() string {
+	return fmt.Sprintf("mint proxy: the mint server %s is unreachable from this node", f.server.Redacted())
 }
 
 // takesLeanPath says whether r can be forwarded on the lean path.
@@ -123,52 +129,109 @@ func (f *forwarder) takesLeanPath(r *http.Request) bool {
 		r.Method != http.MethodConnect && r.Header.Get("Upgrade") == "" && r.Host != ""
 }
 
+// Forwards (proxy.Forwarder) says whether the tunnel's own loop may have r forwarded by
+// Forward: the requests of the lean path.
+func (f *forwarder) Forwards(r *http.Request) bool { return f.takesLeanPath(r) }
+
+// Forward (proxy.Forwarder) forwards a lean request and returns the server's answer, its body
+// still to be read from the connection, which is kept for the next request once the body was
+// read whole (and closed otherwise); or an answer of the proxy's own (400, 502).
+func (f *forwarder) Forward(r *http.Request) *http.Response {
+	var body []byte
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			resp := proxy.TextAnswer(http.StatusBadRequest, "mint proxy: reading the request body: "+err.Error())
+			resp.Close = true // the client's stream is cut mid-body
+			return resp
+		}
+	}
+	resp, c, err := f.roundTrip(r, body)
+	if err != nil {
+		if r.Context().Err() == nil { // else the client went away
+			f.log.Warn("proxy: mint server unreachable", "host", r.Host, "err", err)
+		}
+		return proxy.TextAnswer(http.StatusBadGateway, f.unreachableMessage())
+	}
+	removeHopHeaders(resp.Header)
+	kb := &keptBody{body: resp.Body, f: f, c: c, want: resp.ContentLength, closeConn: resp.Close}
+	if resp.Body == http.NoBody {
+		kb.want = 0
+	}
+	resp.Body, resp.Close = kb, false // Close said the server closes its connection, not the client's
+	return resp
+}
+
+// keptBody is a forwarded answer's body: closing it keeps its connection for the next request
+// when the body was read whole, and closes the connection otherwise.
+type keptBody struct {
+	body      io.ReadCloser
+	f         *forwarder
+	c         *upstreamConn
+	read      int64
+	want      int64 // the body's length; -1: until EOF
+	eof       bool
+	closeConn bool // the server said it closes the connection
+	closed    bool
+}
+
+func (b *keptBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	b.read += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *keptBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	b.c.stopWatching()
+	if (b.eof || b.want >= 0 && b.read == b.want) && !b.closeConn {
+		b.f.put(b.c)
+	} else {
+		b.c.close() // unread bytes of the answer are still on it
+	}
+	return nil
+}
+
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !f.takesLeanPath(r) {
 		f.fallback.ServeHTTP(w, r)
 		return
 	}
-	var body []byte
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			http.Error(w, "mint proxy: reading the request body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-	}
-	resp, c, err := f.roundTrip(r, body)
-	if err != nil {
-		if r.Context().Err() != nil {
-			return // the client went away
-		}
-		f.unreachable(w, r, err)
-		return
-	}
-	removeHopHeaders(resp.Header)
+	resp := f.Forward(r)
+	body := resp.Body
 	h := w.Header()
 	for k, vv := range resp.Header {
 		h[k] = vv
 	}
-	w.WriteHeader(resp.StatusCode)
-	if resp.ContentLength < 0 {
-		err = copyFlushing(w, resp.Body) // a stream: each piece goes on as it comes
-	} else {
-		_, err = io.Copy(w, resp.Body)
+	if resp.Close {
+		h.Set("Connection", "close")
 	}
-	c.stopWatching()
+	w.WriteHeader(resp.StatusCode)
+	var err error
+	if resp.ContentLength < 0 {
+		err = copyFlushing(w, body) // a stream: each piece goes on as it comes
+	} else {
+		_, err = io.Copy(w, body)
+	}
+	if err != nil || r.Context().Err() != nil {
+		if kb, ok := body.(*keptBody); ok {
+			kb.closeConn = true
+		}
+	}
+	body.Close()
 	if err != nil {
-		c.close()
 		// The client already has the status: abort the response rather than end it as if whole.
 		panic(http.ErrAbortHandler)
 	}
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
-	if resp.Close || r.Context().Err() != nil {
-		c.close()
-		return
-	}
-	f.put(c)
 }
 
 // roundTrip sends r (with body) on a kept connection, or a new one, and reads the answer's
@@ -283,6 +346,9 @@ type upstreamConn struct {
 
 // watch makes the request's end (the client gone) interrupt the connection's reads and writes.
 func (c *upstreamConn) watch(ctx context.Context) {
+	if ctx.Done() == nil {
+		return // the tunnel's own loop: nothing to watch
+	}
 	c.unwatch = context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -86,6 +87,15 @@ type Proxy struct {
 	certs   *certCache
 	log     *slog.Logger
 	maxBody int64
+
+	// The tunnels' request loop (loop.go), used when the handler is a Forwarder.
+	forwarder     Forwarder
+	errorLog      *log.Logger // net/http's own messages, at debug level
+	maxHeader     int
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	readTimeout   time.Duration // a whole request in a tunnel, body included
+	loops         loops
 
 	ln      net.Listener
 	outer   *http.Server // plain HTTP: CONNECT and absolute-form requests
@@ -159,9 +169,19 @@ func New(cfg Config) (*Proxy, error) {
 		ln:      connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConns}, cfg.Logger),
 		tunnels: newTunnelListener(ln.Addr()),
 		slots:   make(chan struct{}, cfg.MaxTunnels),
+
+		maxHeader:     cfg.MaxHeaderBytes,
+		headerTimeout: cfg.HeaderTimeout,
+		idleTimeout:   cfg.IdleTimeout,
+		readTimeout:   tunnelReadTimeout,
+		loops:         loops{all: map[*tunnelLoop]struct{}{}},
 	}
+	// mint dev's handler serves in-process and keeps the inner server; only a Forwarder (the
+	// node agent's) has answers the loop can copy back as they come.
+	p.forwarder, _ = cfg.Handler.(Forwarder)
 	p.tls = p.newTLSConfig()
 	errorLog := slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
+	p.errorLog = errorLog
 	p.outer = &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -173,7 +193,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.inner = &http.Server{
 		Handler:           http.HandlerFunc(p.serveTunneled),
 		ReadHeaderTimeout: cfg.HeaderTimeout,
-		ReadTimeout:       time.Minute,
+		ReadTimeout:       tunnelReadTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          errorLog,
@@ -230,6 +250,7 @@ func (p *Proxy) serve(ctx context.Context) error {
 	defer cancel()
 	p.outer.Shutdown(shutdown)
 	p.tunnels.Close()
+	p.closeLoops(shutdown)
 	if p.inner.Shutdown(shutdown) != nil {
 		p.inner.Close()
 	}
@@ -298,8 +319,9 @@ func proxyStatusError(status int) string {
 	return "proxy_internal_response"
 }
 
-// serveConnect checks the target, takes a tunnel slot, answers 200 and hands the connection,
-// wrapped in a TLS server for exactly that name, to the inner server.
+// serveConnect checks the target, takes a tunnel slot, answers 200 and serves the connection,
+// wrapped in a TLS server for exactly that name: with the tunnel's request loop on this
+// goroutine when the handler is a Forwarder (loop.go), else by handing it to the inner server.
 func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	host, port, ref := p.names.Connect(r.RequestURI)
 	if ref != nil {
@@ -341,6 +363,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		tc.pending = append([]byte(nil), buffered...)
 	}
 	p.log.Debug("proxy tunnel opened", "host", host, "remote", r.RemoteAddr)
+	if p.forwarder != nil && p.storage[storageService(host)] == nil {
+		p.serveTunnel(tc)
+		return
+	}
 	p.tunnels.push(tls.Server(tc, p.tls))
 }
 
@@ -370,13 +396,17 @@ func (p *Proxy) newTLSConfig() *tls.Config {
 // serveTunneled serves one request decrypted from a tunnel with mint's handler, as if it had
 // reached the Azure name directly.
 func (p *Proxy) serveTunneled(w http.ResponseWriter, r *http.Request) {
-	t, ok := r.Context().Value(tunnelTargetKey{}).(tunnelTarget)
+	info, ok := r.Context().Value(tunnelTargetKey{}).(tunnelInfo)
 	if !ok {
 		http.Error(w, "mint proxy: request outside a tunnel", http.StatusInternalServerError)
 		return
 	}
+	t := info.target
+	if r.TLS == nil {
+		r.TLS = info.tls // a tunnel the loop handed over after its handshake
+	}
 	if !hostHeaderMatches(r.Host, t) {
-		http.Error(w, fmt.Sprintf("mint proxy: this tunnel is for %s, not %s", t.hostHeader(), truncate(r.Host, 100)), http.StatusMisdirectedRequest)
+		http.Error(w, misdirected(t, r.Host), http.StatusMisdirectedRequest)
 		return
 	}
 	r.Host = t.hostHeader()
@@ -407,6 +437,9 @@ func (t tunnelTarget) hostHeader() string {
 func hostHeaderMatches(hdr string, t tunnelTarget) bool {
 	if hdr == "" {
 		return true
+	}
+	if hdr == t.host && t.port == "443" {
+		return true // what clients send (and no SplitHostPort error to allocate)
 	}
 	if h, port, err := net.SplitHostPort(hdr); err == nil {
 		return port == t.port && normalizeHost(h) == t.host

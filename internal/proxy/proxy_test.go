@@ -32,7 +32,7 @@ func (c *testCA) IssueServerCert(dnsNames []string, ips []net.IP, ttl time.Durat
 	return c.CA.IssueServerCert(dnsNames, ips, ttl)
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	dir := t.TempDir()
 	kek, err := keys.GenerateKEKFile(filepath.Join(dir, "kek"))

@@ -33,13 +33,24 @@ func (c *tunnelConn) Close() error {
 
 type tunnelTargetKey struct{}
 
+// tunnelInfo is what the inner server's handler knows of a request's tunnel: its target, and
+// its TLS state when the loop did the handshake (net/http sets Request.TLS only for a
+// *tls.Conn).
+type tunnelInfo struct {
+	target tunnelTarget
+	tls    *tls.ConnectionState
+}
+
 // tunnelContext is the inner server's ConnContext: it puts the tunnel's target in every
 // request's context.
 func tunnelContext(ctx context.Context, c net.Conn) context.Context {
-	if tc, ok := c.(*tls.Conn); ok {
-		if t, ok := tc.NetConn().(*tunnelConn); ok {
-			return context.WithValue(ctx, tunnelTargetKey{}, t.target)
+	switch c := c.(type) {
+	case *tls.Conn:
+		if t, ok := c.NetConn().(*tunnelConn); ok {
+			return context.WithValue(ctx, tunnelTargetKey{}, tunnelInfo{target: t.target})
 		}
+	case *replayConn:
+		return context.WithValue(ctx, tunnelTargetKey{}, tunnelInfo{target: c.target, tls: c.tls})
 	}
 	return ctx
 }
