@@ -23,6 +23,11 @@ type People interface {
 	UserByPrincipalName(ctx context.Context, tenantID, upn string) (store.User, error)
 	// User finds a user by object id; store.ErrNotFound if none.
 	User(ctx context.Context, objectID string) (store.User, error)
+	// UserForToken is User with only ObjectID, TenantID, UserPrincipalName, DisplayName,
+	// AccountEnabled and TokensValidAfter set: what a code, device code or refresh token
+	// redemption checks and writes into the tokens. Read from the store on every call (never a
+	// cache), so that a reset, a disable or a delete counts at once on every replica.
+	UserForToken(ctx context.Context, objectID string) (store.User, error)
 	// VerifyPassword reports whether password is u's. When too many checks are already
 	// waiting, it fails at once with an error that has a RetryAfter() time.Duration method
 	// (DummyPasswordCheck too); the STS answers that as Entra's throttling (429, AADSTS50196).

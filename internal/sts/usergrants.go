@@ -291,10 +291,12 @@ func (s *Server) unknownUser(ctx context.Context, at *attempt, password string) 
 	return errInvalidPassword()
 }
 
-// loadUser reloads a person a grant names and checks it may still sign in.
+// loadUser reloads a person a grant names, from the store every time, and checks it may still
+// sign in (enabled, and authenticated after TokensValidAfter): this read is what makes a
+// password reset, a disable or a delete refuse the next redemption on every replica at once.
 func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID string, authTime time.Time) (store.User, store.Tenant, *Error) {
 	at.principalID = userID
-	u, err := s.people.User(ctx, userID)
+	u, err := s.people.UserForToken(ctx, userID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return u, store.Tenant{}, errGrantRevoked()
