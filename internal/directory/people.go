@@ -43,6 +43,16 @@ func (d *Directory) User(ctx context.Context, objectID string) (store.User, erro
 	return d.st.GetUser(ctx, strings.ToLower(objectID))
 }
 
+// UserForToken is User narrowed to what a token redemption checks and writes into the tokens
+// (store.Users.GetUserForToken): read from the store every time, so that a password reset, a
+// disable or a delete refuses the next redemption on every server sharing the store.
+func (d *Directory) UserForToken(ctx context.Context, objectID string) (store.User, error) {
+	if _, err := uuid.Parse(objectID); err != nil {
+		return store.User{}, store.ErrNotFound
+	}
+	return d.st.GetUserForToken(ctx, strings.ToLower(objectID))
+}
+
 // Users lists a tenant's users, oldest first.
 func (d *Directory) Users(ctx context.Context, tenantID string) ([]store.User, error) {
 	return d.st.ListUsers(ctx, tenantID)

@@ -39,6 +39,11 @@ type Users interface {
 	UpdateUser(ctx context.Context, u User) error
 	// DeleteUser removes the user and its group memberships.
 	DeleteUser(ctx context.Context, objectID string) error
+	// GetUserForToken reads what a token redemption checks and writes into the tokens:
+	// ObjectID, TenantID, UserPrincipalName, DisplayName, AccountEnabled and TokensValidAfter,
+	// the other fields left zero. As fresh as GetUser (one point read by primary key, never a
+	// cache); ErrNotFound if none.
+	GetUserForToken(ctx context.Context, objectID string) (User, error)
 }
 
 // Group is a security group (Graph's group with securityEnabled true).

@@ -23,6 +23,11 @@ type People interface {
 	UserByPrincipalName(ctx context.Context, tenantID, upn string) (store.User, error)
 	// User finds a user by object id; store.ErrNotFound if none.
 	User(ctx context.Context, objectID string) (store.User, error)
+	// UserForToken is User with only ObjectID, TenantID, UserPrincipalName, DisplayName,
+	// AccountEnabled and TokensValidAfter set: what a code, device code or refresh token
+	// redemption checks and writes into the tokens. Read from the store on every call (never a
+	// cache), so that a reset, a disable or a delete counts at once on every replica.
+	UserForToken(ctx context.Context, objectID string) (store.User, error)
 	// VerifyPassword reports whether password is u's. When too many checks are already
 	// waiting, it fails at once with an error that has a RetryAfter() time.Duration method
 	// (DummyPasswordCheck too); the STS answers that as Entra's throttling (429, AADSTS50196).
@@ -239,33 +244,48 @@ func (s *sealer) seal(purpose string, v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return s.sealBytes(purpose, plain), nil
+}
+
+// sealBytes returns base64url(version | nonce | AES-GCM(plain)).
+func (s *sealer) sealBytes(purpose string, plain []byte) string {
 	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	out[0] = sealVersion
 	_, _ = rand.Read(out[1:])
 	out = s.aead.Seal(out, out[1:1+s.aead.NonceSize()], plain, []byte(purpose))
-	return base64.RawURLEncoding.EncodeToString(out), nil
+	return base64.RawURLEncoding.EncodeToString(out)
 }
 
 var errUnsealed = errors.New("not a valid sealed value")
 
 // open reverses seal; any tampering, truncation or other purpose gives errUnsealed.
 func (s *sealer) open(purpose, sealed string, v any) error {
-	if len(sealed) > 16<<10 {
-		return errUnsealed
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sealed, "="))
-	if err != nil || len(raw) < 1+s.aead.NonceSize()+s.aead.Overhead() || raw[0] != sealVersion {
-		return errUnsealed
-	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[1:1+n], raw[1+n:], []byte(purpose))
+	plain, err := s.openBytes(purpose, sealed)
 	if err != nil {
-		return errUnsealed
+		return err
 	}
 	if err := json.Unmarshal(plain, v); err != nil {
 		return errUnsealed
 	}
 	return nil
+}
+
+// openBytes reverses sealBytes; any tampering, truncation or other purpose gives errUnsealed.
+func (s *sealer) openBytes(purpose, sealed string) ([]byte, error) {
+	if len(sealed) > 16<<10 {
+		return nil, errUnsealed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sealed, "="))
+	if err != nil || len(raw) < 1+s.aead.NonceSize()+s.aead.Overhead() || raw[0] != sealVersion {
+		return nil, errUnsealed
+	}
+	ns := s.aead.NonceSize()
+	// Opened in place: the plaintext takes the ciphertext's bytes (one allocation in all).
+	plain, err := s.aead.Open(raw[1+ns:1+ns], raw[1:1+ns], raw[1+ns:], []byte(purpose))
+	if err != nil {
+		return nil, errUnsealed
+	}
+	return plain, nil
 }
 
 // Sealed purposes. Never rename one: tokens and cookies already handed out carry them.

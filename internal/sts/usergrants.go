@@ -1,12 +1,10 @@
 package sts
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mint-id/mint/internal/jsonstr"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -302,10 +301,12 @@ func (s *Server) unknownUser(ctx context.Context, at *attempt, password string) 
 	return errInvalidPassword()
 }
 
-// loadUser reloads a person a grant names and checks it may still sign in.
+// loadUser reloads a person a grant names, from the store every time, and checks it may still
+// sign in (enabled, and authenticated after TokensValidAfter): this read is what makes a
+// password reset, a disable or a delete refuse the next redemption on every replica at once.
 func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID string, authTime time.Time) (store.User, store.Tenant, *Error) {
 	at.principalID = userID
-	u, err := s.people.User(ctx, userID)
+	u, err := s.people.UserForToken(ctx, userID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return u, store.Tenant{}, errGrantRevoked()
@@ -328,9 +329,16 @@ func (s *Server) loadUser(ctx context.Context, at *attempt, userID, tenantID str
 }
 
 func (s *Server) redeemRefreshToken(ctx context.Context, at *attempt, client userClient, req UserTokenRequest) (signedIn, *Error) {
-	var g refreshGrant
 	rest, ok := strings.CutPrefix(req.RefreshToken, refreshTokenPrefix)
-	if !ok || s.seal.open(purposeRefreshToken, rest, &g) != nil {
+	if !ok {
+		return signedIn{}, errGrantInvalid("refresh token")
+	}
+	plain, err := s.seal.openBytes(purposeRefreshToken, rest)
+	if err != nil {
+		return signedIn{}, errGrantInvalid("refresh token")
+	}
+	g, err := parseRefreshGrant(plain)
+	if err != nil {
 		return signedIn{}, errGrantInvalid("refresh token")
 	}
 	at.principalID = g.UserID
@@ -437,21 +445,70 @@ func pkceMatches(method, challenge, verifier string) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
 }
 
-// userTokenResponse is the token response of a user grant, v2 shape (v1 adds string times).
+// userTokenResponse is the token response of a user grant: v2's shape, or v1's (times as
+// strings, with expires_on, not_before and resource).
 type userTokenResponse struct {
-	TokenType    string `json:"token_type"`
-	Scope        string `json:"scope"`
-	ExpiresIn    any    `json:"expires_in"`
-	ExtExpiresIn any    `json:"ext_expires_in"`
-	ExpiresOn    string `json:"expires_on,omitempty"`
-	NotBefore    string `json:"not_before,omitempty"`
-	Resource     string `json:"resource,omitempty"`
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token,omitempty"`
+	v1          bool
+	Scope       string
+	ExpiresIn   int64
+	ExpiresOn   int64  // v1
+	NotBefore   int64  // v1
+	Resource    string // v1
+	AccessToken string
+	// RefreshToken, IDToken and ClientInfo are omitted when empty.
+	RefreshToken string
 	// RefreshTokenExpiresIn is sent for a SPA's refresh token only, whose lifetime is fixed.
-	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
-	IDToken               string `json:"id_token,omitempty"`
-	ClientInfo            string `json:"client_info,omitempty"`
+	RefreshTokenExpiresIn int64
+	IDToken               string
+	ClientInfo            string
+}
+
+// appendJSON writes the answer by hand, in the field order encoding/json gave it: a redemption
+// pays for no reflection. The tokens and client_info are mint's own base64url and dots, with
+// nothing to escape; the scope and resource go through jsonstr.
+func (r *userTokenResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"token_type":"Bearer","scope":`...)
+	b = jsonstr.Append(b, r.Scope)
+	if r.v1 {
+		b = append(b, `,"expires_in":"`...)
+		b = strconv.AppendInt(b, r.ExpiresIn, 10)
+		b = append(b, `","ext_expires_in":"`...)
+		b = strconv.AppendInt(b, r.ExpiresIn, 10)
+		b = append(b, `","expires_on":"`...)
+		b = strconv.AppendInt(b, r.ExpiresOn, 10)
+		b = append(b, `","not_before":"`...)
+		b = strconv.AppendInt(b, r.NotBefore, 10)
+		b = append(b, `","resource":`...)
+		b = jsonstr.Append(b, r.Resource)
+	} else {
+		b = append(b, `,"expires_in":`...)
+		b = strconv.AppendInt(b, r.ExpiresIn, 10)
+		b = append(b, `,"ext_expires_in":`...)
+		b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	}
+	b = append(b, `,"access_token":"`...)
+	b = append(b, r.AccessToken...)
+	b = append(b, '"')
+	if r.RefreshToken != "" {
+		b = append(b, `,"refresh_token":"`...)
+		b = append(b, r.RefreshToken...)
+		b = append(b, '"')
+	}
+	if r.RefreshTokenExpiresIn != 0 {
+		b = append(b, `,"refresh_token_expires_in":`...)
+		b = strconv.AppendInt(b, r.RefreshTokenExpiresIn, 10)
+	}
+	if r.IDToken != "" {
+		b = append(b, `,"id_token":"`...)
+		b = append(b, r.IDToken...)
+		b = append(b, '"')
+	}
+	if r.ClientInfo != "" {
+		b = append(b, `,"client_info":"`...)
+		b = append(b, r.ClientInfo...)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
 }
 
 // issueUserTokens resolves the resource, builds and signs the access token, the ID token and a
@@ -509,15 +566,12 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 		return
 	}
 	expiresIn := int64(s.userLifetime/time.Second) - 1
-	resp := userTokenResponse{TokenType: "Bearer", AccessToken: access}
+	resp := userTokenResponse{v1: v != V2, AccessToken: access, ExpiresIn: expiresIn}
 	if v == V2 {
 		resp.Scope = strings.Join(us.Scopes, " ")
-		resp.ExpiresIn, resp.ExtExpiresIn = expiresIn, expiresIn
 	} else {
 		resp.Scope = delegatedScopes(resource)
-		resp.ExpiresIn, resp.ExtExpiresIn = strconv.FormatInt(expiresIn, 10), strconv.FormatInt(expiresIn, 10)
-		resp.ExpiresOn = strconv.FormatInt(at.now.Add(s.userLifetime).Unix(), 10)
-		resp.NotBefore = strconv.FormatInt(at.now.Unix(), 10)
+		resp.ExpiresOn, resp.NotBefore = at.now.Add(s.userLifetime).Unix(), at.now.Unix()
 		resp.Resource = resourceName
 	}
 	if openID {
@@ -542,14 +596,10 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 			}
 			resp.RefreshTokenExpiresIn = max(int64(expiry.Sub(at.now)/time.Second), 1)
 		}
-		rt, err := s.seal.seal(purposeRefreshToken, refreshGrant{UserID: si.user.ObjectID, TenantID: si.tenant.ID, ClientID: client.appID,
-			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: expiry.Unix(), Public: client.public && !client.firstParty, SPA: si.spa})
-		if err != nil {
-			s.log.ErrorContext(ctx, "refresh token sealing failed", "trace_id", at.traceID, "err", err)
-			s.refuse(ctx, w, at, errServer(err))
-			return
-		}
-		resp.RefreshToken = refreshTokenPrefix + rt
+		g := refreshGrant{UserID: si.user.ObjectID, TenantID: si.tenant.ID, ClientID: client.appID,
+			AuthTime: si.authTime.Unix(), AMR: si.amr, Expiry: expiry.Unix(), Public: client.public && !client.firstParty, SPA: si.spa}
+		var plain [160]byte
+		resp.RefreshToken = refreshTokenPrefix + s.seal.sealBytes(purposeRefreshToken, g.appendBinary(plain[:0]))
 	}
 	if req.ClientInfo {
 		resp.ClientInfo = ClientInfo(si.user.ObjectID, si.tenant.ID)
@@ -563,17 +613,15 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	s.log.LogAttrs(ctx, slog.LevelInfo, "user token issued", slog.String("tenant_id", si.tenant.ID), slog.String("client_id", client.appID),
 		slog.String("user_id", si.user.ObjectID), slog.String("resource", audience), slog.String("grant", req.GrantType),
 		slog.String("uti", uti), slog.String("trace_id", at.traceID), slog.String("correlation_id", at.correlationID))
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(resp) // strings and numbers only
+	body := resp.appendJSON(make([]byte, 0, 512+len(resp.AccessToken)+len(resp.RefreshToken)+len(resp.IDToken)))
 	h := w.Header()
 	setNoStoreHeaders(h, at.traceID)
 	if at.echoID != "" {
 		h["Client-Request-Id"] = []string{at.echoID}
 	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // ID tokens last an hour. One issued for the same person, client and sign-in less than

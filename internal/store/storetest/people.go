@@ -39,6 +39,13 @@ func newUser(tenantID, upn string, created time.Time) store.User {
 	}
 }
 
+// forToken is what GetUserForToken reads of a stored user.
+func forToken(u store.User) store.User {
+	u = storedUser(u)
+	return store.User{ObjectID: u.ObjectID, TenantID: u.TenantID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
+		AccountEnabled: u.AccountEnabled, TokensValidAfter: u.TokensValidAfter}
+}
+
 func storedUser(u store.User) store.User {
 	u.TokensValidAfter = storedTime(u.TokensValidAfter)
 	u.CreatedAt = storedTime(u.CreatedAt)
@@ -78,6 +85,11 @@ func testUsers(t *testing.T, s store.Store) {
 	isErr(t, err, store.ErrNotFound, "ada's name in another tenant")
 	_, err = s.GetUser(ctx, newID())
 	isErr(t, err, store.ErrNotFound, "a missing user")
+	u, err = s.GetUserForToken(ctx, strings.ToUpper(ada.ObjectID))
+	ok(t, err, "ada for a token, by upper-case object id")
+	equal(t, u, forToken(ada), "ada for a token")
+	_, err = s.GetUserForToken(ctx, newID())
+	isErr(t, err, store.ErrNotFound, "a missing user for a token")
 
 	dup := newUser(tenant, "ADA@mint.localhost", t0)
 	isErr(t, s.CreateUser(ctx, dup), store.ErrConflict, "a second user with ada's name in another case")
@@ -102,6 +114,10 @@ func testUsers(t *testing.T, s store.Store) {
 	u, err = s.GetUser(ctx, ada.ObjectID)
 	ok(t, err, "get ada after update")
 	equal(t, u, storedUser(want), "ada after update")
+	// A reset (TokensValidAfter) or a disable is what the next redemption reads, at once.
+	u, err = s.GetUserForToken(ctx, ada.ObjectID)
+	ok(t, err, "ada for a token after update")
+	equal(t, u, forToken(want), "ada for a token after update")
 	_, err = s.GetUserByPrincipalName(ctx, tenant, "ada@mint.localhost")
 	isErr(t, err, store.ErrNotFound, "ada's old name after the rename")
 	up.UserPrincipalName = "BOB@mint.localhost"
@@ -112,6 +128,8 @@ func testUsers(t *testing.T, s store.Store) {
 	isErr(t, s.DeleteUser(ctx, bob.ObjectID), store.ErrNotFound, "delete bob again")
 	_, err = s.GetUser(ctx, bob.ObjectID)
 	isErr(t, err, store.ErrNotFound, "bob after delete")
+	_, err = s.GetUserForToken(ctx, bob.ObjectID)
+	isErr(t, err, store.ErrNotFound, "bob for a token after delete")
 	ok(t, s.CreateUser(ctx, newUser(tenant, "bob@mint.localhost", t0)), "bob's name is free again")
 }
 

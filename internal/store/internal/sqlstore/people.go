@@ -43,6 +43,22 @@ func (s *Store) GetUser(ctx context.Context, objectID string) (store.User, error
 	return u, nil
 }
 
+// GetUserForToken is GetUser narrowed to the columns a redemption uses: every refresh-token
+// redemption makes this read (so that a password reset, a disable or a delete counts at once
+// on every server), and each column costs modernc's SQLite a type lookup, a conversion and often
+// an allocation; the password hash is the widest and is never needed there.
+func (s *Store) GetUserForToken(ctx context.Context, objectID string) (store.User, error) {
+	u, err := get(ctx, s, func(row scanner) (store.User, error) {
+		u := store.User{ObjectID: column.Key(objectID)}
+		err := row.Scan(&u.TenantID, &u.UserPrincipalName, &u.DisplayName, &u.AccountEnabled, tm(&u.TokensValidAfter))
+		return u, err
+	}, `SELECT tenant_id, upn, display_name, account_enabled, tokens_valid_after FROM users WHERE object_id = $1`, column.Key(objectID))
+	if err != nil {
+		return store.User{}, fmt.Errorf("get user %s: %w", objectID, err)
+	}
+	return u, nil
+}
+
 func (s *Store) GetUserByPrincipalName(ctx context.Context, tenantID, upn string) (store.User, error) {
 	u, err := get(ctx, s, scanUser, `SELECT `+userColumns+` FROM users WHERE tenant_key = $1 AND upn_key = $2`,
 		column.Key(tenantID), column.Key(upn))
