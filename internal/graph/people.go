@@ -166,12 +166,12 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 		return
 	}
 	users, err := s.dir.Users(r.Context(), c.TenantID)
-	writeItems(s, w, r, "users", users, err, userJSON)
+	writeItems(s, w, r, usersList, users, err, userJSON)
 }
 
-// writeItems writes what the directory listed (items, or err) as the collection what, after
-// the request's $filter.
-func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, items []T, err error, toJSON func(T) map[string]any) {
+// writeItems writes what the directory listed (items, or err) as the collection col, after
+// the request's query options.
+func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, col collection, items []T, err error, toJSON func(T) map[string]any) {
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -180,7 +180,7 @@ func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what s
 	for _, it := range items {
 		out = append(out, toJSON(it))
 	}
-	s.writeList(w, r, what, out)
+	s.writeList(w, r, col, out)
 }
 
 // writeEntity writes one object of the entity set set, as Graph answers a read or a create,
@@ -248,14 +248,29 @@ const (
 	maxPageSize     = 999
 )
 
-// writeList writes a collection after the request's $filter, one page at a time ($top, and the
-// $skiptoken of the @odata.nextLink it hands out), each object with the properties $select names.
-// Pages are cut from the list as it is when each page is asked for.
-func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, out []map[string]any) {
+// writeList writes a collection after the request's $filter, $search and $orderby (with Graph's
+// rules for advanced queries), one page at a time ($top, and the $skiptoken of the
+// @odata.nextLink it hands out), each object with the properties $select names; @odata.count on
+// the first page when $count=true comes with ConsistencyLevel: eventual; or, for the /$count
+// segment, the count alone as text/plain. Pages are cut from the list as it is when each page is
+// asked for, in one fixed order (creation, or $orderby with ties broken by id).
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, col collection, out []map[string]any) {
 	q := r.URL.Query()
-	out, err := filterList(q.Get("$filter"), out)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+	if isCountSegment(r) && !eventual(r) {
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", msgCountSegment)
+		return
+	}
+	lq, out, qerr := query(q, eventual(r), col, out)
+	if qerr != nil {
+		writeError(w, r, http.StatusBadRequest, qerr.code, qerr.message)
+		return
+	}
+	if isCountSegment(r) {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain")
+		h.Set("request-id", requestID(r))
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, len(out))
 		return
 	}
 	top, err := odata.ParseTop(q.Get("$top"), maxPageSize)
@@ -285,7 +300,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 		}
 		page = append(page, obj)
 	}
-	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + what, "value": page}
+	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + col.set, "value": page}
+	if lq.count && offset == 0 {
+		body["@odata.count"] = len(out)
+	}
 	if offset+top < len(out) {
 		// The request's own options, as written, and the next page's $skiptoken (unescaped, as
 		// Graph writes its nextLinks).
@@ -450,7 +468,7 @@ func (s *Server) membershipAction(w http.ResponseWriter, r *http.Request, c bear
 		} else {
 			groups, err = s.dir.TransitiveMemberOf(ctx, objectID)
 		}
-		writeItems(s, w, r, "directoryObjects", groups, err, groupJSON)
+		writeItems(s, w, r, directoryObjectsList, groups, err, groupJSON)
 	case (rest[0] == "getMemberGroups" || rest[0] == "getMemberObjects") && r.Method == http.MethodPost:
 		var body struct {
 			SecurityEnabledOnly *bool `json:"securityEnabledOnly"`
@@ -501,7 +519,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		return
 	}
 	groups, err := s.dir.Groups(r.Context(), c.TenantID)
-	writeItems(s, w, r, "groups", groups, err, groupJSON)
+	writeItems(s, w, r, groupsList, groups, err, groupJSON)
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
@@ -636,7 +654,7 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 			}
 			out = append(out, objectJSON(obj))
 		}
-		s.writeList(w, r, "directoryObjects", out)
+		s.writeList(w, r, directoryObjectsList, out)
 	case len(rest) == 2 && rest[0] == "members" && rest[1] == "$ref" && r.Method == http.MethodPost:
 		if !s.allow(w, r, c, true, writeMembers...) {
 			return
