@@ -280,6 +280,9 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, col collectio
 	}
 	if top == 0 {
 		top = defaultPageSize
+		if col.whole {
+			top = max(len(out), 1)
+		}
 	}
 	offset, err := odata.ParseSkipToken(q.Get("$skiptoken"))
 	if err != nil {

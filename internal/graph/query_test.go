@@ -247,3 +247,24 @@ func FuzzListQuery(f *testing.F) {
 		}
 	})
 }
+
+// applications and servicePrincipals stay one page without $top (mint's CLI reads them so), and
+// page when $top asks.
+func TestWholeListsPageOnlyWithTop(t *testing.T) {
+	var items []map[string]any
+	for i := range 150 {
+		items = append(items, map[string]any{"id": fmt.Sprintf("sp%03d", i), "displayName": "x"})
+	}
+	for target, wantLen := range map[string]int{"/v1.0/servicePrincipals": 150, "/v1.0/servicePrincipals?$top=100": 100} {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		w := httptest.NewRecorder()
+		(&Server{}).writeList(w, r, servicePrincipalsList, items)
+		var body struct {
+			Value    []any
+			NextLink string `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || len(body.Value) != wantLen || (body.NextLink != "") != (wantLen < 150) {
+			t.Errorf("%s: %d objects, nextLink %q, %v", target, len(body.Value), body.NextLink, err)
+		}
+	}
+}
