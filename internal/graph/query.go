@@ -152,10 +152,11 @@ func (lq listQuery) apply(col collection, objs []map[string]any) ([]map[string]a
 	out := objs
 	if lq.filter != nil || lq.search != nil {
 		out = make([]map[string]any, 0, len(objs))
+		words := map[string][]string{} // each search text's words, split once
 		for _, o := range objs {
 			ok, err := matchFilter(lq.filter, o, col)
 			if err == nil && ok && lq.search != nil {
-				ok, err = matchSearch(lq.search, o, col)
+				ok, err = matchSearch(lq.search, o, col, words)
 			}
 			if err != nil {
 				return nil, err
@@ -166,18 +167,7 @@ func (lq listQuery) apply(col collection, objs []map[string]any) ([]map[string]a
 		}
 	}
 	if len(lq.orderBy) == 1 {
-		key := lq.orderBy[0]
-		out = slices.Clone(out)
-		slices.SortStableFunc(out, func(a, b map[string]any) int {
-			c := compareValues(property(a, key.Property), property(b, key.Property))
-			if key.Desc {
-				c = -c
-			}
-			if c == 0 { // ties in one fixed order, so that $skiptoken pages neither repeat nor skip
-				c = strings.Compare(fmt.Sprint(a["id"]), fmt.Sprint(b["id"]))
-			}
-			return c
-		})
+		out = sortObjects(out, lq.orderBy[0])
 	}
 	return out, nil
 }
@@ -207,26 +197,68 @@ func hasProperty(obj map[string]any, name string) (any, bool) {
 	return nil, false
 }
 
-// compareValues orders strings case-insensitively and times chronologically; null sorts last.
-func compareValues(a, b any) int {
-	switch {
-	case isNull(a) && isNull(b):
-		return 0
-	case isNull(a):
-		return 1
-	case isNull(b):
-		return -1
+// sortObjects orders objs by one key: strings case-insensitively, times chronologically, null
+// last; ties by id, so that $skiptoken pages of an ordered list neither repeat nor skip. Each
+// object's sort key is computed once.
+func sortObjects(objs []map[string]any, key odata.OrderBy) []map[string]any {
+	type keyed struct {
+		obj       map[string]any
+		null      bool
+		at        time.Time
+		isTime    bool
+		fold, raw string
+		id        string
 	}
-	if ta, ok := a.(time.Time); ok {
-		if tb, ok := b.(time.Time); ok {
-			return ta.Compare(tb)
+	ks := make([]keyed, len(objs))
+	for i, o := range objs {
+		id, ok := o["id"].(string)
+		if !ok {
+			id = fmt.Sprint(o["id"])
 		}
+		k := keyed{obj: o, id: id}
+		switch v := property(o, key.Property).(type) {
+		case time.Time:
+			k.at, k.isTime = v, true
+		case string:
+			k.raw, k.fold = v, strings.ToLower(v)
+		default:
+			if k.null = isNull(v); !k.null {
+				k.raw = fmt.Sprint(v)
+				k.fold = strings.ToLower(k.raw)
+			}
+		}
+		ks[i] = k
 	}
-	sa, sb := fmt.Sprint(a), fmt.Sprint(b)
-	if c := strings.Compare(strings.ToLower(sa), strings.ToLower(sb)); c != 0 {
+	slices.SortFunc(ks, func(a, b keyed) int {
+		c := 0
+		switch {
+		case a.null || b.null:
+			if a.null != b.null {
+				if a.null {
+					return 1 // null last, whichever the direction
+				}
+				return -1
+			}
+		case a.isTime && b.isTime:
+			c = a.at.Compare(b.at)
+		default:
+			if c = strings.Compare(a.fold, b.fold); c == 0 {
+				c = strings.Compare(a.raw, b.raw)
+			}
+		}
+		if key.Desc {
+			c = -c
+		}
+		if c == 0 {
+			c = strings.Compare(a.id, b.id)
+		}
 		return c
+	})
+	out := make([]map[string]any, len(ks))
+	for i, k := range ks {
+		out[i] = k.obj
 	}
-	return strings.Compare(sa, sb)
+	return out
 }
 
 func isNull(v any) bool {
@@ -240,7 +272,7 @@ func isNull(v any) bool {
 // matchSearch evaluates a $search over obj. displayName and description are searched by words,
 // as Graph tokenizes them; any other string property by prefix, as Graph falls back to
 // startsWith for them.
-func matchSearch(s *odata.Search, obj map[string]any, col collection) (bool, error) {
+func matchSearch(s *odata.Search, obj map[string]any, col collection, words map[string][]string) (bool, error) {
 	var bad error
 	ok := s.Eval(func(c *odata.Search) bool {
 		v, found := hasProperty(obj, c.Property)
@@ -254,7 +286,12 @@ func matchSearch(s *odata.Search, obj map[string]any, col collection) (bool, err
 		case string:
 			p := strings.ToLower(c.Property)
 			if p == "displayname" || p == "description" {
-				return searchWords(v, c.Text)
+				want, ok := words[c.Text]
+				if !ok {
+					want = searchTokens(c.Text)
+					words[c.Text] = want
+				}
+				return searchWords(v, want)
 			}
 			return strings.HasPrefix(strings.ToLower(v), strings.ToLower(c.Text))
 		case []string:
@@ -279,10 +316,10 @@ func matchSearch(s *odata.Search, obj map[string]any, col collection) (bool, err
 	return ok && bad == nil, bad
 }
 
-// searchWords reports whether every word of text begins a word of value (in any order, case
-// ignored): Graph's tokenized search (https://learn.microsoft.com/graph/search-query-parameter).
-func searchWords(value, text string) bool {
-	want := searchTokens(text)
+// searchWords reports whether every word of a search text (want, from searchTokens) begins a
+// word of value (in any order, case ignored): Graph's tokenized search
+// (https://learn.microsoft.com/graph/search-query-parameter).
+func searchWords(value string, want []string) bool {
 	if len(want) == 0 {
 		return false
 	}
@@ -350,7 +387,7 @@ func searchTokens(s string) []string {
 			if i > 0 && (class(prev) != c || unicode.IsLower(prev) && unicode.IsUpper(r)) {
 				flushWord()
 			}
-			word.WriteString(strings.ToLower(string(r)))
+			word.WriteRune(unicode.ToLower(r))
 		}
 		prev = r
 	}
