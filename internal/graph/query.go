@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -104,7 +105,7 @@ func parseListQuery(q url.Values, eventual bool, col collection) (listQuery, *qu
 	if raw := q.Get("$filter"); raw != "" {
 		var needs string
 		if lq.filter, needs, err = parseFilter(raw, col); err != nil {
-			if qe, ok := err.(*queryError); ok {
+			if qe := (*queryError)(nil); errors.As(err, &qe) {
 				return lq, qe
 			}
 			return lq, unsupported(fmt.Sprintf("Invalid filter clause: %v. mint's Graph supports prop eq|ne value, prop/any(c:c eq 'value'), startswith(prop,'value'), endswith(prop,'value'), prop/$count eq|ne 0|1 and not, joined by and", err))
@@ -139,7 +140,7 @@ func query(q url.Values, eventual bool, col collection, objs []map[string]any) (
 	}
 	out, err := lq.apply(col, objs)
 	if err != nil {
-		if qe, ok := err.(*queryError); ok {
+		if qe := (*queryError)(nil); errors.As(err, &qe) {
 			return lq, nil, qe
 		}
 		return lq, nil, unsupported("Invalid filter clause: " + err.Error())
