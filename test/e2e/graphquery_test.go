@@ -74,9 +74,9 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			}
 
 			// Advanced queries, with az's own generic client sending ConsistencyLevel: eventual:
-			// $search by words, $orderby on a non-key property across pages (the nextLink, taken
-			// as Graph hands it out), @odata.count on the first page; without the header (az's own
-			// commands never send it), Graph's refusal in Graph's words, which az shows.
+			// $search by words, $orderby on a non-key property (its pages are unit-tested),
+			// @odata.count; without the header (az's own commands never send it), Graph's refusal
+			// in Graph's words, which az shows.
 			eventual := []string{"--headers", "ConsistencyLevel=eventual"}
 			var ordered struct {
 				Value    []struct{ DisplayName string }
@@ -85,18 +85,8 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			}
 			mustAz(t, env, az, &ordered, append([]string{"rest", "--method", "get", "--url",
 				`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged"&$orderby=displayName desc&$count=true&$top=100`, "-o", "json"}, eventual...)...)
-			if ordered.Count == nil || *ordered.Count != 105 || len(ordered.Value) != 100 || ordered.Value[0].DisplayName != "paged-104" || ordered.NextLink == "" {
+			if ordered.Count == nil || *ordered.Count != 105 || len(ordered.Value) != 100 || ordered.Value[0].DisplayName != "paged-104" || ordered.Value[99].DisplayName != "paged-005" || ordered.NextLink == "" {
 				t.Fatalf("$search, $orderby desc, $count=true: count %v, %d groups, first %+v, nextLink %q", ordered.Count, len(ordered.Value), ordered.Value[:min(1, len(ordered.Value))], ordered.NextLink)
-			}
-			next := ordered.NextLink
-			ordered.Value, ordered.Count, ordered.NextLink = nil, nil, ""
-			mustAz(t, env, az, &ordered, append([]string{"rest", "--method", "get", "--url", next, "-o", "json"}, eventual...)...)
-			var rest []string
-			for _, g := range ordered.Value {
-				rest = append(rest, g.DisplayName)
-			}
-			if strings.Join(rest, ",") != "paged-004,paged-003,paged-002,paged-001,paged-000" || ordered.Count != nil || ordered.NextLink != "" {
-				t.Errorf("second ordered page: %v, count %v, nextLink %q", rest, ordered.Count, ordered.NextLink)
 			}
 			domain := dev.UserPrincipalName[strings.IndexByte(dev.UserPrincipalName, '@'):]
 			bad = runAz(t, env, az, "ad", "user", "list", "--filter", "endswith(userPrincipalName,'"+domain+"')")
