@@ -269,6 +269,9 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, col collectio
 		h := w.Header()
 		h.Set("Content-Type", "text/plain")
 		h.Set("request-id", requestID(r))
+		if id := r.Header.Get("client-request-id"); id != "" {
+			h.Set("client-request-id", id)
+		}
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, len(out))
 		return
