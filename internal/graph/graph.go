@@ -457,7 +457,7 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 		}
 		out = append(out, applicationJSON(sp, creds))
 	}
-	s.writeList(w, r, applicationsList, out)
+	s.writeList(w, r, "applications", out)
 }
 
 func (s *Server) writeApplication(w http.ResponseWriter, r *http.Request, status int, sp store.ServicePrincipal, creds []store.Credential) {
@@ -589,7 +589,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		for _, sp := range sps {
 			out = append(out, servicePrincipalJSON(sp))
 		}
-		s.writeList(w, r, servicePrincipalsList, out)
+		s.writeList(w, r, "servicePrincipals", out)
 		return
 	}
 	if len(seg) < 2 {

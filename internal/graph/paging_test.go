@@ -15,7 +15,7 @@ func listPage(t *testing.T, s *Server, target string, items []map[string]any) (i
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	r.Host = "graph.microsoft.com"
 	w := httptest.NewRecorder()
-	s.writeList(w, r, usersList, items)
+	s.writeList(w, r, "users", items)
 	var body map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatalf("%s: %v %s", target, err, w.Body)

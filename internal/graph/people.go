@@ -166,12 +166,12 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 		return
 	}
 	users, err := s.dir.Users(r.Context(), c.TenantID)
-	writeItems(s, w, r, usersList, users, err, userJSON)
+	writeItems(s, w, r, "users", users, err, userJSON)
 }
 
-// writeItems writes what the directory listed (items, or err) as the collection col, after
-// the request's query options.
-func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, col collection, items []T, err error, toJSON func(T) map[string]any) {
+// writeItems writes what the directory listed (items, or err) as the collection what (an entity
+// set), after the request's query options.
+func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, items []T, err error, toJSON func(T) map[string]any) {
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -180,7 +180,7 @@ func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, col co
 	for _, it := range items {
 		out = append(out, toJSON(it))
 	}
-	s.writeList(w, r, col, out)
+	s.writeList(w, r, what, out)
 }
 
 // writeEntity writes one object of the entity set set, as Graph answers a read or a create,
@@ -253,8 +253,10 @@ const (
 // @odata.nextLink it hands out), each object with the properties $select names; @odata.count on
 // the first page when $count=true comes with ConsistencyLevel: eventual; or, for the /$count
 // segment, the count alone as text/plain. Pages are cut from the list as it is when each page is
-// asked for, in one fixed order (creation, or $orderby with ties broken by id).
-func (s *Server) writeList(w http.ResponseWriter, r *http.Request, col collection, out []map[string]any) {
+// asked for, in one fixed order (creation, or $orderby with ties broken by id). what is the entity
+// set the list answers as (users, groups, applications, servicePrincipals, directoryObjects).
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, out []map[string]any) {
+	col := collectionNamed(what)
 	q := r.URL.Query()
 	if isCountSegment(r) && !eventual(r) {
 		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", msgCountSegment)
@@ -474,7 +476,7 @@ func (s *Server) membershipAction(w http.ResponseWriter, r *http.Request, c bear
 		} else {
 			groups, err = s.dir.TransitiveMemberOf(ctx, objectID)
 		}
-		writeItems(s, w, r, directoryObjectsList, groups, err, groupJSON)
+		writeItems(s, w, r, "directoryObjects", groups, err, groupJSON)
 	case (rest[0] == "getMemberGroups" || rest[0] == "getMemberObjects") && r.Method == http.MethodPost:
 		var body struct {
 			SecurityEnabledOnly *bool `json:"securityEnabledOnly"`
@@ -525,7 +527,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		return
 	}
 	groups, err := s.dir.Groups(r.Context(), c.TenantID)
-	writeItems(s, w, r, groupsList, groups, err, groupJSON)
+	writeItems(s, w, r, "groups", groups, err, groupJSON)
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
@@ -660,7 +662,7 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 			}
 			out = append(out, objectJSON(obj))
 		}
-		s.writeList(w, r, directoryObjectsList, out)
+		s.writeList(w, r, "directoryObjects", out)
 	case len(rest) == 2 && rest[0] == "members" && rest[1] == "$ref" && r.Method == http.MethodPost:
 		if !s.allow(w, r, c, true, writeMembers...) {
 			return

@@ -51,6 +51,16 @@ var (
 		orderBy: map[string]bool{"displayname": true}, mixed: true}
 )
 
+// collectionNamed is the collection a list of the entity set set answers as.
+func collectionNamed(set string) collection {
+	for _, c := range []collection{usersList, groupsList, applicationsList, servicePrincipalsList, directoryObjectsList} {
+		if c.set == set {
+			return c
+		}
+	}
+	return collection{set: set, resource: set, mixed: true}
+}
+
 // Graph's own words (learn.microsoft.com/graph/aad-advanced-queries, "Error handling").
 const (
 	msgSearchNeedsHeader = "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'"

@@ -167,7 +167,7 @@ func TestWriteListOrderedPagesAndCounts(t *testing.T) {
 			r = r.WithContext(context.WithValue(r.Context(), countSegmentKey{}, true))
 		}
 		w := httptest.NewRecorder()
-		s.writeList(w, r, usersList, items)
+		s.writeList(w, r, "users", items)
 		return w
 	}
 	target := "/v1.0/users?$orderby=displayName%20desc&$top=3&$count=true"
@@ -258,7 +258,7 @@ func TestWholeListsPageOnlyWithTop(t *testing.T) {
 	for target, wantLen := range map[string]int{"/v1.0/servicePrincipals": 150, "/v1.0/servicePrincipals?$top=100": 100} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		w := httptest.NewRecorder()
-		(&Server{}).writeList(w, r, servicePrincipalsList, items)
+		(&Server{}).writeList(w, r, "servicePrincipals", items)
 		var body struct {
 			Value    []any
 			NextLink string `json:"@odata.nextLink"`
