@@ -1,10 +1,20 @@
 package graph
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
+
+// filterList applies a $filter as a list request without the advanced query parameters does.
+func filterList(filter string, objs []map[string]any) ([]map[string]any, error) {
+	_, out, qerr := query(url.Values{"$filter": {filter}}, false, servicePrincipalsList, objs)
+	if qerr != nil {
+		return nil, qerr
+	}
+	return out, nil
+}
 
 func TestFilterListAsTheAzureCLISendsIt(t *testing.T) {
 	objs := []map[string]any{
@@ -44,7 +54,7 @@ func TestFilterListAsTheAzureCLISendsIt(t *testing.T) {
 		}
 	}
 	// Never the whole list for a filter mint does not understand.
-	for _, bad := range []string{"appId ne 'a1'", "appId eq a1", "appId eq 'a1' or id eq 'o2'", "servicePrincipalNames/all(c:c eq 'a1')",
+	for _, bad := range []string{"appId eq a1", "appId eq 'a1' or id eq 'o2'", "servicePrincipalNames/all(c:c eq 'a1')",
 		"tags/any(c:c eq 'x')", "servicePrincipalNames eq 'a1'", "appId eq 'unterminated", "(appId eq 'a1')"} {
 		if out, err := filterList(bad, objs); err == nil || !strings.Contains(err.Error(), "Invalid filter clause") {
 			t.Errorf("%q: %v %v, want an error", bad, ids(out), err)

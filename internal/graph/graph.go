@@ -77,6 +77,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		seg = append([]string{set, key}, seg[1:]...)
 	}
+	r, seg = withCountSegment(r, seg)
 	if isDirectoryWrite(r.Method) {
 		s.serveWrite(w, r, caller, seg, func(w http.ResponseWriter, r *http.Request) { s.route(w, r, caller, seg) })
 		return
@@ -456,12 +457,7 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 		}
 		out = append(out, applicationJSON(sp, creds))
 	}
-	out, err = filterList(r.URL.Query().Get("$filter"), out)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
-		return
-	}
-	writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications", "value": out})
+	s.writeList(w, r, "applications", out)
 }
 
 func (s *Server) writeApplication(w http.ResponseWriter, r *http.Request, status int, sp store.ServicePrincipal, creds []store.Credential) {
@@ -593,11 +589,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		for _, sp := range sps {
 			out = append(out, servicePrincipalJSON(sp))
 		}
-		if out, err = filterList(r.URL.Query().Get("$filter"), out); err != nil {
-			writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
-			return
-		}
-		writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals", "value": out})
+		s.writeList(w, r, "servicePrincipals", out)
 		return
 	}
 	if len(seg) < 2 {

@@ -169,8 +169,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 	writeItems(s, w, r, "users", users, err, userJSON)
 }
 
-// writeItems writes what the directory listed (items, or err) as the collection what, after
-// the request's $filter.
+// writeItems writes what the directory listed (items, or err) as the collection what (an entity
+// set), after the request's query options.
 func writeItems[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, items []T, err error, toJSON func(T) map[string]any) {
 	if err != nil {
 		s.internal(w, r, err)
@@ -248,14 +248,34 @@ const (
 	maxPageSize     = 999
 )
 
-// writeList writes a collection after the request's $filter, one page at a time ($top, and the
-// $skiptoken of the @odata.nextLink it hands out), each object with the properties $select names.
-// Pages are cut from the list as it is when each page is asked for.
+// writeList writes a collection after the request's $filter, $search and $orderby (with Graph's
+// rules for advanced queries), one page at a time ($top, and the $skiptoken of the
+// @odata.nextLink it hands out), each object with the properties $select names; @odata.count on
+// the first page when $count=true comes with ConsistencyLevel: eventual; or, for the /$count
+// segment, the count alone as text/plain. Pages are cut from the list as it is when each page is
+// asked for, in one fixed order (creation, or $orderby with ties broken by id). what is the entity
+// set the list answers as (users, groups, applications, servicePrincipals, directoryObjects).
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, out []map[string]any) {
+	col := collectionNamed(what)
 	q := r.URL.Query()
-	out, err := filterList(q.Get("$filter"), out)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+	if isCountSegment(r) && !eventual(r) {
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", msgCountSegment)
+		return
+	}
+	lq, out, qerr := query(q, eventual(r), col, out)
+	if qerr != nil {
+		writeError(w, r, http.StatusBadRequest, qerr.code, qerr.message)
+		return
+	}
+	if isCountSegment(r) {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain")
+		h.Set("request-id", requestID(r))
+		if id := r.Header.Get("client-request-id"); id != "" {
+			h.Set("client-request-id", id)
+		}
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, len(out))
 		return
 	}
 	top, err := odata.ParseTop(q.Get("$top"), maxPageSize)
@@ -265,6 +285,9 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 	}
 	if top == 0 {
 		top = defaultPageSize
+		if col.whole {
+			top = max(len(out), 1)
+		}
 	}
 	offset, err := odata.ParseSkipToken(q.Get("$skiptoken"))
 	if err != nil {
@@ -285,7 +308,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 		}
 		page = append(page, obj)
 	}
-	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + what, "value": page}
+	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + col.set, "value": page}
+	if lq.count && offset == 0 {
+		body["@odata.count"] = len(out)
+	}
 	if offset+top < len(out) {
 		// The request's own options, as written, and the next page's $skiptoken (unescaped, as
 		// Graph writes its nextLinks).

@@ -3,8 +3,8 @@
 // a function call (atScope(), assignedTo('x'), startswith(displayName,'x')) or a lambda over a
 // collection (servicePrincipalNames/any(c:c eq 'x')). It only parses: each API decides which
 // properties, operators and functions it allows and answers the rest with its own 400, so a
-// list never silently ignores a filter it does not understand. "or", "not" and parentheses are
-// not part of what these APIs accept. The grammar follows OData's URL conventions
+// list never silently ignores a filter it does not understand. "or" and parentheses are not part
+// of what these APIs accept; "not" only where the API asks for it (ParseNegatable). The grammar follows OData's URL conventions
 // (https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part2-url-conventions.html):
 // string literals are single-quoted, a doubled quote standing for one quote inside them.
 package odata
@@ -39,12 +39,24 @@ type Clause struct {
 	Value string
 	// Quoted says the literal was a quoted string (an unquoted one, such as a time, was not).
 	Quoted bool
+	// Not says the clause is negated: not(clause) or "not clause" (ParseNegatable only).
+	Not bool
 }
 
 // Parse splits filter into its clauses; an empty (or blank) filter has none. The error says
 // where the filter stopped making sense.
 func Parse(filter string) ([]Clause, error) {
-	p := parser{s: filter}
+	return parse(parser{s: filter})
+}
+
+// ParseNegatable is Parse that also reads OData's not: not(clause), or not followed by a space
+// and a clause (it applies to that clause only, as not binds tighter than and). Only the APIs
+// that evaluate Clause.Not call it, so that no other list takes a negated clause for a plain one.
+func ParseNegatable(filter string) ([]Clause, error) {
+	return parse(parser{s: filter, allowNot: true})
+}
+
+func parse(p parser) ([]Clause, error) {
 	var out []Clause
 	p.space()
 	if p.done() {
@@ -77,35 +89,47 @@ func Parse(filter string) ([]Clause, error) {
 func Format(clauses []Clause) string {
 	parts := make([]string, len(clauses))
 	for i, c := range clauses {
-		switch c.Kind {
-		case Any:
-			parts[i] = c.Name + "/any(c:c eq " + Quote(c.Value) + ")"
-		case Call:
-			var args []string
-			if c.Property != "" {
-				args = append(args, c.Property)
-			}
-			if c.Quoted {
-				args = append(args, Quote(c.Value))
-			}
-			parts[i] = c.Name + "(" + strings.Join(args, ",") + ")"
-		default:
-			v := c.Value
-			if c.Quoted {
-				v = Quote(v)
-			}
-			parts[i] = c.Name + " " + c.Op + " " + v
-		}
+		parts[i] = formatClause(c)
 	}
 	return strings.Join(parts, " and ")
+}
+
+func formatClause(c Clause) string {
+	if c.Not {
+		c.Not = false
+		return "not(" + formatClause(c) + ")"
+	}
+	var part string
+	switch c.Kind {
+	case Any:
+		part = c.Name + "/any(c:c eq " + Quote(c.Value) + ")"
+	case Call:
+		var args []string
+		if c.Property != "" {
+			args = append(args, c.Property)
+		}
+		if c.Quoted {
+			args = append(args, Quote(c.Value))
+		}
+		part = c.Name + "(" + strings.Join(args, ",") + ")"
+	default:
+		v := c.Value
+		if c.Quoted {
+			v = Quote(v)
+		}
+		part = c.Name + " " + c.Op + " " + v
+	}
+	return part
 }
 
 // Quote makes s a string literal.
 func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 type parser struct {
-	s string
-	i int
+	s        string
+	i        int
+	allowNot bool
+	depth    int
 }
 
 func (p *parser) done() bool { return p.i >= len(p.s) }
@@ -146,6 +170,9 @@ func (p *parser) expect(c byte, what string) error {
 
 func (p *parser) clause() (Clause, error) {
 	name := p.word()
+	if p.allowNot && strings.EqualFold(name, "not") {
+		return p.not()
+	}
 	if name == "" {
 		if p.done() {
 			return Clause{}, fmt.Errorf("the filter ends where a clause was expected")
@@ -179,13 +206,43 @@ func (p *parser) clause() (Clause, error) {
 		return c, err
 	}
 	start := p.i
-	for p.i < len(p.s) && p.s[p.i] != ' ' && p.s[p.i] != '\t' {
+	for p.i < len(p.s) && p.s[p.i] != ' ' && p.s[p.i] != '\t' && p.s[p.i] != ')' {
 		p.i++
 	}
 	if p.i == start {
 		return c, fmt.Errorf("expected a value after %q %s", name, op)
 	}
 	c.Value = p.s[start:p.i]
+	return c, nil
+}
+
+// not reads what follows "not": a clause in parentheses, or a space and a clause.
+func (p *parser) not() (Clause, error) {
+	if p.depth >= 32 {
+		return Clause{}, fmt.Errorf("not is nested more than 32 deep at position %d", p.i+1)
+	}
+	p.depth++
+	defer func() { p.depth-- }()
+	spaced := p.space() > 0
+	var c Clause
+	var err error
+	if p.peek('(') {
+		p.i++
+		p.space()
+		if c, err = p.clause(); err != nil {
+			return c, err
+		}
+		if err := p.expect(')', "to close not("); err != nil {
+			return c, err
+		}
+	} else if spaced {
+		if c, err = p.clause(); err != nil {
+			return c, err
+		}
+	} else {
+		return Clause{}, fmt.Errorf("expected '(' or a space after not at position %d", p.i+1)
+	}
+	c.Not = !c.Not
 	return c, nil
 }
 

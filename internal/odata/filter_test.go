@@ -49,6 +49,8 @@ func TestParse(t *testing.T) {
 		{in: "names/any(c:d eq 'a1')", wantErr: "inside names/any()"},
 		{in: "names/any(c:c eq a1)", wantErr: "inside names/any()"},
 		{in: "names/any(c:c eq 'a1'", wantErr: "expected ')'"},
+		{in: "not(x eq 'a')", wantErr: "expected ','"},
+		{in: "NOT startsWith(displayName,'a')", wantErr: "unknown operator"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -72,6 +74,44 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestParseNegatable(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []Clause
+		wantErr string
+	}{
+		{in: "not(userType eq 'Member')", want: []Clause{{Kind: Compare, Name: "userType", Op: "eq", Value: "Member", Quoted: true, Not: true}}},
+		{in: "NOT startsWith(displayName, 'Conf') and accountEnabled eq true", want: []Clause{
+			{Kind: Call, Name: "startsWith", Property: "displayName", Value: "Conf", Quoted: true, Not: true},
+			{Kind: Compare, Name: "accountEnabled", Op: "eq", Value: "true"}}},
+		{in: "not(not(a eq 'x'))", want: []Clause{{Kind: Compare, Name: "a", Op: "eq", Value: "x", Quoted: true}}},
+		{in: "not (names/any(c:c eq 'x'))", want: []Clause{{Kind: Any, Name: "names", Op: "eq", Value: "x", Quoted: true, Not: true}}},
+		{in: "not(memberOf/$count eq 0)", want: []Clause{{Kind: Compare, Name: "memberOf/$count", Op: "eq", Value: "0", Not: true}}},
+		{in: "a ne 'x'", want: []Clause{{Kind: Compare, Name: "a", Op: "ne", Value: "x", Quoted: true}}},
+		{in: "not", wantErr: "after not"},
+		{in: "not(a eq 'x'", wantErr: "to close not("},
+		{in: "not'a'", wantErr: "after not"},
+		{in: strings.Repeat("not(", 40) + "a eq 'x'" + strings.Repeat(")", 40), wantErr: "deep"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseNegatable(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+			if again, err := ParseNegatable(Format(got)); err != nil || !reflect.DeepEqual(again, got) {
+				t.Errorf("Format %q parses as %+v, %v", Format(got), again, err)
+			}
+		})
+	}
+}
+
 // FuzzParse: any filter is either refused with an error or parsed into well-formed clauses that
 // Format writes back as a filter parsing to the same clauses; never a panic.
 func FuzzParse(f *testing.F) {
@@ -80,8 +120,16 @@ func FuzzParse(f *testing.F) {
 		"x/any(", "startswith(", "appId eq", "'", "and and", "displayName eq 'a b'"} {
 		f.Add(s)
 	}
+	f.Add("not(a eq 'x') and NOT startswith(b,'y')")
 	f.Fuzz(func(t *testing.T, s string) {
-		clauses, err := Parse(s)
+		if clauses, err := Parse(s); err == nil {
+			for _, c := range clauses {
+				if c.Not {
+					t.Fatalf("%q: Parse gave a negated clause %+v", s, c)
+				}
+			}
+		}
+		clauses, err := ParseNegatable(s)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error")
@@ -93,7 +141,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%q: malformed clause %+v", s, c)
 			}
 		}
-		again, err := Parse(Format(clauses))
+		again, err := ParseNegatable(Format(clauses))
 		if err != nil || !reflect.DeepEqual(again, clauses) {
 			t.Fatalf("%q: Format gives %q, which parses as %+v, %v; want %+v", s, Format(clauses), again, err, clauses)
 		}

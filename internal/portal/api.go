@@ -63,6 +63,11 @@ func (p *Portal) api(s *Session) *apiClient { return &apiClient{p: p, s: s} }
 // body as JSON, using a token for scope, and decodes a 2xx answer into out. A non-2xx answer is
 // an *APIError.
 func (c *apiClient) do(ctx context.Context, scope, method, target string, body, out any) (http.Header, error) {
+	return c.doWithHeader(ctx, scope, method, target, nil, body, out)
+}
+
+// doWithHeader is do with extra request headers (Graph's ConsistencyLevel).
+func (c *apiClient) doWithHeader(ctx context.Context, scope, method, target string, header http.Header, body, out any) (http.Header, error) {
 	tok, err := c.s.Tokens.Token(ctx, scope)
 	if err != nil {
 		return nil, &APIError{Status: http.StatusUnauthorized, Code: "TokenUnavailable",
@@ -82,6 +87,9 @@ func (c *apiClient) do(ctx context.Context, scope, method, target string, body, 
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return nil, fmt.Errorf("portal request %s %s: %w", method, target, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")

@@ -618,19 +618,38 @@ func (p *Portal) selectMembersPane(ctx context.Context, c *apiClient, form url.V
 		UserPrincipalName string `json:"userPrincipalName"`
 		AppID             string `json:"appId"`
 	}
+	// As Azure's portal does, what is typed is searched for by Graph ($search, by words for
+	// names and by beginning for the other properties, with ConsistencyLevel: eventual), so
+	// the picker finds a principal in a directory of any size; with nothing typed, the first 999
+	// of each kind.
 	var refused *APIError
-	for _, kind := range []struct{ path, typ, words string }{{"users", "User", "User"}, {"groups", "Group", "Group"}, {"servicePrincipals", "ServicePrincipal", "App"}} {
+	for _, kind := range []struct {
+		path, typ, words string
+		searched         []string
+	}{
+		{"users", "User", "User", []string{"displayName", "userPrincipalName", "id"}},
+		{"groups", "Group", "Group", []string{"displayName", "id"}},
+		{"servicePrincipals", "ServicePrincipal", "App", []string{"displayName", "appId", "id"}},
+	} {
 		var l struct {
 			Value []obj `json:"value"`
 		}
-		if _, err := c.do(ctx, ScopeGraph, http.MethodGet, "/v1.0/"+kind.path, nil, &l); err != nil {
+		q := url.Values{"$top": {"999"}}
+		var header http.Header
+		if d.PaneFilter != "" {
+			text := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(d.PaneFilter)
+			var clauses []string
+			for _, p := range kind.searched {
+				clauses = append(clauses, `"`+p+":"+text+`"`)
+			}
+			q.Set("$search", strings.Join(clauses, " OR "))
+			header = http.Header{"Consistencylevel": {"eventual"}}
+		}
+		if _, err := c.doWithHeader(ctx, ScopeGraph, http.MethodGet, "/v1.0/"+kind.path+"?"+q.Encode(), header, nil, &l); err != nil {
 			refused = asAPIError(err)
 			continue
 		}
 		for _, o := range l.Value {
-			if needle != "" && !strings.Contains(strings.ToLower(o.DisplayName+" "+o.UserPrincipalName+" "+o.ID), needle) {
-				continue
-			}
 			if chosen[strings.ToLower(o.ID)] {
 				continue
 			}

@@ -420,3 +420,38 @@ func TestIAMIsPaged(t *testing.T) {
 	}
 	mustContain(t, body, "100 role assignments on this page.", "Reader (100)")
 }
+
+// TestMemberPickerSearchesGraph: the Add role assignment Members pane finds what is typed with
+// Graph's $search (ConsistencyLevel: eventual), by words of the name, however many principals
+// the directory holds, and nothing that merely contains the letters.
+func TestMemberPickerSearchesGraph(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 120 {
+		if _, err := e.srv.Directory.CreateApplication(ctx, e.in.Tenant.ID, directory.ApplicationSpec{DisplayName: fmt.Sprintf("filler-%03d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.srv.Directory.CreateApplication(ctx, e.in.Tenant.ID, directory.ApplicationSpec{DisplayName: "PayrollReporter"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn("Admin", e.admin)
+	vault := "/subscriptions/" + e.in.Subscription.ID
+	pane := func(filter string) string {
+		code, body := b.get("/portal/resource" + vault + "?" + url.Values{"view": {"addrole"}, "step": {"select"}, "assign": {"user"},
+			"role": {"4633458b-17de-408a-b874-0445c86b69e6"}, "filter": {filter}}.Encode())
+		if code != 200 {
+			t.Fatalf("pane %q: %d\n%s", filter, code, body)
+		}
+		return body
+	}
+	mustContain(t, pane("reporter"), ">PayrollReporter</label>")
+	body := pane("filler 119")
+	mustContain(t, body, ">filler-119</label>")
+	if strings.Contains(body, "filler-118") || strings.Contains(body, "PayrollReporter") {
+		t.Errorf("the pane for \"filler 119\" lists others:\n%s", body)
+	}
+	if body := pane("ayroll"); strings.Contains(body, "PayrollReporter") {
+		t.Errorf("a search by words found a name by its middle letters")
+	}
+}

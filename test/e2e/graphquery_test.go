@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,8 @@ import (
 // directory's administrator): az follows @odata.nextLink through pages of 100 groups; $select and
 // $top shape a page (az rest); a group created with members@odata.bind has them; az addresses an
 // id that starts with '$' as users('$x'); the developer's tokens carry wids with Entra's Global
-// Administrator template id.
+// Administrator template id; Graph's advanced queries (ConsistencyLevel: eventual) with az rest,
+// and their refusal without the header through az's own commands.
 func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 	az := needAz(t)
 	for _, sk := range stores(t) {
@@ -71,6 +73,36 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 				t.Errorf("$top=1000: exit %d\n%s", bad.code, bad.stderr)
 			}
 
+			// Advanced queries, with az's own generic client sending ConsistencyLevel: eventual:
+			// $search by words, $orderby on a non-key property (its pages are unit-tested),
+			// @odata.count; without the header (az's own commands never send it), Graph's refusal
+			// in Graph's words, which az shows.
+			eventual := []string{"--headers", "ConsistencyLevel=eventual"}
+			var ordered struct {
+				Value    []struct{ DisplayName string }
+				Count    *int   `json:"@odata.count"`
+				NextLink string `json:"@odata.nextLink"`
+			}
+			mustAz(t, env, az, &ordered, append([]string{"rest", "--method", "get", "--url",
+				`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged"&$orderby=displayName desc&$count=true&$top=100`, "-o", "json"}, eventual...)...)
+			if ordered.Count == nil || *ordered.Count != 105 || len(ordered.Value) != 100 || ordered.Value[0].DisplayName != "paged-104" || ordered.Value[99].DisplayName != "paged-005" || ordered.NextLink == "" {
+				t.Fatalf("$search, $orderby desc, $count=true: count %v, %d groups, first %+v, nextLink %q", ordered.Count, len(ordered.Value), ordered.Value[:min(1, len(ordered.Value))], ordered.NextLink)
+			}
+			domain := dev.UserPrincipalName[strings.IndexByte(dev.UserPrincipalName, '@'):]
+			bad = runAz(t, env, az, "ad", "user", "list", "--filter", "endswith(userPrincipalName,'"+domain+"')")
+			if bad.code == 0 || !strings.Contains(bad.stderr, "Operator 'endsWith' is not supported because the required parameters might be missing") {
+				t.Errorf("az ad user list --filter endswith(...) (no ConsistencyLevel): exit %d\n%s", bad.code, bad.stderr)
+			}
+			var ends struct {
+				Value []struct{ UserPrincipalName string }
+				Count int `json:"@odata.count"`
+			}
+			mustAz(t, env, az, &ends, append([]string{"rest", "--method", "get", "--url",
+				"https://graph.microsoft.com/v1.0/users?$filter=endswith(userPrincipalName,'" + domain + "') and accountEnabled ne false&$count=true", "-o", "json"}, eventual...)...)
+			if ends.Count < 1 || len(ends.Value) != ends.Count || !slices.ContainsFunc(ends.Value, func(u struct{ UserPrincipalName string }) bool { return u.UserPrincipalName == dev.UserPrincipalName }) {
+				t.Errorf("endswith and ne with the advanced query parameters: %+v", ends)
+			}
+
 			// members@odata.bind on create.
 			var created struct{ ID string }
 			mustAz(t, env, az, &created, "rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body",
@@ -79,6 +111,12 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			mustAz(t, env, az, &members, "ad", "group", "member", "list", "--group", created.ID, "-o", "json")
 			if len(members) != 1 || members[0].ID != dev.ObjectID {
 				t.Errorf("members of a group created with members@odata.bind: %+v", members)
+			}
+			// The /$count segment of a group's members answers text/plain.
+			var count int
+			mustAz(t, env, az, &count, append([]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/groups/" + created.ID + "/members/$count"}, eventual...)...)
+			if count != 1 {
+				t.Errorf("groups/{id}/members/$count = %d, want 1", count)
 			}
 			var tooMany bytes.Buffer
 			tooMany.WriteString(`{"displayName":"many","mailNickname":"many","mailEnabled":false,"securityEnabled":true,"members@odata.bind":[`)
