@@ -109,6 +109,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, caller bearer.Cla
 		switch {
 		case len(rest) > 0 && isFederatedCredentials(rest[0]):
 			s.federatedCredentials(w, r, caller, sp, rest)
+		case len(rest) > 0 && rest[0] == "owners":
+			s.owners(w, r, caller, sp, rest)
 		case len(rest) > 1:
 			writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", rest[1]))
 		case len(rest) == 1:
@@ -222,7 +224,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 			s.writeApplication(w, r, http.StatusOK, sp, nil)
 		}
 	case action == "" && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		if err := s.dir.DeletePrincipal(ctx, sp.ObjectID); err != nil {
@@ -231,11 +233,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case action == "" && r.Method == http.MethodPatch:
-		if s.allow(w, r, c, true, writeApps...) {
+		if s.allowAppWrite(w, r, c, sp) {
 			s.patchApplication(w, r, sp)
 		}
 	case action == "addPassword" && r.Method == http.MethodPost:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		var body struct {
@@ -262,7 +264,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		writeJSON(w, r, http.StatusOK, passwordJSON(pc.Credential, pc.SecretText))
 	case action == "removePassword" && r.Method == http.MethodPost:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		var body struct {
@@ -386,7 +388,8 @@ type appRoleJSON struct {
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !s.allow(w, r, c, true, writeApps...) {
+	owner, ok := s.registrant(w, r, c)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -403,7 +406,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 		return
 	}
 	redirects, _ := body.redirectURIsIn.apply(store.RedirectURIs{})
-	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs, RedirectURIs: redirects}
+	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs, RedirectURIs: redirects, OwnerUserID: owner}
 	if v := body.API.RequestedAccessTokenVersion; v != nil {
 		spec.AccessTokenVersion = *v
 	}
@@ -618,6 +621,8 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if s.allow(w, r, c, false, readApps...) {
 			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
 		}
+	case len(seg) >= 3 && seg[2] == "owners":
+		s.owners(w, r, c, sp, seg[2:])
 	case len(seg) == 3 && seg[2] != "appRoleAssignments":
 		if s.allow(w, r, c, false, readObjects...) {
 			s.membershipAction(w, r, c, sp.ObjectID, seg[2:])
