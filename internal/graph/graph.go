@@ -118,6 +118,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, caller bearer.Cla
 		default:
 			s.applicationAction(w, r, caller, sp, "")
 		}
+	case seg[0] == "servicePrincipals" && len(seg) == 1 && r.Method == http.MethodPost:
+		s.createServicePrincipal(w, r, caller)
 	case seg[0] == "servicePrincipals":
 		s.servicePrincipals(w, r, caller, seg)
 	case seg[0] == "users" || seg[0] == "me" || seg[0] == "groups" || seg[0] == "directoryObjects":

@@ -161,3 +161,40 @@ func parseRef(data []byte) (string, error) {
 	}
 	return id, nil
 }
+
+// createServicePrincipal answers POST /servicePrincipals {"appId": ...} (az ad sp create,
+// az ad sp create-for-rbac). mint creates an application's service principal with the
+// application, so this answers 201 with it once the caller may change the application (Entra lets
+// the creator own the new service principal; in mint its owners are the application's already).
+func (s *Server) createServicePrincipal(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
+	var body struct {
+		AppID string `json:"appId"`
+	}
+	if !decode(w, r, &body, false) {
+		return
+	}
+	if body.AppID == "" {
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "Property appId is required to create a service principal.")
+		return
+	}
+	sp, err := s.dir.Client(r.Context(), c.TenantID, body.AppID)
+	if err == nil && (sp.Kind != store.KindApplication || sp.Builtin) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
+			fmt.Sprintf("The appId '%s' of the service principal does not reference a valid application object.", body.AppID))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if !s.allowAppWrite(w, r, c, sp) {
+		return
+	}
+	w.Header().Set("Location", "/v1.0/servicePrincipals/"+sp.ObjectID)
+	out := servicePrincipalJSON(sp)
+	out["@odata.context"] = "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals/$entity"
+	writeJSON(w, r, http.StatusCreated, out)
+}

@@ -84,8 +84,18 @@ func TestApplicationOwners(t *testing.T) {
 	want(ada("POST", appPath+"/addPassword", `{"passwordCredential":{"displayName":"ci"}}`), http.StatusOK, "the owner adds a secret", `"secretText":"`)
 	want(ada("PATCH", "/v1.0/applications(appId='"+app.AppID+"')", `{"displayName":"ada-tool-2"}`), http.StatusNoContent, "the owner renames it")
 
+	// Its service principal, as az ad sp create asks for it: mint made it with the application.
+	want(ada("POST", "/v1.0/servicePrincipals", `{"appId":"`+app.AppID+`","accountEnabled":true}`), http.StatusCreated,
+		"the owner creates the service principal", `"id":"`+app.ID+`"`, `"servicePrincipalType":"Application"`)
+	want(ada("POST", "/v1.0/servicePrincipals", `{"appId":"00000000-0000-0000-0000-000000000009"}`), http.StatusBadRequest,
+		"a service principal for an unknown appId", "does not reference a valid application object")
+	want(ada("POST", "/v1.0/servicePrincipals", `{"appId":"`+directory.GraphAppID+`"}`), http.StatusBadRequest,
+		"a service principal for a first-party application", "does not reference a valid application object")
+	want(ada("POST", "/v1.0/servicePrincipals", `{}`), http.StatusBadRequest, "a service principal without appId", "appId is required")
+
 	// Bob, another member, may read it but not change it.
 	want(bob("GET", appPath, ""), http.StatusOK, "another member reads it")
+	want(bob("POST", "/v1.0/servicePrincipals", `{"appId":"`+app.AppID+`"}`), http.StatusForbidden, "another member creates its service principal", denied...)
 	for _, c := range []struct{ method, path, body string }{
 		{"PATCH", appPath, `{"displayName":"bob-was-here"}`},
 		{"POST", appPath + "/addPassword", `{}`},

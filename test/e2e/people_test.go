@@ -316,8 +316,8 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 				t.Errorf("bob creating a user: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
 			}
 
-			// As in Entra, any member registers applications and owns them: Bob registers one and
-			// adds a secret to it. Carol, another member, may not change it (Graph's 403) until Bob
+			// As in Entra, any member registers applications and owns them: Bob registers one,
+			// adds a secret to it and creates its service principal. Carol, another member, may not change it (Graph's 403) until Bob
 			// makes her an owner with az ad app owner add (which lists the owners first). Carol
 			// signs in meanwhile, to spare the suite an az start-up.
 			var carol azADUser
@@ -335,6 +335,11 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			mustAz(t, bobEnv, az, &secret, "ad", "app", "credential", "reset", "--id", app.AppID, "--append", "-o", "json")
 			if secret.AppID != app.AppID || secret.Password == "" {
 				t.Errorf("az ad app credential reset by the owner: %+v", secret)
+			}
+			var sp struct{ ID, AppID, ServicePrincipalType string }
+			mustAz(t, bobEnv, az, &sp, "ad", "sp", "create", "--id", app.AppID, "-o", "json")
+			if sp.ID != app.ID || sp.AppID != app.AppID || sp.ServicePrincipalType != "Application" {
+				t.Errorf("az ad sp create by the owner: %+v, want the application's service principal %s", sp, app.ID)
 			}
 			if r := <-carolLogin; r.code != 0 {
 				t.Fatalf("%s: exit %d\n%s", r.cmdline, r.code, r.stderr)
