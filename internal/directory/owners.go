@@ -12,7 +12,7 @@ import (
 )
 
 // Owners of applications, as in Entra
-// (https://learn.microsoft.com/entra/identity-platform/application-model#application-ownership,
+// (https://learn.microsoft.com/entra/identity/role-based-access-control/delegate-app-roles,
 // https://learn.microsoft.com/graph/api/application-post-owners): a member who registers an
 // application becomes its owner, and its owners may change it, add credentials to it, delete it
 // and name other owners, as the directory's administrators may; other members may only read it.

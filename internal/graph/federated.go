@@ -100,7 +100,13 @@ func (s *Server) federatedCredentials(w http.ResponseWriter, r *http.Request, c 
 		}
 		return
 	}
-	if r.Method == http.MethodGet && !s.allow(w, r, c, false, readApps...) || r.Method != http.MethodGet && !s.allowAppWrite(w, r, c, app) {
+	var allowed bool
+	if r.Method == http.MethodGet {
+		allowed = s.allow(w, r, c, false, readApps...) // every member reads, as applications
+	} else {
+		allowed = s.allowAppWrite(w, r, c, app) // owners and administrators change
+	}
+	if !allowed {
 		return
 	}
 	cred, ok := s.findFederatedCredential(w, r, app, ref, byName)
