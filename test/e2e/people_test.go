@@ -341,6 +341,11 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			if sp.ID != app.ID || sp.AppID != app.AppID || sp.ServicePrincipalType != "Application" {
 				t.Errorf("az ad sp create by the owner: %+v, want the application's service principal %s", sp, app.ID)
 			}
+			var mine []string // /me/ownedObjects, filtered by az on @odata.type
+			mustAz(t, bobEnv, az, &mine, "ad", "app", "list", "--show-mine", "--query", "[].appId", "-o", "json")
+			if len(mine) != 1 || mine[0] != app.AppID {
+				t.Errorf("az ad app list --show-mine as bob: %v, want [%s]", mine, app.AppID)
+			}
 			if r := <-carolLogin; r.code != 0 {
 				t.Fatalf("%s: exit %d\n%s", r.cmdline, r.code, r.stderr)
 			}
