@@ -16,7 +16,7 @@ import (
 func newADCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ad", Short: "Manage the directory: applications, service principals, users and groups (like az ad)"}
 	app := &cobra.Command{Use: "app", Short: "Manage application registrations"}
-	app.AddCommand(newAppCreateCmd(), newAppUpdateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd())
+	app.AddCommand(newAppCreateCmd(), newAppUpdateCmd(), newAppListCmd(), newAppShowCmd(), newAppDeleteCmd(), newAppCredentialCmd(), newAppFICCmd(), newAppOwnerCmd())
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals"}
 	sp.AddCommand(newSPListCmd(), newSPShowCmd(), newSPAppRoleCmd())
 	cmd.AddCommand(app, sp, newADUserCmd(), newADGroupCmd())

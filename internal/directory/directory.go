@@ -209,6 +209,9 @@ type ApplicationSpec struct {
 	AccessTokenVersion int
 	AppRoles           []store.AppRole
 	RedirectURIs       store.RedirectURIs
+	// OwnerUserID, when set, is the signed-in member registering the application, who becomes
+	// its owner, as in Entra.
+	OwnerUserID string
 }
 
 // CreateApplication registers an application and its service principal with fresh ids.
@@ -250,6 +253,16 @@ func (d *Directory) CreateApplication(ctx context.Context, tenantID string, spec
 			return store.ServicePrincipal{}, &InputError{"an identifier URI of this application is already used by another application in the tenant"}
 		}
 		return store.ServicePrincipal{}, fmt.Errorf("create application %q: %w", spec.DisplayName, err)
+	}
+	if spec.OwnerUserID != "" {
+		err := d.st.AddOwner(ctx, store.PrincipalOwner{PrincipalID: sp.ObjectID, OwnerID: spec.OwnerUserID, OwnerType: store.MemberUser, CreatedAt: sp.CreatedAt})
+		if err != nil {
+			// Not acknowledged: take the application back rather than leave it without its owner.
+			if derr := d.st.DeletePrincipal(context.WithoutCancel(ctx), sp.ObjectID); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			return store.ServicePrincipal{}, fmt.Errorf("make %s the owner of application %q: %w", spec.OwnerUserID, spec.DisplayName, err)
+		}
 	}
 	return sp, nil
 }

@@ -27,6 +27,24 @@ func (k testKeys) PublicKey(kid string) (*rsa.PublicKey, bool) { return k.pub, k
 
 // graphEnv is Graph over a bootstrapped SQLite store, called as the admin application.
 func graphEnv(t *testing.T) (*Server, *sqlite.Store, string, func(method, path, body string) *httptest.ResponseRecorder) {
+	e := newTestEnv(t)
+	return e.srv, e.st, e.path, e.caller(map[string]any{
+		"oid": e.in.Admin.ObjectID, "sub": e.in.Admin.ObjectID, "appid": e.in.Admin.AppID,
+		"roles": []string{directory.RoleApplicationReadWriteAll, directory.RoleDirectoryReadAll},
+	})
+}
+
+// testEnv is Graph over a bootstrapped SQLite store, with callers of any claims.
+type testEnv struct {
+	srv    *Server
+	st     *sqlite.Store
+	dir    *directory.Directory
+	in     directory.Installation
+	path   string
+	signer jose.Signer
+}
+
+func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "mint.db")
@@ -47,25 +65,31 @@ func graphEnv(t *testing.T) (*Server, *sqlite.Store, string, func(method, path, 
 	const base = "https://mint.test"
 	srv := New(dir, st, testKeys{&key.PublicKey}, base, nil)
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
+	return &testEnv{srv: srv, st: st, dir: dir, in: in, path: path, signer: signer}
+}
+
+// caller returns a function that calls Graph with a token of the tenant carrying claims.
+func (e *testEnv) caller(claims map[string]any) func(method, path, body string) *httptest.ResponseRecorder {
 	now := time.Now()
-	tok, err := jwt.Signed(signer).Claims(map[string]any{
-		"aud": "https://graph.microsoft.com", "iss": "https://sts.windows.net/" + in.Tenant.ID + "/", "tid": in.Tenant.ID,
-		"oid": in.Admin.ObjectID, "sub": in.Admin.ObjectID, "appid": in.Admin.AppID, "ver": "1.0",
-		"roles": []string{directory.RoleApplicationReadWriteAll, directory.RoleDirectoryReadAll},
-		"iat":   now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).Serialize()
-	if err != nil {
-		t.Fatal(err)
+	all := map[string]any{
+		"aud": "https://graph.microsoft.com", "iss": "https://sts.windows.net/" + e.in.Tenant.ID + "/", "tid": e.in.Tenant.ID, "ver": "1.0",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
-	call := func(method, p, body string) *httptest.ResponseRecorder {
+	for k, v := range claims {
+		all[k] = v
+	}
+	tok, err := jwt.Signed(e.signer).Claims(all).Serialize()
+	if err != nil {
+		panic(err)
+	}
+	return func(method, p, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, p, strings.NewReader(body))
 		r.Header.Set("Authorization", "Bearer "+tok)
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, r)
+		e.srv.ServeHTTP(w, r)
 		return w
 	}
-	return srv, st, path, call
 }
 
 // A directory write records its activity-log entry in its own transaction; when the entry

@@ -88,11 +88,11 @@ func (s *Server) federatedCredentials(w http.ResponseWriter, r *http.Request, c 
 	if ref == "" {
 		switch r.Method {
 		case http.MethodGet:
-			if require(w, r, c, readApps...) {
+			if s.allow(w, r, c, false, readApps...) {
 				s.listFederatedCredentials(w, r, app)
 			}
 		case http.MethodPost:
-			if require(w, r, c, writeApps...) {
+			if s.allowAppWrite(w, r, c, app) {
 				s.createFederatedCredential(w, r, app)
 			}
 		default:
@@ -100,11 +100,13 @@ func (s *Server) federatedCredentials(w http.ResponseWriter, r *http.Request, c 
 		}
 		return
 	}
-	roles := writeApps
+	var allowed bool
 	if r.Method == http.MethodGet {
-		roles = readApps
+		allowed = s.allow(w, r, c, false, readApps...) // every member reads, as applications
+	} else {
+		allowed = s.allowAppWrite(w, r, c, app) // owners and administrators change
 	}
-	if !require(w, r, c, roles...) {
+	if !allowed {
 		return
 	}
 	cred, ok := s.findFederatedCredential(w, r, app, ref, byName)

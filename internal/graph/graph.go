@@ -110,6 +110,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, caller bearer.Cla
 		switch {
 		case len(rest) > 0 && isFederatedCredentials(rest[0]):
 			s.federatedCredentials(w, r, caller, sp, rest)
+		case len(rest) > 0 && rest[0] == "owners":
+			s.owners(w, r, caller, sp, rest)
 		case len(rest) > 1:
 			writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", rest[1]))
 		case len(rest) == 1:
@@ -117,6 +119,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, caller bearer.Cla
 		default:
 			s.applicationAction(w, r, caller, sp, "")
 		}
+	case seg[0] == "servicePrincipals" && len(seg) == 1 && r.Method == http.MethodPost:
+		s.createServicePrincipal(w, r, caller)
 	case seg[0] == "servicePrincipals":
 		s.servicePrincipals(w, r, caller, seg)
 	case seg[0] == "users" || seg[0] == "me" || seg[0] == "groups" || seg[0] == "directoryObjects":
@@ -223,7 +227,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 			s.writeApplication(w, r, http.StatusOK, sp, nil)
 		}
 	case action == "" && r.Method == http.MethodDelete:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		if err := s.dir.DeletePrincipal(ctx, sp.ObjectID); err != nil {
@@ -232,11 +236,11 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case action == "" && r.Method == http.MethodPatch:
-		if s.allow(w, r, c, true, writeApps...) {
+		if s.allowAppWrite(w, r, c, sp) {
 			s.patchApplication(w, r, sp)
 		}
 	case action == "addPassword" && r.Method == http.MethodPost:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		var body struct {
@@ -263,7 +267,7 @@ func (s *Server) applicationAction(w http.ResponseWriter, r *http.Request, c bea
 		}
 		writeJSON(w, r, http.StatusOK, passwordJSON(pc.Credential, pc.SecretText))
 	case action == "removePassword" && r.Method == http.MethodPost:
-		if !s.allow(w, r, c, true, writeApps...) {
+		if !s.allowAppWrite(w, r, c, sp) {
 			return
 		}
 		var body struct {
@@ -387,7 +391,8 @@ type appRoleJSON struct {
 }
 
 func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
-	if !s.allow(w, r, c, true, writeApps...) {
+	owner, ok := s.registrant(w, r, c)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -404,7 +409,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 		return
 	}
 	redirects, _ := body.redirectURIsIn.apply(store.RedirectURIs{})
-	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs, RedirectURIs: redirects}
+	spec := directory.ApplicationSpec{DisplayName: body.DisplayName, IdentifierURIs: body.IdentifierURIs, RedirectURIs: redirects, OwnerUserID: owner}
 	if v := body.API.RequestedAccessTokenVersion; v != nil {
 		spec.AccessTokenVersion = *v
 	}
@@ -610,6 +615,8 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if s.allow(w, r, c, false, readApps...) {
 			writeJSON(w, r, http.StatusOK, servicePrincipalJSON(sp))
 		}
+	case len(seg) >= 3 && seg[2] == "owners":
+		s.owners(w, r, c, sp, seg[2:])
 	case len(seg) == 3 && seg[2] != "appRoleAssignments":
 		if s.allow(w, r, c, false, readObjects...) {
 			s.membershipAction(w, r, c, sp.ObjectID, seg[2:])

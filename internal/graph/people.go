@@ -428,6 +428,10 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, c bearer.Cla
 			return
 		}
 		writeJSON(w, r, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": true})
+	case len(rest) == 1 && rest[0] == "ownedObjects" && r.Method == http.MethodGet:
+		if self || s.allow(w, r, c, false, readUsers...) {
+			s.ownedObjects(w, r, u)
+		}
 	case len(rest) >= 1:
 		if self || s.allow(w, r, c, false, readUsers...) {
 			s.membershipAction(w, r, c, u.ObjectID, rest)

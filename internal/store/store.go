@@ -55,6 +55,7 @@ type Store interface {
 	DeviceCodes
 	PortalSessions
 	Revocations
+	Owners
 	Close() error
 }
 

@@ -165,6 +165,13 @@ func TestMintLoginAsAPerson(t *testing.T) {
 			if _, stderr, code := bare("group", "create", "-n", "by-a-person", "-o", "none"); code != 0 {
 				t.Fatalf("a command as the signed-in person: exit %d, %s", code, stderr)
 			}
+			// A person who registers an application owns it, as in Entra.
+			if appID, stderr, code := bare("ad", "app", "create", "--display-name", "by-a-person", "--query", "appId", "-o", "tsv"); code != 0 {
+				t.Errorf("mint ad app create as a person: exit %d, %s", code, stderr)
+			} else if out, stderr, code := bare("ad", "app", "owner", "list", "--id", strings.TrimSpace(appID), "--query", "[].id", "-o", "tsv"); code != 0 ||
+				strings.TrimSpace(out) != dev.ObjectID {
+				t.Errorf("mint ad app owner list of the person's application: exit %d, %q, %s; want %s", code, out, stderr, dev.ObjectID)
+			}
 
 			// The access tokens gone (as when they expire): the next command redeems the refresh
 			// token, and the profile keeps the new one mint rotated to.

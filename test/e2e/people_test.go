@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,8 +269,8 @@ func TestGroupRoleReachesNestedManagedIdentity(t *testing.T) {
 	}
 }
 
-// A person signed in with az (mint dev's developer, then an ordinary user): /me, and who may
-// change the directory with a delegated token.
+// A person signed in with az (mint dev's developer, then ordinary users): /me, who may change the
+// directory with a delegated token, and the owners of the applications members register.
 func TestPersonManagesTheDirectory(t *testing.T) {
 	az := needAz(t)
 	for _, sk := range stores(t) {
@@ -313,6 +314,58 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			r := runAz(t, bobEnv, az, "ad", "user", "create", "--display-name", "Eve", "--user-principal-name", "eve@"+domain, "--password", "Ev3-the-intruder")
 			if r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges") {
 				t.Errorf("bob creating a user: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
+			}
+
+			// As in Entra, any member registers applications and owns them: Bob registers one,
+			// adds a secret to it and creates its service principal. Carol, another member, may not change it (Graph's 403) until Bob
+			// makes her an owner with az ad app owner add (which lists the owners first). Carol
+			// signs in meanwhile, to spare the suite an az start-up.
+			var carol azADUser
+			mustJSON(t, m.mustCLI("ad", "user", "create", "--display-name", "Carol", "--user-principal-name", "carol@"+domain, "--password", "C4rol-the-coder"), &carol)
+			carolEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+			carolLogin := make(chan azRun, 1)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				carolLogin <- runAz(t, carolEnv, az, "login", "-u", "carol@"+domain, "-p", "C4rol-the-coder", "--allow-no-subscriptions", "-o", "none")
+			})
+			t.Cleanup(wg.Wait)
+			var app struct{ ID, AppID string }
+			mustAz(t, bobEnv, az, &app, "ad", "app", "create", "--display-name", "bobs-tool", "-o", "json")
+			var secret struct{ AppID, Password string }
+			mustAz(t, bobEnv, az, &secret, "ad", "app", "credential", "reset", "--id", app.AppID, "--append", "-o", "json")
+			if secret.AppID != app.AppID || secret.Password == "" {
+				t.Errorf("az ad app credential reset by the owner: %+v", secret)
+			}
+			var sp struct{ ID, AppID, ServicePrincipalType string }
+			mustAz(t, bobEnv, az, &sp, "ad", "sp", "create", "--id", app.AppID, "-o", "json")
+			if sp.ID != app.ID || sp.AppID != app.AppID || sp.ServicePrincipalType != "Application" {
+				t.Errorf("az ad sp create by the owner: %+v, want the application's service principal %s", sp, app.ID)
+			}
+			var mine []string // /me/ownedObjects, filtered by az on @odata.type
+			mustAz(t, bobEnv, az, &mine, "ad", "app", "list", "--show-mine", "--query", "[].appId", "-o", "json")
+			if len(mine) != 1 || mine[0] != app.AppID {
+				t.Errorf("az ad app list --show-mine as bob: %v, want [%s]", mine, app.AppID)
+			}
+			if r := <-carolLogin; r.code != 0 {
+				t.Fatalf("%s: exit %d\n%s", r.cmdline, r.code, r.stderr)
+			}
+			r = runAz(t, carolEnv, az, "ad", "app", "update", "--id", app.AppID, "--display-name", "carols-tool")
+			if r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges to complete the operation.") {
+				t.Errorf("carol updating bob's app: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
+			}
+			mustAz(t, bobEnv, az, nil, "ad", "app", "owner", "add", "--id", app.AppID, "--owner-object-id", carol.ID)
+			mustAz(t, carolEnv, az, nil, "ad", "app", "update", "--id", app.AppID, "--display-name", "carols-tool")
+			// mint's own CLI, in az's shape, as the admin application.
+			var listed []azADUser
+			mustJSON(t, m.mustCLI("ad", "app", "owner", "list", "--id", app.AppID), &listed)
+			if len(listed) != 2 || listed[0].ID != bob.ID || listed[1].ID != carol.ID || listed[1].ODataType != "#microsoft.graph.user" {
+				t.Errorf("mint ad app owner list: %+v, want bob and carol", listed)
+			}
+			m.mustCLI("ad", "app", "owner", "remove", "--id", app.AppID, "--owner-object-id", bob.ID)
+			m.mustCLI("ad", "app", "owner", "add", "--id", app.AppID, "--owner-object-id", carol.ID) // already one: nothing to do, as az
+			mustJSON(t, m.mustCLI("ad", "app", "owner", "list", "--id", app.AppID), &listed)
+			if len(listed) != 1 || listed[0].ID != carol.ID {
+				t.Errorf("mint ad app owner list after removing bob: %+v, want carol", listed)
 			}
 		})
 	}

@@ -209,6 +209,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PortalSessions", testPortalSessions},
 		{"Revocations", testRevocations},
 		{"RevocationsThroughGroups", testRevocationsThroughGroups},
+		{"Owners", testOwners},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
