@@ -46,6 +46,18 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 fi
 
+execs=${MINT_FUZZ_EXECS:-20000}
+if [ "$execs" != "0" ]; then
+	# The fuzz targets' instrumented test binaries are built now, at the lowest CPU priority,
+	# beside the tests below (which leave a core idle much of the time, waiting on processes), and
+	# fuzzed after them (scripts/fuzz.sh says why).
+	fuzzbins=$(mktemp -d)
+	# Its own process group (setsid), so that a failing run stops the build's go commands too.
+	setsid nice -n 19 scripts/fuzz.sh --build "$fuzzbins" >"$fuzzbins/build.log" 2>&1 &
+	fuzzbuild=$!
+	trap '[ -z "$fuzzbuild" ] || kill -- "-$fuzzbuild" 2>/dev/null || true; rm -rf "$fuzzbins"' EXIT
+fi
+
 echo "== tests (SQLite and PostgreSQL)"
 # with-postgres.sh fails when PostgreSQL does not start; MINT_TEST_REQUIRE_POSTGRES=1 makes every
 # PostgreSQL-backed test fail rather than skip should MINT_TEST_POSTGRES_URL still be missing.
@@ -53,9 +65,15 @@ echo "== tests (SQLite and PostgreSQL)"
 # once (they mostly wait on processes, browsers and the Azure CLI), printing each e2e test's time.
 MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh scripts/go-test.sh
 
-execs=${MINT_FUZZ_EXECS:-20000}
 if [ "$execs" != "0" ]; then
 	echo "== fuzzing each target ($execs inputs each)"
-	scripts/fuzz.sh "$execs"
+	status=0
+	wait "$fuzzbuild" || status=$?
+	fuzzbuild=""
+	if [ "$status" != 0 ]; then
+		cat "$fuzzbins/build.log" >&2
+		exit 1
+	fi
+	MINT_FUZZ_BIN_DIR="$fuzzbins" scripts/fuzz.sh "$execs"
 fi
 echo "== all tests passed"

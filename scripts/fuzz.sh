@@ -6,12 +6,38 @@
 # directory. Building per target instead (go test -fuzz for each) loaded, linked and started the
 # package again for every target: a fixed second or more each, for 51 targets.
 #
+# fuzz.sh --build DIR: only builds those binaries into DIR. With MINT_FUZZ_BIN_DIR=DIR,
+# fuzz.sh [EXECS] then runs the binaries found there (building any that is missing). ./test.sh
+# builds them this way, at low priority, while the end-to-end tests run: building instruments
+# every package each test binary imports (the standard library included) and, from a cold build
+# cache, costs more CPU than fuzzing them; the end-to-end tests leave a core idle much of their
+# time, mostly waiting on processes, and their CPU comes first (nice).
+#
 # Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
 # "context deadline exceeded" as a failure when a -fuzztime duration runs out while a worker is
 # mid-input (golang/go#75804, fixed in Go 1.27), which failed CI once with no crasher. A count has
 # no deadline to race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+packages() { grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u; }
+binary() { echo "$1/$(echo "$2" | tr / _).test"; }
+
+# build DIR PKG: the package's instrumented test binary, in DIR.
+build() {
+	local log
+	log=$(mktemp)
+	go test -c -fuzz=. -o "$(binary "$1" "$2")" "./$2" >"$log" 2>&1 || { cat "$log"; rm -f "$log"; return 1; }
+	rm -f "$log"
+}
+
+if [[ ${1:-} == --build ]]; then
+	dir=${2:?usage: fuzz.sh --build DIR}
+	mkdir -p "$dir"
+	for pkg in $(packages); do build "$dir" "$pkg"; done
+	exit 0
+fi
+
 execs=${1:-20000}
 
 # Inputs per second differ 40x between targets; these run a fraction of the default so that
@@ -23,14 +49,15 @@ inputs_for() {
 	esac
 }
 
-bins=$(mktemp -d)
-trap 'rm -rf "$bins"' EXIT
+bins=${MINT_FUZZ_BIN_DIR:-}
+[[ -n $bins ]] || bins=$(mktemp -d)
 cache=$(go env GOCACHE)/fuzz
 module=$(go list -m)
-log="$bins/fuzz.log"
-for pkg in $(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs -n1 dirname | sort -u); do
-	bin="$bins/$(echo "$pkg" | tr / _).test"
-	go test -c -fuzz=. -o "$bin" "./$pkg" >"$log" 2>&1 || { cat "$log"; exit 1; }
+log=$(mktemp)
+trap 'rm -f "$log"; [[ -n ${MINT_FUZZ_BIN_DIR:-} ]] || rm -rf "$bins"' EXIT
+for pkg in $(packages); do
+	bin=$(binary "$bins" "$pkg")
+	[[ -x $bin ]] || build "$bins" "$pkg"
 	for target in $(grep -h '^func Fuzz' "$pkg"/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
 		n=$(inputs_for "$target")
 		echo "-- $pkg $target ($n inputs)"

@@ -48,29 +48,21 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	unlock := lockBuilds()
+	// One go build for the module's programs: one load of the package graph, links side by side.
+	build := exec.Command("go", "build", "-o", tmp+string(filepath.Separator),
+		"github.com/mint-id/mint/cmd/mint", "github.com/mint-id/mint/cmd/mint-agent",
+		"github.com/mint-id/mint/test/e2e/miclient", "github.com/mint-id/mint/test/e2e/proxyclient",
+		"github.com/mint-id/mint/examples/secret-reader")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build mint and the test programs:", err)
+		return 1
+	}
 	mintBin = filepath.Join(tmp, "mint")
-	build := exec.Command("go", "build", "-o", mintBin, "github.com/mint-id/mint/cmd/mint")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build mint:", err)
-		return 1
-	}
-	agentBin = buildOrExit(tmp, "mint-agent", "github.com/mint-id/mint/cmd/mint-agent")
+	agentBin = filepath.Join(tmp, "mint-agent")
 	miClient = filepath.Join(tmp, "miclient")
-	build = exec.Command("go", "build", "-o", miClient, "github.com/mint-id/mint/test/e2e/miclient")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build miclient:", err)
-		return 1
-	}
 	proxyClient = filepath.Join(tmp, "proxyclient")
-	build = exec.Command("go", "build", "-o", proxyClient, "github.com/mint-id/mint/test/e2e/proxyclient")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build proxyclient:", err)
-		return 1
-	}
-	secretReader = buildOrExit(tmp, "secret-reader", "github.com/mint-id/mint/examples/secret-reader")
+	secretReader = filepath.Join(tmp, "secret-reader")
 	// daprclient is its own module (Dapr's and Kubernetes' modules are not mint's requirements):
 	// built from its directory.
 	daprClient = buildModuleOrExit(tmp, "daprclient", "daprclient")

@@ -16,18 +16,6 @@ import (
 
 var secretReader string // examples/secret-reader, built by TestMain
 
-// buildOrExit builds the program pkg into dir/name for TestMain, or ends the test binary.
-func buildOrExit(dir, name, pkg string) string {
-	out := filepath.Join(dir, name)
-	build := exec.Command("go", "build", "-o", out, pkg)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build %s: %v\n", name, err)
-		os.Exit(1)
-	}
-	return out
-}
-
 // buildModuleOrExit builds the main package of the Go module in srcDir (relative to this
 // package's directory), which has its own go.mod.
 func buildModuleOrExit(dir, name, srcDir string) string {
