@@ -367,7 +367,7 @@ func (c *upstreamConn) exchange(r *http.Request, body []byte) (*http.Response, e
 	bw := c.bw
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(r.URL.RequestURI())
+	bw.WriteString(requestTarget(r))
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
@@ -406,6 +406,16 @@ func (c *upstreamConn) exchange(r *http.Request, body []byte) (*http.Response, e
 			return resp, nil
 		}
 	}
+}
+
+// requestTarget is r's request-target in origin form: as the client sent it when it was in
+// that form (net/http's ReadRequest parsed it, so the server parses the same bytes the same
+// way, and re-encoding it would cost three allocations per request), else r.URL's.
+func requestTarget(r *http.Request) string {
+	if t := r.RequestURI; len(t) > 0 && t[0] == '/' {
+		return t
+	}
+	return r.URL.RequestURI()
 }
 
 // hopHeaders are the hop-by-hop headers (RFC 9110 section 7.6.1, and those ReverseProxy also

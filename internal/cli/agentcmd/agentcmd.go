@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -80,8 +81,26 @@ func (c *Command) Run(ctx context.Context, fs *pflag.FlagSet, stdout, stderr io.
 	}
 	if os.Getenv("GOGC") == "" {
 		// The agent is a small resident daemon on every host: trade a little GC CPU (its
-		// cached path allocates almost nothing) for a smaller footprint.
+		// cached path allocates almost nothing) for a smaller footprint (the agent-RSS figure,
+		// 15 MiB with 1,000 cached tokens, has half a MiB to spare). The node proxy allocates
+		// ~30 objects per forwarded request, nearly all of them net/http's header parsing, yet
+		// a larger heap did not make it cheaper: the agent's CPU per proxied vault GET was the
+		// same at GOGC=100 and 200 within the run-to-run scatter, and worse with GC off (fresh
+		// pages instead of a heap that stays in cache), so a memory limit with a higher GOGC
+		// would buy nothing here (docs/benchmarks.md, the node proxy).
 		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P: the agent's work is short requests, each a few tens of µs of CPU between two
+		// network waits. With a P per core, every request woken from the network poller
+		// wakes a second thread that spins looking for work and sleeps again (futex and
+		// findRunnable were ~15 % of the proxy's profile); with one P the woken goroutine
+		// simply runs next. Measured on the 2-core bench machine: the agent's CPU per
+		// proxied vault GET ~10-20 % lower, the cached-token figure unchanged. One core of
+		// Go code still forwards ~10,000 vault GETs/s, far above the per-vault rate Key Vault
+		// itself allows, and a goroutine blocked in a syscall hands the P on as usual.
+		// GOMAXPROCS in the environment overrides it.
+		runtime.GOMAXPROCS(1)
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.logLevel))
