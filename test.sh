@@ -63,10 +63,13 @@ echo "== tests (SQLite and PostgreSQL)"
 # PostgreSQL-backed test fail rather than skip should MINT_TEST_POSTGRES_URL still be missing.
 # scripts/go-test.sh runs the packages and, beside them, the end-to-end tests in two processes at
 # once (they mostly wait on processes, browsers and the Azure CLI), printing each e2e test's time.
+tests_started=$SECONDS
 MINT_TEST_REQUIRE_POSTGRES=1 scripts/with-postgres.sh scripts/go-test.sh
+echo "test.sh: the tests took $((SECONDS - tests_started)) s"
 
 if [ "$execs" != "0" ]; then
 	echo "== fuzzing each target ($execs inputs each)"
+	fuzz_started=$SECONDS
 	status=0
 	wait "$fuzzbuild" || status=$?
 	fuzzbuild=""
@@ -74,6 +77,9 @@ if [ "$execs" != "0" ]; then
 		cat "$fuzzbins/build.log" >&2
 		exit 1
 	fi
+	# Whether the binaries were ready when the tests ended (the build started with them).
+	tail -n 1 "$fuzzbins/build.log"
 	MINT_FUZZ_BIN_DIR="$fuzzbins" scripts/fuzz.sh "$execs"
+	echo "test.sh: waiting for the build and fuzzing took $((SECONDS - fuzz_started)) s after the tests"
 fi
 echo "== all tests passed"

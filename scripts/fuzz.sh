@@ -35,6 +35,7 @@ if [[ ${1:-} == --build ]]; then
 	dir=${2:?usage: fuzz.sh --build DIR}
 	mkdir -p "$dir"
 	for pkg in $(packages); do build "$dir" "$pkg"; done
+	echo "fuzz.sh: the fuzz binaries were built in ${SECONDS} s"
 	exit 0
 fi
 
