@@ -2,7 +2,6 @@ package sts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mint-id/mint/internal/jsonstr"
 	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/store"
 )
@@ -486,26 +486,9 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, at *attempt,
 // writeToken writes the token response: v2 with integer times, v1 with string times plus
 // expires_on, not_before and resource. Built by hand: it is the hot path.
 func (s *Server) writeToken(w http.ResponseWriter, at *attempt, v Version, tok Token) {
-	expiresIn := strconv.FormatInt(tok.ExpiresIn(), 10)
 	b := make([]byte, 0, len(tok.AccessToken)+256)
-	if v == V2 {
-		b = append(b, `{"token_type":"Bearer","expires_in":`...)
-		b = append(b, expiresIn...)
-		b = append(b, `,"ext_expires_in":`...)
-		b = append(b, expiresIn...)
-	} else {
-		b = append(b, `{"token_type":"Bearer","expires_in":"`...)
-		b = append(b, expiresIn...)
-		b = append(b, `","ext_expires_in":"`...)
-		b = append(b, expiresIn...)
-		b = append(b, `","expires_on":"`...)
-		b = strconv.AppendInt(b, tok.ExpiresAt.Unix(), 10)
-		b = append(b, `","not_before":"`...)
-		b = strconv.AppendInt(b, tok.IssuedAt.Unix(), 10)
-		b = append(b, `","resource":`...)
-		res, _ := json.Marshal(tok.Audience) // a string always marshals
-		b = append(b, res...)
-	}
+	b = append(b, `{"token_type":"Bearer"`...)
+	b = appendLifetime(b, v != V2, tok.ExpiresIn(), tok.ExpiresAt.Unix(), tok.IssuedAt.Unix(), tok.Audience)
 	if tok.ManagedIdentity {
 		b = append(b, `,"client_id":"`...)
 		b = append(b, tok.ClientID...) // a GUID
@@ -514,14 +497,41 @@ func (s *Server) writeToken(w http.ResponseWriter, at *attempt, v Version, tok T
 	b = append(b, `,"access_token":"`...)
 	b = append(b, tok.AccessToken...) // a compact JWS: base64url and dots, nothing to escape
 	b = append(b, `"}`...)
+	writeTokenAnswer(w, at, b)
+}
+
+// appendLifetime writes a token answer's times after its first members, in Entra's shapes: v2's
+// numbers, or v1's strings with expires_on, not_before and the resource.
+func appendLifetime(b []byte, v1 bool, expiresIn, expiresOn, notBefore int64, resource string) []byte {
+	if !v1 {
+		b = append(b, `,"expires_in":`...)
+		b = strconv.AppendInt(b, expiresIn, 10)
+		b = append(b, `,"ext_expires_in":`...)
+		return strconv.AppendInt(b, expiresIn, 10)
+	}
+	b = append(b, `,"expires_in":"`...)
+	b = strconv.AppendInt(b, expiresIn, 10)
+	b = append(b, `","ext_expires_in":"`...)
+	b = strconv.AppendInt(b, expiresIn, 10)
+	b = append(b, `","expires_on":"`...)
+	b = strconv.AppendInt(b, expiresOn, 10)
+	b = append(b, `","not_before":"`...)
+	b = strconv.AppendInt(b, notBefore, 10)
+	b = append(b, `","resource":`...)
+	return jsonstr.Append(b, resource)
+}
+
+// writeTokenAnswer sends a token answer body (JSON written by hand) with the headers every
+// successful token response carries.
+func writeTokenAnswer(w http.ResponseWriter, at *attempt, body []byte) {
 	h := w.Header()
 	setNoStoreHeaders(h, at.traceID)
 	if at.echoID != "" {
 		h["Client-Request-Id"] = []string{at.echoID}
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	_, _ = w.Write(body)
 }
 
 func firstNonEmpty(vals ...string) string {

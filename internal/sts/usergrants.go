@@ -469,23 +469,7 @@ type userTokenResponse struct {
 func (r *userTokenResponse) appendJSON(b []byte) []byte {
 	b = append(b, `{"token_type":"Bearer","scope":`...)
 	b = jsonstr.Append(b, r.Scope)
-	if r.v1 {
-		b = append(b, `,"expires_in":"`...)
-		b = strconv.AppendInt(b, r.ExpiresIn, 10)
-		b = append(b, `","ext_expires_in":"`...)
-		b = strconv.AppendInt(b, r.ExpiresIn, 10)
-		b = append(b, `","expires_on":"`...)
-		b = strconv.AppendInt(b, r.ExpiresOn, 10)
-		b = append(b, `","not_before":"`...)
-		b = strconv.AppendInt(b, r.NotBefore, 10)
-		b = append(b, `","resource":`...)
-		b = jsonstr.Append(b, r.Resource)
-	} else {
-		b = append(b, `,"expires_in":`...)
-		b = strconv.AppendInt(b, r.ExpiresIn, 10)
-		b = append(b, `,"ext_expires_in":`...)
-		b = strconv.AppendInt(b, r.ExpiresIn, 10)
-	}
+	b = appendLifetime(b, r.v1, r.ExpiresIn, r.ExpiresOn, r.NotBefore, r.Resource)
 	b = append(b, `,"access_token":"`...)
 	b = append(b, r.AccessToken...)
 	b = append(b, '"')
@@ -613,15 +597,7 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 	s.log.LogAttrs(ctx, slog.LevelInfo, "user token issued", slog.String("tenant_id", si.tenant.ID), slog.String("client_id", client.appID),
 		slog.String("user_id", si.user.ObjectID), slog.String("resource", audience), slog.String("grant", req.GrantType),
 		slog.String("uti", uti), slog.String("trace_id", at.traceID), slog.String("correlation_id", at.correlationID))
-	body := resp.appendJSON(make([]byte, 0, 512+len(resp.AccessToken)+len(resp.RefreshToken)+len(resp.IDToken)))
-	h := w.Header()
-	setNoStoreHeaders(h, at.traceID)
-	if at.echoID != "" {
-		h["Client-Request-Id"] = []string{at.echoID}
-	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	writeTokenAnswer(w, at, resp.appendJSON(make([]byte, 0, 512+len(resp.AccessToken)+len(resp.RefreshToken)+len(resp.IDToken))))
 }
 
 // ID tokens last an hour. One issued for the same person, client and sign-in less than
