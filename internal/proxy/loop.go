@@ -207,7 +207,7 @@ func (l *tunnelLoop) handOver(replay []byte, why string) {
 	l.p.log.Debug("proxy tunnel handed to net/http's server", "host", l.target.host, "why", why, "remote", l.remote)
 	l.handed = true
 	l.conn.SetDeadline(time.Time{})
-	l.p.tunnels.push(&replayConn{Conn: l.conn, pending: slices.Clone(replay), target: l.target, tls: l.tls})
+	l.p.tunnels.push(&replayConn{pendingConn: pendingConn{Conn: l.conn, pending: slices.Clone(replay)}, target: l.target, tls: l.tls})
 }
 
 // Header fields the loop writes itself, never copied from an answer's Header.
@@ -359,19 +359,9 @@ func (w *wireReader) Read(b []byte) (int, error) {
 
 // replayConn is a tunnel handed to the inner server: it reads the replayed bytes first.
 type replayConn struct {
-	net.Conn
-	pending []byte
-	target  tunnelTarget
-	tls     *tls.ConnectionState
-}
-
-func (c *replayConn) Read(b []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(b, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
+	pendingConn
+	target tunnelTarget
+	tls    *tls.ConnectionState
 }
 
 // loops tracks the tunnels served by the loop, so that Serve's end closes them.

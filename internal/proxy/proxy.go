@@ -356,7 +356,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetWriteDeadline(time.Time{})
-	tc := &tunnelConn{Conn: conn, target: tunnelTarget{host, port}, release: release}
+	tc := &tunnelConn{pendingConn: pendingConn{Conn: conn}, target: tunnelTarget{host, port}, release: release}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// The client sent its ClientHello without waiting for our 200.
 		buffered, _ := brw.Reader.Peek(n)

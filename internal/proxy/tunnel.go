@@ -7,22 +7,27 @@ import (
 	"sync"
 )
 
-// tunnelConn is a hijacked CONNECT connection: it remembers the tunnel's target, replays
-// bytes the client sent before our 200, and frees the tunnel's slot when closed.
-type tunnelConn struct {
+// pendingConn is a connection some of whose bytes were already read: it gives those first.
+type pendingConn struct {
 	net.Conn
-	target  tunnelTarget
 	pending []byte
-	release func()
 }
 
-func (c *tunnelConn) Read(b []byte) (int, error) {
+func (c *pendingConn) Read(b []byte) (int, error) {
 	if len(c.pending) > 0 {
 		n := copy(b, c.pending)
 		c.pending = c.pending[n:]
 		return n, nil
 	}
 	return c.Conn.Read(b)
+}
+
+// tunnelConn is a hijacked CONNECT connection: it remembers the tunnel's target, replays
+// bytes the client sent before our 200, and frees the tunnel's slot when closed.
+type tunnelConn struct {
+	pendingConn
+	target  tunnelTarget
+	release func()
 }
 
 func (c *tunnelConn) Close() error {
