@@ -137,21 +137,13 @@ func (f *forwarder) Forwards(r *http.Request) bool { return f.takesLeanPath(r) }
 // still to be read from the connection, which is kept for the next request once the body was
 // read whole (and closed otherwise); or an answer of the proxy's own (400, 502).
 func (f *forwarder) Forward(r *http.Request) *http.Response {
-	var body []byte
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			resp := proxy.TextAnswer(http.StatusBadRequest, "mint proxy: reading the request body: "+err.Error())
-			resp.Close = true // the client's stream is cut mid-body
-			return resp
-		}
+	body, own := readLeanBody(r)
+	if own != nil {
+		return own
 	}
 	resp, c, err := f.roundTrip(r, body)
 	if err != nil {
-		if r.Context().Err() == nil { // else the client went away
-			f.log.Warn("proxy: mint server unreachable", "host", r.Host, "err", err)
-		}
-		return proxy.TextAnswer(http.StatusBadGateway, f.unreachableMessage())
+		return f.badGateway(r, err)
 	}
 	removeHopHeaders(resp.Header)
 	kb := &keptBody{body: resp.Body, f: f, c: c, want: resp.ContentLength, closeConn: resp.Close}
@@ -160,6 +152,29 @@ func (f *forwarder) Forward(r *http.Request) *http.Response {
 	}
 	resp.Body, resp.Close = kb, false // Close said the server closes its connection, not the client's
 	return resp
+}
+
+// readLeanBody reads a lean request's body whole (at most leanMaxBody), so that it can be sent
+// again; or returns the proxy's 400, which ends the tunnel (its stream is cut mid-body).
+func readLeanBody(r *http.Request) ([]byte, *http.Response) {
+	if r.ContentLength <= 0 {
+		return nil, nil
+	}
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		resp := proxy.TextAnswer(http.StatusBadRequest, "mint proxy: reading the request body: "+err.Error())
+		resp.Close = true
+		return nil, resp
+	}
+	return body, nil
+}
+
+// badGateway is the proxy's answer when the server could not be reached for r.
+func (f *forwarder) badGateway(r *http.Request, err error) *http.Response {
+	if r.Context().Err() == nil { // else the client went away
+		f.log.Warn("proxy: mint server unreachable", "host", r.Host, "err", err)
+	}
+	return proxy.TextAnswer(http.StatusBadGateway, f.unreachableMessage())
 }
 
 // keptBody is a forwarded answer's body: closing it keeps its connection for the next request
@@ -262,6 +277,11 @@ func (f *forwarder) get(ctx context.Context) (*upstreamConn, error) {
 	if c := f.takeKept(); c != nil {
 		return c, nil
 	}
+	return f.dialUpstream(ctx)
+}
+
+// dialUpstream opens a new connection to the server (a TLS handshake for an https server).
+func (f *forwarder) dialUpstream(ctx context.Context) (*upstreamConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	conn, err := f.dial(ctx, "tcp", f.addr)
@@ -364,6 +384,27 @@ func (c *upstreamConn) close() { c.conn.Close() }
 // exchange writes r's head and body and reads the answer's head (1xx answers skipped; the
 // lean path sends no Expect and no Upgrade).
 func (c *upstreamConn) exchange(r *http.Request, body []byte) (*http.Response, error) {
+	if err := c.writeRequest(r, body); err != nil {
+		return nil, err
+	}
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+		c.answered = true
+		resp, err := http.ReadResponse(c.br, r)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+}
+
+// writeRequest writes r's head (the hop-by-hop headers dropped, the framing its own) and body,
+// with one flush.
+func (c *upstreamConn) writeRequest(r *http.Request, body []byte) error {
 	bw := c.bw
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
@@ -390,22 +431,7 @@ func (c *upstreamConn) exchange(r *http.Request, body []byte) (*http.Response, e
 	}
 	bw.WriteString("\r\n")
 	bw.Write(body)
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	for {
-		if _, err := c.br.Peek(1); err != nil {
-			return nil, err
-		}
-		c.answered = true
-		resp, err := http.ReadResponse(c.br, r)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
-		}
-	}
+	return bw.Flush()
 }
 
 // requestTarget is r's request-target in origin form: as the client sent it when it was in

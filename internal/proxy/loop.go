@@ -52,6 +52,37 @@ type Forwarder interface {
 	Forward(r *http.Request) *http.Response
 }
 
+// Pinner is a Forwarder that gives each tunnel a connection of its own to the server, for the
+// tunnel's life (as a bare TLS forwarder does): the requests are still read and checked by the
+// loop and re-written by the forwarder, but the answers are copied back as the server's bytes,
+// with no parse of their own head and no re-write. The tunnel serves one request at a time, so
+// an answer of the forwarder's own (400, 502) or a hand-over to the inner server always comes
+// after the server's answers to the requests before it.
+type Pinner interface {
+	Forwarder
+	// Pin returns the tunnel's forwarder; the loop calls it once per tunnel and closes it at the
+	// tunnel's end.
+	Pin() Pinned
+}
+
+// Pinned forwards one tunnel's requests on the tunnel's own connection to the server.
+type Pinned interface {
+	// Relay forwards r and copies the server's whole answer to w as it comes (w flushed at each
+	// piece but the last), or, having written nothing to w, returns an answer of its own. keep
+	// false ends the tunnel after the answer.
+	Relay(r *http.Request, w *bufio.Writer) (own *http.Response, keep bool)
+	// Idle lets the connection to the server go: the tunnel has waited PinnedIdle for a request.
+	Idle()
+	// Close closes the connection to the server, if open.
+	Close()
+}
+
+// PinnedIdle is how long a pinned tunnel waiting for a request keeps its connection to the
+// server: an idle tunnel then holds only the client's connection (the next request opens a new
+// one), so idle SDK clients do not hold the server's connections for the tunnel's whole idle
+// timeout.
+const PinnedIdle = 30 * time.Second
+
 // TextAnswer is an answer in http.Error's shape (text/plain, nosniff, the message and a
 // newline), for a Forwarder's own errors.
 func TextAnswer(status int, msg string) *http.Response {
@@ -98,6 +129,7 @@ type tunnelLoop struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	idle    atomic.Bool // waiting for a request (Proxy.closeLoops may interrupt it)
+	pinned  Pinned      // the tunnel's own connection to the server; nil: the Forwarder's
 	handed  bool        // handed to the inner server, which now owns conn
 	scratch [64]byte
 	body    io.LimitedReader // an answer's body, with the length it says
@@ -116,6 +148,10 @@ func (p *Proxy) serveLoop(conn net.Conn, target tunnelTarget, state *tls.Connect
 		return
 	}
 	defer p.removeLoop(l)
+	if pinner, ok := p.forwarder.(Pinner); ok {
+		l.pinned = pinner.Pin()
+		defer l.pinned.Close()
+	}
 	defer func() {
 		if err := recover(); err != nil && err != http.ErrAbortHandler {
 			buf := make([]byte, 64<<10)
@@ -133,11 +169,7 @@ func (p *Proxy) serveLoop(conn net.Conn, target tunnelTarget, state *tls.Connect
 // serveOne waits for a request and answers it; false ends the loop.
 func (l *tunnelLoop) serveOne() bool {
 	l.idle.Store(true)
-	l.conn.SetReadDeadline(time.Now().Add(l.p.idleTimeout))
-	if l.p.loops.closing.Load() {
-		return false
-	}
-	if _, err := l.br.Peek(1); err != nil {
+	if !l.awaitRequest() {
 		return false
 	}
 	l.idle.Store(false)
@@ -167,8 +199,16 @@ func (l *tunnelLoop) serveOne() bool {
 	if req.ContentLength > 0 {
 		l.conn.SetReadDeadline(start.Add(l.p.readTimeout))
 	}
-	resp := l.p.forwarder.Forward(req)
-	keep := l.writeAnswer(req, resp)
+	var keep bool
+	if l.pinned != nil {
+		own, k := l.pinned.Relay(req, l.bw)
+		keep = k
+		if own != nil {
+			keep = l.writeAnswer(req, own) && k
+		}
+	} else {
+		keep = l.writeAnswer(req, l.p.forwarder.Forward(req))
+	}
 	// What of the body the forwarder did not read is read here, so the next request starts at
 	// its first byte (the body is at most MaxBodyBytes).
 	if _, err := io.Copy(io.Discard, req.Body); err != nil {
@@ -178,6 +218,33 @@ func (l *tunnelLoop) serveOne() bool {
 		return false
 	}
 	return keep
+}
+
+// awaitRequest waits for the first byte of a request, up to the idle timeout; false: none came
+// (or the proxy is closing). A pinned tunnel lets its connection to the server go after
+// PinnedIdle of it.
+func (l *tunnelLoop) awaitRequest() bool {
+	start := time.Now()
+	wait := l.p.idleTimeout
+	if l.pinned != nil && PinnedIdle < wait {
+		wait = PinnedIdle
+	}
+	for {
+		l.conn.SetReadDeadline(start.Add(wait))
+		if l.p.loops.closing.Load() {
+			return false
+		}
+		_, err := l.br.Peek(1)
+		if err == nil {
+			return true
+		}
+		var ne net.Error
+		if wait == l.p.idleTimeout || !errors.As(err, &ne) || !ne.Timeout() || l.p.loops.closing.Load() {
+			return false
+		}
+		l.pinned.Idle() // a read that timed out leaves the TLS connection usable
+		wait = l.p.idleTimeout
+	}
 }
 
 // plain says whether the loop serves req itself (see the top of this file); everything else
