@@ -322,6 +322,14 @@ func BenchmarkForward(b *testing.B) {
 // that uses it and trusts its CA, as `mint run --proxy` makes a program do.
 func nodeProxyTo(tb testing.TB, h http.Handler) *http.Client {
 	tb.Helper()
+	pu, pool := startTestProxy(tb, h)
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 8}}
+}
+
+// startTestProxy starts the node's Azure-name proxy with h as its handler and returns its URL
+// and a pool trusting its CA.
+func startTestProxy(tb testing.TB, h http.Handler, tweaks ...func(*proxy.Config)) (*url.URL, *x509.CertPool) {
+	tb.Helper()
 	dir := tb.TempDir()
 	kek, err := keys.GenerateKEKFile(filepath.Join(dir, "kek"))
 	if err != nil {
@@ -333,7 +341,11 @@ func nodeProxyTo(tb testing.TB, h http.Handler) *http.Client {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Certificate())
-	p, err := proxy.New(proxy.Config{Addr: "127.0.0.1:0", CA: ca, Handler: h})
+	cfg := proxy.Config{Addr: "127.0.0.1:0", CA: ca, Handler: h}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	p, err := proxy.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -342,7 +354,7 @@ func nodeProxyTo(tb testing.TB, h http.Handler) *http.Client {
 	go func() { p.Serve(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
 	pu, _ := url.Parse(p.URL())
-	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 8}}
+	return pu, pool
 }
 
 // Through the tunnel's own loop (the forwarder is a proxy.Forwarder), the answers come back

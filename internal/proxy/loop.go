@@ -71,17 +71,14 @@ type Pinned interface {
 	// piece but the last), or, having written nothing to w, returns an answer of its own. keep
 	// false ends the tunnel after the answer.
 	Relay(r *http.Request, w *bufio.Writer) (own *http.Response, keep bool)
-	// Idle lets the connection to the server go: the tunnel has waited PinnedIdle for a request.
+	// Idle lets the connection to the server go: the tunnel has waited Config.PinnedIdle for a
+	// request. An idle tunnel then holds only the client's connection (the next request opens a
+	// new one), so idle SDK clients do not hold the server's connections for the tunnel's whole
+	// idle timeout.
 	Idle()
 	// Close closes the connection to the server, if open.
 	Close()
 }
-
-// PinnedIdle is how long a pinned tunnel waiting for a request keeps its connection to the
-// server: an idle tunnel then holds only the client's connection (the next request opens a new
-// one), so idle SDK clients do not hold the server's connections for the tunnel's whole idle
-// timeout.
-const PinnedIdle = 30 * time.Second
 
 // TextAnswer is an answer in http.Error's shape (text/plain, nosniff, the message and a
 // newline), for a Forwarder's own errors.
@@ -222,12 +219,12 @@ func (l *tunnelLoop) serveOne() bool {
 
 // awaitRequest waits for the first byte of a request, up to the idle timeout; false: none came
 // (or the proxy is closing). A pinned tunnel lets its connection to the server go after
-// PinnedIdle of it.
+// Config.PinnedIdle of it.
 func (l *tunnelLoop) awaitRequest() bool {
 	start := time.Now()
 	wait := l.p.idleTimeout
-	if l.pinned != nil && PinnedIdle < wait {
-		wait = PinnedIdle
+	if l.pinned != nil && l.p.pinnedIdle < wait {
+		wait = l.p.pinnedIdle
 	}
 	for {
 		l.conn.SetReadDeadline(start.Add(wait))

@@ -69,6 +69,9 @@ type Config struct {
 	ReadTimeout time.Duration
 	// IdleTimeout closes a connection (or tunnel) idle between requests; default 2 min.
 	IdleTimeout time.Duration
+	// PinnedIdle is how long a tunnel with a connection of its own to the server (a Pinner's)
+	// keeps that connection while it waits for a request; default 30 s (Pinner).
+	PinnedIdle time.Duration
 	// CertTTL is the validity of a per-name certificate; default 24 h.
 	CertTTL time.Duration
 	// MaxCachedCerts bounds the certificate cache; default 1024.
@@ -94,6 +97,7 @@ type Proxy struct {
 	maxHeader     int
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
+	pinnedIdle    time.Duration
 	readTimeout   time.Duration // a whole request in a tunnel, body included
 	loops         loops
 
@@ -128,6 +132,7 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.MaxHeaderBytes = orDefault(cfg.MaxHeaderBytes, 64<<10)
 	cfg.HeaderTimeout = orDefault(cfg.HeaderTimeout, 10*time.Second)
 	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, 2*time.Minute)
+	cfg.PinnedIdle = orDefault(cfg.PinnedIdle, 30*time.Second)
 	cfg.CertTTL = orDefault(cfg.CertTTL, 24*time.Hour)
 	cfg.MaxCachedCerts = orDefault(cfg.MaxCachedCerts, 1024)
 	if cfg.Logger == nil {
@@ -173,6 +178,7 @@ func New(cfg Config) (*Proxy, error) {
 		maxHeader:     cfg.MaxHeaderBytes,
 		headerTimeout: cfg.HeaderTimeout,
 		idleTimeout:   cfg.IdleTimeout,
+		pinnedIdle:    cfg.PinnedIdle,
 		readTimeout:   tunnelReadTimeout,
 		loops:         loops{all: map[*tunnelLoop]struct{}{}},
 	}
