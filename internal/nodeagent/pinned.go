@@ -82,8 +82,9 @@ func (t *pinnedTunnel) Relay(r *http.Request, w *bufio.Writer) (*http.Response, 
 // last (the loop flushes it). answered: a byte of it arrived.
 func (t *pinnedTunnel) copyAnswer(r *http.Request, w *bufio.Writer) (answered bool, err error) {
 	t.fr.reset(r.Method == http.MethodHead)
-	buf := copyBuffers{}.Get()
-	defer copyBuffers{}.Put(buf)
+	bp := copyBufferPool.Get().(*[]byte) // the pointer itself, so that Put allocates nothing
+	defer copyBufferPool.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := t.c.conn.Read(buf)
 		if n > 0 {
