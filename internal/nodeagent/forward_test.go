@@ -405,8 +405,10 @@ func TestNodeProxyLoopKeepsServerConnections(t *testing.T) {
 
 // BenchmarkNodeProxy measures a vault-like GET through the node's Azure-name proxy (CONNECT,
 // TLS terminated with a certificate from a CA, forwarded over HTTPS) to an httptest server:
-// "loop" is the tunnel's own request loop (the forwarder is a proxy.Forwarder), "net/http" the
-// same forwarder behind the inner net/http server (a plain http.Handler, as before the loop).
+// "loop" is the tunnel's own request loop (the forwarder is a proxy.Pinner: each tunnel its own
+// server connection, the answers copied as bytes), "net/http" the same forwarder behind the
+// inner net/http server (a plain http.Handler, as before the loop: the shared pool of server
+// connections, each answer parsed and re-written).
 // Client and server are in the process too, so compare the two, not the absolute figures:
 // -benchmem's difference is the proxy's.
 func BenchmarkNodeProxy(b *testing.B) {
