@@ -32,6 +32,10 @@ import (
 // switches per request, which on a 2-core VM cost more than the copying (docs/benchmarks.md).
 // Everything else (streamed or large bodies, upgrades, trailers, a server reached through an
 // HTTPS_PROXY, a server URL with a path) takes that ReverseProxy, which handles it all.
+//
+// The tunnels the proxy's own loop serves do not use the kept connections below: each has one
+// of its own (pinned.go). What is here serves the requests net/http's inner server handles (h2
+// tunnels, and a tunnel from the first request the loop does not take).
 
 const (
 	// leanMaxBody is the largest request body the lean path takes: it is read whole before the
@@ -129,11 +133,12 @@ func (f *forwarder) takesLeanPath(r *http.Request) bool {
 		r.Method != http.MethodConnect && r.Header.Get("Upgrade") == "" && r.Host != ""
 }
 
-// Forwards (proxy.Forwarder) says whether the tunnel's own loop may have r forwarded by
-// Forward: the requests of the lean path.
+// Forwards (proxy.Forwarder) says whether the tunnel's own loop may have r forwarded (by the
+// tunnel's pinnedTunnel): the requests of the lean path.
 func (f *forwarder) Forwards(r *http.Request) bool { return f.takesLeanPath(r) }
 
-// Forward (proxy.Forwarder) forwards a lean request and returns the server's answer, its body
+// Forward (proxy.Forwarder; the loop uses Pin, ServeHTTP this) forwards a lean request on a
+// kept connection and returns the server's answer, its body
 // still to be read from the connection, which is kept for the next request once the body was
 // read whole (and closed otherwise); or an answer of the proxy's own (400, 502).
 func (f *forwarder) Forward(r *http.Request) *http.Response {

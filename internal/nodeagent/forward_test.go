@@ -357,9 +357,9 @@ func startTestProxy(tb testing.TB, h http.Handler, tweaks ...func(*proxy.Config)
 	return pu, pool
 }
 
-// Through the tunnel's own loop (the forwarder is a proxy.Forwarder), the answers come back
-// whole and the connection to the server is kept across requests and tunnels: an answer's body
-// read to its length (without an EOF read) frees its connection for the next request.
+// Through the tunnel's own loop (the forwarder is a proxy.Pinner), the answers come back whole
+// and the tunnel's connection to the server is kept across its requests: an answer copied to its
+// end (without an EOF read) leaves the connection ready for the next request.
 func TestNodeProxyLoopKeepsServerConnections(t *testing.T) {
 	var hosts sync.Map
 	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
