@@ -36,6 +36,10 @@ import (
 // answers (400, 417, 431, 501, 100-continue) and the handler's ServeHTTP. An HTTP/2 tunnel
 // (ALPN h2) goes to the inner server after the handshake.
 //
+// A Forwarder that is also a Pinner (the node agent's) gives each tunnel a server connection of
+// its own and copies the answers back as the server's bytes (Relay) instead of returning them
+// parsed for the loop to write.
+//
 // With no background read, a client that leaves while its request is at the server is noticed
 // when its answer is written, not before: the forwarder's request then runs to its end (the
 // server's own timeouts bound it) instead of being cancelled.
