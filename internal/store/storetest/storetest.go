@@ -166,6 +166,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PrincipalLookups", testPrincipalLookups},
 		{"PrincipalConflicts", testPrincipalConflicts},
 		{"ListPrincipals", testListPrincipals},
+		{"ListPrincipalsPage", testListPrincipalsPage},
 		{"UpdatePrincipal", testUpdatePrincipal},
 		{"PrincipalRedirectURIs", testPrincipalRedirectURIs},
 		{"DeletePrincipal", testDeletePrincipal},
