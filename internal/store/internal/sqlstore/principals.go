@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
@@ -208,12 +209,22 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 	if f.AppID != "" {
 		w.add(`p.app_key = ` + w.p(column.Key(f.AppID)))
 	}
-	if f.IdentifierURI != "" {
-		w.add(`p.object_id IN (SELECT u.principal_id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = ` + w.p(column.Key(f.IdentifierURI)) + `)`)
-	}
-	if f.ServicePrincipalName != "" {
-		k := w.p(column.Key(f.ServicePrincipalName))
-		w.add(`(p.app_key = ` + k + ` OR p.object_id IN (SELECT u.principal_id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = ` + k + `))`)
+	// An appId and an identifier URI each name at most one principal of the tenant: the ones
+	// named drive the query (CROSS JOIN keeps them the outer loop in SQLite), read by key, rather
+	// than the tenant walked in list order and filtered.
+	from := ` FROM principals p`
+	if f.IdentifierURI != "" || f.ServicePrincipalName != "" {
+		var named []string
+		if f.IdentifierURI != "" {
+			named = append(named, `SELECT u.principal_id AS id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+w.p(column.Key(f.IdentifierURI)))
+		}
+		if f.ServicePrincipalName != "" {
+			k := w.p(column.Key(f.ServicePrincipalName))
+			named = append(named, `SELECT n.id FROM (SELECT a.object_id AS id FROM principals a WHERE a.tenant_key = $1 AND a.app_key = `+k+
+				` UNION SELECT u.principal_id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+k+`) n`)
+		}
+		from = ` FROM (` + strings.Join(named, ` INTERSECT `) + `) k CROSS JOIN principals p`
+		w.add(`p.object_id = k.id`)
 	}
 	if f.DisplayName != "" {
 		w.add(`p.display_key = ` + w.p(column.DisplayKey(f.DisplayName)))
@@ -222,7 +233,7 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 		lo, hi := column.PrefixRange(column.DisplayKey(f.DisplayNamePrefix))
 		w.add(`p.display_key >= ` + w.p(lo) + ` AND p.display_key < ` + w.p(hi))
 	}
-	q := `SELECT ` + principalColumns + ` FROM principals p` + w.sql() + ` ORDER BY p.created_at, p.object_id`
+	q := `SELECT ` + principalColumns + from + w.sql() + ` ORDER BY p.created_at, p.object_id`
 	if f.Limit > 0 {
 		q += ` LIMIT ` + w.p(f.Limit)
 	}
