@@ -445,24 +445,13 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 	if !s.allow(w, r, c, false, readApps...) {
 		return
 	}
-	sps, err := s.st.ListPrincipals(r.Context(), c.TenantID, store.KindApplication)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := []map[string]any{}
-	for _, sp := range sps {
-		if sp.Builtin {
-			continue
-		}
+	s.listPrincipals(w, r, c.TenantID, applicationsList, func(sp store.ServicePrincipal) (map[string]any, error) {
 		creds, err := s.st.ListCredentials(r.Context(), sp.ObjectID)
 		if err != nil {
-			s.internal(w, r, err)
-			return
+			return nil, err
 		}
-		out = append(out, applicationJSON(sp, creds))
-	}
-	s.writeList(w, r, "applications", out)
+		return applicationJSON(sp, creds), nil
+	})
 }
 
 func (s *Server) writeApplication(w http.ResponseWriter, r *http.Request, status int, sp store.ServicePrincipal, creds []store.Credential) {
@@ -585,16 +574,9 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if !require(w, r, c, readApps...) {
 			return
 		}
-		sps, err := s.st.ListPrincipals(ctx, c.TenantID, "")
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		out := []map[string]any{}
-		for _, sp := range sps {
-			out = append(out, servicePrincipalJSON(sp))
-		}
-		s.writeList(w, r, "servicePrincipals", out)
+		s.listPrincipals(w, r, c.TenantID, servicePrincipalsList, func(sp store.ServicePrincipal) (map[string]any, error) {
+			return servicePrincipalJSON(sp), nil
+		})
 		return
 	}
 	if len(seg) < 2 {
