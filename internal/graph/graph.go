@@ -571,7 +571,9 @@ func appRolesJSON(roles []store.AppRole) []appRoleJSON {
 func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bearer.Claims, seg []string) {
 	ctx := r.Context()
 	if len(seg) == 1 && r.Method == http.MethodGet {
-		if !require(w, r, c, readApps...) {
+		// Members of the tenant list service principals as they read one (Entra's default user
+		// permissions): az ad sp list and az ad sp show --id, signed in as a person.
+		if !s.allow(w, r, c, false, readApps...) {
 			return
 		}
 		s.listPrincipals(w, r, c.TenantID, servicePrincipalsList, func(sp store.ServicePrincipal) (map[string]any, error) {

@@ -64,6 +64,8 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"identityCreatePostgreSQL": {latency: true},
 		"listFirstPage":            {latency: true},
 		"listFullWalk":             {latency: true},
+		"graphSPFirstPage":         {latency: true},
+		"graphSPByAppID":           {latency: true},
 		// Issue 9: people (users, sign-in).
 		"refreshRedemption":        {ceiling: true, latency: true},
 		"passwordSignIn":           {latency: true},
