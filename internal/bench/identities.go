@@ -252,16 +252,16 @@ func listFigures(ctx context.Context, o Options, runBegan time.Time, step func(s
 
 	scale := commas(n)
 	return []Figure{
-		latencyFigure("graphSPFirstPage", "Graph servicePrincipals first page, az ad sp list ("+scale+" identities)", spFirst, "", nil,
-			fmt.Sprintf("GET /v1.0/servicePrincipals, Graph's default page (100), %d sequential requests", len(spFirst))),
-		latencyFigure("graphSPByAppID", "Graph servicePrincipals $filter=appId eq lookup ("+scale+" identities)", lookups, "", nil,
-			fmt.Sprintf("GET /v1.0/servicePrincipals?$filter=appId eq '...', %d sequential lookups of identities spread over the list", len(lookups))),
 		latencyFigure("listFirstPage", "identity list by subscription, first page ("+scale+" identities)", first, "", nil,
 			fmt.Sprintf("GET .../providers/%s, default page size (100), %d sequential requests; seeded in %.1f s, mint dev then restarted on them in %.2f s",
 				uaType, len(first), seeded.Seconds(), start.Seconds())),
 		{Key: "listFullWalk", Name: "identity list by subscription, every page ($top=1000, " + scale + " identities)", Value: walk.Seconds() * 1000, Unit: "ms",
 			P50: ms(median(pages)), P99: ms(percentile(pages, 99)), LatencyUnit: "ms/page",
 			Note: walkNote},
+		latencyFigure("graphSPFirstPage", "Graph servicePrincipals first page, az ad sp list ("+scale+" identities)", spFirst, "", nil,
+			fmt.Sprintf("GET /v1.0/servicePrincipals, Graph's default page (100), %d sequential requests", len(spFirst))),
+		latencyFigure("graphSPByAppID", "Graph servicePrincipals $filter=appId eq lookup ("+scale+" identities)", lookups, "", nil,
+			fmt.Sprintf("GET /v1.0/servicePrincipals?$filter=appId eq '...', %d sequential lookups of identities spread over the list", len(lookups))),
 	}, nil
 }
 
