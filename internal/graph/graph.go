@@ -445,8 +445,8 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 	if !s.allow(w, r, c, false, readApps...) {
 		return
 	}
-	s.listPrincipals(w, r, c.TenantID, applicationsList, func(sp store.ServicePrincipal) (map[string]any, error) {
-		creds, err := s.st.ListCredentials(r.Context(), sp.ObjectID)
+	s.listPrincipals(w, r, c.TenantID, applicationsList, store.KindApplication, func(ctx context.Context, sp store.ServicePrincipal) (map[string]any, error) {
+		creds, err := s.st.ListCredentials(ctx, sp.ObjectID)
 		if err != nil {
 			return nil, err
 		}
@@ -576,7 +576,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bea
 		if !s.allow(w, r, c, false, readApps...) {
 			return
 		}
-		s.listPrincipals(w, r, c.TenantID, servicePrincipalsList, func(sp store.ServicePrincipal) (map[string]any, error) {
+		s.listPrincipals(w, r, c.TenantID, servicePrincipalsList, "", func(_ context.Context, sp store.ServicePrincipal) (map[string]any, error) {
 			return servicePrincipalJSON(sp), nil
 		})
 		return

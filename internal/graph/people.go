@@ -166,8 +166,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 	if !s.allow(w, r, c, false, readUsers...) {
 		return
 	}
-	users, err := s.dir.Users(r.Context(), c.TenantID)
-	writeItems(s, w, r, "users", users, err, userJSON)
+	s.listUsersPaged(w, r, c.TenantID)
 }
 
 // writeItems writes what the directory listed (items, or err) as the collection what (an entity
@@ -559,8 +558,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	if !s.allow(w, r, c, false, readGroups...) {
 		return
 	}
-	groups, err := s.dir.Groups(r.Context(), c.TenantID)
-	writeItems(s, w, r, "groups", groups, err, groupJSON)
+	s.listGroupsPaged(w, r, c.TenantID)
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Claims) {

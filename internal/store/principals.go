@@ -25,39 +25,44 @@ type PrincipalFilter struct {
 	DisplayName          string // as displayName eq '...'
 	DisplayNamePrefix    string // as startswith(displayName,'...')
 	// After lists only the principals strictly after this PrincipalCursor in the list order, ""
-	// for the start. A cursor PrincipalCursor did not produce gives an error wrapping
+	// for the start. A cursor ObjectCursor did not produce gives an error wrapping
 	// ErrInvalidCursor.
 	After string
 	// Limit caps the number of principals returned; 0 means no limit.
 	Limit int
 }
 
-const principalCursorPrefix = "p1:"
+const objectCursorPrefix = "p1:"
 
 // maxObjectIDLen bounds the object id a cursor may carry (mint's are GUIDs; imported ones are
 // at most this long in practice), so that a forged cursor cannot make a large query argument.
 const maxObjectIDLen = 256
 
-// PrincipalCursor is the opaque position of sp in ListPrincipals' order (CreatedAt in UTC at
-// microsecond precision, then the object id), to pass as PrincipalFilter.After. It names a
-// position, not an offset: principals created or deleted before it do not move the next page.
-func PrincipalCursor(sp ServicePrincipal) string {
+// PrincipalCursor is the opaque position of sp in ListPrincipals' order, to pass as
+// PrincipalFilter.After (ObjectCursor of its creation time and object id).
+func PrincipalCursor(sp ServicePrincipal) string { return ObjectCursor(sp.CreatedAt, sp.ObjectID) }
+
+// ObjectCursor is the opaque position of a directory object (principal, user, group) in its
+// list's order, creation time (UTC, microseconds) then object id, to pass as a filter's After.
+// It names a position, not an offset: objects created or deleted before it do not move the next
+// page.
+func ObjectCursor(createdAt time.Time, objectID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(
-		principalCursorPrefix + strconv.FormatInt(sp.CreatedAt.UTC().Truncate(time.Microsecond).UnixMicro(), 10) + ":" + sp.ObjectID))
+		objectCursorPrefix + strconv.FormatInt(createdAt.UTC().Truncate(time.Microsecond).UnixMicro(), 10) + ":" + objectID))
 }
 
-// ParsePrincipalCursor decodes a PrincipalCursor into the creation time (UTC, microseconds) and
-// object id of the principal it names. Errors wrap ErrInvalidCursor.
-func ParsePrincipalCursor(cursor string) (createdAt time.Time, objectID string, err error) {
+// ParseObjectCursor decodes an ObjectCursor into the creation time (UTC, microseconds) and
+// object id of the object it names. Errors wrap ErrInvalidCursor.
+func ParseObjectCursor(cursor string) (createdAt time.Time, objectID string, err error) {
 	bad := fmt.Errorf("%w %q", ErrInvalidCursor, truncateCursor(cursor))
 	if len(cursor) > 2*maxObjectIDLen {
 		return time.Time{}, "", bad
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
-	if err != nil || !strings.HasPrefix(string(raw), principalCursorPrefix) {
+	if err != nil || !strings.HasPrefix(string(raw), objectCursorPrefix) {
 		return time.Time{}, "", bad
 	}
-	us, id, ok := strings.Cut(string(raw[len(principalCursorPrefix):]), ":")
+	us, id, ok := strings.Cut(string(raw[len(objectCursorPrefix):]), ":")
 	n, perr := strconv.ParseInt(us, 10, 64)
 	if !ok || perr != nil || strconv.FormatInt(n, 10) != us || id == "" || len(id) > maxObjectIDLen {
 		return time.Time{}, "", bad
@@ -70,4 +75,17 @@ func truncateCursor(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// PeopleFilter selects users or groups of one tenant for ListUsersPage and ListGroupsPage, as
+// PrincipalFilter does principals (the same folding of case, the same cursor).
+type PeopleFilter struct {
+	TenantID          string
+	UserPrincipalName string // as userPrincipalName eq '...' (users only)
+	DisplayName       string // as displayName eq '...'
+	DisplayNamePrefix string // as startswith(displayName,'...')
+	// After lists only the objects strictly after this ObjectCursor in the list order ("" for
+	// the start); a cursor ObjectCursor did not produce gives an error wrapping ErrInvalidCursor.
+	After string
+	Limit int // 0 means no limit
 }

@@ -8,19 +8,19 @@ import (
 func TestPrincipalCursorRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 6, 22, 0, 0, 123456789, time.FixedZone("x", 3600))
 	for _, id := range []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", "a:b", "é"} {
-		gotAt, gotID, err := ParsePrincipalCursor(PrincipalCursor(ServicePrincipal{ObjectID: id, CreatedAt: at}))
+		gotAt, gotID, err := ParseObjectCursor(PrincipalCursor(ServicePrincipal{ObjectID: id, CreatedAt: at}))
 		if err != nil || !gotAt.Equal(at.Truncate(time.Microsecond)) || gotID != id {
 			t.Errorf("%s: %v %q %v", id, gotAt, gotID, err)
 		}
 	}
 }
 
-func FuzzParsePrincipalCursor(f *testing.F) {
+func FuzzParseObjectCursor(f *testing.F) {
 	f.Add(PrincipalCursor(ServicePrincipal{ObjectID: "x", CreatedAt: time.Unix(1, 0)}))
 	f.Add("cDE6MTIzOg")
 	f.Add("m1.MA")
 	f.Fuzz(func(t *testing.T, cursor string) {
-		at, id, err := ParsePrincipalCursor(cursor)
+		at, id, err := ParseObjectCursor(cursor)
 		if err != nil {
 			return
 		}

@@ -324,3 +324,34 @@ func queryPlan(t *testing.T, s *Store, q string, args []any) string {
 	t.Logf("%s", joined)
 	return joined
 }
+
+// ListUsersPage and ListGroupsPage read the same kind of index as ListPrincipalsPage.
+func TestPeoplePagePlan(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	after := store.ObjectCursor(time.Now(), "x")
+	for _, tc := range []struct {
+		table   string
+		f       store.PeopleFilter
+		index   string
+		maySort bool
+	}{
+		{"users", store.PeopleFilter{TenantID: "t", After: after, Limit: 101}, "users_by_tenant (tenant_key=? AND created_at>?)", false},
+		{"users", store.PeopleFilter{TenantID: "t", UserPrincipalName: "x", After: after, Limit: 101}, "sqlite_autoindex_users_2 (tenant_key=? AND upn_key=?)", true},
+		{"users", store.PeopleFilter{TenantID: "t", DisplayName: "x", After: after, Limit: 101}, "users_by_display_key (tenant_key=? AND display_key=? AND created_at>?)", false},
+		{"users", store.PeopleFilter{TenantID: "t", DisplayNamePrefix: "x", Limit: 101}, "users_by_display_key (tenant_key=? AND display_key>? AND display_key<?)", true},
+		{"groups", store.PeopleFilter{TenantID: "t", After: after, Limit: 101}, "groups_by_tenant (tenant_key=? AND created_at>?)", false},
+		{"groups", store.PeopleFilter{TenantID: "t", DisplayName: "x", After: after, Limit: 101}, "groups_by_display_key (tenant_key=? AND display_key=? AND created_at>?)", false},
+	} {
+		q, args, err := sqlstore.PeoplePageQuery(tc.table, "object_id", tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := queryPlan(t, s, q, args)
+		if !strings.Contains(joined, "INDEX "+tc.index) {
+			t.Errorf("%s %+v: plan does not read %s: %s", tc.table, tc.f, tc.index, joined)
+		}
+		if !tc.maySort && strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("%s %+v: plan sorts: %s", tc.table, tc.f, joined)
+		}
+	}
+}

@@ -206,6 +206,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SecretConcurrency", testSecretConcurrency},
 		{"Users", testUsers},
 		{"Groups", testGroups},
+		{"PeoplePages", testPeoplePages},
 		{"DeviceCodes", testDeviceCodes},
 		{"PortalSessions", testPortalSessions},
 		{"Revocations", testRevocations},

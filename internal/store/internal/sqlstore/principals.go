@@ -191,7 +191,7 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 	var w where
 	w.add(`p.tenant_key = ` + w.p(column.Key(f.TenantID)))
 	if f.After != "" {
-		at, id, err := store.ParsePrincipalCursor(f.After)
+		at, id, err := store.ParseObjectCursor(f.After)
 		if err != nil {
 			return "", nil, err
 		}
