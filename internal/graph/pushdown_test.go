@@ -265,3 +265,44 @@ func TestPushedDownPagesAreKeyset(t *testing.T) {
 		}
 	}
 }
+
+// pushdown takes only what the store answers exactly; everything else stays in memory.
+func TestPushdownTakesOnlyWhatTheStoreAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		col    collection
+		query  string
+		pushed bool
+	}{
+		{servicePrincipalsList, "", true},
+		{servicePrincipalsList, "$top=5&$select=id", true},
+		{servicePrincipalsList, "$filter=appId eq 'a' and startswith(displayName,'x')", true},
+		{servicePrincipalsList, "$filter=servicePrincipalNames/any(c:c eq 'a')", true},
+		{servicePrincipalsList, "$filter=identifierUris/any(c:c eq 'a')", false}, // not a property of theirs
+		{applicationsList, "$filter=identifierUris/any(s:s eq 'a')", true},
+		{usersList, "$filter=userPrincipalName eq 'a@b'", true},
+		{groupsList, "$filter=userPrincipalName eq 'a@b'", false},
+		{servicePrincipalsList, "$filter=appId eq ''", false},
+		{servicePrincipalsList, "$filter=appId eq 'a' and appId eq 'b'", false},
+		{servicePrincipalsList, "$filter=displayName eq 'Wé'", false},
+		{servicePrincipalsList, "$filter=startswith(displayName,'a%7F')", false},
+		{servicePrincipalsList, "$filter=servicePrincipalType eq 'Application'", false},
+		{servicePrincipalsList, "$filter=accountEnabled eq true", false},
+		{servicePrincipalsList, "$filter=not(appId eq 'a')&$count=true", false},
+		{usersList, "$orderby=displayName", false},
+		{usersList, "$search=\"displayName:a\"", false},
+		{usersList, "$count=true", true}, // ignored without ConsistencyLevel, as Graph ignores it
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/v1.0/"+tc.col.set+"?"+strings.ReplaceAll(tc.query, " ", "%20"), nil)
+		lq, qerr := parseListQuery(r.URL.Query(), false, tc.col)
+		if qerr != nil {
+			lq, qerr = parseListQuery(r.URL.Query(), true, tc.col)
+			r.Header.Set("ConsistencyLevel", "eventual")
+		}
+		if qerr != nil {
+			t.Fatalf("%s %s: %v", tc.col.set, tc.query, qerr)
+		}
+		if _, got := pushdown(r, lq, tc.col); got != tc.pushed {
+			t.Errorf("%s %s: pushed %v, want %v", tc.col.set, tc.query, got, tc.pushed)
+		}
+	}
+}
