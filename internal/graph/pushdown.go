@@ -16,9 +16,9 @@ import (
 // --assignee`) must not read the whole collection: the request shapes those clients send (no
 // $search, $orderby or $count; a $filter of the clauses pushdown takes) become a store filter
 // (store.PrincipalFilter, store.PeopleFilter for users and groups), and a page is read after the
-// keyset position its $skiptoken carries. Every other request
-// (Graph's advanced queries, filters on other properties, negations) loads the collection and
-// is answered by writeList, as before.
+// keyset position its $skiptoken carries. Every other request (Graph's advanced queries,
+// filters on other properties, negations) loads the collection and is answered by writeList,
+// as before; a request writeList refuses is refused without loading anything.
 
 // pushed is what a list request asks the store for: the values of the clauses it may push
 // down, "" for those absent.
@@ -98,7 +98,7 @@ func listPaged[T any](s *Server, w http.ResponseWriter, r *http.Request, l paged
 	ctx := r.Context()
 	q := r.URL.Query()
 	lq, qerr := parseListQuery(q, eventual(r), l.col)
-	if qerr != nil {
+	if qerr != nil || isCountSegment(r) && !eventual(r) {
 		s.writeList(w, r, l.col.set, nil) // refuses the request, in its usual words and order
 		return
 	}
