@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestPrincipalCursorRoundTrip(t *testing.T) {
+func TestObjectCursorRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 6, 22, 0, 0, 123456789, time.FixedZone("x", 3600))
 	for _, id := range []string{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", "a:b", "é"} {
 		gotAt, gotID, err := ParseObjectCursor(PrincipalCursor(ServicePrincipal{ObjectID: id, CreatedAt: at}))
