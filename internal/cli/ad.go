@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -384,6 +386,26 @@ func newSPShowCmd() *cobra.Command {
 
 // findSP finds a service principal by object id or app id.
 func findSP(ctx context.Context, c *apiClient, id string) (map[string]any, error) {
+	// By object id, then by app id or identifier URI with the filter az sends, each of which
+	// Graph reads by key; only a URI written with another trailing slash needs every page.
+	if roleIsGUID(id) {
+		var sp map[string]any
+		err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals/"+id, nil, &sp)
+		var ae *apiError
+		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			return sp, err
+		}
+	}
+	var found struct {
+		Value []map[string]any `json:"value"`
+	}
+	filter := "servicePrincipalNames/any(c:c eq " + odataString(id) + ")"
+	if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals?$filter="+url.QueryEscape(filter), nil, &found); err != nil {
+		return nil, err
+	}
+	if len(found.Value) > 0 {
+		return found.Value[0], nil
+	}
 	sps, err := c.graphList(ctx, "/v1.0/servicePrincipals")
 	if err != nil {
 		return nil, err
