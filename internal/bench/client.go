@@ -62,7 +62,10 @@ func localTransport(pool *x509.CertPool, mintHost string, conns int) *http.Trans
 	}
 }
 
-const managementScope = "https://management.azure.com//.default"
+const (
+	managementScope = "https://management.azure.com//.default"
+	graphScope      = "https://graph.microsoft.com/.default"
+)
 
 // token is an app token of the admin application for scope.
 func (m *mgmt) token(ctx context.Context, scope string) (string, error) {

@@ -139,7 +139,8 @@ func listFigures(ctx context.Context, o Options, runBegan time.Time, step func(s
 	inst.stop()
 
 	began := time.Now()
-	if err := seedIdentities(ctx, filepath.Join(dir, "mint.db"), env["AZURE_TENANT_ID"], env["AZURE_SUBSCRIPTION_ID"], n); err != nil {
+	appIDs, err := seedIdentities(ctx, filepath.Join(dir, "mint.db"), env["AZURE_TENANT_ID"], env["AZURE_SUBSCRIPTION_ID"], n)
+	if err != nil {
 		return nil, fmt.Errorf("seed %d identities: %w", n, err)
 	}
 	seeded := time.Since(began)
@@ -210,6 +211,45 @@ func listFigures(ctx context.Context, o Options, runBegan time.Time, step func(s
 	} else if total < n {
 		return nil, fmt.Errorf("walking the list gave %d identities, want %d", total, n)
 	}
+
+	// Graph: the first page of the tenant's service principals (az ad sp list; every identity is
+	// one) and az's lookup of one by appId, each read from the store's indexes.
+	graphTok, err := c.token(ctx, graphScope)
+	if err != nil {
+		return nil, err
+	}
+	graphGet := func(u string) (page, time.Duration, error) {
+		var p page
+		t := time.Now()
+		_, err := c.do(ctx, graphTok, http.MethodGet, c.endpoint+u, nil, &p)
+		return p, time.Since(t), err
+	}
+	if _, _, err := graphGet("/v1.0/servicePrincipals"); err != nil { // warm-up
+		return nil, fmt.Errorf("graph servicePrincipals: %w", err)
+	}
+	var spFirst []time.Duration
+	for range o.Scale.ListWalks {
+		p, d, err := graphGet("/v1.0/servicePrincipals")
+		if err != nil {
+			return nil, fmt.Errorf("graph servicePrincipals: %w", err)
+		}
+		if len(p.Value) != 100 {
+			return nil, fmt.Errorf("graph servicePrincipals first page: %d objects, want 100", len(p.Value))
+		}
+		spFirst = append(spFirst, d)
+	}
+	var lookups []time.Duration
+	for _, appID := range appIDs {
+		p, d, err := graphGet("/v1.0/servicePrincipals?$filter=" + url.QueryEscape("appId eq '"+appID+"'"))
+		if err != nil {
+			return nil, fmt.Errorf("graph servicePrincipals appId eq: %w", err)
+		}
+		if len(p.Value) != 1 {
+			return nil, fmt.Errorf("graph servicePrincipals appId eq '%s': %d objects, want 1", appID, len(p.Value))
+		}
+		lookups = append(lookups, d)
+	}
+
 	scale := commas(n)
 	return []Figure{
 		latencyFigure("listFirstPage", "identity list by subscription, first page ("+scale+" identities)", first, "", nil,
@@ -218,21 +258,28 @@ func listFigures(ctx context.Context, o Options, runBegan time.Time, step func(s
 		{Key: "listFullWalk", Name: "identity list by subscription, every page ($top=1000, " + scale + " identities)", Value: walk.Seconds() * 1000, Unit: "ms",
 			P50: ms(median(pages)), P99: ms(percentile(pages, 99)), LatencyUnit: "ms/page",
 			Note: walkNote},
+		latencyFigure("graphSPFirstPage", "Graph servicePrincipals first page, az ad sp list ("+scale+" identities)", spFirst, "", nil,
+			fmt.Sprintf("GET /v1.0/servicePrincipals, Graph's default page (100), %d sequential requests", len(spFirst))),
+		latencyFigure("graphSPByAppID", "Graph servicePrincipals $filter=appId eq lookup ("+scale+" identities)", lookups, "", nil,
+			fmt.Sprintf("GET /v1.0/servicePrincipals?$filter=appId eq '...', %d sequential lookups of identities spread over the list", len(lookups))),
 	}, nil
 }
 
 // seedIdentities writes n user-assigned identities, with their principals, into the resource
-// group "list" of subscriptionID in the SQLite file at path.
-func seedIdentities(ctx context.Context, path, tenantID, subscriptionID string, n int) error {
+// group "list" of subscriptionID in the SQLite file at path, and returns the client ids (appId)
+// of up to 100 of them, spread over the list, for lookups.
+func seedIdentities(ctx context.Context, path, tenantID, subscriptionID string, n int) ([]string, error) {
 	st, err := sqlite.OpenWithOptions(ctx, path, sqlite.Options{Synchronous: "OFF"})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	now := time.Now().UTC()
 	if _, err := st.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: subscriptionID, Name: "list", Location: "westeurope", CreatedAt: now}); err != nil {
-		return err
+		return nil, err
 	}
+	var appIDs []string
+	every := max(n/100, 1)
 	prefix := "/subscriptions/" + subscriptionID + "/resourceGroups/list/providers/" + uaType + "/"
 	for i := range n {
 		name := fmt.Sprintf("id-%06d", i)
@@ -243,8 +290,11 @@ func seedIdentities(ctx context.Context, path, tenantID, subscriptionID string, 
 		r := store.Resource{ID: id, SubscriptionID: subscriptionID, ResourceGroup: "list", Type: uaType, Name: name, Location: "westeurope",
 			Properties: props, PrincipalID: sp.ObjectID, CreatedAt: at, UpdatedAt: at}
 		if _, err := st.PutResource(ctx, r, []store.ServicePrincipal{sp}, nil); err != nil {
-			return err
+			return nil, err
+		}
+		if i%every == 0 {
+			appIDs = append(appIDs, sp.AppID)
 		}
 	}
-	return nil
+	return appIDs, nil
 }

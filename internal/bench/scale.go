@@ -31,12 +31,12 @@ const readerRoleID = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 // scalePoint is what one size measured on one store.
 type scalePoint struct {
-	n                     int
-	token, vault, list    time.Duration // p99s
-	rss                   uint64
-	rssParts              map[string]uint64 // RssAnon, RssFile, RssShmem
-	seeded, started       time.Duration
-	tokenN, vaultN, listN int
+	n                             int
+	token, vault, list, graph     time.Duration // p99s
+	rss                           uint64
+	rssParts                      map[string]uint64 // RssAnon, RssFile, RssShmem
+	seeded, started               time.Duration
+	tokenN, vaultN, listN, graphN int
 }
 
 // scaleFigures measures every size on SQLite and, with a PostgreSQL URL, on PostgreSQL.
@@ -61,7 +61,7 @@ func scaleFigures(ctx context.Context, o Options, step func(string, ...any)) ([]
 	return figs, nil
 }
 
-// scalePointFigures turns one store's points into figures: per size the three p99s and the RSS
+// scalePointFigures turns one store's points into figures: per size the four p99s and the RSS
 // (keys scale<What><Store>_<n>, the chart's lines), then the ratio of the largest size's p99 to
 // the smallest's against the goal, and the RSS growth per identity.
 func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Figure {
@@ -77,6 +77,8 @@ func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Fig
 				Note: fmt.Sprintf("GET /secrets/<name>/ over HTTPS, %d requests", p.vaultN)},
 			Figure{Key: "scaleListP99" + suffix, Name: "identity list first page p99" + at, Value: ms(p.list), Unit: "ms",
 				Note: fmt.Sprintf("GET .../providers/%s by subscription, default page size, %d requests", uaType, p.listN)},
+			Figure{Key: "scaleGraphP99" + suffix, Name: "Graph servicePrincipals first page p99" + at, Value: ms(p.graph), Unit: "ms",
+				Note: fmt.Sprintf("GET /v1.0/servicePrincipals (az ad sp list), Graph's default page (100), %d requests", p.graphN)},
 			Figure{Key: "scaleRSS" + suffix, Name: "server RSS" + at, Value: float64(p.rss) / (1 << 20), Unit: "MiB",
 				Note: "VmRSS of mint dev after the measurements: " + rssPartsNote(p.rssParts)},
 		)
@@ -93,6 +95,7 @@ func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Fig
 		{"scaleTokenRatio", "fresh token p99", last.token, first.token},
 		{"scaleVaultRatio", "vault GET p99", last.vault, first.vault},
 		{"scaleListRatio", "identity list first page p99", last.list, first.list},
+		{"scaleGraphRatio", "Graph servicePrincipals first page p99", last.graph, first.graph},
 	} {
 		figs = append(figs, Figure{Key: c.key + storeName, Name: c.name + " growth (" + storeName + ", " + span + ")",
 			Value: float64(c.a) / float64(max(c.b, time.Microsecond)), Unit: "x", Goal: "<= 1.3 x", Target: &Target{Max: 1.3},
@@ -189,6 +192,28 @@ func scaleAt(ctx context.Context, o Options, storeName string, n int, step func(
 		}
 	}
 	p.list, p.listN = percentile(lat, 99), len(lat)
+	// The same for Graph's list of the tenant's service principals, every identity among them.
+	graphTok, err := c.token(ctx, graphScope)
+	if err != nil {
+		return p, err
+	}
+	lat = lat[:0]
+	for i := range o.Scale.ListWalks*40 + 1 {
+		var page struct {
+			Value []json.RawMessage `json:"value"`
+		}
+		t := time.Now()
+		if _, err := c.do(ctx, graphTok, http.MethodGet, c.endpoint+"/v1.0/servicePrincipals", nil, &page); err != nil {
+			return p, fmt.Errorf("graph servicePrincipals: %w", err)
+		}
+		if len(page.Value) == 0 {
+			return p, fmt.Errorf("graph servicePrincipals: an empty first page with %d identities", n)
+		}
+		if i > 0 { // the first is the warm-up
+			lat = append(lat, time.Since(t))
+		}
+	}
+	p.graph, p.graphN = percentile(lat, 99), len(lat)
 	if p.rss, err = procRSS(inst.cmd.Process.Pid); err != nil {
 		return p, err
 	}

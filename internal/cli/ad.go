@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -174,13 +176,11 @@ func newAppCreateCmd() *cobra.Command {
 
 func newAppListCmd() *cobra.Command {
 	return clientCommand("list", "List application registrations", nil, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		var out struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := c.do(ctx, graphScope, "GET", "/v1.0/applications", nil, &out); err != nil {
+		apps, err := c.graphList(ctx, "/v1.0/applications")
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, out.Value, appColumns)
+		return printOut(cmd.OutOrStdout(), f.output, apps, appColumns)
 	})
 }
 
@@ -362,13 +362,11 @@ var appFICColumns = []column{{"Name", "name"}, {"Issuer", "issuer"}, {"Subject",
 
 func newSPListCmd() *cobra.Command {
 	return clientCommand("list", "List service principals (applications, managed identities and first-party resources)", nil, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
-		var out struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals", nil, &out); err != nil {
+		sps, err := c.graphList(ctx, "/v1.0/servicePrincipals")
+		if err != nil {
 			return err
 		}
-		return printOut(cmd.OutOrStdout(), f.output, out.Value, spColumns)
+		return printOut(cmd.OutOrStdout(), f.output, sps, spColumns)
 	})
 }
 
@@ -388,13 +386,31 @@ func newSPShowCmd() *cobra.Command {
 
 // findSP finds a service principal by object id or app id.
 func findSP(ctx context.Context, c *apiClient, id string) (map[string]any, error) {
-	var out struct {
+	// By object id, then by app id or identifier URI with the filter az sends, each of which
+	// Graph reads by key; only a URI written with another trailing slash needs every page.
+	if roleIsGUID(id) {
+		var sp map[string]any
+		err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals/"+id, nil, &sp)
+		var ae *apiError
+		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			return sp, err
+		}
+	}
+	var found struct {
 		Value []map[string]any `json:"value"`
 	}
-	if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals", nil, &out); err != nil {
+	filter := "servicePrincipalNames/any(c:c eq " + odataString(id) + ")"
+	if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals?$filter="+url.QueryEscape(filter), nil, &found); err != nil {
 		return nil, err
 	}
-	for _, sp := range out.Value {
+	if len(found.Value) > 0 {
+		return found.Value[0], nil
+	}
+	sps, err := c.graphList(ctx, "/v1.0/servicePrincipals")
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range sps {
 		if equalFoldAny(sp["id"], id) || equalFoldAny(sp["appId"], id) {
 			return sp, nil
 		}
@@ -402,7 +418,7 @@ func findSP(ctx context.Context, c *apiClient, id string) (map[string]any, error
 	// An identifier URI (api://orders), compared as Entra compares them: case-insensitively and
 	// without a trailing slash.
 	want := strings.TrimRight(id, "/")
-	for _, sp := range out.Value {
+	for _, sp := range sps {
 		names, _ := sp["servicePrincipalNames"].([]any)
 		for _, n := range names {
 			if s, ok := n.(string); ok && strings.EqualFold(strings.TrimRight(s, "/"), want) {
@@ -446,4 +462,32 @@ func newSPAppRoleCmd() *cobra.Command {
 	})
 	ar.AddCommand(grant)
 	return ar
+}
+
+// graphList reads every page of a Graph list, following @odata.nextLink: Graph answers a list
+// 100 objects a page unless $top asks for another size.
+func (c *apiClient) graphList(ctx context.Context, path string) ([]map[string]any, error) {
+	var all []map[string]any
+	for path != "" {
+		var page struct {
+			Value    []map[string]any `json:"value"`
+			NextLink string           `json:"@odata.nextLink"`
+		}
+		if err := c.do(ctx, graphScope, "GET", path, nil, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Value...)
+		path = ""
+		if page.NextLink != "" {
+			u, err := url.Parse(page.NextLink)
+			if err != nil {
+				return nil, fmt.Errorf("the list's @odata.nextLink %q: %w", page.NextLink, err)
+			}
+			path = u.RequestURI()
+		}
+	}
+	if all == nil {
+		all = []map[string]any{}
+	}
+	return all, nil
 }

@@ -597,11 +597,8 @@ func newRoleAssignmentListCmd() *cobra.Command {
 			}
 		}
 		principalNames := map[string]string{}
-		var sps struct {
-			Value []map[string]any `json:"value"`
-		}
-		if err := c.do(ctx, graphScope, "GET", "/v1.0/servicePrincipals", nil, &sps); err == nil {
-			for _, sp := range sps.Value {
+		if sps, err := c.graphList(ctx, "/v1.0/servicePrincipals"); err == nil {
+			for _, sp := range sps {
 				name := roleStr(sp, "displayName")
 				if names, _ := sp["servicePrincipalNames"].([]any); len(names) > 0 {
 					if s, _ := names[0].(string); s != "" {

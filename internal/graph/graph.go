@@ -445,24 +445,13 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c bear
 	if !s.allow(w, r, c, false, readApps...) {
 		return
 	}
-	sps, err := s.st.ListPrincipals(r.Context(), c.TenantID, store.KindApplication)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := []map[string]any{}
-	for _, sp := range sps {
-		if sp.Builtin {
-			continue
-		}
-		creds, err := s.st.ListCredentials(r.Context(), sp.ObjectID)
+	s.listPrincipals(w, r, c.TenantID, applicationsList, store.KindApplication, func(ctx context.Context, sp store.ServicePrincipal) (map[string]any, error) {
+		creds, err := s.st.ListCredentials(ctx, sp.ObjectID)
 		if err != nil {
-			s.internal(w, r, err)
-			return
+			return nil, err
 		}
-		out = append(out, applicationJSON(sp, creds))
-	}
-	s.writeList(w, r, "applications", out)
+		return applicationJSON(sp, creds), nil
+	})
 }
 
 func (s *Server) writeApplication(w http.ResponseWriter, r *http.Request, status int, sp store.ServicePrincipal, creds []store.Credential) {
@@ -582,19 +571,14 @@ func appRolesJSON(roles []store.AppRole) []appRoleJSON {
 func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request, c bearer.Claims, seg []string) {
 	ctx := r.Context()
 	if len(seg) == 1 && r.Method == http.MethodGet {
-		if !require(w, r, c, readApps...) {
+		// Members of the tenant list service principals as they read one (Entra's default user
+		// permissions): az ad sp list and az ad sp show --id, signed in as a person.
+		if !s.allow(w, r, c, false, readApps...) {
 			return
 		}
-		sps, err := s.st.ListPrincipals(ctx, c.TenantID, "")
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		out := []map[string]any{}
-		for _, sp := range sps {
-			out = append(out, servicePrincipalJSON(sp))
-		}
-		s.writeList(w, r, "servicePrincipals", out)
+		s.listPrincipals(w, r, c.TenantID, servicePrincipalsList, "", func(_ context.Context, sp store.ServicePrincipal) (map[string]any, error) {
+			return servicePrincipalJSON(sp), nil
+		})
 		return
 	}
 	if len(seg) < 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/mint-id/mint/internal/bearer"
@@ -165,8 +166,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c bearer.Clai
 	if !s.allow(w, r, c, false, readUsers...) {
 		return
 	}
-	users, err := s.dir.Users(r.Context(), c.TenantID)
-	writeItems(s, w, r, "users", users, err, userJSON)
+	s.listUsersPaged(w, r, c.TenantID)
 }
 
 // writeItems writes what the directory listed (items, or err) as the collection what (an entity
@@ -278,30 +278,58 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 		fmt.Fprint(w, len(out))
 		return
 	}
-	top, err := odata.ParseTop(q.Get("$top"), maxPageSize)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+	top, ok := pageTop(w, r, q)
+	if !ok {
 		return
-	}
-	if top == 0 {
-		top = defaultPageSize
-		if col.whole {
-			top = max(len(out), 1)
-		}
 	}
 	offset, err := odata.ParseSkipToken(q.Get("$skiptoken"))
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
 		return
 	}
+	sel, ok := pageSelect(w, r, q)
+	if !ok {
+		return
+	}
+	count, next := -1, ""
+	if lq.count && offset == 0 {
+		count = len(out)
+	}
+	if offset+top < len(out) {
+		next = odata.SkipToken(offset + top)
+	}
+	writePage(w, r, col, out[min(offset, len(out)):min(offset+top, len(out))], sel, count, next)
+}
+
+// pageTop reads a list's $top: Graph's default page size when absent, or its refusal.
+func pageTop(w http.ResponseWriter, r *http.Request, q url.Values) (int, bool) {
+	top, err := odata.ParseTop(q.Get("$top"), maxPageSize)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery", err.Error())
+		return 0, false
+	}
+	if top == 0 {
+		top = defaultPageSize
+	}
+	return top, true
+}
+
+// pageSelect reads a list's $select, or its refusal.
+func pageSelect(w http.ResponseWriter, r *http.Request, q url.Values) ([]string, bool) {
 	sel, err := odata.ParseSelect(q.Get("$select"))
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
-		return
+		return nil, false
 	}
-	page := []map[string]any{}
-	for i := offset; i < len(out) && i < offset+top; i++ {
-		obj, err := project(out[i], sel)
+	return sel, true
+}
+
+// writePage writes one page of a list: the objects with the properties sel names, @odata.count
+// when count is not negative, and an @odata.nextLink whose $skiptoken is next when there is one.
+func writePage(w http.ResponseWriter, r *http.Request, col collection, objs []map[string]any, sel []string, count int, next string) {
+	page := make([]map[string]any, 0, len(objs))
+	for _, o := range objs {
+		obj, err := project(o, sel)
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, "BadRequest", err.Error())
 			return
@@ -309,10 +337,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 		page = append(page, obj)
 	}
 	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#" + col.set, "value": page}
-	if lq.count && offset == 0 {
-		body["@odata.count"] = len(out)
+	if count >= 0 {
+		body["@odata.count"] = count
 	}
-	if offset+top < len(out) {
+	if next != "" {
 		// The request's own options, as written, and the next page's $skiptoken (unescaped, as
 		// Graph writes its nextLinks).
 		var kept []string
@@ -322,7 +350,7 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, what string, 
 				kept = append(kept, kv)
 			}
 		}
-		kept = append(kept, "$skiptoken="+odata.SkipToken(offset+top))
+		kept = append(kept, "$skiptoken="+next)
 		body["@odata.nextLink"] = "https://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(kept, "&")
 	}
 	writeJSON(w, r, http.StatusOK, body)
@@ -530,8 +558,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c bearer.Cla
 	if !s.allow(w, r, c, false, readGroups...) {
 		return
 	}
-	groups, err := s.dir.Groups(r.Context(), c.TenantID)
-	writeItems(s, w, r, "groups", groups, err, groupJSON)
+	s.listGroupsPaged(w, r, c.TenantID)
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Claims) {

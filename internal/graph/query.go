@@ -33,9 +33,6 @@ type collection struct {
 	// mixed collections (members, memberOf) hold objects of several types: a property one of
 	// them lacks does not match rather than being an error.
 	mixed bool
-	// whole: without $top the list is one page, as mint answered these lists before they were
-	// paged (mint's own CLI reads them so); Graph pages them at 100.
-	whole bool
 }
 
 var (
@@ -44,9 +41,9 @@ var (
 	groupsList = collection{set: "groups", resource: "Group",
 		orderBy: map[string]bool{"displayname": false}}
 	applicationsList = collection{set: "applications", resource: "Application",
-		orderBy: map[string]bool{"displayname": true, "createddatetime": true}, whole: true}
+		orderBy: map[string]bool{"displayname": true, "createddatetime": true}}
 	servicePrincipalsList = collection{set: "servicePrincipals", resource: "ServicePrincipal",
-		orderBy: map[string]bool{"displayname": true, "createddatetime": true}, whole: true}
+		orderBy: map[string]bool{"displayname": true, "createddatetime": true}}
 	directoryObjectsList = collection{set: "directoryObjects", resource: "DirectoryObject",
 		orderBy: map[string]bool{"displayname": true}, mixed: true}
 )

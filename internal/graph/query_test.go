@@ -248,14 +248,14 @@ func FuzzListQuery(f *testing.F) {
 	})
 }
 
-// applications and servicePrincipals stay one page without $top (mint's CLI reads them so), and
-// page when $top asks.
-func TestWholeListsPageOnlyWithTop(t *testing.T) {
+// applications and servicePrincipals page at Graph's 100 without $top, as users and groups do
+// (they were one page before the store paged them; mint's CLI follows the nextLink).
+func TestPrincipalListsPageAtGraphsDefault(t *testing.T) {
 	var items []map[string]any
 	for i := range 150 {
 		items = append(items, map[string]any{"id": fmt.Sprintf("sp%03d", i), "displayName": "x"})
 	}
-	for target, wantLen := range map[string]int{"/v1.0/servicePrincipals": 150, "/v1.0/servicePrincipals?$top=100": 100} {
+	for target, wantLen := range map[string]int{"/v1.0/servicePrincipals": 100, "/v1.0/servicePrincipals?$top=150": 150} {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		w := httptest.NewRecorder()
 		(&Server{}).writeList(w, r, "servicePrincipals", items)

@@ -34,6 +34,8 @@ type Users interface {
 	GetUserByPrincipalName(ctx context.Context, tenantID, upn string) (User, error)
 	// ListUsers lists the tenant's users ordered by creation.
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+	// ListUsersPage lists the users f selects, in ListUsers' order, from indexes.
+	ListUsersPage(ctx context.Context, f PeopleFilter) ([]User, error)
 	// UpdateUser replaces every field but ObjectID, TenantID and CreatedAt. ErrNotFound, or
 	// ErrConflict when the new user principal name is taken.
 	UpdateUser(ctx context.Context, u User) error
@@ -84,6 +86,9 @@ type Groups interface {
 	GetGroup(ctx context.Context, objectID string) (Group, error)
 	// ListGroups lists the tenant's groups ordered by creation.
 	ListGroups(ctx context.Context, tenantID string) ([]Group, error)
+	// ListGroupsPage lists the groups f selects (UserPrincipalName must be empty), in
+	// ListGroups' order, from indexes.
+	ListGroupsPage(ctx context.Context, f PeopleFilter) ([]Group, error)
 	// UpdateGroup replaces display name, mail nickname and description.
 	UpdateGroup(ctx context.Context, g Group) error
 	// DeleteGroup removes the group, its memberships and its own membership in other groups.

@@ -153,6 +153,9 @@ type Principals interface {
 	GetPrincipalByIdentifierURI(ctx context.Context, tenantID, uri string) (ServicePrincipal, error)
 	// ListPrincipals lists the tenant's principals ordered by creation; kind "" means all.
 	ListPrincipals(ctx context.Context, tenantID string, kind PrincipalKind) ([]ServicePrincipal, error)
+	// ListPrincipalsPage lists the principals f selects, in ListPrincipals' order, from indexes:
+	// one page of a Graph list without reading the tenant's other principals.
+	ListPrincipalsPage(ctx context.Context, f PrincipalFilter) ([]ServicePrincipal, error)
 	// UpdatePrincipal replaces display name, identifier URIs, app roles, token version,
 	// alternative names and redirect URIs.
 	UpdatePrincipal(ctx context.Context, sp ServicePrincipal) error

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -57,6 +58,48 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			}
 			if paged != 105 {
 				t.Errorf("az ad group list (following @odata.nextLink) found %d of the 105 groups", paged)
+			}
+
+			// Service principals: 101 applications (each its service principal), listed by az in
+			// pages of 100 that the store reads after the keyset position of the nextLink; az's
+			// lookups by appId (servicePrincipalNames/any, appId eq) and display-name prefix.
+			var apps []struct{ AppID string }
+			for i := range 101 {
+				req, _ := http.NewRequest(http.MethodPost, m.URL+"/v1.0/applications", strings.NewReader(fmt.Sprintf(`{"displayName":"sp-paged-%03d"}`, i)))
+				req.Header.Set("Authorization", "Bearer "+tok.Token)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var app struct{ AppID string }
+				err = json.NewDecoder(resp.Body).Decode(&app)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated || err != nil {
+					t.Fatalf("create application %d: %d %v", i, resp.StatusCode, err)
+				}
+				apps = append(apps, app)
+			}
+			var sps []struct{ AppID, DisplayName string }
+			mustAz(t, env, az, &sps, "ad", "sp", "list", "--all", "-o", "json")
+			paged = 0
+			for _, sp := range sps {
+				if strings.HasPrefix(sp.DisplayName, "sp-paged-") {
+					paged++
+				}
+			}
+			if paged != 101 {
+				t.Errorf("az ad sp list --all (following @odata.nextLink) found %d of the 101 service principals", paged)
+			}
+			var shown struct{ AppID, DisplayName string }
+			mustAz(t, env, az, &shown, "ad", "sp", "show", "--id", apps[57].AppID, "-o", "json")
+			if shown.AppID != apps[57].AppID || shown.DisplayName != "sp-paged-057" {
+				t.Errorf("az ad sp show --id <appId>: %+v", shown)
+			}
+			var prefixed []struct{ DisplayName string }
+			mustAz(t, env, az, &prefixed, "ad", "app", "list", "--display-name", "SP-PAGED-10", "-o", "json")
+			if len(prefixed) != 1 || prefixed[0].DisplayName != "sp-paged-100" {
+				t.Errorf("az ad app list --display-name SP-PAGED-10: %+v", prefixed)
 			}
 
 			// $select and $top: one user per page, only the selected properties, a nextLink.

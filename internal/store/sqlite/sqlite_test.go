@@ -267,3 +267,91 @@ func TestFullDiskIsUnavailable(t *testing.T) {
 func BenchmarkRecordSignIns(b *testing.B) {
 	sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
 }
+
+// Each ListPrincipalsPage lookup reads an index and, where the index is in list order, does not
+// sort: a page at 1,000,000 principals reads the page, not the tenant.
+func TestListPrincipalsPagePlan(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	after := store.PrincipalCursor(store.ServicePrincipal{ObjectID: "x", CreatedAt: time.Now()})
+	for _, tc := range []struct {
+		f       store.PrincipalFilter
+		index   string
+		maySort bool
+	}{
+		{store.PrincipalFilter{TenantID: "t", After: after, Limit: 101}, "principals_by_tenant (tenant_key=? AND created_at>?)", false},
+		{store.PrincipalFilter{TenantID: "t", Kind: store.KindApplication, NoBuiltin: true, After: after, Limit: 101}, "principals_by_kind (tenant_key=? AND kind=? AND created_at>?)", false},
+		{store.PrincipalFilter{TenantID: "t", DisplayName: "x", After: after, Limit: 101}, "principals_by_display_key (tenant_key=? AND display_key=? AND created_at>?)", false},
+		{store.PrincipalFilter{TenantID: "t", DisplayNamePrefix: "x", Limit: 101}, "principals_by_display_key (tenant_key=? AND display_key>? AND display_key<?)", true},
+		{store.PrincipalFilter{TenantID: "t", AppID: "x", After: after, Limit: 101}, "sqlite_autoindex_principals_2 (tenant_key=? AND app_key=?)", true},
+		{store.PrincipalFilter{TenantID: "t", IdentifierURI: "x", After: after, Limit: 101}, "sqlite_autoindex_principals_1 (object_id=?)", true},
+		{store.PrincipalFilter{TenantID: "t", ServicePrincipalName: "x", After: after, Limit: 101}, "sqlite_autoindex_principals_1 (object_id=?)", true},
+		{store.PrincipalFilter{TenantID: "t", ServicePrincipalName: "x", IdentifierURI: "y", DisplayNamePrefix: "z", After: after, Limit: 101}, "sqlite_autoindex_principals_1 (object_id=?)", true},
+	} {
+		q, args, err := sqlstore.ListPrincipalsPageQuery(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := queryPlan(t, s, q, args)
+		if strings.Contains(joined, "SCAN p") || !strings.Contains(joined, "INDEX") {
+			t.Errorf("filter %+v: plan scans: %s", tc.f, joined)
+		}
+		if tc.index != "" && !strings.Contains(joined, "INDEX "+tc.index) {
+			t.Errorf("filter %+v: plan does not read %s: %s", tc.f, tc.index, joined)
+		}
+		if !tc.maySort && strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("filter %+v: plan sorts: %s", tc.f, joined)
+		}
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, q string, args []any) string {
+	t.Helper()
+	rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "; ")
+	t.Logf("%s", joined)
+	return joined
+}
+
+// ListUsersPage and ListGroupsPage read the same kind of index as ListPrincipalsPage.
+func TestPeoplePagePlan(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
+	after := store.ObjectCursor(time.Now(), "x")
+	for _, tc := range []struct {
+		table   string
+		f       store.PeopleFilter
+		index   string
+		maySort bool
+	}{
+		{"users", store.PeopleFilter{TenantID: "t", After: after, Limit: 101}, "users_by_tenant (tenant_key=? AND created_at>?)", false},
+		{"users", store.PeopleFilter{TenantID: "t", UserPrincipalName: "x", After: after, Limit: 101}, "sqlite_autoindex_users_2 (tenant_key=? AND upn_key=?)", true},
+		{"users", store.PeopleFilter{TenantID: "t", DisplayName: "x", After: after, Limit: 101}, "users_by_display_key (tenant_key=? AND display_key=? AND created_at>?)", false},
+		{"users", store.PeopleFilter{TenantID: "t", DisplayNamePrefix: "x", Limit: 101}, "users_by_display_key (tenant_key=? AND display_key>? AND display_key<?)", true},
+		{"groups", store.PeopleFilter{TenantID: "t", After: after, Limit: 101}, "groups_by_tenant (tenant_key=? AND created_at>?)", false},
+		{"groups", store.PeopleFilter{TenantID: "t", DisplayName: "x", After: after, Limit: 101}, "groups_by_display_key (tenant_key=? AND display_key=? AND created_at>?)", false},
+	} {
+		q, args, err := sqlstore.PeoplePageQuery(tc.table, "object_id", tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := queryPlan(t, s, q, args)
+		if !strings.Contains(joined, "INDEX "+tc.index) {
+			t.Errorf("%s %+v: plan does not read %s: %s", tc.table, tc.f, tc.index, joined)
+		}
+		if !tc.maySort && strings.Contains(joined, "TEMP B-TREE") {
+			t.Errorf("%s %+v: plan sorts: %s", tc.table, tc.f, joined)
+		}
+	}
+}

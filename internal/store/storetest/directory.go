@@ -673,3 +673,91 @@ func testAppRoleAssignments(t *testing.T, s store.Store) {
 	again.ID = newID()
 	ok(t, s.CreateAppRoleAssignment(ctx, again), "assign a role again after deleting it")
 }
+
+// ListPrincipalsPage: each filter as Graph's $filter means it (case ignored), pages in
+// ListPrincipals' order that neither repeat nor skip when principals come and go between them,
+// and a cursor it did not make refused.
+func testListPrincipalsPage(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tenantID := newID()
+	named := func(name string, kind store.PrincipalKind, created time.Time, uris ...string) store.ServicePrincipal {
+		sp := newPrincipal(tenantID, created)
+		sp.DisplayName, sp.Kind, sp.IdentifierURIs = name, kind, uris
+		return sp
+	}
+	builtin := named("Microsoft Graph", store.KindApplication, t0)
+	builtin.Builtin = true
+	web := named("Web App", store.KindApplication, t0.Add(time.Second), "api://web", "https://Web.Example")
+	webber := named("webber", store.KindApplication, t0.Add(2*time.Second))
+	mi1 := named("web-identity", store.KindManagedIdentity, t0.Add(3*time.Second))
+	mi2 := named("Worker", store.KindManagedIdentity, t0.Add(3*time.Second))
+	if mi2.ObjectID < mi1.ObjectID {
+		mi1.ObjectID, mi2.ObjectID = mi2.ObjectID, mi1.ObjectID
+	}
+	accented := named("Wébhook", store.KindApplication, t0.Add(4*time.Second))
+	elsewhere := newPrincipal(newID(), t0)
+	elsewhere.DisplayName, elsewhere.IdentifierURIs = "Web App", []string{"api://web"}
+	for _, sp := range []store.ServicePrincipal{mi2, accented, web, builtin, elsewhere, webber, mi1} {
+		mustCreatePrincipal(t, s, sp)
+	}
+	all := []store.ServicePrincipal{builtin, web, webber, mi1, mi2, accented}
+
+	for _, tc := range []struct {
+		what string
+		f    store.PrincipalFilter
+		want []store.ServicePrincipal
+	}{
+		{"all", store.PrincipalFilter{TenantID: strings.ToUpper(tenantID)}, all},
+		{"applications", store.PrincipalFilter{TenantID: tenantID, Kind: store.KindApplication, NoBuiltin: true}, []store.ServicePrincipal{web, webber, accented}},
+		{"managed identities", store.PrincipalFilter{TenantID: tenantID, Kind: store.KindManagedIdentity}, []store.ServicePrincipal{mi1, mi2}},
+		{"appId", store.PrincipalFilter{TenantID: tenantID, AppID: strings.ToUpper(webber.AppID)}, []store.ServicePrincipal{webber}},
+		{"appId elsewhere", store.PrincipalFilter{TenantID: tenantID, AppID: elsewhere.AppID}, nil},
+		{"name is appId", store.PrincipalFilter{TenantID: tenantID, ServicePrincipalName: mi1.AppID}, []store.ServicePrincipal{mi1}},
+		{"name is URI", store.PrincipalFilter{TenantID: tenantID, ServicePrincipalName: "https://web.example"}, []store.ServicePrincipal{web}},
+		{"identifier URI", store.PrincipalFilter{TenantID: tenantID, IdentifierURI: "API://WEB"}, []store.ServicePrincipal{web}},
+		{"identifier URI is no appId", store.PrincipalFilter{TenantID: tenantID, IdentifierURI: web.AppID}, nil},
+		{"display name", store.PrincipalFilter{TenantID: tenantID, DisplayName: "web app"}, []store.ServicePrincipal{web}},
+		{"display name is whole", store.PrincipalFilter{TenantID: tenantID, DisplayName: "web"}, nil},
+		{"prefix", store.PrincipalFilter{TenantID: tenantID, DisplayNamePrefix: "WEB"}, []store.ServicePrincipal{web, webber, mi1}},
+		{"prefix and kind", store.PrincipalFilter{TenantID: tenantID, DisplayNamePrefix: "w", Kind: store.KindManagedIdentity}, []store.ServicePrincipal{mi1, mi2}},
+		{"prefix ends in ~", store.PrincipalFilter{TenantID: tenantID, DisplayNamePrefix: "web~"}, nil},
+		{"non-ASCII letters kept", store.PrincipalFilter{TenantID: tenantID, DisplayName: "wébhook"}, []store.ServicePrincipal{accented}},
+		{"several", store.PrincipalFilter{TenantID: tenantID, AppID: web.AppID, ServicePrincipalName: "api://web", DisplayNamePrefix: "Web"}, []store.ServicePrincipal{web}},
+		{"several, one fails", store.PrincipalFilter{TenantID: tenantID, AppID: web.AppID, DisplayNamePrefix: "Wo"}, nil},
+		{"limit", store.PrincipalFilter{TenantID: tenantID, Limit: 2}, all[:2]},
+		{"after", store.PrincipalFilter{TenantID: tenantID, After: store.PrincipalCursor(mi1)}, []store.ServicePrincipal{mi2, accented}},
+		{"after and filter", store.PrincipalFilter{TenantID: tenantID, After: store.PrincipalCursor(web), DisplayNamePrefix: "web", Limit: 1}, []store.ServicePrincipal{webber}},
+	} {
+		got, err := s.ListPrincipalsPage(ctx, tc.f)
+		ok(t, err, tc.what)
+		equal(t, got, storedAll(storedPrincipal, tc.want...), tc.what)
+	}
+
+	// Pages by cursor: a principal deleted before the cursor and one created after it move
+	// nothing; the new one comes on a later page.
+	page, err := s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, Limit: 3})
+	ok(t, err, "first page")
+	equal(t, page, storedAll(storedPrincipal, all[:3]...), "first page")
+	ok(t, s.DeletePrincipal(ctx, builtin.ObjectID), "delete a listed principal")
+	late := named("late", store.KindApplication, t0.Add(time.Hour))
+	mustCreatePrincipal(t, s, late)
+	page, err = s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, Limit: 3, After: store.PrincipalCursor(page[2])})
+	ok(t, err, "second page")
+	equal(t, page, storedAll(storedPrincipal, mi1, mi2, accented), "second page")
+
+	// A renamed principal is found by its new name only.
+	renamed := webber
+	renamed.DisplayName = "Renamed"
+	ok(t, s.UpdatePrincipal(ctx, renamed), "rename")
+	got, err := s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, DisplayNamePrefix: "webb"})
+	ok(t, err, "old name")
+	equal(t, got, []store.ServicePrincipal(nil), "old name")
+	got, err = s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, DisplayName: "RENAMED"})
+	ok(t, err, "new name")
+	equal(t, got, storedAll(storedPrincipal, renamed), "new name")
+
+	for _, bad := range []string{"nope", "m1.MA", store.PrincipalCursor(web) + "==", "cDE6MTIzOg", "cDE6eDpvYmo", strings.Repeat("A", 2000)} {
+		_, err := s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, After: bad})
+		isErr(t, err, store.ErrInvalidCursor, "cursor "+bad)
+	}
+}

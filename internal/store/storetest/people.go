@@ -224,3 +224,100 @@ func testGroups(t *testing.T, s store.Store) {
 	ms, _ = s.ListGroupMembers(ctx, outer.ObjectID)
 	equal(t, ms, []store.GroupMember(nil), "members of a deleted group")
 }
+
+// ListUsersPage and ListGroupsPage: the filters as ListPrincipalsPage's (case ignored in ASCII
+// letters), pages after a cursor, a renamed object found by its new name, a bad cursor refused.
+func testPeoplePages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tenant := newID()
+	ada := newUser(tenant, "Ada@example.com", t0)
+	ada.DisplayName = "Ada Lovelace"
+	alan := newUser(tenant, "alan@example.com", t0.Add(time.Second))
+	alan.DisplayName = "Alan Turing"
+	grace := newUser(tenant, "grace@example.com", t0.Add(time.Second))
+	grace.DisplayName = "ada-like"
+	if grace.ObjectID < alan.ObjectID {
+		alan.ObjectID, grace.ObjectID = grace.ObjectID, alan.ObjectID
+	}
+	elsewhere := newUser(newID(), "ada@example.com", t0)
+	elsewhere.DisplayName = "Ada Lovelace"
+	for _, u := range []store.User{grace, elsewhere, alan, ada} {
+		ok(t, s.CreateUser(ctx, u), "create user "+u.UserPrincipalName)
+	}
+	users := func(us ...store.User) []store.User {
+		if len(us) == 0 {
+			return nil
+		}
+		out := make([]store.User, len(us))
+		for i, u := range us {
+			out[i] = storedUser(u)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		what string
+		f    store.PeopleFilter
+		want []store.User
+	}{
+		{"all", store.PeopleFilter{TenantID: strings.ToUpper(tenant)}, users(ada, alan, grace)},
+		{"upn", store.PeopleFilter{TenantID: tenant, UserPrincipalName: "ADA@EXAMPLE.COM"}, users(ada)},
+		{"display name", store.PeopleFilter{TenantID: tenant, DisplayName: "alan turing"}, users(alan)},
+		{"prefix", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "ADA"}, users(ada, grace)},
+		{"prefix and upn", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "ada", UserPrincipalName: "grace@example.com"}, users(grace)},
+		{"limit", store.PeopleFilter{TenantID: tenant, Limit: 1}, users(ada)},
+		{"after", store.PeopleFilter{TenantID: tenant, After: store.ObjectCursor(alan.CreatedAt, alan.ObjectID)}, users(grace)},
+	} {
+		got, err := s.ListUsersPage(ctx, tc.f)
+		ok(t, err, "users: "+tc.what)
+		equal(t, got, tc.want, "users: "+tc.what)
+	}
+	renamed := alan
+	renamed.DisplayName = "Renamed"
+	ok(t, s.UpdateUser(ctx, renamed), "rename user")
+	got, err := s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "ren"})
+	ok(t, err, "renamed user")
+	equal(t, got, users(renamed), "renamed user")
+
+	ops := newSecurityGroup(tenant, "Ops", t0)
+	opsAll := newSecurityGroup(tenant, "ops-all", t0.Add(time.Second))
+	dev := newSecurityGroup(tenant, "Dev", t0.Add(2*time.Second))
+	for _, g := range []store.Group{dev, ops, opsAll, newSecurityGroup(newID(), "Ops", t0)} {
+		ok(t, s.CreateGroup(ctx, g), "create group "+g.DisplayName)
+	}
+	groups := func(gs ...store.Group) []store.Group {
+		if len(gs) == 0 {
+			return nil
+		}
+		out := make([]store.Group, len(gs))
+		for i, g := range gs {
+			out[i] = storedSecurityGroup(g)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		what string
+		f    store.PeopleFilter
+		want []store.Group
+	}{
+		{"all", store.PeopleFilter{TenantID: tenant}, groups(ops, opsAll, dev)},
+		{"display name", store.PeopleFilter{TenantID: tenant, DisplayName: "OPS"}, groups(ops)},
+		{"prefix", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "op"}, groups(ops, opsAll)},
+		{"prefix after", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "op", After: store.ObjectCursor(ops.CreatedAt, ops.ObjectID)}, groups(opsAll)},
+		{"limit", store.PeopleFilter{TenantID: tenant, Limit: 2}, groups(ops, opsAll)},
+	} {
+		got, err := s.ListGroupsPage(ctx, tc.f)
+		ok(t, err, "groups: "+tc.what)
+		equal(t, got, tc.want, "groups: "+tc.what)
+	}
+	renamedGroup := dev
+	renamedGroup.DisplayName = "Operators"
+	ok(t, s.UpdateGroup(ctx, renamedGroup), "rename group")
+	gs, err := s.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "oper"})
+	ok(t, err, "renamed group")
+	equal(t, gs, groups(renamedGroup), "renamed group")
+
+	_, err = s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, After: "nope"})
+	isErr(t, err, store.ErrInvalidCursor, "users after a bad cursor")
+	_, err = s.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenant, After: "m1.MA"})
+	isErr(t, err, store.ErrInvalidCursor, "groups after a bad cursor")
+}

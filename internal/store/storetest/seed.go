@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mint-id/mint/internal/store"
@@ -31,6 +32,7 @@ func testSeedManagedIdentities(t *testing.T, s store.Store) {
 	for i := range n {
 		r := newResource(sub, "g", identityType, fmt.Sprintf("id-%d", i), t0)
 		sp := newIdentityPrincipal(tenantID, r.ID, t0)
+		sp.DisplayName = fmt.Sprintf("Id-%d", i)
 		r.PrincipalID = sp.ObjectID
 		rs, sps = append(rs, r), append(sps, sp)
 		as = append(as, newRoleAssignment("/subscriptions/"+sub+"/resourceGroups/g", sp.ObjectID, reader, t0))
@@ -57,6 +59,10 @@ func testSeedManagedIdentities(t *testing.T, s store.Store) {
 		got2, err := s.ListRoleAssignments(ctx, store.RoleAssignmentFilter{PrincipalID: sps[i].ObjectID})
 		ok(t, err, "list seeded principal's role assignments")
 		equal(t, got2, []store.RoleAssignment{storedRoleAssignment(as[i])}, "seeded role assignment")
+		// Found by display name as a principal created one at a time is (display_key).
+		byName, err := s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, DisplayName: strings.ToUpper(sps[i].DisplayName), Limit: 1})
+		ok(t, err, "list seeded principal by display name")
+		equal(t, byName, []store.ServicePrincipal{storedPrincipal(sps[i])}, "seeded principal by display name")
 	}
 	// A seeded id cannot be seeded again: the rows are the same tables with the same keys.
 	err := sd.SeedManagedIdentities(ctx, 1, func(int) store.IdentitySeed {

@@ -58,3 +58,26 @@ func SignInLimit(limit int) int {
 // ExpiredAssertionsPerUse bounds the expired assertion records one UseAssertion removes, so that
 // the clean-up never makes a single call slow.
 const ExpiredAssertionsPerUse = 100
+
+// DisplayKey folds a display name into the column that displayName eq and startswith look up:
+// ASCII letters to lower case and nothing else, which SQLite's lower() and PostgreSQL's lower()
+// under the "C" collation also do, so that a migration can fill the column in SQL.
+func DisplayKey(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// PrefixRange bounds the keys that start with prefix in byte order (SQLite's BINARY,
+// PostgreSQL's "C" collation): those at or after lo and before hi, hi being prefix with its last
+// byte incremented. A range rather than LIKE, for the same reasons as Below. prefix is non-empty
+// ASCII without DEL, so that hi stays valid UTF-8 (PostgreSQL refuses text that is not).
+func PrefixRange(prefix string) (lo, hi string) {
+	b := []byte(prefix)
+	b[len(b)-1]++
+	return prefix, string(b)
+}

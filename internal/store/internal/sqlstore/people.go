@@ -15,10 +15,11 @@ import (
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.exec(ctx, `INSERT INTO users (object_id, tenant_id, tenant_key, upn, upn_key, display_name,
-		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at, display_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		column.Key(u.ObjectID), u.TenantID, column.Key(u.TenantID), u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
-		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt)
+		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt,
+		column.DisplayKey(u.DisplayName))
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ObjectID, err)
 	}
@@ -76,11 +77,59 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]store.User, e
 	return us, nil
 }
 
+func (s *Store) ListUsersPage(ctx context.Context, f store.PeopleFilter) ([]store.User, error) {
+	q, args, err := PeoplePageQuery("users", userColumns, f)
+	if err != nil {
+		return nil, fmt.Errorf("list users of tenant %s: %w", f.TenantID, err)
+	}
+	us, err := list(ctx, s, scanUser, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list users of tenant %s: %w", f.TenantID, err)
+	}
+	return us, nil
+}
+
+// PeoplePageQuery is ListUsersPage's (table users) and ListGroupsPage's (table groups) SQL and
+// arguments (exported for the SQLite store's test of its query plan): a user principal name by
+// its unique key, a display name by the table's display-key index, the rest of the tenant by
+// its creation-order index, each read in (created_at, object_id) order up to the LIMIT.
+func PeoplePageQuery(table, columns string, f store.PeopleFilter) (string, []any, error) {
+	var w where
+	w.add(`tenant_key = ` + w.p(column.Key(f.TenantID)))
+	if f.After != "" {
+		at, id, err := store.ParseObjectCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		// As ListResourcesQuery: the row-value comparison (created_at, object_id) > ($n, $m).
+		t := w.p(at)
+		w.add(`created_at >= ` + t + ` AND (created_at > ` + t + ` OR object_id > ` + w.p(id) + `)`)
+	}
+	if f.UserPrincipalName != "" {
+		if table != "users" {
+			return "", nil, fmt.Errorf("%s have no user principal name", table)
+		}
+		w.add(`upn_key = ` + w.p(column.Key(f.UserPrincipalName)))
+	}
+	if f.DisplayName != "" {
+		w.add(`display_key = ` + w.p(column.DisplayKey(f.DisplayName)))
+	}
+	if f.DisplayNamePrefix != "" {
+		lo, hi := column.PrefixRange(column.DisplayKey(f.DisplayNamePrefix))
+		w.add(`display_key >= ` + w.p(lo) + ` AND display_key < ` + w.p(hi))
+	}
+	q := `SELECT ` + columns + ` FROM ` + table + w.sql() + ` ORDER BY created_at, object_id`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + w.p(f.Limit)
+	}
+	return q, w.args, nil
+}
+
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	err := s.execOne(ctx, `UPDATE users SET upn = $1, upn_key = $2, display_name = $3, mail_nickname = $4,
-		account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8 WHERE object_id = $9`,
+		account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8, display_key = $10 WHERE object_id = $9`,
 		u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName, u.MailNickname, u.AccountEnabled, u.PasswordHash,
-		u.ForceChangePasswordNextSignIn, u.TokensValidAfter, column.Key(u.ObjectID))
+		u.ForceChangePasswordNextSignIn, u.TokensValidAfter, column.Key(u.ObjectID), column.DisplayKey(u.DisplayName))
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.ObjectID, err)
 	}
@@ -111,9 +160,9 @@ func (s *Store) DeleteUser(ctx context.Context, objectID string) error {
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	_, err := s.exec(ctx, `INSERT INTO groups (object_id, tenant_id, tenant_key, display_name, mail_nickname,
-		description, security_enabled, mail_enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		description, security_enabled, mail_enabled, created_at, display_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		column.Key(g.ObjectID), g.TenantID, column.Key(g.TenantID), g.DisplayName, g.MailNickname, g.Description,
-		g.SecurityEnabled, g.MailEnabled, g.CreatedAt)
+		g.SecurityEnabled, g.MailEnabled, g.CreatedAt, column.DisplayKey(g.DisplayName))
 	if err != nil {
 		return fmt.Errorf("create group %s: %w", g.ObjectID, err)
 	}
@@ -144,9 +193,21 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string) ([]store.Group,
 	return gs, nil
 }
 
+func (s *Store) ListGroupsPage(ctx context.Context, f store.PeopleFilter) ([]store.Group, error) {
+	q, args, err := PeoplePageQuery("groups", groupColumns, f)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of tenant %s: %w", f.TenantID, err)
+	}
+	gs, err := list(ctx, s, scanGroup, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of tenant %s: %w", f.TenantID, err)
+	}
+	return gs, nil
+}
+
 func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
-	err := s.execOne(ctx, `UPDATE groups SET display_name = $1, mail_nickname = $2, description = $3 WHERE object_id = $4`,
-		g.DisplayName, g.MailNickname, g.Description, column.Key(g.ObjectID))
+	err := s.execOne(ctx, `UPDATE groups SET display_name = $1, mail_nickname = $2, description = $3, display_key = $5 WHERE object_id = $4`,
+		g.DisplayName, g.MailNickname, g.Description, column.Key(g.ObjectID), column.DisplayKey(g.DisplayName))
 	if err != nil {
 		return fmt.Errorf("update group %s: %w", g.ObjectID, err)
 	}

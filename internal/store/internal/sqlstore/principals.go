@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/column"
@@ -99,10 +100,10 @@ func (s *Store) insertPrincipal(ctx context.Context, tx Tx, sp store.ServicePrin
 	}
 	tenantKey := column.Key(sp.TenantID)
 	if _, err := tx.Exec(ctx, `INSERT INTO principals (object_id, tenant_id, tenant_key, app_id, app_key, kind,
-		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at, redirect_uris)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		display_name, identifier_uris, access_token_version, app_roles, alternative_names, builtin, created_at, redirect_uris, display_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		sp.ObjectID, sp.TenantID, tenantKey, sp.AppID, column.Key(sp.AppID), string(sp.Kind),
-		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects); err != nil {
+		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects, column.DisplayKey(sp.DisplayName)); err != nil {
 		return err
 	}
 	if err := s.claimIdentifierURIs(ctx, tx, sp, tenantKey); err != nil {
@@ -169,6 +170,76 @@ func (s *Store) ListPrincipals(ctx context.Context, tenantID string, kind store.
 	return sps, nil
 }
 
+func (s *Store) ListPrincipalsPage(ctx context.Context, f store.PrincipalFilter) ([]store.ServicePrincipal, error) {
+	q, args, err := ListPrincipalsPageQuery(f)
+	if err != nil {
+		return nil, fmt.Errorf("list principals of tenant %s: %w", f.TenantID, err)
+	}
+	sps, err := list(ctx, s, scanPrincipal, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list principals of tenant %s: %w", f.TenantID, err)
+	}
+	return sps, nil
+}
+
+// ListPrincipalsPageQuery is ListPrincipalsPage's SQL and arguments (exported for the SQLite
+// store's test of its query plan). Each lookup is an index's equality or range: appId and the
+// identifier URIs by their unique keys, the display name by principals_by_display_key, the
+// kind by principals_by_kind, the rest of the tenant by principals_by_tenant, each in
+// (created_at, object_id) order so that a page stops at its LIMIT.
+func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
+	var w where
+	w.add(`p.tenant_key = ` + w.p(column.Key(f.TenantID)))
+	if f.After != "" {
+		at, id, err := store.ParseObjectCursor(f.After)
+		if err != nil {
+			return "", nil, err
+		}
+		// As ListResourcesQuery: created_at >= $n bounds the range, the rest is the row-value
+		// comparison (created_at, object_id) > ($n, $m) spelled out.
+		t := w.p(at)
+		w.add(`p.created_at >= ` + t + ` AND (p.created_at > ` + t + ` OR p.object_id > ` + w.p(id) + `)`)
+	}
+	if f.Kind != "" {
+		w.add(`p.kind = ` + w.p(string(f.Kind)))
+	}
+	if f.NoBuiltin {
+		w.add(`p.builtin = ` + w.p(false))
+	}
+	if f.AppID != "" {
+		w.add(`p.app_key = ` + w.p(column.Key(f.AppID)))
+	}
+	// An appId and an identifier URI each name at most one principal of the tenant: the ones
+	// named drive the query (CROSS JOIN keeps them the outer loop in SQLite), read by key, rather
+	// than the tenant walked in list order and filtered.
+	from := ` FROM principals p`
+	if f.IdentifierURI != "" || f.ServicePrincipalName != "" {
+		var named []string
+		if f.IdentifierURI != "" {
+			named = append(named, `SELECT u.principal_id AS id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+w.p(column.Key(f.IdentifierURI)))
+		}
+		if f.ServicePrincipalName != "" {
+			k := w.p(column.Key(f.ServicePrincipalName))
+			named = append(named, `SELECT n.id FROM (SELECT a.object_id AS id FROM principals a WHERE a.tenant_key = $1 AND a.app_key = `+k+
+				` UNION SELECT u.principal_id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+k+`) n`)
+		}
+		from = ` FROM (` + strings.Join(named, ` INTERSECT `) + `) k CROSS JOIN principals p`
+		w.add(`p.object_id = k.id`)
+	}
+	if f.DisplayName != "" {
+		w.add(`p.display_key = ` + w.p(column.DisplayKey(f.DisplayName)))
+	}
+	if f.DisplayNamePrefix != "" {
+		lo, hi := column.PrefixRange(column.DisplayKey(f.DisplayNamePrefix))
+		w.add(`p.display_key >= ` + w.p(lo) + ` AND p.display_key < ` + w.p(hi))
+	}
+	q := `SELECT ` + principalColumns + from + w.sql() + ` ORDER BY p.created_at, p.object_id`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + w.p(f.Limit)
+	}
+	return q, w.args, nil
+}
+
 func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) error {
 	uris, roles, names, err := principalLists(sp)
 	if err != nil {
@@ -182,9 +253,9 @@ func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) 
 		// The tenant is the stored one: an update cannot move a principal.
 		var tenantKey string
 		if err := tx.QueryRow(ctx, `UPDATE principals SET display_name = $1, identifier_uris = $2,
-			access_token_version = $3, app_roles = $4, alternative_names = $5, redirect_uris = $6
+			access_token_version = $3, app_roles = $4, alternative_names = $5, redirect_uris = $6, display_key = $8
 			WHERE object_id = $7 RETURNING tenant_key`,
-			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, redirects, sp.ObjectID).Scan(&tenantKey); err != nil {
+			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, redirects, sp.ObjectID, column.DisplayKey(sp.DisplayName)).Scan(&tenantKey); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identifier_uris WHERE principal_id = $1`, sp.ObjectID); err != nil {

@@ -33,7 +33,7 @@ func SeedTables(ids []store.IdentitySeed) ([]SeedTable, error) {
 		"resource_group_key", "type", "type_key", "name", "location", "tags", "properties", "principal_id", "user_assigned_identities",
 		"created_at", "updated_at"}, Rows: make([][]any, 0, len(ids))}
 	principals := SeedTable{Name: "principals", Columns: []string{"object_id", "tenant_id", "tenant_key", "app_id", "app_key", "kind",
-		"display_name", "identifier_uris", "access_token_version", "app_roles", "alternative_names", "builtin", "created_at", "redirect_uris"},
+		"display_name", "identifier_uris", "access_token_version", "app_roles", "alternative_names", "builtin", "created_at", "redirect_uris", "display_key"},
 		Rows: make([][]any, 0, len(ids))}
 	assignments := SeedTable{Name: "role_assignments", Columns: []string{"id_key", "id", "scope", "scope_key", "role_definition_id",
 		"role_key", "principal_id", "principal_key", "principal_type", "description", "condition", "condition_version",
@@ -65,7 +65,8 @@ func SeedTables(ids []store.IdentitySeed) ([]SeedTable, error) {
 			return nil, fmt.Errorf("principal %s: %w", sp.ObjectID, err)
 		}
 		principals.Rows = append(principals.Rows, []any{sp.ObjectID, sp.TenantID, column.Key(sp.TenantID), sp.AppID, column.Key(sp.AppID),
-			string(sp.Kind), sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects})
+			string(sp.Kind), sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects,
+			column.DisplayKey(sp.DisplayName)})
 		for _, a := range id.Assignments {
 			assignments.Rows = append(assignments.Rows, []any{column.Key(a.ID), a.ID, a.Scope, column.ScopeKey(a.Scope), a.RoleDefinitionID,
 				column.RoleDefinitionKey(a.RoleDefinitionID), a.PrincipalID, column.Key(a.PrincipalID), a.PrincipalType, a.Description,
