@@ -265,5 +265,9 @@ func TestFullDiskIsUnavailable(t *testing.T) {
 }
 
 func BenchmarkRecordSignIns(b *testing.B) {
-	sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+	for _, rows := range []int{72, 750} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")), rows)
+		})
+	}
 }
