@@ -575,6 +575,8 @@ func insertRowsAs(ctx context.Context, tx Tx, anonymous bool, insert string, col
 // statement cache on PostgreSQL. A statement text per batch size would be parsed anew at almost
 // every flush (and fill pgx's cache with texts used once).
 type chunkedInsert struct {
+	table     string
+	columns   []string
 	insert    string // up to VALUES
 	cols      int
 	anonymous bool
@@ -621,8 +623,20 @@ func (c *chunkedInsert) prepare(ctx context.Context, db DB) {
 	}
 }
 
+// Copier is a Tx that bulk-loads rows with one COPY (pgx on PostgreSQL): one round trip for the
+// rows and no statement to plan, rather than a multi-row INSERT per chunk.
+type Copier interface {
+	// CopyRows writes n rows of columns into table; row appends the values of row i to args
+	// (which it may reuse once the row is encoded).
+	CopyRows(ctx context.Context, table string, columns []string, n int, row func(args []any, i int) []any) (int64, error)
+}
+
 // run inserts n rows in tx; row appends the arguments of row i to args.
 func (c *chunkedInsert) run(ctx context.Context, tx Tx, n int, row func(args []any, i int) []any) error {
+	if cp, ok := tx.(Copier); ok && c.table != "" {
+		_, err := cp.CopyRows(ctx, c.table, c.columns, n, row)
+		return err
+	}
 	args := make([]any, 0, min(n, maxChunkRows)*c.cols)
 	i := 0
 	for _, size := range chunks(n) {

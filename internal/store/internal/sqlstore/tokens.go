@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
@@ -59,8 +60,10 @@ func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 var signInInserts = map[bool]*chunkedInsert{false: newSignInInsert(false), true: newSignInInsert(true)}
 
 func newSignInInsert(anonymous bool) *chunkedInsert {
-	return &chunkedInsert{insert: `INSERT INTO sign_ins (id, at, tenant_id, tenant_key, principal_id, app_id, app_key,
-			resource, grant_type, result, error_code, reason, correlation_id, token_id, resource_id)`, cols: 15, anonymous: anonymous}
+	columns := []string{"id", "at", "tenant_id", "tenant_key", "principal_id", "app_id", "app_key",
+		"resource", "grant_type", "result", "error_code", "reason", "correlation_id", "token_id", "resource_id"}
+	return &chunkedInsert{table: "sign_ins", columns: columns,
+		insert: `INSERT INTO sign_ins (` + strings.Join(columns, ", ") + `)`, cols: len(columns), anonymous: anonymous}
 }
 
 func (s *Store) RecordSignIns(ctx context.Context, entries []store.SignIn) error {
