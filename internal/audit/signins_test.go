@@ -183,3 +183,61 @@ func TestPurgeAppliesEachRetention(t *testing.T) {
 		t.Errorf("zero retention purged %d, %d; want nothing (kept forever)", s, a)
 	}
 }
+
+// A quiet log is written at the next look; a busy one waits (up to MaxDelay) to write a larger
+// batch in one insert; Close writes what waits at once.
+func TestBusyQueueWaitsForALargerBatch(t *testing.T) {
+	quiet := &fakeSignIns{}
+	l := NewSignInLogWithOptions(quiet, Options{FlushInterval: 5 * time.Millisecond, BusyRows: 8, MaxDelay: time.Hour})
+	for i := range 3 {
+		l.Record(store.SignIn{ID: fmt.Sprintf("q%d", i), Result: "success", PrincipalID: "p"})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for quiet.count() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := quiet.count(); n != 3 {
+		t.Errorf("a quiet queue: %d of 3 entries written within 5 s", n)
+	}
+	l.Close(context.Background())
+
+	// BusyRows 1: any queue is busy at a look, whatever the look's timing against the Records.
+	busy := &fakeSignIns{}
+	l = NewSignInLogWithOptions(busy, Options{FlushInterval: 5 * time.Millisecond, BusyRows: 1, MaxDelay: time.Hour})
+	for i := range 20 {
+		l.Record(store.SignIn{ID: fmt.Sprintf("b%02d", i), Result: "success", PrincipalID: "p"})
+	}
+	time.Sleep(100 * time.Millisecond) // twenty looks
+	if n := busy.count(); n != 0 {
+		t.Errorf("a busy queue was written before MaxDelay: %d entries stored", n)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := busy.count(); n != 20 || len(busy.batches) != 1 {
+		t.Errorf("after Close: %d entries in inserts of %v, want 20 in one", n, busy.batches)
+	}
+}
+
+// A busy queue is written once its oldest entry has waited MaxDelay, in one insert.
+func TestBusyQueueIsWrittenAfterMaxDelay(t *testing.T) {
+	st := &fakeSignIns{}
+	l := NewSignInLogWithOptions(st, Options{FlushInterval: 5 * time.Millisecond, BusyRows: 1, MaxDelay: 300 * time.Millisecond})
+	defer l.Close(context.Background())
+	start := time.Now()
+	for i := range 20 {
+		l.Record(store.SignIn{ID: fmt.Sprintf("b%02d", i), Result: "success", PrincipalID: "p"})
+	}
+	for st.count() < 20 && time.Since(start) < 10*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.stored) != 20 || len(st.batches) != 1 {
+		t.Fatalf("%d entries in inserts of %v, want 20 in one", len(st.stored), st.batches)
+	}
+	if elapsed < 300*time.Millisecond {
+		t.Errorf("written after %v, before MaxDelay", elapsed)
+	}
+}

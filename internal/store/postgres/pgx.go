@@ -48,6 +48,17 @@ func (db pgxDB) Begin(ctx context.Context) (sqlstore.Tx, error) {
 
 type pgxTx struct{ pgxQuerier[pgx.Tx] }
 
+// CopyRows is sqlstore.Copier: pgx's COPY FROM STDIN (binary), one round trip for the rows
+// beside the one that reads the columns' types. pgx encodes each row as soon as it has it, so
+// the row's argument slice is reused.
+func (t pgxTx) CopyRows(ctx context.Context, table string, columns []string, n int, row func(args []any, i int) []any) (int64, error) {
+	var args []any
+	return t.q.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		args = row(args[:0], i)
+		return args, nil
+	}))
+}
+
 func (t pgxTx) Commit(ctx context.Context) error   { return t.q.Commit(ctx) }
 func (t pgxTx) Rollback(ctx context.Context) error { return t.q.Rollback(ctx) }
 

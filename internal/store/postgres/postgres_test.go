@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strconv"
@@ -251,7 +252,11 @@ func TestErrorKind(t *testing.T) {
 }
 
 func BenchmarkRecordSignIns(b *testing.B) {
-	sqltest.BenchmarkRecordSignIns(b, openAt(b, freshDatabase(b)))
+	for _, rows := range []int{72, 750} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			sqltest.BenchmarkRecordSignIns(b, openAt(b, freshDatabase(b)), rows)
+		})
+	}
 }
 
 // TestListResourcesPlan: a page of a subscription's resources of one type (ARM's list of

@@ -265,7 +265,11 @@ func TestFullDiskIsUnavailable(t *testing.T) {
 }
 
 func BenchmarkRecordSignIns(b *testing.B) {
-	sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+	for _, rows := range []int{72, 750} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			sqltest.BenchmarkRecordSignIns(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")), rows)
+		})
+	}
 }
 
 // Each ListPrincipalsPage lookup reads an index and, where the index is in list order, does not

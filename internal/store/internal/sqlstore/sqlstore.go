@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -140,19 +141,82 @@ func (q sqlQuerier[Q]) QueryRow(ctx context.Context, query string, args ...any) 
 }
 
 // SQLDB returns the DB on a database/sql pool.
-func SQLDB(db *sql.DB) DB { return sqlDB{sqlQuerier[*sql.DB]{db}} }
+func SQLDB(db *sql.DB) DB {
+	return sqlDB{sqlQuerier[*sql.DB]{db}, &preparedStmts{m: map[string]*sql.Stmt{}}}
+}
 
-type sqlDB struct{ sqlQuerier[*sql.DB] }
+type sqlDB struct {
+	sqlQuerier[*sql.DB]
+	stmts *preparedStmts
+}
 
 func (db sqlDB) Begin(ctx context.Context) (Tx, error) {
 	tx, err := db.q.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return sqlTx{sqlQuerier[*sql.Tx]{tx}}, nil
+	return sqlTx{sqlQuerier[*sql.Tx]{tx}, db.stmts}, nil
 }
 
-type sqlTx struct{ sqlQuerier[*sql.Tx] }
+// prepare keeps query prepared for the transactions that follow (see preparer). It must run
+// outside a transaction: the pool of SQLite's writer has one connection, which a transaction
+// holds. A query that cannot be prepared is left to run unprepared (and report its error).
+func (db sqlDB) prepare(ctx context.Context, query string) {
+	if db.stmts.get(query) != nil {
+		return
+	}
+	// Prepared without the lock: preparing waits for the writer's connection, and the
+	// transaction holding it looks its statements up under the lock.
+	// Not tied to this request: a cancelled request must not leave a failed preparation behind.
+	st, err := db.q.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return
+	}
+	db.stmts.mu.Lock()
+	defer db.stmts.mu.Unlock()
+	if _, ok := db.stmts.m[query]; ok || len(db.stmts.m) >= maxPreparedWrites {
+		st.Close() // another writer prepared it meanwhile, or the bound is reached
+		return
+	}
+	db.stmts.m[query] = st
+}
+
+// preparer is a DB that keeps write statements prepared across transactions: database/sql's
+// (SQLite's writer). Parsing a multi-row INSERT of ~1,000 parameters cost modernc's SQLite more
+// than a tenth of the sign-in log's write. pgx keeps its own statement cache by SQL text.
+type preparer interface {
+	prepare(ctx context.Context, query string)
+}
+
+// maxPreparedWrites bounds the writer's prepared statements; only a few fixed texts are
+// prepared (the sign-in log's chunks).
+const maxPreparedWrites = 64
+
+// preparedStmts are the statements a sqlDB keeps prepared, by their SQL text.
+type preparedStmts struct {
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+func (p *preparedStmts) get(query string) *sql.Stmt {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.m[query]
+}
+
+type sqlTx struct {
+	sqlQuerier[*sql.Tx]
+	stmts *preparedStmts
+}
+
+// Exec runs query through its prepared statement when the DB keeps one (database/sql reuses
+// the statement already prepared on the transaction's connection), otherwise directly.
+func (t sqlTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if st := t.stmts.get(query); st != nil {
+		return rowsAffected(t.q.StmtContext(ctx, st).ExecContext(ctx, args...))
+	}
+	return t.sqlQuerier.Exec(ctx, query, args...)
+}
 
 func (t sqlTx) Commit(context.Context) error   { return t.q.Commit() }
 func (t sqlTx) Rollback(context.Context) error { return t.q.Rollback() }
@@ -499,6 +563,88 @@ func insertRowsAs(ctx context.Context, tx Tx, anonymous bool, insert string, col
 			args = append(args, row(i)...)
 		}
 		if _, err := tx.Exec(ctx, insert+` VALUES `+values(end-start, cols, anonymous), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chunkedInsert is a multi-row INSERT run in chunks of fixed sizes (maxChunkRows, then the powers
+// of two below it for the rest), so that a stream of batches of any size uses a handful of
+// statement texts, each parsed once: kept prepared on SQLite's writer (preparer), in pgx's
+// statement cache on PostgreSQL. A statement text per batch size would be parsed anew at almost
+// every flush (and fill pgx's cache with texts used once).
+type chunkedInsert struct {
+	table     string
+	columns   []string
+	insert    string // up to VALUES
+	cols      int
+	anonymous bool
+
+	once  sync.Once
+	texts map[int]string // by rows
+}
+
+// maxChunkRows is the largest chunk: 64 rows of the sign-in log's 15 columns are 960
+// parameters, under both databases' bounds.
+const maxChunkRows = 64
+
+// chunks returns the chunk sizes that make n rows, largest first: at most n/64 + 6 statements.
+func chunks(n int) []int {
+	var out []int
+	for ; n >= maxChunkRows; n -= maxChunkRows {
+		out = append(out, maxChunkRows)
+	}
+	for size := maxChunkRows / 2; size > 0; size /= 2 {
+		if n >= size {
+			out = append(out, size)
+			n -= size
+		}
+	}
+	return out
+}
+
+func (c *chunkedInsert) text(rows int) string {
+	c.once.Do(func() {
+		c.texts = map[int]string{}
+		for size := maxChunkRows; size > 0; size /= 2 {
+			c.texts[size] = c.insert + ` VALUES ` + values(size, c.cols, c.anonymous)
+		}
+	})
+	return c.texts[rows]
+}
+
+// prepare keeps the chunks' statements prepared when db keeps statements (outside a transaction).
+func (c *chunkedInsert) prepare(ctx context.Context, db DB) {
+	if p, ok := db.(preparer); ok {
+		for size := maxChunkRows; size > 0; size /= 2 {
+			p.prepare(ctx, c.text(size))
+		}
+	}
+}
+
+// Copier is a Tx that bulk-loads rows with one COPY (pgx on PostgreSQL): one round trip for the
+// rows and no statement to plan, rather than a multi-row INSERT per chunk.
+type Copier interface {
+	// CopyRows writes n rows of columns into table; row appends the values of row i to args
+	// (which it may reuse once the row is encoded).
+	CopyRows(ctx context.Context, table string, columns []string, n int, row func(args []any, i int) []any) (int64, error)
+}
+
+// run inserts n rows in tx; row appends the arguments of row i to args.
+func (c *chunkedInsert) run(ctx context.Context, tx Tx, n int, row func(args []any, i int) []any) error {
+	if cp, ok := tx.(Copier); ok && c.table != "" {
+		_, err := cp.CopyRows(ctx, c.table, c.columns, n, row)
+		return err
+	}
+	args := make([]any, 0, min(n, maxChunkRows)*c.cols)
+	i := 0
+	for _, size := range chunks(n) {
+		args = args[:0]
+		for end := i + size; i < end; i++ {
+			args = row(args, i)
+		}
+		if _, err := tx.Exec(ctx, c.text(size), args...); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ type recorder struct {
 
 func (r *recorder) Exec(_ context.Context, query string, args ...any) (int64, error) {
 	r.queries = append(r.queries, query)
-	r.args = append(r.args, args)
+	r.args = append(r.args, slices.Clone(args)) // callers may reuse args once Exec returns
 	return 1, nil
 }
 
@@ -108,5 +109,37 @@ func TestDeletePrincipalsBatches(t *testing.T) {
 	}
 	if err := deletePrincipals(context.Background(), &rec, nil); err != nil || len(rec.queries) != 3 {
 		t.Fatalf("no ids ran a statement: %v", err)
+	}
+}
+
+// The sign-in log's batches, of any size, are written with a handful of statement texts (kept
+// prepared), each under the parameter bounds, in order, every row once.
+func TestChunkedInsertUsesFixedTexts(t *testing.T) {
+	ins := &chunkedInsert{insert: `INSERT INTO t (a, b)`, cols: 2, anonymous: true}
+	texts := map[string]bool{}
+	for n := range 500 {
+		var rec recorder
+		if err := ins.run(context.Background(), &rec, n, func(args []any, i int) []any { return append(args, i, i) }); err != nil {
+			t.Fatal(err)
+		}
+		next := 0
+		for k, q := range rec.queries {
+			texts[q] = true
+			if rows := strings.Count(q, "("); rows-1 != len(rec.args[k])/2 {
+				t.Fatalf("n=%d: statement %d has %d groups for %d arguments", n, k, rows-1, len(rec.args[k]))
+			}
+			for j := 0; j < len(rec.args[k]); j += 2 {
+				if rec.args[k][j] != next {
+					t.Fatalf("n=%d: row %v where %d was due", n, rec.args[k][j], next)
+				}
+				next++
+			}
+		}
+		if next != n || len(rec.queries) > n/maxChunkRows+6 {
+			t.Fatalf("n=%d: %d rows in %d statements", n, next, len(rec.queries))
+		}
+	}
+	if len(texts) != 7 {
+		t.Errorf("%d statement texts, want 7 (64 rows and the powers of two below)", len(texts))
 	}
 }

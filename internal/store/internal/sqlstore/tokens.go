@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mint-id/mint/internal/store"
@@ -55,19 +56,29 @@ func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 
 // Sign-ins
 
+// signInInserts are the sign-in log's chunked INSERTs, by dialect (numbered or "?" parameters).
+var signInInserts = map[bool]*chunkedInsert{false: newSignInInsert(false), true: newSignInInsert(true)}
+
+func newSignInInsert(anonymous bool) *chunkedInsert {
+	columns := []string{"id", "at", "tenant_id", "tenant_key", "principal_id", "app_id", "app_key",
+		"resource", "grant_type", "result", "error_code", "reason", "correlation_id", "token_id", "resource_id"}
+	return &chunkedInsert{table: "sign_ins", columns: columns,
+		insert: `INSERT INTO sign_ins (` + strings.Join(columns, ", ") + `)`, cols: len(columns), anonymous: anonymous}
+}
+
 func (s *Store) RecordSignIns(ctx context.Context, entries []store.SignIn) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	ins := signInInserts[s.d.AnonymousParams]
+	ins.prepare(ctx, s.write)
 	err := s.inTx(ctx, func(tx Tx) error {
-		return insertRowsAs(ctx, tx, s.d.AnonymousParams, `INSERT INTO sign_ins (id, at, tenant_id, tenant_key, principal_id, app_id, app_key,
-			resource, grant_type, result, error_code, reason, correlation_id, token_id, resource_id)`, 15, len(entries),
-			func(i int) []any {
-				e := entries[i]
-				return []any{e.ID, e.Time, e.TenantID, column.Key(e.TenantID), e.PrincipalID,
-					e.AppID, column.Key(e.AppID), e.Resource, e.Grant, e.Result, e.ErrorCode, e.Reason, e.CorrelationID,
-					e.TokenID, e.ResourceID}
-			})
+		return ins.run(ctx, tx, len(entries), func(args []any, i int) []any {
+			e := &entries[i]
+			return append(args, e.ID, e.Time, e.TenantID, column.Key(e.TenantID), e.PrincipalID,
+				e.AppID, column.Key(e.AppID), e.Resource, e.Grant, e.Result, e.ErrorCode, e.Reason, e.CorrelationID,
+				e.TokenID, e.ResourceID)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("record %d sign-ins: %w", len(entries), err)
