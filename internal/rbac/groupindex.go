@@ -21,7 +21,14 @@ type scopeIndex struct {
 	// counts holds, by principal fingerprint, how many assignments the principal has (a denial
 	// says so), without a lookup in the per-principal map.
 	counts map[principalPrint]int
+	// bucketsAt counts the buckets at each scope depth (the last element: unhashed scopes), so
+	// that a query looks up only the depths that hold assignments (three in a tenant assigning at
+	// subscriptions, resource groups and resources) of the ten or so its target has.
+	bucketsAt [maxHashedDepth + 2]int32
 }
+
+// depthSlot is the element of bucketsAt counting depth's buckets.
+func depthSlot(depth uint8) int { return min(int(depth), maxHashedDepth+1) }
 
 // principalPrint identifies a lower-cased principal id by two independent 64-bit hashes. Matches
 // found through it are confirmed against the id itself before they count; only the number of
@@ -125,6 +132,46 @@ func printOf(principalID string) principalPrint {
 	return principalPrint{a, b}
 }
 
+// printsOf sets out[i] to printOf(ids[i]) for every id (len(out) >= len(ids)). It hashes the
+// ids side by side, eight bytes of each in turn, rather than one after the other: a query's ids
+// are the caller's strings, scattered over the heap and rarely in cache, and this way the loads
+// of the ids' first words (where the misses are) are independent of one another and overlap,
+// where hashing one id whole before the next waits for each miss in turn (measured: hashing
+// was the largest part of a decision through 50 groups at 1,000,000 assignments).
+func printsOf(ids []string, out []principalPrint) {
+	out = out[:len(ids)]
+	longest := 0
+	for i, s := range ids {
+		out[i] = principalPrint{uint64(0x9e3779b97f4a7c15) ^ uint64(len(s)), uint64(0xc2b2ae3d27d4eb4f) + uint64(len(s))}
+		longest = max(longest, len(s))
+	}
+	for off := 0; off+8 <= longest; off += 8 {
+		for i, s := range ids {
+			if len(s)-off < 8 {
+				continue
+			}
+			w := lower8(binary.LittleEndian.Uint64([]byte(s[off : off+8])))
+			p := &out[i]
+			p.a = bits.RotateLeft64((p.a^w)*0xbf58476d1ce4e5b9, 29)
+			p.b = bits.RotateLeft64((p.b^w)*0x94d049bb133111eb, 37)
+		}
+	}
+	for i, s := range ids {
+		rest := len(s) % 8
+		var tail uint64
+		if rest > 0 && len(s) >= 8 {
+			tail = lower8(binary.LittleEndian.Uint64([]byte(s[len(s)-8:]))) >> (8 * (8 - rest))
+		} else {
+			for j := len(s) - rest; j < len(s); j++ {
+				tail |= uint64(foldByte(s[j])) << (8 * (j - (len(s) - rest)))
+			}
+		}
+		p := &out[i]
+		p.a = mix64((p.a ^ tail) * 0xbf58476d1ce4e5b9)
+		p.b = mix64((p.b ^ tail) * 0x94d049bb133111eb)
+	}
+}
+
 func mix64(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
@@ -155,6 +202,7 @@ func (s *scopeIndex) add(principalID string, e *indexEntry) {
 	if b == nil {
 		b = new(scopeBucket)
 		s.buckets[k] = b
+		s.bucketsAt[depthSlot(e.scopeDepth)]++
 	}
 	b.prints = append(b.prints, p.a)
 	b.refs = append(b.refs, scopeRef{principalID: principalID, entry: *e})
@@ -204,6 +252,7 @@ func (s *scopeIndex) remove(principalID string, e *indexEntry, idKey string) {
 			}
 			if last == 0 {
 				delete(s.buckets, k)
+				s.bucketsAt[depthSlot(e.scopeDepth)]--
 			}
 			if s.counts[p]--; s.counts[p] <= 0 {
 				delete(s.counts, p)
@@ -258,8 +307,13 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 	for i := range q.Groups {
 		qp.ids = append(qp.ids, q.Groups[i].GroupID)
 	}
-	for _, id := range qp.ids {
-		p := printOf(id)
+	var hashed [64]principalPrint
+	all := hashed[:0]
+	if len(qp.ids) > len(hashed) {
+		all = make([]principalPrint, len(qp.ids))
+	}
+	printsOf(qp.ids, all[:len(qp.ids)])
+	for _, p := range all[:len(qp.ids)] {
 		h := p.a >> 52
 		if qp.filter[h>>6]&(1<<(h&63)) != 0 {
 			if slices.Contains(qp.prints, p) {
@@ -285,6 +339,9 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 		k := scopeKey(unhashedDepth, 0)
 		if dd <= depth {
 			k = scopeKey(uint8(dd), anc[dd])
+		}
+		if s.bucketsAt[depthSlot(uint8(k>>32))] == 0 {
+			continue
 		}
 		b := s.buckets[k]
 		if b == nil {

@@ -158,3 +158,23 @@ func TestPrintOfTailMatchesByteLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintsOfMatchesPrintOf: hashing ids side by side gives each id the print printOf gives it
+// alone, whatever the mix of lengths (shorter than a word, whole words, with a tail, empty).
+func TestPrintsOfMatchesPrintOf(t *testing.T) {
+	base := "0A1b2C3d-4E5f-6A7b-8C9d-0E1F2a3B4c5D-and-some-more-bytes"
+	var ids []string
+	for n := range len(base) + 1 {
+		ids = append(ids, base[n/3:n])
+	}
+	for rot := range 5 { // different orders, so that every length sits beside every other
+		ids = append(ids[rot:], ids[:rot]...)
+		out := make([]principalPrint, len(ids))
+		printsOf(ids, out)
+		for i, id := range ids {
+			if want := printOf(id); out[i] != want {
+				t.Fatalf("printsOf: %q hashed to %x, printOf says %x", id, out[i], want)
+			}
+		}
+	}
+}
