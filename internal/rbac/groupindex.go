@@ -20,7 +20,7 @@ type scopeIndex struct {
 	buckets map[uint64]*scopeBucket // scopeKey(depth, hash) → assignments at such a scope
 	// counts holds, by principal fingerprint, how many assignments the principal has (a denial
 	// says so), without a lookup in the per-principal map.
-	counts map[principalPrint]int
+	counts countTable
 	// bucketsAt counts the buckets at each scope depth (the last element: unhashed scopes), so
 	// that a query looks up only the depths that hold assignments (three in a tenant assigning at
 	// subscriptions, resource groups and resources) of the ten or so its target has.
@@ -181,7 +181,6 @@ func (s *scopeIndex) add(principalID string, e *indexEntry) {
 	defer s.mu.Unlock()
 	if s.buckets == nil {
 		s.buckets = make(map[uint64]*scopeBucket)
-		s.counts = make(map[principalPrint]int)
 	}
 	k := scopeKey(e.scopeDepth, e.scopeHash)
 	b := s.buckets[k]
@@ -208,7 +207,7 @@ func (s *scopeIndex) add(principalID string, e *indexEntry) {
 		}
 		b.buildPresent()
 	}
-	s.counts[p]++
+	s.counts.add(p, 1)
 }
 
 // remove drops the assignment with this id (lower-cased) held by principalID.
@@ -240,9 +239,7 @@ func (s *scopeIndex) remove(principalID string, e *indexEntry, idKey string) {
 				delete(s.buckets, k)
 				s.bucketsAt[depthSlot(e.scopeDepth)]--
 			}
-			if s.counts[p]--; s.counts[p] <= 0 {
-				delete(s.counts, p)
-			}
+			s.counts.add(p, -1)
 			return
 		}
 	}
@@ -251,6 +248,7 @@ func (s *scopeIndex) remove(principalID string, e *indexEntry, idKey string) {
 // queryPrincipals is the query's principal and groups as the scan needs them.
 type queryPrincipals struct {
 	ids    []string // q.PrincipalID, then each q.Groups[i].GroupID, duplicates kept
+	idAs   []uint64 // idAs[i] is printOf(ids[i]).a
 	prints []principalPrint
 	filter [64]uint64 // a 4096-bit set of prints[i].a, so that a scan rarely looks further
 }
@@ -268,11 +266,12 @@ func (qp *queryPrincipals) mayHold(a uint64) bool {
 	return false
 }
 
-// holds reports whether principalID is one of the query's principals, comparing the ids
-// themselves.
-func (qp *queryPrincipals) holds(principalID string) bool {
-	for _, id := range qp.ids {
-		if equalFoldASCII(id, principalID) {
+// holds reports whether principalID, whose print's a half is a, is one of the query's
+// principals, comparing the ids themselves: only those with the same print can be equal (printOf
+// folds case as equalFoldASCII does), so only those are compared.
+func (qp *queryPrincipals) holds(principalID string, a uint64) bool {
+	for i, x := range qp.idAs {
+		if x == a && equalFoldASCII(qp.ids[i], principalID) {
 			return true
 		}
 	}
@@ -294,12 +293,15 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 		qp.ids = append(qp.ids, q.Groups[i].GroupID)
 	}
 	var hashed [64]principalPrint
+	var idAsBuf [64]uint64
 	all := hashed[:0]
+	qp.idAs = idAsBuf[:0]
 	if len(qp.ids) > len(hashed) {
 		all = make([]principalPrint, len(qp.ids))
 	}
 	printsOf(qp.ids, all[:len(qp.ids)])
 	for _, p := range all[:len(qp.ids)] {
+		qp.idAs = append(qp.idAs, p.a)
 		h := p.a >> 52
 		if qp.filter[h>>6]&(1<<(h&63)) != 0 {
 			if slices.Contains(qp.prints, p) {
@@ -340,7 +342,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 				}
 				for i := b.byPrint.first(a); i >= 0; i = int(b.refs[i].next) - 1 {
 					r := &b.refs[i]
-					if qp.holds(r.principalID) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
+					if qp.holds(r.principalID, a) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
 						covering = append(covering, r.entry.assignment(r.principalID))
 					}
 				}
@@ -352,7 +354,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 				continue
 			}
 			r := &b.refs[i]
-			if qp.holds(r.principalID) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
+			if qp.holds(r.principalID, a) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
 				covering = append(covering, r.entry.assignment(r.principalID))
 			}
 		}
@@ -362,7 +364,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 		// the 51 lookups are spared otherwise, where a lower bound (the covering ones) words the
 		// same.
 		for _, p := range qp.prints {
-			d.total += s.counts[p]
+			d.total += s.counts.get(p)
 		}
 	} else {
 		d.total = len(covering)

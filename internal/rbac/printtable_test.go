@@ -70,3 +70,37 @@ func TestPrintTableMatchesScan(t *testing.T) {
 	}
 	check(-1)
 }
+
+// TestCountTableMatchesMap: random increments and decrements of prints that share home slots
+// leave the table counting as a map does.
+func TestCountTableMatchesMap(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var tab countTable
+	want := map[principalPrint]int{}
+	pool := make([]principalPrint, 300)
+	for i := range pool {
+		pool[i] = principalPrint{a: uint64(rnd.IntN(4)+60)<<16 | uint64(i)<<40, b: uint64(rnd.IntN(3))}
+	}
+	for step := range 50000 {
+		p := pool[rnd.IntN(len(pool))]
+		if rnd.IntN(2) == 0 {
+			tab.add(p, 1)
+			want[p]++
+		} else if want[p] > 0 {
+			tab.add(p, -1)
+			if want[p]--; want[p] == 0 {
+				delete(want, p)
+			}
+		}
+		if step%97 == 0 {
+			if tab.used != len(want) {
+				t.Fatalf("step %d: %d used, want %d", step, tab.used, len(want))
+			}
+			for _, p := range pool {
+				if got := tab.get(p); got != want[p] {
+					t.Fatalf("step %d: %x counts %d, want %d", step, p, got, want[p])
+				}
+			}
+		}
+	}
+}
