@@ -178,3 +178,25 @@ func TestPrintsOfMatchesPrintOf(t *testing.T) {
 		}
 	}
 }
+
+// TestViaWords: the words a decision writes for a group path are the path joined, and viaLen
+// sizes them exactly.
+func TestViaWords(t *testing.T) {
+	for _, m := range []Membership{
+		{GroupID: "g"},
+		{GroupID: "g", Path: []string{"Outer"}},
+		{GroupID: "g", Path: []string{"Outer", "Middle ⊃ odd", "Inner"}},
+	} {
+		path := m.Path
+		if len(path) == 0 {
+			path = []string{m.GroupID}
+		}
+		want := "group " + strings.Join(path, " ⊃ ")
+		if got := m.ViaWords(); got != want || m.viaLen() != len(want) {
+			t.Fatalf("%+v: %q (length %d), want %q", m, got, m.viaLen(), want)
+		}
+	}
+	if (*Membership)(nil).ViaWords() != "" {
+		t.Fatal("nil membership")
+	}
+}
