@@ -200,3 +200,100 @@ func TestViaWords(t *testing.T) {
 		t.Fatal("nil membership")
 	}
 }
+
+// TestIndexGroupsMatchNaiveAtScale: queries through 50 groups (some named twice, some in upper
+// case, some unknown) against 40,000 assignments, with replacements and removals, decide and
+// word their decisions exactly as Decide over the plain list; with the default bucket threshold
+// and with one low enough that most buckets are looked up through their print tables.
+func TestIndexGroupsMatchNaiveAtScale(t *testing.T) {
+	n, queries := 40_000, 1500
+	if testing.Short() || raceEnabled {
+		n, queries = 10_000, 300
+	}
+	for _, min := range []int{bucketMapMin, 16} {
+		t.Run(fmt.Sprintf("bucketMapMin=%d", min), func(t *testing.T) {
+			defer func(was int) { bucketMapMin = was }(bucketMapMin)
+			bucketMapMin = min
+			w := newWorld(uint64(min), n/10, 400)
+			var idx Index
+			live := map[string]Assignment{} // lower-cased id → assignment
+			var ids []string
+			for i := range n {
+				a := w.assignment()
+				if w.rnd.IntN(10) == 0 {
+					a.PrincipalID = strings.ToUpper(a.PrincipalID)
+				}
+				if len(ids) > 0 && w.rnd.IntN(10) == 0 {
+					a.ID = ids[w.rnd.IntN(len(ids))] // replace, maybe moving principal and scope
+				}
+				idx.Add(a)
+				key := strings.ToLower(a.ID)
+				if _, ok := live[key]; !ok {
+					ids = append(ids, key)
+				}
+				live[key] = a
+				if i%5 == 0 {
+					victim := ids[w.rnd.IntN(len(ids))]
+					if _, ok := live[victim]; ok && idx.Remove(victim) {
+						delete(live, victim)
+					}
+				}
+			}
+			list := make([]Assignment, 0, len(live))
+			for _, a := range live {
+				list = append(list, a)
+			}
+			list = normalisedPrincipals(list, &idx)
+			byPrincipal := map[string][]Assignment{} // lower-cased principal id → its assignments
+			for _, a := range list {
+				k := strings.ToLower(a.PrincipalID)
+				byPrincipal[k] = append(byPrincipal[k], a)
+			}
+			allowed := 0
+			for i := range queries {
+				q := w.query()
+				for g := range 50 {
+					id := w.principals[w.rnd.IntN(len(w.principals))]
+					switch {
+					case g%17 == 3:
+						id = strings.ToUpper(id)
+					case g%23 == 5 && len(q.Groups) > 0:
+						id = q.Groups[0].GroupID
+					case g == 49 && i%3 == 0:
+						id = "no-such-group"
+					}
+					q.Groups = append(q.Groups, Membership{GroupID: id, Path: []string{"G" + id[:4], "Inner"}})
+				}
+				// Decide ignores the assignments of principals other than the query's, so the
+				// plain list is cut down to those for speed.
+				var relevant []Assignment
+				seen := map[string]bool{}
+				for _, id := range append([]string{q.PrincipalID}, groupIDs(q.Groups)...) {
+					if k := strings.ToLower(id); !seen[k] {
+						seen[k] = true
+						relevant = append(relevant, byPrincipal[k]...)
+					}
+				}
+				got, want := idx.Decide(q, nil), Decide(q, nil, relevant)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("query %d %+v:\n index %+v\n naive %+v", i, q, got, want)
+				}
+				if got.Allowed {
+					allowed++
+				}
+			}
+			if allowed == 0 || allowed == queries {
+				t.Fatalf("%d of %d allowed: the data does not exercise both answers", allowed, queries)
+			}
+			t.Logf("%d assignments, %d of %d queries allowed", len(list), allowed, queries)
+		})
+	}
+}
+
+func groupIDs(ms []Membership) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.GroupID
+	}
+	return out
+}
