@@ -12,7 +12,10 @@ import (
 // several cache misses a group (the map's slot, its key, the bucket's entries); a 1,000,000-
 // assignment index does not fit in cache, so that dominated the decision. By scope, a query
 // visits only the buckets of the target's ancestors (a handful), and scans their principal
-// fingerprints, which are contiguous, against a small filter of the query's principals.
+// fingerprints, which are contiguous, against a small filter of the query's principals; a large
+// bucket is looked up instead, print by print, through a filter and a printTable. Throughout, the
+// aim is that a query's cache misses (its ids, the buckets' slots and refs) overlap rather than
+// wait one for another: with 50 groups they, not instructions, are the cost of a decision.
 //
 // All of it is guarded by mu; Add and Remove update it under Index.writeMu as well.
 type scopeIndex struct {
