@@ -374,7 +374,9 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 	}
 	s.mu.RUnlock()
 	// Considered after the lock is released: roles may itself use the index.
-	slices.SortFunc(covering, compareForDisplay) // the order does not change the decision; this keeps it deterministic
+	// In the order found, unsorted: the decider's every choice (the grant at the deepest scope,
+	// each example named in a denial) breaks ties by assignment id, unique in the index, so the
+	// order cannot change the decision or its words; sorting was 6% of a decision's profile.
 	for i := range covering {
 		d.consider(&covering[i])
 	}
