@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unique"
 )
 
 // scopeIndex is Index's second view of the same assignments, by scope, for queries that carry
@@ -41,6 +42,12 @@ type principalPrint struct{ a, b uint64 }
 type scopeBucket struct {
 	prints []uint64 // prints[i] is refs[i]'s principalPrint.a, kept apart so a scan reads only these
 	refs   []scopeRef
+	// scope is the scope of the bucket's first assignment and, unless mixedScopes, of all of
+	// them (a bucket is a scope's, but for 32-bit hash collisions and other spellings): a query
+	// then asks once whether it covers the target instead of following each candidate's handle.
+	// A removal leaves mixedScopes as it is; that only costs the per-assignment check.
+	scope       unique.Handle[string]
+	mixedScopes bool
 	// byPrint, kept once the bucket holds bucketMapMin assignments, finds the positions in refs
 	// of each principal print: a query then looks its 51 prints up instead of scanning thousands
 	// of entries (a subscription's bucket holds 5,000 of a 1,000,000-assignment tenant's).
@@ -188,9 +195,11 @@ func (s *scopeIndex) add(principalID string, e *indexEntry) {
 	k := scopeKey(e.scopeDepth, e.scopeHash)
 	b := s.buckets[k]
 	if b == nil {
-		b = new(scopeBucket)
+		b = &scopeBucket{scope: e.scope}
 		s.buckets[k] = b
 		s.bucketsAt[depthSlot(e.scopeDepth)]++
+	} else if e.scope != b.scope {
+		b.mixedScopes = true
 	}
 	b.prints = append(b.prints, p.a)
 	b.refs = append(b.refs, scopeRef{principalID: principalID, entry: *e})
@@ -335,9 +344,10 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 			continue
 		}
 		b := s.buckets[k]
-		if b == nil {
+		if b == nil || !b.mixedScopes && !ScopeCovers(b.scope.Value(), q.Scope) {
 			continue
 		}
+		mixed := b.mixedScopes
 		if b.byPrint != nil {
 			for _, a := range lookups {
 				if !b.mayHold(a) {
@@ -345,7 +355,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 				}
 				for i := b.byPrint.first(a); i >= 0; i = int(b.refs[i].next) - 1 {
 					r := &b.refs[i]
-					if qp.holds(r.principalID, a) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
+					if qp.holds(r.principalID, a) && (!mixed || ScopeCovers(r.entry.scope.Value(), q.Scope)) {
 						covering = append(covering, r.entry.assignment(r.principalID))
 					}
 				}
@@ -357,7 +367,7 @@ func (x *Index) decideGroups(q *Query, d *decider) {
 				continue
 			}
 			r := &b.refs[i]
-			if qp.holds(r.principalID, a) && ScopeCovers(r.entry.scope.Value(), q.Scope) {
+			if qp.holds(r.principalID, a) && (!mixed || ScopeCovers(r.entry.scope.Value(), q.Scope)) {
 				covering = append(covering, r.entry.assignment(r.principalID))
 			}
 		}

@@ -297,3 +297,41 @@ func groupIDs(ms []Membership) []string {
 	}
 	return out
 }
+
+// TestIndexGroupsScopeHashCollision: two subscriptions whose scope hashes collide share a bucket;
+// an assignment at one must not count at the other, through groups as without, whichever was
+// added first, and with the bucket large enough to be looked up through its print table.
+func TestIndexGroupsScopeHashCollision(t *testing.T) {
+	seen := map[uint32]string{}
+	var s1, s2 string
+	var h [maxHashedDepth + 1]uint32
+	for i := 0; s2 == ""; i++ {
+		s := fmt.Sprintf("/subscriptions/s%d", i)
+		scopeHashes(s, h[:])
+		if other, ok := seen[h[2]]; ok {
+			s1, s2 = other, s
+		}
+		seen[h[2]] = s
+	}
+	for _, min := range []int{bucketMapMin, 3} {
+		for _, order := range [][2]string{{s1, s2}, {s2, s1}} {
+			defer func(was int) { bucketMapMin = was }(bucketMapMin)
+			bucketMapMin = min
+			var idx Index
+			for i := range 4 { // both scopes, to the group and to others, so that the bucket is large
+				idx.Add(Assignment{ID: fmt.Sprintf("a%d", i), Scope: order[i%2], PrincipalID: fmt.Sprintf("p%d", i), RoleDefinitionID: ReaderRoleID})
+			}
+			// The group's assignment is at the scope added second: not the one the bucket was made for.
+			idx.Add(Assignment{ID: "g", Scope: order[1], PrincipalID: "group", RoleDefinitionID: OwnerRoleID})
+			q := Query{PrincipalID: "p9", Action: vmWrite, Scope: order[0] + "/resourceGroups/rg", Groups: []Membership{{GroupID: "group"}}}
+			list := append(idx.ForPrincipal("group"), idx.ForPrincipal("p9")...)
+			if got, want := idx.Decide(q, nil), Decide(q, nil, list); got.Allowed || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s and %s (hash %x), min %d: %+v, want %+v", s1, s2, h[2], min, got, want)
+			}
+			q.Scope = order[1] + "/resourceGroups/rg"
+			if got := idx.Decide(q, nil); !got.Allowed {
+				t.Fatalf("not allowed where the group's assignment is: %+v", got)
+			}
+		}
+	}
+}
