@@ -54,10 +54,10 @@ type scopeBucket struct {
 	byPrint *printTable
 	// present, beside byPrint, is a filter of the prints it holds (16 bits an entry when built,
 	// rebuilt as the bucket doubles): most of a query's principals hold nothing at a given scope,
-	// and one word read (one cache line) says so where a map lookup reads several. Each print
+	// and one word read (one cache line) says so where a table lookup reads more. Each print
 	// sets two bits of one word (a blocked Bloom filter): about 1.5% of absent prints pass, where
-	// one bit an entry let 6% through to a futile map lookup. A removal leaves its bits set; that
-	// only sends a query to the map for nothing.
+	// one bit an entry let 6% through to a futile lookup. A removal leaves its bits set; that only
+	// sends a query to the table for nothing.
 	present  []uint64
 	presentN int // len(refs) when present was built
 }
@@ -73,8 +73,8 @@ func (b *scopeBucket) markPresent(a uint64) {
 }
 
 // presentBits are print a's two bits in its word of present: the word is chosen by a's low bits,
-// the bits by two high six-bit fields (the query's filter reads the top twelve, the map hashes
-// on its own).
+// the bits by two six-bit fields above those the print table's slots are chosen by (the query's
+// filter reads the top twelve).
 func presentBits(a uint64) uint64 { return 1<<(a>>40&63) | 1<<(a>>46&63) }
 
 // buildPresent sizes present for the bucket as it is (a power of two of 64-bit words, at least
@@ -91,7 +91,7 @@ func (b *scopeBucket) buildPresent() {
 }
 
 // bucketMapMin is the bucket size from which a bucket keeps byPrint: scanning a print costs
-// about a nanosecond, a map lookup some tens; with 51 principals to look up, the map wins past
+// about a nanosecond, a table lookup some tens; with 51 principals to look up, the table wins past
 // a few hundred entries. A variable so that tests can exercise both ways on small data.
 var bucketMapMin = 512
 
