@@ -17,7 +17,9 @@
 //   - ABAC conditions are not evaluated yet. An assignment (or a role's permission block) that
 //     carries a condition grants nothing, and the decision says so. This fails closed: a condition
 //     can only narrow a grant, so ignoring the grant is never more permissive than Azure.
-//   - Deny assignments and group membership do not exist in mint.
+//   - Deny assignments do not exist in mint. Group membership counts as in Azure, transitively:
+//     the caller hands over the groups (Query.Groups), and a group's assignments count as its
+//     members'.
 //   - Management-group ancestry is not modelled: scopes are compared as paths, so an assignment at
 //     /providers/Microsoft.Management/managementGroups/{mg} covers only ids under that path.
 //   - Scope and action comparison fold ASCII letters only (ARM ids and action names are ASCII in
