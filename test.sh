@@ -80,8 +80,9 @@ if [ "$execs" != "0" ]; then
 	echo "== fuzzing each target ($execs inputs each; started beside the tests)"
 	fuzz_started=$SECONDS
 	done_when_tests_ended=$(grep -c '^-- ' "$fuzzbins/fuzz.log" || true)
-	# The tests are over: what is left of the fuzzing gets normal priority back (lowering a nice
-	# value needs root, as in CI; otherwise it goes on at nice 19, on a machine left to it).
+	# The tests are over: what is left of the fuzzing gets normal priority back. Anyone may set
+	# the autogroup's nice back to 0; lowering the processes' own nice needs root (as in CI), but
+	# it only weighs them against each other, inside their autogroup.
 	echo 0 >"/proc/$fuzzing/autogroup" 2>/dev/null || true
 	renice -n 0 -g "$fuzzing" >/dev/null 2>&1 || true
 	status=0
