@@ -92,8 +92,8 @@ if [ "$execs" != "0" ]; then
 		cat "$fuzzbins/fuzz.log" >&2
 		exit 1
 	fi
+	cat "$fuzzbins/fuzz.log" # each target, and how long building and fuzzing them all took
 	echo "test.sh: the fuzzing had started $done_when_tests_ended of its targets when the tests ended"
-	grep '^fuzz\.sh:' "$fuzzbins/fuzz.log" || true
 	echo "test.sh: finishing the fuzzing took $((SECONDS - fuzz_started)) s after the tests"
 fi
 echo "== all tests passed"
