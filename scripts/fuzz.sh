@@ -8,10 +8,10 @@
 #
 # fuzz.sh --build DIR: only builds those binaries into DIR. With MINT_FUZZ_BIN_DIR=DIR,
 # fuzz.sh [EXECS] then runs the binaries found there (building any that is missing). ./test.sh
-# builds them this way, at low priority, while the end-to-end tests run: building instruments
-# every package each test binary imports (the standard library included) and, from a cold build
-# cache, costs more CPU than fuzzing them; the end-to-end tests leave a core idle much of their
-# time, mostly waiting on processes, and their CPU comes first (nice).
+# runs it this way, at the lowest priority, while the tests run: building instruments every
+# package each test binary imports (the standard library included) and, from a cold build cache,
+# costs more CPU than fuzzing them; the end-to-end tests leave a core idle much of their time,
+# mostly waiting on processes, and their CPU comes first (nice, and the autogroup's nice).
 #
 # Fuzzing is bounded by a count of inputs, not by time: Go 1.26's fuzz coordinator can report
 # "context deadline exceeded" as a failure when a -fuzztime duration runs out while a worker is
@@ -56,6 +56,7 @@ cache=$(go env GOCACHE)/fuzz
 module=$(go list -m)
 log=$(mktemp)
 trap 'rm -f "$log"; [[ -n ${MINT_FUZZ_BIN_DIR:-} ]] || rm -rf "$bins"' EXIT
+fuzzed=0
 for pkg in $(packages); do
 	bin=$(binary "$bins" "$pkg")
 	[[ -x $bin ]] || build "$bins" "$pkg"
@@ -64,5 +65,7 @@ for pkg in $(packages); do
 		echo "-- $pkg $target ($n inputs)"
 		(cd "$pkg" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="${n}x" \
 			-test.fuzzcachedir="$cache/$module/$pkg" -test.timeout=10m) >"$log" 2>&1 || { cat "$log"; exit 1; }
+		fuzzed=$((fuzzed + 1))
 	done
 done
+echo "fuzz.sh: $fuzzed targets fuzzed (and their binaries built where missing) in ${SECONDS} s"

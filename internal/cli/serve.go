@@ -40,6 +40,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet, defaultAddr string) {
 	durationFlag(fs, &f.cfg.MITokenLifetime, "mi-token-lifetime", 24*time.Hour, "lifetime of managed-identity tokens (at least 5m)")
 	durationFlag(fs, &f.cfg.KeyRotationPeriod, "key-rotation-period", 7*24*time.Hour, "how long a signing key signs before the next one takes over")
 	durationFlag(fs, &f.cfg.KeyRefresh, "key-refresh", 10*time.Second, "how often signing keys are reloaded from the store (replicas rotate them)")
+	durationFlag(fs, &f.cfg.DeviceCodeInterval, "device-code-interval", 5*time.Second, "how long device-code sign-in clients are told to wait between polls (Entra: 5s; whole seconds, at least 1s)")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "most client connections open at once; more are closed at accept (default 8192, or 3/4 of the open-file limit)")
 	fs.IntVar(&f.cfg.MaxConnsPerClient, "max-conns-per-client", 0, "most connections open at once from one IP address (default max-conns/8)")
 	durationFlag(fs, &f.cfg.ReadTimeout, "read-timeout", 30*time.Second, "deadline for reading a whole request, body included")

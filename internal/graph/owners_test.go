@@ -216,3 +216,51 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+// members/$ref reads its body as owners/$ref does (parseRef): an application's URL, an id with
+// more path after it and a body without @odata.id are Graph's 400 Request_BadRequest, an unknown
+// object Graph's 404; before, members took whatever followed the last '/' of any URL, so an
+// application's URL added its service principal and "{id}/x" looked up "x".
+func TestGroupMemberRef(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	dev, err := e.dir.EnsureDeveloper(ctx, e.in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := e.caller(map[string]any{"oid": dev.User.ObjectID, "sub": dev.User.ObjectID, "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+		"scp": "Directory.AccessAsUser.All", "idtyp": "user"})
+	g, err := e.dir.CreateGroup(ctx, e.in.Tenant.ID, directory.GroupSpec{DisplayName: "g", MailNickname: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := call("POST", "/v1.0/applications", `{"displayName":"tool"}`)
+	var app struct{ ID string }
+	if w.Code != http.StatusCreated || json.Unmarshal(w.Body.Bytes(), &app) != nil {
+		t.Fatalf("register an application: %d %s", w.Code, w.Body)
+	}
+	path := "/v1.0/groups/" + g.ObjectID + "/members/$ref"
+	for _, c := range []struct {
+		body   string
+		status int
+		code   string
+	}{
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/applications/` + app.ID + `"}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/` + dev.User.ObjectID + `/x"}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`{"@odata.id":"` + dev.User.ObjectID + `"}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`{"@odata.id":""}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`{"@odata.id":42}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`{}`, http.StatusBadRequest, "Request_BadRequest"},
+		{`[]`, http.StatusBadRequest, "Request_BadRequest"},
+		{``, http.StatusBadRequest, "BadRequest"},
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/00000000-0000-0000-0000-000000000001"}`, http.StatusNotFound, "Request_ResourceNotFound"},
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/users/` + dev.User.ObjectID + `"}`, http.StatusNoContent, ""},
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/` + dev.User.ObjectID + `"}`, http.StatusBadRequest, "Request_BadRequest"}, // already a member
+		{`{"@odata.id":"https://graph.microsoft.com/v1.0/servicePrincipals/` + app.ID + `"}`, http.StatusNoContent, ""},
+	} {
+		w := call("POST", path, c.body)
+		if w.Code != c.status || (c.code != "" && !strings.Contains(w.Body.String(), `"code":"`+c.code+`"`)) {
+			t.Errorf("POST members/$ref %s: %d %s, want %d %s", c.body, w.Code, w.Body, c.status, c.code)
+		}
+	}
+}

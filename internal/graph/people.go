@@ -698,18 +698,17 @@ func (s *Server) groupAction(w http.ResponseWriter, r *http.Request, c bearer.Cl
 		if !s.allow(w, r, c, true, writeMembers...) {
 			return
 		}
-		var body struct {
-			ODataID string `json:"@odata.id"`
-		}
-		if !decode(w, r, &body, false) {
+		// The same reference as owners/$ref: a URL naming a directory object, user, group or
+		// service principal (an application's URL, or a path with more after the id, is refused).
+		data, ok := readBody(w, r)
+		if !ok {
 			return
 		}
-		ref := strings.TrimSpace(body.ODataID)
-		if ref == "" {
-			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "The request body must name the member in @odata.id, as https://graph.microsoft.com/v1.0/directoryObjects/{id}.")
+		id, err := parseRef(data)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, "Request_BadRequest", err.Error())
 			return
 		}
-		id := ref[strings.LastIndexByte(ref, '/')+1:]
 		s.memberChanged(w, r, id, s.dir.AddMember(ctx, g.ObjectID, id))
 	case len(rest) == 3 && rest[0] == "members" && rest[2] == "$ref" && r.Method == http.MethodDelete:
 		if !s.allow(w, r, c, true, writeMembers...) {

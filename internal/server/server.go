@@ -91,6 +91,8 @@ type Config struct {
 	MITokenLifetime   time.Duration
 	KeyRotationPeriod time.Duration
 	KeyRefresh        time.Duration
+	// DeviceCodeInterval is how long device-code clients wait between polls (zero: Entra's 5 s).
+	DeviceCodeInterval time.Duration
 
 	// SignInRetention and ActivityRetention are how long the logs are kept (zero: the defaults,
 	// Entra's 30 and 90 days; negative: forever). A purge runs at start and every hour.
@@ -254,8 +256,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		People:                       s.Directory,
 		// Every server of the installation shares the KEK, so refresh tokens, codes and browser
 		// sessions sealed by one are good at all of them.
-		SealKey:     s.KEK.DeriveKey("sts-user-sessions"),
-		DeviceCodes: s.Store, // the client may poll one server while the person approves at another
+		SealKey:            s.KEK.DeriveKey("sts-user-sessions"),
+		DeviceCodes:        s.Store, // the client may poll one server while the person approves at another
+		DeviceCodeInterval: cfg.DeviceCodeInterval,
 		// The portal's application has one reply URL, its sign-in callback.
 		RedirectURIs: func(_ context.Context, tenantID, appID string) []string {
 			if s.Portal != nil && s.Portal.Registered(tenantID, appID) {

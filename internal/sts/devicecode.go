@@ -20,7 +20,7 @@ import (
 // stored. Without a store (Config.DeviceCodes nil) they are kept in this server's memory.
 const (
 	deviceCodeLifetime = 15 * time.Minute
-	deviceCodeInterval = 5 // seconds
+	deviceCodeInterval = 5 // seconds, Entra's; Config.DeviceCodeInterval sets another
 	maxDeviceFlows     = 10_000
 	userCodeAlphabet   = "BCDFGHJKLMNPQRSTVWXZ23456789" // no vowels (no words), no 0/1/O/I
 	userCodeLength     = 9
@@ -270,7 +270,7 @@ func (s *Server) serveDeviceCode(w http.ResponseWriter, r *http.Request, seg str
 		}
 	}
 	page := s.baseURL + "/devicelogin"
-	resp := deviceCodeResponse{UserCode: f.UserCode, DeviceCode: deviceCode, ExpiresIn: int(deviceCodeLifetime / time.Second), Interval: deviceCodeInterval,
+	resp := deviceCodeResponse{UserCode: f.UserCode, DeviceCode: deviceCode, ExpiresIn: int(deviceCodeLifetime / time.Second), Interval: s.deviceInterval,
 		Message: "To sign in, use a web browser to open the page " + page + " and enter the code " + f.UserCode + " to authenticate."}
 	if v == V2 {
 		resp.VerificationURI = page

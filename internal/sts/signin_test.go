@@ -478,7 +478,7 @@ func TestDeviceCodeFlow(t *testing.T) {
 		if _, ok := dc["expires_in"].(float64); !ok {
 			t.Errorf("expires_in %v", dc["expires_in"])
 		}
-		if _, ok := dc["interval"].(float64); !ok || !strings.Contains(dc["message"].(string), dc["user_code"].(string)) {
+		if dc["interval"] != float64(5) || !strings.Contains(dc["message"].(string), dc["user_code"].(string)) { // Entra's 5 s by default
 			t.Errorf("devicecode answer %v", dc)
 		}
 		return dc
@@ -553,5 +553,17 @@ func TestIDTokenReusedOnlyBriefly(t *testing.T) {
 		t.Error("an ID token older than the reuse window was handed out again")
 	} else if _, c := decodeJWT(t, got.IDToken); c["iat"] != json.Number(strconv.FormatInt(f.now.Unix(), 10)) {
 		t.Errorf("fresh ID token iat %v", c["iat"])
+	}
+}
+
+// The device-code answer's interval: Entra's 5 s unless configured, in whole seconds, at least 1.
+func TestDeviceCodeInterval(t *testing.T) {
+	for _, c := range []struct {
+		set  time.Duration
+		want int
+	}{{0, 5}, {time.Second, 1}, {1500 * time.Millisecond, 2}, {400 * time.Millisecond, 1}, {-time.Second, 1}, {30 * time.Second, 30}} {
+		if got := New(Config{DeviceCodeInterval: c.set}, nil, nil, nil, nil).deviceInterval; got != c.want {
+			t.Errorf("DeviceCodeInterval %v: interval %d, want %d", c.set, got, c.want)
+		}
 	}
 }

@@ -15,6 +15,7 @@
 package sts
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -134,6 +135,10 @@ type Config struct {
 	// DeviceCodes keeps device-code sign-ins where every server sees them; nil keeps them in
 	// this process's memory.
 	DeviceCodes store.DeviceCodes
+	// DeviceCodeInterval is the polling interval a device-code answer gives clients: default
+	// Entra's 5 s, in whole seconds, at least 1 s. Clients wait that long before each poll, so a
+	// shorter one shortens every device-code sign-in (tests set 1 s).
+	DeviceCodeInterval time.Duration
 	// RedirectURIs gives the registered reply URLs of an application of the directory (mint's
 	// portal registers its own); nil, or no URIs, leaves the browser flow to the first-party
 	// public clients.
@@ -178,9 +183,11 @@ type Server struct {
 	lock         *lockout
 	devices      store.DeviceCodes
 	userLifetime time.Duration
-	csrfKey      []byte
-	idTokens     idTokenCache
-	roles        roleCache
+	// deviceInterval is the device-code answers' interval, in seconds.
+	deviceInterval int
+	csrfKey        []byte
+	idTokens       idTokenCache
+	roles          roleCache
 }
 
 // New returns a Server. signins and assertions may be nil (no sign-in log; certificate
@@ -201,12 +208,13 @@ func New(cfg Config, dir Directory, signer Signer, signins SignInRecorder, asser
 		miLifetime:  clampDuration(cfg.ManagedIdentityTokenLifetime, defaultMITokenLifetime, minTokenLifetime, maxMITokenLifetime),
 		maxBody:     cfg.MaxBodyBytes,
 
-		people:       cfg.People,
-		redirectURIs: cfg.RedirectURIs,
-		seal:         newSealer(cfg.SealKey),
-		lock:         newLockout(),
-		devices:      cfg.DeviceCodes,
-		userLifetime: clampDuration(cfg.UserTokenLifetime, 75*time.Minute, minTokenLifetime, maxAppTokenLifetime),
+		people:         cfg.People,
+		redirectURIs:   cfg.RedirectURIs,
+		seal:           newSealer(cfg.SealKey),
+		lock:           newLockout(),
+		devices:        cfg.DeviceCodes,
+		userLifetime:   clampDuration(cfg.UserTokenLifetime, 75*time.Minute, minTokenLifetime, maxAppTokenLifetime),
+		deviceInterval: max(1, int(cmp.Or(cfg.DeviceCodeInterval, deviceCodeInterval*time.Second).Round(time.Second)/time.Second)),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

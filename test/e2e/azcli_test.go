@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -55,6 +56,46 @@ type azRun struct {
 // runAz runs prog (az, or mint run wrapping az) with exactly env and returns what it printed.
 func runAz(t *testing.T, env []string, prog string, args ...string) azRun {
 	t.Helper()
+	r, err := execAz(t, env, prog, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// azConcurrently runs independent az commands (each a list of arguments) at once, each its own
+// az process as with runAz, and returns what each printed, in order. An az command is mostly
+// Python loading the CLI, 1-2 s of one core, so a row of commands that do not depend on each
+// other (refusals, reads) takes about the time of the slowest when the other core is free.
+// Only once az holds a token for what they call: the commands share the config directory's MSAL
+// token cache file, and one writing a new token there while another read it made the reader
+// find no account ("User ... does not exist in MSAL token cache").
+func azConcurrently(t *testing.T, env []string, prog string, cmds ...[]string) []azRun {
+	t.Helper()
+	runs, errs := make([]azRun, len(cmds)), make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, args := range cmds {
+		wg.Go(func() { runs[i], errs[i] = execAz(t, env, prog, args...) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+// mustSucceed is what r printed on stdout, or fails the test when r's az failed (as mustAz).
+func mustSucceed(t *testing.T, r azRun) string {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.cmdline, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// execAz is runAz's work, safe in any goroutine: it only logs, and returns what would fail the test.
+func execAz(t *testing.T, env []string, prog string, args ...string) (azRun, error) {
+	t.Helper()
 	shown := slices.Clone(args) // for messages: never the admin's secret
 	for i := range shown {
 		if i > 0 && shown[i-1] == "-p" {
@@ -73,14 +114,14 @@ func runAz(t *testing.T, env []string, prog string, args ...string) azRun {
 	start := time.Now()
 	err := cmd.Run()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatalf("%s %s: %v", prog, strings.Join(shown, " "), err)
+		return azRun{}, fmt.Errorf("%s %s: %v", prog, strings.Join(shown, " "), err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("%s %s did not finish within 90 s:\n%s\n%s", prog, strings.Join(shown, " "), stdout.String(), stderr.String())
+		return azRun{}, fmt.Errorf("%s %s did not finish within 90 s:\n%s\n%s", prog, strings.Join(shown, " "), stdout.String(), stderr.String())
 	}
 	r := azRun{cmdline: filepath.Base(prog) + " " + strings.Join(shown, " "), stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	t.Logf("%s: exit %d in %v", r.cmdline, r.code, time.Since(start).Round(time.Millisecond))
-	return r
+	return r, nil
 }
 
 // mustAz runs az and decodes its JSON output into v (unless v is nil), or fails the test.

@@ -111,8 +111,32 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			if len(page.Value) != 1 || len(page.Value[0]) != 3 || page.Value[0]["displayName"] == nil || !strings.Contains(page.NextLink, "$skiptoken=") {
 				t.Errorf("$select=id,displayName&$top=1: %+v", page)
 			}
-			bad := runAz(t, env, az, "rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users?$top=1000")
-			if bad.code == 0 || !strings.Contains(bad.stderr, "Must be between 1 and 999") {
+			// The reads and refusals below do not depend on each other and az holds the tokens they
+			// use (Graph's since the commands above, ARM's since the sign-in): they run at once.
+			eventual := []string{"--headers", "ConsistencyLevel=eventual"}
+			domain := dev.UserPrincipalName[strings.IndexByte(dev.UserPrincipalName, '@'):]
+			var tooMany bytes.Buffer
+			tooMany.WriteString(`{"displayName":"many","mailNickname":"many","mailEnabled":false,"securityEnabled":true,"members@odata.bind":[`)
+			for i := range 21 {
+				if i > 0 {
+					tooMany.WriteString(",")
+				}
+				tooMany.WriteString(`"https://graph.microsoft.com/v1.0/directoryObjects/` + dev.ObjectID + `"`)
+			}
+			tooMany.WriteString("]}")
+			runs := azConcurrently(t, env, az,
+				[]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users?$top=1000"},
+				append([]string{"rest", "--method", "get", "--url",
+					`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged"&$orderby=displayName desc&$count=true&$top=100`, "-o", "json"}, eventual...),
+				[]string{"ad", "user", "list", "--filter", "endswith(userPrincipalName,'" + domain + "')"},
+				append([]string{"rest", "--method", "get", "--url",
+					"https://graph.microsoft.com/v1.0/users?$filter=endswith(userPrincipalName,'" + domain + "') and accountEnabled ne false&$count=true", "-o", "json"}, eventual...),
+				[]string{"rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body", tooMany.String()},
+				[]string{"ad", "user", "show", "--id", "$nobody"},
+				[]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users('" + dev.ObjectID + "')?$select=userPrincipalName", "-o", "json"},
+				[]string{"account", "get-access-token", "-o", "json"})
+
+			if bad := runs[0]; bad.code == 0 || !strings.Contains(bad.stderr, "Must be between 1 and 999") {
 				t.Errorf("$top=1000: exit %d\n%s", bad.code, bad.stderr)
 			}
 
@@ -120,30 +144,43 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			// $search by words, $orderby on a non-key property (its pages are unit-tested),
 			// @odata.count; without the header (az's own commands never send it), Graph's refusal
 			// in Graph's words, which az shows.
-			eventual := []string{"--headers", "ConsistencyLevel=eventual"}
 			var ordered struct {
 				Value    []struct{ DisplayName string }
 				Count    *int   `json:"@odata.count"`
 				NextLink string `json:"@odata.nextLink"`
 			}
-			mustAz(t, env, az, &ordered, append([]string{"rest", "--method", "get", "--url",
-				`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged"&$orderby=displayName desc&$count=true&$top=100`, "-o", "json"}, eventual...)...)
+			mustJSON(t, mustSucceed(t, runs[1]), &ordered)
 			if ordered.Count == nil || *ordered.Count != 105 || len(ordered.Value) != 100 || ordered.Value[0].DisplayName != "paged-104" || ordered.Value[99].DisplayName != "paged-005" || ordered.NextLink == "" {
 				t.Fatalf("$search, $orderby desc, $count=true: count %v, %d groups, first %+v, nextLink %q", ordered.Count, len(ordered.Value), ordered.Value[:min(1, len(ordered.Value))], ordered.NextLink)
 			}
-			domain := dev.UserPrincipalName[strings.IndexByte(dev.UserPrincipalName, '@'):]
-			bad = runAz(t, env, az, "ad", "user", "list", "--filter", "endswith(userPrincipalName,'"+domain+"')")
-			if bad.code == 0 || !strings.Contains(bad.stderr, "Operator 'endsWith' is not supported because the required parameters might be missing") {
+			if bad := runs[2]; bad.code == 0 || !strings.Contains(bad.stderr, "Operator 'endsWith' is not supported because the required parameters might be missing") {
 				t.Errorf("az ad user list --filter endswith(...) (no ConsistencyLevel): exit %d\n%s", bad.code, bad.stderr)
 			}
 			var ends struct {
 				Value []struct{ UserPrincipalName string }
 				Count int `json:"@odata.count"`
 			}
-			mustAz(t, env, az, &ends, append([]string{"rest", "--method", "get", "--url",
-				"https://graph.microsoft.com/v1.0/users?$filter=endswith(userPrincipalName,'" + domain + "') and accountEnabled ne false&$count=true", "-o", "json"}, eventual...)...)
+			mustJSON(t, mustSucceed(t, runs[3]), &ends)
 			if ends.Count < 1 || len(ends.Value) != ends.Count || !slices.ContainsFunc(ends.Value, func(u struct{ UserPrincipalName string }) bool { return u.UserPrincipalName == dev.UserPrincipalName }) {
 				t.Errorf("endswith and ne with the advanced query parameters: %+v", ends)
+			}
+			if bad := runs[4]; bad.code == 0 || !strings.Contains(bad.stderr, "at most 20") {
+				t.Errorf("21 members@odata.bind: exit %d\n%s", bad.code, bad.stderr)
+			}
+			// az sends an id that starts with '$' as users('$x'): not found, not a bad request.
+			if bad := runs[5]; bad.code == 0 || !strings.Contains(bad.stderr, "does not exist") {
+				t.Errorf("az ad user show --id $nobody: exit %d\n%s", bad.code, bad.stderr)
+			}
+			var me struct{ UserPrincipalName string }
+			mustJSON(t, mustSucceed(t, runs[6]), &me)
+			if me.UserPrincipalName != dev.UserPrincipalName {
+				t.Errorf("users('id'): %+v", me)
+			}
+			// wids: the developer is the directory's administrator.
+			var at struct{ AccessToken string }
+			mustJSON(t, mustSucceed(t, runs[7]), &at)
+			if c := jwtClaims(t, at.AccessToken); fmt.Sprint(c["wids"]) != "[62e90394-69f5-4237-9190-012177145e10]" {
+				t.Errorf("the developer's ARM token has wids %v", c["wids"])
 			}
 
 			// members@odata.bind on create.
@@ -160,37 +197,6 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			mustAz(t, env, az, &count, append([]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/groups/" + created.ID + "/members/$count"}, eventual...)...)
 			if count != 1 {
 				t.Errorf("groups/{id}/members/$count = %d, want 1", count)
-			}
-			var tooMany bytes.Buffer
-			tooMany.WriteString(`{"displayName":"many","mailNickname":"many","mailEnabled":false,"securityEnabled":true,"members@odata.bind":[`)
-			for i := range 21 {
-				if i > 0 {
-					tooMany.WriteString(",")
-				}
-				tooMany.WriteString(`"https://graph.microsoft.com/v1.0/directoryObjects/` + dev.ObjectID + `"`)
-			}
-			tooMany.WriteString("]}")
-			bad = runAz(t, env, az, "rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body", tooMany.String())
-			if bad.code == 0 || !strings.Contains(bad.stderr, "at most 20") {
-				t.Errorf("21 members@odata.bind: exit %d\n%s", bad.code, bad.stderr)
-			}
-
-			// az sends an id that starts with '$' as users('$x'): not found, not a bad request.
-			bad = runAz(t, env, az, "ad", "user", "show", "--id", "$nobody")
-			if bad.code == 0 || !strings.Contains(bad.stderr, "does not exist") {
-				t.Errorf("az ad user show --id $nobody: exit %d\n%s", bad.code, bad.stderr)
-			}
-			var me struct{ UserPrincipalName string }
-			mustAz(t, env, az, &me, "rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users('"+dev.ObjectID+"')?$select=userPrincipalName", "-o", "json")
-			if me.UserPrincipalName != dev.UserPrincipalName {
-				t.Errorf("users('id'): %+v", me)
-			}
-
-			// wids: the developer is the directory's administrator.
-			var at struct{ AccessToken string }
-			mustAz(t, env, az, &at, "account", "get-access-token", "-o", "json")
-			if c := jwtClaims(t, at.AccessToken); fmt.Sprint(c["wids"]) != "[62e90394-69f5-4237-9190-012177145e10]" {
-				t.Errorf("the developer's ARM token has wids %v", c["wids"])
 			}
 		})
 	}

@@ -67,23 +67,8 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 			if ada.ID == "" || ada.UserPrincipalName != upn || ada.ODataType != "#microsoft.graph.user" {
 				t.Fatalf("az ad user create: %+v", ada)
 			}
-			var shown azADUser
-			mustAz(t, env, az, &shown, "ad", "user", "show", "--id", strings.ToUpper(upn), "-o", "json")
-			if shown.ID != ada.ID {
-				t.Errorf("az ad user show --id %s: %+v", upn, shown)
-			}
-			var users []azADUser
-			mustAz(t, env, az, &users, "ad", "user", "list", "--upn", upn, "-o", "json")
-			if len(users) != 1 || users[0].ID != ada.ID {
-				t.Errorf("az ad user list --upn: %+v", users)
-			}
-			mustAz(t, env, az, &users, "ad", "user", "list", "-o", "json")
-			if len(users) != 2 {
-				t.Errorf("az ad user list: %d users, want the developer and ada", len(users))
-			}
-
-			// Bad input: Graph's words, through az.
-			for _, tc := range []struct {
+			// Reads, and bad input in Graph's words, through az: independent commands, run at once.
+			refusals := []struct {
 				what string
 				args []string
 				want string
@@ -92,9 +77,32 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 				{"UPN outside the tenant's domains", []string{"--user-principal-name", "ada@contoso.com", "--password", "Analytical-3ngine"}, "The domain portion of the userPrincipalName property is invalid."},
 				{"weak password", []string{"--user-principal-name", "weak@" + domain, "--password", "password"}, "does not comply with password complexity requirements"},
 				{"bad UPN characters", []string{"--user-principal-name", "a(b)@" + domain, "--password", "Analytical-3ngine"}, "Property userPrincipalName is invalid."},
-			} {
-				r := runAz(t, env, az, append([]string{"ad", "user", "create", "--display-name", "x"}, tc.args...)...)
-				if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			}
+			cmds := [][]string{
+				{"ad", "user", "show", "--id", strings.ToUpper(upn), "-o", "json"},
+				{"ad", "user", "list", "--upn", upn, "-o", "json"},
+				{"ad", "user", "list", "-o", "json"},
+			}
+			for _, tc := range refusals {
+				cmds = append(cmds, append([]string{"ad", "user", "create", "--display-name", "x"}, tc.args...))
+			}
+			runs := azConcurrently(t, env, az, cmds...)
+			var shown azADUser
+			mustJSON(t, mustSucceed(t, runs[0]), &shown)
+			if shown.ID != ada.ID {
+				t.Errorf("az ad user show --id %s: %+v", upn, shown)
+			}
+			var users []azADUser
+			mustJSON(t, mustSucceed(t, runs[1]), &users)
+			if len(users) != 1 || users[0].ID != ada.ID {
+				t.Errorf("az ad user list --upn: %+v", users)
+			}
+			mustJSON(t, mustSucceed(t, runs[2]), &users)
+			if len(users) != 2 {
+				t.Errorf("az ad user list: %d users, want the developer and ada", len(users))
+			}
+			for i, tc := range refusals {
+				if r := runs[3+i]; r.code == 0 || !strings.Contains(r.stderr, tc.want) {
 					t.Errorf("%s: exit %d, stderr %q; want a failure saying %q", tc.what, r.code, r.stderr, tc.want)
 				}
 			}
@@ -124,12 +132,15 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 			if len(members) != 1 || members[0].ID != inner.ID || members[0].ODataType != "#microsoft.graph.group" {
 				t.Errorf("az ad group member list: %+v", members)
 			}
+			runs = azConcurrently(t, env, az,
+				[]string{"ad", "group", "member", "check", "--group", grp.ID, "--member-id", ada.ID, "-o", "json"},
+				[]string{"ad", "group", "member", "check", "--group", grp.ID, "--member-id", dev.ObjectID, "-o", "json"})
 			var check struct{ Value bool }
-			mustAz(t, env, az, &check, "ad", "group", "member", "check", "--group", grp.ID, "--member-id", ada.ID, "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[0]), &check)
 			if !check.Value {
 				t.Errorf("az ad group member check (ada through Inner team): %+v, want true", check)
 			}
-			mustAz(t, env, az, &check, "ad", "group", "member", "check", "--group", grp.ID, "--member-id", dev.ObjectID, "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[1]), &check)
 			if check.Value {
 				t.Errorf("az ad group member check (the developer): true, want false")
 			}
@@ -144,7 +155,7 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 			body, _ = json.Marshal(map[string]any{"accountEnabled": true, "displayName": "<script>alert(1)</script>", "mailNickname": "script",
 				"userPrincipalName": "script@" + domain, "passwordProfile": map[string]any{"password": "Scr1pt-kiddie"}})
 			os.WriteFile(script, body, 0o600)
-			for _, tc := range []struct {
+			restRefusals := []struct {
 				what, method, url, body, want string
 			}{
 				{"1 MB password", "post", graph + "/users", "@" + big, "does not comply with password complexity requirements"},
@@ -153,19 +164,24 @@ func TestPeopleWithAzureCLI(t *testing.T) {
 				{"unknown user", "get", graph + "/users/" + uuid.NewString(), "", "Request_ResourceNotFound"},
 				{"unknown group", "get", graph + "/groups/" + uuid.NewString(), "", "Request_ResourceNotFound"},
 				{"/me with an application token", "get", graph + "/me", "", "only valid with delegated authentication"},
-			} {
+			}
+			// A <script> display name is stored as given and returned JSON-escaped. This first
+			// az rest also puts its token in az's cache before the refusals run at once.
+			var scripted azADUser
+			mustAz(t, env, az, &scripted, "rest", "--method", "post", "--url", graph+"/users", "--body", "@"+script, "-o", "json")
+			cmds = nil
+			for _, tc := range restRefusals {
 				args := []string{"rest", "--method", tc.method, "--url", tc.url}
 				if tc.body != "" {
 					args = append(args, "--body", tc.body)
 				}
-				r := runAz(t, env, az, args...)
-				if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+				cmds = append(cmds, args)
+			}
+			for i, r := range azConcurrently(t, env, az, cmds...) {
+				if tc := restRefusals[i]; r.code == 0 || !strings.Contains(r.stderr, tc.want) {
 					t.Errorf("%s: exit %d, stderr %q; want a 4xx saying %q", tc.what, r.code, r.stderr, tc.want)
 				}
 			}
-			// A <script> display name is stored as given and returned JSON-escaped.
-			var scripted azADUser
-			mustAz(t, env, az, &scripted, "rest", "--method", "post", "--url", graph+"/users", "--body", "@"+script, "-o", "json")
 			raw := mustAz(t, env, az, nil, "rest", "--method", "get", "--url", graph+"/users/"+scripted.ID, "--debug")
 			if scripted.DisplayName != "<script>alert(1)</script>" || !strings.Contains(raw.stderr, `\u003cscript\u003e`) {
 				t.Errorf("script display name: %q; the raw response should carry \\u003cscript\\u003e", scripted.DisplayName)
@@ -290,6 +306,19 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			var bob azADUser
 			mustAz(t, devEnv, az, &bob, "ad", "user", "create", "--display-name", "Bob", "--user-principal-name", "bob@"+domain,
 				"--password", "B0b-the-builder", "-o", "json")
+			// Bob signs in meanwhile (his own az, his own config directory), to spare the suite an
+			// az start-up's wait.
+			bobEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
+			bobLogin := make(chan azRun, 1)
+			var wg sync.WaitGroup
+			t.Cleanup(wg.Wait)
+			wg.Go(func() {
+				r, err := execAz(t, bobEnv, az, "login", "-u", "bob@"+domain, "-p", "B0b-the-builder", "--allow-no-subscriptions", "-o", "none")
+				if err != nil {
+					r = azRun{cmdline: "az login -u bob", code: -1, stderr: err.Error()}
+				}
+				bobLogin <- r
+			})
 			var grp struct{ ID string }
 			mustAz(t, devEnv, az, &grp, "ad", "group", "create", "--display-name", "Builders", "--mail-nickname", "builders", "-o", "json")
 			mustAz(t, devEnv, az, nil, "ad", "group", "member", "add", "--group", grp.ID, "--member-id", bob.ID)
@@ -300,19 +329,20 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			}
 
 			// Bob, an ordinary person, may read the directory (and himself) but not change it.
-			bobEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
-			mustAz(t, bobEnv, az, nil, "login", "-u", "bob@"+domain, "-p", "B0b-the-builder", "--allow-no-subscriptions", "-o", "none")
-			mustAz(t, bobEnv, az, &me, "ad", "signed-in-user", "show", "-o", "json")
+			mustSucceed(t, <-bobLogin)
+			mustAz(t, bobEnv, az, &me, "ad", "signed-in-user", "show", "-o", "json") // and az caches bob's Graph token
 			if me.ID != bob.ID {
 				t.Errorf("az ad signed-in-user show as bob: %+v", me)
 			}
+			runs := azConcurrently(t, bobEnv, az,
+				[]string{"ad", "user", "show", "--id", dev.UserPrincipalName, "-o", "json"},
+				[]string{"ad", "user", "create", "--display-name", "Eve", "--user-principal-name", "eve@" + domain, "--password", "Ev3-the-intruder"})
 			var shown azADUser
-			mustAz(t, bobEnv, az, &shown, "ad", "user", "show", "--id", dev.UserPrincipalName, "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[0]), &shown)
 			if shown.ID != dev.ObjectID {
 				t.Errorf("bob reads the developer: %+v", shown)
 			}
-			r := runAz(t, bobEnv, az, "ad", "user", "create", "--display-name", "Eve", "--user-principal-name", "eve@"+domain, "--password", "Ev3-the-intruder")
-			if r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges") {
+			if r := runs[1]; r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges") {
 				t.Errorf("bob creating a user: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
 			}
 
@@ -324,32 +354,37 @@ func TestPersonManagesTheDirectory(t *testing.T) {
 			mustJSON(t, m.mustCLI("ad", "user", "create", "--display-name", "Carol", "--user-principal-name", "carol@"+domain, "--password", "C4rol-the-coder"), &carol)
 			carolEnv := append(m.printedEnv(t, "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"), azConfigDir(t))
 			carolLogin := make(chan azRun, 1)
-			var wg sync.WaitGroup
 			wg.Go(func() {
-				carolLogin <- runAz(t, carolEnv, az, "login", "-u", "carol@"+domain, "-p", "C4rol-the-coder", "--allow-no-subscriptions", "-o", "none")
+				r, err := execAz(t, carolEnv, az, "login", "-u", "carol@"+domain, "-p", "C4rol-the-coder", "--allow-no-subscriptions", "-o", "none")
+				if err != nil {
+					r = azRun{cmdline: "az login -u carol", code: -1, stderr: err.Error()}
+				}
+				carolLogin <- r
 			})
-			t.Cleanup(wg.Wait)
 			var app struct{ ID, AppID string }
 			mustAz(t, bobEnv, az, &app, "ad", "app", "create", "--display-name", "bobs-tool", "-o", "json")
+			// Three commands of the owner's at once, none depending on another's answer.
+			runs = azConcurrently(t, bobEnv, az,
+				[]string{"ad", "app", "credential", "reset", "--id", app.AppID, "--append", "-o", "json"},
+				[]string{"ad", "sp", "create", "--id", app.AppID, "-o", "json"},
+				[]string{"ad", "app", "list", "--show-mine", "--query", "[].appId", "-o", "json"})
 			var secret struct{ AppID, Password string }
-			mustAz(t, bobEnv, az, &secret, "ad", "app", "credential", "reset", "--id", app.AppID, "--append", "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[0]), &secret)
 			if secret.AppID != app.AppID || secret.Password == "" {
 				t.Errorf("az ad app credential reset by the owner: %+v", secret)
 			}
 			var sp struct{ ID, AppID, ServicePrincipalType string }
-			mustAz(t, bobEnv, az, &sp, "ad", "sp", "create", "--id", app.AppID, "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[1]), &sp)
 			if sp.ID != app.ID || sp.AppID != app.AppID || sp.ServicePrincipalType != "Application" {
 				t.Errorf("az ad sp create by the owner: %+v, want the application's service principal %s", sp, app.ID)
 			}
 			var mine []string // /me/ownedObjects, filtered by az on @odata.type
-			mustAz(t, bobEnv, az, &mine, "ad", "app", "list", "--show-mine", "--query", "[].appId", "-o", "json")
+			mustJSON(t, mustSucceed(t, runs[2]), &mine)
 			if len(mine) != 1 || mine[0] != app.AppID {
 				t.Errorf("az ad app list --show-mine as bob: %v, want [%s]", mine, app.AppID)
 			}
-			if r := <-carolLogin; r.code != 0 {
-				t.Fatalf("%s: exit %d\n%s", r.cmdline, r.code, r.stderr)
-			}
-			r = runAz(t, carolEnv, az, "ad", "app", "update", "--id", app.AppID, "--display-name", "carols-tool")
+			mustSucceed(t, <-carolLogin)
+			r := runAz(t, carolEnv, az, "ad", "app", "update", "--id", app.AppID, "--display-name", "carols-tool")
 			if r.code == 0 || !strings.Contains(r.stderr, "Insufficient privileges to complete the operation.") {
 				t.Errorf("carol updating bob's app: exit %d, %s; want Graph's Authorization_RequestDenied", r.code, r.stderr)
 			}
