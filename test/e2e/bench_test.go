@@ -49,7 +49,9 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 	if !rep.Short {
 		t.Error("the report does not say it was a short run")
 	}
-	type want struct{ ceiling, latency bool }
+	// difference: the figure is one measurement minus another of the same run, which noise can
+	// make zero or negative (the proxy's added p99 on a loaded machine).
+	type want struct{ ceiling, latency, difference bool }
 	wants := map[string]want{
 		// Issue 2: token service.
 		"devColdStart":  {latency: true},
@@ -83,7 +85,7 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 		"agentRSS":          {},
 		// Issue 12: a node's Azure-name proxy.
 		"vaultGetThroughNodeProxy":     {ceiling: true, latency: true},
-		"nodeProxyAddedP99":            {},
+		"nodeProxyAddedP99":            {difference: true},
 		"vaultGetThroughBareForwarder": {ceiling: true, latency: true},
 		// Issue 5: Key Vault.
 		"vaultSecretGet":  {ceiling: true, latency: true},
@@ -110,7 +112,7 @@ func TestBenchShortProducesEveryFigure(t *testing.T) {
 			t.Errorf("figure %q skipped: %s", f.Key, f.Skipped)
 			continue
 		}
-		if f.Value <= 0 || f.Unit == "" {
+		if f.Value <= 0 && !w.difference || f.Unit == "" {
 			t.Errorf("figure %q has no value: %v %q", f.Key, f.Value, f.Unit)
 		}
 		if w.ceiling && (f.Ceiling <= 0 || f.Ratio <= 0) {
