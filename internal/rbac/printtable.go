@@ -83,33 +83,10 @@ func (t *printTable) move(refs []scopeRef, a uint64, from, to int) {
 	}
 }
 
-// deleteSlot empties slot i and shifts back the entries after it that probed past it, so that
-// every entry stays reachable from its home without tombstones.
+// deleteSlot empties slot i without a tombstone (backShift).
 func (t *printTable) deleteSlot(i int) {
-	mask := len(t.slots) - 1
 	t.used--
-	for {
-		t.slots[i] = printSlot{}
-		j := i
-		for {
-			j = (j + 1) & mask
-			if t.slots[j].head == 0 {
-				return
-			}
-			k := t.home(t.slots[j].a)
-			// The entry at j stays if its home lies cyclically in (i, j].
-			if i <= j {
-				if i < k && k <= j {
-					continue
-				}
-			} else if i < k || k <= j {
-				continue
-			}
-			t.slots[i] = t.slots[j]
-			i = j
-			break
-		}
-	}
+	backShift(t.slots, i, func(s *printSlot) bool { return s.head == 0 }, func(s *printSlot) int { return t.home(s.a) })
 }
 
 // grow rehashes into at least n slots (a power of two); the chains through refs are unchanged.
@@ -179,18 +156,28 @@ func (t *countTable) add(p principalPrint, delta int) {
 	if s.n += delta; s.n > 0 {
 		return
 	}
-	// Empty slot i and shift back the entries after it that probed past it.
-	mask := len(t.slots) - 1
 	t.used--
+	mask := len(t.slots) - 1
+	backShift(t.slots, i, func(s *countSlot) bool { return s.n == 0 }, func(s *countSlot) int { return int(s.p.a>>16) & mask })
+}
+
+// backShift empties slot i of an open-addressing table with linear probing (a power of two
+// long) and shifts back the entries after it that probed past it, so that every entry stays
+// reachable from its home without tombstones. empty says whether a slot is free; home is the
+// slot where an entry's probe starts.
+func backShift[S any](slots []S, i int, empty func(*S) bool, home func(*S) int) {
+	mask := len(slots) - 1
+	var none S
 	for {
-		t.slots[i] = countSlot{}
+		slots[i] = none
 		j := i
 		for {
 			j = (j + 1) & mask
-			if t.slots[j].n == 0 {
+			if empty(&slots[j]) {
 				return
 			}
-			k := int(t.slots[j].p.a>>16) & mask
+			// The entry at j stays if its home lies cyclically in (i, j].
+			k := home(&slots[j])
 			if i <= j {
 				if i < k && k <= j {
 					continue
@@ -198,7 +185,7 @@ func (t *countTable) add(p principalPrint, delta int) {
 			} else if i < k || k <= j {
 				continue
 			}
-			t.slots[i] = t.slots[j]
+			slots[i] = slots[j]
 			i = j
 			break
 		}
