@@ -175,45 +175,25 @@ func scaleAt(ctx context.Context, o Options, storeName string, n int, step func(
 	list := c.subscription() + "/providers/" + uaType + "?api-version=" + msiAPIVersion
 	// 200 timed pages (40 short) so that the p99 is a percentile, not the slowest of a handful:
 	// a page is a few milliseconds, so this is about a second per size.
-	var lat []time.Duration
-	for i := range o.Scale.ListWalks*40 + 1 {
-		var page struct {
-			Value []json.RawMessage `json:"value"`
-		}
-		t := time.Now()
-		if err := c.arm(ctx, http.MethodGet, list, nil, &page); err != nil {
-			return p, fmt.Errorf("list: %w", err)
-		}
-		if len(page.Value) == 0 {
-			return p, fmt.Errorf("list: an empty first page with %d identities", n)
-		}
-		if i > 0 { // the first is the warm-up
-			lat = append(lat, time.Since(t))
-		}
+	rounds := o.Scale.ListWalks * 40
+	p.list, p.listN, err = firstPageP99(rounds, n, "list", func(page any) error {
+		return c.arm(ctx, http.MethodGet, list, nil, page)
+	})
+	if err != nil {
+		return p, err
 	}
-	p.list, p.listN = percentile(lat, 99), len(lat)
 	// The same for Graph's list of the tenant's service principals, every identity among them.
 	graphTok, err := c.token(ctx, graphScope)
 	if err != nil {
 		return p, err
 	}
-	lat = lat[:0]
-	for i := range o.Scale.ListWalks*40 + 1 {
-		var page struct {
-			Value []json.RawMessage `json:"value"`
-		}
-		t := time.Now()
-		if _, err := c.do(ctx, graphTok, http.MethodGet, c.endpoint+"/v1.0/servicePrincipals", nil, &page); err != nil {
-			return p, fmt.Errorf("graph servicePrincipals: %w", err)
-		}
-		if len(page.Value) == 0 {
-			return p, fmt.Errorf("graph servicePrincipals: an empty first page with %d identities", n)
-		}
-		if i > 0 { // the first is the warm-up
-			lat = append(lat, time.Since(t))
-		}
+	p.graph, p.graphN, err = firstPageP99(rounds, n, "graph servicePrincipals", func(page any) error {
+		_, err := c.do(ctx, graphTok, http.MethodGet, c.endpoint+"/v1.0/servicePrincipals", nil, page)
+		return err
+	})
+	if err != nil {
+		return p, err
 	}
-	p.graph, p.graphN = percentile(lat, 99), len(lat)
 	if p.rss, err = procRSS(inst.cmd.Process.Pid); err != nil {
 		return p, err
 	}
@@ -304,4 +284,27 @@ func seedIdentity(tenantID, subscriptionID, group string, i int, now time.Time) 
 func readerAssignment(scope, principalID string, at time.Time) store.RoleAssignment {
 	return store.RoleAssignment{ID: newGUID(), Scope: scope, RoleDefinitionID: readerRoleID, PrincipalID: strings.ToLower(principalID),
 		PrincipalType: "ServicePrincipal", CreatedAt: at, UpdatedAt: at, CreatedBy: "mint bench", UpdatedBy: "mint bench"}
+}
+
+// firstPageP99 asks get for a list's first page rounds+1 times, the first as a warm-up, and
+// returns the p99 of the timed ones and their count; an empty page is an error (every
+// identity of the directory is on the list).
+func firstPageP99(rounds, identities int, what string, get func(page any) error) (time.Duration, int, error) {
+	lat := make([]time.Duration, 0, rounds)
+	for i := range rounds + 1 {
+		var page struct {
+			Value []json.RawMessage `json:"value"`
+		}
+		t := time.Now()
+		if err := get(&page); err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", what, err)
+		}
+		if len(page.Value) == 0 {
+			return 0, 0, fmt.Errorf("%s: an empty first page with %d identities", what, identities)
+		}
+		if i > 0 { // the first is the warm-up
+			lat = append(lat, time.Since(t))
+		}
+	}
+	return percentile(lat, 99), len(lat), nil
 }
