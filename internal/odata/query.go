@@ -68,8 +68,10 @@ func ParseSkipToken(s string) (int, error) {
 	if !ok || len(rest) > 16 {
 		return 0, fmt.Errorf("the $skiptoken is not one this service handed out")
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest) // Strict: "M0" is not a second spelling of "Mw"
-	if err != nil {
+	// Strict: "M0" is not a second spelling of "Mw". The decoder skips CR and LF even when
+	// strict, so "M\rw" is refused on its own.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
+	if err != nil || strings.ContainsAny(rest, "\r\n") {
 		return 0, fmt.Errorf("the $skiptoken is not one this service handed out")
 	}
 	n, err := strconv.Atoi(string(raw))

@@ -58,8 +58,8 @@ func ParseObjectCursor(cursor string) (createdAt time.Time, objectID string, err
 	if len(cursor) > 2*maxObjectIDLen {
 		return time.Time{}, "", bad
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
-	if err != nil || !strings.HasPrefix(string(raw), objectCursorPrefix) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor) // it skips CR and LF, even strict
+	if err != nil || strings.ContainsAny(cursor, "\r\n") || !strings.HasPrefix(string(raw), objectCursorPrefix) {
 		return time.Time{}, "", bad
 	}
 	us, id, ok := strings.Cut(string(raw[len(objectCursorPrefix):]), ":")
