@@ -288,7 +288,8 @@ func loadFigures(ctx context.Context, o Options, rep *Report, inst *instance, wa
 		rep.add(
 			withLatency(Figure{Key: "tokenIssuance", Name: "fresh app tokens issued per second (HTTPS, client_credentials)", Value: issued.rate(), Unit: "tokens/s",
 				Ceiling: raw.rate(), Ratio: issued.rate() / raw.rate(), Goal: ">= 0.85 x raw RSA signing", Target: &Target{MinRatio: 0.85},
-				Note: fmt.Sprintf("%d concurrent keep-alive clients on the same machine, 4 rounds alternating with raw signing; each token a new RS256 signature", o.Concurrency)}, issued.lat),
+				Note: joinNotes(fmt.Sprintf("%d concurrent keep-alive clients on the same machine, 4 rounds alternating with raw signing; each token a new RS256 signature", o.Concurrency),
+					cpuNote(issued, raw, runtime.NumCPU()))}, issued.lat),
 			withLatency(Figure{Key: "rawRSASign", Name: "raw rsa.SignPKCS1v15 per second (all cores)", Value: raw.rate(), Unit: "signatures/s",
 				Note: fmt.Sprintf("RSA-2048, SHA-256, %d goroutines (one per core): the ceiling of token issuance; p50/p99 per signature", runtime.GOMAXPROCS(0))}, raw.lat),
 		)
@@ -626,12 +627,12 @@ func tokenFigures(ctx context.Context, inst *instance, d time.Duration, concurre
 	}
 	const rounds = 4
 	for range rounds {
-		s, err := loadFor(ctx, d/rounds, runtime.GOMAXPROCS(0), sign)
+		s, err := loadOn(ctx, inst, d/rounds, runtime.GOMAXPROCS(0), sign)
 		if err != nil {
 			return issued, raw, err
 		}
 		raw = raw.add(s)
-		if s, err = loadFor(ctx, d/rounds, concurrency, post); err != nil {
+		if s, err = loadOn(ctx, inst, d/rounds, concurrency, post); err != nil {
 			return issued, raw, err
 		}
 		issued = issued.add(s)

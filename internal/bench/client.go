@@ -181,6 +181,7 @@ type stats struct {
 	n   int
 	dur time.Duration
 	lat []time.Duration
+	cpu cpuUse // CPU the bench and mint dev used meanwhile, when measured (loadOn)
 }
 
 func (s stats) rate() float64 {
@@ -191,7 +192,7 @@ func (s stats) rate() float64 {
 }
 
 func (s stats) add(o stats) stats {
-	return stats{n: s.n + o.n, dur: s.dur + o.dur, lat: append(s.lat, o.lat...)}
+	return stats{n: s.n + o.n, dur: s.dur + o.dur, lat: append(s.lat, o.lat...), cpu: s.cpu.plus(o.cpu)}
 }
 
 // loadFor calls do from concurrency workers for d, after one warm-up call per worker, and

@@ -117,12 +117,12 @@ func peopleFigures(ctx context.Context, o Options, inst *instance) ([]Figure, er
 	}
 	refreshed, raw := stats{}, stats{}
 	for range 4 { // alternating rounds, as the client-credentials figure
-		s, err := loadFor(ctx, o.Duration/4, runtime.GOMAXPROCS(0), sign)
+		s, err := loadOn(ctx, inst, o.Duration/4, runtime.GOMAXPROCS(0), sign)
 		if err != nil {
 			return nil, err
 		}
 		raw = raw.add(s)
-		if s, err = loadFor(ctx, o.Duration/4, o.Concurrency, redeem); err != nil {
+		if s, err = loadOn(ctx, inst, o.Duration/4, o.Concurrency, redeem); err != nil {
 			return nil, err
 		}
 		refreshed = refreshed.add(s)
@@ -163,8 +163,8 @@ func peopleFigures(ctx context.Context, o Options, inst *instance) ([]Figure, er
 	return []Figure{
 		withLatency(Figure{Key: "refreshRedemption", Name: "refresh-token redemptions per second (HTTPS, grant_type=refresh_token)", Value: refreshed.rate(), Unit: "tokens/s",
 			Ceiling: raw.rate(), Ratio: refreshed.rate() / raw.rate(), Goal: ">= 0.7 x raw RSA signing", Target: &Target{MinRatio: 0.7},
-			Note: fmt.Sprintf("%d workers, each rotating its own refresh token (the developer user, the Azure CLI's client id, ARM scope); 4 rounds alternating with raw RSA-2048 signing (%.0f/s)",
-				o.Concurrency, raw.rate())}, refreshed.lat),
+			Note: joinNotes(fmt.Sprintf("%d workers, each rotating its own refresh token (the developer user, the Azure CLI's client id, ARM scope); 4 rounds alternating with raw RSA-2048 signing (%.0f/s)",
+				o.Concurrency, raw.rate()), cpuNote(refreshed, raw, runtime.NumCPU()))}, refreshed.lat),
 		withLatency(Figure{Key: "passwordSignIn", Name: "password sign-ins per second (HTTPS, grant_type=password, Argon2id)", Value: signIns.rate(), Unit: "sign-ins/s",
 			Note: fmt.Sprintf("%d workers signing the developer user in; Argon2id checks capped at %d at once on %d CPUs (at least one CPU left to the rest), %d more may wait",
 				o.Concurrency, directory.PasswordSlots(), runtime.NumCPU(), directory.PasswordQueue())}, signIns.lat),
