@@ -96,10 +96,13 @@ func mustSucceed(t *testing.T, r azRun) string {
 // execAz is runAz's work, safe in any goroutine: it only logs, and returns what would fail the test.
 func execAz(t *testing.T, env []string, prog string, args ...string) (azRun, error) {
 	t.Helper()
+	args = joinDashValues(args)
 	shown := slices.Clone(args) // for messages: never the admin's secret
 	for i := range shown {
 		if i > 0 && shown[i-1] == "-p" {
 			shown[i] = "<secret>"
+		} else if strings.HasPrefix(shown[i], "-p=") {
+			shown[i] = "-p=<secret>"
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -122,6 +125,23 @@ func execAz(t *testing.T, env []string, prog string, args ...string) (azRun, err
 	r := azRun{cmdline: filepath.Base(prog) + " " + strings.Join(shown, " "), stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	t.Logf("%s: exit %d in %v", r.cmdline, r.code, time.Since(start).Round(time.Millisecond))
 	return r, nil
+}
+
+// joinDashValues writes "-p <value>" as "-p=<value>" when the value begins with '-': az's
+// parser takes such a value for an option ("argument --password/-p: expected one argument"), and
+// its help says to write it this way. A generated client secret begins with '-' one time in 66
+// (its alphabet has 66 characters), as Entra's may.
+func joinDashValues(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-p" && i+1 < len(args) && strings.HasPrefix(args[i+1], "-") {
+			out = append(out, "-p="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // mustAz runs az and decodes its JSON output into v (unless v is nil), or fails the test.
