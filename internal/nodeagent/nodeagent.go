@@ -59,8 +59,11 @@ type Config struct {
 	// emulator, and the CA its certificate is checked against (proxy.ParseStorageForwards).
 	ForwardStorage       []string
 	ForwardStorageCAFile string
-	RateLimit            agent.RateLimit
-	MetricsAddr          string
+	// ProxyTLS is how the proxy serves the names the server answers: ProxyTLSPassthrough,
+	// ProxyTLSTerminate, or "" / ProxyTLSAuto (passthrough when the server is reached directly).
+	ProxyTLS    string
+	RateLimit   agent.RateLimit
+	MetricsAddr string
 	// BindHost gives every local process this VM-like resource's identities.
 	BindHost string
 
@@ -228,8 +231,12 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 	if err != nil {
 		return nil, "", err
 	}
+	passthrough, err := passthroughDialer(cfg.ProxyTLS, forward, cfg.Logger)
+	if err != nil {
+		return nil, "", err
+	}
 	p, err := proxy.New(proxy.Config{Addr: cfg.ProxyAddr, CA: certs, Handler: forward, IMDS: imds,
-		Storage: storage, StorageTLS: storageTLS, Logger: cfg.Logger.With("component", "proxy")})
+		Storage: storage, StorageTLS: storageTLS, Passthrough: passthrough, Logger: cfg.Logger.With("component", "proxy")})
 	if err != nil {
 		return nil, "", err
 	}

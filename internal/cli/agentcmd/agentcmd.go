@@ -65,6 +65,7 @@ func Define(fs *pflag.FlagSet) *Command {
 	fs.StringVar(&c.cfg.ProxyAddr, "proxy-addr", nodeagent.DefaultProxyAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
 	fs.StringSliceVar(&c.cfg.ForwardStorage, "forward-storage", nil, proxy.ForwardStorageUsage)
 	fs.StringVar(&c.cfg.ForwardStorageCAFile, "forward-storage-ca-file", "", proxy.ForwardStorageCAUsage)
+	fs.StringVar(&c.cfg.ProxyTLS, "proxy-tls", nodeagent.ProxyTLSAuto, nodeagent.ProxyTLSUsage)
 	fs.Float64Var(&c.cfg.RateLimit.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
 	fs.IntVar(&c.cfg.RateLimit.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
 	fs.StringVar(&c.cfg.MetricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
