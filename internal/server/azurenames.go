@@ -46,7 +46,16 @@ func serverTLSConfig(leaf tls.Certificate, azure *proxy.ServerNameCertificates) 
 // server is not what Azure does, nor what the terminating proxy did (421 there too).
 func withAzureNameHosts(azure *proxy.ServerNameCertificates, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && r.TLS.ServerName != "" && azure.Serves(r.TLS.ServerName) && !sameHost(r.Host, r.TLS.ServerName) {
+		if r.TLS == nil || r.TLS.ServerName == "" || !azure.Serves(r.TLS.ServerName) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Host == "" {
+			// HTTP/1.0 may send none: the connection's name is the request's, as the
+			// terminating proxy took the tunnel's.
+			r.Host = strings.ToLower(strings.TrimSuffix(r.TLS.ServerName, "."))
+		}
+		if !sameHost(r.Host, r.TLS.ServerName) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusMisdirectedRequest)
 			w.Write([]byte("mint: this connection is for " + strings.ToLower(r.TLS.ServerName) + "; send requests for other hosts on a connection of their own\n"))

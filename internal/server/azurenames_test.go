@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -85,6 +86,20 @@ func TestServerPicksItsCertificateByServerName(t *testing.T) {
 	}
 	if code := get("https://kv1.vault.azure.net:443/healthz", "kv1.vault.azure.net:443"); code == http.StatusMisdirectedRequest {
 		t.Errorf("the vault's own Host with its port was misdirected")
+	}
+	// HTTP/1.0 without a Host: the connection's name is the request's.
+	c, err := tls.Dial("tcp", s.Addr(), &tls.Config{ServerName: "kv1.vault.azure.net", RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /healthz HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusMisdirectedRequest || resp.StatusCode == http.StatusOK {
+		t.Errorf("HTTP/1.0 without Host on a connection for kv1.vault.azure.net: %d, want the vault's answer", resp.StatusCode)
 	}
 }
 
