@@ -99,7 +99,7 @@ func TestPassthroughEndsTheClientsTLSAtTheServer(t *testing.T) {
 }
 
 // clientHello is the first flight of a TLS client asking for serverName: its ClientHello.
-func clientHello(t *testing.T, serverName string) []byte {
+func clientHello(t testing.TB, serverName string) []byte {
 	t.Helper()
 	a, b := net.Pipe()
 	go tls.Client(a, &tls.Config{ServerName: serverName, InsecureSkipVerify: true}).Handshake()
@@ -285,4 +285,47 @@ func TestRawConnReachesTheTCPConnection(t *testing.T) {
 	if rawConn(tc) != net.Conn(tc) {
 		t.Fatalf("rawConn skipped pending bytes")
 	}
+}
+
+// FuzzReadServerName feeds random bytes as a tunnel's first flight: reading the server name
+// never panics; what it accepts names the CONNECT host (or none), and the bytes it returns to be
+// sent on are exactly the ones read, from the start.
+func FuzzReadServerName(f *testing.F) {
+	const host = "kv1.vault.azure.net"
+	for _, name := range []string{host, "KV1.vault.azure.net.", "graph.microsoft.com", ""} {
+		f.Add(clientHello(f, name))
+	}
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: kv1.vault.azure.net\r\n\r\n"))
+	f.Add([]byte{0x16, 0x03, 0x01, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := newPipeConn(in)
+		var serverName string
+		var hello []byte
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			serverName, hello, err = readServerName(c, host)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("reading the server name of %d bytes did not end", len(in))
+		}
+		if err != nil {
+			if hello != nil {
+				t.Fatalf("an error (%v) with bytes to send on", err)
+			}
+			return
+		}
+		if serverName != "" && normalizeHost(serverName) != host {
+			t.Fatalf("accepted server name %q for %s", serverName, host)
+		}
+		if !bytes.HasPrefix(in, hello) || len(hello) == 0 {
+			t.Fatalf("the hello to send on (%d bytes) is not what was read", len(hello))
+		}
+		if c.out.Len() != 0 {
+			t.Fatalf("wrote %d bytes to a client whose hello was accepted", c.out.Len())
+		}
+	})
 }
