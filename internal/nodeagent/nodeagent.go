@@ -88,6 +88,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		return errors.New("--data-dir is required (the agent keeps its key there)")
 	}
+	switch cfg.ProxyTLS {
+	case "", ProxyTLSAuto, ProxyTLSPassthrough, ProxyTLSTerminate:
+	default:
+		return fmt.Errorf("--proxy-tls %q: want auto, passthrough or terminate", cfg.ProxyTLS)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -49,3 +49,13 @@ func TestProxyTLSModes(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt --proxy-tls stops the agent at start, whether or not the proxy runs.
+func TestProxyTLSIsCheckedAtStart(t *testing.T) {
+	for _, proxyAddr := range []string{DefaultProxyAddr, ""} {
+		err := Run(t.Context(), Config{DataDir: t.TempDir(), ProxyAddr: proxyAddr, ProxyTLS: "passthru"})
+		if err == nil || !strings.Contains(err.Error(), "want auto, passthrough or terminate") {
+			t.Errorf("--proxy-addr %q --proxy-tls passthru: %v", proxyAddr, err)
+		}
+	}
+}
