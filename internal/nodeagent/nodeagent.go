@@ -59,13 +59,13 @@ type Config struct {
 	// emulator, and the CA its certificate is checked against (proxy.ParseStorageForwards).
 	ForwardStorage       []string
 	ForwardStorageCAFile string
-	// ProxyTLS is how the proxy serves the names the server answers: ProxyTLSPassthrough,
-	// ProxyTLSTerminate, or "" / ProxyTLSAuto (passthrough when the server is reached directly).
-	ProxyTLS    string
-	RateLimit   agent.RateLimit
-	MetricsAddr string
+	RateLimit            agent.RateLimit
+	MetricsAddr          string
 	// BindHost gives every local process this VM-like resource's identities.
 	BindHost string
+	// ProxyTLS is how the proxy serves the names the server answers: ProxyTLSPassthrough,
+	// ProxyTLSTerminate, or "" / ProxyTLSAuto (passthrough when the server is reached directly).
+	ProxyTLS string
 
 	Logger *slog.Logger
 	// Out receives the endpoints, as a person reads them at start.
@@ -80,9 +80,10 @@ const releaseMemoryAfter = 250 * time.Millisecond
 
 // Run runs a node agent until ctx ends: it joins (first start) or loads the node, serves
 // the managed-identity endpoints and the `mint run` socket, and, unless ProxyAddr is empty, the
-// Azure-name proxy: Azure's names terminated with a certificate the server's CA issued for a key
-// this node keeps, and the decrypted requests forwarded over HTTPS to the server, Host intact,
-// where the same handler as behind mint dev's proxy answers them. The environment `mint run
+// Azure-name proxy: the workloads' TLS for the names the server answers passed through to it
+// (ProxyTLS, passthrough.go), or terminated with a certificate the server's CA issued for a key
+// this node keeps and the decrypted requests forwarded over HTTPS to the server, Host intact;
+// either way the same handler as behind mint dev's proxy answers them. The environment `mint run
 // --proxy` gives a program is written to <DataDir>/env, as mint dev writes its own.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {

@@ -92,11 +92,12 @@ type Proxy struct {
 	storage map[string]http.Handler // by Storage service
 	imds    http.Handler
 	certs   *certCache
+	log     *slog.Logger
+	maxBody int64
+
 	// passthrough dials the server for the tunnels passed through (passthrough.go); nil: none.
 	passthrough PassthroughDialer
 	splices     spliceSet
-	log         *slog.Logger
-	maxBody     int64
 
 	// The tunnels' request loop (loop.go), used when the handler is a Forwarder.
 	forwarder     Forwarder
@@ -173,11 +174,11 @@ func New(cfg Config) (*Proxy, error) {
 		handler: cfg.Handler,
 		storage: newStorageForwarders(cfg.Storage, cfg.StorageTLS, cfg.Logger),
 		imds:    cfg.IMDS,
-		// A server that answers Azure's names itself knows nothing of the Storage emulators.
+		certs:   newCertCache(cfg.CA, cfg.CertTTL, cfg.MaxCachedCerts, cfg.Clock),
+		log:     cfg.Logger,
+		maxBody: cfg.MaxBodyBytes,
+		// Storage names stay terminated here: the server knows nothing of the emulators.
 		passthrough: cfg.Passthrough,
-		certs:       newCertCache(cfg.CA, cfg.CertTTL, cfg.MaxCachedCerts, cfg.Clock),
-		log:         cfg.Logger,
-		maxBody:     cfg.MaxBodyBytes,
 		// Over MaxConns a connection is closed at once (a listener that waited for a free slot let
 		// slow clients time out everyone else's CONNECT). Loopback clients share one address.
 		ln:      connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConns}, cfg.Logger),
