@@ -20,11 +20,13 @@ import (
 )
 
 // The node-proxy figure: secret GETs per second to https://<vault>.vault.azure.net through a
-// standalone agent's Azure-name proxy (CONNECT, TLS terminated by the node with its
-// server-certified key, the request forwarded over HTTPS to mint) beside the same vault reached
-// directly at its vaultUri and through a bare TLS-terminating forwarder (bareforward.go: what
-// the two added TLS legs cost alone), by the same load generator in alternating rounds; and the
-// p99 the proxy adds. The client keeps its tunnels (keep-alive), as an SDK's pipeline does.
+// standalone agent's Azure-name proxy in its default mode (CONNECT, the client's TLS passed
+// through to mint, which presents the vault name's leaf from the installation's CA; the agent
+// copies bytes) beside the same vault reached directly at its vaultUri and through a bare
+// TLS-terminating forwarder (bareforward.go: the floor of the terminating design, --proxy-tls
+// terminate, whose two TLS legs it costs alone), by the same load generator in alternating
+// rounds; and the p99 the proxy adds. The client keeps its tunnels (keep-alive), as an SDK's
+// pipeline does.
 
 // nodeProxyFigures measures the figure against the started mint c talks to.
 //
@@ -157,17 +159,17 @@ func nodeProxyFigures(ctx context.Context, o Options, c *mgmt, devPID int, step 
 		withLatency(Figure{Key: "vaultGetThroughNodeProxy", Name: "vault secret GETs per second through a node's Azure-name proxy (https://<vault>.vault.azure.net)",
 			Value: through.rate(), Unit: "requests/s", Ceiling: straight.rate(), Ratio: through.rate() / straight.rate(),
 			Goal: ">= 0.6 x the same vault reached directly", Target: &Target{MinRatio: 0.6},
-			Note: fmt.Sprintf("%s's proxy (CONNECT, TLS with the node's certified key, forwarded over HTTPS to mint dev); %d keep-alive clients, 4 rounds alternating with the direct GETs and the bare forwarder; "+
-				"direct: %.0f/s, p50 %.2f ms, p99 %.2f ms; the proxy opened %s connections to mint dev (TLS handshakes) for %d requests; "+
+			Note: fmt.Sprintf("%s's proxy, default --proxy-tls (CONNECT, the client's TLS passed through to mint dev, the agent copying bytes); %d keep-alive clients, 4 rounds alternating with the direct GETs and the bare forwarder; "+
+				"direct: %.0f/s, p50 %.2f ms, p99 %.2f ms; the proxy opened %s connections to mint dev (one per tunnel) for %d requests; "+
 				"CPU per request (bench client + mint dev + agent): through the proxy %s, direct %s",
 				filepath.Base(command[0]), o.Concurrency, straight.rate(), ms(percentile(straight.lat, 50)), ms(percentile(straight.lat, 99)), handshakes, through.n,
 				cpu[0].perRequest(through.n), cpu[1].perRequest(straight.n))}, through.lat),
 		{Key: "nodeProxyAddedP99", Name: "p99 the node's proxy adds to a vault GET", Value: ms(added), Unit: "ms",
 			Note: fmt.Sprintf("p99 through the proxy %.2f ms minus p99 direct %.2f ms, same run", ms(percentile(through.lat, 99)), ms(percentile(straight.lat, 99)))},
-		withLatency(Figure{Key: "vaultGetThroughBareForwarder", Name: "the same GETs through a bare TLS-terminating forwarder (the two added TLS legs alone)",
+		withLatency(Figure{Key: "vaultGetThroughBareForwarder", Name: "the same GETs through a bare TLS-terminating forwarder (the floor of --proxy-tls terminate: its two TLS legs alone)",
 			Value: floor.rate(), Unit: "requests/s", Ceiling: straight.rate(), Ratio: floor.rate() / straight.rate(),
 			Note: fmt.Sprintf("in the bench's process: CONNECT, TLS with a P-256 key, a TLS connection of its own to mint dev per tunnel, bytes copied both ways (no HTTP parsing); "+
-				"the node's proxy reaches %.2f of it; CPU per request (bench client and forwarder + mint dev): %s",
+				"the node's proxy (passthrough) reaches %.2f of it; CPU per request (bench client and forwarder + mint dev): %s",
 				through.rate()/floor.rate(), cpu[2].perRequest(floor.n))}, floor.lat),
 	}, nil
 }

@@ -135,3 +135,7 @@ func clientIP(a net.Addr) string {
 	}
 	return host
 }
+
+// NetConn is the connection accepted, for a caller that needs its type (io.Copy splices between
+// two *net.TCPConn); Close must still be the wrapper's.
+func (c *conn) NetConn() net.Conn { return c.Conn }

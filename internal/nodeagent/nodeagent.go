@@ -63,6 +63,9 @@ type Config struct {
 	MetricsAddr          string
 	// BindHost gives every local process this VM-like resource's identities.
 	BindHost string
+	// ProxyTLS is how the proxy serves the names the server answers: ProxyTLSPassthrough,
+	// ProxyTLSTerminate, or "" / ProxyTLSAuto (passthrough when the server is reached directly).
+	ProxyTLS string
 
 	Logger *slog.Logger
 	// Out receives the endpoints, as a person reads them at start.
@@ -77,13 +80,19 @@ const releaseMemoryAfter = 250 * time.Millisecond
 
 // Run runs a node agent until ctx ends: it joins (first start) or loads the node, serves
 // the managed-identity endpoints and the `mint run` socket, and, unless ProxyAddr is empty, the
-// Azure-name proxy: Azure's names terminated with a certificate the server's CA issued for a key
-// this node keeps, and the decrypted requests forwarded over HTTPS to the server, Host intact,
-// where the same handler as behind mint dev's proxy answers them. The environment `mint run
+// Azure-name proxy: the workloads' TLS for the names the server answers passed through to it
+// (ProxyTLS, passthrough.go), or terminated with a certificate the server's CA issued for a key
+// this node keeps and the decrypted requests forwarded over HTTPS to the server, Host intact;
+// either way the same handler as behind mint dev's proxy answers them. The environment `mint run
 // --proxy` gives a program is written to <DataDir>/env, as mint dev writes its own.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		return errors.New("--data-dir is required (the agent keeps its key there)")
+	}
+	switch cfg.ProxyTLS {
+	case "", ProxyTLSAuto, ProxyTLSPassthrough, ProxyTLSTerminate:
+	default:
+		return fmt.Errorf("--proxy-tls %q: want auto, passthrough or terminate", cfg.ProxyTLS)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -228,8 +237,12 @@ func startNodeProxy(ctx context.Context, cfg Config, id *node.Identity, up *node
 	if err != nil {
 		return nil, "", err
 	}
+	passthrough, err := passthroughDialer(cfg.ProxyTLS, forward, cfg.Logger)
+	if err != nil {
+		return nil, "", err
+	}
 	p, err := proxy.New(proxy.Config{Addr: cfg.ProxyAddr, CA: certs, Handler: forward, IMDS: imds,
-		Storage: storage, StorageTLS: storageTLS, Logger: cfg.Logger.With("component", "proxy")})
+		Storage: storage, StorageTLS: storageTLS, Passthrough: passthrough, Logger: cfg.Logger.With("component", "proxy")})
 	if err != nil {
 		return nil, "", err
 	}

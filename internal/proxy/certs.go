@@ -82,3 +82,35 @@ func (c *certCache) len() int {
 	defer c.mu.Unlock()
 	return len(c.entries)
 }
+
+// ServerNameCertificates are the certificates a mint server presents for Azure's names: a node's
+// proxy passes its workloads' TLS through to the server (passthrough.go), so the server answers
+// a ClientHello for login.microsoftonline.com, management.azure.com, graph.microsoft.com or
+// <vault>.vault.azure.net with a leaf for exactly that name from the installation's CA, as mint
+// dev's proxy does. The server holds the CA's key already (it certifies the nodes' proxy keys).
+type ServerNameCertificates struct {
+	names *Names
+	cache *certCache
+}
+
+// NewServerNameCertificates issues with ca, for DefaultNames and DefaultVaults, certificates of
+// ttl, keeping at most max of them.
+func NewServerNameCertificates(ca CertIssuer, ttl time.Duration, max int) *ServerNameCertificates {
+	return &ServerNameCertificates{names: NewNames(DefaultNames, DefaultVaults), cache: newCertCache(ca, ttl, max, time.Now)}
+}
+
+// For returns the certificate for serverName (a ClientHello's, as sent) when it is one of
+// Azure's names the server answers; nil, nil when it is not (the caller presents its own).
+func (c *ServerNameCertificates) For(serverName string) (*tls.Certificate, error) {
+	host := normalizeHost(serverName)
+	if host == "" || !c.names.Serves(host) {
+		return nil, nil
+	}
+	return c.cache.get(host)
+}
+
+// Serves reports whether serverName is one of the names For certifies.
+func (c *ServerNameCertificates) Serves(serverName string) bool {
+	host := normalizeHost(serverName)
+	return host != "" && c.names.Serves(host)
+}

@@ -54,6 +54,10 @@ type Config struct {
 	// emulator (nil: system roots). Storage names not listed are refused like any other.
 	Storage    []StorageForward
 	StorageTLS *tls.Config
+	// Passthrough, when set, opens a connection to the server that answers Azure's names with
+	// its own TLS: tunnels to every name except the Storage ones are then passed through to it,
+	// not terminated here (passthrough.go). Nil: every tunnel is terminated.
+	Passthrough PassthroughDialer
 
 	// MaxConns bounds client connections (tunnels included); default 1024.
 	MaxConns int
@@ -90,6 +94,10 @@ type Proxy struct {
 	certs   *certCache
 	log     *slog.Logger
 	maxBody int64
+
+	// passthrough dials the server for the tunnels passed through (passthrough.go); nil: none.
+	passthrough PassthroughDialer
+	splices     spliceSet
 
 	// The tunnels' request loop (loop.go), used when the handler is a Forwarder.
 	forwarder     Forwarder
@@ -169,6 +177,8 @@ func New(cfg Config) (*Proxy, error) {
 		certs:   newCertCache(cfg.CA, cfg.CertTTL, cfg.MaxCachedCerts, cfg.Clock),
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
+		// Storage names stay terminated here: the server knows nothing of the emulators.
+		passthrough: cfg.Passthrough,
 		// Over MaxConns a connection is closed at once (a listener that waited for a free slot let
 		// slow clients time out everyone else's CONNECT). Loopback clients share one address.
 		ln:      connlimit.Wrap(ln, connlimit.Limits{Total: cfg.MaxConns, PerClient: cfg.MaxConns}, cfg.Logger),
@@ -256,6 +266,7 @@ func (p *Proxy) serve(ctx context.Context) error {
 	defer cancel()
 	p.outer.Shutdown(shutdown)
 	p.tunnels.Close()
+	p.splices.closeAll()
 	p.closeLoops(shutdown)
 	if p.inner.Shutdown(shutdown) != nil {
 		p.inner.Close()
@@ -348,9 +359,19 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, &Refusal{http.StatusHTTPVersionNotSupported, "mint proxy: CONNECT needs HTTP/1.1."})
 		return
 	}
+	var upstream net.Conn
+	if p.passthrough != nil && p.storage[storageService(host)] == nil {
+		if upstream, ok = p.dialPassthrough(w, r); !ok {
+			release()
+			return
+		}
+	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
 		release()
+		if upstream != nil {
+			upstream.Close()
+		}
 		p.log.Debug("proxy hijack failed", "err", err)
 		return
 	}
@@ -359,6 +380,9 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		conn.Close()
 		release()
+		if upstream != nil {
+			upstream.Close()
+		}
 		return
 	}
 	conn.SetWriteDeadline(time.Time{})
@@ -367,6 +391,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		// The client sent its ClientHello without waiting for our 200.
 		buffered, _ := brw.Reader.Peek(n)
 		tc.pending = append([]byte(nil), buffered...)
+	}
+	if upstream != nil {
+		p.servePassthrough(tc, upstream)
+		return
 	}
 	p.log.Debug("proxy tunnel opened", "host", host, "remote", r.RemoteAddr)
 	if p.forwarder != nil && p.storage[storageService(host)] == nil {

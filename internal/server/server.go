@@ -307,9 +307,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.listener.Close()
 		return nil, err
 	}
+	azureNames := newAzureNameCerts(s.CA)
 	s.http = &http.Server{
-		Handler:   servePathsAsIs(s.withVaults(mux)),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
+		Handler:   withAzureNameHosts(azureNames, servePathsAsIs(s.withVaults(mux))),
+		TLSConfig: serverTLSConfig(leaf, azureNames),
 		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	connlimit.Apply(s.http, cfg.ReadTimeout)

@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mint-id/mint/internal/server"
 )
@@ -71,6 +78,29 @@ func TestProductionNodeServesAzureNamesThroughItsProxy(t *testing.T) {
 				status, body := connectThrough(t, agentEnv["HTTPS_PROXY"], "example.com:443")
 				if status != http.StatusForbidden || !strings.Contains(body, "never forwards") {
 					t.Errorf("CONNECT example.com:443 through the node's proxy: %d %s", status, body)
+				}
+			})
+			// By default the node's proxy passes the workload's TLS through: the leaf is the
+			// server's, for exactly the vault's name. With --proxy-tls terminate (a server behind a
+			// TLS-terminating load balancer) the agent terminates it with the node's proxy
+			// certificate, for all of Azure's names, and the vault GET is still served.
+			vaultHost := rs.vault + ".vault.azure.net"
+			if leaf := tunnelLeaf(t, agentEnv["HTTPS_PROXY"], vaultHost, agentEnv["SSL_CERT_FILE"]); !slices.Equal(leaf.DNSNames, []string{vaultHost}) {
+				t.Errorf("through the node's proxy %s presented %v, want the server's leaf for exactly that name (passthrough)", vaultHost, leaf.DNSNames)
+			}
+			t.Run("--proxy-tls terminate", func(t *testing.T) {
+				a.stop()
+				a = runAgentCommand(t, []string{agentBin}, a.dataDir, "--proxy-tls", "terminate")
+				agentEnv, err := server.ParseEnvFile(filepath.Join(a.dataDir, "env"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if leaf := tunnelLeaf(t, agentEnv["HTTPS_PROXY"], vaultHost, agentEnv["SSL_CERT_FILE"]); !slices.Contains(leaf.DNSNames, "*.vault.azure.net") {
+					t.Errorf("--proxy-tls terminate: the proxy presented %v, want the node's proxy certificate", leaf.DNSNames)
+				}
+				stdout, stderr, code := runReaderAs(t, env, rs.appID, append(read, "-managed-identity", "-client-id", rs.uaClientID)...)
+				if code != 0 || stdout != readerSecret+"\n" {
+					t.Fatalf("secret-reader through a terminating node proxy: exit %d, stdout %q, stderr:\n%s\nagent log:\n%s", code, stdout, stderr, a.log.String())
 				}
 			})
 		})
@@ -140,4 +170,33 @@ func TestProductionNodeServesAzureCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tunnelLeaf opens a tunnel to host:443 through the proxy at proxyURL and returns the leaf
+// certificate presented in it, checked against the CA bundle a workload is given.
+func tunnelLeaf(t *testing.T, proxyURL, host, bundle string) *x509.Certificate {
+	t.Helper()
+	pem, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(proxyURL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\n\r\n", host, host)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK || br.Buffered() != 0 {
+		t.Fatalf("CONNECT %s through %s: %v %v", host, proxyURL, resp, err)
+	}
+	tc := tls.Client(c, &tls.Config{ServerName: host, RootCAs: roots})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS to %s through %s: %v", host, proxyURL, err)
+	}
+	return tc.ConnectionState().PeerCertificates[0]
 }

@@ -92,7 +92,8 @@ func (a *Agent) UpstreamCall(d time.Duration, err error) {
 }
 
 // ProxyUpstreamConnection counts one connection the node's Azure-name proxy opened to the mint
-// server: each is a TLS handshake, so the count says whether the proxy reuses its connections.
+// server: one per tunnel it passes through; when it terminates, each is a TLS handshake of its
+// own, so the count says whether the proxy reuses its connections.
 func (a *Agent) ProxyUpstreamConnection() { a.proxyConns.Add(1) }
 
 // Handler serves /metrics in the text format (version 0.0.4).
@@ -109,7 +110,7 @@ func (a *Agent) Handler() http.Handler {
 func (a *Agent) Write(w *bufio.Writer) {
 	a.writeServed(w)
 	a.writeUpstream(w)
-	header(w, ProxyUpstreamConnectionsName, "TLS connections the node's Azure-name proxy opened to the mint server.", "counter")
+	header(w, ProxyUpstreamConnectionsName, "Connections the node's Azure-name proxy opened to the mint server: one per tunnel passed through, or its own TLS connections when it terminates.", "counter")
 	w.WriteString(ProxyUpstreamConnectionsName + " " + strconv.FormatUint(a.proxyConns.Load(), 10) + "\n")
 	writeRuntime(w, a.start)
 }

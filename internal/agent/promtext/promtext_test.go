@@ -32,7 +32,7 @@ func TestSameExpositionAsTheClientLibrary(t *testing.T) {
 		Name: "mint_agent_upstream_duration_seconds", Help: "Latency of the node agent's calls to the mint server, by result.", Buckets: LatencyBuckets,
 	}, []string{"result"})
 	conns := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "mint_agent_proxy_upstream_connections_total", Help: "TLS connections the node's Azure-name proxy opened to the mint server.",
+		Name: "mint_agent_proxy_upstream_connections_total", Help: "Connections the node's Azure-name proxy opened to the mint server: one per tunnel passed through, or its own TLS connections when it terminates.",
 	})
 	reg.MustRegister(served, upstream, conns)
 	for range 3 {

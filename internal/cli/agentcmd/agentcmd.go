@@ -40,8 +40,10 @@ It also serves the Azure-name proxy on --proxy-addr (loopback), as mint dev does
 use https://<vault>.vault.azure.net, login.microsoftonline.com (and its aliases),
 management.azure.com or graph.microsoft.com reach the server through it ('mint run --proxy'), and
 with --forward-storage https://<account>.blob.core.windows.net reaches a local Storage emulator
-(Azurite). The server certifies a key the agent keeps for those names; the CA's key never leaves
-the server. The proxy's environment is in <data-dir>/env.`
+(Azurite). By default the workload's TLS for the server's names is passed through to the server,
+which presents the installation's certificate for the name (--proxy-tls); the agent terminates
+TLS itself for Storage names and under --proxy-tls terminate, with a key it keeps that the server
+certifies; the CA's key never leaves the server. The proxy's environment is in <data-dir>/env.`
 )
 
 // Command is the agent's configuration as its flags fill it.
@@ -65,6 +67,7 @@ func Define(fs *pflag.FlagSet) *Command {
 	fs.StringVar(&c.cfg.ProxyAddr, "proxy-addr", nodeagent.DefaultProxyAddr, "loopback address of the Azure-name proxy (HTTPS_PROXY / HTTP_PROXY); empty disables it")
 	fs.StringSliceVar(&c.cfg.ForwardStorage, "forward-storage", nil, proxy.ForwardStorageUsage)
 	fs.StringVar(&c.cfg.ForwardStorageCAFile, "forward-storage-ca-file", "", proxy.ForwardStorageCAUsage)
+	fs.StringVar(&c.cfg.ProxyTLS, "proxy-tls", nodeagent.ProxyTLSAuto, nodeagent.ProxyTLSUsage)
 	fs.Float64Var(&c.cfg.RateLimit.PerSecond, "rate-limit", agent.DefaultRatePerSecond, "token requests per second each workload may make (IMDS allows 20)")
 	fs.IntVar(&c.cfg.RateLimit.Burst, "rate-burst", agent.DefaultRateBurst, "burst above --rate-limit")
 	fs.StringVar(&c.cfg.MetricsAddr, "metrics-addr", "", "address of a Prometheus /metrics listener (off when empty)")
