@@ -172,16 +172,23 @@ func (c signInCursor) token() string {
 }
 
 func parseSignInCursor(tok string) (signInCursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	bad := errors.New("the $skiptoken is not one this API issued")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
-		return signInCursor{}, errors.New("the $skiptoken is not one this API issued")
+		return signInCursor{}, bad
 	}
 	ts, id, ok := strings.Cut(string(raw), "|")
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	if !ok || err != nil || id == "" {
-		return signInCursor{}, errors.New("the $skiptoken is not one this API issued")
+		return signInCursor{}, bad
 	}
-	return signInCursor{at: at, id: id}, nil
+	// One spelling per cursor: what token() writes back. That refuses CR and LF (which the
+	// decoder skips even when strict), another offset or precision for the same instant.
+	c := signInCursor{at: at, id: id}
+	if c.token() != tok {
+		return signInCursor{}, bad
+	}
+	return c, nil
 }
 
 // after reports whether e comes after the cursor in the log's order.

@@ -2,12 +2,16 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 )
@@ -140,6 +144,9 @@ func FuzzSignInCursor(f *testing.F) {
 		if err != nil || !back.at.Equal(c.at) || back.id != c.id {
 			t.Fatalf("%q: cursor does not survive a round trip", tok)
 		}
+		if c.token() != tok { // one spelling per cursor
+			t.Fatalf("%q was accepted as %q", tok, c.token())
+		}
 	})
 }
 
@@ -197,6 +204,35 @@ func TestScanSignInsPagesOverSQLite(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
 			t.Fatalf("result %q: paged %d entries, the log has %d (or a different order)", q.result, len(got), len(wantIDs))
+		}
+	}
+}
+
+// A sign-in log $skiptoken has one spelling, the one this API wrote; any other is Graph's 400
+// in its error envelope, not a second name for the same page.
+func TestSignInSkipTokenHasOneSpelling(t *testing.T) {
+	e := newTestEnv(t)
+	call := e.caller(map[string]any{"oid": e.in.Admin.ObjectID, "sub": e.in.Admin.ObjectID, "appid": e.in.Admin.AppID,
+		"roles": []string{directory.RoleAuditLogReadAll}})
+	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	good := signInCursor{at: at, id: "e1"}.token()
+	if w := call("GET", "/v1.0/auditLogs/signIns?$skiptoken="+good, ""); w.Code != 200 {
+		t.Fatalf("the API's own cursor: %d %s", w.Code, w.Body)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, bad := range []string{
+		good[:6] + "\r\n" + good[6:],
+		good + "=",
+		enc([]byte("2026-12-07T02:00:00+01:00|e1")),      // the same instant in another zone
+		enc([]byte("2026-12-07T01:00:00.000000000Z|e1")), // and at another precision
+		"!!",
+	} {
+		w := call("GET", "/v1.0/auditLogs/signIns?$skiptoken="+url.QueryEscape(bad), "")
+		var env struct {
+			Error struct{ Code, Message string }
+		}
+		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &env) != nil || env.Error.Code != "Request_BadRequest" {
+			t.Errorf("$skiptoken %q: %d %s", bad, w.Code, w.Body)
 		}
 	}
 }
