@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParseAuthorizeRequest(f *testing.F) {
@@ -30,6 +31,14 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 		}
 		if pageErr == nil && redirectErr == nil && (req.ResponseType != "code" || req.ClientID == "" || req.RedirectURI == "") {
 			t.Fatalf("accepted an incomplete request %+v", req)
+		}
+		if pageErr == nil && redirectErr == nil {
+			// What is accepted survives the sealed (JSON) sign-in context unchanged.
+			for _, s := range []string{req.State, req.Scope, req.Nonce, req.LoginHint, req.Prompt, req.ResponseMode, req.CodeChallenge, req.Resource} {
+				if !utf8.ValidString(s) {
+					t.Fatalf("accepted %q, which is not UTF-8", s)
+				}
+			}
 		}
 		_ = RedirectURIRegistered(req.RedirectURI, PublicClients[0].RedirectURIs)
 	})

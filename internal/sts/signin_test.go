@@ -465,6 +465,21 @@ func TestAuthorizeNeverRedirectsToUnregisteredURI(t *testing.T) {
 	if loc, _ := url.Parse(w.Header().Get("Location")); w.Code != 302 || loc.Query().Get("error") != "unsupported_response_type" || loc.Query().Get("state") != "xyzSTATE" {
 		t.Errorf("bad response_type: %d %s", w.Code, w.Header().Get("Location"))
 	}
+	// A parameter that is not UTF-8 is refused, not carried through the sealed (JSON) sign-in
+	// context, which would hand state back changed (U+FFFD for each bad byte); a state that is
+	// not UTF-8 is not sent back at all.
+	for name, v := range map[string]string{"state": "s\xffs", "login_hint": "\xfe@x", "nonce": "n\xff"} {
+		w := b.do("GET", authorizeQuery(url.Values{name: {v}}), nil)
+		loc, _ := url.Parse(w.Header().Get("Location"))
+		wantState := "xyzSTATE"
+		if name == "state" {
+			wantState = ""
+		}
+		if w.Code != 302 || loc.Query().Get("error") != "invalid_request" || !strings.Contains(loc.Query().Get("error_description"), "'"+name+"' is not valid UTF-8") ||
+			loc.Query().Get("state") != wantState {
+			t.Errorf("%s not UTF-8: %d %s", name, w.Code, w.Header().Get("Location"))
+		}
+	}
 }
 
 func TestDeviceCodeFlow(t *testing.T) {
