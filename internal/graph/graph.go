@@ -67,6 +67,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	// $expand is not served; refused rather than ignored, since an answer without the related
+	// objects reads as "there are none".
+	if _, ok := r.URL.Query()["$expand"]; ok {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery",
+			"$expand is not supported by mint; read the related objects from their own path (for example groups/{id}/members or users/{id}/memberOf).")
+		return
+	}
 	seg := strings.Split(strings.Trim(rest, "/"), "/")
 	// users('{id}'), groups('{id}'), directoryObjects('{id}'): the key syntax, as az sends an id
 	// that starts with '$'.
