@@ -582,3 +582,26 @@ func TestDeviceCodeInterval(t *testing.T) {
 		}
 	}
 }
+
+// The error_uri of an error names a page mint serves, as Entra's does: the code, and where it is
+// documented. A code that is not a number is the error page's 400.
+func TestErrorURIIsServed(t *testing.T) {
+	f, _ := newSignInFixture(t)
+	w := f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, "wrong"))
+	var e struct {
+		ErrorURI string `json:"error_uri"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !strings.HasPrefix(e.ErrorURI, testBaseURL+"/error?code=") {
+		t.Fatalf("error_uri %q (%v)", e.ErrorURI, err)
+	}
+	b := &browser{t: t, f: f, cookies: map[string]string{}}
+	w = b.do("GET", strings.TrimPrefix(e.ErrorURI, testBaseURL), nil)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "AADSTS50126") || !strings.Contains(w.Body.String(), "learn.microsoft.com") {
+		t.Errorf("%s: %d %s", e.ErrorURI, w.Code, w.Body)
+	}
+	for _, bad := range []string{"/error", "/error?code=x", "/error?code=050126", "/error?code=%3Cscript%3E"} {
+		if w := b.do("GET", bad, nil); w.Code != 400 || strings.Contains(w.Body.String(), "<script>") {
+			t.Errorf("%s: %d %s", bad, w.Code, w.Body)
+		}
+	}
+}
