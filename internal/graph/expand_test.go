@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mint-id/mint/internal/directory"
 )
 
 // $expand is refused in Graph's envelope, not ignored: a list without the related objects reads
@@ -59,5 +61,37 @@ func TestApplicationPatchRefusesWhatItWouldIgnore(t *testing.T) {
 		if w := call("PATCH", path, body); w.Code != 204 {
 			t.Errorf("%s: %d %s", body, w.Code, w.Body)
 		}
+	}
+}
+
+// As for applications, PATCH of a user or a group refuses what it would ignore.
+func TestPeoplePatchRefusesWhatItWouldIgnore(t *testing.T) {
+	e := newTestEnv(t)
+	call := e.caller(map[string]any{"oid": e.in.Admin.ObjectID, "sub": e.in.Admin.ObjectID, "appid": e.in.Admin.AppID,
+		"roles": []string{directory.RoleDirectoryReadWriteAll, directory.RoleUserReadWriteAll, directory.RoleGroupReadWriteAll}})
+	w := call("POST", "/v1.0/groups", `{"displayName":"g","mailEnabled":false,"securityEnabled":true,"mailNickname":"g"}`)
+	var g struct{ ID string }
+	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &g) != nil {
+		t.Fatalf("group: %d %s", w.Code, w.Body)
+	}
+	w = call("POST", "/v1.0/users", `{"accountEnabled":true,"displayName":"u","mailNickname":"u","userPrincipalName":"u@`+"mint.localhost"+`","passwordProfile":{"password":"Aa1!aaaaaaaa"}}`)
+	var u struct{ ID string }
+	if w.Code != 201 || json.Unmarshal(w.Body.Bytes(), &u) != nil {
+		t.Fatalf("user: %d %s", w.Code, w.Body)
+	}
+	cases := map[string]string{
+		"/v1.0/groups/" + g.ID + `|{"visibility":"Private"}`:                                                                   "visibility",
+		"/v1.0/users/" + u.ID + `|{"jobTitle":"x"}`:                                                                            "jobTitle",
+		"/v1.0/users/" + u.ID + `|{"passwordProfile":{"password":"Aa1!bbbbbbbb","forceChangePasswordNextSignInWithMfa":true}}`: "passwordProfile.forceChangePasswordNextSignInWithMfa",
+	}
+	for pb, prop := range cases {
+		path, body, _ := strings.Cut(pb, "|")
+		w := call("PATCH", path, body)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "'"+prop+"'") {
+			t.Errorf("%s %s: %d %s", path, body, w.Code, w.Body)
+		}
+	}
+	if w := call("PATCH", "/v1.0/groups/"+g.ID, `{"description":"d"}`); w.Code != 204 {
+		t.Errorf("group description: %d %s", w.Code, w.Body)
 	}
 }

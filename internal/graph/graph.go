@@ -701,12 +701,18 @@ func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	return data, true
 }
 
-// applicationPatchable is what PATCH /applications/{id} changes: each property, and for an
+// Patchable properties, for decodeOnly: what PATCH /applications/{id}, /users/{id} and
+// /groups/{id} change: each property, and for an
 // object the properties inside it that are changed (nil: the value as a whole).
-var applicationPatchable = map[string][]string{
-	"displayName": nil, "identifierUris": nil, "keyCredentials": nil, "isFallbackPublicClient": nil, "signInAudience": nil,
-	"web": {"redirectUris"}, "spa": {"redirectUris"}, "publicClient": {"redirectUris"},
-}
+var (
+	applicationPatchable = map[string][]string{
+		"displayName": nil, "identifierUris": nil, "keyCredentials": nil, "isFallbackPublicClient": nil, "signInAudience": nil,
+		"web": {"redirectUris"}, "spa": {"redirectUris"}, "publicClient": {"redirectUris"},
+	}
+	userPatchable = map[string][]string{"accountEnabled": nil, "displayName": nil, "mailNickname": nil, "userPrincipalName": nil,
+		"passwordProfile": {"password", "forceChangePasswordNextSignIn"}}
+	groupPatchable = map[string][]string{"displayName": nil, "mailNickname": nil, "description": nil}
+)
 
 // decodeOnly is decode for an update that changes only the properties in patchable (annotations,
 // "@odata.…", aside): any other is refused rather than ignored, since a 204 for
@@ -739,7 +745,7 @@ func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patc
 			name = strings.ToValidUTF8(name[:100], "") + "…"
 		}
 		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf(
-			"mint does not update the property '%s' of an %s; an update may change %s.", name, kind, names()))
+			"mint does not update the property '%s' of a %s; an update may change %s.", name, kind, names()))
 		return false
 	}
 	for _, k := range slices.Sorted(maps.Keys(top)) {
