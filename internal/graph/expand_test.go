@@ -2,6 +2,7 @@ package graph
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -94,4 +95,39 @@ func TestPeoplePatchRefusesWhatItWouldIgnore(t *testing.T) {
 	if w := call("PATCH", "/v1.0/groups/"+g.ID, `{"description":"d"}`); w.Code != 204 {
 		t.Errorf("group description: %d %s", w.Code, w.Body)
 	}
+}
+
+// FuzzDecodeOnly: any PATCH body is accepted with only patchable properties in it, or refused
+// with a 4xx in Graph's envelope; never a panic.
+func FuzzDecodeOnly(f *testing.F) {
+	for _, s := range []string{`{"displayName":"x"}`, `{"web":{"redirectUris":[]},"@odata.type":"x"}`, `{"web":{"implicitGrantSettings":{}}}`,
+		`{"appRoles":[]}`, `{"spa":null}`, `[]`, `null`, `{"web":5}`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var v struct {
+			DisplayName *string `json:"displayName"`
+			redirectURIsIn
+		}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("PATCH", "/v1.0/applications/x", strings.NewReader(body))
+		if decodeOnly(w, r, &v, "application", applicationPatchable) {
+			var top map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(body), &top); err != nil {
+				t.Fatalf("accepted %q, which is no JSON object", body)
+			}
+			for k := range top {
+				if _, ok := applicationPatchable[k]; !ok && !strings.HasPrefix(k, "@odata.") {
+					t.Fatalf("accepted %q with %q", body, k)
+				}
+			}
+			return
+		}
+		var env struct {
+			Error struct{ Code, Message string }
+		}
+		if w.Code/100 != 4 || json.Unmarshal(w.Body.Bytes(), &env) != nil || env.Error.Code == "" {
+			t.Fatalf("%q: %d %s", body, w.Code, w.Body)
+		}
+	})
 }
