@@ -702,8 +702,8 @@ func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 }
 
 // Patchable properties, for decodeOnly: what PATCH /applications/{id}, /users/{id} and
-// /groups/{id} change: each property, and for an
-// object the properties inside it that are changed (nil: the value as a whole).
+// /groups/{id} change. Each property maps to the properties inside it that are changed, or to nil
+// when the value is taken as a whole.
 var (
 	applicationPatchable = map[string][]string{
 		"displayName": nil, "identifierUris": nil, "keyCredentials": nil, "isFallbackPublicClient": nil, "signInAudience": nil,
@@ -745,7 +745,7 @@ func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patc
 			name = strings.ToValidUTF8(name[:100], "") + "…"
 		}
 		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf(
-			"mint does not update the property '%s' of a %s; an update may change %s.", name, kind, names()))
+			"mint does not update the property '%s' of this %s; an update may change %s.", name, kind, names()))
 		return false
 	}
 	for _, k := range slices.Sorted(maps.Keys(top)) {
