@@ -106,9 +106,22 @@ func parseSignInFilter(filter string, q *signInQuery) error {
 	if err != nil {
 		return fmt.Errorf("unsupported $filter %q (%v): %s", filter, err, signInFilterHelp)
 	}
+	seen := map[string]bool{}
 	for _, c := range clauses {
 		clause := odata.Format([]odata.Clause{c})
 		name := strings.ToLower(c.Name)
+		// A clause the query holds one value for, given twice, would have the last one win
+		// silently; an empty value would read as no clause at all. Both are refused. Times
+		// combine instead (the later ge, the earlier le).
+		if name != "createddatetime" {
+			if seen[name] {
+				return fmt.Errorf("the $filter compares %s twice; compare it once", c.Name)
+			}
+			seen[name] = true
+			if c.Kind == odata.Compare && c.Value == "" {
+				return fmt.Errorf("unsupported $filter clause %q: %s compares with a non-empty value", clause, c.Name)
+			}
+		}
 		switch {
 		case c.Kind == odata.Compare && c.Op == "eq" && name == "appid":
 			q.store.AppID = c.Value
@@ -146,15 +159,22 @@ func parseSignInFilter(filter string, q *signInQuery) error {
 				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", c.Value)
 			}
 			if c.Op == "ge" {
-				q.store.Since = t
+				if t.After(q.store.Since) {
+					q.store.Since = t
+				}
 			} else {
-				q.store.Until = t
+				// The store's upper bound is exclusive and its times are microseconds: le t
+				// is before the next microsecond.
+				until := t.Truncate(time.Microsecond).Add(time.Microsecond)
+				if q.store.Until.IsZero() || until.Before(q.store.Until) {
+					q.store.Until = until
+				}
 			}
 		default:
 			return fmt.Errorf("unsupported $filter clause %q: %s", clause, signInFilterHelp)
 		}
 	}
-	if !q.store.Since.IsZero() && !q.store.Until.IsZero() && q.store.Until.Before(q.store.Since) {
+	if !q.store.Since.IsZero() && !q.store.Until.IsZero() && !q.store.Until.After(q.store.Since) {
 		return errors.New("the $filter's createdDateTime le is before its createdDateTime ge")
 	}
 	return nil

@@ -236,3 +236,53 @@ func TestSignInSkipTokenHasOneSpelling(t *testing.T) {
 		}
 	}
 }
+
+// createdDateTime's bounds are inclusive, over the real SQLite store, at its microseconds; two
+// bounds of one kind combine; a clause given twice or compared with ” is refused rather than
+// read as the last one or as no clause.
+func TestSignInFilterBoundsAndRepeats(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+	var batch []store.SignIn
+	for i, d := range []time.Duration{-time.Microsecond, 0, time.Microsecond} {
+		batch = append(batch, store.SignIn{ID: fmt.Sprintf("e%d", i), Time: at.Add(d), TenantID: "t", PrincipalID: "p", AppID: "a", Result: "success", Grant: "client_secret"})
+	}
+	if err := st.RecordSignIns(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	ts := at.Format(time.RFC3339Nano)
+	for filter, want := range map[string]string{
+		"createdDateTime le " + ts:                                   "e1,e0",
+		"createdDateTime ge " + ts:                                   "e2,e1",
+		"createdDateTime ge " + ts + " and createdDateTime le " + ts: "e1",
+		"createdDateTime le 0001-01-01T00:00:00Z":                    "",
+		// two bounds of one kind: the tighter holds, whatever the order
+		"createdDateTime le " + ts + " and createdDateTime le 2030-01-01T00:00:00Z": "e1,e0",
+		"createdDateTime ge " + ts + " and createdDateTime ge 2020-01-01T00:00:00Z": "e2,e1",
+	} {
+		q := signInQuery{store: store.SignInFilter{TenantID: "t"}}
+		if err := parseSignInFilter(filter, &q); err != nil {
+			t.Fatalf("%s: %v", filter, err)
+		}
+		got, _, err := scanSignIns(ctx, st, &q, nil, 10)
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if err != nil || strings.Join(ids, ",") != want {
+			t.Errorf("%s: %v %v, want %s", filter, ids, err, want)
+		}
+	}
+	for _, bad := range []string{"appId eq 'a' and appId eq 'b'", "userPrincipalName eq ''", "appId eq ''", "resourceId eq ''",
+		"status/errorCode eq 0 and status/errorCode ne 0", "createdDateTime ge 2026-03-02T00:00:00Z and createdDateTime le 2026-03-01T00:00:00Z"} {
+		var q signInQuery
+		if err := parseSignInFilter(bad, &q); err == nil {
+			t.Errorf("%s: accepted as %+v", bad, q)
+		}
+	}
+}
