@@ -114,10 +114,14 @@ func parseSignInFilter(filter string, q *signInQuery) error {
 		// silently; an empty value would read as no clause at all. Both are refused. Times
 		// combine instead (the later ge, the earlier le).
 		if name != "createddatetime" {
-			if seen[name] {
+			key := name
+			if key == "userid" { // the same field as servicePrincipalId
+				key = "serviceprincipalid"
+			}
+			if seen[key] {
 				return fmt.Errorf("the $filter compares %s twice; compare it once", c.Name)
 			}
-			seen[name] = true
+			seen[key] = true
 			if c.Kind == odata.Compare && c.Value == "" {
 				return fmt.Errorf("unsupported $filter clause %q: %s compares with a non-empty value", clause, c.Name)
 			}

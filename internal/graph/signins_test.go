@@ -279,7 +279,7 @@ func TestSignInFilterBoundsAndRepeats(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"appId eq 'a' and appId eq 'b'", "userPrincipalName eq ''", "appId eq ''", "resourceId eq ''",
-		"status/errorCode eq 0 and status/errorCode ne 0", "createdDateTime ge 2026-03-02T00:00:00Z and createdDateTime le 2026-03-01T00:00:00Z"} {
+		"status/errorCode eq 0 and status/errorCode ne 0", "servicePrincipalId eq 'a' and userId eq 'b'", "createdDateTime ge 2026-03-02T00:00:00Z and createdDateTime le 2026-03-01T00:00:00Z"} {
 		var q signInQuery
 		if err := parseSignInFilter(bad, &q); err == nil {
 			t.Errorf("%s: accepted as %+v", bad, q)
