@@ -61,7 +61,7 @@ func ParseAuthorizeRequest(v Version, q url.Values) (req AuthorizeRequest, pageE
 	// Parameters go into the sealed sign-in context as JSON, which would turn each byte that is
 	// not UTF-8 into U+FFFD, so state would come back changed; refused instead, as the token
 	// endpoint refuses such a body.
-	for _, name := range []string{"state", "response_type", "scope", "resource", "nonce", "code_challenge", "code_challenge_method", "prompt", "login_hint", "response_mode", "domain_hint", "claims"} {
+	for _, name := range []string{"state", "response_type", "scope", "resource", "nonce", "code_challenge", "code_challenge_method", "prompt", "login_hint", "response_mode"} {
 		for _, v := range q[name] {
 			if !utf8.ValidString(v) {
 				if name == "state" {
