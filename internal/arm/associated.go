@@ -2,6 +2,7 @@ package arm
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,6 +49,25 @@ func badAssociatedQuery(format string, args ...any) *Error {
 	return NewError(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf(format, args...))
 }
 
+// badAssociatedOrderBy words odata.ParseOrderByOf's refusal of the $orderby o in this API's
+// messages: a property that is no name at all is as unknown as one that is.
+func badAssociatedOrderBy(o string, err error) *Error {
+	var oe *odata.OrderByError
+	if !errors.As(err, &oe) {
+		return badAssociatedQuery("The $orderby '%s' is invalid: %v.", o, err)
+	}
+	switch oe.Fault {
+	case odata.OrderByBadProperty, odata.OrderByUnknownProperty:
+		return badAssociatedQuery("The $orderby '%s' is invalid: '%s' is not one of name, type, resourceGroup, subscriptionId, subscriptionDisplayName.", o, oe.Token)
+	case odata.OrderByBadDirection:
+		return badAssociatedQuery("The $orderby '%s' is invalid: '%s' is neither asc nor desc.", o, oe.Token)
+	case odata.OrderByTooLong:
+		return badAssociatedQuery("The $orderby '%s' is invalid: it is longer than 1024 characters.", o)
+	default:
+		return badAssociatedQuery("The $orderby '%s' is invalid: write a field name, optionally followed by asc or desc.", o)
+	}
+}
+
 // parseAssociatedQuery reads $filter, $orderby, $skip and $top.
 func parseAssociatedQuery(q url.Values) (associatedQuery, *Error) {
 	var out associatedQuery
@@ -70,26 +90,15 @@ func parseAssociatedQuery(q url.Values) (associatedQuery, *Error) {
 		out.filter = clauses
 	}
 	if o := strings.TrimSpace(q.Get("$orderby")); o != "" {
-		for part := range strings.SplitSeq(o, ",") {
-			words := strings.Fields(part)
-			if len(words) == 0 || len(words) > 2 {
-				return out, badAssociatedQuery("The $orderby '%s' is invalid: write a field name, optionally followed by asc or desc.", o)
-			}
-			field := strings.ToLower(words[0])
-			if _, ok := associatedFields[field]; !ok {
-				return out, badAssociatedQuery("The $orderby '%s' is invalid: '%s' is not one of name, type, resourceGroup, subscriptionId, subscriptionDisplayName.", o, words[0])
-			}
-			desc := false
-			if len(words) == 2 {
-				switch strings.ToLower(words[1]) {
-				case "asc":
-				case "desc":
-					desc = true
-				default:
-					return out, badAssociatedQuery("The $orderby '%s' is invalid: '%s' is neither asc nor desc.", o, words[1])
-				}
-			}
-			out.order = append(out.order, associatedOrder{field: field, desc: desc})
+		keys, err := odata.ParseOrderByOf(o, func(p string) bool {
+			_, ok := associatedFields[strings.ToLower(p)]
+			return ok
+		})
+		if err != nil {
+			return out, badAssociatedOrderBy(o, err)
+		}
+		for _, k := range keys {
+			out.order = append(out.order, associatedOrder{field: strings.ToLower(k.Property), desc: k.Desc})
 		}
 	}
 	if s := q.Get("$skip"); s != "" {

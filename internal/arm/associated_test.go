@@ -3,6 +3,7 @@ package arm
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,34 @@ func TestAssociatedQuery(t *testing.T) {
 		if _, e := parseAssociatedQuery(bad); e == nil || e.Status != 400 {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// $orderby is read by odata.ParseOrderByOf and refused in this API's words; with two faults in
+// one input, the first from the left is the one named.
+func TestAssociatedOrderByMessages(t *testing.T) {
+	const notOne = "' is not one of name, type, resourceGroup, subscriptionId, subscriptionDisplayName."
+	for _, tc := range []struct{ orderby, want string }{
+		{"name sideways", "'sideways' is neither asc nor desc."},
+		{"color", "'color" + notOne},
+		{"náme", "'náme" + notOne},
+		{"name,,type", "write a field name, optionally followed by asc or desc."},
+		{"name desc x", "write a field name, optionally followed by asc or desc."},
+		{"color sideways", "'color" + notOne},
+		{"name sideways, color", "'sideways' is neither asc nor desc."},
+		{"color, name sideways", "'color" + notOne},
+		{"color, a b c", "'color" + notOne},
+		{"a b c, color", "write a field name, optionally followed by asc or desc."},
+		{strings.Repeat("name,", 205) + "name", "it is longer than 1024 characters."},
+	} {
+		_, e := parseAssociatedQuery(url.Values{"$orderby": {tc.orderby}})
+		if want := "The $orderby '" + tc.orderby + "' is invalid: " + tc.want; e == nil || e.Status != 400 || e.Code != CodeBadRequest || e.Message != want {
+			t.Errorf("%q: %+v, want %q", tc.orderby, e, want)
+		}
+	}
+	q, e := parseAssociatedQuery(url.Values{"$orderby": {" Name DESC , type,subscriptionDisplayName asc "}})
+	if e != nil || fmt.Sprint(q.order) != "[{name true} {type false} {subscriptiondisplayname false}]" {
+		t.Errorf("order %v %v", q.order, e)
 	}
 }
 

@@ -79,7 +79,8 @@ func parseRoleDefinitionFilter(filter string) (roleDefinitionFilter, *Error) {
 		switch {
 		case c.Kind == odata.Call && strings.EqualFold(c.Name, "atScopeAndBelow") && c.Value == "" && !f.AtScopeAndBelow:
 			f.AtScopeAndBelow = true
-		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "roleName") && c.Op == "eq" && f.RoleName == "":
+		// roleName eq '' would read as no filter (every role): refused, as a repeated roleName is.
+		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "roleName") && c.Op == "eq" && f.RoleName == "" && c.Value != "":
 			f.RoleName = c.Value
 		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "type") && c.Op == "eq" && f.RoleType == "":
 			switch {

@@ -59,6 +59,8 @@ func TestParseRoleDefinitionFilter(t *testing.T) {
 		{in: "type eq 'Other'", bad: true},
 		{in: "roleName ge 'R'", bad: true},
 		{in: "description eq 'x'", bad: true},
+		{in: "roleName eq ''", bad: true},                          // it read as no filter: every role
+		{in: "roleName eq '' and roleName eq 'Reader'", bad: true}, // and then as the second
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -322,12 +322,15 @@ func encodeSkipToken(offset int) string {
 }
 
 func decodeSkipToken(tok string) (int, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !bytes.HasPrefix(raw, []byte(skipTokenPrefix)) {
+	// One spelling per token: strict refuses other trailing bits, the decoder skips CR and LF
+	// even when strict, and the offset is read back as it was written ("07" and "+7" are not 7).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
+	if err != nil || strings.ContainsAny(tok, "\r\n") || !bytes.HasPrefix(raw, []byte(skipTokenPrefix)) {
 		return 0, false
 	}
-	n, err := strconv.Atoi(string(raw[len(skipTokenPrefix):]))
-	if err != nil || n < 0 {
+	digits := string(raw[len(skipTokenPrefix):])
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 || strconv.Itoa(n) != digits {
 		return 0, false
 	}
 	return n, true

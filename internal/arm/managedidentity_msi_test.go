@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -206,10 +207,12 @@ func TestFederatedIdentityCredentials(t *testing.T) {
 	if len(names) != 20 || names[0] != "fic1" || names[1] != "fic2" || names[19] != "fic20" {
 		t.Errorf("listed %v", names)
 	}
-	// A skiptoken the store did not produce (garbage, or an offset token of an older mint) is a
-	// 400, for the credentials and the identities alike.
+	// A skiptoken the store did not produce (garbage, an offset token of an older mint, or a
+	// cursor spelt another way: with a line break in it, which the decoder skips) is a 400, for
+	// the credentials and the identities alike.
+	cursor := store.ResourceCursor(store.Resource{ID: identity, CreatedAt: time.Unix(1, 0)})
 	for _, path := range []string{identity + "/federatedIdentityCredentials", "/subscriptions/" + e.sub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities"} {
-		for _, tok := range []string{"zz", "bWludDpvZmZzZXQ6Nw"} {
+		for _, tok := range []string{"zz", "bWludDpvZmZzZXQ6Nw", cursor[:4] + "%0D%0A" + cursor[4:]} {
 			if r := e.as("GET", path+"?$skiptoken="+tok, msiVersion, nil); r.status != 400 || r.code() != CodeInvalidSkipToken {
 				t.Errorf("GET %s with $skiptoken %s = %d %s", path, tok, r.status, r.raw)
 			}

@@ -490,7 +490,9 @@ func parseListFilter(filter string, allowed ...string) (listFilter, *Error) {
 	for _, c := range clauses {
 		known := slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, c.Name) })
 		key := strings.ToLower(c.Name)
-		if _, repeated := f.values[key]; c.Kind != odata.Compare || c.Op != "eq" || !c.Quoted || !known || repeated {
+		// resourceType eq '' would read as no filter (every type): refused.
+		empty := key == "resourcetype" && c.Value == ""
+		if _, repeated := f.values[key]; c.Kind != odata.Compare || c.Op != "eq" || !c.Quoted || !known || repeated || empty {
 			return f, bad
 		}
 		f.values[key] = c.Value

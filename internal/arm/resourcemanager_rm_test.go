@@ -166,6 +166,8 @@ func TestParseListFilter(t *testing.T) {
 		{in: "resourceType eq a", bad: true},
 		{in: "unknown eq 'a'", bad: true},
 		{in: "resourceType", bad: true},
+		{in: "resourceType eq ''", bad: true}, // it read as no filter: every type
+		{in: "tagName eq 'x' and tagValue eq ''", want: map[string]string{"tagname": "x", "tagvalue": ""}},
 	}
 	for _, tt := range tests {
 		f, e := parseListFilter(tt.in, "resourceType", "name", "tagName", "tagValue")

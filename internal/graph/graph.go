@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -67,6 +69,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	// $expand is not served; refused rather than ignored, since an answer without the related
+	// objects reads as "there are none".
+	if _, ok := r.URL.Query()["$expand"]; ok {
+		writeError(w, r, http.StatusBadRequest, "Request_UnsupportedQuery",
+			"$expand is not supported by mint; read the related objects from their own path (for example groups/{id}/members or users/{id}/memberOf).")
+		return
+	}
 	seg := strings.Split(strings.Trim(rest, "/"), "/")
 	// users('{id}'), groups('{id}'), directoryObjects('{id}'): the key syntax, as az sends an id
 	// that starts with '$'.
@@ -304,7 +313,7 @@ func (s *Server) patchApplication(w http.ResponseWriter, r *http.Request, sp sto
 		KeyCredentials *[]keyCredentialIn `json:"keyCredentials"`
 		redirectURIsIn
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeOnly(w, r, &body, "application", applicationPatchable) {
 		return
 	}
 	redirects, redirectsChanged := body.redirectURIsIn.apply(sp.RedirectURIs)
@@ -668,21 +677,97 @@ func nonNil(s []string) []string {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	_, ok := decodeData(w, r, v, allowEmpty)
+	return ok
+}
+
+func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) ([]byte, bool) {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
 		writeError(w, r, http.StatusRequestEntityTooLarge, "Request_BadRequest", "The request body is too large.")
-		return false
+		return nil, false
 	}
 	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
-		return true
+		return data, true
 	}
 	if !utf8.Valid(data) {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the payload is not valid UTF-8.")
-		return false
+		return nil, false
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
+		return nil, false
+	}
+	return data, true
+}
+
+// Patchable properties, for decodeOnly: what PATCH /applications/{id}, /users/{id} and
+// /groups/{id} change. Each property maps to the properties inside it that are changed, or to nil
+// when the value is taken as a whole.
+var (
+	applicationPatchable = map[string][]string{
+		"displayName": nil, "identifierUris": nil, "keyCredentials": nil, "isFallbackPublicClient": nil, "signInAudience": nil,
+		"web": {"redirectUris"}, "spa": {"redirectUris"}, "publicClient": {"redirectUris"},
+	}
+	userPatchable = map[string][]string{"accountEnabled": nil, "displayName": nil, "mailNickname": nil, "userPrincipalName": nil,
+		"passwordProfile": {"password", "forceChangePasswordNextSignIn"}}
+	groupPatchable = map[string][]string{"displayName": nil, "mailNickname": nil, "description": nil}
+)
+
+// decodeOnly is decode for an update that changes only the properties in patchable (annotations,
+// "@odata.…", aside): any other is refused rather than ignored, since a 204 for
+// "az ad app update --app-roles …" that changes nothing reads as done.
+func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patchable map[string][]string) bool {
+	data, ok := decodeData(w, r, v, false)
+	if !ok {
 		return false
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the payload is not a JSON object.")
+		return false
+	}
+	names := func() string {
+		all := make([]string, 0, len(patchable))
+		for k, in := range patchable {
+			if in == nil {
+				all = append(all, k)
+			}
+			for _, p := range in {
+				all = append(all, k+"."+p)
+			}
+		}
+		slices.Sort(all)
+		return strings.Join(all, ", ")
+	}
+	refuse := func(name string) bool {
+		if len(name) > 100 {
+			name = strings.ToValidUTF8(name[:100], "") + "…"
+		}
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf(
+			"mint does not update the property '%s' of this %s; an update may change %s.", name, kind, names()))
+		return false
+	}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if strings.HasPrefix(k, "@odata.") {
+			continue
+		}
+		inner, known := patchable[k]
+		if !known {
+			return refuse(k)
+		}
+		if inner == nil || string(top[k]) == "null" {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(top[k], &obj) != nil {
+			continue // the typed decode has accepted it (or refused it) already
+		}
+		for _, ik := range slices.Sorted(maps.Keys(obj)) {
+			if !strings.HasPrefix(ik, "@odata.") && !slices.Contains(inner, ik) {
+				return refuse(k + "." + ik)
+			}
+		}
 	}
 	return true
 }

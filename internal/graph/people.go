@@ -478,7 +478,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u store.User)
 		UserPrincipalName *string              `json:"userPrincipalName"`
 		PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeOnly(w, r, &body, "user", userPatchable) {
 		return
 	}
 	up := directory.UserUpdate{AccountEnabled: body.AccountEnabled, DisplayName: body.DisplayName,
@@ -731,7 +731,7 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request, g store.Grou
 		MailNickname *string `json:"mailNickname"`
 		Description  *string `json:"description"`
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeOnly(w, r, &body, "group", groupPatchable) {
 		return
 	}
 	_, err := s.dir.UpdateGroup(r.Context(), g.ObjectID, directory.GroupUpdate{DisplayName: body.DisplayName, MailNickname: body.MailNickname, Description: body.Description})

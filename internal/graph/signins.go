@@ -106,9 +106,26 @@ func parseSignInFilter(filter string, q *signInQuery) error {
 	if err != nil {
 		return fmt.Errorf("unsupported $filter %q (%v): %s", filter, err, signInFilterHelp)
 	}
+	seen := map[string]bool{}
 	for _, c := range clauses {
 		clause := odata.Format([]odata.Clause{c})
 		name := strings.ToLower(c.Name)
+		// A clause the query holds one value for, given twice, would have the last one win
+		// silently; an empty value would read as no clause at all. Both are refused. Times
+		// combine instead (the later ge, the earlier le).
+		if name != "createddatetime" {
+			key := name
+			if key == "userid" { // the same field as servicePrincipalId
+				key = "serviceprincipalid"
+			}
+			if seen[key] {
+				return fmt.Errorf("the $filter compares %s twice; compare it once", c.Name)
+			}
+			seen[key] = true
+			if c.Kind == odata.Compare && c.Value == "" {
+				return fmt.Errorf("unsupported $filter clause %q: %s compares with a non-empty value", clause, c.Name)
+			}
+		}
 		switch {
 		case c.Kind == odata.Compare && c.Op == "eq" && name == "appid":
 			q.store.AppID = c.Value
@@ -146,15 +163,22 @@ func parseSignInFilter(filter string, q *signInQuery) error {
 				return fmt.Errorf("createdDateTime must be an RFC 3339 time, not %q", c.Value)
 			}
 			if c.Op == "ge" {
-				q.store.Since = t
+				if t.After(q.store.Since) {
+					q.store.Since = t
+				}
 			} else {
-				q.store.Until = t
+				// The store's upper bound is exclusive and its times are microseconds: le t
+				// is before the next microsecond.
+				until := t.Truncate(time.Microsecond).Add(time.Microsecond)
+				if q.store.Until.IsZero() || until.Before(q.store.Until) {
+					q.store.Until = until
+				}
 			}
 		default:
 			return fmt.Errorf("unsupported $filter clause %q: %s", clause, signInFilterHelp)
 		}
 	}
-	if !q.store.Since.IsZero() && !q.store.Until.IsZero() && q.store.Until.Before(q.store.Since) {
+	if !q.store.Since.IsZero() && !q.store.Until.IsZero() && !q.store.Until.After(q.store.Since) {
 		return errors.New("the $filter's createdDateTime le is before its createdDateTime ge")
 	}
 	return nil
@@ -172,16 +196,23 @@ func (c signInCursor) token() string {
 }
 
 func parseSignInCursor(tok string) (signInCursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	bad := errors.New("the $skiptoken is not one this API issued")
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
-		return signInCursor{}, errors.New("the $skiptoken is not one this API issued")
+		return signInCursor{}, bad
 	}
 	ts, id, ok := strings.Cut(string(raw), "|")
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	if !ok || err != nil || id == "" {
-		return signInCursor{}, errors.New("the $skiptoken is not one this API issued")
+		return signInCursor{}, bad
 	}
-	return signInCursor{at: at, id: id}, nil
+	// One spelling per cursor: what token() writes back. That refuses CR and LF (which the
+	// decoder skips even when strict), another offset or precision for the same instant.
+	c := signInCursor{at: at, id: id}
+	if c.token() != tok {
+		return signInCursor{}, bad
+	}
+	return c, nil
 }
 
 // after reports whether e comes after the cursor in the log's order.

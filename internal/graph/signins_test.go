@@ -2,12 +2,16 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/directory"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/sqlite"
 )
@@ -140,6 +144,9 @@ func FuzzSignInCursor(f *testing.F) {
 		if err != nil || !back.at.Equal(c.at) || back.id != c.id {
 			t.Fatalf("%q: cursor does not survive a round trip", tok)
 		}
+		if c.token() != tok { // one spelling per cursor
+			t.Fatalf("%q was accepted as %q", tok, c.token())
+		}
 	})
 }
 
@@ -197,6 +204,85 @@ func TestScanSignInsPagesOverSQLite(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(wantIDs, ",") {
 			t.Fatalf("result %q: paged %d entries, the log has %d (or a different order)", q.result, len(got), len(wantIDs))
+		}
+	}
+}
+
+// A sign-in log $skiptoken has one spelling, the one this API wrote; any other is Graph's 400
+// in its error envelope, not a second name for the same page.
+func TestSignInSkipTokenHasOneSpelling(t *testing.T) {
+	e := newTestEnv(t)
+	call := e.caller(map[string]any{"oid": e.in.Admin.ObjectID, "sub": e.in.Admin.ObjectID, "appid": e.in.Admin.AppID,
+		"roles": []string{directory.RoleAuditLogReadAll}})
+	at := time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC)
+	good := signInCursor{at: at, id: "e1"}.token()
+	if w := call("GET", "/v1.0/auditLogs/signIns?$skiptoken="+good, ""); w.Code != 200 {
+		t.Fatalf("the API's own cursor: %d %s", w.Code, w.Body)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, bad := range []string{
+		good[:6] + "\r\n" + good[6:],
+		good + "=",
+		enc([]byte("2026-12-07T02:00:00+01:00|e1")),      // the same instant in another zone
+		enc([]byte("2026-12-07T01:00:00.000000000Z|e1")), // and at another precision
+		"!!",
+	} {
+		w := call("GET", "/v1.0/auditLogs/signIns?$skiptoken="+url.QueryEscape(bad), "")
+		var env struct {
+			Error struct{ Code, Message string }
+		}
+		if w.Code != 400 || json.Unmarshal(w.Body.Bytes(), &env) != nil || env.Error.Code != "Request_BadRequest" {
+			t.Errorf("$skiptoken %q: %d %s", bad, w.Code, w.Body)
+		}
+	}
+}
+
+// createdDateTime's bounds are inclusive, over the real SQLite store, at its microseconds; two
+// bounds of one kind combine; a clause given twice or compared with ” is refused rather than
+// read as the last one or as no clause.
+func TestSignInFilterBoundsAndRepeats(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+	var batch []store.SignIn
+	for i, d := range []time.Duration{-time.Microsecond, 0, time.Microsecond} {
+		batch = append(batch, store.SignIn{ID: fmt.Sprintf("e%d", i), Time: at.Add(d), TenantID: "t", PrincipalID: "p", AppID: "a", Result: "success", Grant: "client_secret"})
+	}
+	if err := st.RecordSignIns(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	ts := at.Format(time.RFC3339Nano)
+	for filter, want := range map[string]string{
+		"createdDateTime le " + ts:                                   "e1,e0",
+		"createdDateTime ge " + ts:                                   "e2,e1",
+		"createdDateTime ge " + ts + " and createdDateTime le " + ts: "e1",
+		"createdDateTime le 0001-01-01T00:00:00Z":                    "",
+		// two bounds of one kind: the tighter holds, whatever the order
+		"createdDateTime le " + ts + " and createdDateTime le 2030-01-01T00:00:00Z": "e1,e0",
+		"createdDateTime ge " + ts + " and createdDateTime ge 2020-01-01T00:00:00Z": "e2,e1",
+	} {
+		q := signInQuery{store: store.SignInFilter{TenantID: "t"}}
+		if err := parseSignInFilter(filter, &q); err != nil {
+			t.Fatalf("%s: %v", filter, err)
+		}
+		got, _, err := scanSignIns(ctx, st, &q, nil, 10)
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if err != nil || strings.Join(ids, ",") != want {
+			t.Errorf("%s: %v %v, want %s", filter, ids, err, want)
+		}
+	}
+	for _, bad := range []string{"appId eq 'a' and appId eq 'b'", "userPrincipalName eq ''", "appId eq ''", "resourceId eq ''",
+		"status/errorCode eq 0 and status/errorCode ne 0", "servicePrincipalId eq 'a' and userId eq 'b'", "createdDateTime ge 2026-03-02T00:00:00Z and createdDateTime le 2026-03-01T00:00:00Z"} {
+		var q signInQuery
+		if err := parseSignInFilter(bad, &q); err == nil {
+			t.Errorf("%s: accepted as %+v", bad, q)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,6 +145,36 @@ func TestParseOrderBy(t *testing.T) {
 	}
 }
 
+// Refusals are *OrderByError naming the fault and the token as written, so each API can word
+// them; known is checked as each key is read, so the first fault from the left is reported.
+func TestOrderByErrors(t *testing.T) {
+	known := func(p string) bool { return p == "name" || p == "type" }
+	long := strings.Repeat("x", 60)
+	for _, tc := range []struct {
+		in         string
+		known      func(string) bool
+		fault      OrderByFault
+		token, msg string
+	}{
+		{strings.Repeat("a,", 600), nil, OrderByTooLong, strings.Repeat("a,", 600), "$orderby is longer than 1024 characters"},
+		{"a , b c d", nil, OrderByNotAKey, "b c d", `$orderby: "b c d" is not "property [asc|desc]"`},
+		{"a-" + long, nil, OrderByBadProperty, "a-" + long, `$orderby: "a-` + long[:48] + `…" is not a property name`},
+		{"name down", known, OrderByBadDirection, "down", `$orderby: expected asc or desc after name, found "down"`},
+		{"color down", known, OrderByUnknownProperty, "color", `$orderby: "color" is not a property this list is sorted by`},
+		{"color down", nil, OrderByBadDirection, "down", `$orderby: expected asc or desc after color, found "down"`},
+		{"name down, color", known, OrderByBadDirection, "down", `$orderby: expected asc or desc after name, found "down"`},
+	} {
+		_, err := ParseOrderByOf(tc.in, tc.known)
+		var oe *OrderByError
+		if !errors.As(err, &oe) || oe.Fault != tc.fault || oe.Token != tc.token || err.Error() != tc.msg {
+			t.Errorf("%q: %#v %v", tc.in, oe, err)
+		}
+	}
+	if keys, err := ParseOrderByOf("name desc,type", known); err != nil || len(keys) != 2 || !keys[0].Desc {
+		t.Errorf("known keys: %+v %v", keys, err)
+	}
+}
+
 // FuzzParseOrderBy: refused, or keys that FormatOrderBy writes back as the same keys.
 func FuzzParseOrderBy(f *testing.F) {
 	for _, s := range []string{"displayName", "displayName desc,createdDateTime", "a b", ",", "x asc "} {
@@ -152,6 +183,10 @@ func FuzzParseOrderBy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		keys, err := ParseOrderBy(s)
 		if err != nil {
+			var oe *OrderByError
+			if !errors.As(err, &oe) || oe.Fault < OrderByTooLong || oe.Fault > OrderByBadDirection || oe.Fault == OrderByUnknownProperty {
+				t.Fatalf("%q: %#v", s, err)
+			}
 			return
 		}
 		for _, k := range keys {

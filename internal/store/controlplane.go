@@ -102,14 +102,14 @@ func ResourceCursor(r Resource) string {
 // ParseResourceCursor decodes a ResourceCursor into the creation time (UTC, microseconds) and
 // the id key (lower case, no trailing slash) of the row it names. Errors wrap ErrInvalidCursor.
 func ParseResourceCursor(cursor string) (createdAt time.Time, idKey string, err error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || !strings.HasPrefix(string(raw), resourceCursorPrefix) {
-		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	raw, ok := decodeCursor(cursor)
+	if !ok || !strings.HasPrefix(string(raw), resourceCursorPrefix) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, truncateCursor(cursor))
 	}
 	us, key, ok := strings.Cut(string(raw[len(resourceCursorPrefix):]), ":")
 	n, perr := strconv.ParseInt(us, 10, 64)
-	if !ok || perr != nil || key == "" || key != resourceKey(key) {
-		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	if !ok || perr != nil || strconv.FormatInt(n, 10) != us || key == "" || key != resourceKey(key) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, truncateCursor(cursor))
 	}
 	return time.UnixMicro(n).UTC(), key, nil
 }
@@ -209,14 +209,14 @@ func RoleAssignmentCursor(a RoleAssignment) string {
 // microseconds) and the id key (lower case) of the assignment it names. Errors wrap
 // ErrInvalidCursor.
 func ParseRoleAssignmentCursor(cursor string) (createdAt time.Time, idKey string, err error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || !strings.HasPrefix(string(raw), roleAssignmentCursorPrefix) {
-		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	raw, ok := decodeCursor(cursor)
+	if !ok || !strings.HasPrefix(string(raw), roleAssignmentCursorPrefix) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, truncateCursor(cursor))
 	}
 	us, key, ok := strings.Cut(string(raw[len(roleAssignmentCursorPrefix):]), ":")
 	n, perr := strconv.ParseInt(us, 10, 64)
-	if !ok || perr != nil || key == "" || key != strings.ToLower(key) {
-		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	if !ok || perr != nil || strconv.FormatInt(n, 10) != us || key == "" || key != strings.ToLower(key) {
+		return time.Time{}, "", fmt.Errorf("%w %q", ErrInvalidCursor, truncateCursor(cursor))
 	}
 	return time.UnixMicro(n).UTC(), key, nil
 }

@@ -58,8 +58,8 @@ func ParseObjectCursor(cursor string) (createdAt time.Time, objectID string, err
 	if len(cursor) > 2*maxObjectIDLen {
 		return time.Time{}, "", bad
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor) // it skips CR and LF, even strict
-	if err != nil || strings.ContainsAny(cursor, "\r\n") || !strings.HasPrefix(string(raw), objectCursorPrefix) {
+	raw, ok := decodeCursor(cursor)
+	if !ok || !strings.HasPrefix(string(raw), objectCursorPrefix) {
 		return time.Time{}, "", bad
 	}
 	us, id, ok := strings.Cut(string(raw[len(objectCursorPrefix):]), ":")
@@ -68,6 +68,17 @@ func ParseObjectCursor(cursor string) (createdAt time.Time, objectID string, err
 		return time.Time{}, "", bad
 	}
 	return time.UnixMicro(n).UTC(), id, nil
+}
+
+// decodeCursor decodes the unpadded base64url of a cursor, accepting one spelling only: the
+// one the encoder makes. Go's decoder skips CR and LF even in strict mode and, unless strict,
+// ignores trailing bits, so a cursor otherwise had many spellings ("m1.M\rA", "MQ" and "MR").
+func decodeCursor(cursor string) ([]byte, bool) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	if err != nil || strings.ContainsAny(cursor, "\r\n") {
+		return nil, false
+	}
+	return raw, true
 }
 
 func truncateCursor(s string) string {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // AuthorizeRequest is a parsed /authorize request (authorization code flow with PKCE).
@@ -55,6 +56,19 @@ func ParseAuthorizeRequest(v Version, q url.Values) (req AuthorizeRequest, pageE
 	for _, name := range []string{"client_id", "redirect_uri", "state", "response_type", "scope", "nonce", "code_challenge", "prompt", "response_mode"} {
 		if len(q[name]) > 1 {
 			return req, nil, errMalformed("The parameter '%s' appears more than once; send it once.", name)
+		}
+	}
+	// Parameters go into the sealed sign-in context as JSON, which would turn each byte that is
+	// not UTF-8 into U+FFFD, so state would come back changed; refused instead, as the token
+	// endpoint refuses such a body.
+	for _, name := range []string{"state", "response_type", "scope", "resource", "nonce", "code_challenge", "code_challenge_method", "prompt", "login_hint", "response_mode"} {
+		for _, v := range q[name] {
+			if !utf8.ValidString(v) {
+				if name == "state" {
+					req.State = ""
+				}
+				return req, nil, errMalformed("The parameter '%s' is not valid UTF-8 once percent-decoded; encode text as UTF-8 before percent-encoding it.", name)
+			}
 		}
 	}
 	if len(req.State) > 2000 {

@@ -275,8 +275,10 @@ func (s *sealer) openBytes(purpose, sealed string) ([]byte, error) {
 	if len(sealed) > 16<<10 {
 		return nil, errUnsealed
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(sealed, "="))
-	if err != nil || len(raw) < 1+s.aead.NonceSize()+s.aead.Overhead() || raw[0] != sealVersion {
+	// One spelling per value, as sealBytes writes it: no padding, no CR or LF (the decoder
+	// skips them even when strict), no other trailing bits.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
+	if err != nil || strings.ContainsAny(sealed, "\r\n") || len(raw) < 1+s.aead.NonceSize()+s.aead.Overhead() || raw[0] != sealVersion {
 		return nil, errUnsealed
 	}
 	ns := s.aead.NonceSize()

@@ -1,11 +1,13 @@
 package sts
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParseAuthorizeRequest(f *testing.F) {
@@ -29,6 +31,14 @@ func FuzzParseAuthorizeRequest(f *testing.F) {
 		}
 		if pageErr == nil && redirectErr == nil && (req.ResponseType != "code" || req.ClientID == "" || req.RedirectURI == "") {
 			t.Fatalf("accepted an incomplete request %+v", req)
+		}
+		if pageErr == nil && redirectErr == nil {
+			// What is accepted survives the sealed (JSON) sign-in context unchanged.
+			for _, s := range []string{req.State, req.Scope, req.Nonce, req.LoginHint, req.Prompt, req.ResponseMode, req.CodeChallenge, req.Resource} {
+				if !utf8.ValidString(s) {
+					t.Fatalf("accepted %q, which is not UTF-8", s)
+				}
+			}
 		}
 		_ = RedirectURIRegistered(req.RedirectURI, PublicClients[0].RedirectURIs)
 	})
@@ -75,11 +85,47 @@ func FuzzSealedValues(f *testing.F) {
 		if err := s.open(purposeSession, v, &sess); err == nil && (len(sess.Accounts) != 1 || sess.Accounts[0].UserID != aliceID || sess.Expiry != 2) {
 			t.Fatalf("opened a value that was never sealed: %q", v)
 		}
+		if err := s.open(purposeSession, v, &sess); err == nil && base64.RawURLEncoding.EncodeToString(mustDecode(v)) != v {
+			t.Fatalf("%q opened, but is not how it was sealed", v)
+		}
 		var g refreshGrant
 		if s.open(purposeRefreshToken, v, &g) == nil {
 			t.Fatalf("a session opened as a refresh token")
 		}
 	})
+}
+
+func mustDecode(v string) []byte {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// A sealed value (refresh token, code, cookie) opens only as it was written: not padded, not
+// with CR or LF in it (which the decoder skips), not with other trailing bits.
+func TestSealedValuesHaveOneSpelling(t *testing.T) {
+	s := newSealer(make([]byte, 32))
+	var good string
+	for good == "" || len(good)%4 == 0 { // a length with trailing bits in its last character
+		v, err := s.seal(purposeSession, session{Expiry: int64(len(good))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = v
+	}
+	var sess session
+	if err := s.open(purposeSession, good, &sess); err != nil {
+		t.Fatal(err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	for _, bad := range []string{good + "=", good + "==", good[:9] + "\r\n" + good[9:], good[:len(good)-1] + string(alphabet[last^1])} {
+		if err := s.open(purposeSession, bad, &sess); err == nil {
+			t.Errorf("%q opened", bad)
+		}
+	}
 }
 
 func FuzzUserCodeAndRedirect(f *testing.F) {

@@ -465,6 +465,21 @@ func TestAuthorizeNeverRedirectsToUnregisteredURI(t *testing.T) {
 	if loc, _ := url.Parse(w.Header().Get("Location")); w.Code != 302 || loc.Query().Get("error") != "unsupported_response_type" || loc.Query().Get("state") != "xyzSTATE" {
 		t.Errorf("bad response_type: %d %s", w.Code, w.Header().Get("Location"))
 	}
+	// A parameter that is not UTF-8 is refused, not carried through the sealed (JSON) sign-in
+	// context, which would hand state back changed (U+FFFD for each bad byte); a state that is
+	// not UTF-8 is not sent back at all.
+	for name, v := range map[string]string{"state": "s\xffs", "login_hint": "\xfe@x", "nonce": "n\xff"} {
+		w := b.do("GET", authorizeQuery(url.Values{name: {v}}), nil)
+		loc, _ := url.Parse(w.Header().Get("Location"))
+		wantState := "xyzSTATE"
+		if name == "state" {
+			wantState = ""
+		}
+		if w.Code != 302 || loc.Query().Get("error") != "invalid_request" || !strings.Contains(loc.Query().Get("error_description"), "'"+name+"' is not valid UTF-8") ||
+			loc.Query().Get("state") != wantState {
+			t.Errorf("%s not UTF-8: %d %s", name, w.Code, w.Header().Get("Location"))
+		}
+	}
 }
 
 func TestDeviceCodeFlow(t *testing.T) {
@@ -564,6 +579,29 @@ func TestDeviceCodeInterval(t *testing.T) {
 	}{{0, 5}, {time.Second, 1}, {1500 * time.Millisecond, 2}, {400 * time.Millisecond, 1}, {-time.Second, 1}, {30 * time.Second, 30}} {
 		if got := New(Config{DeviceCodeInterval: c.set}, nil, nil, nil, nil).deviceInterval; got != c.want {
 			t.Errorf("DeviceCodeInterval %v: interval %d, want %d", c.set, got, c.want)
+		}
+	}
+}
+
+// The error_uri of an error names a page mint serves, as Entra's does: the code, and where it is
+// documented. A code that is not a number is the error page's 400.
+func TestErrorURIIsServed(t *testing.T) {
+	f, _ := newSignInFixture(t)
+	w := f.post("/organizations/oauth2/v2.0/token", ropc(armScope, aliceUPN, "wrong"))
+	var e struct {
+		ErrorURI string `json:"error_uri"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || !strings.HasPrefix(e.ErrorURI, testBaseURL+"/error?code=") {
+		t.Fatalf("error_uri %q (%v)", e.ErrorURI, err)
+	}
+	b := &browser{t: t, f: f, cookies: map[string]string{}}
+	w = b.do("GET", strings.TrimPrefix(e.ErrorURI, testBaseURL), nil)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "AADSTS50126") || !strings.Contains(w.Body.String(), "learn.microsoft.com") {
+		t.Errorf("%s: %d %s", e.ErrorURI, w.Code, w.Body)
+	}
+	for _, bad := range []string{"/error", "/error?code=x", "/error?code=050126", "/error?code=%3Cscript%3E"} {
+		if w := b.do("GET", bad, nil); w.Code != 400 || strings.Contains(w.Body.String(), "<script>") {
+			t.Errorf("%s: %d %s", bad, w.Code, w.Body)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ var pages = template.Must(template.ParseFS(webFS, "web/pages.html"))
 const (
 	deviceLoginPath   = "/devicelogin"
 	assetPrefix       = "/mint-signin/"
+	errorPath         = "/error"
 	sessionCookie     = "mint_session"
 	csrfCookie        = "mint_csrf"
 	loginContextLife  = 30 * time.Minute
@@ -130,6 +132,26 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 	s.log.InfoContext(r.Context(), "sign-in page refused", "error_code", e.AADSTS(), "reason", e.Description, "trace_id", traceID)
 	s.writePage(w, e.Status, "message", pageData{Title: "Sorry, but we're having trouble signing you in.", Message: msg,
 		Detail: "Trace ID: " + traceID + " Timestamp: " + s.clock().UTC().Format(entraTimestamp)})
+}
+
+// serveErrorCode serves the page every error's error_uri names (/error?code=N), as Entra serves
+// one at login.microsoftonline.com/error: the code, and where its meaning is documented.
+func (s *Server) serveErrorCode(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.errorPage(w, r, NewError(http.StatusMethodNotAllowed, "invalid_request", 0,
+			"This page only answers GET requests. Received a %s request.", truncate(r.Method, 20)))
+		return
+	}
+	code := r.URL.Query().Get("code")
+	n, err := strconv.Atoi(code)
+	if err != nil || n < 1 || n > 99999999 || strconv.Itoa(n) != code {
+		s.errorPage(w, r, NewError(http.StatusBadRequest, "invalid_request", 0,
+			"The error code '%s' is not an AADSTS number; follow the error_uri of an error response unchanged.", truncate(code, 20)))
+		return
+	}
+	s.writePage(w, http.StatusOK, "message", pageData{Title: "Error code AADSTS" + code,
+		Message: "The error_description of the response that linked here says what went wrong with that request.",
+		Detail:  "Microsoft documents every AADSTS code at https://learn.microsoft.com/entra/identity-platform/reference-error-codes."})
 }
 
 // csrfToken returns the form token for this browser, setting the CSRF cookie when missing.

@@ -343,6 +343,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, assetPrefix):
 		s.serveAsset(w, r, p[len(assetPrefix):])
 		return
+	case strings.EqualFold(p, errorPath):
+		s.serveErrorCode(w, r)
+		return
 	}
 	if len(rest) > len(userRealmPrefix) && strings.EqualFold(rest[:len(userRealmPrefix)], userRealmPrefix) {
 		s.serveUserRealm(w, r, rest[len(userRealmPrefix):])
@@ -398,7 +401,7 @@ func (s *Server) serveNotFound(w http.ResponseWriter, r *http.Request) {
 		"' is not an endpoint of this token service. Endpoints: /{tenant}/oauth2/v2.0/token, /{tenant}/oauth2/token, " +
 		"/{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/.well-known/openid-configuration, " +
 		"/{tenant}/discovery/v2.0/keys, /{tenant}/discovery/keys, /common/discovery/instance, /{tenant}/oauth2/v2.0/authorize, " +
-		"/{tenant}/oauth2/v2.0/devicecode, /{tenant}/oauth2/v2.0/logout, /common/userrealm/{user}, /devicelogin."}
+		"/{tenant}/oauth2/v2.0/devicecode, /{tenant}/oauth2/v2.0/logout, /common/userrealm/{user}, /devicelogin, /error?code={AADSTS number}."}
 	s.writeError(w, e, newUUID(), correlationFromHeader(r), s.clock())
 }
 

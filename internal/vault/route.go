@@ -244,17 +244,24 @@ func encodeSkipToken(kind byte, v string) string {
 }
 
 func decodeSkipToken(kind byte, token string) (string, *Error) {
-	bad := badParameter("The $skiptoken '" + token + "' is invalid. Use the nextLink of the previous page unchanged.")
+	bad := invalidSkipToken(token)
 	head, body, ok := strings.Cut(token, ".")
 	if !ok {
 		return "", bad
 	}
-	h, err1 := base64.RawURLEncoding.DecodeString(head)
-	b, err2 := base64.RawURLEncoding.DecodeString(body)
-	if err1 != nil || err2 != nil || len(h) != 2 || h[0] != kind || h[1] != ':' {
+	// One spelling per token: strict refuses other trailing bits, and the decoder skips CR and
+	// LF even when strict.
+	h, err1 := base64.RawURLEncoding.Strict().DecodeString(head)
+	b, err2 := base64.RawURLEncoding.Strict().DecodeString(body)
+	if err1 != nil || err2 != nil || strings.ContainsAny(token, "\r\n") || len(h) != 2 || h[0] != kind || h[1] != ':' {
 		return "", bad
 	}
 	return string(b), nil
+}
+
+// invalidSkipToken refuses a $skiptoken this vault did not write.
+func invalidSkipToken(token string) *Error {
+	return badParameter("The $skiptoken '" + token + "' is invalid. Use the nextLink of the previous page unchanged.")
 }
 
 func decodeSeqToken(token string) (int64, *Error) {
@@ -263,8 +270,8 @@ func decodeSeqToken(token string) (int64, *Error) {
 		return 0, e
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, badParameter("The $skiptoken '" + token + "' is invalid. Use the nextLink of the previous page unchanged.")
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+		return 0, invalidSkipToken(token)
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package vault
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -112,10 +113,17 @@ func TestPageParamsAndSkipTokens(t *testing.T) {
 	if _, e := decodeSkipToken('s', tok); e == nil {
 		t.Error("a name token decoded as a seq token")
 	}
+	if _, e := decodeNameToken(encodeSkipToken('n', "My-Secret")); e == nil || e.Code != CodeBadParameter {
+		t.Errorf("a name token with capitals (names are written lower-cased): %v", e)
+	}
 	if n, e := decodeSeqToken(encodeSkipToken('s', "42")); e != nil || n != 42 {
 		t.Errorf("seq token: %d %v", n, e)
 	}
-	for _, bad := range []string{"", "x", "a.b", "!!.!!", encodeSkipToken('s', "-1"), encodeSkipToken('s', "x")} {
+	// One spelling per token: not CR or LF in it (the decoder skips them), other trailing bits,
+	// padding, or the seq written another way.
+	seq := encodeSkipToken('s', "42")
+	for _, bad := range []string{"", "x", "a.b", "!!.!!", encodeSkipToken('s', "-1"), encodeSkipToken('s', "x"),
+		seq[:2] + "\n" + seq[2:], seq + "=", "czo.NDJ", encodeSkipToken('s', "042"), encodeSkipToken('s', "+42")} {
 		if _, e := decodeSeqToken(bad); e == nil || e.Code != CodeBadParameter {
 			t.Errorf("seq token %q: %v", bad, e)
 		}
@@ -271,6 +279,36 @@ func FuzzRouter(f *testing.F) {
 			}
 			decodeSkipToken('n', tok)
 			decodeSeqToken(tok)
+		}
+	})
+}
+
+// FuzzSkipTokens: a skip token is what this vault writes or a BadParameter; what is read
+// writes back to the same token.
+func FuzzSkipTokens(f *testing.F) {
+	f.Add(encodeSkipToken('n', "my-secret"), "a", int64(3))
+	f.Add("czo.NDI", "", int64(-1))
+	f.Add("bjo.bXk", "A", int64(0))
+	f.Fuzz(func(t *testing.T, tok, name string, seq int64) {
+		if v, e := decodeNameToken(tok); e == nil && encodeSkipToken('n', v) != tok {
+			t.Fatalf("name token %q read as %q", tok, v)
+		} else if e != nil && e.Code != CodeBadParameter {
+			t.Fatalf("name token %q: %+v", tok, e)
+		}
+		if n, e := decodeSeqToken(tok); e == nil && encodeSkipToken('s', strconv.FormatInt(n, 10)) != tok {
+			t.Fatalf("seq token %q read as %d", tok, n)
+		} else if e != nil && e.Code != CodeBadParameter {
+			t.Fatalf("seq token %q: %+v", tok, e)
+		}
+		if k := strings.ToLower(name); k != "" {
+			if v, e := decodeNameToken(encodeSkipToken('n', k)); e != nil || v != k {
+				t.Fatalf("name %q came back as %q %v", k, v, e)
+			}
+		}
+		if seq >= 0 {
+			if n, e := decodeSeqToken(encodeSkipToken('s', strconv.FormatInt(seq, 10))); e != nil || n != seq {
+				t.Fatalf("seq %d came back as %d %v", seq, n, e)
+			}
 		}
 	})
 }

@@ -356,7 +356,14 @@ func pageStart[T any](q *request, query url.Values, decode func(token string) (T
 }
 
 // decodeNameToken reads the skip token of a list by name.
-func decodeNameToken(token string) (string, *Error) { return decodeSkipToken('n', token) }
+// Names are written lower-cased (nameToken), so a token with a capital was not written here.
+func decodeNameToken(token string) (string, *Error) {
+	name, e := decodeSkipToken('n', token)
+	if e == nil && (name == "" || name != strings.ToLower(name)) {
+		return "", invalidSkipToken(token)
+	}
+	return name, e
+}
 
 // nameToken is the skip token of a list by name that goes on after v.
 func nameToken(v store.SecretVersion) string { return encodeSkipToken('n', strings.ToLower(v.Name)) }

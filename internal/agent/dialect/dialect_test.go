@@ -75,6 +75,9 @@ func TestParseIMDS(t *testing.T) {
 		{name: "no resource", target: "/x?api-version=2018-02-01", headers: md, status: 400, body: "Required audience parameter not specified"},
 		{name: "two selectors", target: "/x?api-version=2018-02-01&resource=r&client_id=a&object_id=b", headers: md, status: 400, body: "Only one of"},
 		{name: "bad escape", target: "/x?api-version=2018-02-01&resource=%zz", headers: md, status: 400, body: "encoded"},
+		// Not UTF-8: the agent's 400, not the token service's refusal reported as a 403.
+		{name: "resource not UTF-8", target: "/x?api-version=2018-02-01&resource=%ff", headers: md, status: 400, body: "'resource' is not valid UTF-8"},
+		{name: "client_id not UTF-8", target: "/x?api-version=2018-02-01&resource=r&client_id=a%C3", headers: md, status: 400, body: "'client_id' is not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

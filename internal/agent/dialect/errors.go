@@ -111,13 +111,16 @@ func BadAPIVersion(k Kind, v string) *Error {
 		fmt.Sprintf("The api-version '%s' is not supported. Supported version is '%s'.", truncate(v), supported))
 }
 
-func badQuery(k Kind, p queryProblem, dup string) *Error {
+func badQuery(k Kind, p queryProblem, name string) *Error {
 	switch p {
 	case queryDuplicate:
 		return newError(k, http.StatusBadRequest, "invalid_request", "BadRequest",
-			fmt.Sprintf("Bad request. The query parameter '%s' is specified more than once", truncate(dup)))
+			fmt.Sprintf("Bad request. The query parameter '%s' is specified more than once", truncate(name)))
 	case queryTooMany:
 		return newError(k, http.StatusBadRequest, "invalid_request", "BadRequest", "Bad request. Too many query parameters")
+	case queryNotUTF8:
+		return newError(k, http.StatusBadRequest, "invalid_request", "BadRequest",
+			fmt.Sprintf("Bad request. The query parameter '%s' is not valid UTF-8 once percent-decoded", truncate(name)))
 	}
 	return newError(k, http.StatusBadRequest, "invalid_request", "BadRequest", "Bad request. The query string is not correctly encoded")
 }

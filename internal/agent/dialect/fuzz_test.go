@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"unicode/utf8"
 )
 
 // fuzzParser feeds raw HTTP/1.1 requests (as the server would read them) to parse: it must not
@@ -32,6 +33,11 @@ func fuzzParser(f *testing.F, parse func(*http.Request) (Request, *Error), seeds
 		}
 		if req.Resource == "" {
 			t.Fatalf("accepted without resource: %q", raw)
+		}
+		for _, v := range []string{req.Resource, req.Identity.ClientID, req.Identity.ObjectID, req.Identity.ResourceID, req.APIVersion} {
+			if !utf8.ValidString(v) { // the token service would refuse it
+				t.Fatalf("accepted %q, which is not UTF-8", v)
+			}
 		}
 		body := AppendToken(nil, &TokenBody{AccessToken: "t", Resource: req.Resource, ClientID: req.Identity.ClientID, EchoName: "object_id", EchoValue: req.Identity.ObjectID})
 		if !json.Valid(body) {

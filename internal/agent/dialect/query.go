@@ -3,6 +3,7 @@ package dialect
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // The query (or form) parameters the dialects read. Everything else is ignored, as Azure does.
@@ -36,6 +37,7 @@ const (
 	queryBadEscape
 	queryDuplicate
 	queryTooMany
+	queryNotUTF8
 )
 
 // parseQuery reads raw (a URL query or an x-www-form-urlencoded body). A known parameter given
@@ -90,6 +92,11 @@ func parseQuery(raw string, strict bool) (q query, problem queryProblem, dup str
 		value, ok = unescape(value)
 		if !ok {
 			return q, queryBadEscape, ""
+		}
+		// Refused here: the token service refuses it too, which the agent would otherwise
+		// report as the node being forbidden.
+		if !utf8.ValidString(value) {
+			return q, queryNotUTF8, key
 		}
 		q.v[idx], q.set[idx] = value, true
 	}

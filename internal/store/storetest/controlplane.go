@@ -607,6 +607,8 @@ func testPageResources(t *testing.T, s store.Store) {
 		base64.RawURLEncoding.EncodeToString([]byte("r1:notanumber:/subscriptions/x")),
 		base64.RawURLEncoding.EncodeToString([]byte("r1:12")),
 		base64.RawURLEncoding.EncodeToString([]byte("r1:12:/Subscriptions/X")),
+		base64.RawURLEncoding.EncodeToString([]byte("r1:+12:/subscriptions/x")), // a second spelling of 12
+		store.ResourceCursor(store.Resource{ID: sub, CreatedAt: t0}) + "\r\n",   // CR and LF are skipped by the decoder
 	} {
 		_, err := s.ListResources(ctx, store.ResourceFilter{SubscriptionID: sub, After: bad, Limit: 7})
 		isErr(t, err, store.ErrInvalidCursor, "list resources after the malformed cursor "+bad)
@@ -1028,6 +1030,8 @@ func testRoleAssignmentPages(t *testing.T, s store.Store) {
 		base64.RawURLEncoding.EncodeToString([]byte("a1:notanumber:x")),
 		base64.RawURLEncoding.EncodeToString([]byte("a1:12")),
 		base64.RawURLEncoding.EncodeToString([]byte("a1:12:Upper")),
+		base64.RawURLEncoding.EncodeToString([]byte("a1:012:x")),                        // a second spelling of 12
+		"\n" + store.RoleAssignmentCursor(store.RoleAssignment{ID: "x", CreatedAt: t0}), // CR and LF are skipped by the decoder
 	} {
 		_, err := s.ListRoleAssignments(ctx, store.RoleAssignmentFilter{AtOrAbove: sub, After: bad, Limit: 7})
 		isErr(t, err, store.ErrInvalidCursor, "list role assignments after the malformed cursor "+bad)
