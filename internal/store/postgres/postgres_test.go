@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/sqlstore"
@@ -358,4 +359,18 @@ func guid() string {
 	rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Migration 0014 fills the word tables and mail keys of the objects a database already holds.
+func TestMigrationFillsDirectorySearch(t *testing.T) {
+	url := freshDatabase(t)
+	pool, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := sqlstore.Migrate(t.Context(), newPgxDB(pool), sqltest.FirstMigrations(t, migrations, 13), schemaMigrationsTable, migrationLockStatement); err != nil {
+		t.Fatal(err)
+	}
+	sqltest.DirectorySearchFilled(t, newPgxDB(pool), func() store.Store { return openAt(t, url) })
 }

@@ -50,7 +50,7 @@ func (s *Store) seed(ctx context.Context, n int, identity func(i int) store.Iden
 			return seedErr(err)
 		}
 	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE resources, principals, role_assignments`); err != nil {
+	if _, err := s.pool.Exec(ctx, `ANALYZE resources, principals, principal_words, role_assignments`); err != nil {
 		return fmt.Errorf("analyze: %w", seedErr(err))
 	}
 	return nil
