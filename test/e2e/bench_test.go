@@ -192,13 +192,13 @@ func TestBenchScaleProducesTheCurve(t *testing.T) {
 	}
 	for _, st := range stores {
 		for _, n := range []string{"50", "500"} {
-			for _, what := range []string{"scaleTokenP99", "scaleVaultP99", "scaleListP99", "scaleGraphP99", "scaleRSS"} {
+			for _, what := range []string{"scaleTokenP99", "scaleVaultP99", "scaleListP99", "scaleGraphP99", "scaleGraphSearchP99", "scaleRSS"} {
 				if got[what+st+"_"+n] <= 0 {
 					t.Errorf("figure %s%s_%s missing or zero", what, st, n)
 				}
 			}
 		}
-		for _, what := range []string{"scaleTokenRatio", "scaleVaultRatio", "scaleListRatio", "scaleGraphRatio"} {
+		for _, what := range []string{"scaleTokenRatio", "scaleVaultRatio", "scaleListRatio", "scaleGraphRatio", "scaleGraphSearchRatio"} {
 			if got[what+st] <= 0 {
 				t.Errorf("figure %s%s missing or zero", what, st)
 			}

@@ -374,3 +374,19 @@ func TestMigrationFillsDirectorySearch(t *testing.T) {
 	}
 	sqltest.DirectorySearchFilled(t, newPgxDB(pool), func() store.Store { return openAt(t, url) })
 }
+
+// BenchmarkDirectoryPages: Graph's list pages over MINT_BENCH_IDENTITIES (100,000) identities.
+func BenchmarkDirectoryPages(b *testing.B) {
+	sqltest.BenchmarkDirectoryPages(b, openAt(b, freshDatabase(b)))
+}
+
+// TestExplainDirectoryPages logs the plans of Graph's list pages at scale (EXPLAIN ANALYZE,
+// BUFFERS), when MINT_EXPLAIN_SCALE is set: a tool for reading a plan, not a check.
+func TestExplainDirectoryPages(t *testing.T) {
+	if os.Getenv("MINT_EXPLAIN_SCALE") == "" {
+		t.Skip("MINT_EXPLAIN_SCALE is not set")
+	}
+	s := openAt(t, freshDatabase(t))
+	tenantID, middle := sqltest.SeedScaleTenant(t, s, sqltest.ScaleIdentities(t))
+	sqltest.ExplainScaleQueries(t, newPgxDB(s.pool), "EXPLAIN (ANALYZE, BUFFERS)", tenantID, middle)
+}

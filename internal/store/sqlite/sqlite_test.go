@@ -393,3 +393,8 @@ func TestMigrationFillsDirectorySearch(t *testing.T) {
 		return openAt(t, path)
 	})
 }
+
+// BenchmarkDirectoryPages: Graph's list pages over MINT_BENCH_IDENTITIES (100,000) identities.
+func BenchmarkDirectoryPages(b *testing.B) {
+	sqltest.BenchmarkDirectoryPages(b, openAt(b, filepath.Join(b.TempDir(), "mint.db")))
+}

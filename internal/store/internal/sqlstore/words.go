@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mint-id/mint/internal/store"
@@ -130,22 +131,26 @@ func searchSet(t *store.SearchTerm, table string, w *where) (string, error) {
 	}
 	switch {
 	case t.Property == store.SearchDisplayName && len(t.Words) > 0:
-		var parts []string
 		for _, word := range t.Words {
 			if word == "" || len(word) > store.MaxIndexedWord {
 				return "", fmt.Errorf("search word of %d bytes", len(word))
 			}
+		}
+		// The longest word drives (a longer prefix is the likelier to be rare: in "id-0004242"
+		// every identity has the word id); each other word is a range of the object's own
+		// words, the primary key (object_id, word), rather than a set of the whole tenant's.
+		// DISTINCT: a prefix may begin several words of one name ("we": web, webidentity).
+		words := slices.Clone(t.Words)
+		slices.SortStableFunc(words, func(a, b string) int { return len(b) - len(a) })
+		lo, hi := column.PrefixRange(words[0])
+		q := `SELECT DISTINCT w.object_id AS id FROM ` + wordsTable(table) + ` w WHERE w.tenant_key = $1 AND w.word >= ` + w.p(lo) + ` AND w.word < ` + w.p(hi)
+		for i, word := range words[1:] {
 			lo, hi := column.PrefixRange(word)
-			// DISTINCT: a prefix may begin several words of one name ("we": web, webidentity).
-			parts = append(parts, `SELECT DISTINCT w.object_id AS id FROM `+wordsTable(table)+` w WHERE w.tenant_key = $1 AND w.word >= `+w.p(lo)+` AND w.word < `+w.p(hi))
+			o := fmt.Sprintf("o%d", i)
+			q += ` AND EXISTS (SELECT 1 FROM ` + wordsTable(table) + ` ` + o + ` WHERE ` + o + `.object_id = w.object_id AND ` +
+				o + `.word >= ` + w.p(lo) + ` AND ` + o + `.word < ` + w.p(hi) + `)`
 		}
-		if len(parts) == 1 {
-			return parts[0], nil
-		}
-		for i := range parts {
-			parts[i] = fmt.Sprintf(`SELECT w%d.id FROM (%s) w%d`, i, parts[i], i)
-		}
-		return strings.Join(parts, ` INTERSECT `), nil
+		return q, nil
 	case t.Prefix == "":
 	case t.Property == store.SearchObjectID:
 		// The primary key's range, in every tenant (the query keeps the tenant's): with the
