@@ -134,7 +134,11 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 				[]string{"rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body", tooMany.String()},
 				[]string{"ad", "user", "show", "--id", "$nobody"},
 				[]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users('" + dev.ObjectID + "')?$select=userPrincipalName", "-o", "json"},
-				[]string{"account", "get-access-token", "-o", "json"})
+				[]string{"account", "get-access-token", "-o", "json"},
+				// The portal member picker's shape, read from the store's word index: words of the
+				// name OR a mail nickname prefix, in creation order, a page of five.
+				append([]string{"rest", "--method", "get", "--url",
+					`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged 10" OR "mailNickname:PAGED-09"&$top=5&$select=displayName`, "-o", "json"}, eventual...))
 
 			if bad := runs[0]; bad.code == 0 || !strings.Contains(bad.stderr, "Must be between 1 and 999") {
 				t.Errorf("$top=1000: exit %d\n%s", bad.code, bad.stderr)
@@ -175,6 +179,18 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			mustJSON(t, mustSucceed(t, runs[6]), &me)
 			if me.UserPrincipalName != dev.UserPrincipalName {
 				t.Errorf("users('id'): %+v", me)
+			}
+			var searched struct {
+				Value    []struct{ DisplayName string }
+				NextLink string `json:"@odata.nextLink"`
+			}
+			mustJSON(t, mustSucceed(t, runs[8]), &searched)
+			var names []string
+			for _, g := range searched.Value {
+				names = append(names, g.DisplayName)
+			}
+			if strings.Join(names, ",") != "paged-010,paged-090,paged-091,paged-092,paged-093" || !strings.Contains(searched.NextLink, "$skiptoken=") {
+				t.Errorf("$search words OR mailNickname, $top=5: %v, nextLink %q", names, searched.NextLink)
 			}
 			// wids: the developer is the directory's administrator.
 			var at struct{ AccessToken string }
