@@ -214,7 +214,7 @@ func TestBenchScaleProducesTheCurve(t *testing.T) {
 	if err := xml.Unmarshal(svg, new(struct{ XMLName xml.Name })); err != nil {
 		t.Errorf("the chart is not well-formed SVG: %v", err)
 	}
-	if n := strings.Count(string(svg), "<polyline"); n != 4*len(stores) {
-		t.Errorf("the chart's scale panel has %d lines, want %d (four p99s per store)", n, 4*len(stores))
+	if n := strings.Count(string(svg), "<polyline"); n != 5*len(stores) {
+		t.Errorf("the chart's scale panel has %d lines, want %d (five p99s per store)", n, 5*len(stores))
 	}
 }
