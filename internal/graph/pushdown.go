@@ -63,7 +63,9 @@ func pushdown(r *http.Request, lq listQuery, col collection) (pushed, bool) {
 		case c.Kind == odata.Compare && col.set == usersList.set && strings.EqualFold(c.Name, "userPrincipalName"):
 			ok = set(&p.userPrincipalName, c.Value)
 		case c.Kind == odata.Compare && (col.set == usersList.set || col.set == groupsList.set) && strings.EqualFold(c.Name, "mailNickname"):
-			ok = set(&p.mailNickname, c.Value)
+			// Graph's nicknames are ASCII; a value that is not takes the in-memory path, whose
+			// case folding ("ſ" is "s") the stored key's does not match.
+			ok = printableASCII(c.Value) && set(&p.mailNickname, c.Value)
 		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "displayName"):
 			ok = printableASCII(c.Value) && set(&p.displayName, c.Value)
 		case c.Kind == odata.Call && strings.EqualFold(c.Name, "startswith") && strings.EqualFold(c.Property, "displayName"):

@@ -343,6 +343,7 @@ func TestPushdownTakesOnlyWhatTheStoreAnswers(t *testing.T) {
 		{groupsList, "$filter=mailNickname eq 'a'", true},
 		{usersList, "$filter=mailNickname eq 'a'", true},
 		{servicePrincipalsList, "$filter=mailNickname eq 'a'", false},
+		{groupsList, "$filter=mailNickname eq 'ſ'", false},
 		{usersList, "$count=true", true}, // ignored without ConsistencyLevel, as Graph ignores it
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/v1.0/"+tc.col.set+"?"+strings.ReplaceAll(tc.query, " ", "%20"), nil)
