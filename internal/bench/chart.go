@@ -156,13 +156,14 @@ type scaleSeries struct {
 	points [][2]float64 // identities, p99 ms; by identities
 }
 
-var scaleKey = regexp.MustCompile(`^scale(Token|Vault|List|Graph)P99(SQLite|PostgreSQL)_([0-9]+)$`)
+var scaleKey = regexp.MustCompile(`^scale(Token|Vault|List|Graph|GraphSearch)P99(SQLite|PostgreSQL)_([0-9]+)$`)
 
 // scaleCurves gathers the scale figures (mint bench --scale) into lines; none when the report
 // has none.
 func scaleCurves(figs []Figure) []scaleSeries {
-	names := map[string]string{"Token": "fresh token", "Vault": "vault GET", "List": "list first page", "Graph": "Graph SP first page"}
-	colours := map[string]string{"Token": "#1565c0", "Vault": "#2e7d32", "List": "#6a1b9a", "Graph": "#e65100"}
+	names := map[string]string{"Token": "fresh token", "Vault": "vault GET", "List": "list first page", "Graph": "Graph SP first page",
+		"GraphSearch": "Graph SP $search"}
+	colours := map[string]string{"Token": "#1565c0", "Vault": "#2e7d32", "List": "#6a1b9a", "Graph": "#e65100", "GraphSearch": "#00838f"}
 	byName := map[string]*scaleSeries{}
 	var out []*scaleSeries
 	for _, f := range figs {

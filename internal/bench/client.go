@@ -117,6 +117,11 @@ func (m *mgmt) arm(ctx context.Context, method, path string, body, out any) erro
 // do sends a JSON request with a bearer token and decodes a 2xx answer into out. It returns the
 // status; a status of 300 or more is also an error.
 func (m *mgmt) do(ctx context.Context, token, method, u string, body, out any) (int, error) {
+	return m.doHeader(ctx, token, method, u, nil, body, out)
+}
+
+// doHeader is do with extra request headers (Graph's ConsistencyLevel).
+func (m *mgmt) doHeader(ctx context.Context, token, method, u string, header http.Header, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -128,6 +133,9 @@ func (m *mgmt) do(ctx context.Context, token, method, u string, body, out any) (
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return 0, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

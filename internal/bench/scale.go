@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,12 +32,12 @@ const readerRoleID = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 // scalePoint is what one size measured on one store.
 type scalePoint struct {
-	n                             int
-	token, vault, list, graph     time.Duration // p99s
-	rss                           uint64
-	rssParts                      map[string]uint64 // RssAnon, RssFile, RssShmem
-	seeded, started               time.Duration
-	tokenN, vaultN, listN, graphN int
+	n                                      int
+	token, vault, list, graph, search      time.Duration // p99s
+	rss                                    uint64
+	rssParts                               map[string]uint64 // RssAnon, RssFile, RssShmem
+	seeded, started                        time.Duration
+	tokenN, vaultN, listN, graphN, searchN int
 }
 
 // scaleFigures measures every size on SQLite and, with a PostgreSQL URL, on PostgreSQL.
@@ -79,6 +80,8 @@ func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Fig
 				Note: fmt.Sprintf("GET .../providers/%s by subscription, default page size, %d requests", uaType, p.listN)},
 			Figure{Key: "scaleGraphP99" + suffix, Name: "Graph servicePrincipals first page p99" + at, Value: ms(p.graph), Unit: "ms",
 				Note: fmt.Sprintf("GET /v1.0/servicePrincipals (az ad sp list), Graph's default page (100), %d requests", p.graphN)},
+			Figure{Key: "scaleGraphSearchP99" + suffix, Name: "Graph servicePrincipals $search (portal member picker) p99" + at, Value: ms(p.search), Unit: "ms",
+				Note: fmt.Sprintf(`GET /v1.0/servicePrincipals?$search="displayName:id-…" OR "appId:id-…" OR "id:id-…"&$top=999 with ConsistencyLevel: eventual, the portal's member picker with one identity's whole name typed (a different one each request), %d requests`, p.searchN)},
 			Figure{Key: "scaleRSS" + suffix, Name: "server RSS" + at, Value: float64(p.rss) / (1 << 20), Unit: "MiB",
 				Note: "VmRSS of mint dev after the measurements: " + rssPartsNote(p.rssParts)},
 		)
@@ -96,6 +99,7 @@ func scalePointFigures(storeName string, points []scalePoint, sizes []int) []Fig
 		{"scaleVaultRatio", "vault GET p99", last.vault, first.vault},
 		{"scaleListRatio", "identity list first page p99", last.list, first.list},
 		{"scaleGraphRatio", "Graph servicePrincipals first page p99", last.graph, first.graph},
+		{"scaleGraphSearchRatio", "Graph servicePrincipals $search (portal member picker) p99", last.search, first.search},
 	} {
 		figs = append(figs, Figure{Key: c.key + storeName, Name: c.name + " growth (" + storeName + ", " + span + ")",
 			Value: float64(c.a) / float64(max(c.b, time.Microsecond)), Unit: "x", Goal: "<= 1.3 x", Target: &Target{Max: 1.3},
@@ -189,6 +193,24 @@ func scaleAt(ctx context.Context, o Options, storeName string, n int, step func(
 	}
 	p.graph, p.graphN, err = firstPageP99(rounds, n, "graph servicePrincipals", func(page any) error {
 		_, err := c.do(ctx, graphTok, http.MethodGet, c.endpoint+"/v1.0/servicePrincipals", nil, page)
+		return err
+	})
+	if err != nil {
+		return p, err
+	}
+	// The portal's member picker once a name is typed ($search, read from the stores' word
+	// index): each request types another identity's whole name, spread over the directory.
+	i := 0
+	p.search, p.searchN, err = firstPageP99(rounds, n, "graph servicePrincipals $search", func(page any) error {
+		name := fmt.Sprintf("id-%07d", (i*7919)%n)
+		i++
+		var search []string
+		for _, prop := range []string{"displayName", "appId", "id"} {
+			search = append(search, `"`+prop+":"+name+`"`)
+		}
+		q := url.Values{"$search": {strings.Join(search, " OR ")}, "$top": {"999"}}
+		_, err := c.doHeader(ctx, graphTok, http.MethodGet, c.endpoint+"/v1.0/servicePrincipals?"+q.Encode(),
+			http.Header{"Consistencylevel": {"eventual"}}, nil, page)
 		return err
 	})
 	if err != nil {

@@ -84,6 +84,9 @@ func (e *testEnv) caller(claims map[string]any) func(method, path, body string) 
 	}
 	return func(method, p, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, p, strings.NewReader(body))
+		if r.URL.Query().Has("$search") {
+			r.Header.Set("ConsistencyLevel", "eventual") // as every client sending $search does
+		}
 		r.Header.Set("Authorization", "Bearer "+tok)
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()

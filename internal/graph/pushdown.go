@@ -13,8 +13,10 @@ import (
 // Lists the store answers a page at a time. A tenant's service principals include every managed
 // identity, a million of them at mint's scale, so `az ad sp list` (the first page) and the
 // lookups az makes by appId or name (`az ad sp show --id`, `az role assignment create
-// --assignee`) must not read the whole collection: the request shapes those clients send (no
-// $search, $orderby or $count; a $filter of the clauses pushdown takes) become a store filter
+// --assignee`, `az ad group create`'s mailNickname check) and the portal's member picker
+// ($search) must not read the whole collection: the request shapes those clients send (no
+// $orderby or $count; a $filter of the clauses pushdown takes, a $search searchTerm takes)
+// become a store filter
 // (store.PrincipalFilter, store.PeopleFilter for users and groups), and a page is read after the
 // keyset position its $skiptoken carries. Every other request (Graph's advanced queries,
 // filters on other properties, negations) loads the collection and is answered by writeList,
@@ -23,7 +25,8 @@ import (
 // pushed is what a list request asks the store for: the values of the clauses it may push
 // down, "" for those absent.
 type pushed struct {
-	appID, displayName, displayNamePrefix, servicePrincipalName, identifierURI, userPrincipalName string
+	appID, displayName, displayNamePrefix, servicePrincipalName, identifierURI, userPrincipalName, mailNickname string
+	search                                                                                                      *store.SearchTerm
 }
 
 // pushdown reads lq for col and reports what the store is to be asked, or false when the
@@ -32,8 +35,14 @@ type pushed struct {
 // Graph does.
 func pushdown(r *http.Request, lq listQuery, col collection) (pushed, bool) {
 	var p pushed
-	if lq.search != nil || len(lq.orderBy) > 0 || lq.count || isCountSegment(r) {
+	if len(lq.orderBy) > 0 || lq.count || isCountSegment(r) {
 		return p, false
+	}
+	if lq.search != nil {
+		var ok bool
+		if p.search, ok = searchTerm(lq.search, col); !ok {
+			return p, false
+		}
 	}
 	set := func(field *string, v string) bool {
 		if *field != "" || v == "" {
@@ -53,6 +62,10 @@ func pushdown(r *http.Request, lq listQuery, col collection) (pushed, bool) {
 			ok = set(&p.appID, c.Value)
 		case c.Kind == odata.Compare && col.set == usersList.set && strings.EqualFold(c.Name, "userPrincipalName"):
 			ok = set(&p.userPrincipalName, c.Value)
+		case c.Kind == odata.Compare && (col.set == usersList.set || col.set == groupsList.set) && strings.EqualFold(c.Name, "mailNickname"):
+			// Graph's nicknames are ASCII; a value that is not takes the in-memory path, whose
+			// case folding ("ſ" is "s") the stored key's does not match.
+			ok = printableASCII(c.Value) && set(&p.mailNickname, c.Value)
 		case c.Kind == odata.Compare && strings.EqualFold(c.Name, "displayName"):
 			ok = printableASCII(c.Value) && set(&p.displayName, c.Value)
 		case c.Kind == odata.Call && strings.EqualFold(c.Name, "startswith") && strings.EqualFold(c.Property, "displayName"):
@@ -67,6 +80,54 @@ func pushdown(r *http.Request, lq listQuery, col collection) (pushed, bool) {
 		}
 	}
 	return p, true
+}
+
+// searchTerm is the store's form of a $search on col, or false when some clause needs the
+// in-memory path. A clause is pushed down when its text is printable ASCII: displayName by its
+// words (Graph's tokens, each of them no longer than the stores index), id, appId,
+// userPrincipalName and mailNickname by beginning, on the collections that have them. Other
+// properties (description ...) and other text stay in memory.
+func searchTerm(s *odata.Search, col collection) (*store.SearchTerm, bool) {
+	if s.Op != "" {
+		l, ok := searchTerm(s.Left, col)
+		if !ok {
+			return nil, false
+		}
+		r, ok := searchTerm(s.Right, col)
+		if !ok {
+			return nil, false
+		}
+		return &store.SearchTerm{Op: s.Op, Left: l, Right: r}, true
+	}
+	if s.Text == "" || !printableASCII(s.Text) {
+		return nil, false
+	}
+	principals := col.set == servicePrincipalsList.set || col.set == applicationsList.set
+	prefix := func(p store.SearchProperty) (*store.SearchTerm, bool) {
+		return &store.SearchTerm{Property: p, Prefix: s.Text}, true
+	}
+	switch {
+	case strings.EqualFold(s.Property, "displayName"):
+		words := store.SearchTokens(s.Text)
+		if len(words) == 0 {
+			return nil, false
+		}
+		for _, w := range words {
+			if len(w) > store.MaxIndexedWord {
+				return nil, false
+			}
+		}
+		return &store.SearchTerm{Property: store.SearchDisplayName, Words: words}, true
+	case strings.EqualFold(s.Property, "id"):
+		return prefix(store.SearchObjectID)
+	case principals && strings.EqualFold(s.Property, "appId"):
+		return prefix(store.SearchAppID)
+	case col.set == usersList.set && strings.EqualFold(s.Property, "userPrincipalName"):
+		return prefix(store.SearchUserPrincipalName)
+	case (col.set == usersList.set || col.set == groupsList.set) && strings.EqualFold(s.Property, "mailNickname"):
+		return prefix(store.SearchMailNickname)
+	}
+	return nil, false
 }
 
 // msgBadSkipToken is the refusal of a $skiptoken mint did not hand out (as odata.ParseSkipToken's).
@@ -147,16 +208,22 @@ func listPaged[T any](s *Server, w http.ResponseWriter, r *http.Request, l paged
 		next = l.position(items[top-1])
 	}
 	page := make([]map[string]any, 0, len(items))
+	words := map[string][]string{} // each search text's words, split once
 	for _, it := range items {
 		obj, err := l.toJSON(ctx, it)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		// The store's comparisons are the filter's; checking again keeps the answer exactly
-		// what the in-memory path gives should they ever differ.
+		// The store's comparisons are the filter's and the search's; checking again keeps the
+		// answer exactly what the in-memory path gives should they ever differ.
 		if match, err := matchFilter(lq.filter, obj, l.col); err != nil || !match {
 			continue
+		}
+		if lq.search != nil {
+			if match, err := matchSearch(lq.search, obj, l.col, words); err != nil || !match {
+				continue
+			}
 		}
 		page = append(page, obj)
 	}
@@ -180,7 +247,7 @@ func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request, tenantID
 		page: func(ctx context.Context, p pushed, after string, limit int) ([]store.ServicePrincipal, error) {
 			return s.st.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, Kind: kind, NoBuiltin: noBuiltin,
 				AppID: p.appID, ServicePrincipalName: p.servicePrincipalName, IdentifierURI: p.identifierURI,
-				DisplayName: p.displayName, DisplayNamePrefix: p.displayNamePrefix, After: after, Limit: limit})
+				DisplayName: p.displayName, DisplayNamePrefix: p.displayNamePrefix, Search: p.search, After: after, Limit: limit})
 		},
 		position: store.PrincipalCursor,
 		toJSON:   toJSON,
@@ -194,7 +261,8 @@ func (s *Server) listUsersPaged(w http.ResponseWriter, r *http.Request, tenantID
 		all: func(ctx context.Context) ([]store.User, error) { return s.dir.Users(ctx, tenantID) },
 		page: func(ctx context.Context, p pushed, after string, limit int) ([]store.User, error) {
 			return s.st.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenantID, UserPrincipalName: p.userPrincipalName,
-				DisplayName: p.displayName, DisplayNamePrefix: p.displayNamePrefix, After: after, Limit: limit})
+				DisplayName: p.displayName, DisplayNamePrefix: p.displayNamePrefix, MailNickname: p.mailNickname, Search: p.search,
+				After: after, Limit: limit})
 		},
 		position: func(u store.User) string { return store.ObjectCursor(u.CreatedAt, u.ObjectID) },
 		toJSON:   func(_ context.Context, u store.User) (map[string]any, error) { return userJSON(u), nil },
@@ -206,8 +274,8 @@ func (s *Server) listGroupsPaged(w http.ResponseWriter, r *http.Request, tenantI
 		col: groupsList,
 		all: func(ctx context.Context) ([]store.Group, error) { return s.dir.Groups(ctx, tenantID) },
 		page: func(ctx context.Context, p pushed, after string, limit int) ([]store.Group, error) {
-			return s.st.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenantID,
-				DisplayName: p.displayName, DisplayNamePrefix: p.displayNamePrefix, After: after, Limit: limit})
+			return s.st.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenantID, DisplayName: p.displayName,
+				DisplayNamePrefix: p.displayNamePrefix, MailNickname: p.mailNickname, Search: p.search, After: after, Limit: limit})
 		},
 		position: func(g store.Group) string { return store.ObjectCursor(g.CreatedAt, g.ObjectID) },
 		toJSON:   func(_ context.Context, g store.Group) (map[string]any, error) { return groupJSON(g), nil },

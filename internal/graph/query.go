@@ -10,9 +10,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/mint-id/mint/internal/odata"
+	"github.com/mint-id/mint/internal/store"
 )
 
 // Graph's advanced queries on directory objects (https://learn.microsoft.com/graph/aad-advanced-queries):
@@ -347,61 +347,9 @@ func searchWords(value string, want []string) bool {
 	return true
 }
 
-// searchTokens splits s into lower-case words as Graph's directory search does: at spaces and
-// symbols, between letters and digits, and where a lower-case letter is followed by an upper-case
-// one ("HelloWorld" is hello, world; "HELLOworld" one word). The words of a run joined only by
-// symbols are also kept together ("hello.world" gives hello, world and helloworld).
-func searchTokens(s string) []string {
-	var out []string
-	var word, joined strings.Builder
-	parts, symbol := 0, false
-	class := func(r rune) int {
-		switch {
-		case unicode.IsLetter(r):
-			return 1
-		case unicode.IsDigit(r):
-			return 2
-		case unicode.IsSpace(r):
-			return 0
-		}
-		return 3
-	}
-	flushWord := func() {
-		if word.Len() > 0 {
-			out = append(out, word.String())
-			joined.WriteString(word.String())
-			parts++
-			word.Reset()
-		}
-	}
-	flushRun := func() {
-		flushWord()
-		if parts > 1 && symbol {
-			out = append(out, joined.String())
-		}
-		joined.Reset()
-		parts, symbol = 0, false
-	}
-	var prev rune
-	for i, r := range s {
-		c := class(r)
-		switch c {
-		case 0:
-			flushRun()
-		case 3:
-			flushWord()
-			symbol = symbol || parts > 0
-		default:
-			if i > 0 && (class(prev) != c || unicode.IsLower(prev) && unicode.IsUpper(r)) {
-				flushWord()
-			}
-			word.WriteRune(unicode.ToLower(r))
-		}
-		prev = r
-	}
-	flushRun()
-	return out
-}
+// searchTokens splits s into lower-case words as Graph's directory search does
+// (store.SearchTokens: the stores index display names by the same words).
+func searchTokens(s string) []string { return store.SearchTokens(s) }
 
 // countSegmentKey marks a request for a collection's /$count segment.
 type countSegmentKey struct{}

@@ -24,6 +24,8 @@ type PrincipalFilter struct {
 	IdentifierURI        string // as identifierUris/any(c:c eq '...')
 	DisplayName          string // as displayName eq '...'
 	DisplayNamePrefix    string // as startswith(displayName,'...')
+	// Search, when not nil, keeps the principals a $search selects (displayName, appId, id).
+	Search *SearchTerm
 	// After lists only the principals strictly after this PrincipalCursor in the list order, ""
 	// for the start. A cursor ObjectCursor did not produce gives an error wrapping
 	// ErrInvalidCursor.
@@ -95,6 +97,10 @@ type PeopleFilter struct {
 	UserPrincipalName string // as userPrincipalName eq '...' (users only)
 	DisplayName       string // as displayName eq '...'
 	DisplayNamePrefix string // as startswith(displayName,'...')
+	MailNickname      string // as mailNickname eq '...'
+	// Search, when not nil, keeps the objects a $search selects (displayName, id,
+	// userPrincipalName for users, mailNickname).
+	Search *SearchTerm
 	// After lists only the objects strictly after this ObjectCursor in the list order ("" for
 	// the start); a cursor ObjectCursor did not produce gives an error wrapping ErrInvalidCursor.
 	After string

@@ -192,13 +192,13 @@ func TestBenchScaleProducesTheCurve(t *testing.T) {
 	}
 	for _, st := range stores {
 		for _, n := range []string{"50", "500"} {
-			for _, what := range []string{"scaleTokenP99", "scaleVaultP99", "scaleListP99", "scaleGraphP99", "scaleRSS"} {
+			for _, what := range []string{"scaleTokenP99", "scaleVaultP99", "scaleListP99", "scaleGraphP99", "scaleGraphSearchP99", "scaleRSS"} {
 				if got[what+st+"_"+n] <= 0 {
 					t.Errorf("figure %s%s_%s missing or zero", what, st, n)
 				}
 			}
 		}
-		for _, what := range []string{"scaleTokenRatio", "scaleVaultRatio", "scaleListRatio", "scaleGraphRatio"} {
+		for _, what := range []string{"scaleTokenRatio", "scaleVaultRatio", "scaleListRatio", "scaleGraphRatio", "scaleGraphSearchRatio"} {
 			if got[what+st] <= 0 {
 				t.Errorf("figure %s%s missing or zero", what, st)
 			}
@@ -214,7 +214,7 @@ func TestBenchScaleProducesTheCurve(t *testing.T) {
 	if err := xml.Unmarshal(svg, new(struct{ XMLName xml.Name })); err != nil {
 		t.Errorf("the chart is not well-formed SVG: %v", err)
 	}
-	if n := strings.Count(string(svg), "<polyline"); n != 4*len(stores) {
-		t.Errorf("the chart's scale panel has %d lines, want %d (four p99s per store)", n, 4*len(stores))
+	if n := strings.Count(string(svg), "<polyline"); n != 5*len(stores) {
+		t.Errorf("the chart's scale panel has %d lines, want %d (five p99s per store)", n, 5*len(stores))
 	}
 }

@@ -134,7 +134,12 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 				[]string{"rest", "--method", "post", "--url", "https://graph.microsoft.com/v1.0/groups", "--body", tooMany.String()},
 				[]string{"ad", "user", "show", "--id", "$nobody"},
 				[]string{"rest", "--method", "get", "--url", "https://graph.microsoft.com/v1.0/users('" + dev.ObjectID + "')?$select=userPrincipalName", "-o", "json"},
-				[]string{"account", "get-access-token", "-o", "json"})
+				[]string{"account", "get-access-token", "-o", "json"},
+				// The portal member picker's shape, read from the store's word index: every word of
+				// the text begins a word of the name ("05" begins "050", "10" does not begin "010"),
+				// OR a mail nickname prefix; in creation order, a page of twelve.
+				append([]string{"rest", "--method", "get", "--url",
+					`https://graph.microsoft.com/v1.0/groups?$search="displayName:paged 05" OR "mailNickname:PAGED-09"&$top=12&$select=displayName`, "-o", "json"}, eventual...))
 
 			if bad := runs[0]; bad.code == 0 || !strings.Contains(bad.stderr, "Must be between 1 and 999") {
 				t.Errorf("$top=1000: exit %d\n%s", bad.code, bad.stderr)
@@ -175,6 +180,18 @@ func TestGraphQueryOptionsWithAzureCLI(t *testing.T) {
 			mustJSON(t, mustSucceed(t, runs[6]), &me)
 			if me.UserPrincipalName != dev.UserPrincipalName {
 				t.Errorf("users('id'): %+v", me)
+			}
+			var searched struct {
+				Value    []struct{ DisplayName string }
+				NextLink string `json:"@odata.nextLink"`
+			}
+			mustJSON(t, mustSucceed(t, runs[8]), &searched)
+			var names []string
+			for _, g := range searched.Value {
+				names = append(names, g.DisplayName)
+			}
+			if want := "paged-050,paged-051,paged-052,paged-053,paged-054,paged-055,paged-056,paged-057,paged-058,paged-059,paged-090,paged-091"; strings.Join(names, ",") != want || !strings.Contains(searched.NextLink, "$skiptoken=") {
+				t.Errorf("$search words OR mailNickname, $top=12: %v, nextLink %q; want %s and a nextLink", names, searched.NextLink, want)
 			}
 			// wids: the developer is the directory's administrator.
 			var at struct{ AccessToken string }

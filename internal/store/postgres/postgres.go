@@ -131,9 +131,13 @@ func (s *Store) Close() error {
 // migrate applies the migrations. Two servers starting at once: the second waits on the advisory
 // lock, then finds the work done.
 func (s *Store) migrate(ctx context.Context) error {
-	return sqlstore.Migrate(ctx, newPgxDB(s.pool), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer PRIMARY KEY,
-		name       text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`, `SELECT pg_advisory_xact_lock(`+strconv.Itoa(migrationLock)+`)`)
+	return sqlstore.Migrate(ctx, newPgxDB(s.pool), migrations, schemaMigrationsTable, migrationLockStatement)
 }
+
+const schemaMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer PRIMARY KEY,
+	name       text NOT NULL,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`
+
+var migrationLockStatement = `SELECT pg_advisory_xact_lock(` + strconv.Itoa(migrationLock) + `)`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/sqlstore"
@@ -358,4 +359,34 @@ func guid() string {
 	rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Migration 0014 fills the word tables and mail keys of the objects a database already holds.
+func TestMigrationFillsDirectorySearch(t *testing.T) {
+	url := freshDatabase(t)
+	pool, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := sqlstore.Migrate(t.Context(), newPgxDB(pool), sqltest.FirstMigrations(t, migrations, 13), schemaMigrationsTable, migrationLockStatement); err != nil {
+		t.Fatal(err)
+	}
+	sqltest.DirectorySearchFilled(t, newPgxDB(pool), func() store.Store { return openAt(t, url) })
+}
+
+// BenchmarkDirectoryPages: Graph's list pages over MINT_BENCH_IDENTITIES (100,000) identities.
+func BenchmarkDirectoryPages(b *testing.B) {
+	sqltest.BenchmarkDirectoryPages(b, openAt(b, freshDatabase(b)))
+}
+
+// TestExplainDirectoryPages logs the plans of Graph's list pages at scale (EXPLAIN ANALYZE,
+// BUFFERS), when MINT_EXPLAIN_SCALE is set: a tool for reading a plan, not a check.
+func TestExplainDirectoryPages(t *testing.T) {
+	if os.Getenv("MINT_EXPLAIN_SCALE") == "" {
+		t.Skip("MINT_EXPLAIN_SCALE is not set")
+	}
+	s := openAt(t, freshDatabase(t))
+	tenantID, middle := sqltest.SeedScaleTenant(t, s, sqltest.ScaleIdentities(t))
+	sqltest.ExplainScaleQueries(t, newPgxDB(s.pool), "EXPLAIN (ANALYZE, BUFFERS)", tenantID, middle)
 }

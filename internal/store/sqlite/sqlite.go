@@ -173,9 +173,11 @@ func (s *Store) Close() error {
 // serialises two processes migrating the same file at once: the second waits, then finds the work
 // done.
 func migrate(ctx context.Context, db *sql.DB) error {
-	return sqlstore.Migrate(ctx, sqlstore.SQLDB(db), migrations, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`, "")
+	return sqlstore.Migrate(ctx, sqlstore.SQLDB(db), migrations, schemaMigrationsTable, "")
 }
+
+const schemaMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at INTEGER NOT NULL
+) STRICT`

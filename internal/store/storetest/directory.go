@@ -727,6 +727,28 @@ func testListPrincipalsPage(t *testing.T, s store.Store) {
 		{"limit", store.PrincipalFilter{TenantID: tenantID, Limit: 2}, all[:2]},
 		{"after", store.PrincipalFilter{TenantID: tenantID, After: store.PrincipalCursor(mi1)}, []store.ServicePrincipal{mi2, accented}},
 		{"after and filter", store.PrincipalFilter{TenantID: tenantID, After: store.PrincipalCursor(web), DisplayNamePrefix: "web", Limit: 1}, []store.ServicePrincipal{webber}},
+		// $search: a display name by the beginnings of its words, the others by beginning.
+		{"search a word", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("app")}, []store.ServicePrincipal{web}},
+		{"search words begin", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("we")}, []store.ServicePrincipal{web, webber, mi1}},
+		{"search joined words", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("webid")}, []store.ServicePrincipal{mi1}},
+		{"search all words", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("iden", "web")}, []store.ServicePrincipal{mi1}},
+		{"search all words, one missing", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("iden", "app")}, nil},
+		{"search inside a word", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("orker")}, nil},
+		{"search non-ASCII word", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("wébh")}, []store.ServicePrincipal{accented}},
+		{"search appId", store.PrincipalFilter{TenantID: tenantID, Search: &store.SearchTerm{Property: store.SearchAppID, Prefix: strings.ToUpper(webber.AppID[:8])}},
+			[]store.ServicePrincipal{webber}},
+		{"search id", store.PrincipalFilter{TenantID: tenantID, Search: &store.SearchTerm{Property: store.SearchObjectID, Prefix: mi2.ObjectID[:10]}},
+			[]store.ServicePrincipal{mi2}},
+		{"search or", store.PrincipalFilter{TenantID: tenantID, Search: &store.SearchTerm{Op: "OR", Left: searchWords("worker"),
+			Right: &store.SearchTerm{Property: store.SearchAppID, Prefix: web.AppID}}}, []store.ServicePrincipal{web, mi2}},
+		{"search and", store.PrincipalFilter{TenantID: tenantID, Search: &store.SearchTerm{Op: "AND", Left: searchWords("web"),
+			Right: &store.SearchTerm{Property: store.SearchAppID, Prefix: web.AppID}}}, []store.ServicePrincipal{web}},
+		{"search and filter", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("w"), Kind: store.KindManagedIdentity, Limit: 1},
+			[]store.ServicePrincipal{mi1}},
+		{"search after", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("w"), After: store.PrincipalCursor(mi1)},
+			[]store.ServicePrincipal{mi2, accented}},
+		{"search and name", store.PrincipalFilter{TenantID: tenantID, Search: searchWords("web"), ServicePrincipalName: "api://web"},
+			[]store.ServicePrincipal{web}},
 	} {
 		got, err := s.ListPrincipalsPage(ctx, tc.f)
 		ok(t, err, tc.what)
@@ -755,9 +777,20 @@ func testListPrincipalsPage(t *testing.T, s store.Store) {
 	got, err = s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, DisplayName: "RENAMED"})
 	ok(t, err, "new name")
 	equal(t, got, storedAll(storedPrincipal, renamed), "new name")
+	got, err = s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, Search: searchWords("webber")})
+	ok(t, err, "old name's words")
+	equal(t, got, []store.ServicePrincipal(nil), "old name's words")
+	got, err = s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, Search: searchWords("ren")})
+	ok(t, err, "new name's words")
+	equal(t, got, storedAll(storedPrincipal, renamed), "new name's words")
 
 	for _, bad := range []string{"nope", "m1.MA", store.PrincipalCursor(web) + "==", "cDE6MTIzOg", "cDE6eDpvYmo", strings.Repeat("A", 2000)} {
 		_, err := s.ListPrincipalsPage(ctx, store.PrincipalFilter{TenantID: tenantID, After: bad})
 		isErr(t, err, store.ErrInvalidCursor, "cursor "+bad)
 	}
+}
+
+// searchWords is a $search clause on the display name by words, as Graph splits them.
+func searchWords(words ...string) *store.SearchTerm {
+	return &store.SearchTerm{Property: store.SearchDisplayName, Words: words}
 }

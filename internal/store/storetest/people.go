@@ -266,6 +266,18 @@ func testPeoplePages(t *testing.T, s store.Store) {
 		{"prefix and upn", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "ada", UserPrincipalName: "grace@example.com"}, users(grace)},
 		{"limit", store.PeopleFilter{TenantID: tenant, Limit: 1}, users(ada)},
 		{"after", store.PeopleFilter{TenantID: tenant, After: store.ObjectCursor(alan.CreatedAt, alan.ObjectID)}, users(grace)},
+		{"mail nickname", store.PeopleFilter{TenantID: tenant, MailNickname: "ADA"}, users(ada)},
+		{"mail nickname is whole", store.PeopleFilter{TenantID: tenant, MailNickname: "ad"}, nil},
+		{"search a word", store.PeopleFilter{TenantID: tenant, Search: searchWords("love")}, users(ada)},
+		{"search words begin", store.PeopleFilter{TenantID: tenant, Search: searchWords("a")}, users(ada, alan, grace)},
+		{"search all words", store.PeopleFilter{TenantID: tenant, Search: searchWords("like", "ada")}, users(grace)},
+		{"search upn", store.PeopleFilter{TenantID: tenant, Search: &store.SearchTerm{Property: store.SearchUserPrincipalName, Prefix: "AL"}}, users(alan)},
+		{"search mail nickname", store.PeopleFilter{TenantID: tenant, Search: &store.SearchTerm{Property: store.SearchMailNickname, Prefix: "gra"}}, users(grace)},
+		{"search id", store.PeopleFilter{TenantID: tenant, Search: &store.SearchTerm{Property: store.SearchObjectID, Prefix: ada.ObjectID[:12]}}, users(ada)},
+		{"search or", store.PeopleFilter{TenantID: tenant, Search: &store.SearchTerm{Op: "OR", Left: searchWords("turing"),
+			Right: &store.SearchTerm{Property: store.SearchUserPrincipalName, Prefix: "grace@"}}}, users(alan, grace)},
+		{"search after, limit", store.PeopleFilter{TenantID: tenant, Search: searchWords("a"), After: store.ObjectCursor(ada.CreatedAt, ada.ObjectID), Limit: 1},
+			users(alan)},
 	} {
 		got, err := s.ListUsersPage(ctx, tc.f)
 		ok(t, err, "users: "+tc.what)
@@ -277,6 +289,24 @@ func testPeoplePages(t *testing.T, s store.Store) {
 	got, err := s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "ren"})
 	ok(t, err, "renamed user")
 	equal(t, got, users(renamed), "renamed user")
+	for _, w := range []string{"turing", "ren"} {
+		got, err = s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, Search: searchWords(w)})
+		ok(t, err, "renamed user's words")
+		if want := users(renamed); w == "turing" {
+			equal(t, got, []store.User(nil), "renamed user's old words")
+		} else {
+			equal(t, got, want, "renamed user's new words")
+		}
+	}
+	renamed.MailNickname = "turing"
+	ok(t, s.UpdateUser(ctx, renamed), "new mail nickname")
+	got, err = s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, MailNickname: "Turing"})
+	ok(t, err, "new mail nickname")
+	equal(t, got, users(renamed), "new mail nickname")
+	ok(t, s.DeleteUser(ctx, grace.ObjectID), "delete a user")
+	got, err = s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, Search: searchWords("like")})
+	ok(t, err, "deleted user's words")
+	equal(t, got, []store.User(nil), "deleted user's words")
 
 	ops := newSecurityGroup(tenant, "Ops", t0)
 	opsAll := newSecurityGroup(tenant, "ops-all", t0.Add(time.Second))
@@ -304,6 +334,11 @@ func testPeoplePages(t *testing.T, s store.Store) {
 		{"prefix", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "op"}, groups(ops, opsAll)},
 		{"prefix after", store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "op", After: store.ObjectCursor(ops.CreatedAt, ops.ObjectID)}, groups(opsAll)},
 		{"limit", store.PeopleFilter{TenantID: tenant, Limit: 2}, groups(ops, opsAll)},
+		{"mail nickname", store.PeopleFilter{TenantID: tenant, MailNickname: "OPS-ALL"}, groups(opsAll)},
+		{"search", store.PeopleFilter{TenantID: tenant, Search: searchWords("all")}, groups(opsAll)},
+		{"search joined", store.PeopleFilter{TenantID: tenant, Search: searchWords("opsa")}, groups(opsAll)},
+		{"search or", store.PeopleFilter{TenantID: tenant, Search: &store.SearchTerm{Op: "OR", Left: searchWords("dev"),
+			Right: &store.SearchTerm{Property: store.SearchMailNickname, Prefix: "ops-"}}}, groups(opsAll, dev)},
 	} {
 		got, err := s.ListGroupsPage(ctx, tc.f)
 		ok(t, err, "groups: "+tc.what)
@@ -315,6 +350,13 @@ func testPeoplePages(t *testing.T, s store.Store) {
 	gs, err := s.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenant, DisplayNamePrefix: "oper"})
 	ok(t, err, "renamed group")
 	equal(t, gs, groups(renamedGroup), "renamed group")
+	gs, err = s.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenant, Search: searchWords("dev")})
+	ok(t, err, "renamed group's old words")
+	equal(t, gs, []store.Group(nil), "renamed group's old words")
+	ok(t, s.DeleteGroup(ctx, opsAll.ObjectID), "delete a group")
+	gs, err = s.ListGroupsPage(ctx, store.PeopleFilter{TenantID: tenant, Search: searchWords("ops")})
+	ok(t, err, "deleted group's words")
+	equal(t, gs, groups(ops), "deleted group's words")
 
 	_, err = s.ListUsersPage(ctx, store.PeopleFilter{TenantID: tenant, After: "nope"})
 	isErr(t, err, store.ErrInvalidCursor, "users after a bad cursor")

@@ -13,7 +13,8 @@ import (
 // one transaction: it runs lock first (a statement that serialises servers migrating one
 // database at once, or "" where beginning the transaction already does), creates the
 // schema_migrations table with createTable if it is missing, refuses a database a newer mint
-// migrated, then applies the migrations not yet recorded there, recording each.
+// migrated, then applies the migrations not yet recorded there, recording each (and running the
+// Go that completes some of them, afterMigration).
 func Migrate(ctx context.Context, db DB, fsys fs.FS, createTable, lock string) error {
 	ms, err := migration.Load(fsys, "migrations")
 	if err != nil {
@@ -42,6 +43,11 @@ func Migrate(ctx context.Context, db DB, fsys fs.FS, createTable, lock string) e
 	for _, m := range ms[current:] {
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migrate: apply %s: %w", m.Name, err)
+		}
+		if fill := afterMigration[m.Version]; fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				return fmt.Errorf("migrate: complete %s: %w", m.Name, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 			m.Version, m.Name, time.Now()); err != nil {

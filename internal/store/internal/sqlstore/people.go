@@ -14,12 +14,18 @@ import (
 // Users
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	_, err := s.exec(ctx, `INSERT INTO users (object_id, tenant_id, tenant_key, upn, upn_key, display_name,
-		mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at, display_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		column.Key(u.ObjectID), u.TenantID, column.Key(u.TenantID), u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
-		u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt,
-		column.DisplayKey(u.DisplayName))
+	id, tenantKey := column.Key(u.ObjectID), column.Key(u.TenantID)
+	err := s.inTx(ctx, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO users (object_id, tenant_id, tenant_key, upn, upn_key, display_name,
+			mail_nickname, account_enabled, password_hash, force_change, tokens_valid_after, created_at, display_key, mail_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			id, u.TenantID, tenantKey, u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName,
+			u.MailNickname, u.AccountEnabled, u.PasswordHash, u.ForceChangePasswordNextSignIn, u.TokensValidAfter, u.CreatedAt,
+			column.DisplayKey(u.DisplayName), column.Key(u.MailNickname)); err != nil {
+			return err
+		}
+		return putWords(ctx, tx, "users", id, tenantKey, u.DisplayName, false)
+	})
 	if err != nil {
 		return fmt.Errorf("create user %s: %w", u.ObjectID, err)
 	}
@@ -91,8 +97,9 @@ func (s *Store) ListUsersPage(ctx context.Context, f store.PeopleFilter) ([]stor
 
 // PeoplePageQuery is ListUsersPage's (table users) and ListGroupsPage's (table groups) SQL and
 // arguments (exported for the SQLite store's test of its query plan): a user principal name by
-// its unique key, a display name by the table's display-key index, the rest of the tenant by
-// its creation-order index, each read in (created_at, object_id) order up to the LIMIT.
+// its unique key, a display name by the table's display-key index, a mail nickname by its
+// mail-key index, a $search by the ids searchSet selects, the rest of the tenant by its
+// creation-order index, each read in (created_at, object_id) order up to the LIMIT.
 func PeoplePageQuery(table, columns string, f store.PeopleFilter) (string, []any, error) {
 	var w where
 	w.add(`tenant_key = ` + w.p(column.Key(f.TenantID)))
@@ -118,7 +125,21 @@ func PeoplePageQuery(table, columns string, f store.PeopleFilter) (string, []any
 		lo, hi := column.PrefixRange(column.DisplayKey(f.DisplayNamePrefix))
 		w.add(`display_key >= ` + w.p(lo) + ` AND display_key < ` + w.p(hi))
 	}
-	q := `SELECT ` + columns + ` FROM ` + table + w.sql() + ` ORDER BY created_at, object_id`
+	if f.MailNickname != "" {
+		w.add(`mail_key = ` + w.p(column.Key(f.MailNickname)))
+	}
+	from := ` FROM ` + table
+	if f.Search != nil {
+		// The ids the search selects drive the query (CROSS JOIN keeps them the outer loop in
+		// SQLite), read by key, and only they are sorted into list order.
+		set, err := searchSet(f.Search, table, &w)
+		if err != nil {
+			return "", nil, err
+		}
+		from = ` FROM (` + set + `) k CROSS JOIN ` + table
+		w.add(table + `.object_id = k.id`)
+	}
+	q := `SELECT ` + columns + from + w.sql() + ` ORDER BY created_at, object_id`
 	if f.Limit > 0 {
 		q += ` LIMIT ` + w.p(f.Limit)
 	}
@@ -126,10 +147,19 @@ func PeoplePageQuery(table, columns string, f store.PeopleFilter) (string, []any
 }
 
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
-	err := s.execOne(ctx, `UPDATE users SET upn = $1, upn_key = $2, display_name = $3, mail_nickname = $4,
-		account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8, display_key = $10 WHERE object_id = $9`,
-		u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName, u.MailNickname, u.AccountEnabled, u.PasswordHash,
-		u.ForceChangePasswordNextSignIn, u.TokensValidAfter, column.Key(u.ObjectID), column.DisplayKey(u.DisplayName))
+	id := column.Key(u.ObjectID)
+	err := s.inTx(ctx, func(tx Tx) error {
+		var tenantKey string
+		if err := tx.QueryRow(ctx, `UPDATE users SET upn = $1, upn_key = $2, display_name = $3, mail_nickname = $4,
+			account_enabled = $5, password_hash = $6, force_change = $7, tokens_valid_after = $8, display_key = $10, mail_key = $11
+			WHERE object_id = $9 RETURNING tenant_key`,
+			u.UserPrincipalName, column.Key(u.UserPrincipalName), u.DisplayName, u.MailNickname, u.AccountEnabled, u.PasswordHash,
+			u.ForceChangePasswordNextSignIn, u.TokensValidAfter, id, column.DisplayKey(u.DisplayName),
+			column.Key(u.MailNickname)).Scan(&tenantKey); err != nil {
+			return err
+		}
+		return putWords(ctx, tx, "users", id, tenantKey, u.DisplayName, true)
+	})
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.ObjectID, err)
 	}
@@ -159,10 +189,17 @@ func (s *Store) DeleteUser(ctx context.Context, objectID string) error {
 // Groups
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
-	_, err := s.exec(ctx, `INSERT INTO groups (object_id, tenant_id, tenant_key, display_name, mail_nickname,
-		description, security_enabled, mail_enabled, created_at, display_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		column.Key(g.ObjectID), g.TenantID, column.Key(g.TenantID), g.DisplayName, g.MailNickname, g.Description,
-		g.SecurityEnabled, g.MailEnabled, g.CreatedAt, column.DisplayKey(g.DisplayName))
+	id, tenantKey := column.Key(g.ObjectID), column.Key(g.TenantID)
+	err := s.inTx(ctx, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO groups (object_id, tenant_id, tenant_key, display_name, mail_nickname,
+			description, security_enabled, mail_enabled, created_at, display_key, mail_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			id, g.TenantID, tenantKey, g.DisplayName, g.MailNickname, g.Description,
+			g.SecurityEnabled, g.MailEnabled, g.CreatedAt, column.DisplayKey(g.DisplayName), column.Key(g.MailNickname)); err != nil {
+			return err
+		}
+		return putWords(ctx, tx, "groups", id, tenantKey, g.DisplayName, false)
+	})
 	if err != nil {
 		return fmt.Errorf("create group %s: %w", g.ObjectID, err)
 	}
@@ -206,8 +243,16 @@ func (s *Store) ListGroupsPage(ctx context.Context, f store.PeopleFilter) ([]sto
 }
 
 func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
-	err := s.execOne(ctx, `UPDATE groups SET display_name = $1, mail_nickname = $2, description = $3, display_key = $5 WHERE object_id = $4`,
-		g.DisplayName, g.MailNickname, g.Description, column.Key(g.ObjectID), column.DisplayKey(g.DisplayName))
+	id := column.Key(g.ObjectID)
+	err := s.inTx(ctx, func(tx Tx) error {
+		var tenantKey string
+		if err := tx.QueryRow(ctx, `UPDATE groups SET display_name = $1, mail_nickname = $2, description = $3, display_key = $5,
+			mail_key = $6 WHERE object_id = $4 RETURNING tenant_key`,
+			g.DisplayName, g.MailNickname, g.Description, id, column.DisplayKey(g.DisplayName), column.Key(g.MailNickname)).Scan(&tenantKey); err != nil {
+			return err
+		}
+		return putWords(ctx, tx, "groups", id, tenantKey, g.DisplayName, true)
+	})
 	if err != nil {
 		return fmt.Errorf("update group %s: %w", g.ObjectID, err)
 	}

@@ -106,6 +106,9 @@ func (s *Store) insertPrincipal(ctx context.Context, tx Tx, sp store.ServicePrin
 		sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects, column.DisplayKey(sp.DisplayName)); err != nil {
 		return err
 	}
+	if err := putWords(ctx, tx, "principals", sp.ObjectID, tenantKey, sp.DisplayName, false); err != nil {
+		return err
+	}
 	if err := s.claimIdentifierURIs(ctx, tx, sp, tenantKey); err != nil {
 		return err
 	}
@@ -213,8 +216,8 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 	// named drive the query (CROSS JOIN keeps them the outer loop in SQLite), read by key, rather
 	// than the tenant walked in list order and filtered.
 	from := ` FROM principals p`
+	var named []string
 	if f.IdentifierURI != "" || f.ServicePrincipalName != "" {
-		var named []string
 		if f.IdentifierURI != "" {
 			named = append(named, `SELECT u.principal_id AS id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+w.p(column.Key(f.IdentifierURI)))
 		}
@@ -223,8 +226,6 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 			named = append(named, `SELECT n.id FROM (SELECT a.object_id AS id FROM principals a WHERE a.tenant_key = $1 AND a.app_key = `+k+
 				` UNION SELECT u.principal_id FROM identifier_uris u WHERE u.tenant_key = $1 AND u.uri_key = `+k+`) n`)
 		}
-		from = ` FROM (` + strings.Join(named, ` INTERSECT `) + `) k CROSS JOIN principals p`
-		w.add(`p.object_id = k.id`)
 	}
 	if f.DisplayName != "" {
 		w.add(`p.display_key = ` + w.p(column.DisplayKey(f.DisplayName)))
@@ -232,6 +233,17 @@ func ListPrincipalsPageQuery(f store.PrincipalFilter) (string, []any, error) {
 	if f.DisplayNamePrefix != "" {
 		lo, hi := column.PrefixRange(column.DisplayKey(f.DisplayNamePrefix))
 		w.add(`p.display_key >= ` + w.p(lo) + ` AND p.display_key < ` + w.p(hi))
+	}
+	if f.Search != nil {
+		set, err := searchSet(f.Search, "principals", &w)
+		if err != nil {
+			return "", nil, err
+		}
+		named = append(named, `SELECT s.id FROM (`+set+`) s`)
+	}
+	if len(named) > 0 {
+		from = ` FROM (` + strings.Join(named, ` INTERSECT `) + `) k CROSS JOIN principals p`
+		w.add(`p.object_id = k.id`)
 	}
 	q := `SELECT ` + principalColumns + from + w.sql() + ` ORDER BY p.created_at, p.object_id`
 	if f.Limit > 0 {
@@ -256,6 +268,9 @@ func (s *Store) UpdatePrincipal(ctx context.Context, sp store.ServicePrincipal) 
 			access_token_version = $3, app_roles = $4, alternative_names = $5, redirect_uris = $6, display_key = $8
 			WHERE object_id = $7 RETURNING tenant_key`,
 			sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, redirects, sp.ObjectID, column.DisplayKey(sp.DisplayName)).Scan(&tenantKey); err != nil {
+			return err
+		}
+		if err := putWords(ctx, tx, "principals", sp.ObjectID, tenantKey, sp.DisplayName, true); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM identifier_uris WHERE principal_id = $1`, sp.ObjectID); err != nil {

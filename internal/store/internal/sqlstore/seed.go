@@ -22,8 +22,9 @@ type SeedTable struct {
 	Rows    [][]any
 }
 
-// SeedTables turns identities into the rows of resources, principals and role_assignments,
-// the tables (and only the columns) PutResource and CreateRoleAssignment write for them.
+// SeedTables turns identities into the rows of resources, principals, principal_words and
+// role_assignments, the tables (and only the columns) PutResource and CreateRoleAssignment write
+// for them.
 func SeedTables(ids []store.IdentitySeed) ([]SeedTable, error) {
 	emptyList, err := column.List[string](nil)
 	if err != nil {
@@ -35,6 +36,7 @@ func SeedTables(ids []store.IdentitySeed) ([]SeedTable, error) {
 	principals := SeedTable{Name: "principals", Columns: []string{"object_id", "tenant_id", "tenant_key", "app_id", "app_key", "kind",
 		"display_name", "identifier_uris", "access_token_version", "app_roles", "alternative_names", "builtin", "created_at", "redirect_uris", "display_key"},
 		Rows: make([][]any, 0, len(ids))}
+	words := SeedTable{Name: "principal_words", Columns: []string{"object_id", "tenant_key", "word"}, Rows: make([][]any, 0, 3*len(ids))}
 	assignments := SeedTable{Name: "role_assignments", Columns: []string{"id_key", "id", "scope", "scope_key", "role_definition_id",
 		"role_key", "principal_id", "principal_key", "principal_type", "description", "condition", "condition_version",
 		"created_at", "updated_at", "created_by", "updated_by"}, Rows: make([][]any, 0, len(ids))}
@@ -67,11 +69,14 @@ func SeedTables(ids []store.IdentitySeed) ([]SeedTable, error) {
 		principals.Rows = append(principals.Rows, []any{sp.ObjectID, sp.TenantID, column.Key(sp.TenantID), sp.AppID, column.Key(sp.AppID),
 			string(sp.Kind), sp.DisplayName, uris, sp.AccessTokenVersion, roles, names, sp.Builtin, sp.CreatedAt, redirects,
 			column.DisplayKey(sp.DisplayName)})
+		for _, w := range store.IndexedWords(sp.DisplayName) {
+			words.Rows = append(words.Rows, []any{sp.ObjectID, column.Key(sp.TenantID), w})
+		}
 		for _, a := range id.Assignments {
 			assignments.Rows = append(assignments.Rows, []any{column.Key(a.ID), a.ID, a.Scope, column.ScopeKey(a.Scope), a.RoleDefinitionID,
 				column.RoleDefinitionKey(a.RoleDefinitionID), a.PrincipalID, column.Key(a.PrincipalID), a.PrincipalType, a.Description,
 				a.Condition, a.ConditionVersion, a.CreatedAt, a.UpdatedAt, a.CreatedBy, a.UpdatedBy})
 		}
 	}
-	return []SeedTable{resources, principals, assignments}, nil
+	return []SeedTable{resources, principals, words, assignments}, nil
 }
