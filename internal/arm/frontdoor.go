@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mint-id/mint/internal/jsonkeys"
+
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/store"
@@ -216,6 +218,10 @@ func DecodeJSON(r *http.Request, v any) *Error {
 			return e // a field's own UnmarshalJSON rejected it (e.g. the identity block)
 		}
 		return InvalidRequestContent(describeJSONError(data, err))
+	}
+	if err := jsonkeys.Check(data); err != nil {
+		// Two spellings of one property: encoding/json would keep the last, silently.
+		return InvalidRequestContent("Duplicate property: " + err.Error() + ".")
 	}
 	return nil
 }

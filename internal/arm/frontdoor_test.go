@@ -172,6 +172,11 @@ func TestDecodeJSON(t *testing.T) {
 			msg: "The request content was invalid and could not be deserialized: 'Error converting value of type bool to string. Path 'properties.isolationScope', line 1, position 36.'."},
 		{name: "invalid UTF-8", in: "{\"location\":\"east\xffus\"}", code: "InvalidRequestContent",
 			msg: "The request content was invalid and could not be deserialized: 'The request content is not valid UTF-8.'."},
+		// encoding/json would keep the last of two spellings of one property, silently.
+		{name: "duplicate key", in: `{"location":"eastus","location":"westus"}`, code: "InvalidRequestContent",
+			msg: "The request content was invalid and could not be deserialized: 'Duplicate property: the property 'location' appears more than once.'."},
+		{name: "case variant", in: `{"properties":{"isolationScope":"None","IsolationScope":"Regional"}}`, code: "InvalidRequestContent",
+			msg: "The request content was invalid and could not be deserialized: 'Duplicate property: the properties 'isolationScope' and 'IsolationScope' of 'properties' differ only in letter case.'."},
 		{name: "identity block error passes through", in: `{"identity":{"type":"Bogus"}}`, code: "InvalidIdentityType",
 			msg: "The identity type 'Bogus' is invalid. The supported identity types are 'None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned'."},
 	}

@@ -24,6 +24,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mint-id/mint/internal/jsonkeys"
+
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/bearer"
@@ -414,7 +416,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c bea
 		KeyCredentials []keyCredentialIn `json:"keyCredentials"`
 		redirectURIsIn
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeCreate(w, r, &body, "application", applicationCreatable) {
 		return
 	}
 	redirects, _ := body.redirectURIsIn.apply(store.RedirectURIs{})
@@ -698,6 +700,11 @@ func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
 		return nil, false
 	}
+	if err := jsonkeys.Check(data); err != nil {
+		// Graph's OData reader refuses a repeated property; encoding/json would keep the last.
+		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error()+".")
+		return nil, false
+	}
 	return data, true
 }
 
@@ -714,10 +721,43 @@ var (
 	groupPatchable = map[string][]string{"displayName": nil, "mailNickname": nil, "description": nil}
 )
 
+// Creatable properties, for decodeCreate: what POST /applications, /servicePrincipals, /users and
+// /groups store. What az 2.45 sends on create is all here ("az ad app create" always sends
+// keyCredentials, "az ad sp create" accountEnabled true, "az ad group create" mailEnabled and
+// securityEnabled) or is a default the rule below lets through (web.implicitGrantSettings false).
+var (
+	applicationCreatable = map[string][]string{
+		"displayName": nil, "identifierUris": nil, "keyCredentials": nil, "isFallbackPublicClient": nil, "signInAudience": nil,
+		"appRoles": nil, "api": {"requestedAccessTokenVersion"},
+		"web": {"redirectUris"}, "spa": {"redirectUris"}, "publicClient": {"redirectUris"},
+	}
+	servicePrincipalCreatable = map[string][]string{"appId": nil, "accountEnabled": nil}
+	userCreatable             = userPatchable
+	groupCreatable            = map[string][]string{"displayName": nil, "mailNickname": nil, "description": nil,
+		"mailEnabled": nil, "securityEnabled": nil, "groupTypes": nil, "members@odata.bind": nil}
+)
+
 // decodeOnly is decode for an update that changes only the properties in patchable (annotations,
 // "@odata.…", aside): any other is refused rather than ignored, since a 204 for
 // "az ad app update --app-roles …" that changes nothing reads as done.
 func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patchable map[string][]string) bool {
+	return decodeKnown(w, r, v, patchable, false, func(name string) string {
+		return fmt.Sprintf("mint does not update the property '%s' of this %s; an update may change %s.", name, kind, propertyNames(patchable))
+	})
+}
+
+// decodeCreate is decode for a create, with decodeOnly's rule: a property mint does not store is
+// refused rather than dropped, since a 201 would tell the caller it was set. One set to the value
+// a new object has anyway (null, false, "", [] or {}, or an object of those) passes, as Graph
+// would store just that.
+func decodeCreate(w http.ResponseWriter, r *http.Request, v any, kind string, creatable map[string][]string) bool {
+	return decodeKnown(w, r, v, creatable, true, func(name string) string {
+		return fmt.Sprintf("mint does not store the property '%s' of a new %s; a create may set %s (any other property only to its default: null, false, or an empty string, list or object).",
+			name, kind, propertyNames(creatable))
+	})
+}
+
+func decodeKnown(w http.ResponseWriter, r *http.Request, v any, known map[string][]string, defaultsPass bool, message func(string) string) bool {
 	data, ok := decodeData(w, r, v, false)
 	if !ok {
 		return false
@@ -727,34 +767,30 @@ func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patc
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: the payload is not a JSON object.")
 		return false
 	}
-	names := func() string {
-		all := make([]string, 0, len(patchable))
-		for k, in := range patchable {
-			if in == nil {
-				all = append(all, k)
-			}
-			for _, p := range in {
-				all = append(all, k+"."+p)
-			}
-		}
-		slices.Sort(all)
-		return strings.Join(all, ", ")
-	}
-	refuse := func(name string) bool {
+	if name, found := unknownProperty(top, known, defaultsPass); found {
 		if len(name) > 100 {
 			name = strings.ToValidUTF8(name[:100], "") + "…"
 		}
-		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf(
-			"mint does not update the property '%s' of this %s; an update may change %s.", name, kind, names()))
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", message(name))
 		return false
 	}
+	return true
+}
+
+// unknownProperty returns the first property of top (sorted, "outer.inner" for one level down)
+// that known does not name, and whether there is one. Annotations ("@odata.…") are not properties.
+// Names match exactly: Graph's property names are case-sensitive, though encoding/json is not.
+func unknownProperty(top map[string]json.RawMessage, known map[string][]string, defaultsPass bool) (string, bool) {
 	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if strings.HasPrefix(k, "@odata.") {
 			continue
 		}
-		inner, known := patchable[k]
-		if !known {
-			return refuse(k)
+		inner, ok := known[k]
+		if !ok {
+			if defaultsPass && isDefault(top[k]) {
+				continue
+			}
+			return k, true
 		}
 		if inner == nil || string(top[k]) == "null" {
 			continue
@@ -764,12 +800,58 @@ func decodeOnly(w http.ResponseWriter, r *http.Request, v any, kind string, patc
 			continue // the typed decode has accepted it (or refused it) already
 		}
 		for _, ik := range slices.Sorted(maps.Keys(obj)) {
-			if !strings.HasPrefix(ik, "@odata.") && !slices.Contains(inner, ik) {
-				return refuse(k + "." + ik)
+			if strings.HasPrefix(ik, "@odata.") || slices.Contains(inner, ik) || defaultsPass && isDefault(obj[ik]) {
+				continue
 			}
+			return k + "." + ik, true
 		}
 	}
-	return true
+	return "", false
+}
+
+// isDefault reports whether a JSON value is what an unset property reads as: null, false, "", []
+// or {}, or an object whose properties are all of those.
+func isDefault(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	var zero func(any) bool
+	zero = func(v any) bool {
+		switch v := v.(type) {
+		case nil:
+			return true
+		case bool:
+			return !v
+		case string:
+			return v == ""
+		case []any:
+			return len(v) == 0
+		case map[string]any:
+			for _, e := range v {
+				if !zero(e) {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	return zero(v)
+}
+
+func propertyNames(known map[string][]string) string {
+	all := make([]string, 0, len(known))
+	for k, in := range known {
+		if in == nil {
+			all = append(all, k)
+		}
+		for _, p := range in {
+			all = append(all, k+"."+p)
+		}
+	}
+	slices.Sort(all)
+	return strings.Join(all, ", ")
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -168,9 +168,16 @@ func parseRef(data []byte) (string, error) {
 // the creator own the new service principal; in mint its owners are the application's already).
 func (s *Server) createServicePrincipal(w http.ResponseWriter, r *http.Request, c bearer.Claims) {
 	var body struct {
-		AppID string `json:"appId"`
+		AppID          string `json:"appId"`
+		AccountEnabled *bool  `json:"accountEnabled"`
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeCreate(w, r, &body, "service principal", servicePrincipalCreatable) {
+		return
+	}
+	if body.AccountEnabled != nil && !*body.AccountEnabled {
+		// mint's service principals are always enabled (its answers say accountEnabled true).
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest",
+			"mint does not store the property 'accountEnabled' of a new service principal other than true: its service principals are always enabled.")
 		return
 	}
 	if body.AppID == "" {

@@ -372,7 +372,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c bearer.Cla
 		UserPrincipalName *string              `json:"userPrincipalName"`
 		PasswordProfile   *passwordProfileJSON `json:"passwordProfile"`
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeCreate(w, r, &body, "user", userCreatable) {
 		return
 	}
 	for _, req := range []struct {
@@ -574,7 +574,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, c bearer.Cl
 		GroupTypes      []string `json:"groupTypes"`
 		MembersBind     []string `json:"members@odata.bind"`
 	}
-	if !decode(w, r, &body, false) {
+	if !decodeCreate(w, r, &body, "group", groupCreatable) {
 		return
 	}
 	for _, req := range []struct {

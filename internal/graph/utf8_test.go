@@ -20,3 +20,25 @@ func TestDecodeRefusesInvalidUTF8(t *testing.T) {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
 }
+
+// A property written twice, exactly or in another letter case, is refused as Graph's OData reader
+// refuses a repeated property: encoding/json would keep the last one (and match "DisplayName" to
+// displayName), so a body could carry one value past a check and store another.
+func TestDecodeRefusesRepeatedProperties(t *testing.T) {
+	for _, in := range []string{
+		`{"displayName":"a","displayName":"b"}`,
+		`{"displayName":"a","DisplayName":"b"}`,
+		`{"web":{"redirectUris":[],"REDIRECTURIS":["https://x"]}}`,
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/v1.0/applications", strings.NewReader(in))
+		w := httptest.NewRecorder()
+		var body struct{ DisplayName string }
+		if decode(w, r, &body, false) {
+			t.Errorf("%s: decoded %q", in, body.DisplayName)
+			continue
+		}
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `"code":"BadRequest"`) || !strings.Contains(w.Body.String(), "displayName") && !strings.Contains(w.Body.String(), "redirectUris") {
+			t.Errorf("%s: %d %s", in, w.Code, w.Body)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mint-id/mint/internal/jsonkeys"
+
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -106,6 +108,10 @@ func readJSON(q *request, limit int64, v any) *Error {
 			return badParameter(fmt.Sprintf("The request body is invalid: the property '%s' cannot be a JSON %s.", typ.Field, typ.Value))
 		}
 		return badParameter("The request body is not valid JSON: " + err.Error())
+	}
+	if err := jsonkeys.Check(data); err != nil {
+		// Two spellings of one property: encoding/json would keep the last, silently.
+		return badParameter("The request body is invalid: " + err.Error() + ".")
 	}
 	return nil
 }
