@@ -193,6 +193,8 @@ func TestWorkloadTokens(t *testing.T) {
 		{"audience of a resource", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "https://vault.azure.net"}, 400, "InvalidAudience", "api://"},
 		{"audience of an app", contributor, nodewire.WorkloadTokenRequest{ResourceID: appResourceID, Audience: "api://myapp"}, 400, "InvalidAudience", "identifier URI"},
 		{"body", contributor, "[", 400, "InvalidRequestContent", ""},
+		// Two spellings of resourceId: encoding/json would take the last one silently.
+		{"resourceId twice", contributor, json.RawMessage(`{"resourceId":"` + identityID + `","ResourceId":"` + appResourceID + `"}`), 400, "InvalidRequestContent", ""},
 		{"store outage", customHolder, nodewire.WorkloadTokenRequest{ResourceID: appResourceID}, 503, "ServiceUnavailable", "retry"},
 	}
 	for _, tt := range tests {

@@ -685,8 +685,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool
 
 func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) ([]byte, bool) {
 	data, err := io.ReadAll(r.Body)
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		writeError(w, r, http.StatusRequestEntityTooLarge, "Request_BadRequest", "The request body is too large.")
+		return nil, false
+	}
+	if err != nil {
+		// A body cut short (a client that sent "Expect: 100-continue" and then nothing, a
+		// connection closed mid-body) is the client's error, not a size the client can fix.
+		writeError(w, r, http.StatusBadRequest, "Request_BadRequest", "The request body could not be read completely.")
 		return nil, false
 	}
 	if len(strings.TrimSpace(string(data))) == 0 && allowEmpty {
