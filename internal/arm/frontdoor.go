@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mint-id/mint/internal/jsonkeys"
+	"github.com/mint-id/mint/internal/jsonbody"
 
 	"github.com/google/uuid"
 
@@ -219,9 +219,10 @@ func DecodeJSON(r *http.Request, v any) *Error {
 		}
 		return InvalidRequestContent(describeJSONError(data, err))
 	}
-	if err := jsonkeys.Check(data); err != nil {
-		// Two spellings of one property: encoding/json would keep the last, silently.
-		return InvalidRequestContent("Duplicate property: " + err.Error() + ".")
+	if err := jsonbody.Check(data); err != nil {
+		// Two spellings of one property, or a lone surrogate: encoding/json would resolve
+		// either silently (the last spelling wins, U+FFFD replaces the surrogate).
+		return InvalidRequestContent(err.Error() + ".")
 	}
 	return nil
 }

@@ -174,9 +174,12 @@ func TestDecodeJSON(t *testing.T) {
 			msg: "The request content was invalid and could not be deserialized: 'The request content is not valid UTF-8.'."},
 		// encoding/json would keep the last of two spellings of one property, silently.
 		{name: "duplicate key", in: `{"location":"eastus","location":"westus"}`, code: "InvalidRequestContent",
-			msg: "The request content was invalid and could not be deserialized: 'Duplicate property: the property 'location' appears more than once.'."},
+			msg: "The request content was invalid and could not be deserialized: 'The property 'location' appears more than once.'."},
 		{name: "case variant", in: `{"properties":{"isolationScope":"None","IsolationScope":"Regional"}}`, code: "InvalidRequestContent",
-			msg: "The request content was invalid and could not be deserialized: 'Duplicate property: the properties 'isolationScope' and 'IsolationScope' of 'properties' differ only in letter case.'."},
+			msg: "The request content was invalid and could not be deserialized: 'The properties 'isolationScope' and 'IsolationScope' of 'properties' differ only in letter case.'."},
+		{name: "lone surrogate", in: `{"tags":{"a":"\ud800"}}`, code: "InvalidRequestContent",
+			msg: "The request content was invalid and could not be deserialized: 'The string escape at byte 14 is half of a UTF-16 surrogate pair (\\uD800-\\uDFFF) without its other half, which is no character.'."},
+		{name: "a number beyond float64 still passes", in: `{"location":"eastus","properties":{"isolationScope":"None","x":1e400}}`},
 		{name: "identity block error passes through", in: `{"identity":{"type":"Bogus"}}`, code: "InvalidIdentityType",
 			msg: "The identity type 'Bogus' is invalid. The supported identity types are 'None', 'SystemAssigned', 'UserAssigned', 'SystemAssigned,UserAssigned'."},
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/mint-id/mint/internal/armid"
 	"github.com/mint-id/mint/internal/authz"
 	"github.com/mint-id/mint/internal/bearer"
-	"github.com/mint-id/mint/internal/jsonkeys"
+	"github.com/mint-id/mint/internal/jsonbody"
 	"github.com/mint-id/mint/internal/managedidentity"
 	"github.com/mint-id/mint/internal/nodewire"
 	"github.com/mint-id/mint/internal/rbac"
@@ -129,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var req nodewire.WorkloadTokenRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
-	if err != nil || json.Unmarshal(body, &req) != nil || jsonkeys.Check(body) != nil {
+	if err != nil || json.Unmarshal(body, &req) != nil || jsonbody.Check(body) != nil {
 		writeError(w, &apiError{http.StatusBadRequest, "InvalidRequestContent", `The body must be JSON: {"resourceId": "<ARM id>", "audience": "api://AzureADTokenExchange"}.`})
 		return
 	}

@@ -24,7 +24,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mint-id/mint/internal/jsonkeys"
+	"github.com/mint-id/mint/internal/jsonbody"
 
 	"github.com/google/uuid"
 
@@ -707,8 +707,9 @@ func decodeData(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error())
 		return nil, false
 	}
-	if err := jsonkeys.Check(data); err != nil {
-		// Graph's OData reader refuses a repeated property; encoding/json would keep the last.
+	if err := jsonbody.Check(data); err != nil {
+		// Graph's OData reader refuses a repeated property; encoding/json would keep the last
+		// (and store U+FFFD for a lone surrogate).
 		writeError(w, r, http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload: "+err.Error()+".")
 		return nil, false
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mint-id/mint/internal/jsonkeys"
+	"github.com/mint-id/mint/internal/jsonbody"
 
 	"github.com/mint-id/mint/internal/store"
 )
@@ -109,9 +109,10 @@ func readJSON(q *request, limit int64, v any) *Error {
 		}
 		return badParameter("The request body is not valid JSON: " + err.Error())
 	}
-	if err := jsonkeys.Check(data); err != nil {
-		// Two spellings of one property: encoding/json would keep the last, silently.
-		return badParameter("The request body is invalid: " + err.Error() + ".")
+	if err := jsonbody.Check(data); err != nil {
+		// Two spellings of one property, or a lone surrogate: encoding/json would resolve either
+		// silently, and store a secret other than the one sent.
+		return badParameter(err.Error() + ".")
 	}
 	return nil
 }

@@ -1,11 +1,12 @@
-// Package jsonkeys checks the object keys of a JSON request body before an API trusts what
-// encoding/json decoded from it. encoding/json keeps the last of two equal keys and matches a
-// struct field's name in any letter case, so {"principalId":"a","PrincipalId":"b"} decodes as
-// "b", while a proxy, a log or a policy check that read the same bytes another way could have
-// seen "a". Microsoft Graph's OData reader refuses a repeated property outright; mint's ARM, Graph
-// and Key Vault endpoints refuse both forms, each in its own error shape. It is not a validator of
-// anything else: the caller decodes the body itself.
-package jsonkeys
+// Package jsonbody checks a JSON request body for what encoding/json would resolve silently,
+// before an API trusts what it decoded. encoding/json keeps the last of two equal keys and matches
+// a struct field's name in any letter case, so {"principalId":"a","PrincipalId":"b"} decodes as
+// "b", while a proxy, a log or a policy check that read the same bytes another way could have seen
+// "a"; and it turns a lone UTF-16 surrogate escape ("\ud800") into U+FFFD, so a stored value would
+// differ from the one sent. Microsoft Graph's OData reader refuses a repeated property outright;
+// mint's ARM, Graph and Key Vault endpoints refuse all three, each in its own error shape. It
+// validates nothing else: the caller decodes the body itself.
+package jsonbody
 
 import (
 	"bytes"
@@ -34,9 +35,19 @@ func (e *DuplicateError) Error() string {
 		where = " of '" + e.Path + "'"
 	}
 	if e.Key == e.First {
-		return fmt.Sprintf("the property '%s'%s appears more than once", e.Key, where)
+		return fmt.Sprintf("The property '%s'%s appears more than once", e.Key, where)
 	}
-	return fmt.Sprintf("the properties '%s' and '%s'%s differ only in letter case", e.First, e.Key, where)
+	return fmt.Sprintf("The properties '%s' and '%s'%s differ only in letter case", e.First, e.Key, where)
+}
+
+// SurrogateError is a \u escape of half a UTF-16 surrogate pair without its other half: no
+// Unicode character, which encoding/json would store as U+FFFD.
+type SurrogateError struct {
+	Offset int // of the backslash, in bytes from the start of the document
+}
+
+func (e *SurrogateError) Error() string {
+	return fmt.Sprintf("The string escape at byte %d is half of a UTF-16 surrogate pair (\\uD800-\\uDFFF) without its other half, which is no character", e.Offset)
 }
 
 type frame struct {
@@ -48,11 +59,17 @@ type frame struct {
 	seen   map[string]string // folded key → key as first written
 }
 
-// Check returns a *DuplicateError for the first object in data with two keys that are equal or
-// equal but for letter case (Unicode simple folding, as encoding/json matches field names), and
-// any syntax error of data. data must be one JSON value, optionally surrounded by white space.
+// Check returns a *SurrogateError for the first lone surrogate escape in data, a *DuplicateError
+// for the first object in data with two keys that are equal or equal but for letter case (Unicode
+// simple folding, as encoding/json matches field names), and any syntax error of data. data must
+// be one JSON value, optionally surrounded by white space.
 func Check(data []byte) error {
+	if off, ok := loneSurrogate(data); ok {
+		return &SurrogateError{Offset: off}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // 1e400 is valid JSON, though no float64
+
 	var stack []*frame
 	// valuePath is the path of the value about to start in the innermost container.
 	valuePath := func() string {
@@ -154,4 +171,56 @@ func fold(s string) string {
 		b.WriteRune(least)
 	}
 	return b.String()
+}
+
+// loneSurrogate finds a \u escape in data that is half of a surrogate pair without the other
+// half. Escapes occur only inside strings, so a scan that skips each escape whole is exact.
+func loneSurrogate(data []byte) (int, bool) {
+	pendingHigh := -1 // offset of a high surrogate escape still waiting for its low half
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			if pendingHigh >= 0 {
+				return pendingHigh, true
+			}
+			continue
+		}
+		if i+1 >= len(data) {
+			break
+		}
+		if data[i+1] != 'u' {
+			if pendingHigh >= 0 {
+				return pendingHigh, true
+			}
+			i++
+			continue
+		}
+		if i+6 > len(data) {
+			break // a syntax error, left to the decoder
+		}
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		if err != nil {
+			break
+		}
+		switch {
+		case v >= 0xD800 && v < 0xDC00:
+			if pendingHigh >= 0 {
+				return pendingHigh, true
+			}
+			pendingHigh = i
+		case v >= 0xDC00 && v < 0xE000:
+			if pendingHigh < 0 {
+				return i, true
+			}
+			pendingHigh = -1
+		default:
+			if pendingHigh >= 0 {
+				return pendingHigh, true
+			}
+		}
+		i += 5
+	}
+	if pendingHigh >= 0 {
+		return pendingHigh, true
+	}
+	return 0, false
 }

@@ -1,10 +1,13 @@
-package jsonkeys
+package jsonbody
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -26,6 +29,7 @@ func TestCheck(t *testing.T) {
 		{in: `{"a":1,"\u0061":2}`, key: "a", first: "a"},
 		{in: `{"a":{"x":1},"b":{"x":1}}`},
 		{in: `{"tags":{"":"x","a":{"":1}}}`},
+		{in: `{"x":1e400,"y":-0.0e-999}`},
 		{in: `{"a":1} {}`, syntaxError: true},
 		{in: `{"a":1`, syntaxError: true},
 		{in: `[1,]`, syntaxError: true},
@@ -43,6 +47,28 @@ func TestCheck(t *testing.T) {
 			}
 		case !errors.As(err, &dup) || dup.Path != tc.path || dup.Key != tc.key || dup.First != tc.first:
 			t.Errorf("Check(%s) = %#v, want path %q key %q first %q", tc.in, err, tc.path, tc.key, tc.first)
+		}
+	}
+}
+
+func TestCheckLoneSurrogates(t *testing.T) {
+	for in, off := range map[string]int{
+		`{"value":"\ud800"}`:             10,
+		`{"value":"a\udc00b"}`:           11,
+		`{"value":"\ud800\u0041"}`:       10,
+		`{"value":"\ud800\ud800\udc00"}`: 10,
+		`{"\udbff":1}`:                   2,
+		`["\ud83d\ude00", "\uDBFF"]`:     18,
+		`{"value":"\ud800\n"}`:           10,
+	} {
+		var se *SurrogateError
+		if err := Check([]byte(in)); !errors.As(err, &se) || se.Offset != off {
+			t.Errorf("Check(%s) = %v, want a lone surrogate at %d", in, err, off)
+		}
+	}
+	for _, in := range []string{`{"value":"\ud83d\ude00"}`, `{"value":"\\ud800"}`, `{"value":"\u00e9\uD83D\uDE00"}`, `"\\\ud83d\ude00"`} {
+		if err := Check([]byte(in)); err != nil {
+			t.Errorf("Check(%s) = %v", in, err)
 		}
 	}
 }
@@ -69,19 +95,31 @@ func TestFoldIsEqualFold(t *testing.T) {
 // FuzzCheck: Check never panics, agrees with encoding/json on what is valid, and finds no
 // duplicate in a document encoding/json re-encoded from a map (whose keys are distinct).
 func FuzzCheck(f *testing.F) {
-	for _, s := range []string{`{"a":1,"A":2}`, `{"a":[{"b":1,"b":2}]}`, `[[[]]]`, `{"\u212a":1,"k":2}`, `{} x`} {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"a":[{"b":1,"b":2}]}`, `[[[]]]`, `{"\u212a":1,"k":2}`, `{} x`, `{"a":"\ud800"}`, `{"a":1e400}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := Check(data)
-		var v any
+		var v json.RawMessage // validity as encoding/json judges it, numbers of any size
 		valid := json.Unmarshal(data, &v) == nil
-		var dup *DuplicateError
+		var (
+			dup *DuplicateError
+			se  *SurrogateError
+		)
 		if !valid && err == nil {
 			t.Fatalf("Check(%q) accepted what encoding/json refuses", data)
 		}
-		if valid && err != nil && !errors.As(err, &dup) {
+		if valid && err != nil && !errors.As(err, &dup) && !errors.As(err, &se) {
 			t.Fatalf("Check(%q) = %v on a valid document", data, err)
+		}
+		if err == nil && utf8.Valid(data) { // the APIs refuse invalid UTF-8 before
+			// Every string survives decoding unchanged: no U+FFFD that the input did not spell.
+			var decoded any
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.UseNumber()
+			if dec.Decode(&decoded) == nil && strings.Count(fmt.Sprint(decoded), "\ufffd") > strings.Count(string(data), "\ufffd")+strings.Count(strings.ToLower(string(data)), `\ufffd`) {
+				t.Fatalf("Check(%q) passed a value decoded with U+FFFD", data)
+			}
 		}
 	})
 }
