@@ -282,6 +282,13 @@ func (s *Server) putRoleAssignment(c *call, name string) {
 		return
 	}
 	if err := s.st.CreateRoleAssignment(c.ctx, a); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			// The scope's resource group was deleted since scopeExists saw it.
+			if e := s.scopeExists(c, a.Scope); e != nil {
+				c.fail(e)
+				return
+			}
+		}
 		if !errors.Is(err, store.ErrConflict) {
 			c.failErr(err)
 			return

@@ -223,7 +223,9 @@ func ParseRoleAssignmentCursor(cursor string) (createdAt time.Time, idKey string
 
 type RoleAssignments interface {
 	// CreateRoleAssignment stores a new assignment. ErrConflict when the id exists or when an
-	// assignment of the same role to the same principal exists at the same scope.
+	// assignment of the same role to the same principal exists at the same scope. ErrNotFound
+	// when the scope is inside a resource group that does not exist (deleted meanwhile: the
+	// assignment waits for a deletion of the group in flight, so it is never left behind it).
 	CreateRoleAssignment(ctx context.Context, a RoleAssignment) error
 	GetRoleAssignment(ctx context.Context, id string) (RoleAssignment, error)
 	ListRoleAssignments(ctx context.Context, f RoleAssignmentFilter) ([]RoleAssignment, error)

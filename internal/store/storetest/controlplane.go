@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,9 +135,53 @@ func mustPutResource(t *testing.T, s store.Store, r store.Resource, create ...st
 	ok(t, err, "put resource "+r.ID)
 }
 
+// mustCreateRoleAssignment creates a, and first the resource group its scope is in, if any and
+// missing: an assignment inside a group needs the group.
 func mustCreateRoleAssignment(t *testing.T, s store.Store, a store.RoleAssignment) {
 	t.Helper()
+	if parts := strings.Split(a.Scope, "/"); len(parts) >= 5 && strings.EqualFold(parts[3], "resourceGroups") {
+		if _, err := s.GetResourceGroup(t.Context(), parts[2], parts[4]); errors.Is(err, store.ErrNotFound) {
+			mustPutGroup(t, s, newGroup(parts[2], parts[4], t0))
+		}
+	}
 	ok(t, s.CreateRoleAssignment(t.Context(), a), "create role assignment at "+a.Scope)
+}
+
+// An assignment is never left inside a resource group that is gone: in a deleted group it is
+// ErrNotFound, and racing the group's deletion it either is deleted with the group or fails.
+func testRoleAssignmentInDeletedGroup(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	sub := newID()
+	role := newID()
+	mustPutGroup(t, s, newGroup(sub, "doomed", t0))
+	_, err := s.DeleteResourceGroup(ctx, sub, "doomed")
+	ok(t, err, "delete group")
+	for _, scope := range []string{"/subscriptions/" + sub + "/resourceGroups/doomed", "/subscriptions/" + strings.ToUpper(sub) + "/resourcegroups/DOOMED/providers/a/b/c"} {
+		a := newRoleAssignment(scope, newID(), role, t0)
+		isErr(t, s.CreateRoleAssignment(ctx, a), store.ErrNotFound, "create role assignment in a deleted group: "+scope)
+		_, err := s.GetRoleAssignment(ctx, a.ID)
+		isErr(t, err, store.ErrNotFound, "get role assignment refused in a deleted group")
+	}
+	// Subscription and root scopes need no group.
+	mustCreateRoleAssignment(t, s, newRoleAssignment("/subscriptions/"+sub, newID(), role, t0))
+	mustCreateRoleAssignment(t, s, newRoleAssignment("/", newID(), role, t0))
+
+	for i := range 20 {
+		name := fmt.Sprintf("race-%d", i)
+		mustPutGroup(t, s, newGroup(sub, name, t0))
+		a := newRoleAssignment("/subscriptions/"+sub+"/resourceGroups/"+name, newID(), role, t0)
+		var wg sync.WaitGroup
+		var createErr, deleteErr error
+		wg.Go(func() { createErr = s.CreateRoleAssignment(ctx, a) })
+		wg.Go(func() { _, deleteErr = s.DeleteResourceGroup(ctx, sub, name) })
+		wg.Wait()
+		ok(t, deleteErr, "delete group "+name)
+		if createErr != nil && !errors.Is(createErr, store.ErrNotFound) {
+			t.Fatalf("create racing delete: %v", createErr)
+		}
+		_, err := s.GetRoleAssignment(ctx, a.ID)
+		isErr(t, err, store.ErrNotFound, "assignment left in deleted group "+name)
+	}
 }
 
 // ids returns the ids of resources or role assignments, for short failure messages.

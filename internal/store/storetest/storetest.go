@@ -194,6 +194,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRoleAssignments", testListRoleAssignments},
 		{"RoleAssignmentPages", testRoleAssignmentPages},
 		{"RoleAssignmentsForPrincipals", testRoleAssignmentsForPrincipals},
+		{"RoleAssignmentInDeletedGroup", testRoleAssignmentInDeletedGroup},
 		{"SeedManagedIdentities", testSeedManagedIdentities},
 		{"Activity", testActivity},
 		{"ActivityWithWrite", testActivityWithWrite},

@@ -534,6 +534,14 @@ func scanRoleAssignment(row scanner) (store.RoleAssignment, error) {
 func (s *Store) CreateRoleAssignment(ctx context.Context, a store.RoleAssignment) error {
 	created := true // for the activity-log entry the context may carry
 	err := s.putTx(ctx, &created, func(tx Tx) error {
+		// An assignment inside a resource group holds the group's row, as a resource does: a
+		// deletion of the group (or of a resource in it) in flight is waited for, and a group
+		// deleted meanwhile is ErrNotFound, not an assignment left at a scope that is gone.
+		if sub, group, ok := scopeGroup(a.Scope); ok {
+			if err := s.lockGroup(ctx, tx, column.Key(sub), column.Key(group), "KEY SHARE"); err != nil {
+				return fmt.Errorf("resource group %s in subscription %s: %w", group, sub, s.err(ctx, err))
+			}
+		}
 		if s.d.RowLocks {
 			// Waits for a change of the (custom) role in flight: see PutRoleDefinition.
 			if _, err := all(ctx, tx, func(row scanner) (string, error) {
@@ -728,4 +736,15 @@ func (s *Store) ListActivity(ctx context.Context, f store.ActivityFilter) ([]sto
 		return nil, fmt.Errorf("list activity: %w", err)
 	}
 	return es, nil
+}
+
+// scopeGroup returns the subscription and resource group of a scope inside a resource group
+// ("/subscriptions/{s}/resourceGroups/{g}[/...]"), with ok false for any other scope.
+func scopeGroup(scope string) (subscriptionID, resourceGroup string, ok bool) {
+	parts := strings.Split(scope, "/")
+	if len(parts) < 5 || parts[0] != "" || !strings.EqualFold(parts[1], "subscriptions") || parts[2] == "" ||
+		!strings.EqualFold(parts[3], "resourceGroups") || parts[4] == "" {
+		return "", "", false
+	}
+	return parts[2], parts[4], true
 }
