@@ -191,3 +191,38 @@ func TestBrokerRefusalsNameTheFix(t *testing.T) {
 		})
 	}
 }
+
+// A join token's scope inside a resource group needs the group: a token for a missing group is
+// refused with the group named, and a join after the group was deleted is a 404 that leaves no
+// node principal behind (the store refuses a role assignment inside a group that is gone).
+func TestJoinTokenScopeInAMissingGroup(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	dir := directory.New(w.st, directory.Options{})
+	reg := NewRegistry(w.st, dir)
+	var in *InputError
+	if _, _, err := reg.CreateJoinToken(ctx, w.tenant.ID, w.subs+"/resourceGroups/nowhere", "n1", time.Hour); !errors.As(err, &in) || in.Status != 404 || in.Code != "ResourceGroupNotFound" {
+		t.Fatalf("token for a missing group: %v", err)
+	}
+	if _, err := w.st.PutResourceGroup(ctx, store.ResourceGroup{SubscriptionID: strings.TrimPrefix(w.subs, "/subscriptions/"), Name: "brief", Location: "eastus"}); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := reg.CreateJoinToken(ctx, w.tenant.ID, w.subs+"/resourceGroups/brief", "n1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.DeleteResourceGroup(ctx, strings.TrimPrefix(w.subs, "/subscriptions/"), "brief"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := w.st.ListPrincipals(ctx, w.tenant.ID, store.KindApplication)
+	_, cert, err := newTestCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Join(ctx, token, "", cert); !errors.As(err, &in) || in.Status != 404 || in.Code != "ResourceGroupNotFound" {
+		t.Fatalf("join after the group was deleted: %v", err)
+	}
+	if after, _ := w.st.ListPrincipals(ctx, w.tenant.ID, store.KindApplication); len(after) != len(before) {
+		t.Errorf("a refused join left a principal: %d before, %d after", len(before), len(after))
+	}
+}

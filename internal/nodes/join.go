@@ -59,8 +59,17 @@ func (e *InputError) Error() string { return e.Message }
 // CreateJoinToken returns a one-time token that lets one host join as a node holding the broker
 // role at scope. The token itself is not stored.
 func (r *Registry) CreateJoinToken(ctx context.Context, tenantID, scope, name string, ttl time.Duration) (string, time.Time, error) {
-	if _, err := armid.ParseScope(scope); err != nil {
+	id, err := armid.ParseScope(scope)
+	if err != nil {
 		return "", time.Time{}, &InputError{400, "InvalidScope", fmt.Sprintf("scope %q is not an ARM scope: %v", scope, err)}
+	}
+	if id.ResourceGroup != "" {
+		// The node's role is written inside the group, which the store requires to exist.
+		if _, err := r.st.GetResourceGroup(ctx, id.SubscriptionID, id.ResourceGroup); errors.Is(err, store.ErrNotFound) {
+			return "", time.Time{}, groupNotFound(scope, id.ResourceGroup)
+		} else if err != nil {
+			return "", time.Time{}, err
+		}
 	}
 	if ttl <= 0 || ttl > 7*24*time.Hour {
 		return "", time.Time{}, &InputError{400, "InvalidTTL", "a join token must expire within 7 days"}
@@ -136,6 +145,11 @@ func (r *Registry) register(ctx context.Context, tenantID, name, scope string, c
 		return JoinResult{}, err
 	}
 	if err := authz.EnsureRole(ctx, r.st, sp.ObjectID, rbac.TokenBrokerRoleID, scope, "mint: node "+name+" hosts resources in this scope"); err != nil {
+		_ = r.dir.DeletePrincipal(ctx, sp.ObjectID)
+		if errors.Is(err, store.ErrNotFound) { // the scope's resource group was deleted since the token was made
+			id, _ := armid.ParseScope(scope)
+			return JoinResult{}, groupNotFound(scope, id.ResourceGroup)
+		}
 		return JoinResult{}, err
 	}
 	return JoinResult{TenantID: tenantID, ClientID: sp.AppID, ObjectID: sp.ObjectID, Scope: scope, Name: name}, nil
@@ -145,4 +159,9 @@ func (r *Registry) register(ctx context.Context, tenantID, name, scope string, c
 // broker role at scope.
 func (r *Registry) RegisterLocal(ctx context.Context, tenantID, name, scope string, certDER []byte) (JoinResult, error) {
 	return r.register(ctx, tenantID, name, scope, certDER)
+}
+
+func groupNotFound(scope, group string) *InputError {
+	return &InputError{404, "ResourceGroupNotFound", fmt.Sprintf(
+		"The scope %s is in resource group '%s', which does not exist: create it (mint group create -n %s -l <location>) and then a new join token.", scope, group, group)}
 }
