@@ -209,6 +209,11 @@ func DecodeJSON(r *http.Request, v any) *Error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return InvalidRequestContent("The request content is empty.")
 	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		// encoding/json leaves v as it was: a PUT would read as an empty resource, a PATCH as no
+		// change, both answered as done.
+		return InvalidRequestContent("The request content is null: send a JSON object.")
+	}
 	if !utf8.Valid(data) {
 		// encoding/json would silently store U+FFFD in place of each bad byte.
 		return InvalidRequestContent("The request content is not valid UTF-8.")

@@ -164,6 +164,7 @@ func TestDecodeJSON(t *testing.T) {
 	}{
 		{name: "ok, unknown fields ignored", in: `{"location":"eastus","unknown":1,"properties":{"isolationScope":"None","x":2}}`},
 		{name: "empty", in: ``, code: "InvalidRequestContent", msg: "The request content was invalid and could not be deserialized: 'The request content is empty.'."},
+		{name: "null", in: " null\n", code: "InvalidRequestContent", msg: "The request content was invalid and could not be deserialized: 'The request content is null: send a JSON object.'."},
 		{name: "syntax", in: "{\n\"location\": eastus}", code: "InvalidRequestContent",
 			msg: "The request content was invalid and could not be deserialized: 'invalid character 'e' looking for beginning of value. Path '', line 2, position 13.'."},
 		{name: "type", in: `{"location":1}`, code: "InvalidRequestContent",
