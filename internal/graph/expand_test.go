@@ -131,3 +131,19 @@ func FuzzDecodeOnly(f *testing.F) {
 		}
 	})
 }
+
+// A system query option given twice is OData's 400, as Graph answers, not the first one read and
+// both echoed in the nextLink; once is still served.
+func TestRepeatedQueryOptionIsRefused(t *testing.T) {
+	_, _, _, call := graphEnv(t)
+	for _, path := range []string{"/v1.0/groups?$top=1&$top=3", "/v1.0/applications?$filter=displayName%20eq%20'a'&%24filter=displayName%20eq%20'b'",
+		"/v1.0/servicePrincipals?$select=id&$select=appId"} {
+		w := call("GET", path, "")
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "specified more than once") {
+			t.Errorf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if w := call("GET", "/v1.0/groups?$top=1&x=1&x=2", ""); w.Code != 200 {
+		t.Errorf("one $top: %d %s", w.Code, w.Body)
+	}
+}

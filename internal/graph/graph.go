@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +72,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	// A system query option given twice ($top=1&$top=999, two $filters) is OData's 400, as in
+	// Graph; mint would otherwise read the first and echo both in the nextLink.
+	if name, repeated := repeatedQueryOption(r.URL.RawQuery); repeated {
+		writeError(w, r, http.StatusBadRequest, "BadRequest", fmt.Sprintf(
+			"Query option '%s' was specified more than once, but it must be specified at most once.", name))
+		return
+	}
 	// $expand is not served; refused rather than ignored, since an answer without the related
 	// objects reads as "there are none".
 	if _, ok := r.URL.Query()["$expand"]; ok {
@@ -922,4 +930,22 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, messag
 		"code": code, "message": message,
 		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": requestID(r), "client-request-id": r.Header.Get("client-request-id")},
 	}})
+}
+
+// repeatedQueryOption reports the first system query option ("$…") that appears more than once
+// in a raw query.
+func repeatedQueryOption(rawQuery string) (string, bool) {
+	if !strings.Contains(rawQuery, "$") && !strings.Contains(rawQuery, "%24") {
+		return "", false
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", false // each handler refuses a malformed query in its own words
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if strings.HasPrefix(k, "$") && len(q[k]) > 1 {
+			return k, true
+		}
+	}
+	return "", false
 }
