@@ -98,8 +98,9 @@ func (c Claims) setInt(key string, v int64)     { c[key] = v }
 func (c Claims) setList(key string, v []string) { c[key] = v }
 func (c Claims) setValue(key string, v any)     { c[key] = v }
 
-// maxListClaims is more than any claim set the STS builds (a v1 user token with groups, wids
-// and the overage pointer has 25).
+// maxListClaims is more than any claim set the STS builds: the largest, a v1 user token with
+// wids and the groups overage pointer, has 24 (TestUserAccessClaimListIsTheMap builds it). The
+// number of claims depends on the code, never on a request.
 const maxListClaims = 28
 
 // claimList is a claim set kept in an array rather than a map, for the signer (AppendJSON): a
