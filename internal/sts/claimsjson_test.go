@@ -95,3 +95,53 @@ func TestClientCredentialsSignOnce(t *testing.T) {
 		}
 	}
 }
+
+// A person's access token written from a claimList (the token path) is byte for byte the same
+// claims as UserAccessClaims' map through encoding/json, in both token versions, with and
+// without groups, the overage pointer and wids.
+func TestUserAccessClaimListIsTheMap(t *testing.T) {
+	tenant := store.Tenant{ID: "8b0c2a5e-6a43-4c0c-9a57-6c1b4d8a9f11"}
+	user := store.User{ObjectID: "2f6b9c1e-0d3a-4f6e-8b8a-1c2d3e4f5a6b", DisplayName: "Ada <Lovelace> & \"co\" é\x01", UserPrincipalName: "ada@mint.localhost"}
+	v1 := store.ServicePrincipal{AppID: "797f4846-ba00-4fd7-ba43-dac1f8f63013"}
+	v2 := store.ServicePrincipal{AppID: "cfa8b339-82a2-471a-a3c9-0fc0be7a4093", AccessTokenVersion: 2}
+	if TokenVersion(v2) != V2 || TokenVersion(v1) != V1 {
+		t.Fatal("test resources are not one of each version")
+	}
+	for _, resource := range []store.ServicePrincipal{v1, v2} {
+		for _, groups := range [][]string{nil, {}, {"g1", "g2"}, make([]string, 300)} {
+			for _, wids := range [][]string{nil, {"62e90394-69f5-4237-9190-012177145e10"}} {
+				in := UserClaimsInput{BaseURL: "https://127.0.0.1:8443", Tenant: tenant, User: user, ClientID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+					Resource: resource, Audience: "https://management.azure.com/", Scp: "user_impersonation", AMR: []string{"pwd"},
+					Groups: groups, WIDs: wids, IssuedAt: time.Unix(1700000100, 0), Lifetime: time.Hour, TokenID: "uti", AIO: "aio", ClientAuth: "1"}
+				want, err := json.Marshal(UserAccessClaims(in))
+				if err != nil {
+					t.Fatal(err)
+				}
+				list := userAccessClaims(in)
+				got, err := list.AppendJSON(nil)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("v%d, %d groups, wids %v:\n got %s, %v\nwant %s", TokenVersion(resource), len(groups), wids, got, err, want)
+				}
+				if viaJSON, err := json.Marshal(list); err != nil || !bytes.Equal(viaJSON, want) {
+					t.Errorf("json.Marshal of the list: %s, %v", viaJSON, err)
+				}
+			}
+		}
+	}
+}
+
+// Setting a key of a claimList again replaces its value, as in a map.
+func TestClaimListLastValueWins(t *testing.T) {
+	var c claimList
+	c.setString("b", "1")
+	c.setInt("a", 1)
+	c.setString("b", "2")
+	c.setList("c", []string{"x"})
+	c.setInt("a", 2)
+	c.setString("b", "3")
+	got, err := c.AppendJSON(nil)
+	want, _ := json.Marshal(c.claims())
+	if err != nil || string(got) != `{"a":2,"b":"3","c":["x"]}` || !bytes.Equal(got, want) {
+		t.Fatalf("got %s, %v; the map gives %s", got, err, want)
+	}
+}

@@ -43,44 +43,60 @@ type UserClaimsInput struct {
 // (ARM, Key Vault, Graph) with appid/appidacr, upn and unique_name; v2 with azp/azpacr
 // and preferred_username. Pure.
 func UserAccessClaims(in UserClaimsInput) Claims {
-	iat := in.IssuedAt.Unix()
 	c := make(Claims, 28)
-	c["iat"], c["nbf"], c["exp"] = iat, iat, in.IssuedAt.Add(in.Lifetime).Unix()
-	c["aio"] = in.AIO
-	c["idtyp"] = "user"
-	c["oid"] = in.User.ObjectID
-	c["sub"] = pairwiseSubject(in.User.ObjectID, in.Resource.AppID)
-	c["tid"] = in.Tenant.ID
-	c["uti"] = in.TokenID
-	c["rh"] = refreshHint(in.Tenant.ID, in.Resource.AppID)
-	c["name"] = in.User.DisplayName
-	c["scp"] = in.Scp
-	c["amr"] = append([]string(nil), in.AMR...)
+	buildUserAccess(in, c)
+	return c
+}
+
+// userAccessClaims is UserAccessClaims as a claimList, which the signer writes without a map:
+// what a refresh-token redemption signs. The list comes from a pool; release returns it once
+// signed.
+func userAccessClaims(in UserClaimsInput) *claimList {
+	c := claimLists.Get().(*claimList)
+	buildUserAccess(in, c)
+	return c
+}
+
+// buildUserAccess writes a person's access-token claims into c: the one definition of them,
+// whether they end in a map (UserAccessClaims) or a claimList (the token path).
+func buildUserAccess(in UserClaimsInput, c claimSink) {
+	iat := in.IssuedAt.Unix()
+	c.setInt("iat", iat)
+	c.setInt("nbf", iat)
+	c.setInt("exp", in.IssuedAt.Add(in.Lifetime).Unix())
+	c.setString("aio", in.AIO)
+	c.setString("idtyp", "user")
+	c.setString("oid", in.User.ObjectID)
+	c.setString("sub", pairwiseSubject(in.User.ObjectID, in.Resource.AppID))
+	c.setString("tid", in.Tenant.ID)
+	c.setString("uti", in.TokenID)
+	c.setString("rh", refreshHint(in.Tenant.ID, in.Resource.AppID))
+	c.setString("name", in.User.DisplayName)
+	c.setString("scp", in.Scp)
+	c.setList("amr", append([]string(nil), in.AMR...))
 	if TokenVersion(in.Resource) == V2 {
-		c["aud"] = in.Resource.AppID
-		c["iss"] = in.BaseURL + "/" + in.Tenant.ID + "/v2.0"
-		c["azp"] = in.ClientID
-		c["azpacr"] = clientAuth(in.ClientAuth)
-		c["preferred_username"] = in.User.UserPrincipalName
-		c["ver"] = "2.0"
+		c.setString("aud", in.Resource.AppID)
+		c.setString("iss", in.BaseURL+"/"+in.Tenant.ID+"/v2.0")
+		c.setString("azp", in.ClientID)
+		c.setString("azpacr", clientAuth(in.ClientAuth))
+		c.setString("preferred_username", in.User.UserPrincipalName)
+		c.setString("ver", "2.0")
 	} else {
-		iss := in.BaseURL + "/" + in.Tenant.ID + "/"
-		c["aud"] = in.Audience
-		c["iss"] = iss
-		c["acr"] = "1"
-		c["appid"] = in.ClientID
-		c["appidacr"] = clientAuth(in.ClientAuth)
-		c["upn"] = in.User.UserPrincipalName
-		c["unique_name"] = in.User.UserPrincipalName
-		c["ver"] = "1.0"
+		c.setString("aud", in.Audience)
+		c.setString("iss", in.BaseURL+"/"+in.Tenant.ID+"/")
+		c.setString("acr", "1")
+		c.setString("appid", in.ClientID)
+		c.setString("appidacr", clientAuth(in.ClientAuth))
+		c.setString("upn", in.User.UserPrincipalName)
+		c.setString("unique_name", in.User.UserPrincipalName)
+		c.setString("ver", "1.0")
 	}
 	if in.WIDs != nil {
-		c["wids"] = append([]string(nil), in.WIDs...)
+		c.setList("wids", append([]string(nil), in.WIDs...))
 	}
 	if in.Groups != nil {
 		addGroups(c, in.Groups, in.BaseURL, in.Tenant.ID, in.User.ObjectID)
 	}
-	return c
 }
 
 func clientAuth(acr string) string {
@@ -91,13 +107,13 @@ func clientAuth(acr string) string {
 }
 
 // addGroups sets groups, or Entra's overage pointer when there are too many.
-func addGroups(c Claims, groups []string, baseURL, tenantID, userID string) {
+func addGroups(c claimSink, groups []string, baseURL, tenantID, userID string) {
 	if len(groups) > groupsOverage {
-		c["_claim_names"] = map[string]string{"groups": "src1"}
-		c["_claim_sources"] = map[string]map[string]string{"src1": {"endpoint": "https://graph.windows.net/" + tenantID + "/users/" + userID + "/getMemberObjects"}}
+		c.setValue("_claim_names", map[string]string{"groups": "src1"})
+		c.setValue("_claim_sources", map[string]map[string]string{"src1": {"endpoint": "https://graph.windows.net/" + tenantID + "/users/" + userID + "/getMemberObjects"}})
 		return
 	}
-	c["groups"] = append([]string{}, groups...)
+	c.setList("groups", append([]string{}, groups...))
 }
 
 // IDTokenInput is what an ID token is built from.

@@ -539,11 +539,13 @@ func (s *Server) issueUserTokens(w http.ResponseWriter, r *http.Request, at *att
 		}
 	}
 	uti, aio := NewTokenIdentifiers()
-	access, err := s.signer.Sign(UserAccessClaims(UserClaimsInput{
+	claims := userAccessClaims(UserClaimsInput{
 		BaseURL: s.baseURL, Tenant: si.tenant, User: si.user, ClientID: client.appID, Resource: resource, Audience: audience,
 		Scp: delegatedScopes(resource), AMR: si.amr, AuthTime: si.authTime, Groups: groups,
 		IssuedAt: at.now, Lifetime: s.userLifetime, TokenID: uti, AIO: aio, ClientAuth: client.acr, WIDs: s.wids(ctx, si.user),
-	}), TokenVersion(resource) == V1)
+	})
+	access, err := s.signer.Sign(claims, TokenVersion(resource) == V1)
+	claims.release()
 	if err != nil {
 		s.log.ErrorContext(ctx, "token signing failed", "trace_id", at.traceID, "err", err)
 		s.refuse(ctx, w, at, errServer(err))

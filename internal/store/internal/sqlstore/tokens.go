@@ -112,6 +112,16 @@ func scanSignIn(row scanner) (store.SignIn, error) {
 }
 
 func (s *Store) ListSignIns(ctx context.Context, f store.SignInFilter) ([]store.SignIn, error) {
+	q, args := SignInsQuery(f)
+	es, err := list(ctx, s, scanSignIn, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sign-ins: %w", err)
+	}
+	return es, nil
+}
+
+// SignInsQuery is ListSignIns' query for f (exported for the stores' query-plan tests).
+func SignInsQuery(f store.SignInFilter) (string, []any) {
 	var w where
 	if f.TenantID != "" {
 		w.add(`tenant_key = ` + w.p(column.Key(f.TenantID)))
@@ -131,11 +141,7 @@ func (s *Store) ListSignIns(ctx context.Context, f store.SignInFilter) ([]store.
 	q := `SELECT id, at, tenant_id, principal_id, app_id, resource, grant_type, result, error_code, reason,
 		correlation_id, token_id, resource_id FROM sign_ins` + w.sql()
 	q += ` ORDER BY at DESC, id LIMIT ` + w.p(column.SignInLimit(f.Limit))
-	es, err := list(ctx, s, scanSignIn, q, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list sign-ins: %w", err)
-	}
-	return es, nil
+	return q, w.args
 }
 
 // Assertions
