@@ -6,7 +6,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,22 +20,56 @@ import (
 // Execute runs the command line and returns the process exit code.
 func Execute(args []string) int {
 	defer startCPUProfile(args)()
+	return execute(args, os.Stdout, os.Stderr)
+}
+
+// execute runs one command line with its output on stdout and stderr (tests run it in-process).
+func execute(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(args)
 	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
-		var ex *exitError
-		if errors.As(err, &ex) {
-			return ex.code
-		}
-		var usage *usageError
-		if errors.As(err, &usage) {
-			fmt.Fprintln(os.Stderr, "error:", err)
-			return 2 // az's exit status for a command line it cannot parse
-		}
-		fmt.Fprintln(os.Stderr, "error:", err)
-		return 1
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
 	}
-	return 0
+	var ex *exitError
+	if errors.As(err, &ex) {
+		return ex.code
+	}
+	if usage := requiredFlagsError(cmd, err); usage != nil {
+		err = usage
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	var usage *usageError
+	if errors.As(err, &usage) {
+		return 2 // az's exit status for a command line it cannot parse
+	}
+	return 1
+}
+
+// requiredFlagsError words cobra's `required flag(s) "resource-group", "name" not set` as az
+// does, with each flag's short form, and points at the command's examples; nil for other errors.
+func requiredFlagsError(cmd *cobra.Command, err error) error {
+	const prefix = "required flag(s) "
+	msg := err.Error()
+	if cmd == nil || !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, " not set") {
+		return nil
+	}
+	var names []string
+	for _, quoted := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(msg, prefix), " not set"), ", ") {
+		name := strings.Trim(quoted, `"`)
+		spelled := "--" + name
+		if f := cmd.Flags().Lookup(name); f != nil && f.Shorthand != "" {
+			spelled += "/-" + f.Shorthand
+		}
+		names = append(names, spelled)
+	}
+	hint := fmt.Sprintf("See '%s --help'", cmd.CommandPath())
+	if cmd.HasExample() {
+		hint += " for examples"
+	}
+	return usageErrorf("the following arguments are required: %s\n%s.", strings.Join(names, ", "), hint)
 }
 
 type exitError struct{ code int }
@@ -59,6 +95,7 @@ func newRoot(args []string) *cobra.Command {
 		Long:          "mint gives any machine Azure's managed-identity system: an Entra-compatible token service, an ARM-shaped control plane and the managed-identity endpoints, spoken on Azure's wire protocols.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
 	if len(args) > 0 {
 		switch args[0] {
@@ -76,6 +113,8 @@ func newRoot(args []string) *cobra.Command {
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
 	root.AddCommand(newBenchTokenCmd())
+	root.AddCommand(&cobra.Command{Use: "version", Short: "Print mint's version (also mint --version)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return printVersion(cmd.Root()) }})
 	suggestAtEveryLevel(root)
 	return root
 }
@@ -99,6 +138,9 @@ func suggestAtEveryLevel(cmd *cobra.Command) {
 		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 			return cmd.Help()
 		}
+		if !cmd.HasParent() && (args[0] == "--version" || args[0] == "-v") {
+			return printVersion(cmd)
+		}
 		typed := args[0]
 		msg := fmt.Sprintf("'%s' is misspelled or not recognized by the system.", typed)
 		if strings.HasPrefix(typed, "-") {
@@ -116,4 +158,37 @@ func envDefaults(fs *pflag.FlagSet) error { return flagenv.Apply(fs) }
 
 func durationFlag(fs *pflag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
 	fs.DurationVar(p, name, def, usage)
+}
+
+func printVersion(root *cobra.Command) error {
+	_, err := fmt.Fprintf(root.OutOrStdout(), "mint %s\n", root.Version)
+	return err
+}
+
+// version is what `mint --version` prints: the module version `go install` recorded, or for a
+// build from a checkout the commit it was built from (and "dirty" if it had changes).
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown version)"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", with uncommitted changes"
+			}
+		}
+	}
+	if v == "" || v == "(devel)" {
+		v = "(development build)"
+	}
+	if rev != "" && !strings.Contains(v, rev[:min(12, len(rev))]) {
+		v += fmt.Sprintf(" (commit %s%s)", rev[:min(12, len(rev))], dirty)
+	}
+	return v + ", " + info.GoVersion
 }
