@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,4 +83,152 @@ func TestDevNamesTheAddressInUse(t *testing.T) {
 			t.Errorf("--%s busy: exit %d\n%s\nwant %q", flag, code, stderr, want)
 		}
 	}
+}
+
+// Every example in --help names a command that exists, with flags it has and the ones it
+// requires; the commands of the README's quickstart and of a first hour all have examples.
+func TestHelpExamplesParse(t *testing.T) {
+	root := newRoot(nil)
+	for path := range examples {
+		cmd, _, err := root.Find(strings.Fields(path)[1:])
+		if err != nil || cmd.CommandPath() != path {
+			t.Errorf("examples has %q, which is not a command", path)
+		}
+	}
+	for _, path := range []string{"mint dev", "mint env", "mint run", "mint login", "mint group create", "mint identity create",
+		"mint identity show", "mint resource create", "mint resource identity assign", "mint keyvault create",
+		"mint keyvault secret set", "mint keyvault secret show", "mint role assignment create", "mint role assignment delete",
+		"mint role check", "mint signin-log list", "mint activity-log list", "mint server", "mint init", "mint agent",
+		"mint node join-token create", "mint ad user create", "mint ad group member add"} {
+		if ex := examples[path]; ex == "" {
+			t.Errorf("%s --help has no examples", path)
+		}
+	}
+	for path, ex := range examples {
+		for _, line := range strings.Split(ex, "\n") {
+			for _, call := range mintCalls(line) {
+				words, err := shellWords(call)
+				if err != nil {
+					t.Errorf("%s: %q: %v", path, call, err)
+					continue
+				}
+				root := newRoot(words[1:])
+				cmd, rest, err := root.Find(azArgs(root, words[1:]))
+				if err != nil || !cmd.Runnable() || cmd.HasSubCommands() {
+					t.Errorf("%s: %q names no command (%v)", path, call, err)
+					continue
+				}
+				if err := cmd.ParseFlags(rest); err != nil {
+					t.Errorf("%s: %q: %v", path, call, err)
+					continue
+				}
+				if err := cmd.ValidateRequiredFlags(); err != nil {
+					t.Errorf("%s: %q: %v", path, call, err)
+				}
+				if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+					t.Errorf("%s: %q: %v", path, call, err)
+				}
+			}
+		}
+	}
+	// And --help shows them.
+	stdout, _, _ := runMint(t, "identity", "create", "--help")
+	if !strings.Contains(stdout, "Examples:\n  mint identity create -g app -n web-id\n") {
+		t.Errorf("mint identity create --help:\n%s", stdout)
+	}
+}
+
+// mintCalls finds the mint command lines in one line of shell: the line itself, a stage of a
+// pipe, or a $(...) substitution.
+func mintCalls(line string) []string {
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "#") {
+		return nil
+	}
+	var calls []string
+	for rest := line; ; {
+		i := strings.Index(rest, "$(mint ")
+		if i < 0 {
+			break
+		}
+		end := strings.Index(rest[i:], ")")
+		calls = append(calls, rest[i+2:i+end])
+		line = strings.Replace(line, rest[i:i+end+1], "X", 1)
+		rest = rest[i+end+1:]
+	}
+	for _, stage := range strings.Split(line, " | ") {
+		if stage = strings.TrimSpace(stage); strings.HasPrefix(stage, "mint ") {
+			calls = append(calls, stage)
+		}
+	}
+	return calls
+}
+
+// shellWords splits a command line as sh does for the quoting examples use: '...' and "...".
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var word strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(s[i+1:], c)
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed %c", c)
+			}
+			word.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words, nil
+}
+
+// az's flag habits: a boolean's value as the next word, a list's values as the following words.
+func TestAzFlagSpellings(t *testing.T) {
+	root := newRoot(nil)
+	for _, tc := range []struct{ in, want string }{
+		// "unknown command \"false\" for \"mint ad user update\"" before
+		{"ad user update --id ada --account-enabled false", "ad user update --id ada --account-enabled=false"},
+		{"ad user update --id ada --account-enabled True -o none", "ad user update --id ada --account-enabled=true -o none"},
+		{"ad user update --id ada --account-enabled --display-name x", "ad user update --id ada --account-enabled --display-name x"},
+		// pflag took only [system], then "unknown command \"web-id\""
+		{"resource create --type T -g app -n web --assign-identity [system] web-id -o table",
+			"resource create --type T -g app -n web --assign-identity [system] --assign-identity web-id -o table"},
+		{"group create -n app --tags env=dev team=web", "group create -n app --tags env=dev --tags team=web"},
+		{"group create -n app --tags=env=dev team=web", "group create -n app --tags=env=dev --tags team=web"},
+		// mint run's program keeps its words
+		{"run --resource /x -- app --account-enabled false", "run --resource /x -- app --account-enabled false"},
+		{"identity list -- --tags a b", "identity list -- --tags a b"},
+	} {
+		if got := strings.Join(azArgs(root, strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzAzArgs(f *testing.F) {
+	for _, s := range []string{"group create -n a --tags x y", "ad user update --account-enabled false", "run -- a b", "--tags", "x --tags= -- --y"} {
+		f.Add(s)
+	}
+	root := newRoot(nil)
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		once := azArgs(root, args) // never panics
+		if twice := azArgs(root, once); !slices.Equal(once, twice) {
+			t.Errorf("%q: rewritten %q, then again %q", args, once, twice)
+		}
+	})
 }

@@ -26,7 +26,7 @@ func Execute(args []string) int {
 // execute runs one command line with its output on stdout and stderr (tests run it in-process).
 func execute(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(args)
-	root.SetArgs(args)
+	root.SetArgs(azArgs(root, args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteC()
@@ -46,6 +46,61 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		return 2 // az's exit status for a command line it cannot parse
 	}
 	return 1
+}
+
+// azArgs rewrites az's spellings of flag values into pflag's, so that az habits work:
+//   - a boolean flag takes true or false as the next word (`--account-enabled false`), where
+//     pflag would read that word as an argument ("unknown command \"false\"");
+//   - a list flag takes every following word up to the next flag (`--assign-identity [system]
+//     web-id`, `--tags env=dev team=web`), where pflag takes one.
+//
+// Only mint run takes arguments (its program's command line, left alone); every other command
+// refuses them, so no argument is taken for a value by mistake.
+func azArgs(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.Name() == "run" {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, ok := strings.CutPrefix(a, "--")
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(name, "=")
+		f := cmd.Flag(name)
+		switch {
+		case f == nil:
+			out = append(out, a)
+		case f.Value.Type() == "bool":
+			if v := ""; !hasValue && i+1 < len(args) {
+				if v = strings.ToLower(args[i+1]); v == "true" || v == "false" {
+					out = append(out, a+"="+v)
+					i++
+					continue
+				}
+			}
+			out = append(out, a)
+		case strings.HasSuffix(f.Value.Type(), "Slice") || strings.HasSuffix(f.Value.Type(), "Array"):
+			out = append(out, a)
+			if !hasValue && i+1 < len(args) {
+				out = append(out, args[i+1])
+				i++
+			}
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				out = append(out, "--"+name, args[i+1])
+				i++
+			}
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // requiredFlagsError words cobra's `required flag(s) "resource-group", "name" not set` as az
@@ -101,6 +156,7 @@ func newRoot(args []string) *cobra.Command {
 		switch args[0] {
 		case "run":
 			root.AddCommand(newRunCmd())
+			addExamples(root)
 			return root
 		case "bench-token":
 			root.AddCommand(newBenchTokenCmd())
@@ -116,6 +172,7 @@ func newRoot(args []string) *cobra.Command {
 	root.AddCommand(&cobra.Command{Use: "version", Short: "Print mint's version (also mint --version)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return printVersion(cmd.Root()) }})
 	suggestAtEveryLevel(root)
+	addExamples(root)
 	return root
 }
 
