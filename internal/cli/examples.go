@@ -130,7 +130,7 @@ mint ad app credential reset --id "$APP_ID"`,
 	"mint ad sp show": `mint ad sp show --id "$CLIENT_ID"`,
 
 	"mint node join-token create": `# A token that lets one host's agent join, to host the resources of group app
-mint node join-token create --scope /subscriptions/$SUBSCRIPTION_ID/resourceGroups/app --ttl 1h --query token -o tsv`,
+mint node join-token create --scope /subscriptions/$SUBSCRIPTION_ID/resourceGroups/app --ttl 1h --query joinToken -o tsv`,
 }
 
 // addExamples sets the Examples section of every command examples has one for.

@@ -54,6 +54,22 @@ func TestFirstHourMessagesSayWhatToDo(t *testing.T) {
 			}
 		}
 	}
+	// Not signed in: the way to the environment of a running mint dev is named.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("MINT_CONFIG_DIR", home)
+	for _, name := range []string{"MINT_ENDPOINT", "MINT_CA_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"} {
+		t.Setenv(name, "")
+	}
+	t.Setenv("MINT_DATA_DIR", "")
+	if _, stderr, code := runMint(t, "group", "list"); code != 1 || !strings.Contains(stderr, "not signed in") || !strings.Contains(stderr, "export MINT_DATA_DIR=") || !strings.Contains(stderr, "mint login") {
+		t.Errorf("not signed in: exit %d: %s", code, stderr)
+	}
+	// MINT_DATA_DIR of no mint dev: it said "read env file: open …/env: no such file or directory"
+	t.Setenv("MINT_DATA_DIR", dead)
+	if _, stderr, code := runMint(t, "group", "list"); code != 1 || !strings.Contains(stderr, "no mint dev has run with --data-dir "+dead) || !strings.Contains(stderr, "mint dev --data-dir "+dead) {
+		t.Errorf("a data directory without an environment: exit %d: %s", code, stderr)
+	}
 	if err := explainRun("s", "nosuch-program", fmt.Errorf("mint run: %w", &exec.Error{Name: "nosuch-program", Err: exec.ErrNotFound})); err == nil || !strings.Contains(err.Error(), `cannot find the program "nosuch-program" on PATH`) {
 		t.Errorf("a missing program: %v", err)
 	}
