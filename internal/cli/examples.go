@@ -88,7 +88,9 @@ VAULT=$(mint keyvault show -n kv1 -g app --query id -o tsv)`,
 	"mint keyvault secret set": `# Writing takes a data role, even for the subscription's Owner: "Key Vault Secrets Officer"
 mint keyvault secret set --vault-name kv1 -n db-password --file password.txt
 printf %s "$PASSWORD" | mint keyvault secret set --vault-name kv1 -n db-password --file -`,
-	"mint keyvault secret show": `mint keyvault secret show --vault-name kv1 -n db-password --query value -o tsv`,
+	"mint keyvault secret show": `mint keyvault secret show --vault-name kv1 -n db-password --query value -o tsv
+# By id, as mint prints it, or as a program saw it at Azure's name
+mint keyvault secret show --id https://kv1.vault.azure.net/secrets/db-password`,
 	"mint keyvault secret list": `mint keyvault secret list --vault-name kv1 -o table`,
 	"mint keyvault secret delete": `mint keyvault secret delete --vault-name kv1 -n db-password
 mint keyvault secret recover --vault-name kv1 -n db-password`,
