@@ -45,6 +45,10 @@ mint agent --data-dir /var/lib/mint-agent --server https://mint.example:8443 --j
 # Later starts need only the data directory
 mint agent --data-dir /var/lib/mint-agent`,
 	"mint keys rotate": `mint keys rotate --data-dir ~/.mint`,
+	"mint account show": `# Which subscription and tenant, and who am I?
+mint account show -o table
+mint account show --query user.name -o tsv`,
+	"mint account list": `mint account list -o table`,
 
 	"mint group create": `mint group create -n app
 mint group create -n app -l westeurope --tags env=dev`,

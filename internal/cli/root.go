@@ -164,7 +164,7 @@ func newRoot(args []string) *cobra.Command {
 		}
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newInitCmd(), newKeysCmd(), newADCmd(), newSignInLogCmd(), newBenchCmd(), newAgentCmd(), newRunCmd(), newNodeCmd())
-	root.AddCommand(newEnvCmd(), newLoginCmd(), newLogoutCmd())
+	root.AddCommand(newEnvCmd(), newLoginCmd(), newLogoutCmd(), newAccountCmd())
 	root.AddCommand(newRoleCmd(), newActivityLogCmd())
 	root.AddCommand(newGroupCmd(), newIdentityCmd(), newResourceCmd())
 	root.AddCommand(newKeyVaultCmd())
