@@ -35,6 +35,13 @@ func TestFirstHourMessagesSayWhatToDo(t *testing.T) {
 		{[]string{"run", "--resource", "/subscriptions/s/resourceGroups/g/providers/Microsoft.App/containerApps/web"}, 2, []string{"name the program to run", "-- ./app"}},
 		// it said: connect to the mint agent at …: dial unix …: connect: no such file or directory
 		{[]string{"run", "--socket", filepath.Join(dead, "agent.sock"), "--resource", "/x", "--", "true"}, 1, []string{"no mint agent answers at " + filepath.Join(dead, "agent.sock"), "start mint dev", "--socket"}},
+		// cobra and pflag said: unknown command "extra" for "mint identity list", unknown flag:
+		// --only-show-errors, flag needs an argument: 'g' in -g (exit 1)
+		{[]string{"identity", "list", "extra"}, 2, []string{"error: unrecognized arguments: extra\n", "mint identity list --help"}},
+		{[]string{"identity", "list", "--only-show-errors"}, 2, []string{"error: unrecognized arguments: --only-show-errors\n"}},
+		{[]string{"identity", "list", "-x"}, 2, []string{"error: unrecognized arguments: -x\n"}},
+		{[]string{"identity", "list", "-g"}, 2, []string{"error: argument --resource-group/-g: expected one argument\n"}},
+		{[]string{"identity", "show", "--ids"}, 2, []string{"error: argument --ids: expected one argument\n"}},
 		// mint --version was "'mint' needs a subcommand before its arguments"
 		{[]string{"--version"}, 0, nil},
 		{[]string{"version"}, 0, nil},

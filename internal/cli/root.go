@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -38,6 +39,8 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		return ex.code
 	}
 	if usage := requiredFlagsError(cmd, err); usage != nil {
+		err = usage
+	} else if usage := parseError(cmd, err); usage != nil {
 		err = usage
 	}
 	fmt.Fprintln(stderr, "error:", err)
@@ -101,6 +104,45 @@ func azArgs(root *cobra.Command, args []string) []string {
 		}
 	}
 	return out
+}
+
+var (
+	unknownCommandRE = regexp.MustCompile(`^unknown command "(.*)" for "[^"]*"$`)
+	unknownFlagRE    = regexp.MustCompile(`^unknown (?:shorthand )?flag: (?:'(.)' in )?(-\S+)$`)
+	needsArgumentRE  = regexp.MustCompile(`^flag needs an argument: (?:'(.)' in -.|--(\S+))$`)
+)
+
+// parseError words cobra's and pflag's refusals of a command line as az's, exit status 2:
+// "unrecognized arguments: x" for a word or flag the command does not take, "argument
+// --resource-group/-g: expected one argument" for a flag without its value; nil for others.
+func parseError(cmd *cobra.Command, err error) error {
+	if cmd == nil {
+		return nil
+	}
+	msg := err.Error()
+	hint := fmt.Sprintf("See '%s --help'.", cmd.CommandPath())
+	if m := unknownCommandRE.FindStringSubmatch(msg); m != nil && !cmd.HasSubCommands() {
+		return usageErrorf("unrecognized arguments: %s\n%s", m[1], hint)
+	}
+	if m := unknownFlagRE.FindStringSubmatch(msg); m != nil {
+		return usageErrorf("unrecognized arguments: %s\n%s", m[2], hint)
+	}
+	if m := needsArgumentRE.FindStringSubmatch(msg); m != nil {
+		var f *pflag.Flag
+		if m[1] != "" {
+			f = cmd.Flags().ShorthandLookup(m[1])
+		} else {
+			f = cmd.Flags().Lookup(m[2])
+		}
+		if f != nil {
+			spelled := "--" + f.Name
+			if f.Shorthand != "" {
+				spelled += "/-" + f.Shorthand
+			}
+			return usageErrorf("argument %s: expected one argument\n%s", spelled, hint)
+		}
+	}
+	return nil
 }
 
 // requiredFlagsError words cobra's `required flag(s) "resource-group", "name" not set` as az
