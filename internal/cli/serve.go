@@ -76,7 +76,8 @@ served. Reusing a --data-dir keeps all state.`,
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			if f.cfg.DataDir == "" {
+			temporary := f.cfg.DataDir == ""
+			if temporary {
 				dir, err := os.MkdirTemp("", "mint-dev-")
 				if err != nil {
 					return err
@@ -96,6 +97,11 @@ served. Reusing a --data-dir keeps all state.`,
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "mint dev is serving %s (data in %s)\n\n", s.BaseURL, f.cfg.DataDir)
+				if temporary {
+					// Without this, a restart silently starts over: new tenant, new secrets.
+					fmt.Fprintf(out, "# The data directory is a fresh temporary one: a plain 'mint dev' starts over each time (new tenant, new secrets).\n"+
+						"# To come back to this state:  mint dev --data-dir %s   (or keep it where you choose: --data-dir ~/.mint)\n\n", f.cfg.DataDir)
+				}
 				fmt.Fprintf(out, "# The environment a client needs (also in %s):\n", path)
 				for _, e := range env {
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
