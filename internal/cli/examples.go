@@ -144,7 +144,13 @@ func addExamples(root *cobra.Command) {
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {
 		if ex, ok := examples[cmd.CommandPath()]; ok {
-			cmd.Example = "  " + strings.ReplaceAll(ex, "\n", "\n  ")
+			lines := strings.Split(ex, "\n")
+			for i, l := range lines {
+				if l != "" {
+					lines[i] = "  " + l // cobra prints Example as it is: indent it as the flags are
+				}
+			}
+			cmd.Example = strings.Join(lines, "\n")
 		}
 		for _, sub := range cmd.Commands() {
 			walk(sub)
