@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -38,7 +41,12 @@ also gets App Service's WEBSITE_SITE_NAME / APPSETTING_WEBSITE_SITE_NAME. Signal
 program's exit code is returned. With --federated-token-file the program also gets a federated
 token about the resource (issuer https://login.microsoftonline.com/<tenant>/v2.0, as Entra's; subject mint:resource:<resource id>)
 for WorkloadIdentityCredential, refreshed while it runs.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("name the program to run after the flags: mint run --resource <resource id> -- ./app [its arguments]")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
@@ -83,7 +91,7 @@ for WorkloadIdentityCredential, refreshed while it runs.`,
 				DisableMSI: noMSI, Dialect: dialect, FederatedToken: federated,
 				Stdin: os.Stdin, Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()})
 			if err != nil {
-				return err
+				return explainRun(socket, args[0], err)
 			}
 			if code != 0 {
 				return &exitError{code: code}
@@ -121,4 +129,22 @@ func newNodeCmd() *cobra.Command {
 	jt.AddCommand(create)
 	cmd.AddCommand(jt)
 	return cmd
+}
+
+// explainRun words mint run's two common failures as what to do: no agent at the socket (mint
+// dev stopped, or another data directory), and a program that is not on PATH.
+func explainRun(socket, program string, err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Net == "unix" {
+		why := "nothing listens on it"
+		if errors.Is(err, fs.ErrNotExist) {
+			why = "there is no such socket"
+		}
+		return fmt.Errorf("no mint agent answers at %s (%s): start mint dev (or mint agent on this host), "+
+			"or point mint run at a running one with --socket, MINT_AGENT_SOCKET or MINT_DATA_DIR (mint dev's environment sets them)", socket, why)
+	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("mint run: cannot find the program %q on PATH: give its path (./%s) or install it", program, filepath.Base(program))
+	}
+	return err
 }

@@ -63,7 +63,11 @@ func (f *clientFlags) resolve() error {
 	vars := map[string]string{}
 	if file != "" {
 		var err error
-		if vars, err = server.ParseEnvFile(file); err != nil {
+		if vars, err = server.ParseEnvFile(file); errors.Is(err, fs.ErrNotExist) {
+			dir := filepath.Dir(file)
+			return fmt.Errorf("no environment at %s: no mint dev has run with --data-dir %s. Start one ('mint dev --data-dir %s'), "+
+				"or point MINT_DATA_DIR (or --env-file) at the data directory of the mint dev that is running (it prints it)", file, dir, dir)
+		} else if err != nil {
 			return fmt.Errorf("read env file: %w", err)
 		}
 	}
@@ -104,7 +108,8 @@ func (f *clientFlags) resolve() error {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return fmt.Errorf("not signed in: %s unset. Sign in to a server with mint login, load the environment mint dev (or mint server --print-admin-secret) wrote (. <data-dir>/env), or pass --env-file", strings.Join(missing, ", "))
+		return fmt.Errorf("not signed in: %s unset. Start mint dev and use the environment it prints: 'export MINT_DATA_DIR=<its data dir>' "+
+			"(or load it: . <data-dir>/env, or pass --env-file); or sign in to a server with mint login", strings.Join(missing, ", "))
 	}
 	f.endpoint = strings.TrimSuffix(f.endpoint, "/")
 	return nil

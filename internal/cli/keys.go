@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,8 @@ within their --key-refresh interval.`,
 				return err
 			}
 			defer st.Close()
-			m := keys.NewManager(st, kek, keys.ManagerOptions{RotationPeriod: f.cfg.KeyRotationPeriod, MaxTokenLifetime: max(f.cfg.MITokenLifetime, f.cfg.AppTokenLifetime)})
+			m := keys.NewManager(st, kek, keys.ManagerOptions{RotationPeriod: f.cfg.KeyRotationPeriod, MaxTokenLifetime: max(f.cfg.MITokenLifetime, f.cfg.AppTokenLifetime),
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))}) // the line below says what happened
 			if err := m.Ensure(ctx); err != nil {
 				return err
 			}

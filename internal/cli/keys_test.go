@@ -47,12 +47,15 @@ func TestKeysRotateTwiceInOneSecond(t *testing.T) {
 	dir := t.TempDir()
 	run := func(c *cobra.Command, args ...string) string {
 		t.Helper()
-		var out bytes.Buffer
+		var out, errOut bytes.Buffer
 		c.SetOut(&out)
-		c.SetErr(&out)
+		c.SetErr(&errOut) // warnings only: the key manager logs at warn level here
 		c.SetArgs(args)
 		if err := c.Execute(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out.String())
+			t.Fatalf("%v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		if strings.Contains(errOut.String(), "level=INFO") {
+			t.Errorf("%v logged at info level:\n%s", args, errOut.String())
 		}
 		return out.String()
 	}

@@ -216,14 +216,53 @@ func (v *vaultTarget) url(endpoint string) (string, error) {
 type secretTarget struct {
 	vault vaultTarget
 	name  string
+	id    string // az's --id: the secret's URL, instead of the vault and the name
 }
 
 func (s *secretTarget) register(cmd *cobra.Command, withName bool) {
 	s.vault.register(cmd)
 	if withName {
-		cmd.Flags().StringVarP(&s.name, "name", "n", "", "secret name (required)")
-		cmd.MarkFlagRequired("name")
+		cmd.Flags().StringVarP(&s.name, "name", "n", "", "secret name (required unless --id)")
+		cmd.Flags().StringVar(&s.id, "id", "", "the secret's id, https://<vault host>/secrets/<name>[/<version>] as mint or Azure prints it (instead of --vault-name and --name)")
 	}
+}
+
+// azureVaultSuffixes are the public clouds' Key Vault DNS suffixes: a secret id under one of
+// them (copied from a program's output) names a vault of this mint, reached at mint's address.
+var azureVaultSuffixes = []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de"}
+
+// resolve fills the vault and name from --id, and returns the version the id names ("" for none).
+func (s *secretTarget) resolve(withName bool) (version string, err error) {
+	if s.id == "" {
+		if withName && s.name == "" {
+			return "", usageErrorf("the following arguments are required: --name/-n (or --id)")
+		}
+		return "", nil
+	}
+	if s.name != "" || s.vault.name != "" || s.vault.uri != "" {
+		return "", usageErrorf("--id names the vault and the secret: give it instead of --vault-name, --vault-uri and --name")
+	}
+	u, err := url.Parse(s.id)
+	parts := []string{}
+	if err == nil {
+		parts = strings.Split(strings.Trim(u.Path, "/"), "/")
+	}
+	if err != nil || u.Scheme != "https" || u.Host == "" || len(parts) < 2 || len(parts) > 3 ||
+		(parts[0] != "secrets" && parts[0] != "deletedsecrets") || parts[1] == "" {
+		return "", usageErrorf("--id must be a secret's id such as https://kv1.vault.localhost:8443/secrets/db-password (optionally /<version>), not %q", s.id)
+	}
+	host := strings.ToLower(u.Hostname())
+	s.vault.uri = "https://" + u.Host
+	for _, suffix := range azureVaultSuffixes {
+		if strings.HasSuffix(host, suffix) {
+			s.vault.uri, s.vault.name = "", strings.TrimSuffix(host, suffix)
+		}
+	}
+	s.name = parts[1]
+	if len(parts) == 3 {
+		version = parts[2]
+	}
+	return version, nil
 }
 
 // vaultTransport dials *.localhost vault names at mint's own address (they may not resolve),
@@ -260,6 +299,18 @@ func secretCommand(use, short string, withName bool, setup func(*cobra.Command),
 			setup(cmd)
 		}
 	}, func(ctx context.Context, cmd *cobra.Command, c *apiClient, f *clientFlags) error {
+		version, err := t.resolve(withName)
+		if err != nil {
+			return err
+		}
+		if version != "" {
+			if cmd.Flags().Lookup("version") == nil {
+				return usageErrorf("mint keyvault secret %s takes a secret, not one of its versions: drop /%s from --id", use, version)
+			}
+			if !cmd.Flags().Changed("version") {
+				cmd.Flags().Set("version", version)
+			}
+		}
 		base, err := t.vault.url(c.base)
 		if err != nil {
 			return err

@@ -201,7 +201,7 @@ secret is kept at all. 'mint logout' removes the profile.`,
 					p.SubscriptionID, _ = s["subscriptionId"].(string)
 				}
 				accounts = append(accounts, map[string]any{"cloudName": "mint", "id": s["subscriptionId"], "name": s["displayName"],
-					"isDefault": i == 0, "state": s["state"], "tenantId": p.TenantID, "homeTenantId": p.TenantID,
+					"isDefault": i == 0, "state": s["state"], "tenantId": subscriptionTenant(s, p.TenantID), "homeTenantId": subscriptionTenant(s, p.TenantID),
 					"user": map[string]any{"name": f.clientID, "type": "servicePrincipal"}})
 			}
 			path, err := p.save()
@@ -295,7 +295,7 @@ func loginPerson(cmd *cobra.Command, f *clientFlags, deviceCode bool) error {
 			p.SubscriptionID, _ = s["subscriptionId"].(string)
 		}
 		accounts = append(accounts, map[string]any{"cloudName": "mint", "id": s["subscriptionId"], "name": s["displayName"],
-			"isDefault": i == 0, "state": s["state"], "tenantId": p.TenantID, "homeTenantId": p.TenantID,
+			"isDefault": i == 0, "state": s["state"], "tenantId": subscriptionTenant(s, p.TenantID), "homeTenantId": subscriptionTenant(s, p.TenantID),
 			"user": map[string]any{"name": p.Credential.Username, "type": "user"}})
 	}
 	path, err := p.save()
@@ -309,4 +309,13 @@ func loginPerson(cmd *cobra.Command, f *clientFlags, deviceCode bool) error {
 // subscriptions lists the subscriptions the signed-in principal can see.
 func (c *apiClient) subscriptions(ctx context.Context) ([]map[string]any, error) {
 	return c.list(ctx, "/subscriptions", resourcesAPIVersion)
+}
+
+// subscriptionTenant is the tenant a subscription belongs to, as ARM lists it: a person signed
+// in at /organizations has "organizations" as the profile's tenant, which is no tenant's id.
+func subscriptionTenant(sub map[string]any, fallback string) string {
+	if t, _ := sub["tenantId"].(string); t != "" {
+		return t
+	}
+	return fallback
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -96,7 +97,7 @@ func signInPerson(ctx context.Context, p *profile, hc *http.Client, username, pa
 		}
 	}
 	if err != nil {
-		return res, fmt.Errorf("sign-in at %s refused: %w", p.Endpoint, err)
+		return res, signInRefused(p.Endpoint, err)
 	}
 	p.TenantID = res.Account.Realm
 	p.Credential.Type = credentialPerson
@@ -140,3 +141,24 @@ func (c *personCredential) GetToken(ctx context.Context, o policy.TokenRequestOp
 	}
 	return azcore.AccessToken{Token: res.AccessToken, ExpiresOn: res.ExpiresOn}, nil
 }
+
+// entraErrorRE finds Entra's own sentence ("AADSTS50126: Error validating credentials ...") in
+// the sign-in library's error, which quotes the whole HTTP exchange.
+var entraErrorRE = regexp.MustCompile(`"error_description":\s*"(AADSTS\d+: [^"\\]*)`)
+
+// signInRefused says why the server refused a sign-in in Entra's words, without the HTTP call
+// the library quotes; the library's error stays in the chain (explainReach reads it).
+func signInRefused(endpoint string, err error) error {
+	if m := entraErrorRE.FindStringSubmatch(err.Error()); m != nil {
+		return &refusedError{msg: fmt.Sprintf("sign-in at %s refused: %s", endpoint, strings.TrimSpace(m[1])), err: err}
+	}
+	return fmt.Errorf("sign-in at %s refused: %w", endpoint, err)
+}
+
+type refusedError struct {
+	msg string
+	err error
+}
+
+func (e *refusedError) Error() string { return e.msg }
+func (e *refusedError) Unwrap() error { return e.err }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,10 +43,27 @@ func explainReach(base, caFile string, err error) error {
 		return fmt.Errorf("the certificate of the mint server at %s is not valid for that name (%v): use the server's public URL (its --public-url) as the endpoint, or add the name with mint server --tls-name", base, hostname)
 	case errors.As(err, &unknownCA), errors.As(err, &verify):
 		return fmt.Errorf("cannot verify the certificate of the mint server at %s: it is not signed by a CA this CLI trusts (%s). %s", base, trusted, caHelp)
-	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &netErr):
-		return fmt.Errorf("cannot reach the mint server at %s (%v). %s", base, err, reachHelp)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("cannot reach the mint server at %s (no address for %s: %v). %s", base, dnsErr.Name, dnsErr.Err, reachHelp)
+	case errors.As(err, &opErr), errors.As(err, &netErr):
+		return fmt.Errorf("cannot reach the mint server at %s (%s). %s", base, netReason(err), reachHelp)
 	}
 	return nil
+}
+
+// netReason is what went wrong on the network in a person's words: the operating system's
+// reason ("connection refused"), not the Go request and dial that carried it, which may span
+// lines when a client library quotes them.
+func netReason(err error) string {
+	var errno syscall.Errno
+	var netErr net.Error
+	switch {
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "no answer in time"
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // probe asks base's /healthz with hc and explains a failure to reach it (nil when it answers).

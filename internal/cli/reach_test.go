@@ -29,7 +29,7 @@ func TestUnreachableServersAreNamedWithTheFix(t *testing.T) {
 		want       []string
 	}{
 		{"unknown CA", tls.URL, plain, []string{"cannot verify the certificate of the mint server at " + tls.URL, "--ca-file", "ca.pem"}},
-		{"nothing listening", closed, plain, []string{"cannot reach the mint server at " + closed, "mint dev", "mint login"}},
+		{"nothing listening", closed, plain, []string{"cannot reach the mint server at " + closed + " (connection refused). Start one", "mint dev", "mint login"}},
 		{"not a URL", "https://[::1", plain, []string{"is not a URL"}},
 	} {
 		err := probe(context.Background(), tc.hc, tc.base, "")

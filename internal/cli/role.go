@@ -406,6 +406,11 @@ func resolveAssignee(ctx context.Context, c *apiClient, who string) (assignee, e
 	if errors.As(err, &ae) && roleIsGUID(who) {
 		return assignee{objectID: strings.ToLower(who)}, nil // Graph refused: take it as an object id
 	}
+	if strings.Contains(who, "@") && err != nil && !errors.As(err, &ae) {
+		// A sign-in name: the service principal lookup's "not found" would send the person to
+		// the wrong list.
+		return assignee{}, fmt.Errorf("cannot find user or service principal in graph database for '%s': no user signs in as %q; `mint ad user list` shows them", who, who)
+	}
 	return assignee{}, fmt.Errorf("cannot find user or service principal in graph database for '%s': %w", who, err)
 }
 
@@ -721,8 +726,40 @@ func newRoleCheckCmd() *cobra.Command {
 			return err
 		}
 		if allowed, _ := x["allowed"].(bool); !allowed {
+			if hint := dataActionHint(action, dataAction); hint != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), hint)
+			}
 			return &exitError{code: 3}
 		}
 		return nil
 	})
+}
+
+// dataActionPrefixes begin the data actions of the services mint serves or forwards: an action
+// under one of them checked without --data-action is checked against the roles' actions, which
+// never grant it.
+var dataActionPrefixes = []string{
+	"microsoft.keyvault/vaults/secrets/getsecret/", "microsoft.keyvault/vaults/secrets/setsecret/",
+	"microsoft.keyvault/vaults/secrets/delete", "microsoft.keyvault/vaults/secrets/backup/", "microsoft.keyvault/vaults/secrets/restore/",
+	"microsoft.keyvault/vaults/secrets/readmetadata/", "microsoft.keyvault/vaults/secrets/update/",
+	"microsoft.keyvault/vaults/secrets/recover/", "microsoft.keyvault/vaults/secrets/purge/",
+	"microsoft.keyvault/vaults/keys/", "microsoft.keyvault/vaults/certificates/",
+	"microsoft.storage/storageaccounts/blobservices/containers/blobs/",
+	"microsoft.storage/storageaccounts/queueservices/queues/messages/",
+	"microsoft.storage/storageaccounts/tableservices/tables/entities/",
+}
+
+// dataActionHint is role check's note when a denied action looks like a data action that was
+// checked as a control-plane one ("" otherwise): the commonest reason for a surprising "no".
+func dataActionHint(action string, dataAction bool) string {
+	if dataAction {
+		return ""
+	}
+	lower := strings.ToLower(action)
+	for _, p := range dataActionPrefixes {
+		if strings.HasPrefix(lower, p) {
+			return fmt.Sprintf("note: %s was checked as a control-plane action; it looks like a data action (what a vault or storage account itself checks): add --data-action to check it as one", action)
+		}
+	}
+	return ""
 }

@@ -1,7 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +123,49 @@ func TestFlattenAssignmentAndScopes(t *testing.T) {
 	if got := rbacPath("/", "roleDefinitions", nil); got != "/providers/Microsoft.Authorization/roleDefinitions?api-version=2022-04-01" {
 		t.Errorf("rbacPath root: %q", got)
 	}
+}
+
+// role check's denial of a data action checked without --data-action says so: the roles' actions
+// never grant it, which reads as "no role allows this" otherwise.
+func TestDataActionHint(t *testing.T) {
+	for action, want := range map[string]bool{
+		"Microsoft.KeyVault/vaults/secrets/getSecret/action":                                  true,
+		"microsoft.keyvault/vaults/secrets/setSecret/action":                                  true,
+		"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read":                true,
+		"Microsoft.KeyVault/vaults/secrets/read":                                              false, // ARM's secret metadata: a control-plane action
+		"Microsoft.KeyVault/vaults/read":                                                      false,
+		"Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write": false,
+	} {
+		if got := dataActionHint(action, false) != ""; got != want {
+			t.Errorf("%s: hint %v, want %v", action, got, want)
+		}
+		if dataActionHint(action, true) != "" {
+			t.Errorf("%s with --data-action: a hint", action)
+		}
+	}
+}
+
+// An assignee that looks like a sign-in name and matches no one points at the users, not at the
+// service principals (it said "no service principal has object id, app id or identifier URI").
+func TestAssigneeNotFoundNamesTheRightList(t *testing.T) {
+	graph := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"value":[]}`)
+	}))
+	defer graph.Close()
+	c := &apiClient{base: graph.URL, http: graph.Client(), cred: staticCredential{}}
+	_, err := resolveAssignee(context.Background(), c, "ada@mint.localhost")
+	if err == nil || !strings.Contains(err.Error(), `no user signs in as "ada@mint.localhost"; `+"`mint ad user list`") {
+		t.Errorf("unknown sign-in name: %v", err)
+	}
+	_, err = resolveAssignee(context.Background(), c, "orders-api")
+	if err == nil || !strings.Contains(err.Error(), "mint ad sp list") {
+		t.Errorf("unknown app: %v", err)
+	}
+}
+
+type staticCredential struct{}
+
+func (staticCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -74,7 +76,8 @@ served. Reusing a --data-dir keeps all state.`,
 			if err := envDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			if f.cfg.DataDir == "" {
+			temporary := f.cfg.DataDir == ""
+			if temporary {
 				dir, err := os.MkdirTemp("", "mint-dev-")
 				if err != nil {
 					return err
@@ -83,7 +86,7 @@ served. Reusing a --data-dir keeps all state.`,
 			}
 			f.cfg.CreateKEK = true
 			f.cfg.Logger = f.logger(cmd.ErrOrStderr())
-			return serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
+			return explainListen(cmd, f.cfg, serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
 				env, err := s.DevEnvironment(ctx)
 				if err != nil {
 					return err
@@ -94,6 +97,11 @@ served. Reusing a --data-dir keeps all state.`,
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "mint dev is serving %s (data in %s)\n\n", s.BaseURL, f.cfg.DataDir)
+				if temporary {
+					// Without this, a restart silently starts over: new tenant, new secrets.
+					fmt.Fprintf(out, "# The data directory is a fresh temporary one: a plain 'mint dev' starts over each time (new tenant, new secrets).\n"+
+						"# To come back to this state:  mint dev --data-dir %s   (or keep it where you choose: --data-dir ~/.mint)\n\n", f.cfg.DataDir)
+				}
 				fmt.Fprintf(out, "# The environment a client needs (also in %s):\n", path)
 				for _, e := range env {
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
@@ -104,7 +112,7 @@ served. Reusing a --data-dir keeps all state.`,
 				fmt.Fprintf(out, "\n%s\n", s.VaultHostsHint())
 				fmt.Fprintf(out, "\n# The portal (sign in as a person of the directory): %s/portal/\n", s.BaseURL)
 				return nil
-			})
+			}))
 		},
 	}
 	f.register(cmd.Flags(), "127.0.0.1:8443")
@@ -138,7 +146,7 @@ the environment a client needs (MINT_ENDPOINT, the CA, the tenant), which is als
 				return fmt.Errorf("--data-dir (or MINT_DATA_DIR) is required")
 			}
 			f.cfg.Logger = f.logger(cmd.ErrOrStderr())
-			return serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
+			return explainListen(cmd, f.cfg, serve(cmd, f.cfg, func(ctx context.Context, s *server.Server) error {
 				if !printSecret {
 					_, err := s.Bootstrap(ctx)
 					return err
@@ -157,7 +165,7 @@ the environment a client needs (MINT_ENDPOINT, the CA, the tenant), which is als
 					fmt.Fprintf(out, "export %s=%s\n", e.Name, e.Value)
 				}
 				return nil
-			})
+			}))
 		},
 	}
 	f.register(cmd.Flags(), "127.0.0.1:8443")
@@ -201,4 +209,29 @@ func storeKind(s string) string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+// explainListen names the flag of an address already in use and the way out (port 0), instead
+// of the bare "bind: address already in use"; other errors pass unchanged.
+func explainListen(cmd *cobra.Command, cfg server.Config, err error) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	var opErr *net.OpError
+	addr := cfg.Addr
+	if errors.As(err, &opErr) && opErr.Addr != nil {
+		addr = opErr.Addr.String()
+	}
+	flag := ""
+	for _, name := range []string{"addr", "agent-addr", "proxy-addr", "service-fabric-addr"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Value.String() == addr {
+			flag = name
+			break
+		}
+	}
+	if flag == "" {
+		return fmt.Errorf("%s is already in use by another program (perhaps another mint): stop it, or give this one other addresses (--addr and, for mint dev, --agent-addr and --proxy-addr; port 0 picks a free one)", addr)
+	}
+	return fmt.Errorf("%s (--%s) is already in use by another program (perhaps another mint): stop it, or give this one another address: --%s 127.0.0.1:0 picks a free port (or MINT_%s)",
+		addr, flag, flag, strings.ToUpper(strings.ReplaceAll(flag, "-", "_")))
 }

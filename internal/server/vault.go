@@ -71,6 +71,8 @@ func (s *Server) VaultHostsHint() string {
 	if u, err := url.Parse(s.BaseURL); err == nil && net.ParseIP(u.Hostname()) != nil {
 		ip = u.Hostname()
 	}
-	return fmt.Sprintf("# Vaults are served at https://%s (vault kv1). If that name does not resolve, add to /etc/hosts:\n#   %s %s",
-		host, ip, name)
+	// kv1 is an example, not a vault that exists: the quickstart's first vault is named so.
+	pattern := strings.Replace(host, "kv1.", "<vault>.", 1)
+	return fmt.Sprintf("# Vaults are served at https://%s (a vault kv1 at https://%s). Where such a name does not resolve, add each vault to /etc/hosts:\n#   %s %s",
+		pattern, host, ip, name)
 }

@@ -51,6 +51,10 @@ func TestCLIOutputMatchesAzureCLI(t *testing.T) {
 		same(t, "group", "show", "-g", "app", "--query", "{name:name, location:location, state:properties.provisioningState}", "-o", "yaml")
 		same(t, "group", "list", "--query", "length(@)", "-o", "tsv")
 	})
+	t.Run("account show and az's spellings of flag values", func(t *testing.T) {
+		same(t, "account", "show", "--query", "{id:id, name:name, tenantId:tenantId, isDefault:isDefault, state:state, user:user}", "-o", "json")
+		same(t, "group", "create", "-n", "tagged", "-l", "eastus", "--tags", "env=dev", "team=web", "--query", "tags", "-o", "json")
+	})
 
 	refused := func(t *testing.T, want string, args ...string) {
 		t.Helper()
@@ -68,5 +72,6 @@ func TestCLIOutputMatchesAzureCLI(t *testing.T) {
 		refused(t, "'craete' is misspelled or not recognized by the system.\nDid you mean 'create' ?", "group", "craete", "-n", "x")
 		refused(t, "'craete' is misspelled or not recognized by the system.\nDid you mean 'create' ?", "group", "craete")
 		refused(t, "'lst' is misspelled or not recognized by the system.\nDid you mean 'list' ?", "identity", "lst")
+		refused(t, "the following arguments are required: --resource-group/-g", "identity", "create", "-n", "x")
 	})
 }

@@ -141,7 +141,7 @@ func TestMintLoginAsAPerson(t *testing.T) {
 
 			// A wrong password is refused, and nothing is kept.
 			if _, stderr, code := bare("login", "--endpoint", m.URL, "--ca-file", m.Env["MINT_CA_FILE"], "-u", dev.UserPrincipalName, "-p", "not-the-password"); code == 0 ||
-				!strings.Contains(stderr, "AADSTS50126") {
+				!strings.Contains(stderr, "refused: AADSTS50126: Error validating credentials") || strings.Contains(stderr, "http call") {
 				t.Errorf("a wrong password: exit %d, %s", code, stderr)
 			}
 			if _, err := os.Stat(profile); err == nil {
@@ -149,9 +149,9 @@ func TestMintLoginAsAPerson(t *testing.T) {
 			}
 
 			stdout, stderr, code := bare("login", "--endpoint", m.URL, "--ca-file", m.Env["MINT_CA_FILE"], "-u", dev.UserPrincipalName, "-p", dev.Password,
-				"--query", "[0].[id, user.name, user.type]", "-o", "tsv")
+				"--query", "[0].[id, user.name, user.type, tenantId]", "-o", "tsv")
 			if code != 0 || strings.Fields(stdout)[0] != m.Env["AZURE_SUBSCRIPTION_ID"] || !strings.EqualFold(strings.Fields(stdout)[1], dev.UserPrincipalName) ||
-				strings.Fields(stdout)[2] != "user" {
+				strings.Fields(stdout)[2] != "user" || strings.Fields(stdout)[3] != m.Env["AZURE_TENANT_ID"] { // was "organizations"
 				t.Fatalf("mint login -u -p: exit %d, %q, %s", code, stdout, stderr)
 			}
 			data, _ := os.ReadFile(profile)
@@ -164,6 +164,10 @@ func TestMintLoginAsAPerson(t *testing.T) {
 			rt1, raw := readProfile()
 			if _, stderr, code := bare("group", "create", "-n", "by-a-person", "-o", "none"); code != 0 {
 				t.Fatalf("a command as the signed-in person: exit %d, %s", code, stderr)
+			}
+			if out, stderr, code := bare("account", "show", "--query", "[id, user.name, user.type]", "-o", "tsv"); code != 0 ||
+				strings.Join(strings.Fields(out), " ") != m.Env["AZURE_SUBSCRIPTION_ID"]+" "+dev.UserPrincipalName+" user" {
+				t.Errorf("mint account show as the signed-in person: exit %d, %q, %s", code, out, stderr)
 			}
 			// A person who registers an application owns it, as in Entra.
 			if appID, stderr, code := bare("ad", "app", "create", "--display-name", "by-a-person", "--query", "appId", "-o", "tsv"); code != 0 {
