@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -211,6 +213,35 @@ func startAxeInstall(t *testing.T) {
 	t.Helper()
 	_, npm := needNode(t)
 	startNPMInstall(t, npm, axeInstall)
+}
+
+// reflowScript lists the elements that stick out of a 320 CSS pixel wide window, other than data
+// tables and what is in them (two-dimensional content, which WCAG 1.4.10 lets scroll sideways).
+const reflowScript = `[...document.body.querySelectorAll("*")]
+	.filter(e => !e.closest("table") && e.getClientRects().length > 0 && e.getBoundingClientRect().right > window.innerWidth + 1)
+	.map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : "") +
+		" (right edge at " + Math.round(e.getBoundingClientRect().right) + " px)")`
+
+// auditNarrow audits the screen again in a window 320 CSS pixels wide (a phone, or a 1280 pixel
+// window at 400% zoom): WCAG 1.4.10 (reflow) wants everything but two-dimensional content such as
+// data tables readable without scrolling sideways, which axe does not check; then axe runs at that
+// width. The window returns to its size afterwards.
+func (b *browserSession) auditNarrow(screen string) {
+	b.t.Helper()
+	screen += " at 320 px"
+	if _, done := audited.Load(screen); done {
+		return
+	}
+	var wide []string
+	b.run("a window 320 CSS pixels wide", chromedp.EmulateViewport(320, 640), into(&wide, chromedp.Evaluate[[]string](reflowScript)))
+	if len(wide) > 0 {
+		b.t.Errorf("%s: elements stick out of the window, so the page scrolls sideways (WCAG 1.4.10 reflow): %s", screen, strings.Join(wide, ", "))
+	}
+	auditA11y(b.t, b.ctx, screen)
+	b.run("the window's own size again", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+		return chromedp.Void{}, err
+	})
 }
 
 // audit audits the page the portal browser shows now (see auditA11y).

@@ -245,6 +245,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 		click("button", "Review + create"), waitRole("alert", "2 errors to fix"))
 	b.shot("create-errors")
 	b.audit("portal-create-errors")
+	b.auditNarrow("portal-create-errors")
 	b.run("basics", chromedp.SetValue("Resource group", "app", byRole("combobox", "Resource group (required)")),
 		fill("textbox", "Name (required)", "web-id"), click("button", "Next: Tags >"), waitRole("textbox", "Tag name 1"))
 	b.run("tags", fill("textbox", "Tag name 1", "note"), fill("textbox", "Tag value 1", `<script>window.pwned=1</script>`),
@@ -261,6 +262,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 		into(&pwned, chromedp.Evaluate[bool](`window.pwned === 1`)))
 	b.shot("identity-overview")
 	b.audit("portal-overview")
+	b.auditNarrow("portal-overview")
 	clientID = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(clientID), "Copy"))
 	if len(clientID) != 36 {
 		t.Fatalf("Client ID on the overview: %q", clientID)
@@ -308,6 +310,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 		textOf("table", "Role assignments", &grid))
 	b.shot("role-assigned")
 	b.audit("portal-iam-assigned")
+	b.auditNarrow("portal-iam-assigned")
 	for _, want := range []string{"Key Vault Secrets User (1)", "web-id", "Managed identity", "This resource"} {
 		if !strings.Contains(grid, want) {
 			t.Errorf("the role assignments grid lacks %q:\n%s", want, grid)
