@@ -22,8 +22,8 @@ import (
 // injected into the page Chromium shows and checks the WCAG 2.0 and 2.1 level A and AA rules
 // (and axeTags' others); every violation fails the test with the rule, its impact, the element
 // and the rule's help page. The tests call it as steps at each distinct screen (a portal blade,
-// a sign-in page, an open pane or dialog, a form showing its errors), once per screen per test
-// process, so the audit adds seconds, not a test of its own.
+// a sign-in page, an open pane or dialog, a form showing its errors), once per screen per run of
+// the suite, so the audit adds seconds, not a test of its own.
 //
 // The script goes in through the DevTools protocol's Runtime.evaluate, which the page's
 // Content-Security-Policy does not govern (it governs what the page itself loads and runs), so
@@ -88,12 +88,14 @@ type axeViolation struct {
 
 // axeResult is what the audit script returns: the violations; the rules axe could not decide
 // alone ("needs review": logged, not failed, since a person decides those); the number of rules
-// that passed; and the CSP violations the page reported while axe ran.
+// that passed; the CSP violations the page reported while axe ran; and how much wider than the
+// window the page is.
 type axeResult struct {
 	Violations []axeViolation `json:"violations"`
 	Review     []string       `json:"review"`
 	Passed     int            `json:"passed"`
 	CSP        []string       `json:"csp"`
+	Overflow   int            `json:"overflow"` // CSS pixels the page is wider than the window
 }
 
 // auditScript runs axe on the document (axe.run with axeTags) and collects the page's
@@ -107,7 +109,8 @@ func auditScript() string {
 	document.addEventListener("securitypolicyviolation", onCSP);
 	try {
 		const r = await axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"], iframes: false});
-		return {violations: r.violations, passed: r.passes.length, csp,
+		const root = document.documentElement;
+		return {violations: r.violations, passed: r.passes.length, csp, overflow: root.scrollWidth - root.clientWidth,
 			review: r.incomplete.map(v => v.id + " (" + v.help + ") on " + v.nodes.map(n => JSON.stringify(n.target) + ": " +
 				(n.failureSummary || "").split("\n").slice(1).map(l => l.trim()).join(" ")).join("; "))};
 	} finally {
@@ -189,6 +192,11 @@ func auditA11y(t *testing.T, ctx context.Context, screen string) {
 	}
 	if len(res.CSP) > 0 {
 		t.Errorf("the page's Content-Security-Policy refused something while axe ran on %s: %s", screen, strings.Join(res.CSP, "; "))
+	}
+	// axe does not look at this: a page wider than the window makes the reader scroll sideways
+	// for every line (WCAG 1.4.10); a wide table scrolls inside main instead (portal.css).
+	if res.Overflow > 0 {
+		t.Errorf("%s at %s is %d CSS pixels wider than the window, so it scrolls sideways (WCAG 1.4.10 reflow)", screen, loc, res.Overflow)
 	}
 	if res.Passed == 0 {
 		t.Errorf("accessibility audit of %s at %s: no rule passed, so none ran", screen, loc)
