@@ -65,6 +65,7 @@ func portalFederatedCredentials(t *testing.T, st storeKind) {
 		chromedp.SetValue("Entity (required)", "branch", byRole("combobox", "Entity (required)")),
 		fill("textbox", "Based on selection: environment, branch or tag name", "main"), fill("textbox", "Name (required)", "gh-main"))
 	b.shot("fic-github-form")
+	b.audit("portal-fic-form")
 	// With JavaScript the subject follows the fields as they are typed.
 	var preview string
 	b.run("subject preview", into(&preview, chromedp.Value("Subject identifier", byRole("textbox", "Subject identifier"))))
@@ -75,6 +76,7 @@ func portalFederatedCredentials(t *testing.T, st storeKind) {
 	b.run("add", click("button", "Add"), waitText("status", "The federated credential 'gh-main' was added."),
 		waitRole("rowheader", "gh-main"), textOf("table", "Federated credentials of ci-id", &grid))
 	b.shot("fic-added")
+	b.audit("portal-fic-list")
 	for _, want := range []string{"https://token.actions.githubusercontent.com", "repo:contoso/shop:ref:refs/heads/main", "api://AzureADTokenExchange"} {
 		if !strings.Contains(grid, want) {
 			t.Errorf("the credentials grid lacks %q:\n%s", want, grid)
@@ -102,6 +104,7 @@ func portalFederatedCredentials(t *testing.T, st storeKind) {
 		click("button", "Select scenario"), fill("textbox", "Issuer (required)", "not-a-url"), fill("textbox", "Subject identifier", "job"),
 		fill("textbox", "Name (required)", "bad-issuer"), click("button", "Add"), waitRole("heading", "The request did not succeed"))
 	b.shot("fic-bad-issuer")
+	b.audit("portal-fic-errors")
 	if a := b.alertText(); !strings.Contains(a, "The issuer 'not-a-url' is invalid.") {
 		t.Fatalf("bad issuer alert: %s", a)
 	}
@@ -115,6 +118,7 @@ func portalFederatedCredentials(t *testing.T, st storeKind) {
 	b.run("associated resources", click("link", "Associated resources"), waitRole("link", "web"),
 		waitText("status", "1 resource associated with this identity."))
 	b.shot("associated-resources")
+	b.audit("portal-associated")
 
 	// Delete asks first.
 	b.run("delete", click("link", "Federated credentials"), click("button", "Delete aks-web"),

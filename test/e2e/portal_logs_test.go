@@ -139,6 +139,7 @@ func portalLogsAndReach(t *testing.T, st storeKind) {
 		click("tab", "Managed identity sign-ins"), waitRole("image", "Sign-ins over time: successes and failures"),
 		textOf("table", "Sign-ins", &miTable), textOf("table", "Sign-ins per interval", &chartTable))
 	b.shot("signin-logs-managed-identity")
+	b.audit("portal-signin-logs")
 	for _, want := range []string{"web-id", sc.uaPrincipal, "https://vault.azure.net", sc.appID, "Success"} {
 		if !strings.Contains(strings.ToLower(miTable), strings.ToLower(want)) {
 			t.Errorf("the managed identity sign-ins lack %q:\n%s", want, miTable)
@@ -173,6 +174,7 @@ func portalLogsAndReach(t *testing.T, st storeKind) {
 	b.search("web-id", "web-id")
 	b.run("tokens", click("link", "Tokens (mint)"), waitRole("table", "Unexpired tokens (1)"), textOf("table", "Unexpired tokens (1)", &tokens))
 	b.shot("identity-tokens")
+	b.audit("portal-tokens")
 	for _, want := range []string{sc.appID, "https://vault.azure.net", devNodeName(t, m)} {
 		if !strings.Contains(strings.ToLower(tokens), strings.ToLower(want)) {
 			t.Errorf("the unexpired tokens lack %q:\n%s", want, tokens)
@@ -184,12 +186,14 @@ func portalLogsAndReach(t *testing.T, st storeKind) {
 	b.search("kv1", "kv1")
 	b.run("activity log", click("link", "Activity log"), waitRole("table", "Activity log"), textOf("table", "Activity log", &activity))
 	b.shot("vault-activity-log")
+	b.audit("portal-activity-log")
 	if !strings.Contains(activity, "Create role assignment") || !strings.Contains(activity, "Succeeded") {
 		t.Errorf("the vault's activity log lacks the role assignment:\n%s", activity)
 	}
 	b.run("event JSON", chromedp.Click("JSON of the newest role assignment", byRolePrefix("link", "JSON of Create role assignment at "), chromedp.NodeVisible),
 		waitRole("region", "Event JSON"), textOf("region", "Event JSON", &eventJSON))
 	b.shot("activity-event-json")
+	b.audit("portal-activity-event")
 	var ev struct {
 		ResourceID    string `json:"resourceId"`
 		OperationName struct{ Value string }
@@ -207,6 +211,7 @@ func portalLogsAndReach(t *testing.T, st storeKind) {
 	b.run("reach", click("link", "Who can read secrets (mint)"), waitRole("table", "Who can read secrets"), textOf("table", "Who can read secrets", &reach),
 		into(&pwned, chromedp.Evaluate[bool](`window.pwned === 1`)))
 	b.shot("vault-reach")
+	b.audit("portal-reach")
 	for _, want := range []string{hostileUser, `group "Vault readers" (` + outer.ID + `) ⊃ "Inner team" (` + inner.ID + `)`, "web-id", "Key Vault Secrets User", "Direct assignment"} {
 		if !strings.Contains(reach, want) {
 			t.Errorf("who can read secrets lacks %q:\n%s", want, reach)

@@ -94,6 +94,7 @@ type browserSession struct {
 
 func newPortalBrowser(t *testing.T, m *mint, shots string) *browserSession {
 	t.Helper()
+	startAxeInstall(t) // for the accessibility audits (a11y_test.go), beside Chromium's start
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(needChromium(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -167,9 +168,11 @@ func (b *browserSession) signIn(base, login, password string) {
 	b.t.Helper()
 	b.run("open the portal", chromedp.Navigate(base+"/portal/"), waitRole("link", "Sign in"))
 	b.shot("signed-out")
+	b.audit("portal-signed-out")
 	b.run("sign in", click("link", "Sign in"), waitRole("textbox", "Sign-in name"),
 		fill("textbox", "Sign-in name", login), fill("textbox", "Password", password))
 	b.shot("sts-sign-in")
+	b.audit("sts-sign-in")
 	b.run("submit the password", click("button", "Sign in"), waitRole("button", "Sign out"))
 }
 
@@ -193,7 +196,9 @@ func (b *browserSession) continueSignIn(login, password string) {
 func (b *browserSession) search(text, result string) {
 	b.t.Helper()
 	b.run("search "+text, fill("searchbox", "Search resources, services and docs", text), click("button", "Search"),
-		waitRole("heading", "Resources"), click("link", result))
+		waitRole("heading", "Resources"))
+	b.audit("portal-search-results")
+	b.run("open "+result, click("link", result))
 }
 
 func (b *browserSession) alertText() string {
@@ -229,23 +234,35 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	b := newPortalBrowser(t, m, shots)
 	b.signIn(m.URL, dev.UserPrincipalName, dev.Password)
 	b.shot("home")
+	b.audit("portal-home")
 
 	// Managed Identities → Create: Basics, a hostile tag, Review + create, Create, Go to resource.
+	// Review + create on the empty form first: the errors next to the fields and above them.
 	b.search("Managed Identities", "Managed Identities")
-	b.run("open Create", click("link", "+ Create"), waitRole("combobox", "Resource group (required)"))
+	b.run("the Managed Identities list", waitRole("link", "+ Create"))
+	b.audit("portal-identities")
+	b.run("open Create", click("link", "+ Create"), waitRole("combobox", "Resource group (required)"),
+		click("button", "Review + create"), waitRole("alert", "2 errors to fix"))
+	b.shot("create-errors")
+	b.audit("portal-create-errors")
+	b.auditNarrow("portal-create-errors")
 	b.run("basics", chromedp.SetValue("Resource group", "app", byRole("combobox", "Resource group (required)")),
 		fill("textbox", "Name (required)", "web-id"), click("button", "Next: Tags >"), waitRole("textbox", "Tag name 1"))
 	b.run("tags", fill("textbox", "Tag name 1", "note"), fill("textbox", "Tag value 1", `<script>window.pwned=1</script>`),
 		click("button", "Review + create"), waitText("status", "Validation passed"))
 	b.shot("review-create")
+	b.audit("portal-create-review")
 	b.run("create", click("button", "Create"), waitRole("heading", "Your deployment is complete"))
 	b.shot("deployment-complete")
+	b.audit("portal-deployment")
 	var clientID, tagText string
 	var pwned bool
 	b.run("go to resource", click("link", "Go to resource"), waitRole("definition", "Client ID"),
 		textOf("definition", "Client ID", &clientID), textOf("definition", "note", &tagText),
 		into(&pwned, chromedp.Evaluate[bool](`window.pwned === 1`)))
 	b.shot("identity-overview")
+	b.audit("portal-overview")
+	b.auditNarrow("portal-overview")
 	clientID = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(clientID), "Copy"))
 	if len(clientID) != 36 {
 		t.Fatalf("Client ID on the overview: %q", clientID)
@@ -259,11 +276,14 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	b.run("identity blade", click("link", "Identity"), waitRole("tab", "System assigned"), click("radio", "On"), click("button", "Save"),
 		waitRole("alertdialog", "Enable system assigned managed identity"))
 	b.shot("enable-system-confirm")
+	b.audit("portal-confirm-dialog")
 	b.run("yes", click("button", "Yes"), waitText("status", "The system assigned managed identity is on. It can now be granted access to resources."),
 		waitRole("definition", "Object (principal) ID"))
 	b.shot("system-assigned-on")
-	b.run("user assigned", click("tab", "User assigned"), click("link", "+ Add"), waitRole("region", "Add user assigned managed identity"),
-		click("checkbox", "web-id"), click("button", "Add"), waitRole("checkbox", "Select web-id"))
+	b.audit("portal-identity-system")
+	b.run("user assigned", click("tab", "User assigned"), click("link", "+ Add"), waitRole("region", "Add user assigned managed identity"))
+	b.audit("portal-identity-user-add")
+	b.run("add web-id", click("checkbox", "web-id"), click("button", "Add"), waitRole("checkbox", "Select web-id"))
 	b.shot("user-assigned-added")
 
 	// The vault's Access control (IAM) → Add role assignment: role search, View, Managed identity,
@@ -271,19 +291,26 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	b.search("kv1", "kv1")
 	b.run("IAM", click("link", "Access control (IAM)"), waitRole("tab", "Role assignments"))
 	b.shot("vault-iam")
+	b.audit("portal-iam")
 	b.run("add role assignment", click("link", "+ Add role assignment"), fill("searchbox", "Search by role name or description", "Key Vault Secrets User"),
 		click("button", "Search roles"), click("link", "View Key Vault Secrets User"), waitRole("heading", "Key Vault Secrets User: Permissions"))
 	b.shot("role-permissions")
+	b.audit("portal-addrole-role")
 	b.run("members", click("radio", "Key Vault Secrets User"), click("button", "Next"), click("radio", "Managed identity"),
 		click("button", "+ Select members"), waitRole("region", "Select managed identities"),
-		waitRole("combobox", "Managed identity"), click("checkbox", "web-id"), click("button", "Select"), waitRole("rowheader", "web-id"))
+		waitRole("combobox", "Managed identity"))
+	b.audit("portal-addrole-member-picker")
+	b.run("select web-id", click("checkbox", "web-id"), click("button", "Select"), waitRole("rowheader", "web-id"))
 	b.shot("members-selected")
 	b.run("review", click("button", "Review + assign"), waitRole("tab", "Review + assign"), waitRole("rowheader", "web-id"))
 	b.shot("review-assign")
+	b.audit("portal-addrole-review")
 	var grid string
 	b.run("assign", click("button", "Review + assign"), waitText("status", "Added role assignment: Key Vault Secrets User. It is effective now; tokens issued before it are checked against it on their next use."),
 		textOf("table", "Role assignments", &grid))
 	b.shot("role-assigned")
+	b.audit("portal-iam-assigned")
+	b.auditNarrow("portal-iam-assigned")
 	for _, want := range []string{"Key Vault Secrets User (1)", "web-id", "Managed identity", "This resource"} {
 		if !strings.Contains(grid, want) {
 			t.Errorf("the role assignments grid lacks %q:\n%s", want, grid)
@@ -301,6 +328,8 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 	// Safety: a state-changing POST with the browser's session but without the form's token is
 	// refused; a sign-in asked to return elsewhere lands on the portal.
 	checkCSRF(t, b, m)
+	b.run("a page that does not exist", chromedp.Navigate(m.URL+"/portal/no-such-page"), waitRole("heading", "Not found"))
+	b.audit("portal-not-found")
 	b.run("open redirect", chromedp.Navigate(m.URL+"/portal/signin?return="+url.QueryEscape("https://example.invalid/")))
 	b.continueSignIn(dev.UserPrincipalName, dev.Password)
 	var loc string
@@ -337,6 +366,7 @@ func portalWalkthrough(t *testing.T, st storeKind) {
 		fill("textbox", "Name (required)", "not-allowed"), click("button", "Review + create"), waitText("status", "Validation passed"), click("button", "Create"),
 		waitRole("heading", "You do not have permission"))
 	r.shot("reader-refused-create")
+	r.audit("portal-refused")
 	wantRefusal(t, r.alertText(), "AuthorizationFailed", "Microsoft.ManagedIdentity/userAssignedIdentities/write")
 	r.search("web", "web")
 	r.run("reader save", click("link", "Identity"), click("radio", "On"), click("button", "Save"), click("button", "Yes"),

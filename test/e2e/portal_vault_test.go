@@ -60,6 +60,7 @@ func portalSecretVersions(t *testing.T, st storeKind) {
 	b.run("show the older value", click("link", "Show Secret Value of version "+older), waitRole("button", "Copy secret value to clipboard"),
 		textOf("table", "Versions of db-password", &grid))
 	b.shot("secret-version-value")
+	b.audit("portal-secret-versions")
 	if !strings.Contains(grid, "first-value") || strings.Contains(grid, "second-value") {
 		t.Fatalf("the older version's value is not what was shown:\n%s", grid)
 	}
@@ -80,6 +81,7 @@ func portalSecretVersions(t *testing.T, st storeKind) {
 		chromedp.SetValue("Type", "BuiltInRole", byRole("combobox", "Type")), chromedp.SetValue("Category", "Security", byRole("combobox", "Category")),
 		click("button", "Search roles"), waitRole("rowheader", "Key Vault Secrets User"), textOf("table", "Roles", &grid))
 	b.shot("roles-filtered")
+	b.audit("portal-iam-roles")
 	if strings.Contains(grid, "Owner") || !strings.Contains(grid, "BuiltInRole") {
 		t.Fatalf("the Roles tab filtered to built-in Security roles:\n%s", grid)
 	}

@@ -198,6 +198,7 @@ print(json.dumps({"token": result.get("access_token"), "error": result.get("erro
 			browse(t, browser, "open the authorize URL of an unregistered redirect URI", chromedp.Navigate(nextURL(t, urls, "InteractiveBrowserCredential")),
 				chromedp.WaitVisible("", byRole("heading", "Sorry, but we're having trouble signing you in.")),
 				into(&text, chromedp.Evaluate[string](`document.body.innerText`)), into(&location, chromedp.Location()))
+			auditA11y(t, browser, "sts-error")
 			cancel2()
 			<-done
 			if !strings.Contains(text, "AADSTS50011") || !strings.HasPrefix(location, m.Env["AZURE_AUTHORITY_HOST"]) {

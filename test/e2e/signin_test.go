@@ -217,17 +217,24 @@ var deviceCodeRe = regexp.MustCompile(`open the page (\S+) and enter the code (\
 // With signedIn, the browser already has a session: the person picks the account instead.
 func approveDeviceCode(t *testing.T, browser context.Context, page, code string, dev developer, signedIn bool) {
 	t.Helper()
-	browse(t, browser, "open "+page, chromedp.Navigate(page),
-		chromedp.SendKeys("", code, byRole("textbox", "Code")),
+	browse(t, browser, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible("", byRole("textbox", "Code")))
+	auditA11y(t, browser, "sts-device-code")
+	browse(t, browser, "enter the code", chromedp.SendKeys("", code, byRole("textbox", "Code")),
 		chromedp.Click("", byRole("button", "Next")))
 	if signedIn {
-		browse(t, browser, "pick the signed-in account", chromedp.Click("", byRole("button", "mint developer ("+dev.UserPrincipalName+")")))
+		account := byRole("button", "mint developer ("+dev.UserPrincipalName+")")
+		browse(t, browser, "the account picker", chromedp.WaitVisible("", account))
+		auditA11y(t, browser, "sts-account-picker")
+		browse(t, browser, "pick the signed-in account", chromedp.Click("", account))
 	} else {
 		signInOnPage(t, browser, dev.UserPrincipalName, dev.Password)
 	}
+	browse(t, browser, "the device code's confirmation", chromedp.WaitVisible("", byRole("button", "Continue")))
+	auditA11y(t, browser, "sts-device-code-confirm")
 	browse(t, browser, "approve the device code",
 		chromedp.Click("", byRole("button", "Continue")),
 		chromedp.WaitVisible("", byRole("heading", "Microsoft Azure CLI")))
+	auditA11y(t, browser, "sts-device-code-done")
 }
 
 // lineWatcher collects a process's output and reports the first match of re.
