@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/mint-id/mint/internal/cputime"
 	"github.com/mint-id/mint/internal/store"
 )
 
@@ -942,7 +943,7 @@ func benchManager(b *testing.B) (*Manager, *parsedKey) {
 func runParallel(b *testing.B, op func() error) {
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := processCPU()
+	start := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := op(); err != nil {
@@ -952,7 +953,7 @@ func runParallel(b *testing.B, op func() error) {
 		}
 	})
 	b.StopTimer()
-	if cpu := processCPU() - start; cpu > 0 {
+	if cpu := cputime.Process() - start; cpu > 0 {
 		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	}
 }

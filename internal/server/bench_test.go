@@ -17,6 +17,8 @@ import (
 	"runtime/metrics"
 	"strings"
 	"testing"
+
+	"github.com/mint-id/mint/internal/cputime"
 )
 
 // The token endpoint's user grants through the whole process's handler, on a real SQLite store
@@ -128,9 +130,9 @@ func BenchmarkClientCredentials(b *testing.B) {
 // Goroutines are counted because each costs a wake-up or two on top of its own work, which a
 // CPU profile spreads over the scheduler; the count is exact however loaded the machine is.
 func reportCPU(b *testing.B) func() {
-	start, started := processCPU(), goroutinesCreated()
+	start, started := cputime.Process(), goroutinesCreated()
 	return func() {
-		if cpu := processCPU() - start; cpu > 0 && b.N > 0 {
+		if cpu := cputime.Process() - start; cpu > 0 && b.N > 0 {
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 		}
 		if b.N > 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mint-id/mint/internal/cputime"
 	"github.com/mint-id/mint/internal/store"
 	"github.com/mint-id/mint/internal/store/internal/sqlstore"
 	"github.com/mint-id/mint/internal/store/internal/sqltest"
@@ -421,7 +422,7 @@ func BenchmarkGetUserForToken(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			start := processCPU()
+			start := cputime.Process()
 			for b.Loop() {
 				rctx, cancel := tc.ctx()
 				if _, err := s.GetUserForToken(rctx, u.ObjectID); err != nil {
@@ -429,7 +430,7 @@ func BenchmarkGetUserForToken(b *testing.B) {
 				}
 				cancel()
 			}
-			if cpu := processCPU() - start; cpu > 0 {
+			if cpu := cputime.Process() - start; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 			}
 		})
