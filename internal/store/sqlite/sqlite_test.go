@@ -459,7 +459,6 @@ func TestPointReadRefusesCancelledContext(t *testing.T) {
 // table: each index serves a query no other can, which is why none is dropped to make the log's
 // inserts cheaper.
 func TestSignInFiltersUseIndexes(t *testing.T) {
-	ctx := context.Background()
 	s := openAt(t, filepath.Join(t.TempDir(), "mint.db"))
 	now := time.Now()
 	for _, tc := range []struct {
@@ -476,7 +475,7 @@ func TestSignInFiltersUseIndexes(t *testing.T) {
 		{store.SignInFilter{Since: now.Add(-time.Hour), Limit: 50}, "sign_ins_by_time"},
 	} {
 		q, args := sqlstore.SignInsQuery(tc.f)
-		plan := explain(ctx, t, s, q, args...)
+		plan := queryPlan(t, s, q, args)
 		if !strings.Contains(plan, "USING INDEX") && !strings.Contains(plan, "USING COVERING INDEX") {
 			t.Errorf("filter %+v: plan uses no index: %s", tc.f, plan)
 		}
@@ -484,28 +483,8 @@ func TestSignInFiltersUseIndexes(t *testing.T) {
 			t.Errorf("filter %+v: plan does not read %s: %s", tc.f, tc.index, plan)
 		}
 	}
-	purge := explain(ctx, t, s, `DELETE FROM sign_ins WHERE id IN (SELECT id FROM sign_ins WHERE at < ? ORDER BY at LIMIT ?)`, now, 100)
+	purge := queryPlan(t, s, `DELETE FROM sign_ins WHERE id IN (SELECT id FROM sign_ins WHERE at < ? ORDER BY at LIMIT ?)`, []any{now, 100})
 	if !strings.Contains(purge, "INDEX sign_ins_by_time") {
 		t.Errorf("the retention purge does not read sign_ins_by_time: %s", purge)
 	}
-}
-
-// explain returns SQLite's query plan of q, its steps joined by "; ".
-func explain(ctx context.Context, t *testing.T, s *Store, q string, args ...any) string {
-	t.Helper()
-	rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notUsed int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	return strings.Join(plan, "; ")
 }
