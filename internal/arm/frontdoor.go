@@ -15,10 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mint-id/mint/internal/jsonbody"
-
 	"github.com/google/uuid"
 
+	"github.com/mint-id/mint/internal/jsonbody"
 	"github.com/mint-id/mint/internal/store"
 )
 

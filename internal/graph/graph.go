@@ -25,12 +25,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mint-id/mint/internal/jsonbody"
-
 	"github.com/google/uuid"
 
 	"github.com/mint-id/mint/internal/bearer"
 	"github.com/mint-id/mint/internal/directory"
+	"github.com/mint-id/mint/internal/jsonbody"
 	"github.com/mint-id/mint/internal/odata"
 	"github.com/mint-id/mint/internal/revocation"
 	"github.com/mint-id/mint/internal/store"

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/mint-id/mint/internal/jsonbody"
-
 	"github.com/mint-id/mint/internal/store"
 )
 
